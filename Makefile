@@ -1,0 +1,36 @@
+# The two commands: `make run` (set up, build, start a standalone node) and `make test` (set up,
+# build, run every test). Both install missing Debian packages first.
+#   make test SANITIZE=1   the same suite on an ASan+UBSan build (build-asan/)
+#   make build             just build (build/bin/)
+
+SANITIZE ?= 0
+BUILD_DIR := $(if $(filter 1,$(SANITIZE)),build-asan,build)
+CMAKE_FLAGS := -DCAIRN_SANITIZE=$(if $(filter 1,$(SANITIZE)),ON,OFF)
+JOBS ?= $(shell nproc)
+RUN_ARGS ?=
+
+.PHONY: all deps test-deps build run test clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh build
+
+test-deps:
+	@scripts/install-deps.sh test
+
+$(BUILD_DIR)/CMakeCache.txt:
+	cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS)
+
+build: deps $(BUILD_DIR)/CMakeCache.txt
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+run: build
+	$(BUILD_DIR)/bin/cairn run $(RUN_ARGS)
+
+test: test-deps $(BUILD_DIR)/CMakeCache.txt
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600
+
+clean:
+	rm -rf build build-asan

@@ -1,0 +1,16 @@
+/* Java String.hashCode over a UTF-8 string, computed on its UTF-16 code units (surrogate pairs
+ * for characters outside the BMP), with 32-bit wrap-around: the hash Nacos' Distro uses to map a
+ * grouped service name to its responsible member (§10.1), and Cairn uses for pusher ownership. */
+#ifndef CAIRN_JAVA_HASH_H
+#define CAIRN_JAVA_HASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+int32_t cairn_java_string_hash(const char *utf8, size_t len);
+
+/* abs(hash % Integer.MAX_VALUE) % count, the Distro index of name among count members
+ * (count > 0). */
+uint32_t cairn_distro_index(const char *utf8, size_t len, uint32_t count);
+
+#endif

@@ -1,0 +1,166 @@
+/* The one schema of every message that crosses a role boundary (msgpack).
+ *
+ * Every message is a msgpack map with named fields. Two fields are always present:
+ *   "t" (uint): the message type, one of cairn_msg_type;
+ *   "v" (uint): the schema version, CAIRN_MSG_VERSION.
+ * The remaining fields are named below per type. A decoder rejects (CAIRN_E_DECODE, with a
+ * message) anything that is not such a map, has a field of the wrong msgpack type, lacks a
+ * required field, or has a version it does not speak; unknown fields are skipped so that a newer
+ * peer may add fields. Golden-byte tests in tests/unit/test_msg.c pin the encoding.
+ *
+ * Instances, services and clusters are encoded by the same functions wherever they appear
+ * (requests, replies, events, and the registry's LMDB values), so there is one encoding of each. */
+#ifndef CAIRN_MSG_H
+#define CAIRN_MSG_H
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cairn_error.h"
+#include "cairn_model.h"
+
+#define CAIRN_MSG_VERSION 1
+
+/* Wire values are fixed: never renumber, only append. */
+typedef enum cairn_msg_type {
+    CAIRN_MSG_REPLY = 1,           /* any role → requester */
+    CAIRN_MSG_INSTANCE_UPSERT = 2, /* gateway → registry: register or update an instance */
+    CAIRN_MSG_INSTANCE_PATCH = 3,  /* gateway → registry: change the fields in patch_mask */
+    CAIRN_MSG_INSTANCE_REMOVE = 4, /* gateway → registry: deregister (ip, port, cluster, ephemeral) */
+    CAIRN_MSG_INSTANCE_GET = 5,    /* gateway → registry: one instance (ip, port, cluster) */
+    CAIRN_MSG_SERVICE_GET = 6,     /* any → registry: service snapshot with all instances */
+    CAIRN_MSG_SERVICE_PUT = 7,     /* gateway → registry: create or update a service definition */
+    CAIRN_MSG_SERVICE_REMOVE = 8,  /* gateway → registry: delete a service and its instances */
+    CAIRN_MSG_SERVICE_LIST = 9,    /* gateway → registry: grouped names of a namespace, paged */
+    CAIRN_MSG_BEAT = 10,           /* gateway → beat handler: a client heartbeat */
+    CAIRN_MSG_STATS = 11,          /* any → registry: counts for operator/metrics */
+    CAIRN_MSG_CHANGE_EVENT = 12,   /* registry PUB: a service changed */
+    CAIRN_MSG__END
+} cairn_msg_type;
+
+/* How an INSTANCE_UPSERT treats an existing / missing instance. */
+typedef enum cairn_upsert_mode {
+    CAIRN_UPSERT_REGISTER = 0,     /* create or replace (keeps the existing instanceId) */
+    CAIRN_UPSERT_MUST_EXIST = 1,   /* strict update (§2.3): missing service/instance → 400 */
+} cairn_upsert_mode;
+
+/* Which fields an INSTANCE_PATCH changes (§2.4). */
+enum {
+    CAIRN_PATCH_METADATA = 1u << 0,
+    CAIRN_PATCH_APP = 1u << 1,
+    CAIRN_PATCH_WEIGHT = 1u << 2,
+    CAIRN_PATCH_HEALTHY = 1u << 3,
+    CAIRN_PATCH_ENABLED = 1u << 4,
+};
+
+/* How a SERVICE_PUT treats an existing / missing service. */
+typedef enum cairn_service_mode {
+    CAIRN_SERVICE_CREATE = 0, /* exists → 400 `specified service already exists, ...` */
+    CAIRN_SERVICE_UPDATE = 1, /* missing → 400 `service <svc> not found!` */
+} cairn_service_mode;
+
+/* What a change event reports. */
+typedef enum cairn_change_kind {
+    CAIRN_CHANGE_INSTANCES = 0, /* instances added, removed or changed */
+    CAIRN_CHANGE_SERVICE = 1,   /* service definition created or changed */
+    CAIRN_CHANGE_REMOVED = 2,   /* service deleted */
+} cairn_change_kind;
+
+/* A request to a role. Which fields are encoded, and which are required, depends on type:
+ *
+ *  type              fields (required*, optional)
+ *  INSTANCE_UPSERT   ns*, svc*, instance*, mode
+ *  INSTANCE_PATCH    ns*, svc*, instance* (ip, port, cluster select it; the rest are values), patch_mask*
+ *  INSTANCE_REMOVE   ns*, svc*, instance* (ip, port, cluster, ephemeral)
+ *  INSTANCE_GET      ns*, svc*, instance* (ip, port, cluster)
+ *  SERVICE_GET       ns*, svc*
+ *  SERVICE_PUT       ns*, svc*, service*, mode
+ *  SERVICE_REMOVE    ns*, svc*
+ *  SERVICE_LIST      ns*, group (prefix filter; "*" or empty = all), page_no, page_size
+ *  BEAT              ns*, svc*, instance* (ip, port, cluster; full instance when has_body), has_body
+ *  STATS             (none)
+ */
+typedef struct cairn_request {
+    cairn_msg_type type;
+    char *namespace_id;
+    char *service; /* grouped name */
+    bool has_instance;
+    cairn_instance instance;
+    bool has_service;
+    cairn_service service_def;
+    uint32_t mode;       /* cairn_upsert_mode or cairn_service_mode */
+    uint32_t patch_mask; /* CAIRN_PATCH_* */
+    bool has_body;       /* BEAT: the beat carried a JSON body (may re-register) */
+    char *group;         /* SERVICE_LIST */
+    uint32_t page_no;
+    uint32_t page_size;
+} cairn_request;
+
+/* A reply. code/message always; the rest as the request type implies:
+ *  INSTANCE_GET      instance (when code == OK)
+ *  SERVICE_GET       snapshot
+ *  SERVICE_LIST      names, total
+ *  BEAT              beat_code (10200/20404), beat_interval_ms
+ *  STATS             service_count, instance_count
+ *  writes            revision (of the service after the write; 0 when nothing changed)
+ */
+typedef struct cairn_reply {
+    cairn_err code;
+    char *message; /* NULL or "" on success */
+    uint64_t revision;
+    bool has_instance;
+    cairn_instance instance;
+    bool has_snapshot;
+    cairn_service_snapshot snapshot;
+    char **names;
+    uint32_t name_count;
+    uint32_t total;
+    int32_t beat_code;
+    int64_t beat_interval_ms;
+    uint64_t service_count;
+    uint64_t instance_count;
+} cairn_reply;
+
+/* Published by the registry after the write that caused it is committed. */
+typedef struct cairn_change_event {
+    char *namespace_id;
+    char *service;
+    uint64_t revision;
+    cairn_change_kind kind;
+    int64_t at_ms; /* wall clock of the commit */
+} cairn_change_event;
+
+/* ---- encoding: each returns CAIRN_OK and a malloc'd buffer the caller frees -------------- */
+cairn_err cairn_request_encode(const cairn_request *req, char **out, size_t *out_len);
+cairn_err cairn_reply_encode(const cairn_reply *rep, char **out, size_t *out_len);
+cairn_err cairn_event_encode(const cairn_change_event *ev, char **out, size_t *out_len);
+
+/* ---- decoding: on error *st says what was wrong and the output is left freed ------------- */
+/* The type of a message without decoding the rest (CAIRN_E_DECODE if it has none). */
+cairn_err cairn_msg_peek_type(const char *buf, size_t len, cairn_msg_type *type, cairn_status *st);
+cairn_err cairn_request_decode(const char *buf, size_t len, cairn_request *req, cairn_status *st);
+cairn_err cairn_reply_decode(const char *buf, size_t len, cairn_reply *rep, cairn_status *st);
+cairn_err cairn_event_decode(const char *buf, size_t len, cairn_change_event *ev, cairn_status *st);
+
+void cairn_request_init(cairn_request *req, cairn_msg_type type);
+void cairn_request_free(cairn_request *req);
+void cairn_reply_init(cairn_reply *rep);
+void cairn_reply_free(cairn_reply *rep);
+/* Sets code and a copy of the status message. */
+void cairn_reply_set_status(cairn_reply *rep, const cairn_status *st);
+void cairn_event_free(cairn_change_event *ev);
+
+/* ---- building blocks, also used for the registry's stored values ------------------------- */
+int cairn_pack_instance(msgpack_packer *pk, const cairn_instance *in);
+int cairn_pack_service(msgpack_packer *pk, const cairn_service *svc);
+cairn_err cairn_unpack_instance(const msgpack_object *obj, cairn_instance *in, cairn_status *st);
+cairn_err cairn_unpack_service(const msgpack_object *obj, cairn_service *svc, cairn_status *st);
+/* Whole-buffer forms of the above (a single msgpack object in buf). */
+cairn_err cairn_instance_encode(const cairn_instance *in, char **out, size_t *out_len);
+cairn_err cairn_instance_decode(const char *buf, size_t len, cairn_instance *in, cairn_status *st);
+cairn_err cairn_service_encode(const cairn_service *svc, char **out, size_t *out_len);
+cairn_err cairn_service_decode(const char *buf, size_t len, cairn_service *svc, cairn_status *st);
+
+#endif
