@@ -1,0 +1,79 @@
+/* cairn-registry: the node's LMDB store and its only writer. Answers requests on
+ * CAIRN_EP_REGISTRY_COMMANDS and publishes change events on CAIRN_EP_REGISTRY_EVENTS. */
+#include <stdio.h>
+
+#include "cairn_endpoints.h"
+#include "cairn_role.h"
+#include "cairn_rpc.h"
+#include "registry_events.h"
+#include "registry_handlers.h"
+
+int main(int argc, char **argv)
+{
+    cairn_role role;
+    int rc = cairn_role_init(&role, "registry", argc, argv);
+    if (rc != 0)
+        return rc;
+    const cairn_config *cfg = role.config;
+    registry_store store;
+    registry_metrics metrics;
+    registry_writer *writer = NULL;
+    registry_events *events = NULL;
+    cairn_rpc_server *server = NULL;
+    cairn_status st;
+    cairn_status_clear(&st);
+    char dir[PATH_MAX + 16], cmd_url[PATH_MAX + 64], ev_url[PATH_MAX + 64];
+    registry_metrics_init(&metrics, role.metrics);
+    snprintf(dir, sizeof dir, "%s/registry", role.data_dir);
+
+    if (registry_store_open(&store, dir, cairn_config_int(cfg, "registry.map_size_mb"), &st)) {
+        log_error("cannot open the store: %s", st.message);
+        registry_metrics_destroy(&metrics);
+        cairn_role_finish(&role);
+        return 1;
+    }
+    if (cairn_endpoint_url(role.run_dir, CAIRN_EP_REGISTRY_COMMANDS, cmd_url, sizeof cmd_url) ||
+        cairn_endpoint_url(role.run_dir, CAIRN_EP_REGISTRY_EVENTS, ev_url, sizeof ev_url)) {
+        cairn_fail(&st, CAIRN_E_INVALID, "run directory path too long for an ipc socket: %s",
+                   role.run_dir);
+        goto fail;
+    }
+    if (!(events = registry_events_open(ev_url, &st)))
+        goto fail;
+    registry_writer_config wcfg = {
+        .store = &store,
+        .metrics = &metrics,
+        .max_batch = (uint32_t)cairn_config_int(cfg, "registry.max_batch"),
+        .max_instances_per_service = cairn_config_int(cfg, "limits.max_instances_per_service"),
+        .publish = registry_events_publish,
+        .publish_arg = events,
+    };
+    if (registry_writer_start(&wcfg, &writer, &st))
+        goto fail;
+    registry reg = {.store = &store, .writer = writer, .metrics = &metrics};
+    registry_metrics_attach(&metrics, &store, writer);
+    cairn_role_set_health(&role, registry_health, &metrics);
+    if (!(server = cairn_rpc_server_start(cmd_url, (int)cairn_config_int(cfg, "registry.workers"),
+                                          registry_handle, &reg, role.metrics, &st)))
+        goto fail;
+
+    log_info("store %s, commands on %s, events on %s", dir, cmd_url, ev_url);
+    cairn_role_ready(&role);
+    cairn_role_wait_for_stop(&role);
+    rc = 0;
+    goto stop;
+fail:
+    log_error("start-up failed: %s", st.message);
+    rc = 1;
+stop:
+    /* No new requests, then the queued writes finish, then the store closes. */
+    if (server)
+        cairn_rpc_server_stop(server);
+    registry_metrics_detach(&metrics);
+    registry_writer_stop(writer);
+    registry_events_close(events);
+    registry_store_close(&store);
+    int frc = cairn_role_finish(&role);
+    registry_metrics_destroy(&metrics);
+    return rc ? rc : frc;
+}

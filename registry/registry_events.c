@@ -1,0 +1,58 @@
+/* Change events out of the registry over nng PUB. */
+#include "registry_events.h"
+
+#include <nng/nng.h>
+#include <nng/protocol/pubsub0/pub.h>
+#include <stdlib.h>
+
+#include "cairn_log.h"
+
+struct registry_events {
+    nng_socket sock;
+};
+
+registry_events *registry_events_open(const char *url, cairn_status *st)
+{
+    registry_events *e = calloc(1, sizeof *e);
+    if (!e) {
+        cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
+        return NULL;
+    }
+    int rc = nng_pub0_open(&e->sock);
+    if (rc) {
+        cairn_fail(st, CAIRN_E_INTERNAL, "open event socket: %s", nng_strerror(rc));
+        free(e);
+        return NULL;
+    }
+    if ((rc = nng_listen(e->sock, url, NULL, 0))) {
+        cairn_fail(st, CAIRN_E_UNAVAILABLE, "listen for event subscribers on %s: %s", url,
+                   nng_strerror(rc));
+        nng_close(e->sock);
+        free(e);
+        return NULL;
+    }
+    return e;
+}
+
+void registry_events_publish(void *arg, const cairn_change_event *ev)
+{
+    registry_events *e = arg;
+    char *buf;
+    size_t len;
+    if (cairn_event_encode(ev, &buf, &len) != CAIRN_OK) {
+        log_error("cannot encode change event of %s", ev->service);
+        return;
+    }
+    int rc = nng_send(e->sock, buf, len, 0);
+    free(buf);
+    if (rc)
+        log_warn("publish change event of %s: %s", ev->service, nng_strerror(rc));
+}
+
+void registry_events_close(registry_events *e)
+{
+    if (!e)
+        return;
+    nng_close(e->sock);
+    free(e);
+}

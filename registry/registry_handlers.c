@@ -1,0 +1,173 @@
+/* Dispatch of registry requests and the checks every handler shares. */
+#include "registry_handlers.h"
+
+#include <string.h>
+
+bool registry_is_write(cairn_msg_type type)
+{
+    switch (type) {
+    case CAIRN_MSG_INSTANCE_UPSERT:
+    case CAIRN_MSG_INSTANCE_PATCH:
+    case CAIRN_MSG_INSTANCE_REMOVE:
+    case CAIRN_MSG_SERVICE_PUT:
+    case CAIRN_MSG_SERVICE_REMOVE:
+    case CAIRN_MSG_BEAT:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static bool is_read(cairn_msg_type type)
+{
+    switch (type) {
+    case CAIRN_MSG_SERVICE_GET:
+    case CAIRN_MSG_INSTANCE_GET:
+    case CAIRN_MSG_SERVICE_LIST:
+    case CAIRN_MSG_STATS:
+    case CAIRN_MSG_BEAT: /* most beats change nothing: try the read path first */
+        return true;
+    default:
+        return false;
+    }
+}
+
+void registry_reply_fail(cairn_reply *rep, const cairn_status *st)
+{
+    cairn_reply_free(rep);
+    cairn_reply_init(rep);
+    cairn_reply_set_status(rep, st);
+}
+
+static cairn_err unsupported(const cairn_request *req, cairn_status *st)
+{
+    return cairn_fail(st, CAIRN_E_INVALID, "unsupported request type %d", (int)req->type);
+}
+
+/* Returns false when the request turned out to need the writer (a beat that changes state). */
+static bool handle_read(registry *r, const cairn_request *req, cairn_reply *rep)
+{
+    cairn_status st;
+    cairn_status_clear(&st);
+    MDB_txn *txn;
+    bool handled = true;
+    cairn_err err = registry_store_read_begin(r->store, &txn, &st);
+    if (err == CAIRN_OK) {
+        switch (req->type) {
+        case CAIRN_MSG_SERVICE_GET:
+            err = registry_service_get(r->store, txn, req, rep, &st);
+            break;
+        case CAIRN_MSG_INSTANCE_GET:
+            err = registry_instance_get(r->store, txn, req, rep, &st);
+            break;
+        case CAIRN_MSG_SERVICE_LIST:
+            err = registry_service_list(r->store, txn, req, rep, &st);
+            break;
+        case CAIRN_MSG_STATS:
+            err = registry_stats(r->store, txn, rep, &st);
+            break;
+        case CAIRN_MSG_BEAT:
+            err = registry_beat_read(r->store, txn, req, rep, &handled, &st);
+            break;
+        default:
+            err = unsupported(req, &st);
+        }
+        mdb_txn_abort(txn);
+    }
+    if (!handled)
+        return false;
+    registry_metrics_read(r->metrics, req->type);
+    if (err != CAIRN_OK)
+        registry_reply_fail(rep, &st);
+    return true;
+}
+
+void registry_handle(void *arg, const cairn_request *req, cairn_reply *rep)
+{
+    registry *r = arg;
+    if (is_read(req->type) && handle_read(r, req, rep))
+        return;
+    if (registry_is_write(req->type)) {
+        registry_writer_submit(r->writer, req, rep);
+        return;
+    }
+    cairn_status st;
+    unsupported(req, &st);
+    registry_reply_fail(rep, &st);
+}
+
+cairn_err registry_apply_write(registry_write_ctx *c, const cairn_request *req, cairn_reply *rep,
+                               cairn_status *st)
+{
+    cairn_err err;
+    switch (req->type) {
+    case CAIRN_MSG_INSTANCE_UPSERT:
+        err = registry_instance_upsert(c, req, rep, st);
+        break;
+    case CAIRN_MSG_INSTANCE_PATCH:
+        err = registry_instance_patch(c, req, rep, st);
+        break;
+    case CAIRN_MSG_INSTANCE_REMOVE:
+        err = registry_instance_remove(c, req, rep, st);
+        break;
+    case CAIRN_MSG_SERVICE_PUT:
+        err = registry_service_put(c, req, rep, st);
+        break;
+    case CAIRN_MSG_SERVICE_REMOVE:
+        err = registry_service_remove(c, req, rep, st);
+        break;
+    case CAIRN_MSG_BEAT:
+        err = registry_beat_write(c, req, rep, st);
+        break;
+    default:
+        err = unsupported(req, st);
+    }
+    if (err == CAIRN_OK)
+        rep->revision = c->changed ? c->revision : 0;
+    return err;
+}
+
+const char *registry_req_ns(const cairn_request *req)
+{
+    return req->namespace_id && *req->namespace_id ? req->namespace_id : CAIRN_DEFAULT_NAMESPACE;
+}
+
+cairn_err registry_check_service_ref(const cairn_request *req, cairn_status *st)
+{
+    if (!req->service || !*req->service)
+        return cairn_fail(st, CAIRN_E_INVALID, "Param 'serviceName' is required.");
+    if (cairn_check_length("namespaceId", registry_req_ns(req), CAIRN_MAX_NAMESPACE_LEN, st) ||
+        cairn_check_length("serviceName", req->service, CAIRN_MAX_SERVICE_LEN, st))
+        return st->code;
+    return CAIRN_OK;
+}
+
+cairn_err registry_check_instance_ref(const cairn_request *req, const char **cluster,
+                                      cairn_status *st)
+{
+    if (!req->has_instance || !req->instance.ip || !*req->instance.ip)
+        return cairn_fail(st, CAIRN_E_INVALID, "Param 'ip' is required.");
+    const char *c = req->instance.cluster;
+    *cluster = c && *c ? c : CAIRN_DEFAULT_CLUSTER;
+    if (cairn_check_length("ip", req->instance.ip, CAIRN_MAX_IP_LEN, st) ||
+        cairn_check_length("clusterName", *cluster, CAIRN_MAX_CLUSTER_LEN, st))
+        return st->code;
+    return CAIRN_OK;
+}
+
+cairn_err registry_touch_service(registry_write_ctx *c, cairn_service *svc,
+                                 cairn_change_kind kind, bool durable, cairn_status *st)
+{
+    uint64_t rev;
+    if (registry_store_next_revision(c->store, c->txn, &rev, st))
+        return st->code;
+    svc->revision = rev;
+    svc->modified_ms = c->now_ms;
+    if (registry_store_put_service(c->store, c->txn, svc, st))
+        return st->code;
+    c->changed = true;
+    c->durable = c->durable || durable;
+    c->kind = kind;
+    c->revision = rev;
+    return CAIRN_OK;
+}

@@ -1,0 +1,84 @@
+/* Request semantics of the registry (Nacos v1 naming §2.1–2.7, §3.1–3.5). registry_handle is the
+ * rpc handler: reads run in the calling worker in a read-only transaction, writes go to the
+ * writer thread, which calls registry_apply_write inside the request's nested transaction. */
+#ifndef REGISTRY_HANDLERS_H
+#define REGISTRY_HANDLERS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cairn_msg.h"
+#include "registry_metrics.h"
+#include "registry_store.h"
+#include "registry_writer.h"
+
+/* What registry_handle needs (the rpc server's handler argument). */
+typedef struct registry {
+    registry_store *store;
+    registry_writer *writer;
+    registry_metrics *metrics; /* may be NULL */
+} registry;
+
+/* cairn_rpc_handler; arg is a registry*. */
+void registry_handle(void *arg, const cairn_request *req, cairn_reply *rep);
+
+/* A write in progress, as the writer hands it to registry_apply_write. */
+typedef struct registry_write_ctx {
+    registry_store *store;
+    MDB_txn *txn; /* the request's own nested transaction */
+    int64_t now_ms;
+    int64_t max_instances_per_service;
+    /* Set by a write that changed something (then the reply carries revision). */
+    bool changed;
+    bool durable; /* needs a sync before the reply: persistent instance or service definition */
+    cairn_change_kind kind;
+    uint64_t revision;
+} registry_write_ctx;
+
+bool registry_is_write(cairn_msg_type type);
+/* Applies one write request; on error *st says why and the caller aborts the transaction. */
+cairn_err registry_apply_write(registry_write_ctx *c, const cairn_request *req, cairn_reply *rep,
+                               cairn_status *st);
+
+/* ---- shared by the handlers (registry_handlers.c) ------------------------------------------- */
+/* Replaces whatever rep holds with the error in st (a failed request carries no payload). */
+void registry_reply_fail(cairn_reply *rep, const cairn_status *st);
+/* The namespace of a request; blank means "public". */
+const char *registry_req_ns(const cairn_request *req);
+/* Presence and length caps of the namespace and service name. */
+cairn_err registry_check_service_ref(const cairn_request *req, cairn_status *st);
+/* Presence and length caps of the instance selector (ip, cluster); *cluster is the cluster to use
+ * (blank means DEFAULT). */
+cairn_err registry_check_instance_ref(const cairn_request *req, const char **cluster,
+                                      cairn_status *st);
+/* Gives svc the next revision and the write time, stores it and records the change in c. */
+cairn_err registry_touch_service(registry_write_ctx *c, cairn_service *svc,
+                                 cairn_change_kind kind, bool durable, cairn_status *st);
+
+/* ---- instances (registry_instances.c) ------------------------------------------------------ */
+cairn_err registry_instance_upsert(registry_write_ctx *c, const cairn_request *req,
+                                   cairn_reply *rep, cairn_status *st);
+cairn_err registry_instance_patch(registry_write_ctx *c, const cairn_request *req,
+                                  cairn_reply *rep, cairn_status *st);
+cairn_err registry_instance_remove(registry_write_ctx *c, const cairn_request *req,
+                                   cairn_reply *rep, cairn_status *st);
+cairn_err registry_beat_write(registry_write_ctx *c, const cairn_request *req, cairn_reply *rep,
+                              cairn_status *st);
+cairn_err registry_instance_get(registry_store *s, MDB_txn *txn, const cairn_request *req,
+                                cairn_reply *rep, cairn_status *st);
+/* Answers a beat that needs no write; *handled false means it must go to the writer. */
+cairn_err registry_beat_read(registry_store *s, MDB_txn *txn, const cairn_request *req,
+                             cairn_reply *rep, bool *handled, cairn_status *st);
+
+/* ---- services (registry_services.c) -------------------------------------------------------- */
+cairn_err registry_service_put(registry_write_ctx *c, const cairn_request *req, cairn_reply *rep,
+                               cairn_status *st);
+cairn_err registry_service_remove(registry_write_ctx *c, const cairn_request *req,
+                                  cairn_reply *rep, cairn_status *st);
+cairn_err registry_service_get(registry_store *s, MDB_txn *txn, const cairn_request *req,
+                               cairn_reply *rep, cairn_status *st);
+cairn_err registry_service_list(registry_store *s, MDB_txn *txn, const cairn_request *req,
+                                cairn_reply *rep, cairn_status *st);
+cairn_err registry_stats(registry_store *s, MDB_txn *txn, cairn_reply *rep, cairn_status *st);
+
+#endif

@@ -1,0 +1,55 @@
+/* The registry's metrics (on the role's cairn_metrics) and its /health answer. Gauges that
+ * describe the store (size, entry counts) are computed when /metrics is rendered. */
+#ifndef REGISTRY_METRICS_H
+#define REGISTRY_METRICS_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cairn_error.h"
+#include "cairn_metrics.h"
+#include "cairn_msg.h"
+#include "registry_store.h"
+
+struct registry_writer;
+
+typedef struct registry_metrics {
+    cairn_metrics *m; /* NULL: every update below is a no-op */
+    cairn_histogram *batch_size;
+    cairn_histogram *commit_seconds;
+    cairn_histogram *sync_seconds;
+    cairn_gauge *queue_depth;
+    cairn_gauge *used_bytes;
+    cairn_gauge *map_bytes;
+    cairn_gauge *services;
+    cairn_gauge *instances;
+    cairn_counter *reads[CAIRN_MSG__END];
+    /* writes_total{type,result}, created on first use; touched by the writer thread only. */
+    cairn_counter *writes[CAIRN_MSG__END][CAIRN_E__COUNT];
+
+    /* What /health and the collector look at; detached before they go away. */
+    pthread_mutex_t mu;
+    registry_store *store;
+    struct registry_writer *writer;
+} registry_metrics;
+
+/* m may be NULL (no metrics). Registers the collector on m. */
+void registry_metrics_init(registry_metrics *rm, cairn_metrics *m);
+/* Points /health and the collector at the open store and running writer. */
+void registry_metrics_attach(registry_metrics *rm, registry_store *store,
+                             struct registry_writer *writer);
+/* Before the writer stops and the store closes. */
+void registry_metrics_detach(registry_metrics *rm);
+void registry_metrics_destroy(registry_metrics *rm);
+
+/* Short name of a request type for labels and messages, e.g. "instance_upsert". */
+const char *registry_type_name(cairn_msg_type type);
+
+void registry_metrics_read(registry_metrics *rm, cairn_msg_type type);
+void registry_metrics_write(registry_metrics *rm, cairn_msg_type type, cairn_err result);
+
+/* cairn_health_fn: healthy while the store is open and the writer thread is alive. */
+bool registry_health(void *arg, char *detail, size_t detail_len);
+
+#endif

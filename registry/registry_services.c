@@ -1,0 +1,271 @@
+/* Service requests: create (§3.1), update (§3.4), delete (§3.2), snapshot, list (§3.5), and the
+ * store statistics. Messages are Nacos' own, word for word. */
+#include "registry_handlers.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static cairn_err nomem(cairn_status *st)
+{
+    return cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
+}
+
+static cairn_err check_cluster(const cairn_cluster *cl, cairn_status *st)
+{
+    if (!cl->name || !*cl->name)
+        return cairn_fail(st, CAIRN_E_INVALID, "Param 'clusterName' is required.");
+    if (cairn_check_length("clusterName", cl->name, CAIRN_MAX_CLUSTER_LEN, st) ||
+        cairn_check_cluster_chars(cl->name, st))
+        return st->code;
+    return CAIRN_OK;
+}
+
+/* Puts each cluster of src into dst, replacing a cluster of the same name. */
+static cairn_err merge_clusters(cairn_service *dst, const cairn_service *src, cairn_status *st)
+{
+    for (uint32_t i = 0; i < src->cluster_count; i++) {
+        const cairn_cluster *cl = &src->clusters[i];
+        if (check_cluster(cl, st))
+            return st->code;
+        cairn_cluster copy;
+        if (cairn_cluster_copy(&copy, cl))
+            return nomem(st);
+        uint32_t j = 0;
+        while (j < dst->cluster_count && strcmp(dst->clusters[j].name, cl->name) != 0)
+            j++;
+        if (j == dst->cluster_count) {
+            cairn_cluster *grown = realloc(dst->clusters, (j + 1) * sizeof *grown);
+            if (!grown) {
+                cairn_cluster_free(&copy);
+                return nomem(st);
+            }
+            dst->clusters = grown;
+            dst->cluster_count++;
+        } else {
+            cairn_cluster_free(&dst->clusters[j]);
+        }
+        dst->clusters[j] = copy;
+    }
+    return CAIRN_OK;
+}
+
+static cairn_err replace_string(char **dst, const char *src, cairn_status *st)
+{
+    char *copy = src ? strdup(src) : NULL;
+    if (src && !copy)
+        return nomem(st);
+    free(*dst);
+    *dst = copy;
+    return CAIRN_OK;
+}
+
+static cairn_err service_create(registry_write_ctx *c, const char *ns, const cairn_request *req,
+                                const cairn_service *def, cairn_status *st)
+{
+    cairn_service svc;
+    bool found;
+    if (registry_store_get_service(c->store, c->txn, ns, req->service, &svc, &found, st))
+        return st->code;
+    if (found) {
+        cairn_service_free(&svc);
+        return cairn_fail(st, CAIRN_E_CONFLICT,
+                          "specified service already exists, serviceName : %s", req->service);
+    }
+    if (cairn_check_service_chars(req->service, st))
+        return st->code;
+    cairn_service_init(&svc);
+    cairn_err err = CAIRN_OK;
+    if (def) {
+        svc.protect_threshold = def->protect_threshold;
+        if (cairn_metadata_copy(&svc.metadata, &def->metadata))
+            err = nomem(st);
+        if (!err && def->selector_json)
+            err = replace_string(&svc.selector_json, def->selector_json, st);
+        if (!err)
+            err = merge_clusters(&svc, def, st);
+    }
+    if (!err)
+        err = replace_string(&svc.namespace_id, ns, st);
+    if (!err)
+        err = replace_string(&svc.name, req->service, st);
+    svc.defined = true;
+    if (!err)
+        err = registry_touch_service(c, &svc, CAIRN_CHANGE_SERVICE, true, st);
+    cairn_service_free(&svc);
+    return err;
+}
+
+static cairn_err service_update(registry_write_ctx *c, const char *ns, const cairn_request *req,
+                                const cairn_service *def, cairn_status *st)
+{
+    cairn_service svc;
+    bool found;
+    if (registry_store_get_service(c->store, c->txn, ns, req->service, &svc, &found, st))
+        return st->code;
+    if (!found)
+        return cairn_fail(st, CAIRN_E_INVALID, "service %s not found!", req->service);
+    cairn_err err = CAIRN_OK;
+    if (def) {
+        /* §3.4: metadata and selector are replaced, not merged; clusters are kept, and those the
+         * request names replace the ones of the same name. */
+        cairn_metadata md;
+        if (cairn_metadata_copy(&md, &def->metadata)) {
+            err = nomem(st);
+        } else {
+            cairn_metadata_free(&svc.metadata);
+            svc.metadata = md;
+        }
+        svc.protect_threshold = def->protect_threshold;
+        if (!err)
+            err = replace_string(&svc.selector_json, def->selector_json, st);
+        if (!err)
+            err = merge_clusters(&svc, def, st);
+    }
+    svc.defined = true;
+    if (!err)
+        err = registry_touch_service(c, &svc, CAIRN_CHANGE_SERVICE, true, st);
+    cairn_service_free(&svc);
+    return err;
+}
+
+cairn_err registry_service_put(registry_write_ctx *c, const cairn_request *req, cairn_reply *rep,
+                               cairn_status *st)
+{
+    if (registry_check_service_ref(req, st))
+        return st->code;
+    const char *ns = registry_req_ns(req);
+    const cairn_service *def = req->has_service ? &req->service_def : NULL;
+    switch (req->mode) {
+    case CAIRN_SERVICE_CREATE:
+        return service_create(c, ns, req, def, st);
+    case CAIRN_SERVICE_UPDATE:
+        return service_update(c, ns, req, def, st);
+    default:
+        return cairn_fail(st, CAIRN_E_INVALID, "unsupported service mode %u", req->mode);
+    }
+}
+
+cairn_err registry_service_remove(registry_write_ctx *c, const cairn_request *req,
+                                  cairn_reply *rep, cairn_status *st)
+{
+    if (registry_check_service_ref(req, st))
+        return st->code;
+    const char *ns = registry_req_ns(req);
+    cairn_service svc;
+    bool found;
+    if (registry_store_get_service(c->store, c->txn, ns, req->service, &svc, &found, st))
+        return st->code;
+    if (!found)
+        return cairn_fail(st, CAIRN_E_INVALID, "specified service not exist, serviceName : %s",
+                          req->service);
+    cairn_service_free(&svc);
+    uint64_t rev;
+    if (registry_store_delete_service(c->store, c->txn, ns, req->service, st) ||
+        registry_store_next_revision(c->store, c->txn, &rev, st))
+        return st->code;
+    c->changed = true;
+    c->durable = true;
+    c->kind = CAIRN_CHANGE_REMOVED;
+    c->revision = rev;
+    return CAIRN_OK;
+}
+
+cairn_err registry_service_get(registry_store *s, MDB_txn *txn, const cairn_request *req,
+                               cairn_reply *rep, cairn_status *st)
+{
+    if (registry_check_service_ref(req, st))
+        return st->code;
+    const char *ns = registry_req_ns(req);
+    cairn_service_snapshot snap;
+    memset(&snap, 0, sizeof snap);
+    if (registry_store_get_service(s, txn, ns, req->service, &snap.service, &snap.found, st))
+        return st->code;
+    if (snap.found && registry_store_list_instances(s, txn, ns, req->service, &snap.instances,
+                                                    &snap.instance_count, st)) {
+        cairn_service_free(&snap.service);
+        return st->code;
+    }
+    if (!snap.found)
+        cairn_service_init(&snap.service);
+    cairn_service_snapshot_free(&rep->snapshot);
+    rep->snapshot = snap;
+    rep->has_snapshot = true;
+    return CAIRN_OK;
+}
+
+typedef struct list_page {
+    const char *prefix; /* "<group>@@", NULL for every group */
+    size_t prefix_len;
+    uint64_t start, end; /* slice [start, end) of the filtered names */
+    uint32_t total;
+    char **names;
+    uint32_t count, cap;
+    bool nomem;
+} list_page;
+
+static void list_one(void *arg, const char *grouped)
+{
+    list_page *p = arg;
+    if (p->prefix && strncmp(grouped, p->prefix, p->prefix_len) != 0)
+        return;
+    uint64_t idx = p->total++;
+    if (idx < p->start || idx >= p->end || p->nomem)
+        return;
+    if (p->count == p->cap) {
+        uint32_t ncap = p->cap ? p->cap * 2 : 16;
+        char **grown = realloc(p->names, ncap * sizeof *grown);
+        if (!grown) {
+            p->nomem = true;
+            return;
+        }
+        p->names = grown;
+        p->cap = ncap;
+    }
+    /* Names keep their group prefix only when every group was asked for. */
+    char *name = strdup(p->prefix ? grouped + p->prefix_len : grouped);
+    if (!name) {
+        p->nomem = true;
+        return;
+    }
+    p->names[p->count++] = name;
+}
+
+cairn_err registry_service_list(registry_store *s, MDB_txn *txn, const cairn_request *req,
+                                cairn_reply *rep, cairn_status *st)
+{
+    const char *ns = registry_req_ns(req);
+    if (cairn_check_length("namespaceId", ns, CAIRN_MAX_NAMESPACE_LEN, st))
+        return st->code;
+    const char *group = req->group && *req->group ? req->group : CAIRN_DEFAULT_GROUP;
+    if (cairn_check_length("groupName", group, CAIRN_MAX_SERVICE_LEN, st))
+        return st->code;
+    char prefix[CAIRN_MAX_SERVICE_LEN + sizeof CAIRN_GROUP_SEPARATOR];
+    list_page p = {0};
+    if (strcmp(group, "*") != 0) {
+        p.prefix_len = (size_t)snprintf(prefix, sizeof prefix, "%s%s", group,
+                                        CAIRN_GROUP_SEPARATOR);
+        p.prefix = prefix;
+    }
+    /* Nacos: start = (pageNo - 1) * pageSize, clamped at 0 (so page 0 reads as page 1). */
+    p.start = req->page_no > 0 ? ((uint64_t)req->page_no - 1) * req->page_size : 0;
+    p.end = p.start + req->page_size;
+    cairn_err err = registry_store_each_service(s, txn, ns, list_one, &p, st);
+    if (!err && p.nomem)
+        err = nomem(st);
+    if (err) {
+        for (uint32_t i = 0; i < p.count; i++)
+            free(p.names[i]);
+        free(p.names);
+        return err;
+    }
+    rep->names = p.names;
+    rep->name_count = p.count;
+    rep->total = p.total;
+    return CAIRN_OK;
+}
+
+cairn_err registry_stats(registry_store *s, MDB_txn *txn, cairn_reply *rep, cairn_status *st)
+{
+    return registry_store_counts(s, txn, &rep->service_count, &rep->instance_count, st);
+}

@@ -1,0 +1,490 @@
+/* The registry's LMDB store: environment set-up and the record operations on it. */
+#include "registry_store.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cairn_keys.h"
+#include "cairn_log.h"
+#include "cairn_msg.h"
+
+static const char META_SCHEMA[] = "schema_version";
+static const char META_REVISION[] = "revision";
+/* Per-service instance counters live in "meta" under COUNT_TAG + the service key; the tag keeps
+ * them apart from the named entries above. */
+#define COUNT_TAG '#'
+
+cairn_err registry_store_fail(int rc, const char *what, cairn_status *st)
+{
+    if (rc == MDB_MAP_FULL)
+        return cairn_fail(st, CAIRN_E_STORAGE,
+                          "%s: registry store is full (raise registry.map_size_mb)", what);
+    return cairn_fail(st, CAIRN_E_STORAGE, "%s: %s", what, mdb_strerror(rc));
+}
+
+static cairn_err key_too_long(cairn_status *st)
+{
+    return cairn_fail(st, CAIRN_E_INVALID, "name too long for a store key (limit %d bytes)",
+                      CAIRN_LMDB_MAX_KEY);
+}
+
+/* Fixed-width big-endian integers for meta values, so the bytes mean the same on any host. */
+static void put_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+static uint64_t get_be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static cairn_err meta_get_u64(registry_store *s, MDB_txn *txn, const void *k, size_t klen,
+                              uint64_t *v, bool *found, cairn_status *st)
+{
+    MDB_val key = {klen, (void *)k}, val;
+    int rc = mdb_get(txn, s->meta, &key, &val);
+    if (rc == MDB_NOTFOUND) {
+        *v = 0;
+        *found = false;
+        return CAIRN_OK;
+    }
+    if (rc)
+        return registry_store_fail(rc, "read meta", st);
+    if (val.mv_size != 8)
+        return cairn_fail(st, CAIRN_E_STORAGE, "corrupt meta record (size %zu)", val.mv_size);
+    *v = get_be64(val.mv_data);
+    *found = true;
+    return CAIRN_OK;
+}
+
+static cairn_err meta_put_u64(registry_store *s, MDB_txn *txn, const void *k, size_t klen,
+                              uint64_t v, cairn_status *st)
+{
+    uint8_t buf[8];
+    put_be64(buf, v);
+    MDB_val key = {klen, (void *)k}, val = {sizeof buf, buf};
+    int rc = mdb_put(txn, s->meta, &key, &val, 0);
+    return rc ? registry_store_fail(rc, "write meta", st) : CAIRN_OK;
+}
+
+/* ---- open / close ----------------------------------------------------------------------------- */
+
+static cairn_err open_databases(registry_store *s, cairn_status *st)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (rc)
+        return registry_store_fail(rc, "begin store set-up", st);
+    if ((rc = mdb_dbi_open(txn, "services", MDB_CREATE, &s->services)) ||
+        (rc = mdb_dbi_open(txn, "instances", MDB_CREATE, &s->instances)) ||
+        (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta))) {
+        mdb_txn_abort(txn);
+        return registry_store_fail(rc, "open databases", st);
+    }
+    uint64_t version;
+    bool found;
+    if (meta_get_u64(s, txn, META_SCHEMA, strlen(META_SCHEMA), &version, &found, st)) {
+        mdb_txn_abort(txn);
+        return st->code;
+    }
+    if (found && version != REGISTRY_SCHEMA_VERSION) {
+        mdb_txn_abort(txn);
+        return cairn_fail(st, CAIRN_E_STORAGE,
+                          "store has schema version %llu, this registry reads version %d",
+                          (unsigned long long)version, REGISTRY_SCHEMA_VERSION);
+    }
+    if (!found && meta_put_u64(s, txn, META_SCHEMA, strlen(META_SCHEMA), REGISTRY_SCHEMA_VERSION,
+                               st)) {
+        mdb_txn_abort(txn);
+        return st->code;
+    }
+    if ((rc = mdb_txn_commit(txn)))
+        return registry_store_fail(rc, "commit store set-up", st);
+    /* A new store's schema record is a durable write like any other. */
+    if ((rc = mdb_env_sync(s->env, 1)))
+        return registry_store_fail(rc, "sync store", st);
+    return CAIRN_OK;
+}
+
+cairn_err registry_store_open(registry_store *s, const char *dir, int64_t map_size_mb,
+                              cairn_status *st)
+{
+    memset(s, 0, sizeof *s);
+    if (mkdir(dir, 0750) != 0 && errno != EEXIST)
+        return cairn_fail(st, CAIRN_E_STORAGE, "cannot create store directory %s: %s", dir,
+                          strerror(errno));
+    MDB_env *env;
+    int rc = mdb_env_create(&env);
+    if (rc)
+        return registry_store_fail(rc, "create store environment", st);
+    /* Readers are the query workers plus metric collection; 1024 slots leave room for any
+     * registry.workers value. */
+    if ((rc = mdb_env_set_maxdbs(env, 3)) || (rc = mdb_env_set_maxreaders(env, 1024)) ||
+        (rc = mdb_env_set_mapsize(env, (size_t)map_size_mb * 1024 * 1024))) {
+        mdb_env_close(env);
+        return registry_store_fail(rc, "configure store environment", st);
+    }
+    /* NOSYNC: a commit reaches the OS page cache, which outlives a crash of this process; the
+     * writer syncs explicitly after batches with durable writes. NOTLS: read transactions are
+     * not tied to a thread (the rpc workers). */
+    if ((rc = mdb_env_open(env, dir, MDB_NOSYNC | MDB_NOTLS, 0640))) {
+        mdb_env_close(env);
+        return cairn_fail(st, CAIRN_E_STORAGE, "open store %s: %s", dir, mdb_strerror(rc));
+    }
+    /* A registry killed with kill -9 leaves its reader slots taken; reclaim them. */
+    int dead = 0;
+    if ((rc = mdb_reader_check(env, &dead))) {
+        mdb_env_close(env);
+        return registry_store_fail(rc, "check store readers", st);
+    }
+    if (dead > 0)
+        log_warn("cleared %d stale reader slot(s) of a process that died", dead);
+    s->env = env;
+    if (open_databases(s, st) != CAIRN_OK) {
+        mdb_env_close(env);
+        s->env = NULL;
+        return st->code;
+    }
+    return CAIRN_OK;
+}
+
+void registry_store_close(registry_store *s)
+{
+    if (!s->env)
+        return;
+    /* Catch any ephemeral commits not yet on disk; a clean stop loses nothing. */
+    int rc = mdb_env_sync(s->env, 1);
+    if (rc)
+        log_error("sync store at close: %s", mdb_strerror(rc));
+    mdb_env_close(s->env);
+    s->env = NULL;
+}
+
+cairn_err registry_store_read_begin(registry_store *s, MDB_txn **txn, cairn_status *st)
+{
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
+    return rc ? registry_store_fail(rc, "begin read", st) : CAIRN_OK;
+}
+
+/* ---- services ------------------------------------------------------------------------------ */
+
+cairn_err registry_store_get_service(registry_store *s, MDB_txn *txn, const char *ns,
+                                     const char *svc, cairn_service *out, bool *found,
+                                     cairn_status *st)
+{
+    *found = false;
+    cairn_key k;
+    if (cairn_key_service(&k, ns, svc))
+        return key_too_long(st);
+    MDB_val key = {k.len, k.bytes}, val;
+    int rc = mdb_get(txn, s->services, &key, &val);
+    if (rc == MDB_NOTFOUND)
+        return CAIRN_OK;
+    if (rc)
+        return registry_store_fail(rc, "read service", st);
+    cairn_status dst;
+    if (cairn_service_decode(val.mv_data, val.mv_size, out, &dst) != CAIRN_OK)
+        return cairn_fail(st, CAIRN_E_STORAGE, "corrupt record of service %s: %s", svc,
+                          dst.message);
+    *found = true;
+    return CAIRN_OK;
+}
+
+cairn_err registry_store_put_service(registry_store *s, MDB_txn *txn, const cairn_service *svc,
+                                     cairn_status *st)
+{
+    cairn_key k;
+    if (cairn_key_service(&k, svc->namespace_id, svc->name))
+        return key_too_long(st);
+    char *buf;
+    size_t len;
+    if (cairn_service_encode(svc, &buf, &len) != CAIRN_OK)
+        return cairn_fail(st, CAIRN_E_INTERNAL, "cannot encode service %s", svc->name);
+    MDB_val key = {k.len, k.bytes}, val = {len, buf};
+    int rc = mdb_put(txn, s->services, &key, &val, 0);
+    free(buf);
+    return rc ? registry_store_fail(rc, "write service", st) : CAIRN_OK;
+}
+
+static int count_key(cairn_key *k, const char *ns, const char *svc)
+{
+    cairn_key sk;
+    if (cairn_key_service(&sk, ns, svc) || sk.len + 1 > CAIRN_LMDB_MAX_KEY)
+        return -1;
+    k->bytes[0] = COUNT_TAG;
+    memcpy(k->bytes + 1, sk.bytes, sk.len);
+    k->len = sk.len + 1;
+    return 0;
+}
+
+static cairn_err count_add(registry_store *s, MDB_txn *txn, const char *ns, const char *svc,
+                           int delta, cairn_status *st)
+{
+    cairn_key k;
+    if (count_key(&k, ns, svc))
+        return key_too_long(st);
+    uint64_t n;
+    bool found;
+    if (meta_get_u64(s, txn, k.bytes, k.len, &n, &found, st))
+        return st->code;
+    if (delta < 0 && n < (uint64_t)-delta)
+        return cairn_fail(st, CAIRN_E_STORAGE, "instance count of service %s is inconsistent",
+                          svc);
+    return meta_put_u64(s, txn, k.bytes, k.len, n + (uint64_t)(int64_t)delta, st);
+}
+
+cairn_err registry_store_instance_count(registry_store *s, MDB_txn *txn, const char *ns,
+                                        const char *svc, uint64_t *count, cairn_status *st)
+{
+    cairn_key k;
+    if (count_key(&k, ns, svc))
+        return key_too_long(st);
+    bool found;
+    return meta_get_u64(s, txn, k.bytes, k.len, count, &found, st);
+}
+
+/* Deletes every key of dbi that starts with prefix. */
+static cairn_err delete_prefix(MDB_txn *txn, MDB_dbi dbi, const cairn_key *prefix,
+                               cairn_status *st)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, dbi, &cur);
+    if (rc)
+        return registry_store_fail(rc, "open cursor", st);
+    for (;;) {
+        MDB_val key = {prefix->len, (void *)prefix->bytes}, val;
+        rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+        if (rc == MDB_NOTFOUND || (rc == 0 && !cairn_key_has_prefix(key.mv_data, key.mv_size,
+                                                                     prefix))) {
+            rc = 0;
+            break;
+        }
+        if (rc || (rc = mdb_cursor_del(cur, 0)))
+            break;
+    }
+    mdb_cursor_close(cur);
+    return rc ? registry_store_fail(rc, "delete instances", st) : CAIRN_OK;
+}
+
+cairn_err registry_store_delete_service(registry_store *s, MDB_txn *txn, const char *ns,
+                                        const char *svc, cairn_status *st)
+{
+    cairn_key k, prefix, ck;
+    if (cairn_key_service(&k, ns, svc) || cairn_key_instances_prefix(&prefix, ns, svc) ||
+        count_key(&ck, ns, svc))
+        return key_too_long(st);
+    MDB_val key = {k.len, k.bytes};
+    int rc = mdb_del(txn, s->services, &key, NULL);
+    if (rc && rc != MDB_NOTFOUND)
+        return registry_store_fail(rc, "delete service", st);
+    if (delete_prefix(txn, s->instances, &prefix, st))
+        return st->code;
+    MDB_val ckey = {ck.len, ck.bytes};
+    rc = mdb_del(txn, s->meta, &ckey, NULL);
+    if (rc && rc != MDB_NOTFOUND)
+        return registry_store_fail(rc, "delete instance count", st);
+    return CAIRN_OK;
+}
+
+/* ---- instances ----------------------------------------------------------------------------- */
+
+cairn_err registry_store_get_instance(registry_store *s, MDB_txn *txn, const char *ns,
+                                      const char *svc, bool ephemeral, const char *cluster,
+                                      const char *ip, int32_t port, cairn_instance *out,
+                                      bool *found, cairn_status *st)
+{
+    *found = false;
+    cairn_key k;
+    if (cairn_key_instance(&k, ns, svc, ephemeral, cluster, ip, port))
+        return key_too_long(st);
+    MDB_val key = {k.len, k.bytes}, val;
+    int rc = mdb_get(txn, s->instances, &key, &val);
+    if (rc == MDB_NOTFOUND)
+        return CAIRN_OK;
+    if (rc)
+        return registry_store_fail(rc, "read instance", st);
+    cairn_status dst;
+    if (cairn_instance_decode(val.mv_data, val.mv_size, out, &dst) != CAIRN_OK)
+        return cairn_fail(st, CAIRN_E_STORAGE, "corrupt record of instance %s:%d in %s: %s", ip,
+                          (int)port, svc, dst.message);
+    *found = true;
+    return CAIRN_OK;
+}
+
+cairn_err registry_store_put_instance(registry_store *s, MDB_txn *txn, const char *ns,
+                                      const char *svc, const cairn_instance *in,
+                                      cairn_status *st)
+{
+    cairn_key k;
+    if (cairn_key_instance(&k, ns, svc, in->ephemeral, in->cluster, in->ip, in->port))
+        return key_too_long(st);
+    char *buf;
+    size_t len;
+    if (cairn_instance_encode(in, &buf, &len) != CAIRN_OK)
+        return cairn_fail(st, CAIRN_E_INTERNAL, "cannot encode instance %s:%d", in->ip,
+                          (int)in->port);
+    MDB_val key = {k.len, k.bytes}, val = {len, buf};
+    int rc = mdb_put(txn, s->instances, &key, &val, MDB_NOOVERWRITE);
+    bool added = rc == 0;
+    if (rc == MDB_KEYEXIST) {
+        val = (MDB_val){len, buf}; /* NOOVERWRITE pointed val at the existing data */
+        rc = mdb_put(txn, s->instances, &key, &val, 0);
+    }
+    free(buf);
+    if (rc)
+        return registry_store_fail(rc, "write instance", st);
+    return added ? count_add(s, txn, ns, svc, 1, st) : CAIRN_OK;
+}
+
+cairn_err registry_store_delete_instance(registry_store *s, MDB_txn *txn, const char *ns,
+                                         const char *svc, bool ephemeral, const char *cluster,
+                                         const char *ip, int32_t port, bool *deleted,
+                                         cairn_status *st)
+{
+    *deleted = false;
+    cairn_key k;
+    if (cairn_key_instance(&k, ns, svc, ephemeral, cluster, ip, port))
+        return key_too_long(st);
+    MDB_val key = {k.len, k.bytes};
+    int rc = mdb_del(txn, s->instances, &key, NULL);
+    if (rc == MDB_NOTFOUND)
+        return CAIRN_OK;
+    if (rc)
+        return registry_store_fail(rc, "delete instance", st);
+    *deleted = true;
+    return count_add(s, txn, ns, svc, -1, st);
+}
+
+cairn_err registry_store_list_instances(registry_store *s, MDB_txn *txn, const char *ns,
+                                        const char *svc, cairn_instance **out, uint32_t *count,
+                                        cairn_status *st)
+{
+    *out = NULL;
+    *count = 0;
+    cairn_key prefix;
+    if (cairn_key_instances_prefix(&prefix, ns, svc))
+        return key_too_long(st);
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, s->instances, &cur);
+    if (rc)
+        return registry_store_fail(rc, "open cursor", st);
+    cairn_instance *items = NULL;
+    uint32_t n = 0, cap = 0;
+    cairn_err err = CAIRN_OK;
+    MDB_val key = {prefix.len, prefix.bytes}, val;
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+         rc == 0 && cairn_key_has_prefix(key.mv_data, key.mv_size, &prefix);
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        if (n == cap) {
+            uint32_t ncap = cap ? cap * 2 : 8;
+            cairn_instance *grown = realloc(items, ncap * sizeof *items);
+            if (!grown) {
+                err = cairn_fail(st, CAIRN_E_NOMEM, "out of memory listing instances");
+                break;
+            }
+            items = grown;
+            cap = ncap;
+        }
+        cairn_status dst;
+        if (cairn_instance_decode(val.mv_data, val.mv_size, &items[n], &dst) != CAIRN_OK) {
+            err = cairn_fail(st, CAIRN_E_STORAGE, "corrupt instance record in service %s: %s",
+                             svc, dst.message);
+            break;
+        }
+        n++;
+    }
+    mdb_cursor_close(cur);
+    if (!err && rc && rc != MDB_NOTFOUND)
+        err = registry_store_fail(rc, "list instances", st);
+    if (err) {
+        for (uint32_t i = 0; i < n; i++)
+            cairn_instance_free(&items[i]);
+        free(items);
+        return err;
+    }
+    *out = items;
+    *count = n;
+    return CAIRN_OK;
+}
+
+/* ---- namespace listing, revisions, statistics ---------------------------------------------- */
+
+cairn_err registry_store_each_service(registry_store *s, MDB_txn *txn, const char *ns,
+                                      registry_service_name_fn fn, void *arg, cairn_status *st)
+{
+    cairn_key prefix;
+    if (cairn_key_namespace_prefix(&prefix, ns))
+        return key_too_long(st);
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, s->services, &cur);
+    if (rc)
+        return registry_store_fail(rc, "open cursor", st);
+    char kns[CAIRN_KEY_MAX], grouped[CAIRN_KEY_MAX];
+    cairn_err err = CAIRN_OK;
+    MDB_val key = {prefix.len, prefix.bytes}, val;
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+         rc == 0 && cairn_key_has_prefix(key.mv_data, key.mv_size, &prefix);
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        if (cairn_key_parse_service(key.mv_data, key.mv_size, kns, sizeof kns, grouped,
+                                    sizeof grouped)) {
+            err = cairn_fail(st, CAIRN_E_STORAGE, "corrupt service key in namespace %s", ns);
+            break;
+        }
+        fn(arg, grouped);
+    }
+    mdb_cursor_close(cur);
+    if (!err && rc && rc != MDB_NOTFOUND)
+        err = registry_store_fail(rc, "list services", st);
+    return err;
+}
+
+cairn_err registry_store_next_revision(registry_store *s, MDB_txn *txn, uint64_t *rev,
+                                       cairn_status *st)
+{
+    uint64_t cur;
+    bool found;
+    if (meta_get_u64(s, txn, META_REVISION, strlen(META_REVISION), &cur, &found, st))
+        return st->code;
+    if (meta_put_u64(s, txn, META_REVISION, strlen(META_REVISION), cur + 1, st))
+        return st->code;
+    *rev = cur + 1;
+    return CAIRN_OK;
+}
+
+cairn_err registry_store_counts(registry_store *s, MDB_txn *txn, uint64_t *services,
+                                uint64_t *instances, cairn_status *st)
+{
+    MDB_stat ms;
+    int rc = mdb_stat(txn, s->services, &ms);
+    if (rc)
+        return registry_store_fail(rc, "stat services", st);
+    *services = ms.ms_entries;
+    if ((rc = mdb_stat(txn, s->instances, &ms)))
+        return registry_store_fail(rc, "stat instances", st);
+    *instances = ms.ms_entries;
+    return CAIRN_OK;
+}
+
+cairn_err registry_store_usage(registry_store *s, uint64_t *used_bytes, uint64_t *map_bytes,
+                               cairn_status *st)
+{
+    MDB_envinfo info;
+    MDB_stat ms;
+    int rc = mdb_env_info(s->env, &info);
+    if (!rc)
+        rc = mdb_env_stat(s->env, &ms);
+    if (rc)
+        return registry_store_fail(rc, "store info", st);
+    *used_bytes = ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize;
+    *map_bytes = info.me_mapsize;
+    return CAIRN_OK;
+}

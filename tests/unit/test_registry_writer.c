@@ -1,0 +1,345 @@
+/* The registry's writer thread: group commit under concurrency, isolation of a failing request
+ * inside a batch, sync only for durable writes, draining at stop, and change events over PUB. */
+#include <nng/nng.h>
+#include <nng/protocol/pubsub0/sub.h>
+#include <stdatomic.h>
+
+#include "registry_events.h"
+#include "test_registry_fixture.h"
+
+#define SVC "DEFAULT_GROUP@@demo"
+
+static fixture fx;
+
+static void teardown(void)
+{
+    fx_close(&fx);
+}
+
+TestSuite(registry_writer, .fini = teardown);
+
+static uint64_t counter_of(const char *name, const char *labels)
+{
+    return cairn_counter_value(cairn_metrics_counter(fx.m, name, "", labels));
+}
+
+/* ---- 8 threads x 500 registrations ------------------------------------------------------------ */
+
+#define THREADS 8
+#define PER_THREAD 500
+#define SERVICES 4
+
+typedef struct worker {
+    int id;
+    atomic_int *failures;
+    uint64_t max_rev[SERVICES];
+} worker;
+
+static void *register_many(void *arg)
+{
+    worker *w = arg;
+    for (int i = 0; i < PER_THREAD; i++) {
+        char svc[64], ip[32];
+        int s = (w->id + i) % SERVICES;
+        snprintf(svc, sizeof svc, "DEFAULT_GROUP@@svc-%d", s);
+        snprintf(ip, sizeof ip, "10.%d.%d.%d", w->id, i / 250, i % 250);
+        cairn_request r;
+        req_register(&r, svc, ip, 8080, i % 10 != 0); /* every tenth one persistent */
+        cairn_reply rep;
+        fx_call(&fx, &r, &rep);
+        cairn_request_free(&r);
+        if (rep.code != CAIRN_OK || rep.revision == 0)
+            atomic_fetch_add(w->failures, 1);
+        if (rep.revision > w->max_rev[s])
+            w->max_rev[s] = rep.revision;
+        cairn_reply_free(&rep);
+    }
+    return NULL;
+}
+
+Test(registry_writer, concurrent_writers_all_land_in_batches)
+{
+    fx_open(&fx, 512, 20000);
+    atomic_int failures = 0;
+    worker workers[THREADS];
+    pthread_t threads[THREADS];
+    for (int t = 0; t < THREADS; t++) {
+        workers[t] = (worker){.id = t, .failures = &failures};
+        cr_assert_eq(pthread_create(&threads[t], NULL, register_many, &workers[t]), 0);
+    }
+    for (int t = 0; t < THREADS; t++)
+        pthread_join(threads[t], NULL);
+    cr_assert_eq(atomic_load(&failures), 0);
+
+    uint64_t services, instances;
+    fx_stats(&fx, &services, &instances);
+    cr_assert_eq(services, SERVICES);
+    cr_assert_eq(instances, THREADS * PER_THREAD);
+    cr_assert_eq(counter_of("writes_total", "type=\"instance_upsert\",result=\"ok\""),
+                 THREADS * PER_THREAD);
+
+    /* Group commit happened: fewer commits than writes. */
+    uint64_t batches = cairn_histogram_count(fx.metrics.batch_size);
+    cr_assert_lt(batches, THREADS * PER_THREAD, "no batch held more than one write");
+    cr_assert_gt(batches, 0);
+    cr_log_info("%d writes in %llu batches", THREADS * PER_THREAD, (unsigned long long)batches);
+
+    /* Each service's revision is the last one any writer was told, and its last event says so;
+     * events go out in revision order. */
+    for (int s = 0; s < SERVICES; s++) {
+        char svc[64];
+        snprintf(svc, sizeof svc, "DEFAULT_GROUP@@svc-%d", s);
+        uint64_t max_rev = 0;
+        for (int t = 0; t < THREADS; t++)
+            if (workers[t].max_rev[s] > max_rev)
+                max_rev = workers[t].max_rev[s];
+        cairn_reply rep;
+        fx_snapshot(&fx, svc, &rep);
+        cr_assert_eq(rep.snapshot.service.revision, max_rev);
+        cr_assert_eq(rep.snapshot.instance_count, THREADS * PER_THREAD / SERVICES);
+        cairn_reply_free(&rep);
+        uint64_t last_event = 0;
+        for (size_t i = 0; i < fx.n_events; i++)
+            if (strcmp(fx.events[i].service, svc) == 0)
+                last_event = fx.events[i].revision;
+        cr_assert_eq(last_event, max_rev);
+    }
+    for (size_t i = 1; i < fx.n_events; i++)
+        cr_assert_gt(fx.events[i].revision, fx.events[i - 1].revision);
+    cr_assert_leq(fx.n_events, THREADS * PER_THREAD);
+}
+
+/* ---- one batch with failing requests in it ---------------------------------------------------- */
+
+typedef struct submit {
+    pthread_t thread;
+    cairn_request req;
+    cairn_reply rep;
+} submit;
+
+static void *submit_main(void *arg)
+{
+    submit *s = arg;
+    fx_call(&fx, &s->req, &s->rep);
+    return NULL;
+}
+
+static void submit_start(submit *s)
+{
+    cr_assert_eq(pthread_create(&s->thread, NULL, submit_main, s), 0);
+}
+
+static void submit_finish(submit *s)
+{
+    pthread_join(s->thread, NULL);
+    cairn_request_free(&s->req);
+}
+
+static size_t backlog(void)
+{
+    size_t queued, in_flight;
+    registry_writer_backlog(fx.writer, &queued, &in_flight);
+    return queued + in_flight;
+}
+
+static size_t queued(void)
+{
+    size_t q, in_flight;
+    registry_writer_backlog(fx.writer, &q, &in_flight);
+    return q;
+}
+
+#define BATCH 16
+
+/* Holding LMDB's write lock from the test parks the writer in mdb_txn_begin, so that BATCH
+ * requests queue up and are then taken as one batch. */
+Test(registry_writer, failing_requests_do_not_affect_their_batch)
+{
+    fx_open(&fx, 512, 20000);
+    fx.map_mb = 1; /* small enough that one huge value fills it */
+    fx_stop(&fx);
+    fx_start(&fx);
+
+    MDB_txn *hold;
+    cr_assert_eq(mdb_txn_begin(fx.store.env, NULL, 0, &hold), 0);
+    submit plug;
+    req_register(&plug.req, "DEFAULT_GROUP@@plug", "10.9.9.9", 80, true);
+    submit_start(&plug);
+    POLL_UNTIL(queued() == 0 && backlog() == 1, 10); /* the writer took it and is parked */
+
+    static submit subs[BATCH];
+    for (int i = 0; i < BATCH; i++) {
+        char ip[32];
+        snprintf(ip, sizeof ip, "10.0.0.%d", i + 1);
+        req_register(&subs[i].req, SVC, ip, 8080, i % 2 == 0);
+    }
+    subs[5].req.instance.weight = 20000; /* invalid: fails before writing */
+    /* Too big for the map: fails inside LMDB, in the middle of its nested transaction. */
+    size_t huge_len = 2 * 1024 * 1024;
+    char *huge = malloc(huge_len + 1);
+    memset(huge, 'x', huge_len);
+    huge[huge_len] = '\0';
+    cairn_metadata_set(&subs[9].req.instance.metadata, "huge", huge);
+    free(huge);
+    for (int i = 0; i < BATCH; i++)
+        submit_start(&subs[i]);
+    POLL_UNTIL(queued() == BATCH, 10);
+
+    mdb_txn_abort(hold);
+    submit_finish(&plug);
+    cr_assert_eq(plug.rep.code, CAIRN_OK);
+    cairn_reply_free(&plug.rep);
+    uint64_t max_rev = 0;
+    for (int i = 0; i < BATCH; i++) {
+        submit_finish(&subs[i]);
+        if (i == 5) {
+            cr_assert_eq(subs[i].rep.code, CAIRN_E_INVALID);
+            cr_assert_str_eq(subs[i].rep.message,
+                             "instance format invalid: The weights range from 0.0 to 10000.0");
+            cr_assert_eq(subs[i].rep.revision, 0);
+        } else if (i == 9) {
+            cr_assert_eq(subs[i].rep.code, CAIRN_E_STORAGE);
+            cr_assert_not_null(strstr(subs[i].rep.message, "registry store is full"), "%s",
+                               subs[i].rep.message);
+        } else {
+            cr_assert_eq(subs[i].rep.code, CAIRN_OK, "%d: %s", i, subs[i].rep.message);
+            if (subs[i].rep.revision > max_rev)
+                max_rev = subs[i].rep.revision;
+        }
+        cairn_reply_free(&subs[i].rep);
+    }
+    cr_assert_eq(cairn_histogram_count(fx.metrics.batch_size), 2, "plug, then all in one batch");
+    cr_assert_eq(counter_of("writes_total", "type=\"instance_upsert\",result=\"ok\""),
+                 BATCH - 1);
+    cr_assert_eq(counter_of("writes_total", "type=\"instance_upsert\",result=\"invalid\""), 1);
+    cr_assert_eq(counter_of("writes_total", "type=\"instance_upsert\",result=\"storage\""), 1);
+
+    uint64_t services, instances;
+    fx_stats(&fx, &services, &instances);
+    cr_assert_eq(instances, 1 + BATCH - 2);
+    cairn_reply rep;
+    fx_snapshot(&fx, SVC, &rep);
+    cr_assert_eq(rep.snapshot.instance_count, BATCH - 2);
+    cr_assert_null(snap_find(&rep, "10.0.0.6", 8080, "DEFAULT", false));
+    cr_assert_null(snap_find(&rep, "10.0.0.10", 8080, "DEFAULT", true));
+    cr_assert_eq(rep.snapshot.service.revision, max_rev);
+    cairn_reply_free(&rep);
+
+    /* One event per changed service per batch, carrying the last revision. */
+    cr_assert_eq(fx_event_count(&fx), 2);
+    cr_assert_str_eq(fx.events[0].service, "DEFAULT_GROUP@@plug");
+    cr_assert_str_eq(fx.events[1].service, SVC);
+    cr_assert_eq(fx.events[1].revision, max_rev);
+    cr_assert_eq(fx.events[1].kind, CAIRN_CHANGE_INSTANCES);
+}
+
+Test(registry_writer, syncs_only_after_durable_writes)
+{
+    fx_open(&fx, 512, 20000);
+    cairn_histogram *sync = fx.metrics.sync_seconds;
+    fx_register(&fx, SVC, "10.0.0.1", 80, true);
+    cr_assert_eq(cairn_histogram_count(sync), 0, "ephemeral writes are not synced");
+    fx_register(&fx, SVC, "10.0.0.2", 80, false);
+    cr_assert_eq(cairn_histogram_count(sync), 1);
+    cairn_request r;
+    req_service_put(&r, SVC, CAIRN_SERVICE_UPDATE);
+    cr_assert_eq(fx_do(&fx, &r, NULL, NULL, 0), CAIRN_OK);
+    cr_assert_eq(cairn_histogram_count(sync), 2, "service definitions are durable");
+    req_base(&r, CAIRN_MSG_INSTANCE_REMOVE, SVC);
+    req_set_instance(&r, "10.0.0.1", 80, "DEFAULT", true);
+    cr_assert_eq(fx_do(&fx, &r, NULL, NULL, 0), CAIRN_OK);
+    cr_assert_eq(cairn_histogram_count(sync), 2);
+    req_base(&r, CAIRN_MSG_INSTANCE_REMOVE, SVC);
+    req_set_instance(&r, "10.0.0.2", 80, "DEFAULT", false);
+    cr_assert_eq(fx_do(&fx, &r, NULL, NULL, 0), CAIRN_OK);
+    cr_assert_eq(cairn_histogram_count(sync), 3);
+    /* A failed durable write syncs nothing. */
+    req_base(&r, CAIRN_MSG_SERVICE_REMOVE, "DEFAULT_GROUP@@missing");
+    cr_assert_eq(fx_do(&fx, &r, NULL, NULL, 0), CAIRN_E_INVALID);
+    cr_assert_eq(cairn_histogram_count(sync), 3);
+}
+
+static void *stop_writer(void *arg)
+{
+    registry_writer_stop(arg);
+    return NULL;
+}
+
+Test(registry_writer, stop_finishes_queued_writes)
+{
+    fx_open(&fx, 4, 20000); /* small batches: several are still queued at stop */
+    MDB_txn *hold;
+    cr_assert_eq(mdb_txn_begin(fx.store.env, NULL, 0, &hold), 0);
+    static submit subs[BATCH];
+    for (int i = 0; i < BATCH; i++) {
+        char ip[32];
+        snprintf(ip, sizeof ip, "10.0.0.%d", i + 1);
+        req_register(&subs[i].req, SVC, ip, 8080, true);
+        submit_start(&subs[i]);
+    }
+    POLL_UNTIL(backlog() == BATCH, 10);
+    registry_metrics_detach(&fx.metrics);
+    pthread_t stopper;
+    cr_assert_eq(pthread_create(&stopper, NULL, stop_writer, fx.writer), 0);
+    mdb_txn_abort(hold);
+    pthread_join(stopper, NULL);
+    fx.writer = NULL;
+    for (int i = 0; i < BATCH; i++) {
+        submit_finish(&subs[i]);
+        cr_assert_eq(subs[i].rep.code, CAIRN_OK, "%s", subs[i].rep.message);
+        cairn_reply_free(&subs[i].rep);
+    }
+    fx_start_writer(&fx);
+    uint64_t services, instances;
+    fx_stats(&fx, &services, &instances);
+    cr_assert_eq(instances, BATCH);
+}
+
+/* Change events reach a real nng subscriber. */
+Test(registry_writer, events_are_published_on_pub)
+{
+    fx_open(&fx, 512, 20000);
+    char url[128];
+    snprintf(url, sizeof url, "ipc://%s/events.sock", fx.dir);
+    cairn_status st;
+    registry_events *ev = registry_events_open(url, &st);
+    cr_assert_not_null(ev, "%s", st.message);
+    fx_stop_writer(&fx);
+    fx.publish = registry_events_publish;
+    fx.publish_arg = ev;
+    fx_start_writer(&fx);
+
+    nng_socket sub;
+    cr_assert_eq(nng_sub0_open(&sub), 0);
+    cr_assert_eq(nng_socket_set(sub, NNG_OPT_SUB_SUBSCRIBE, "", 0), 0);
+    cr_assert_eq(nng_socket_set_ms(sub, NNG_OPT_RECVTIMEO, 100), 0);
+    cr_assert_eq(nng_dial(sub, url, NULL, NNG_FLAG_NONBLOCK), 0);
+
+    /* PUB drops what it sends before the subscriber is connected: write until one arrives. */
+    bool got = false;
+    for (int i = 0; i < 200 && !got; i++) {
+        char ip[32];
+        snprintf(ip, sizeof ip, "10.1.%d.%d", i / 250, i % 250);
+        uint64_t rev = fx_register(&fx, SVC, ip, 8080, true);
+        char *buf;
+        size_t len;
+        int rc = nng_recv(sub, &buf, &len, NNG_FLAG_ALLOC);
+        if (rc == NNG_ETIMEDOUT)
+            continue;
+        cr_assert_eq(rc, 0, "%s", nng_strerror(rc));
+        cairn_change_event e;
+        cr_assert_eq(cairn_event_decode(buf, len, &e, &st), CAIRN_OK, "%s", st.message);
+        nng_free(buf, len);
+        cr_assert_str_eq(e.namespace_id, "public");
+        cr_assert_str_eq(e.service, SVC);
+        cr_assert_eq(e.revision, rev);
+        cr_assert_eq(e.kind, CAIRN_CHANGE_INSTANCES);
+        cr_assert_gt(e.at_ms, 0);
+        cairn_event_free(&e);
+        got = true;
+    }
+    cr_assert(got, "no event arrived");
+    nng_close(sub);
+    fx_stop_writer(&fx);
+    registry_events_close(ev);
+}
