@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Compatibility suite: the npm Nacos client against real Cairn nodes.
+#   tests/compat/run.sh <bin dir>      (ctest runs it with build/bin; works from any directory)
+# Installs the pinned client (package-lock.json) when node_modules is missing or older than the
+# lock file, then runs every *.test.js with node's built-in test runner, one file at a time.
+set -euo pipefail
+
+if [ $# -ne 1 ]; then
+  echo "usage: $0 <directory holding cairn, cairn-gateway, cairn-registry>" >&2
+  exit 2
+fi
+bin_dir=$(cd "$1" && pwd)
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$here"
+
+for tool in node npm; do
+  command -v "$tool" >/dev/null 2>&1 || {
+    echo "compat: $tool not found (scripts/install-deps.sh test installs it)" >&2
+    exit 1
+  }
+done
+
+# Our own marker, touched after a successful install: npm ci recreates node_modules, so a lock file
+# newer than the marker means the installed tree is stale.
+marker=node_modules/.cairn-installed
+if [ ! -f "$marker" ] || [ package-lock.json -nt "$marker" ] || [ package.json -nt "$marker" ]; then
+  npm ci --no-audit --no-fund
+  touch "$marker"
+fi
+
+shopt -s nullglob
+tests=("$here"/*.test.js)
+if [ ${#tests[@]} -eq 0 ]; then
+  echo "compat: no *.test.js in $here" >&2
+  exit 1
+fi
+
+export CAIRN_BIN_DIR="$bin_dir"
+exec node --test --test-concurrency=1 --test-timeout=180000 --test-reporter=spec "${tests[@]}"
