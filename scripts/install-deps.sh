@@ -3,6 +3,8 @@
 # already present are not touched, so a developer machine pays nothing after the first run.
 #   scripts/install-deps.sh build   libraries and toolchain for the binaries
 #   scripts/install-deps.sh test    the above plus what the test suite needs (curl, Node.js)
+#   scripts/install-deps.sh bench   the build set plus the benchmark's load generator and baselines
+#                                   (wrk, etcd-server, gnuplot)
 set -euo pipefail
 
 want=(build-essential cmake pkg-config
@@ -12,6 +14,9 @@ if [ "${1:-build}" = test ]; then
   want+=(libcriterion-dev libcurl4-openssl-dev curl iproute2 procps)
   command -v node >/dev/null 2>&1 || want+=(nodejs)
   command -v npm >/dev/null 2>&1 || want+=(npm)
+fi
+if [ "${1:-build}" = bench ]; then
+  want+=(wrk etcd-server gnuplot-nox procps util-linux)
 fi
 
 missing=()
