@@ -1,0 +1,60 @@
+/* The gateway role: its shared state and the calls every handler makes to other roles. */
+#ifndef GATEWAY_H
+#define GATEWAY_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cairn_msg.h"
+#include "cairn_role.h"
+#include "cairn_rpc.h"
+#include "gateway_http.h"
+#include "gateway_metrics.h"
+
+typedef struct gateway {
+    cairn_role *role;
+    cairn_rpc_client *registry;
+    cairn_rpc_client *beats; /* where beats go; == registry until a healthcheck role exists */
+    gateway_metrics metrics;
+    gateway_http *http;
+
+    size_t max_body_bytes;
+    size_t max_param_bytes;
+    size_t max_metadata_bytes;
+    char listen_host[256];
+    uint16_t listen_port; /* the port bound */
+
+    /* Health of the registry as seen by the admin /health, cached for a second. */
+    pthread_mutex_t health_lock;
+    int64_t health_checked_ms; /* monotonic; 0: never */
+    bool health_ok;
+    char health_detail[sizeof(((cairn_status *)0)->message)];
+
+    /* Process CPU use between two GET /operator/metrics calls. */
+    pthread_mutex_t cpu_lock;
+    double cpu_wall_s; /* monotonic seconds at the last sample */
+    double cpu_proc_s; /* process CPU seconds at the last sample */
+} gateway;
+
+/* Opens the clients to other roles and starts the HTTP listener. On failure *st says why and
+ * nothing is left running. */
+cairn_err gateway_open(gateway *gw, cairn_role *role, cairn_status *st);
+void gateway_close(gateway *gw);
+
+/* One request to the registry. rep is initialised here and must be freed by the caller in every
+ * case. A reply with an error code becomes that error in *st; CAIRN_E_UNAVAILABLE messages end
+ * with "; try again" and are counted. */
+cairn_err gateway_call_registry(gateway *gw, const cairn_request *req, cairn_reply *rep,
+                                cairn_status *st);
+/* A beat, sent to whichever role takes beats. */
+cairn_err gateway_call_beats(gateway *gw, const cairn_request *req, cairn_reply *rep,
+                             cairn_status *st);
+
+/* Monotonic milliseconds. */
+int64_t gateway_now_ms(void);
+/* Wall-clock milliseconds. */
+int64_t gateway_wall_ms(void);
+
+#endif

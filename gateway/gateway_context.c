@@ -1,0 +1,171 @@
+/* The gateway's state: configuration, clients of the other roles, the HTTP listener. */
+#include "gateway.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cairn_endpoints.h"
+#include "cairn_log.h"
+#include "gateway_handlers.h"
+#include "gateway_router.h"
+
+/* Where beats go. Today the registry answers them; when the healthcheck role exists this
+ * becomes CAIRN_EP_HEALTHCHECK_COMMANDS and nothing else changes. */
+static const cairn_endpoint beat_endpoint = CAIRN_EP_REGISTRY_COMMANDS;
+static const char *const beat_peer = "registry";
+
+int64_t gateway_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t gateway_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static cairn_rpc_client *open_client(gateway *gw, cairn_endpoint ep, const char *peer,
+                                     cairn_status *st)
+{
+    char url[256];
+    if (cairn_endpoint_url(gw->role->run_dir, ep, url, sizeof url) != 0) {
+        cairn_fail(st, CAIRN_E_INVALID, "node.run_dir is too long for an ipc socket path: %s",
+                   gw->role->run_dir);
+        return NULL;
+    }
+    int timeout_ms = (int)cairn_config_int(gw->role->config, "gateway.registry_timeout_ms");
+    return cairn_rpc_client_open(url, peer, timeout_ms, st);
+}
+
+static void observe(void *arg, const char *method, const char *endpoint, int status,
+                    double seconds)
+{
+    gateway *gw = arg;
+    gateway_metrics_observe(&gw->metrics, method, endpoint, status, seconds);
+}
+
+cairn_err gateway_open(gateway *gw, cairn_role *role, cairn_status *st)
+{
+    memset(gw, 0, sizeof *gw);
+    gw->role = role;
+    const cairn_config *cfg = role->config;
+    gw->max_body_bytes = (size_t)cairn_config_int(cfg, "gateway.max_body_bytes");
+    gw->max_param_bytes = (size_t)cairn_config_int(cfg, "gateway.max_param_bytes");
+    gw->max_metadata_bytes = (size_t)cairn_config_int(cfg, "limits.max_metadata_bytes");
+    cairn_config_address(cfg, "gateway.listen", gw->listen_host, sizeof gw->listen_host,
+                         &gw->listen_port);
+    pthread_mutex_init(&gw->health_lock, NULL);
+    pthread_mutex_init(&gw->cpu_lock, NULL);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    gw->cpu_wall_s = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    gw->cpu_proc_s = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    gateway_metrics_init(&gw->metrics, role->metrics);
+
+    gw->registry = open_client(gw, CAIRN_EP_REGISTRY_COMMANDS, "registry", st);
+    if (!gw->registry)
+        goto fail;
+    if (beat_endpoint == CAIRN_EP_REGISTRY_COMMANDS) {
+        gw->beats = gw->registry;
+    } else {
+        gw->beats = open_client(gw, beat_endpoint, beat_peer, st);
+        if (!gw->beats)
+            goto fail;
+    }
+    cairn_role_set_health(role, gateway_health_check, gw);
+
+    char address_file[PATH_MAX];
+    if (cairn_gateway_http_address_path(role->run_dir, address_file, sizeof address_file) != 0) {
+        cairn_fail(st, CAIRN_E_INVALID, "node.run_dir is too long: %s", role->run_dir);
+        goto fail;
+    }
+    gateway_http_options opts = {
+        .host = gw->listen_host,
+        .port = gw->listen_port,
+        .threads = (unsigned)cairn_config_int(cfg, "gateway.threads"),
+        .max_connections = (unsigned)cairn_config_int(cfg, "gateway.max_connections"),
+        .connection_timeout_s = (unsigned)cairn_config_int(cfg, "gateway.connection_timeout_s"),
+        .max_body_bytes = gw->max_body_bytes,
+        .max_param_bytes = gw->max_param_bytes,
+        .address_file = address_file,
+        .handler = gateway_router_handle,
+        .observer = observe,
+        .arg = gw,
+    };
+    gw->http = gateway_http_start(&opts, st);
+    if (!gw->http)
+        goto fail;
+    gw->listen_port = gateway_http_port(gw->http);
+    return CAIRN_OK;
+
+fail:
+    gateway_close(gw);
+    return st->code != CAIRN_OK ? st->code : CAIRN_E_INTERNAL;
+}
+
+void gateway_close(gateway *gw)
+{
+    /* Nothing may call the clients once they are gone: first the health callback (this waits for
+     * a check in progress), then the listener (this finishes the requests in flight). */
+    if (gw->role)
+        cairn_role_set_health(gw->role, NULL, NULL);
+    gateway_http_stop(gw->http);
+    gw->http = NULL;
+    if (gw->beats && gw->beats != gw->registry)
+        cairn_rpc_client_close(gw->beats);
+    gw->beats = NULL;
+    if (gw->registry)
+        cairn_rpc_client_close(gw->registry);
+    gw->registry = NULL;
+    pthread_mutex_destroy(&gw->health_lock);
+    pthread_mutex_destroy(&gw->cpu_lock);
+    gw->role = NULL;
+}
+
+static cairn_err call(gateway *gw, cairn_rpc_client *client, const cairn_request *req,
+                      cairn_reply *rep, cairn_status *st)
+{
+    cairn_status_clear(st);
+    cairn_reply_init(rep);
+    cairn_err rc = cairn_rpc_call(client, req, rep, st);
+    /* An undecodable message either way is a bug between roles, not the client's fault. */
+    if (rc == CAIRN_E_DECODE || (rc == CAIRN_OK && rep->code == CAIRN_E_DECODE)) {
+        char why[sizeof st->message];
+        snprintf(why, sizeof why, "%s",
+                 st->message[0] ? st->message : (rep->message ? rep->message : "decode error"));
+        return cairn_fail(st, CAIRN_E_INTERNAL, "caused: %s;", why);
+    }
+    if (rc == CAIRN_OK && rep->code != CAIRN_OK)
+        rc = cairn_fail(st, rep->code, "%s",
+                        rep->message && rep->message[0] ? rep->message : cairn_err_name(rep->code));
+    else if (rc != CAIRN_OK && st->message[0] == '\0')
+        cairn_fail(st, rc, "%s", cairn_err_name(rc));
+    else if (rc != CAIRN_OK)
+        st->code = rc;
+    if (rc == CAIRN_E_UNAVAILABLE) {
+        gateway_metrics_registry_unavailable(&gw->metrics);
+        if (!strstr(st->message, "try again")) {
+            size_t n = strlen(st->message);
+            snprintf(st->message + n, sizeof st->message - n, "; try again");
+        }
+    }
+    return rc;
+}
+
+cairn_err gateway_call_registry(gateway *gw, const cairn_request *req, cairn_reply *rep,
+                                cairn_status *st)
+{
+    return call(gw, gw->registry, req, rep, st);
+}
+
+cairn_err gateway_call_beats(gateway *gw, const cairn_request *req, cairn_reply *rep,
+                             cairn_status *st)
+{
+    return call(gw, gw->beats, req, rep, st);
+}

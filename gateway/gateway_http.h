@@ -1,0 +1,59 @@
+/* The Nacos HTTP listener (libmicrohttpd): collects each request's parameters (query string,
+ * then an application/x-www-form-urlencoded body) into gateway_params, hands the request to one
+ * handler and sends the response it fills. It knows nothing of Nacos routes, so tests can drive
+ * it with a stub handler. */
+#ifndef GATEWAY_HTTP_H
+#define GATEWAY_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cairn_error.h"
+#include "gateway_params.h"
+
+typedef struct gateway_request {
+    const char *method;     /* "GET", "POST", ... */
+    const char *path;       /* the URI path, without the query string */
+    const char *user_agent; /* User-Agent, or Client-Version when that is empty; never NULL */
+    gateway_params *params; /* merged query + form parameters */
+} gateway_request;
+
+typedef struct gateway_response {
+    int status;               /* 0 until a reply is set */
+    const char *content_type; /* static string */
+    char *body;               /* malloc'd; sent and freed by the HTTP layer */
+    size_t len;
+    const char *endpoint; /* route pattern for metrics (static), NULL when no route matched */
+} gateway_response;
+
+/* Fills resp for req. Runs on one of the HTTP worker threads; may block (registry calls). */
+typedef void (*gateway_http_handler)(void *arg, gateway_request *req, gateway_response *resp);
+
+/* Told about every response sent, with the time since the request's headers arrived. */
+typedef void (*gateway_http_observer)(void *arg, const char *method, const char *endpoint,
+                                      int status, double seconds);
+
+typedef struct gateway_http_options {
+    const char *host; /* numeric address or name to bind */
+    uint16_t port;    /* 0: any free port */
+    unsigned threads;
+    unsigned max_connections;
+    unsigned connection_timeout_s;
+    size_t max_body_bytes;  /* larger bodies get 413 */
+    size_t max_param_bytes; /* longer parameter values get 400 */
+    const char *address_file; /* where to write the bound "host:port" (NULL: nowhere) */
+    gateway_http_handler handler;
+    gateway_http_observer observer; /* may be NULL */
+    void *arg;
+} gateway_http_options;
+
+typedef struct gateway_http gateway_http;
+
+/* Starts listening; returns NULL with *st set when the address cannot be bound. */
+gateway_http *gateway_http_start(const gateway_http_options *opts, cairn_status *st);
+/* The port actually bound. */
+uint16_t gateway_http_port(const gateway_http *h);
+/* Stops accepting, finishes the requests in flight, frees h. */
+void gateway_http_stop(gateway_http *h);
+
+#endif

@@ -1,0 +1,222 @@
+/* Instance writes and detail: register (§2.1), deregister (§2.2), update (§2.3), patch (§2.4),
+ * detail (§2.6). The registry applies them; here they are parsed and validated in full first. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cairn_model.h"
+#include "gateway_client.h"
+#include "gateway_handlers.h"
+#include "gateway_reply.h"
+
+#define SERVICE_REQUIRED "Param 'serviceName' is required."
+
+/* `enabled`, else the legacy `enable` (what both clients send). */
+static const char *enabled_param(const gateway_params *p)
+{
+    const char *v = gateway_params_get(p, "enabled");
+    return v ? v : gateway_params_get(p, "enable");
+}
+
+static cairn_err set_string(char **dst, const char *value, cairn_status *st)
+{
+    free(*dst);
+    *dst = strdup(value);
+    return *dst ? CAIRN_OK : cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
+}
+
+/* ip and port (both required, in this order as Nacos checks them) and the cluster. */
+static cairn_err parse_address(const gateway_params *p, cairn_instance *in, cairn_status *st)
+{
+    const char *ip = gateway_param_required(p, "ip", st);
+    if (!ip)
+        return st->code;
+    cairn_err err = gateway_param_int(p, "port", true, 0, &in->port, st);
+    if (err == CAIRN_OK)
+        err = set_string(&in->ip, ip, st);
+    if (err == CAIRN_OK)
+        err = set_string(&in->cluster, gateway_param_cluster(p), st);
+    return err;
+}
+
+/* The instance parameters shared by register, deregister and update (parseInstance). */
+static cairn_err parse_instance(gateway *gw, const gateway_params *p, cairn_instance *in,
+                                cairn_status *st)
+{
+    cairn_err err = parse_address(p, in, st);
+    if (err != CAIRN_OK)
+        return err;
+    const char *weight = gateway_params_get(p, "weight");
+    if (weight && (err = cairn_parse_java_double(weight, &in->weight, st)) != CAIRN_OK)
+        return err;
+    in->enabled = cairn_parse_bool_lenient(enabled_param(p) ? enabled_param(p) : "true");
+    in->healthy = cairn_parse_bool_lenient(gateway_param_optional(p, "healthy", "true"));
+    in->ephemeral = cairn_parse_bool_lenient(gateway_param_optional(p, "ephemeral", "true"));
+    if ((err = set_string(&in->app, gateway_param_optional(p, "app", CAIRN_DEFAULT_APP), st)))
+        return err;
+    const char *metadata = gateway_params_get(p, "metadata");
+    if (metadata &&
+        (err = cairn_parse_metadata(metadata, gw->max_metadata_bytes, &in->metadata, st)))
+        return err;
+    return cairn_instance_validate(in, st);
+}
+
+/* Sends an instance request built from the common parameters and answers `ok`. */
+static void instance_write(gateway *gw, gateway_request *req, gateway_response *resp,
+                           cairn_msg_type type, uint32_t mode)
+{
+    cairn_status st;
+    cairn_status_clear(&st);
+    cairn_request rq;
+    cairn_request_init(&rq, type);
+    const char *svc, *ns;
+    cairn_err err = gateway_param_service(req->params, true, SERVICE_REQUIRED, &svc, &st);
+    if (err == CAIRN_OK)
+        err = gateway_param_namespace(req->params, &ns, &st);
+    if (err == CAIRN_OK) {
+        rq.has_instance = true;
+        cairn_instance_init(&rq.instance);
+        err = parse_instance(gw, req->params, &rq.instance, &st);
+    }
+    if (err == CAIRN_OK && (!(rq.namespace_id = strdup(ns)) || !(rq.service = strdup(svc))))
+        err = cairn_fail(&st, CAIRN_E_NOMEM, "out of memory");
+    if (err == CAIRN_OK) {
+        rq.mode = mode;
+        cairn_reply rep;
+        err = gateway_call_registry(gw, &rq, &rep, &st);
+        cairn_reply_free(&rep);
+    }
+    cairn_request_free(&rq);
+    if (err != CAIRN_OK)
+        gateway_reply_error(resp, &st);
+    else
+        gateway_reply_ok(resp);
+}
+
+void gateway_instance_register(gateway *gw, gateway_request *req, gateway_response *resp)
+{
+    instance_write(gw, req, resp, CAIRN_MSG_INSTANCE_UPSERT, CAIRN_UPSERT_REGISTER);
+}
+
+void gateway_instance_deregister(gateway *gw, gateway_request *req, gateway_response *resp)
+{
+    instance_write(gw, req, resp, CAIRN_MSG_INSTANCE_REMOVE, 0);
+}
+
+/* JAVA clients >= 1.0.0 (the Node client included) get a strict update; everyone else, curl
+ * and proxies included, register semantics (§2.3). */
+void gateway_instance_update(gateway *gw, gateway_request *req, gateway_response *resp)
+{
+    uint32_t mode = gateway_client_is_java_v1(req->user_agent) ? CAIRN_UPSERT_MUST_EXIST
+                                                               : CAIRN_UPSERT_REGISTER;
+    instance_write(gw, req, resp, CAIRN_MSG_INSTANCE_UPSERT, mode);
+}
+
+/* Only the non-blank optional fields change (§2.4); the rest of the instance is kept. */
+static cairn_err parse_patch(gateway *gw, const gateway_params *p, cairn_instance *in,
+                             uint32_t *mask, cairn_status *st)
+{
+    cairn_err err = parse_address(p, in, st);
+    if (err != CAIRN_OK)
+        return err;
+    *mask = 0;
+    const char *v;
+    if ((v = gateway_params_get(p, "metadata"))) {
+        if ((err = cairn_parse_metadata(v, gw->max_metadata_bytes, &in->metadata, st)))
+            return err;
+        *mask |= CAIRN_PATCH_METADATA;
+    }
+    if ((v = gateway_params_get(p, "app"))) {
+        if ((err = set_string(&in->app, v, st)))
+            return err;
+        *mask |= CAIRN_PATCH_APP;
+    }
+    if ((v = gateway_params_get(p, "weight"))) {
+        if ((err = cairn_parse_java_double(v, &in->weight, st)))
+            return err;
+        *mask |= CAIRN_PATCH_WEIGHT;
+    }
+    if ((v = gateway_params_get(p, "healthy"))) {
+        in->healthy = cairn_parse_bool_lenient(v);
+        *mask |= CAIRN_PATCH_HEALTHY;
+    }
+    if ((v = enabled_param(p))) {
+        in->enabled = cairn_parse_bool_lenient(v);
+        *mask |= CAIRN_PATCH_ENABLED;
+    }
+    return cairn_instance_validate(in, st);
+}
+
+void gateway_instance_patch(gateway *gw, gateway_request *req, gateway_response *resp)
+{
+    cairn_status st;
+    cairn_status_clear(&st);
+    cairn_request rq;
+    cairn_request_init(&rq, CAIRN_MSG_INSTANCE_PATCH);
+    const char *svc, *ns;
+    cairn_err err = gateway_param_service(req->params, true, SERVICE_REQUIRED, &svc, &st);
+    if (err == CAIRN_OK)
+        err = gateway_param_namespace(req->params, &ns, &st);
+    if (err == CAIRN_OK) {
+        rq.has_instance = true;
+        cairn_instance_init(&rq.instance);
+        err = parse_patch(gw, req->params, &rq.instance, &rq.patch_mask, &st);
+    }
+    if (err == CAIRN_OK && (!(rq.namespace_id = strdup(ns)) || !(rq.service = strdup(svc))))
+        err = cairn_fail(&st, CAIRN_E_NOMEM, "out of memory");
+    if (err == CAIRN_OK) {
+        cairn_reply rep;
+        err = gateway_call_registry(gw, &rq, &rep, &st);
+        cairn_reply_free(&rep);
+    }
+    cairn_request_free(&rq);
+    if (err != CAIRN_OK)
+        gateway_reply_error(resp, &st);
+    else
+        gateway_reply_ok(resp);
+}
+
+/* §2.6: keys service, ip, port, clusterName, weight, healthy, instanceId, metadata. */
+static json_t *detail_json(const char *svc, const cairn_instance *in)
+{
+    char *id = in->instance_id ? NULL
+                               : cairn_instance_default_id(in->ip, in->port, in->cluster, svc);
+    json_t *j = json_pack("{s:s, s:s, s:i, s:s, s:o, s:b, s:s, s:o}", "service", svc, "ip",
+                          in->ip ? in->ip : "", "port", (int)in->port, "clusterName",
+                          in->cluster ? in->cluster : "", "weight", gateway_json_double(in->weight),
+                          "healthy", in->healthy, "instanceId",
+                          in->instance_id ? in->instance_id : (id ? id : ""), "metadata",
+                          gateway_json_metadata(&in->metadata));
+    free(id);
+    return j;
+}
+
+void gateway_instance_detail(gateway *gw, gateway_request *req, gateway_response *resp)
+{
+    cairn_status st;
+    cairn_status_clear(&st);
+    cairn_request rq;
+    cairn_request_init(&rq, CAIRN_MSG_INSTANCE_GET);
+    const char *svc, *ns;
+    cairn_err err = gateway_param_service(req->params, true, SERVICE_REQUIRED, &svc, &st);
+    if (err == CAIRN_OK)
+        err = gateway_param_namespace(req->params, &ns, &st);
+    if (err == CAIRN_OK) {
+        rq.has_instance = true;
+        cairn_instance_init(&rq.instance);
+        err = parse_address(req->params, &rq.instance, &st);
+    }
+    if (err == CAIRN_OK && (!(rq.namespace_id = strdup(ns)) || !(rq.service = strdup(svc))))
+        err = cairn_fail(&st, CAIRN_E_NOMEM, "out of memory");
+    cairn_reply rep;
+    cairn_reply_init(&rep);
+    if (err == CAIRN_OK)
+        err = gateway_call_registry(gw, &rq, &rep, &st);
+    if (err == CAIRN_OK && !rep.has_instance)
+        err = cairn_fail(&st, CAIRN_E_NOT_FOUND, "no matched ip found!");
+    if (err != CAIRN_OK)
+        gateway_reply_error(resp, &st);
+    else
+        gateway_reply_json(resp, detail_json(svc, &rep.instance));
+    cairn_reply_free(&rep);
+    cairn_request_free(&rq);
+}

@@ -1,0 +1,21 @@
+/* The gateway's own metrics (on the role's registry, served by the admin listener):
+ *   requests_total{endpoint,method,status}  endpoint is the route pattern, "other" when none
+ *                                           matched, so label cardinality stays bounded;
+ *   request_seconds{endpoint}               latency histogram (cairn_latency_buckets);
+ *   registry_unavailable_total              registry calls that timed out or found it down. */
+#ifndef GATEWAY_METRICS_H
+#define GATEWAY_METRICS_H
+
+#include "cairn_metrics.h"
+
+typedef struct gateway_metrics {
+    cairn_metrics *m;
+    cairn_counter *registry_unavailable;
+} gateway_metrics;
+
+void gateway_metrics_init(gateway_metrics *gm, cairn_metrics *m);
+void gateway_metrics_observe(gateway_metrics *gm, const char *method, const char *endpoint,
+                             int status, double seconds);
+void gateway_metrics_registry_unavailable(gateway_metrics *gm);
+
+#endif

@@ -1,0 +1,70 @@
+/* Request parameters with Servlet getParameter semantics (§1.2): query-string and form-body
+ * parameters are merged, the first value of a key wins (query first), values are trimmed, and a
+ * blank value reads as absent. Also the DistroFilter rewrite of serviceName (§1.3) and the
+ * WebUtils required/optional helpers with their Nacos messages. */
+#ifndef GATEWAY_PARAMS_H
+#define GATEWAY_PARAMS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cairn_error.h"
+
+typedef struct gateway_param {
+    char *key;
+    char *value; /* trimmed, NUL-terminated */
+} gateway_param;
+
+typedef struct gateway_params {
+    gateway_param *items;
+    size_t len;
+    size_t cap;
+    size_t max_value_bytes; /* 0: no limit */
+    char *too_long_key;     /* first key whose value exceeded max_value_bytes */
+    char *bad_utf8_key;     /* first key whose value is not UTF-8 (JSON output needs UTF-8) */
+    bool nomem;             /* an add failed for lack of memory */
+} gateway_params;
+
+void gateway_params_init(gateway_params *p, size_t max_value_bytes);
+void gateway_params_free(gateway_params *p);
+
+/* Adds key=value (value of value_len bytes, already URL-decoded) unless key is already present:
+ * the first value wins. The value is trimmed of Java whitespace (chars <= ' '). A value longer
+ * than max_value_bytes is recorded for gateway_params_check and not stored. */
+void gateway_params_add(gateway_params *p, const char *key, const char *value, size_t value_len);
+
+/* Replaces (or adds) key's value; used by the serviceName rewrite. */
+cairn_err gateway_params_set(gateway_params *p, const char *key, const char *value);
+
+/* 400 `Param '<k>' is too long (max N bytes)` for the first oversized value, 400 `Param '<k>'
+ * is not valid UTF-8` for a value that is not; 500 when an add ran out of memory. */
+cairn_err gateway_params_check(const gateway_params *p, cairn_status *st);
+
+/* The value of key, or NULL when it is absent or blank. */
+const char *gateway_params_get(const gateway_params *p, const char *key);
+
+/* §1.3: serviceName (falling back to the legacy `dom`) becomes groupName@@serviceName unless it
+ * already contains "@@"; groupName blank means DEFAULT_GROUP. A missing serviceName stays
+ * missing. */
+cairn_err gateway_params_apply_grouping(gateway_params *p);
+
+/* WebUtils.required: the value, or 400 `Param '<key>' is required.`. */
+const char *gateway_param_required(const gateway_params *p, const char *key, cairn_status *st);
+/* The value, or dflt when absent or blank. */
+const char *gateway_param_optional(const gateway_params *p, const char *key, const char *dflt);
+
+/* The cluster of an instance request: clusterName, else the legacy `cluster`, else DEFAULT. */
+const char *gateway_param_cluster(const gateway_params *p);
+/* namespaceId, default `public`, with the namespace length cap. */
+cairn_err gateway_param_namespace(const gateway_params *p, const char **out, cairn_status *st);
+/* The grouped serviceName (after the rewrite): 400 missing_msg when absent (the instance API
+ * says `Param 'serviceName' is required.`, the service API `Parameter 'serviceName' is
+ * missing`), then the length cap and, when check_format, the NamingUtils group@@name format. */
+cairn_err gateway_param_service(const gateway_params *p, bool check_format, const char *missing_msg,
+                                const char **out, cairn_status *st);
+/* An int32 with Integer.parseInt semantics: required (400 when absent) or dflt when absent. */
+cairn_err gateway_param_int(const gateway_params *p, const char *key, bool required, int32_t dflt,
+                            int32_t *out, cairn_status *st);
+
+#endif

@@ -1,0 +1,12 @@
+/* Method + path → handler. Paths under /nacos/v1/ns/ops/ are aliases of /nacos/v1/ns/operator/.
+ * An unknown method or path under /nacos/v1/ns answers 501 `no such api:<METHOD>:<URI>` as
+ * Nacos' DistroFilter does; any other path 404. */
+#ifndef GATEWAY_ROUTER_H
+#define GATEWAY_ROUTER_H
+
+#include "gateway_http.h"
+
+/* gateway_http_handler with arg = the gateway. */
+void gateway_router_handle(void *arg, gateway_request *req, gateway_response *resp);
+
+#endif

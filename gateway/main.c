@@ -1,0 +1,24 @@
+/* cairn-gateway: the Nacos v1 naming HTTP API in front of the registry. */
+#include <stdlib.h>
+
+#include "cairn_role.h"
+#include "gateway.h"
+
+int main(int argc, char **argv)
+{
+    cairn_role role;
+    int rc = cairn_role_init(&role, "gateway", argc, argv);
+    if (rc != 0)
+        return rc;
+    gateway gw;
+    cairn_status st;
+    if (gateway_open(&gw, &role, &st) != CAIRN_OK) {
+        log_error("cannot start: %s", st.message);
+        cairn_role_finish(&role);
+        return EXIT_FAILURE;
+    }
+    cairn_role_ready(&role);
+    cairn_role_wait_for_stop(&role);
+    gateway_close(&gw);
+    return cairn_role_finish(&role);
+}
