@@ -7,16 +7,17 @@
  *
  *  every message   t     uint    cairn_msg_type
  *                  v     uint    CAIRN_MSG_VERSION
- *  request         ns    str     namespace_id      (all types but STATS)
- *                  svc   str     service           (all types but SERVICE_LIST, STATS)
+ *  request         ns    str     namespace_id      (all types but STATS; "-" in SNAPSHOT_PAGE)
+ *                  svc   str     service           (all types but SERVICE_LIST, STATS; "-" in
+ *                                                   SNAPSHOT_PAGE)
  *                  inst  map     instance          (INSTANCE_*, BEAT)
  *                  svcdef map    service_def       (SERVICE_PUT)
- *                  mode  uint    mode              (INSTANCE_UPSERT, SERVICE_PUT)
+ *                  mode  uint    mode              (INSTANCE_UPSERT, SERVICE_PUT, INSTANCE_HEALTH)
  *                  mask  uint    patch_mask        (INSTANCE_PATCH)
  *                  body  bool    has_body          (BEAT)
  *                  group str -   group             (SERVICE_LIST)
  *                  page  uint    page_no           (SERVICE_LIST)
- *                  size  uint    page_size         (SERVICE_LIST)
+ *                  size  uint    page_size         (SERVICE_LIST, SNAPSHOT_PAGE)
  *  reply           code  uint    code (cairn_err)
  *                  msg   str -   message
  *                  rev   uint -  revision
@@ -28,10 +29,19 @@
  *                  bint  int -   beat_interval_ms
  *                  nsvc  uint -  service_count
  *                  ninst uint -  instance_count
+ *                  snaps array - snapshots (snapshot maps)  (when snapshot_count > 0)
+ *                  more  bool -  more              (when true)
  *  event           ns    str     namespace_id
  *                  svc   str     service
  *                  rev   uint    revision
  *                  kind  uint    kind (cairn_change_kind)
+ *                  at    int     at_ms             (optional when decoding)
+ *  subscription    ns    str     namespace_id      (required)
+ *                  svc   str     service           (required)
+ *                  clusters str  clusters          (NULL is written as ""; decoder default "")
+ *                  ip    str     ip                (required)
+ *                  port  int     port              (required, int32)
+ *                  agent str     agent             (NULL is written as ""; decoder default "")
  *                  at    int     at_ms             (optional when decoding)
  *  instance        ip    str     ip                (required)
  *                  port  int     port              (required, int32)
@@ -224,7 +234,8 @@ enum {
     RQ_MODE = 1u << 4,
     RQ_MASK = 1u << 5,
     RQ_BODY = 1u << 6,
-    RQ_LIST = 1u << 7, /* group, page, size */
+    RQ_LIST = 1u << 7, /* group, page */
+    RQ_SIZE = 1u << 8,
 };
 
 static const struct {
@@ -239,14 +250,29 @@ static const struct {
     [CAIRN_MSG_SERVICE_GET] = {RQ_NS | RQ_SVC, RQ_NS | RQ_SVC},
     [CAIRN_MSG_SERVICE_PUT] = {RQ_NS | RQ_SVC | RQ_SVCDEF | RQ_MODE, RQ_NS | RQ_SVC | RQ_SVCDEF},
     [CAIRN_MSG_SERVICE_REMOVE] = {RQ_NS | RQ_SVC, RQ_NS | RQ_SVC},
-    [CAIRN_MSG_SERVICE_LIST] = {RQ_NS | RQ_LIST, RQ_NS},
+    [CAIRN_MSG_SERVICE_LIST] = {RQ_NS | RQ_LIST | RQ_SIZE, RQ_NS},
     [CAIRN_MSG_BEAT] = {RQ_NS | RQ_SVC | RQ_INST | RQ_BODY, RQ_NS | RQ_SVC | RQ_INST},
     [CAIRN_MSG_STATS] = {0, 0},
+    /* ns and svc are the cursor: omitted when NULL (the first page) */
+    [CAIRN_MSG_SNAPSHOT_PAGE] = {RQ_NS | RQ_SVC | RQ_SIZE, RQ_SIZE},
+    [CAIRN_MSG_INSTANCE_HEALTH] = {RQ_NS | RQ_SVC | RQ_INST | RQ_MODE, RQ_NS | RQ_SVC | RQ_INST},
 };
 
 static bool is_request_type(uint64_t t)
 {
-    return t >= CAIRN_MSG_INSTANCE_UPSERT && t <= CAIRN_MSG_STATS;
+    return (t >= CAIRN_MSG_INSTANCE_UPSERT && t <= CAIRN_MSG_STATS) ||
+           t == CAIRN_MSG_SNAPSHOT_PAGE || t == CAIRN_MSG_INSTANCE_HEALTH;
+}
+
+/* The largest mode value a request type takes. Types without a mode keep the old bound of 1 so
+ * that a stray "mode" field decodes as it always did. */
+static uint32_t request_mode_max(cairn_msg_type type)
+{
+    switch (type) {
+    case CAIRN_MSG_SERVICE_PUT: return CAIRN_SERVICE_CLUSTERS;
+    case CAIRN_MSG_INSTANCE_HEALTH: return CAIRN_HEALTH_MANUAL;
+    default: return CAIRN_UPSERT_MUST_EXIST;
+    }
 }
 
 #define PATCH_KNOWN_BITS                                                                   \
@@ -255,24 +281,27 @@ static bool is_request_type(uint64_t t)
 
 static int pack_request(msgpack_packer *pk, const cairn_request *req)
 {
-    uint32_t f = request_fields[req->type].fields;
-    if (((f & RQ_NS) && !req->namespace_id) || ((f & RQ_SVC) && !req->service) ||
-        ((f & RQ_INST) && !req->has_instance) || ((f & RQ_SVCDEF) && !req->has_service))
+    uint32_t f = request_fields[req->type].fields, r = request_fields[req->type].required;
+    if (((r & RQ_NS) && !req->namespace_id) || ((r & RQ_SVC) && !req->service) ||
+        ((r & RQ_INST) && !req->has_instance) || ((r & RQ_SVCDEF) && !req->has_service))
         return PACK_INVALID;
+    /* Optional parts are written when present (every part of the older types is required, so
+     * their encodings are unchanged). */
+    bool ns = (f & RQ_NS) && req->namespace_id, svc = (f & RQ_SVC) && req->service;
+    bool inst = (f & RQ_INST) && req->has_instance, svcdef = (f & RQ_SVCDEF) && req->has_service;
     bool group = (f & RQ_LIST) && req->group;
-    uint32_t n = !!(f & RQ_NS) + !!(f & RQ_SVC) + !!(f & RQ_INST) + !!(f & RQ_SVCDEF) +
-                 !!(f & RQ_MODE) + !!(f & RQ_MASK) + !!(f & RQ_BODY) + group +
-                 ((f & RQ_LIST) ? 2 : 0);
+    uint32_t n = ns + svc + inst + svcdef + !!(f & RQ_MODE) + !!(f & RQ_MASK) + !!(f & RQ_BODY) +
+                 group + !!(f & RQ_LIST) + !!(f & RQ_SIZE);
     TRY(pack_envelope(pk, n, req->type));
-    if (f & RQ_NS)
+    if (ns)
         TRY(pk_kv_str(pk, "ns", req->namespace_id));
-    if (f & RQ_SVC)
+    if (svc)
         TRY(pk_kv_str(pk, "svc", req->service));
-    if (f & RQ_INST) {
+    if (inst) {
         TRY(pk_str(pk, "inst"));
         TRY(cairn_pack_instance(pk, &req->instance));
     }
-    if (f & RQ_SVCDEF) {
+    if (svcdef) {
         TRY(pk_str(pk, "svcdef"));
         TRY(cairn_pack_service(pk, &req->service_def));
     }
@@ -284,21 +313,22 @@ static int pack_request(msgpack_packer *pk, const cairn_request *req)
         TRY(pk_kv_bool(pk, "body", req->has_body));
     if (group)
         TRY(pk_kv_str(pk, "group", req->group));
-    if (f & RQ_LIST) {
+    if (f & RQ_LIST)
         TRY(pk_kv_uint(pk, "page", req->page_no));
+    if (f & RQ_SIZE)
         TRY(pk_kv_uint(pk, "size", req->page_size));
-    }
     return 0;
 }
 
 static int pack_reply(msgpack_packer *pk, const cairn_reply *rep)
 {
-    if (rep->name_count > 0 && !rep->names)
+    if ((rep->name_count > 0 && !rep->names) || (rep->snapshot_count > 0 && !rep->snapshots))
         return PACK_INVALID;
     uint32_t n = 1 + (rep->message != NULL) + (rep->revision != 0) + rep->has_instance +
                  rep->has_snapshot + (rep->name_count > 0) + (rep->total != 0) +
                  (rep->beat_code != 0) + (rep->beat_interval_ms != 0) +
-                 (rep->service_count != 0) + (rep->instance_count != 0);
+                 (rep->service_count != 0) + (rep->instance_count != 0) +
+                 (rep->snapshot_count > 0) + rep->more;
     TRY(pack_envelope(pk, n, CAIRN_MSG_REPLY));
     TRY(pk_kv_uint(pk, "code", (uint32_t)rep->code));
     if (rep->message)
@@ -329,6 +359,14 @@ static int pack_reply(msgpack_packer *pk, const cairn_reply *rep)
         TRY(pk_kv_uint(pk, "nsvc", rep->service_count));
     if (rep->instance_count != 0)
         TRY(pk_kv_uint(pk, "ninst", rep->instance_count));
+    if (rep->snapshot_count > 0) {
+        TRY(pk_str(pk, "snaps"));
+        TRY(msgpack_pack_array(pk, rep->snapshot_count));
+        for (uint32_t i = 0; i < rep->snapshot_count; i++)
+            TRY(pack_snapshot(pk, &rep->snapshots[i]));
+    }
+    if (rep->more)
+        TRY(pk_kv_bool(pk, "more", true));
     return 0;
 }
 
@@ -340,6 +378,19 @@ static int pack_event(msgpack_packer *pk, const cairn_change_event *ev)
     TRY(pk_kv_uint(pk, "rev", ev->revision));
     TRY(pk_kv_uint(pk, "kind", (uint32_t)ev->kind));
     TRY(pk_kv_int(pk, "at", ev->at_ms));
+    return 0;
+}
+
+static int pack_subscription(msgpack_packer *pk, const cairn_subscription *sub)
+{
+    TRY(pack_envelope(pk, 7, CAIRN_MSG_SUBSCRIPTION));
+    TRY(pk_kv_str(pk, "ns", sub->namespace_id));
+    TRY(pk_kv_str(pk, "svc", sub->service));
+    TRY(pk_kv_str(pk, "clusters", sub->clusters ? sub->clusters : ""));
+    TRY(pk_kv_str(pk, "ip", sub->ip));
+    TRY(pk_kv_int(pk, "port", sub->port));
+    TRY(pk_kv_str(pk, "agent", sub->agent ? sub->agent : ""));
+    TRY(pk_kv_int(pk, "at", sub->at_ms));
     return 0;
 }
 
@@ -365,12 +416,19 @@ static cairn_err encode_with(pack_fn fn, const void *obj, char **out, size_t *ou
 static int pack_request_v(msgpack_packer *pk, const void *o) { return pack_request(pk, o); }
 static int pack_reply_v(msgpack_packer *pk, const void *o) { return pack_reply(pk, o); }
 static int pack_event_v(msgpack_packer *pk, const void *o) { return pack_event(pk, o); }
+static int pack_subscription_v(msgpack_packer *pk, const void *o)
+{
+    return pack_subscription(pk, o);
+}
 static int pack_instance_v(msgpack_packer *pk, const void *o) { return cairn_pack_instance(pk, o); }
 static int pack_service_v(msgpack_packer *pk, const void *o) { return cairn_pack_service(pk, o); }
 
 cairn_err cairn_request_encode(const cairn_request *req, char **out, size_t *out_len)
 {
     if (!req || !is_request_type(req->type))
+        return CAIRN_E_INVALID;
+    /* a mode the peer's decoder would refuse */
+    if ((request_fields[req->type].fields & RQ_MODE) && req->mode > request_mode_max(req->type))
         return CAIRN_E_INVALID;
     return encode_with(pack_request_v, req, out, out_len);
 }
@@ -387,6 +445,13 @@ cairn_err cairn_event_encode(const cairn_change_event *ev, char **out, size_t *o
     if (!ev || !ev->namespace_id || !ev->service || (unsigned)ev->kind > CAIRN_CHANGE_REMOVED)
         return CAIRN_E_INVALID;
     return encode_with(pack_event_v, ev, out, out_len);
+}
+
+cairn_err cairn_subscription_encode(const cairn_subscription *sub, char **out, size_t *out_len)
+{
+    if (!sub || !sub->namespace_id || !sub->service || !sub->ip)
+        return CAIRN_E_INVALID;
+    return encode_with(pack_subscription_v, sub, out, out_len);
 }
 
 cairn_err cairn_instance_encode(const cairn_instance *in, char **out, size_t *out_len)
@@ -947,7 +1012,7 @@ static cairn_err request_field(int idx, const msgpack_object *v, void *target, c
         req->has_service = err == CAIRN_OK;
         return err;
     case RF_MODE:
-        err = rd_uint(v, ctx, f, 1, &u64, st); /* both mode enums have two values */
+        err = rd_uint(v, ctx, f, request_mode_max(req->type), &u64, st); /* type is set */
         req->mode = (uint32_t)u64;
         return err;
     case RF_MASK:
@@ -983,6 +1048,8 @@ static uint64_t request_required_bits(cairn_msg_type type)
         bits |= 1u << RF_SVCDEF;
     if (r & RQ_MASK)
         bits |= 1u << RF_MASK;
+    if (r & RQ_SIZE)
+        bits |= 1u << RF_SIZE;
     return bits;
 }
 
@@ -1014,9 +1081,10 @@ cairn_err cairn_request_decode(const char *buf, size_t len, cairn_request *req, 
 /* ---- replies --------------------------------------------------------------------------------- */
 
 enum { RP_CODE, RP_MSG, RP_REV, RP_INST, RP_SNAP, RP_NAMES, RP_TOTAL, RP_BCODE, RP_BINT,
-       RP_NSVC, RP_NINST };
+       RP_NSVC, RP_NINST, RP_SNAPS, RP_MORE };
 static const char *const reply_names[] = {"code", "msg", "rev", "inst", "snap", "names",
-                                          "total", "bcode", "bint", "nsvc", "ninst"};
+                                          "total", "bcode", "bint", "nsvc", "ninst", "snaps",
+                                          "more"};
 
 static cairn_err reply_field(int idx, const msgpack_object *v, void *target, cairn_status *st)
 {
@@ -1066,6 +1134,22 @@ static cairn_err reply_field(int idx, const msgpack_object *v, void *target, cai
     case RP_BINT: return rd_int(v, ctx, f, INT64_MIN, INT64_MAX, &rep->beat_interval_ms, st);
     case RP_NSVC: return rd_uint(v, ctx, f, UINT64_MAX, &rep->service_count, st);
     case RP_NINST: return rd_uint(v, ctx, f, UINT64_MAX, &rep->instance_count, st);
+    case RP_SNAPS:
+        if (v->type != MSGPACK_OBJECT_ARRAY)
+            return wrong_type(ctx, f, st);
+        if (v->via.array.size == 0)
+            return CAIRN_OK;
+        rep->snapshots = calloc(v->via.array.size, sizeof *rep->snapshots);
+        if (!rep->snapshots)
+            return cairn_fail(st, CAIRN_E_NOMEM, "out of memory decoding a message");
+        for (uint32_t i = 0; i < v->via.array.size; i++) {
+            err = unpack_snapshot(&v->via.array.ptr[i], &rep->snapshots[i], st);
+            if (err != CAIRN_OK)
+                return err; /* unpack_snapshot freed its own; the earlier ones are counted */
+            rep->snapshot_count = i + 1;
+        }
+        return CAIRN_OK;
+    case RP_MORE: return rd_bool(v, ctx, f, &rep->more, st);
     }
     return CAIRN_OK;
 }
@@ -1140,6 +1224,71 @@ cairn_err cairn_event_decode(const char *buf, size_t len, cairn_change_event *ev
     return err;
 }
 
+/* ---- subscriptions --------------------------------------------------------------------------- */
+
+enum { SB_NS, SB_SVC, SB_CLUSTERS, SB_IP, SB_PORT, SB_AGENT, SB_AT };
+static const char *const subscription_names[] = {"ns", "svc", "clusters", "ip",
+                                                 "port", "agent", "at"};
+
+static cairn_err subscription_field(int idx, const msgpack_object *v, void *target,
+                                    cairn_status *st)
+{
+    cairn_subscription *sub = target;
+    const char *ctx = "subscription", *f = subscription_names[idx];
+    int64_t i64;
+    cairn_err err;
+    switch (idx) {
+    case SB_NS: return rd_str(v, ctx, f, &sub->namespace_id, st);
+    case SB_SVC: return rd_str(v, ctx, f, &sub->service, st);
+    case SB_CLUSTERS: return rd_str(v, ctx, f, &sub->clusters, st);
+    case SB_IP: return rd_str(v, ctx, f, &sub->ip, st);
+    case SB_PORT:
+        err = rd_int(v, ctx, f, INT32_MIN, INT32_MAX, &i64, st);
+        sub->port = (int32_t)i64;
+        return err;
+    case SB_AGENT: return rd_str(v, ctx, f, &sub->agent, st);
+    case SB_AT: return rd_int(v, ctx, f, INT64_MIN, INT64_MAX, &sub->at_ms, st);
+    }
+    return CAIRN_OK;
+}
+
+/* An absent optional string becomes "" so that consumers never see NULL. */
+static cairn_err default_empty(char **s, cairn_status *st)
+{
+    if (!*s && !(*s = strdup("")))
+        return cairn_fail(st, CAIRN_E_NOMEM, "out of memory decoding a message");
+    return CAIRN_OK;
+}
+
+cairn_err cairn_subscription_decode(const char *buf, size_t len, cairn_subscription *sub,
+                                    cairn_status *st)
+{
+    memset(sub, 0, sizeof *sub);
+    msgpack_unpacked u;
+    cairn_msg_type type = CAIRN_MSG_SUBSCRIPTION;
+    uint64_t seen = 0;
+    cairn_err err = unpack_whole(buf, len, &u, st);
+    if (err == CAIRN_OK)
+        err = unpack_envelope(&u.data, &type, st);
+    if (err == CAIRN_OK && type != CAIRN_MSG_SUBSCRIPTION)
+        err = cairn_fail(st, CAIRN_E_DECODE, "message type %d is not a subscription", (int)type);
+    if (err == CAIRN_OK)
+        err = walk_map(&u.data, "subscription", subscription_names, COUNT(subscription_names),
+                       subscription_field, sub, &seen, st);
+    if (err == CAIRN_OK)
+        err = check_required(seen, (1u << SB_NS) | (1u << SB_SVC) | (1u << SB_IP) |
+                                       (1u << SB_PORT),
+                             "subscription", subscription_names, COUNT(subscription_names), st);
+    if (err == CAIRN_OK)
+        err = default_empty(&sub->clusters, st);
+    if (err == CAIRN_OK)
+        err = default_empty(&sub->agent, st);
+    msgpack_unpacked_destroy(&u);
+    if (err != CAIRN_OK)
+        cairn_subscription_free(sub);
+    return err;
+}
+
 /* ---- whole-buffer instance and service ------------------------------------------------------ */
 
 cairn_err cairn_instance_decode(const char *buf, size_t len, cairn_instance *in, cairn_status *st)
@@ -1205,6 +1354,9 @@ void cairn_reply_free(cairn_reply *rep)
     for (uint32_t i = 0; i < rep->name_count; i++)
         free(rep->names[i]);
     free(rep->names);
+    for (uint32_t i = 0; i < rep->snapshot_count; i++)
+        cairn_service_snapshot_free(&rep->snapshots[i]);
+    free(rep->snapshots);
     cairn_reply_init(rep);
 }
 
@@ -1227,4 +1379,16 @@ void cairn_event_free(cairn_change_event *ev)
     free(ev->namespace_id);
     free(ev->service);
     memset(ev, 0, sizeof *ev);
+}
+
+void cairn_subscription_free(cairn_subscription *sub)
+{
+    if (!sub)
+        return;
+    free(sub->namespace_id);
+    free(sub->service);
+    free(sub->clusters);
+    free(sub->ip);
+    free(sub->agent);
+    memset(sub, 0, sizeof *sub);
 }

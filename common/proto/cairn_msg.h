@@ -37,6 +37,9 @@ typedef enum cairn_msg_type {
     CAIRN_MSG_BEAT = 10,           /* gateway → beat handler: a client heartbeat */
     CAIRN_MSG_STATS = 11,          /* any → registry: counts for operator/metrics */
     CAIRN_MSG_CHANGE_EVENT = 12,   /* registry PUB: a service changed */
+    CAIRN_MSG_SNAPSHOT_PAGE = 13,  /* any → registry: snapshots of every service, a page at a time */
+    CAIRN_MSG_INSTANCE_HEALTH = 14, /* healthcheck/gateway → registry: set an instance's health */
+    CAIRN_MSG_SUBSCRIPTION = 15,   /* gateway PUB → pushers: a push subscriber (re)subscribed */
     CAIRN_MSG__END
 } cairn_msg_type;
 
@@ -59,7 +62,16 @@ enum {
 typedef enum cairn_service_mode {
     CAIRN_SERVICE_CREATE = 0, /* exists → 400 `specified service already exists, ...` */
     CAIRN_SERVICE_UPDATE = 1, /* missing → 400 `service <svc> not found!` */
+    CAIRN_SERVICE_CLUSTERS = 2, /* PUT /cluster (§6): add or replace the clusters in service_def by
+                                   name, nothing else; missing service → 400 `service not found:<svc>` */
 } cairn_service_mode;
+
+/* Who sets health in an INSTANCE_HEALTH. */
+typedef enum cairn_health_mode {
+    CAIRN_HEALTH_BY_CHECKER = 0, /* beat expiry, beat revival, active probe: skipped when marked */
+    CAIRN_HEALTH_MANUAL = 1,     /* PUT /health/instance (§5): only where the cluster's checker is
+                                    NONE, else 400 `health check is still working, service: <svc>` */
+} cairn_health_mode;
 
 /* What a change event reports. */
 typedef enum cairn_change_kind {
@@ -81,6 +93,10 @@ typedef enum cairn_change_kind {
  *  SERVICE_LIST      ns*, group (prefix filter; "*" or empty = all), page_no, page_size
  *  BEAT              ns*, svc*, instance* (ip, port, cluster; full instance when has_body), has_body
  *  STATS             (none)
+ *  SNAPSHOT_PAGE     ns, svc (the cursor: the page starts after this (ns, svc); both "" or absent
+ *                    to start), page_size* (services per page)
+ *  INSTANCE_HEALTH   ns*, svc*, instance* (ip, port, cluster, ephemeral select it; healthy is the
+ *                    new value), mode (cairn_health_mode). Unknown ip:port → OK, nothing changes.
  */
 typedef struct cairn_request {
     cairn_msg_type type;
@@ -104,6 +120,7 @@ typedef struct cairn_request {
  *  SERVICE_LIST      names, total
  *  BEAT              beat_code (10200/20404), beat_interval_ms
  *  STATS             service_count, instance_count
+ *  SNAPSHOT_PAGE     snapshots (in key order), more (true when another page follows)
  *  writes            revision (of the service after the write; 0 when nothing changed)
  */
 typedef struct cairn_reply {
@@ -121,6 +138,9 @@ typedef struct cairn_reply {
     int64_t beat_interval_ms;
     uint64_t service_count;
     uint64_t instance_count;
+    cairn_service_snapshot *snapshots;
+    uint32_t snapshot_count;
+    bool more;
 } cairn_reply;
 
 /* Published by the registry after the write that caused it is committed. */
@@ -132,10 +152,23 @@ typedef struct cairn_change_event {
     int64_t at_ms; /* wall clock of the commit */
 } cairn_change_event;
 
+/* Published by the gateway when an instance/list request asks for UDP pushes (§12.1); the pusher
+ * owning the service adds or refreshes the subscriber. */
+typedef struct cairn_subscription {
+    char *namespace_id;
+    char *service;  /* grouped name */
+    char *clusters; /* the request's clusters parameter, verbatim ("" for all) */
+    char *ip;       /* push destination */
+    int32_t port;   /* push destination (udpPort) */
+    char *agent;    /* User-Agent (or Client-Version) of the subscriber */
+    int64_t at_ms;  /* wall clock of the list request */
+} cairn_subscription;
+
 /* ---- encoding: each returns CAIRN_OK and a malloc'd buffer the caller frees -------------- */
 cairn_err cairn_request_encode(const cairn_request *req, char **out, size_t *out_len);
 cairn_err cairn_reply_encode(const cairn_reply *rep, char **out, size_t *out_len);
 cairn_err cairn_event_encode(const cairn_change_event *ev, char **out, size_t *out_len);
+cairn_err cairn_subscription_encode(const cairn_subscription *sub, char **out, size_t *out_len);
 
 /* ---- decoding: on error *st says what was wrong and the output is left freed ------------- */
 /* The type of a message without decoding the rest (CAIRN_E_DECODE if it has none). */
@@ -143,6 +176,8 @@ cairn_err cairn_msg_peek_type(const char *buf, size_t len, cairn_msg_type *type,
 cairn_err cairn_request_decode(const char *buf, size_t len, cairn_request *req, cairn_status *st);
 cairn_err cairn_reply_decode(const char *buf, size_t len, cairn_reply *rep, cairn_status *st);
 cairn_err cairn_event_decode(const char *buf, size_t len, cairn_change_event *ev, cairn_status *st);
+cairn_err cairn_subscription_decode(const char *buf, size_t len, cairn_subscription *sub,
+                                    cairn_status *st);
 
 void cairn_request_init(cairn_request *req, cairn_msg_type type);
 void cairn_request_free(cairn_request *req);
@@ -151,6 +186,7 @@ void cairn_reply_free(cairn_reply *rep);
 /* Sets code and a copy of the status message. */
 void cairn_reply_set_status(cairn_reply *rep, const cairn_status *st);
 void cairn_event_free(cairn_change_event *ev);
+void cairn_subscription_free(cairn_subscription *sub);
 
 /* ---- building blocks, also used for the registry's stored values ------------------------- */
 int cairn_pack_instance(msgpack_packer *pk, const cairn_instance *in);

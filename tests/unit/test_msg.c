@@ -161,6 +161,15 @@ static void expect_request_eq(const cairn_request *a, const cairn_request *b)
     cr_expect_eq(a->page_size, b->page_size);
 }
 
+static void expect_snapshot_eq(const cairn_service_snapshot *a, const cairn_service_snapshot *b)
+{
+    cr_expect_eq(a->found, b->found);
+    expect_service_eq(&a->service, &b->service);
+    cr_assert_eq(a->instance_count, b->instance_count);
+    for (uint32_t i = 0; i < a->instance_count; i++)
+        expect_instance_eq(&a->instances[i], &b->instances[i]);
+}
+
 static void expect_reply_eq(const cairn_reply *a, const cairn_reply *b)
 {
     cr_expect_eq(a->code, b->code);
@@ -185,6 +194,10 @@ static void expect_reply_eq(const cairn_reply *a, const cairn_reply *b)
     cr_expect_eq(a->beat_interval_ms, b->beat_interval_ms);
     cr_expect_eq(a->service_count, b->service_count);
     cr_expect_eq(a->instance_count, b->instance_count);
+    cr_assert_eq(a->snapshot_count, b->snapshot_count);
+    for (uint32_t i = 0; i < a->snapshot_count; i++)
+        expect_snapshot_eq(&a->snapshots[i], &b->snapshots[i]);
+    cr_expect_eq(a->more, b->more);
 }
 
 /* ---- golden bytes -------------------------------------------------------------------------- */
@@ -718,10 +731,14 @@ static void expect_prefixes_fail(const char *buf, size_t len, int which)
             cairn_reply rep;
             err = cairn_reply_decode(p, n, &rep, &st);
             cairn_reply_free(&rep);
-        } else {
+        } else if (which == 2) {
             cairn_change_event ev;
             err = cairn_event_decode(p, n, &ev, &st);
             cairn_event_free(&ev);
+        } else {
+            cairn_subscription sub;
+            err = cairn_subscription_decode(p, n, &sub, &st);
+            cairn_subscription_free(&sub);
         }
         cr_assert_eq(err, CAIRN_E_DECODE, "prefix of %zu/%zu bytes decoded", n, len);
         free(p);
@@ -1215,4 +1232,528 @@ Test(reply, set_status_replaces_message)
     cr_expect_eq(rep.code, CAIRN_OK);
     cr_expect_str_eq(rep.message, "");
     cairn_reply_free(&rep);
+}
+
+/* ---- snapshot pages, health, cluster updates, subscriptions ----------------------------------- */
+
+static const char GOLDEN_SUBSCRIPTION_HEX[] =
+    "89"                                     /* map, 9 fields */
+      "a174 0f"                              /* "t": 15 SUBSCRIPTION */
+      "a176 01"                              /* "v": 1 */
+      "a26e73 a67075626c6963"                /* "ns": "public" */
+      "a3737663 a467404073"                  /* "svc": "g@@s" */
+      "a8636c757374657273 a744454641554c54"  /* "clusters": "DEFAULT" */
+      "a26970 a831302e302e302e32"            /* "ip": "10.0.0.2" */
+      "a4706f7274 cd270f"                    /* "port": 9999 (uint16) */
+      "a56167656e74 aa6e61636f732d6e6f6465"  /* "agent": "nacos-node" */
+      "a26174 cf0000018bcfe56800";           /* "at": 1700000000000 (uint64) */
+
+static void golden_subscription(cairn_subscription *sub)
+{
+    memset(sub, 0, sizeof *sub);
+    sub->namespace_id = strdup("public");
+    sub->service = strdup("g@@s");
+    sub->clusters = strdup("DEFAULT");
+    sub->ip = strdup("10.0.0.2");
+    sub->port = 9999;
+    sub->agent = strdup("nacos-node");
+    sub->at_ms = 1700000000000;
+}
+
+Test(golden, subscription)
+{
+    cairn_subscription sub;
+    golden_subscription(&sub);
+    char *buf;
+    size_t len;
+    cr_assert_eq(cairn_subscription_encode(&sub, &buf, &len), CAIRN_OK);
+    char *want = strip_spaces(GOLDEN_SUBSCRIPTION_HEX);
+    expect_hex(buf, len, want);
+    free(want);
+    cairn_msg_type type;
+    cairn_status st;
+    cr_expect_eq(cairn_msg_peek_type(buf, len, &type, &st), CAIRN_OK);
+    cr_expect_eq(type, CAIRN_MSG_SUBSCRIPTION);
+    free(buf);
+    cairn_subscription_free(&sub);
+}
+
+/* The requests added with SNAPSHOT_PAGE and INSTANCE_HEALTH, and SERVICE_PUT's cluster mode. */
+static void new_request(cairn_request *req, int which)
+{
+    switch (which) {
+    case 0: /* a later page: the cursor is set */
+        cairn_request_init(req, CAIRN_MSG_SNAPSHOT_PAGE);
+        req->namespace_id = strdup("public");
+        req->service = strdup("g@@s");
+        req->page_size = 100;
+        break;
+    case 1: /* the first page: no cursor */
+        cairn_request_init(req, CAIRN_MSG_SNAPSHOT_PAGE);
+        req->page_size = UINT32_MAX;
+        break;
+    case 2: /* the first page with an explicit empty cursor */
+        cairn_request_init(req, CAIRN_MSG_SNAPSHOT_PAGE);
+        req->namespace_id = strdup("");
+        req->service = strdup("");
+        req->page_size = 1;
+        break;
+    case 3:
+        cairn_request_init(req, CAIRN_MSG_INSTANCE_HEALTH);
+        req->namespace_id = strdup("ns-1");
+        req->service = strdup("grp@@svc");
+        req->has_instance = true;
+        sample_instance(&req->instance, "10.1.1.1", 8080);
+        req->instance.ephemeral = false;
+        req->instance.healthy = false;
+        req->mode = CAIRN_HEALTH_MANUAL;
+        break;
+    case 4:
+        cairn_request_init(req, CAIRN_MSG_INSTANCE_HEALTH);
+        req->namespace_id = strdup("ns-1");
+        req->service = strdup("grp@@svc");
+        req->has_instance = true;
+        full_instance(&req->instance);
+        req->mode = CAIRN_HEALTH_BY_CHECKER;
+        break;
+    default:
+        cairn_request_init(req, CAIRN_MSG_SERVICE_PUT);
+        req->namespace_id = strdup("public");
+        req->service = strdup("g@@s");
+        req->has_service = true;
+        sample_service(&req->service_def);
+        req->mode = CAIRN_SERVICE_CLUSTERS;
+        break;
+    }
+}
+#define NEW_REQUESTS 6
+
+Test(round_trip, new_request_types)
+{
+    for (int i = 0; i < NEW_REQUESTS; i++) {
+        cairn_request req;
+        new_request(&req, i);
+        round_trip_request(&req);
+        cairn_request_free(&req);
+    }
+}
+
+Test(encode, snapshot_page_omits_an_absent_cursor)
+{
+    cairn_request req;
+    new_request(&req, 1);
+    char *buf;
+    size_t len;
+    cr_assert_eq(cairn_request_encode(&req, &buf, &len), CAIRN_OK);
+    /* t, v, size */
+    expect_hex(buf, len, "83a1740da17601a473697a65ceffffffff");
+    free(buf);
+    cairn_request_free(&req);
+}
+
+/* A SNAPSHOT_PAGE reply: the golden snapshot and a not-found one, another page to come. */
+static void snapshot_page_reply(cairn_reply *rep)
+{
+    cairn_reply golden;
+    golden_reply(&golden);
+    cairn_reply_init(rep);
+    rep->snapshots = calloc(2, sizeof *rep->snapshots);
+    rep->snapshot_count = 2;
+    rep->snapshots[0] = golden.snapshot; /* moved, not copied */
+    golden.has_snapshot = false;
+    memset(&golden.snapshot, 0, sizeof golden.snapshot);
+    cairn_reply_free(&golden);
+    rep->snapshots[1].found = true;
+    cairn_service_init(&rep->snapshots[1].service);
+    rep->snapshots[1].service.name = strdup("g@@t");
+    rep->snapshots[1].instances = calloc(2, sizeof *rep->snapshots[1].instances);
+    rep->snapshots[1].instance_count = 2;
+    full_instance(&rep->snapshots[1].instances[0]);
+    sample_instance(&rep->snapshots[1].instances[1], "10.9.9.9", 1);
+    rep->more = true;
+}
+
+Test(round_trip, reply_snapshot_page)
+{
+    cairn_reply rep;
+    snapshot_page_reply(&rep);
+    round_trip_reply(&rep);
+    char *buf;
+    size_t len;
+    cr_assert_eq(cairn_reply_encode(&rep, &buf, &len), CAIRN_OK);
+    cairn_reply got;
+    cairn_status st;
+    cr_assert_eq(cairn_reply_decode(buf, len, &got, &st), CAIRN_OK, "%s", st.message);
+    cr_expect_eq(got.snapshot_count, 2);
+    cr_expect(got.more);
+    cr_expect_str_eq(got.snapshots[1].instances[1].ip, "10.9.9.9");
+    cairn_reply_free(&got);
+    free(buf);
+    cairn_reply_free(&rep);
+
+    /* the last page: no snapshots, more false; neither field is written */
+    cairn_reply_init(&rep);
+    cr_assert_eq(cairn_reply_encode(&rep, &buf, &len), CAIRN_OK);
+    expect_hex(buf, len, "83a17401a17601a4636f646500");
+    free(buf);
+    round_trip_reply(&rep);
+
+    /* a count without an array is refused */
+    rep.snapshot_count = 1;
+    cr_expect_eq(cairn_reply_encode(&rep, &buf, &len), CAIRN_E_INVALID);
+}
+
+Test(round_trip, subscriptions)
+{
+    cairn_subscription sub, got;
+    golden_subscription(&sub);
+    sub.port = -1;
+    sub.at_ms = -5;
+    char *buf;
+    size_t len;
+    cairn_status st;
+    cr_assert_eq(cairn_subscription_encode(&sub, &buf, &len), CAIRN_OK);
+    cr_assert_eq(cairn_subscription_decode(buf, len, &got, &st), CAIRN_OK, "%s", st.message);
+    cr_expect_str_eq(got.namespace_id, "public");
+    cr_expect_str_eq(got.service, "g@@s");
+    cr_expect_str_eq(got.clusters, "DEFAULT");
+    cr_expect_str_eq(got.ip, "10.0.0.2");
+    cr_expect_eq(got.port, -1);
+    cr_expect_str_eq(got.agent, "nacos-node");
+    cr_expect_eq(got.at_ms, -5);
+    cairn_subscription_free(&got);
+    free(buf);
+
+    /* NULL clusters and agent are written as "" and read back as "" */
+    free(sub.clusters);
+    free(sub.agent);
+    sub.clusters = sub.agent = NULL;
+    cr_assert_eq(cairn_subscription_encode(&sub, &buf, &len), CAIRN_OK);
+    cr_assert_eq(cairn_subscription_decode(buf, len, &got, &st), CAIRN_OK, "%s", st.message);
+    cr_expect_str_eq(got.clusters, "");
+    cr_expect_str_eq(got.agent, "");
+    cairn_subscription_free(&got);
+    free(buf);
+    cairn_subscription_free(&sub);
+    cr_expect_null(sub.ip);
+    cairn_subscription_free(NULL);
+
+    /* absent clusters, agent and at decode to "", "" and 0 */
+    builder b;
+    b_init(&b);
+    msgpack_pack_map(&b.pk, 6);
+    b_kv_uint(&b, "t", CAIRN_MSG_SUBSCRIPTION);
+    b_kv_uint(&b, "v", 1);
+    b_kv_str(&b, "ns", "public");
+    b_kv_str(&b, "svc", "g@@s");
+    b_kv_str(&b, "ip", "1.1.1.1");
+    b_kv_uint(&b, "port", 80);
+    cr_assert_eq(cairn_subscription_decode(b.sb.data, b.sb.size, &got, &st), CAIRN_OK, "%s",
+                 st.message);
+    cr_expect_str_eq(got.clusters, "");
+    cr_expect_str_eq(got.agent, "");
+    cr_expect_eq(got.at_ms, 0);
+    cr_expect_eq(got.port, 80);
+    cairn_subscription_free(&got);
+    msgpack_sbuffer_destroy(&b.sb);
+
+    /* the encoder refuses a subscription without a destination */
+    golden_subscription(&sub);
+    free(sub.ip);
+    sub.ip = NULL;
+    cr_expect_eq(cairn_subscription_encode(&sub, &buf, &len), CAIRN_E_INVALID);
+    cairn_subscription_free(&sub);
+    cr_expect_eq(cairn_subscription_encode(NULL, &buf, &len), CAIRN_E_INVALID);
+}
+
+static void expect_subscription_error(builder *b, const char *want_msg)
+{
+    cairn_subscription sub;
+    cairn_status st;
+    cairn_status_clear(&st);
+    cr_expect_eq(cairn_subscription_decode(b->sb.data, b->sb.size, &sub, &st), CAIRN_E_DECODE,
+                 "expected: %s", want_msg);
+    cr_expect_str_eq(st.message, want_msg);
+    cr_expect_null(sub.namespace_id);
+    cr_expect_null(sub.service);
+    cr_expect_null(sub.clusters);
+    cr_expect_null(sub.ip);
+    cr_expect_null(sub.agent);
+    cairn_subscription_free(&sub);
+    msgpack_sbuffer_destroy(&b->sb);
+}
+
+Test(reject, subscription)
+{
+    builder b;
+    /* no port (clusters and agent already read: freed, not leaked) */
+    b_init(&b);
+    msgpack_pack_map(&b.pk, 7);
+    b_kv_uint(&b, "t", CAIRN_MSG_SUBSCRIPTION);
+    b_kv_uint(&b, "v", 1);
+    b_kv_str(&b, "ns", "public");
+    b_kv_str(&b, "svc", "g@@s");
+    b_kv_str(&b, "clusters", "A,B");
+    b_kv_str(&b, "ip", "1.1.1.1");
+    b_kv_str(&b, "agent", "x");
+    expect_subscription_error(&b, "subscription: missing field 'port'");
+
+    /* no ip */
+    b_init(&b);
+    msgpack_pack_map(&b.pk, 5);
+    b_kv_uint(&b, "t", CAIRN_MSG_SUBSCRIPTION);
+    b_kv_uint(&b, "v", 1);
+    b_kv_str(&b, "ns", "public");
+    b_kv_str(&b, "svc", "g@@s");
+    b_kv_uint(&b, "port", 80);
+    expect_subscription_error(&b, "subscription: missing field 'ip'");
+
+    /* port beyond int32, port as a string */
+    b_init(&b);
+    msgpack_pack_map(&b.pk, 6);
+    b_kv_uint(&b, "t", CAIRN_MSG_SUBSCRIPTION);
+    b_kv_uint(&b, "v", 1);
+    b_kv_str(&b, "ns", "public");
+    b_kv_str(&b, "svc", "g@@s");
+    b_kv_str(&b, "ip", "1.1.1.1");
+    b_kv_uint(&b, "port", 1ull << 31);
+    expect_subscription_error(&b, "subscription: field 'port' is out of range");
+    b_init(&b);
+    msgpack_pack_map(&b.pk, 6);
+    b_kv_uint(&b, "t", CAIRN_MSG_SUBSCRIPTION);
+    b_kv_uint(&b, "v", 1);
+    b_kv_str(&b, "ns", "public");
+    b_kv_str(&b, "svc", "g@@s");
+    b_kv_str(&b, "ip", "1.1.1.1");
+    b_kv_str(&b, "port", "80");
+    expect_subscription_error(&b, "subscription: field 'port' has the wrong type");
+
+    /* an event is not a subscription, and a subscription is not a request */
+    char *buf;
+    size_t len;
+    cairn_change_event ev;
+    golden_event(&ev);
+    cr_assert_eq(cairn_event_encode(&ev, &buf, &len), CAIRN_OK);
+    cairn_event_free(&ev);
+    cairn_subscription sub;
+    cairn_status st;
+    cr_expect_eq(cairn_subscription_decode(buf, len, &sub, &st), CAIRN_E_DECODE);
+    cr_expect_str_eq(st.message, "message type 12 is not a subscription");
+    free(buf);
+    golden_subscription(&sub);
+    cr_assert_eq(cairn_subscription_encode(&sub, &buf, &len), CAIRN_OK);
+    cairn_subscription_free(&sub);
+    cairn_request req;
+    cr_expect_eq(cairn_request_decode(buf, len, &req, &st), CAIRN_E_DECODE);
+    cr_expect_str_eq(st.message, "message type 15 is not a request");
+    cr_expect_eq(cairn_event_decode(buf, len, &ev, &st), CAIRN_E_DECODE);
+    free(buf);
+}
+
+/* A request of type t with ns, svc, a minimal instance or service definition, and mode. */
+static void b_mode_request(builder *b, cairn_msg_type t, uint64_t mode)
+{
+    b_init(b);
+    msgpack_pack_map(&b->pk, 6);
+    b_kv_uint(b, "t", t);
+    b_kv_uint(b, "v", 1);
+    b_kv_str(b, "ns", "public");
+    b_kv_str(b, "svc", "g@@s");
+    if (t == CAIRN_MSG_SERVICE_PUT) {
+        b_str(b, "svcdef");
+        msgpack_pack_map(&b->pk, 0);
+    } else {
+        b_str(b, "inst");
+        b_instance(b, NULL);
+    }
+    b_kv_uint(b, "mode", mode);
+}
+
+Test(reject, new_modes_and_required_fields)
+{
+    builder b;
+    cairn_request req;
+    cairn_status st;
+
+    b_mode_request(&b, CAIRN_MSG_INSTANCE_HEALTH, 2);
+    expect_request_error(&b, "request: field 'mode' is out of range");
+    b_mode_request(&b, CAIRN_MSG_SERVICE_PUT, 3);
+    expect_request_error(&b, "request: field 'mode' is out of range");
+    /* the largest valid values decode */
+    b_mode_request(&b, CAIRN_MSG_INSTANCE_HEALTH, CAIRN_HEALTH_MANUAL);
+    cr_expect_eq(cairn_request_decode(b.sb.data, b.sb.size, &req, &st), CAIRN_OK, "%s",
+                 st.message);
+    cr_expect_eq(req.mode, CAIRN_HEALTH_MANUAL);
+    cairn_request_free(&req);
+    msgpack_sbuffer_destroy(&b.sb);
+    b_mode_request(&b, CAIRN_MSG_SERVICE_PUT, CAIRN_SERVICE_CLUSTERS);
+    cr_expect_eq(cairn_request_decode(b.sb.data, b.sb.size, &req, &st), CAIRN_OK, "%s",
+                 st.message);
+    cr_expect_eq(req.mode, CAIRN_SERVICE_CLUSTERS);
+    cairn_request_free(&req);
+    msgpack_sbuffer_destroy(&b.sb);
+    /* ... and the upsert keeps its two values */
+    b_mode_request(&b, CAIRN_MSG_INSTANCE_UPSERT, 2);
+    expect_request_error(&b, "request: field 'mode' is out of range");
+
+    /* the encoder refuses what the decoder would */
+    char *buf = NULL;
+    size_t len = 0;
+    new_request(&req, 3);
+    req.mode = 2;
+    cr_expect_eq(cairn_request_encode(&req, &buf, &len), CAIRN_E_INVALID);
+    cairn_request_free(&req);
+    new_request(&req, 5);
+    req.mode = 3;
+    cr_expect_eq(cairn_request_encode(&req, &buf, &len), CAIRN_E_INVALID);
+    cairn_request_free(&req);
+    new_request(&req, 3);
+    req.has_instance = false;
+    cr_expect_eq(cairn_request_encode(&req, &buf, &len), CAIRN_E_INVALID);
+    cairn_request_free(&req);
+
+    /* SNAPSHOT_PAGE needs a size; INSTANCE_HEALTH needs ns, svc and inst */
+    b_init(&b);
+    msgpack_pack_map(&b.pk, 4);
+    b_kv_uint(&b, "t", CAIRN_MSG_SNAPSHOT_PAGE);
+    b_kv_uint(&b, "v", 1);
+    b_kv_str(&b, "ns", "public");
+    b_kv_str(&b, "svc", "g@@s");
+    expect_request_error(&b, "request: missing field 'size'");
+    b_init(&b);
+    msgpack_pack_map(&b.pk, 3);
+    b_kv_uint(&b, "t", CAIRN_MSG_SNAPSHOT_PAGE);
+    b_kv_uint(&b, "v", 1);
+    b_kv_uint(&b, "size", 1ull << 32);
+    expect_request_error(&b, "request: field 'size' is out of range");
+    b_init(&b);
+    msgpack_pack_map(&b.pk, 4);
+    b_kv_uint(&b, "t", CAIRN_MSG_INSTANCE_HEALTH);
+    b_kv_uint(&b, "v", 1);
+    b_kv_str(&b, "ns", "public");
+    b_kv_str(&b, "svc", "g@@s");
+    expect_request_error(&b, "request: missing field 'inst'");
+    b_init(&b);
+    msgpack_pack_map(&b.pk, 4);
+    b_kv_uint(&b, "t", CAIRN_MSG_INSTANCE_HEALTH);
+    b_kv_uint(&b, "v", 1);
+    b_kv_str(&b, "ns", "public");
+    b_str(&b, "inst");
+    b_instance(&b, NULL);
+    expect_request_error(&b, "request: missing field 'svc'");
+}
+
+Test(reject, reply_snapshots)
+{
+    builder b;
+    cairn_reply rep;
+    cairn_status st;
+    /* the second snapshot lacks 'found': the first is freed, nothing leaks */
+    b_init(&b);
+    msgpack_pack_map(&b.pk, 4);
+    b_kv_uint(&b, "t", CAIRN_MSG_REPLY);
+    b_kv_uint(&b, "v", 1);
+    b_kv_uint(&b, "code", 0);
+    b_str(&b, "snaps");
+    msgpack_pack_array(&b.pk, 2);
+    msgpack_pack_map(&b.pk, 2);
+    b_str(&b, "found");
+    msgpack_pack_true(&b.pk);
+    b_str(&b, "insts");
+    msgpack_pack_array(&b.pk, 1);
+    b_instance(&b, NULL);
+    msgpack_pack_map(&b.pk, 1);
+    b_str(&b, "insts");
+    msgpack_pack_array(&b.pk, 0);
+    cr_expect_eq(cairn_reply_decode(b.sb.data, b.sb.size, &rep, &st), CAIRN_E_DECODE);
+    cr_expect_str_eq(st.message, "snapshot: missing field 'found'");
+    cr_expect_null(rep.snapshots);
+    cr_expect_eq(rep.snapshot_count, 0);
+    msgpack_sbuffer_destroy(&b.sb);
+
+    /* snaps not an array; more not a bool */
+    b_init(&b);
+    msgpack_pack_map(&b.pk, 4);
+    b_kv_uint(&b, "t", CAIRN_MSG_REPLY);
+    b_kv_uint(&b, "v", 1);
+    b_kv_uint(&b, "code", 0);
+    b_str(&b, "snaps");
+    msgpack_pack_map(&b.pk, 0);
+    cr_expect_eq(cairn_reply_decode(b.sb.data, b.sb.size, &rep, &st), CAIRN_E_DECODE);
+    cr_expect_str_eq(st.message, "reply: field 'snaps' has the wrong type");
+    msgpack_sbuffer_destroy(&b.sb);
+    b_init(&b);
+    msgpack_pack_map(&b.pk, 4);
+    b_kv_uint(&b, "t", CAIRN_MSG_REPLY);
+    b_kv_uint(&b, "v", 1);
+    b_kv_uint(&b, "code", 0);
+    b_kv_uint(&b, "more", 1);
+    cr_expect_eq(cairn_reply_decode(b.sb.data, b.sb.size, &rep, &st), CAIRN_E_DECODE);
+    cr_expect_str_eq(st.message, "reply: field 'more' has the wrong type");
+    msgpack_sbuffer_destroy(&b.sb);
+}
+
+Test(reject, truncated_new_messages)
+{
+    char *buf;
+    size_t len;
+    cairn_subscription sub;
+    golden_subscription(&sub);
+    cr_assert_eq(cairn_subscription_encode(&sub, &buf, &len), CAIRN_OK);
+    expect_prefixes_fail(buf, len, 3);
+    free(buf);
+    cairn_subscription_free(&sub);
+
+    cairn_reply rep;
+    snapshot_page_reply(&rep);
+    cr_assert_eq(cairn_reply_encode(&rep, &buf, &len), CAIRN_OK);
+    expect_prefixes_fail(buf, len, 1);
+    free(buf);
+    cairn_reply_free(&rep);
+
+    for (int i = 0; i < NEW_REQUESTS; i++) {
+        cairn_request req;
+        new_request(&req, i);
+        cr_assert_eq(cairn_request_encode(&req, &buf, &len), CAIRN_OK);
+        expect_prefixes_fail(buf, len, 0);
+        free(buf);
+        cairn_request_free(&req);
+    }
+}
+
+/* Random bytes and flipped bytes of a subscription never crash or leak (run under ASan). */
+Test(reject, subscription_garbage)
+{
+    char *buf;
+    size_t len;
+    cairn_subscription sub;
+    golden_subscription(&sub);
+    cr_assert_eq(cairn_subscription_encode(&sub, &buf, &len), CAIRN_OK);
+    cairn_subscription_free(&sub);
+    uint32_t seed = 7;
+    for (int round = 0; round < 4000; round++) {
+        char *p = malloc(len);
+        memcpy(p, buf, len);
+        for (int k = 0; k < 1 + round % 3; k++) {
+            seed = seed * 1103515245u + 12345u;
+            size_t at = (seed >> 8) % len;
+            seed = seed * 1103515245u + 12345u;
+            p[at] = (char)(seed >> 16);
+        }
+        cairn_status st;
+        if (cairn_subscription_decode(p, len, &sub, &st) == CAIRN_OK) {
+            cr_assert_not_null(sub.ip);
+            cr_assert_not_null(sub.clusters);
+            cr_assert_not_null(sub.agent);
+        } else {
+            cr_assert_null(sub.ip);
+        }
+        cairn_subscription_free(&sub);
+        free(p);
+    }
+    free(buf);
+    cairn_status st;
+    cr_expect_eq(cairn_subscription_decode("", 0, &sub, &st), CAIRN_E_DECODE);
+    cr_expect_eq(cairn_subscription_decode("\x90", 1, &sub, &st), CAIRN_E_DECODE);
+    cr_expect_str_eq(st.message, "message is not a map");
 }
