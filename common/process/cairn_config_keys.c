@@ -72,6 +72,9 @@ const cairn_config_key cairn_config_reference[] = {
      "Consecutive failed probes that turn a healthy persistent instance unhealthy."},
     {"health.max_probes_in_flight", CAIRN_CFG_INT, "256", 1, 100000,
      "Most probes open at once; the rest wait for their next turn."},
+    {"health.probe_networks", CAIRN_CFG_STRING, "", NOLIMIT,
+     "Comma-separated CIDR blocks active probes may connect to (e.g. 10.0.0.0/8,127.0.0.0/8); "
+     "instances elsewhere are not probed. Empty allows any address, hostnames included."},
 
     /* pushers: UDP change pushes to subscribers */
     {"pusher.count", CAIRN_CFG_INT, "1", 0, 64,
@@ -101,7 +104,8 @@ const cairn_config_key cairn_config_reference[] = {
     {"push.max_datagram_bytes", CAIRN_CFG_INT, "65000", 512, 65507,
      "Largest datagram sent; a service whose push does not fit even gzipped is skipped and counted."},
     {"push.max_sends_per_second", CAIRN_CFG_INT, "200", 1, 1000000,
-     "Datagrams per second to one destination address:port (pushes beyond wait for the next push)."},
+     "Datagrams per second to one destination address:port (a one-second burst); sends beyond "
+     "wait until the destination's budget allows, a newer push replacing a waiting one."},
 
     /* limits (apply to every entry point) */
     {"limits.max_metadata_bytes", CAIRN_CFG_INT, "16384", 64, 1048576,

@@ -44,7 +44,12 @@ typedef struct cairn_role {
 /* Parses the command line, loads config, sets up logging, signal handling (SIGTERM/SIGINT stop,
  * SIGPIPE ignored), creates data and run directories, starts the admin listener
  * (<name>.admin_listen) and writes its bound address to <run_dir>/<name>.admin.
- * Returns 0, or the exit code the process should exit with (78 for bad config, 0 for --help). */
+ * A role with a "<name>.index" config key (the pushers, which run side by side) becomes
+ * "<name>-<index>" in role->name, log lines and the admin file, and listens on the admin port
+ * + index (unless it is 0); config keys and metric names keep the plain name. With a
+ * "<name>.count" key too, an index not below the count is a config error (78).
+ * Returns 0, or the exit code the process should exit with (64 for a bad command line, 78 for
+ * bad config); --help and --version print and exit(0) here, before anything is started. */
 int cairn_role_init(cairn_role *role, const char *name, int argc, char **argv);
 
 /* The role's health callback for /health (default: healthy once ready). */

@@ -1,0 +1,73 @@
+#include "cli_roles.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cairn_config.h"
+
+/* Start order: the registry first, since every other role asks it for data; the gateway last,
+ * so that clients reach a node whose beat and push roles are already up. */
+const cli_role cli_roles[] = {
+    {"registry",
+     "cairn-registry",
+     NULL,
+     NULL,
+     {{"services", "cairn_registry_services"},
+      {"instances", "cairn_registry_instances"},
+      {"writes", "cairn_registry_writes_total"},
+      {"requests", "cairn_registry_rpc_requests_total"}}},
+    {"healthcheck",
+     "cairn-healthcheck",
+     NULL,
+     NULL,
+     {{"tracked", "cairn_healthcheck_instances_tracked"},
+      {"beats", "cairn_healthcheck_beats_total"},
+      {"flips", "cairn_healthcheck_flips_total"},
+      {"deletions", "cairn_healthcheck_deletions_total"}}},
+    {"pusher",
+     "cairn-pusher",
+     "pusher.count",
+     "pusher.index",
+     {{"subscribers", "cairn_pusher_subscribers"},
+      {"sent", "cairn_pusher_pushes_sent_total"},
+      {"acked", "cairn_pusher_pushes_acked_total"},
+      {"failed", "cairn_pusher_pushes_failed_total"}}},
+    {"gateway",
+     "cairn-gateway",
+     NULL,
+     NULL,
+     {{"requests", "cairn_gateway_requests_total"},
+      {"registry_unavailable", "cairn_gateway_registry_unavailable_total"}}},
+};
+
+const size_t cli_role_count = sizeof cli_roles / sizeof cli_roles[0];
+
+cli_role_instance *cli_role_instances(const cairn_config *cfg, size_t *count)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < cli_role_count; i++)
+        total += cli_roles[i].count_key ? (size_t)cairn_config_int(cfg, cli_roles[i].count_key) : 1;
+    cli_role_instance *out = calloc(total ? total : 1, sizeof *out);
+    if (!out)
+        return NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < cli_role_count; i++) {
+        const cli_role *r = &cli_roles[i];
+        if (!r->count_key) {
+            out[n].role = r;
+            snprintf(out[n].name, sizeof out[n].name, "%s", r->name);
+            n++;
+            continue;
+        }
+        int64_t copies = cairn_config_int(cfg, r->count_key);
+        for (int64_t k = 0; k < copies; k++) {
+            out[n].role = r;
+            snprintf(out[n].name, sizeof out[n].name, "%s-%lld", r->name, (long long)k);
+            snprintf(out[n].index_set, sizeof out[n].index_set, "%s=%lld", r->index_key,
+                     (long long)k);
+            n++;
+        }
+    }
+    *count = n;
+    return out;
+}

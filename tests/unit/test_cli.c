@@ -1,0 +1,174 @@
+/* The `cairn` command's building blocks: option parsing, the notify protocol parser, reading
+ * Prometheus text, the status HTTP client's errors. */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "cli_http_get.h"
+#include "cli_notify.h"
+#include "cli_options.h"
+#include "cli_prom.h"
+#include "cli_roles.h"
+
+Test(cli, options_in_order_with_data_dir_last)
+{
+    char *argv[] = {"run",          "--set",      "gateway.threads=2", "--data-dir", "rel/dir",
+                    "--config=/c",  "--set=log.level=debug", NULL};
+    cli_options o;
+    cr_assert_eq(cli_options_parse(&o, "run", 7, argv), 0);
+    cr_assert_str_eq(o.config_file, "/c");
+    cr_assert_eq(o.set_count, 3);
+    cr_assert_str_eq(o.sets[0], "gateway.threads=2");
+    cr_assert_str_eq(o.sets[1], "log.level=debug");
+    char cwd[PATH_MAX], expected[PATH_MAX + 64];
+    cr_assert_not_null(getcwd(cwd, sizeof cwd));
+    snprintf(expected, sizeof expected, "node.data_dir=%s/rel/dir", cwd);
+    cr_assert_str_eq(o.sets[2], expected);
+    cli_options_free(&o);
+}
+
+Test(cli, option_errors)
+{
+    cli_options o;
+    char *missing[] = {"run", "--config", NULL};
+    cr_assert_eq(cli_options_parse(&o, "run", 2, missing), CLI_EXIT_USAGE);
+    cli_options_free(&o);
+    char *unknown[] = {"status", "--verbose", NULL};
+    cr_assert_eq(cli_options_parse(&o, "status", 2, unknown), CLI_EXIT_USAGE);
+    cli_options_free(&o);
+    char *empty_dir[] = {"run", "--data-dir=", NULL};
+    cr_assert_eq(cli_options_parse(&o, "run", 2, empty_dir), CLI_EXIT_USAGE);
+    cli_options_free(&o);
+    char *help[] = {"run", "--help", NULL};
+    cr_assert_eq(cli_options_parse(&o, "run", 2, help), CLI_OPTIONS_HELP);
+    cli_options_free(&o);
+}
+
+Test(cli, bad_config_is_reported_by_load)
+{
+    char *argv[] = {"run", "--set", "gateway.listen=nope", NULL};
+    cli_options o;
+    cr_assert_eq(cli_options_parse(&o, "run", 3, argv), 0);
+    cr_assert_null(cli_options_load(&o));
+    cli_options_free(&o);
+}
+
+Test(cli, notify_parse)
+{
+    cli_notify_msg m = {0};
+    const char text[] = "READY=1\nSTATUS=gateway ready\nMAINPID=5";
+    cli_notify_parse(text, sizeof text - 1, &m);
+    cr_assert(m.ready);
+    cr_assert(!m.stopping);
+    cr_assert(!m.watchdog);
+    cr_assert_str_eq(m.status, "gateway ready");
+
+    cli_notify_msg n = {0};
+    const char text2[] = "WATCHDOG=1\nSTOPPING=1\nREADY=0\n";
+    cli_notify_parse(text2, sizeof text2 - 1, &n);
+    cr_assert(n.watchdog);
+    cr_assert(n.stopping);
+    cr_assert(!n.ready);
+
+    cli_notify_msg z = {0};
+    cli_notify_parse("READY=10", 8, &z); /* not an exact READY=1 line */
+    cr_assert(!z.ready);
+}
+
+Test(cli, prom_sum)
+{
+    const char text[] = "# HELP cairn_registry_writes_total Writes.\n"
+                        "# TYPE cairn_registry_writes_total counter\n"
+                        "cairn_registry_writes_total{type=\"a b\",result=\"ok\"} 40\n"
+                        "cairn_registry_writes_total{type=\"b\",result=\"limit\"} 2\n"
+                        "cairn_registry_writes_total_other 1000\n"
+                        "cairn_registry_services 3\n"
+                        "cairn_registry_ratio NaN\n";
+    double v;
+    cr_assert(cli_prom_sum(text, sizeof text - 1, "cairn_registry_writes_total", &v));
+    cr_assert_float_eq(v, 42, 1e-9);
+    cr_assert(cli_prom_sum(text, sizeof text - 1, "cairn_registry_services", &v));
+    cr_assert_float_eq(v, 3, 1e-9);
+    cr_assert(!cli_prom_sum(text, sizeof text - 1, "cairn_registry_instances", &v));
+    cr_assert(!cli_prom_sum(text, sizeof text - 1, "cairn_registry_ratio", &v));
+    cr_assert(!cli_prom_sum("", 0, "x", &v));
+}
+
+Test(cli, roles_table_starts_registry_first_and_gateway_last)
+{
+    cr_assert_geq(cli_role_count, 2);
+    cr_assert_str_eq(cli_roles[0].name, "registry");
+    cr_assert_str_eq(cli_roles[0].binary, "cairn-registry");
+    cr_assert_str_eq(cli_roles[cli_role_count - 1].name, "gateway");
+}
+
+Test(cli, counted_roles_expand_into_indexed_processes)
+{
+    const char *sets[] = {"pusher.count=3"};
+    cairn_status st;
+    cairn_config *cfg = cairn_config_load(NULL, sets, 1, &st);
+    cr_assert_not_null(cfg, "%s", st.message);
+    size_t n = 0;
+    cli_role_instance *inst = cli_role_instances(cfg, &n);
+    cr_assert_not_null(inst);
+    cr_assert_eq(n, cli_role_count - 1 + 3);
+    size_t pushers = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(inst[i].role->name, "pusher") != 0) {
+            cr_assert_str_eq(inst[i].name, inst[i].role->name);
+            cr_assert_str_empty(inst[i].index_set);
+            continue;
+        }
+        char want_name[32], want_set[48];
+        snprintf(want_name, sizeof want_name, "pusher-%zu", pushers);
+        snprintf(want_set, sizeof want_set, "pusher.index=%zu", pushers);
+        cr_assert_str_eq(inst[i].name, want_name);
+        cr_assert_str_eq(inst[i].index_set, want_set);
+        pushers++;
+    }
+    cr_assert_eq(pushers, 3);
+    free(inst);
+    cairn_config_free(cfg);
+
+    const char *none[] = {"pusher.count=0"};
+    cfg = cairn_config_load(NULL, none, 1, &st);
+    cr_assert_not_null(cfg, "%s", st.message);
+    inst = cli_role_instances(cfg, &n);
+    cr_assert_eq(n, cli_role_count - 1);
+    free(inst);
+    cairn_config_free(cfg);
+}
+
+Test(cli, http_get_errors)
+{
+    /* A port that was just free: connection refused, reported with the address. */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t sl = sizeof sa;
+    cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+    close(fd);
+    char addr[64], err[256];
+    snprintf(addr, sizeof addr, "127.0.0.1:%u", ntohs(sa.sin_port));
+    cli_http_response r;
+    cr_assert_eq(cli_http_get(addr, "/health", 1000, &r, err, sizeof err), -1);
+    cr_assert(strstr(err, addr) && strstr(err, "refused"), "%s", err);
+    cr_assert_eq(cli_http_get("nonsense", "/", 1000, &r, err, sizeof err), -1);
+
+    /* A listener that never answers: the timeout holds. */
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    sa.sin_port = 0;
+    cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    cr_assert_eq(listen(fd, 1), 0);
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+    snprintf(addr, sizeof addr, "127.0.0.1:%u", ntohs(sa.sin_port));
+    cr_assert_eq(cli_http_get(addr, "/health", 300, &r, err, sizeof err), -1);
+    cr_assert(strstr(err, "timed out"), "%s", err);
+    close(fd);
+}

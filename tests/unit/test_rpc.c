@@ -1,0 +1,312 @@
+#include <criterion/criterion.h>
+#include <limits.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cairn_rpc.h"
+
+static char tmp_dir[] = "/tmp/cairn-rpc-test-XXXXXX";
+static char url[256];
+static char sock_path[108];
+
+static void setup(void)
+{
+    cr_assert_not_null(mkdtemp(tmp_dir));
+    snprintf(sock_path, sizeof sock_path, "%s/rpc.sock", tmp_dir);
+    snprintf(url, sizeof url, "ipc://%s", sock_path);
+}
+
+static void teardown(void)
+{
+    unlink(sock_path);
+    rmdir(tmp_dir);
+}
+
+TestSuite(rpc, .init = setup, .fini = teardown, .timeout = 60);
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* STATS → counts; SERVICE_LIST → echoes the group back as the only name; SERVICE_GET of
+ * "missing" → NOT_FOUND with a message. */
+static void handler(void *arg, const cairn_request *req, cairn_reply *rep)
+{
+    (void)arg;
+    switch (req->type) {
+    case CAIRN_MSG_STATS:
+        rep->service_count = 7;
+        rep->instance_count = 11;
+        break;
+    case CAIRN_MSG_SERVICE_LIST:
+        rep->names = calloc(1, sizeof *rep->names);
+        rep->names[0] = strdup(req->group ? req->group : "");
+        rep->name_count = 1;
+        rep->total = 1;
+        break;
+    case CAIRN_MSG_SERVICE_GET: {
+        cairn_status st;
+        cairn_fail(&st, CAIRN_E_NOT_FOUND, "service %s not found", req->service);
+        cairn_reply_set_status(rep, &st);
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+static cairn_rpc_server *start_server(cairn_metrics *m)
+{
+    cairn_status st;
+    cairn_rpc_server *s = cairn_rpc_server_start(url, 2, handler, NULL, m, &st);
+    cr_assert_not_null(s, "%s", st.message);
+    return s;
+}
+
+static cairn_rpc_client *open_client(int timeout_ms)
+{
+    cairn_status st;
+    cairn_rpc_client *c = cairn_rpc_client_open(url, "registry", timeout_ms, &st);
+    cr_assert_not_null(c, "%s", st.message);
+    return c;
+}
+
+static cairn_err call_list(cairn_rpc_client *c, const char *group, cairn_reply *rep,
+                           cairn_status *st)
+{
+    cairn_request req;
+    cairn_request_init(&req, CAIRN_MSG_SERVICE_LIST);
+    req.namespace_id = strdup("public");
+    req.group = strdup(group);
+    req.page_no = 1;
+    req.page_size = 10;
+    cairn_err err = cairn_rpc_call(c, &req, rep, st);
+    cairn_request_free(&req);
+    return err;
+}
+
+Test(rpc, request_and_reply)
+{
+    cairn_metrics *m = cairn_metrics_new("test");
+    cairn_rpc_server *s = start_server(m);
+    cairn_rpc_client *c = open_client(5000);
+
+    cairn_request req;
+    cairn_reply rep;
+    cairn_status st;
+    cairn_request_init(&req, CAIRN_MSG_STATS);
+    cr_assert_eq(cairn_rpc_call(c, &req, &rep, &st), CAIRN_OK, "%s", st.message);
+    cr_assert_eq(rep.code, CAIRN_OK);
+    cr_assert_eq(rep.service_count, 7);
+    cr_assert_eq(rep.instance_count, 11);
+    cairn_reply_free(&rep);
+    cairn_request_free(&req);
+
+    cr_assert_eq(call_list(c, "echo-me", &rep, &st), CAIRN_OK, "%s", st.message);
+    cr_assert_eq(rep.name_count, 1);
+    cr_assert_str_eq(rep.names[0], "echo-me");
+    cairn_reply_free(&rep);
+
+    /* The peer's error code and message are the call's result. */
+    cairn_request_init(&req, CAIRN_MSG_SERVICE_GET);
+    req.namespace_id = strdup("public");
+    req.service = strdup("missing");
+    cr_assert_eq(cairn_rpc_call(c, &req, &rep, &st), CAIRN_E_NOT_FOUND);
+    cr_assert_eq(st.code, CAIRN_E_NOT_FOUND);
+    cr_assert_str_eq(st.message, "service missing not found");
+    cr_assert_eq(rep.code, CAIRN_E_NOT_FOUND);
+    cr_assert_str_eq(rep.message, "service missing not found");
+    cairn_reply_free(&rep);
+    cairn_request_free(&req);
+
+    cairn_rpc_client_close(c);
+    cairn_rpc_server_stop(s);
+
+    char *text = cairn_metrics_render(m, NULL);
+    cr_assert_not_null(strstr(text, "cairn_test_rpc_requests_total{type=\"stats\",code=\"ok\"} 1\n"),
+                       "%s", text);
+    cr_assert_not_null(
+        strstr(text, "cairn_test_rpc_requests_total{type=\"service_get\",code=\"not_found\"} 1\n"),
+        "%s", text);
+    cr_assert_not_null(
+        strstr(text, "cairn_test_rpc_handle_seconds_count{type=\"service_list\"} 1\n"), "%s",
+        text);
+    free(text);
+    cairn_metrics_free(m);
+}
+
+/* A raw REQ exchange, as a peer speaking garbage would do it. */
+static void raw_exchange(const void *data, size_t len, cairn_reply *rep)
+{
+    nng_socket sock;
+    cr_assert_eq(nng_req0_open(&sock), 0);
+    cr_assert_eq(nng_socket_set_ms(sock, NNG_OPT_RECVTIMEO, 5000), 0);
+    cr_assert_eq(nng_dial(sock, url, NULL, 0), 0);
+    cr_assert_eq(nng_send(sock, (void *)data, len, 0), 0);
+    char *buf = NULL;
+    size_t n = 0;
+    cr_assert_eq(nng_recv(sock, &buf, &n, NNG_FLAG_ALLOC), 0);
+    cairn_status st;
+    cr_assert_eq(cairn_reply_decode(buf, n, rep, &st), CAIRN_OK, "%s", st.message);
+    nng_free(buf, n);
+    nng_close(sock);
+}
+
+Test(rpc, garbage_gets_a_decode_error_and_the_server_keeps_serving)
+{
+    cairn_metrics *m = cairn_metrics_new("test");
+    cairn_rpc_server *s = start_server(m);
+
+    const char *garbage[] = {"definitely not msgpack", "\xc1", "\x81\xa1t\x02", ""};
+    for (size_t i = 0; i < sizeof garbage / sizeof garbage[0]; i++) {
+        cairn_reply rep;
+        raw_exchange(garbage[i], strlen(garbage[i]), &rep);
+        cr_assert_eq(rep.code, CAIRN_E_DECODE, "garbage %zu", i);
+        cr_assert(rep.message && rep.message[0], "garbage %zu has no message", i);
+        cairn_reply_free(&rep);
+    }
+
+    cairn_rpc_client *c = open_client(5000);
+    cairn_reply rep;
+    cairn_status st;
+    cr_assert_eq(call_list(c, "still-here", &rep, &st), CAIRN_OK, "%s", st.message);
+    cr_assert_str_eq(rep.names[0], "still-here");
+    cairn_reply_free(&rep);
+    cairn_rpc_client_close(c);
+    cairn_rpc_server_stop(s);
+
+    char *text = cairn_metrics_render(m, NULL);
+    cr_assert_not_null(
+        strstr(text, "cairn_test_rpc_requests_total{type=\"undecodable\",code=\"decode\"} 4\n"),
+        "%s", text);
+    free(text);
+    cairn_metrics_free(m);
+}
+
+Test(rpc, no_server_times_out_as_unavailable)
+{
+    cairn_rpc_client *c = open_client(300);
+    cairn_reply rep;
+    cairn_status st;
+    int64_t t0 = now_ms();
+    cr_assert_eq(call_list(c, "x", &rep, &st), CAIRN_E_UNAVAILABLE);
+    int64_t elapsed = now_ms() - t0;
+    cr_assert_eq(st.code, CAIRN_E_UNAVAILABLE);
+    cr_assert(strncmp(st.message, "registry unavailable: ", 22) == 0, "%s", st.message);
+    cr_assert_geq(elapsed, 280, "gave up after %lld ms", (long long)elapsed);
+    cr_assert_lt(elapsed, 3000, "took %lld ms", (long long)elapsed);
+    cairn_reply_free(&rep); /* initialised even on failure */
+    cairn_rpc_client_close(c);
+}
+
+Test(rpc, client_started_first_connects_when_the_server_comes_up)
+{
+    cairn_rpc_client *c = open_client(200);
+    cairn_reply rep;
+    cairn_status st;
+    cr_assert_eq(call_list(c, "early", &rep, &st), CAIRN_E_UNAVAILABLE);
+    cairn_reply_free(&rep);
+
+    cairn_rpc_server *s = start_server(NULL);
+    /* nng redials in the background; poll until a call gets through (bounded). */
+    int64_t deadline = now_ms() + 10000;
+    cairn_err err;
+    while ((err = call_list(c, "late", &rep, &st)) == CAIRN_E_UNAVAILABLE &&
+           now_ms() < deadline)
+        cairn_reply_free(&rep);
+    cr_assert_eq(err, CAIRN_OK, "%s", st.message);
+    cr_assert_str_eq(rep.names[0], "late");
+    cairn_reply_free(&rep);
+
+    /* And again after the server restarts (a role restarting under a running client). */
+    cairn_rpc_server_stop(s);
+    s = start_server(NULL);
+    deadline = now_ms() + 10000;
+    while ((err = call_list(c, "again", &rep, &st)) == CAIRN_E_UNAVAILABLE &&
+           now_ms() < deadline)
+        cairn_reply_free(&rep);
+    cr_assert_eq(err, CAIRN_OK, "%s", st.message);
+    cairn_reply_free(&rep);
+
+    cairn_rpc_client_close(c);
+    cairn_rpc_server_stop(s);
+}
+
+#define CALLERS 6
+#define CALLS 50
+
+static void *caller(void *arg)
+{
+    cairn_rpc_client *c = arg;
+    long ok = 0;
+    for (int i = 0; i < CALLS; i++) {
+        char group[32];
+        snprintf(group, sizeof group, "g%d", i);
+        cairn_reply rep;
+        cairn_status st;
+        if (call_list(c, group, &rep, &st) == CAIRN_OK && rep.name_count == 1 &&
+            strcmp(rep.names[0], group) == 0)
+            ok++;
+        cairn_reply_free(&rep);
+    }
+    return (void *)ok;
+}
+
+Test(rpc, concurrent_callers_share_one_client)
+{
+    cairn_rpc_server *s = start_server(NULL);
+    cairn_rpc_client *c = open_client(5000);
+    pthread_t t[CALLERS];
+    for (int i = 0; i < CALLERS; i++)
+        cr_assert_eq(pthread_create(&t[i], NULL, caller, c), 0);
+    long total = 0;
+    for (int i = 0; i < CALLERS; i++) {
+        void *r;
+        pthread_join(t[i], &r);
+        total += (long)r;
+    }
+    cr_assert_eq(total, CALLERS * CALLS);
+    cairn_rpc_client_close(c);
+    cairn_rpc_server_stop(s);
+}
+
+Test(rpc, stale_socket_file_is_replaced)
+{
+    /* What a crashed role leaves behind: a bound socket file nobody listens on. */
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", sock_path);
+    cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    close(fd);
+    cr_assert_eq(access(sock_path, F_OK), 0);
+
+    cairn_rpc_server *s = start_server(NULL);
+    cairn_rpc_client *c = open_client(5000);
+    cairn_reply rep;
+    cairn_status st;
+    cr_assert_eq(call_list(c, "fresh", &rep, &st), CAIRN_OK, "%s", st.message);
+    cairn_reply_free(&rep);
+    cairn_rpc_client_close(c);
+    cairn_rpc_server_stop(s);
+}
+
+Test(rpc, bad_urls_are_errors)
+{
+    cairn_status st;
+    cr_assert_null(cairn_rpc_server_start("bogus://x", 1, handler, NULL, NULL, &st));
+    cr_assert_neq(st.code, CAIRN_OK);
+    cr_assert(strstr(st.message, "bogus://x") != NULL, "%s", st.message);
+    cr_assert_null(cairn_rpc_client_open("bogus://x", "registry", 100, &st));
+    cr_assert_neq(st.code, CAIRN_OK);
+}
