@@ -58,7 +58,10 @@ async function startNode({ extraSets = [], readyTimeoutMs = 45000, stopTimeoutMs
   fs.accessSync(cairn, fs.constants.X_OK);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-compat-'));
   const sets = ['gateway.listen=127.0.0.1:0', 'gateway.admin_listen=127.0.0.1:0',
-    'registry.admin_listen=127.0.0.1:0', ...extraSets];
+    'registry.admin_listen=127.0.0.1:0', 'healthcheck.admin_listen=127.0.0.1:0',
+    'pusher.admin_listen=127.0.0.1:0',
+    // Active health probes stay on loopback whatever address a test registers.
+    'health.probe_networks=127.0.0.0/8', ...extraSets];
   const args = ['run', '--data-dir', dataDir];
   for (const s of sets) args.push('--set', s);
 

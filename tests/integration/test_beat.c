@@ -1,0 +1,205 @@
+/* PUT /nacos/v1/ns/instance/beat (spec §2.7, §16.2 call 3, §17.9–11). */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cairn_harness.h"
+#include "cairn_nacos.h"
+
+TestSuite(beat, .fini = it_teardown, .timeout = 120);
+
+#define BEAT NS "/instance/beat"
+
+/* A beat answer: asserts 200 + JSON with the three keys the gateway always sends. */
+static json_t *beat_json(http_resp *r, const char *what)
+{
+    cr_assert_eq(r->status, 200, "%s: expected 200, got %ld \"%s\" %s", what, r->status, r->body,
+                 r->error);
+    json_t *j = json_parse_or_fail(r->body);
+    cr_expect(json_is_integer(jget(j, "clientBeatInterval")), "%s: no clientBeatInterval: %s",
+              what, r->body);
+    cr_expect(json_is_integer(jget(j, "code")), "%s: no code: %s", what, r->body);
+    cr_expect(json_is_boolean(jget(j, "lightBeatEnabled")), "%s: no lightBeatEnabled: %s", what,
+              r->body);
+    http_resp_free(r);
+    return j;
+}
+
+IT_TEST(beat, body_beat_registers_unknown_instance_node_style)
+{
+    it_node *n = node_start(NULL);
+    const char *beat = "{\"serviceName\":\"DEFAULT_GROUP@@bsvc\",\"ip\":\"10.1.1.1\",\"port\":7000,"
+                       "\"cluster\":\"DEFAULT\",\"weight\":2,\"metadata\":{\"m\":\"1\"},"
+                       "\"scheduled\":true}";
+    http_resp r = nacos_call(n, "PUT", BEAT,
+                             Q("namespaceId", "public", "serviceName", "DEFAULT_GROUP@@bsvc",
+                               "beat", beat),
+                             NULL, Q(JAVA_UA, "Client-Version: Nacos-Java-Client:v1.0.0"));
+    json_t *j = beat_json(&r, "beat with body");
+    cr_expect_eq(jint(j, "code"), 10200);
+    cr_expect_eq(jint(j, "clientBeatInterval"), 5000);
+    cr_expect(jbool(j, "lightBeatEnabled"));
+    json_decref(j);
+
+    json_t *l = nacos_list(n, Q("serviceName", "bsvc"));
+    json_t *h = list_find_host(l, "10.1.1.1", 7000);
+    cr_assert(h != NULL, "a beat with a body must re-register the instance");
+    cr_expect_float_eq(jnum(h, "weight"), 2.0, 1e-9);
+    cr_expect_str_eq(jstr(h, "metadata.m"), "1");
+    cr_expect(jbool(h, "healthy"));
+    cr_expect(jbool(h, "enabled"));
+    cr_expect(jbool(h, "ephemeral"), "a beat without ephemeral key is ephemeral");
+    cr_expect_str_eq(jstr(h, "clusterName"), "DEFAULT");
+    json_decref(l);
+}
+
+IT_TEST(beat, body_beat_in_form_java_style)
+{
+    it_node *n = node_start(NULL);
+    const char *beat = "{\"serviceName\":\"DEFAULT_GROUP@@jsvc\",\"ip\":\"10.1.1.5\",\"port\":7005,"
+                       "\"cluster\":\"c9\",\"weight\":1.0,\"metadata\":{},\"scheduled\":false,"
+                       "\"period\":5000,\"stopped\":false}";
+    char *form = http_query(Q("beat", beat));
+    http_resp r = nacos_call(n, "PUT", BEAT, Q("serviceName", "jsvc"), form, Q(JAVA_UA));
+    free(form);
+    json_t *j = beat_json(&r, "beat in form body");
+    cr_expect_eq(jint(j, "code"), 10200);
+    json_decref(j);
+    json_t *l = nacos_list(n, Q("serviceName", "jsvc", "clusters", "c9"));
+    json_t *h = list_find_host(l, "10.1.1.5", 7005);
+    cr_expect(h != NULL, "form-body beat did not register into cluster c9");
+    json_decref(l);
+}
+
+IT_TEST(beat, light_beat_for_unknown_instance_is_20404)
+{
+    it_node *n = node_start(NULL);
+    http_resp r = nacos_call(n, "PUT", BEAT,
+                             Q("serviceName", "bsvc", "ip", "10.1.1.2", "port", "7001"), NULL,
+                             NULL);
+    json_t *j = beat_json(&r, "light beat, unknown instance");
+    cr_expect_eq(jint(j, "code"), 20404);
+    cr_expect_eq(jint(j, "clientBeatInterval"), 5000);
+    json_decref(j);
+    json_t *l = nacos_list(n, Q("serviceName", "bsvc"));
+    cr_expect_eq(list_host_count(l), 0, "a light beat must not register anything");
+    json_decref(l);
+
+    /* Known instance: 10200. The lookup is within one cluster (DEFAULT unless given). */
+    nacos_write_ok(n, "POST", NS "/instance",
+                   Q("serviceName", "bsvc", "ip", "10.1.1.2", "port", "7001", "clusterName", "c1"));
+    r = nacos_call(n, "PUT", BEAT, Q("serviceName", "bsvc", "ip", "10.1.1.2", "port", "7001"),
+                   NULL, NULL);
+    j = beat_json(&r, "light beat, other cluster");
+    cr_expect_eq(jint(j, "code"), 20404, "instance in c1 must not match a DEFAULT beat");
+    json_decref(j);
+    r = nacos_call(n, "PUT", BEAT,
+                   Q("serviceName", "bsvc", "ip", "10.1.1.2", "port", "7001", "clusterName", "c1"),
+                   NULL, NULL);
+    j = beat_json(&r, "light beat, known instance");
+    cr_expect_eq(jint(j, "code"), 10200);
+    cr_expect(jbool(j, "lightBeatEnabled"));
+    json_decref(j);
+
+    nacos_expect_error(n, "PUT", BEAT, Q("ip", "10.1.1.2", "port", "7001"), NULL, 400,
+                       "Param 'serviceName' is required.", false);
+}
+
+IT_TEST(beat, interval_from_metadata)
+{
+    it_node *n = node_start(NULL);
+    nacos_write_ok(n, "POST", NS "/instance",
+                   Q("serviceName", "iv", "ip", "10.1.1.3", "port", "1", "metadata",
+                     "{\"preserved.heart.beat.interval\":\"2000\"}"));
+    nacos_write_ok(n, "POST", NS "/instance",
+                   Q("serviceName", "iv", "ip", "10.1.1.4", "port", "1", "metadata",
+                     "{\"preserved.heart.beat.interval\":\"2s\"}"));
+    http_resp r = nacos_call(n, "PUT", BEAT, Q("serviceName", "iv", "ip", "10.1.1.3", "port", "1"),
+                             NULL, NULL);
+    json_t *j = beat_json(&r, "beat, interval 2000");
+    cr_expect_eq(jint(j, "clientBeatInterval"), 2000);
+    cr_expect_eq(jint(j, "code"), 10200);
+    json_decref(j);
+    r = nacos_call(n, "PUT", BEAT, Q("serviceName", "iv", "ip", "10.1.1.4", "port", "1"), NULL,
+                   NULL);
+    j = beat_json(&r, "beat, interval not digits");
+    cr_expect_eq(jint(j, "clientBeatInterval"), 5000, "a non-digit interval must be ignored");
+    json_decref(j);
+
+    /* An unknown instance re-registered from the beat body takes its metadata's interval. */
+    const char *beat = "{\"ip\":\"10.1.1.9\",\"port\":9,\"cluster\":\"DEFAULT\",\"metadata\":"
+                       "{\"preserved.heart.beat.interval\":\"1500\"}}";
+    r = nacos_call(n, "PUT", BEAT, Q("serviceName", "iv", "beat", beat), NULL, Q(JAVA_UA));
+    j = beat_json(&r, "beat body with interval");
+    cr_expect_eq(jint(j, "clientBeatInterval"), 1500);
+    cr_expect_eq(jint(j, "code"), 10200);
+    json_decref(j);
+}
+
+IT_TEST(beat, body_without_cluster_uses_cluster_name)
+{
+    it_node *n = node_start(NULL);
+    /* RsInfo keys are optional: a blank beat.cluster is filled from clusterName (§2.7). */
+    http_resp r = nacos_call(n, "PUT", BEAT,
+                             Q("serviceName", "fb", "clusterName", "c7", "beat",
+                               "{\"ip\":\"10.1.1.7\",\"port\":7}"),
+                             NULL, Q(JAVA_UA));
+    json_t *j = beat_json(&r, "beat body without cluster");
+    cr_expect_eq(jint(j, "code"), 10200);
+    json_decref(j);
+    json_t *l = nacos_list(n, Q("serviceName", "fb"));
+    json_t *h = list_find_host(l, "10.1.1.7", 7);
+    cr_expect(h != NULL, "beat body without cluster did not register");
+    if (h)
+        cr_expect_str_eq(jstr(h, "clusterName"), "c7");
+    json_decref(l);
+}
+
+IT_TEST(beat, body_without_ip_is_refused)
+{
+    it_node *n = node_start(NULL);
+    /* Nacos takes ip and port from the beat body unconditionally (RsInfo), so a body without ip
+     * cannot re-register anything, even when ip/port parameters are present. */
+    http_resp r = nacos_call(n, "PUT", BEAT,
+                             Q("serviceName", "fb", "ip", "10.1.1.8", "port", "8", "beat",
+                               "{\"cluster\":\"DEFAULT\",\"weight\":3}"),
+                             NULL, Q(JAVA_UA));
+    cr_expect_eq(r.status, 400, "beat body without ip: %ld \"%s\"", r.status, r.body);
+    http_resp_free(&r);
+    json_t *l = nacos_list(n, Q("serviceName", "fb"));
+    cr_expect_eq(list_host_count(l), 0, "a beat body without ip registered something");
+    json_decref(l);
+}
+
+typedef struct health_probe {
+    const it_node *n;
+    const char *ip;
+    int port;
+} health_probe;
+
+static bool listed_healthy(void *arg)
+{
+    health_probe *p = arg;
+    json_t *l = nacos_list(p->n, Q("serviceName", "flip"));
+    json_t *h = list_find_host(l, p->ip, p->port);
+    bool ok = h && json_is_true(json_object_get(h, "healthy"));
+    json_decref(l);
+    return ok;
+}
+
+IT_TEST(beat, beat_makes_unhealthy_instance_healthy)
+{
+    it_node *n = node_start(NULL);
+    /* A healthy neighbour keeps the protect threshold from masking the flag. */
+    nacos_write_ok(n, "POST", NS "/instance", Q("serviceName", "flip", "ip", "10.2.0.1", "port", "1"));
+    nacos_write_ok(n, "POST", NS "/instance",
+                   Q("serviceName", "flip", "ip", "10.2.0.2", "port", "2", "healthy", "false"));
+    health_probe p = {n, "10.2.0.2", 2};
+    cr_assert(!listed_healthy(&p), "registered with healthy=false but listed healthy");
+    http_resp r = nacos_call(n, "PUT", BEAT, Q("serviceName", "flip", "ip", "10.2.0.2", "port", "2"),
+                             NULL, NULL);
+    json_t *j = beat_json(&r, "beat of an unhealthy instance");
+    cr_expect_eq(jint(j, "code"), 10200);
+    json_decref(j);
+    cr_expect(wait_until(listed_healthy, &p, 5000), "a beat did not make the instance healthy");
+}

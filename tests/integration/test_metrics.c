@@ -1,0 +1,164 @@
+/* Admin listeners (design §6): Prometheus metrics of the gateway and the registry, /health,
+ * /ready, and `cairn status`. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cairn_harness.h"
+#include "cairn_nacos.h"
+#include "cairn_prom.h"
+
+TestSuite(metrics, .fini = it_teardown, .timeout = 120);
+
+static prom_text scrape(const char *hostport, const char *who)
+{
+    http_resp r = http_get_addr(hostport, "/metrics", 5000);
+    cr_assert_eq(r.status, 200, "%s /metrics at %s: %ld %s", who, hostport, r.status, r.error);
+    cr_expect(r.content_type && strncmp(r.content_type, "text/plain", 10) == 0,
+              "%s /metrics content type \"%s\"", who, r.content_type ? r.content_type : "");
+    prom_text t;
+    char err[512];
+    bool ok = prom_parse(r.body, &t, err, sizeof err);
+    cr_assert(ok, "%s /metrics is not Prometheus text: %s", who, err);
+    cr_expect(t.type_lines > 0, "%s /metrics has no # TYPE lines", who);
+    http_resp_free(&r);
+    return t;
+}
+
+static void some_traffic(const it_node *n)
+{
+    for (int i = 1; i <= 3; i++) {
+        char ip[32];
+        snprintf(ip, sizeof ip, "10.0.0.%d", i);
+        nacos_write_ok(n, "POST", NS "/instance",
+                       Q("serviceName", "met", "ip", ip, "port", "1", "ephemeral",
+                         i == 3 ? "false" : "true"));
+    }
+    json_t *l = nacos_list(n, Q("serviceName", "met"));
+    json_decref(l);
+    nacos_expect_error(n, "POST", NS "/instance", Q("serviceName", "met", "ip", "10.0.0.9"), NULL,
+                       400, "Param 'port' is required.", false);
+}
+
+IT_TEST(metrics, gateway_metrics)
+{
+    it_node *n = node_start(NULL);
+    some_traffic(n);
+    prom_text t = scrape(n->gateway_admin, "gateway");
+    size_t c200 = 0, c400 = 0;
+    double ok = prom_sum(&t, "cairn_gateway_", NULL, "requests_total", "status=\"200\"", &c200);
+    double bad = prom_sum(&t, "cairn_gateway_", NULL, "requests_total", "status=\"400\"", &c400);
+    cr_expect(c200 > 0 && ok >= 4, "requests_total{status=\"200\"} sums to %g (want >= 4)", ok);
+    cr_expect(c400 > 0 && bad >= 1, "requests_total{status=\"400\"} sums to %g (want >= 1)", bad);
+    const prom_sample *s = prom_match(&t, "cairn_gateway_", NULL, "requests_total", "endpoint=");
+    cr_expect(s != NULL, "requests_total has no endpoint label");
+    size_t n_inst = 0;
+    prom_sum(&t, "cairn_gateway_", NULL, "requests_total", "instance", &n_inst);
+    cr_expect(n_inst > 0, "no requests_total sample names the instance endpoint");
+
+    size_t n_inf = 0;
+    double inf = prom_sum(&t, "cairn_gateway_", NULL, "_bucket", "le=\"+Inf\"", &n_inf);
+    cr_expect(n_inf > 0 && inf >= 5, "latency histogram +Inf buckets sum to %g (want >= 5)", inf);
+    size_t buckets = 0;
+    prom_sum(&t, "cairn_gateway_", NULL, "_bucket", NULL, &buckets);
+    cr_expect(buckets > 5, "latency histogram has only %zu buckets", buckets);
+    cr_expect(prom_match(&t, "cairn_gateway_", NULL, "_count", NULL) != NULL);
+    cr_expect(prom_match(&t, "cairn_gateway_", NULL, "_sum", NULL) != NULL);
+    prom_free(&t);
+}
+
+IT_TEST(metrics, registry_metrics)
+{
+    it_node *n = node_start(NULL);
+    some_traffic(n);
+    prom_text t = scrape(n->registry_admin, "registry");
+    size_t nw = 0;
+    double writes = prom_sum(&t, "cairn_registry_", "write", "_total", NULL, &nw);
+    cr_expect(nw > 0 && writes >= 3, "registry write counters sum to %g (want >= 3)", writes);
+    const prom_sample *batch = prom_match(&t, "cairn_registry_", "batch", "_bucket", "le=\"+Inf\"");
+    cr_expect(batch != NULL && batch->value >= 1, "no write batch histogram with observations");
+    const prom_sample *commit = prom_match(&t, "cairn_registry_", "commit", "_count", NULL);
+    cr_expect(commit != NULL && commit->value >= 1, "no commit time histogram with observations");
+    const prom_sample *commit_sum = prom_match(&t, "cairn_registry_", "commit", "_sum", NULL);
+    cr_expect(commit_sum != NULL && commit_sum->value > 0, "commit time sum is not > 0");
+    bool lmdb_size = false;
+    for (size_t i = 0; i < t.count; i++) {
+        const prom_sample *x = &t.samples[i];
+        if (strncmp(x->name, "cairn_registry_", 15) == 0 && strstr(x->name, "lmdb") &&
+            !strstr(x->name, "map") && x->value > 0)
+            lmdb_size = true;
+    }
+    cr_expect(lmdb_size, "no LMDB size gauge > 0 (other than the map size)");
+    prom_free(&t);
+}
+
+IT_TEST(metrics, health_and_ready)
+{
+    it_node *n = node_start(NULL);
+    const char *addrs[] = {n->gateway_admin, n->registry_admin};
+    for (int i = 0; i < 2; i++) {
+        http_resp r = http_get_addr(addrs[i], "/health", 5000);
+        cr_expect_eq(r.status, 200, "/health at %s: %ld \"%s\"", addrs[i], r.status, r.body);
+        http_resp_free(&r);
+        r = http_get_addr(addrs[i], "/ready", 5000);
+        cr_expect_eq(r.status, 200, "/ready at %s: %ld \"%s\"", addrs[i], r.status, r.body);
+        http_resp_free(&r);
+        r = http_get_addr(addrs[i], "/nosuch", 5000);
+        cr_expect_eq(r.status, 404, "unknown admin path at %s: %ld", addrs[i], r.status);
+        http_resp_free(&r);
+    }
+}
+
+IT_TEST(metrics, cairn_status_lists_roles)
+{
+    it_node *n = node_start(NULL);
+    some_traffic(n);
+    char bin[PATH_MAX];
+    snprintf(bin, sizeof bin, "%s/cairn", CAIRN_BIN_DIR);
+    char *out = NULL, *err = NULL;
+    int code = it_run(ARGS(bin, "status", "--data-dir", n->data_dir), 10000, &out, &err);
+    cr_expect_eq(code, 0, "cairn status exit %d; stdout:\n%s\nstderr:\n%s", code, out, err);
+    cr_expect(strstr(out, "gateway") != NULL, "cairn status does not list the gateway:\n%s", out);
+    cr_expect(strstr(out, "registry") != NULL, "cairn status does not list the registry:\n%s",
+              out);
+    cr_expect(strstr(out, n->gateway_admin) != NULL && strstr(out, n->registry_admin) != NULL,
+              "cairn status does not show the admin addresses (%s, %s):\n%s", n->gateway_admin,
+              n->registry_admin, out);
+    free(out);
+    free(err);
+}
+
+typedef struct file_probe {
+    char path[PATH_MAX + 32];
+    char addr[64];
+} file_probe;
+
+static bool addr_file(void *arg)
+{
+    file_probe *f = arg;
+    return it_read_addr_file(f->path, f->addr, sizeof f->addr);
+}
+
+IT_TEST(metrics, cairn_status_fails_when_a_role_is_down)
+{
+    /* Only the gateway runs: status must say so with a non-zero exit. */
+    const char *dir = it_tmpdir();
+    char data[PATH_MAX];
+    snprintf(data, sizeof data, "%s/data", dir);
+    role_start_alone("cairn-gateway", data,
+                     ARGS("gateway.listen=127.0.0.1:0", "gateway.admin_listen=127.0.0.1:0"));
+    file_probe f;
+    snprintf(f.path, sizeof f.path, "%s/run/gateway.admin", data);
+    cr_assert(wait_until(addr_file, &f, IT_READY_TIMEOUT_MS), "gateway alone wrote no %s", f.path);
+    char bin[PATH_MAX];
+    snprintf(bin, sizeof bin, "%s/cairn", CAIRN_BIN_DIR);
+    char *out = NULL, *err = NULL;
+    int code = it_run(ARGS(bin, "status", "--data-dir", data), 10000, &out, &err);
+    cr_expect_neq(code, 0, "cairn status exit 0 with the registry down:\n%s", out);
+    cr_expect(code != -2, "cairn status hung");
+    cr_expect(strstr(out, "registry") != NULL, "status does not mention the registry:\n%s", out);
+    free(out);
+    free(err);
+}

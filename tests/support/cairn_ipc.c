@@ -1,0 +1,127 @@
+/* Raw nng access to a node's registry sockets (see cairn_ipc.h). */
+#include "cairn_ipc.h"
+
+#include <criterion/criterion.h>
+#include <nng/protocol/pubsub0/sub.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cairn_endpoints.h"
+
+char *registry_raw_request(const it_node *n, const void *data, size_t len, size_t *reply_len,
+                           int timeout_ms, char *err, size_t err_len)
+{
+    char url[PATH_MAX + 16];
+    if (cairn_endpoint_url(n->run_dir, CAIRN_EP_REGISTRY_COMMANDS, url, sizeof url) != 0) {
+        snprintf(err, err_len, "run dir too long for an ipc url");
+        return NULL;
+    }
+    nng_socket s;
+    int rv = nng_req0_open(&s);
+    if (rv != 0) {
+        snprintf(err, err_len, "nng_req0_open: %s", nng_strerror(rv));
+        return NULL;
+    }
+    char *out = NULL;
+    nng_msg *msg = NULL;
+    /* No resend: a resend would hide whether the first request got an answer. */
+    if ((rv = nng_socket_set_ms(s, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE)) != 0 ||
+        (rv = nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, timeout_ms)) != 0 ||
+        (rv = nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, timeout_ms)) != 0 ||
+        (rv = nng_dial(s, url, NULL, 0)) != 0 || (rv = nng_msg_alloc(&msg, 0)) != 0 ||
+        (len > 0 && (rv = nng_msg_append(msg, data, len)) != 0) ||
+        (rv = nng_sendmsg(s, msg, 0)) != 0) {
+        snprintf(err, err_len, "sending to %s: %s", url, nng_strerror(rv));
+        if (msg)
+            nng_msg_free(msg);
+        nng_close(s);
+        return NULL;
+    }
+    msg = NULL;
+    if ((rv = nng_recvmsg(s, &msg, 0)) != 0) {
+        snprintf(err, err_len, "no reply from %s: %s", url, nng_strerror(rv));
+        nng_close(s);
+        return NULL;
+    }
+    size_t n_len = nng_msg_len(msg);
+    out = malloc(n_len + 1);
+    if (out) {
+        memcpy(out, nng_msg_body(msg), n_len);
+        out[n_len] = '\0';
+        *reply_len = n_len;
+    } else {
+        snprintf(err, err_len, "out of memory");
+    }
+    nng_msg_free(msg);
+    nng_close(s);
+    return out;
+}
+
+cairn_err registry_request(const it_node *n, const cairn_request *req, cairn_reply *rep,
+                           int timeout_ms)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    cairn_err e = cairn_request_encode(req, &buf, &len);
+    if (e != CAIRN_OK)
+        return e;
+    char err[256];
+    size_t rlen = 0;
+    char *raw = registry_raw_request(n, buf, len, &rlen, timeout_ms, err, sizeof err);
+    free(buf);
+    if (!raw) {
+        cr_log_error("registry_request: %s", err);
+        return CAIRN_E_UNAVAILABLE;
+    }
+    cairn_status st;
+    e = cairn_reply_decode(raw, rlen, rep, &st);
+    if (e != CAIRN_OK)
+        cr_log_error("registry_request: reply does not decode: %s", st.message);
+    free(raw);
+    return e;
+}
+
+bool events_open(it_sub *s, const it_node *n)
+{
+    char url[PATH_MAX + 16];
+    memset(s, 0, sizeof *s);
+    if (cairn_endpoint_url(n->run_dir, CAIRN_EP_REGISTRY_EVENTS, url, sizeof url) != 0)
+        return false;
+    int rv = nng_sub0_open(&s->sock);
+    if (rv != 0)
+        return false;
+    s->open = true;
+    if ((rv = nng_socket_set(s->sock, NNG_OPT_SUB_SUBSCRIBE, "", 0)) != 0 ||
+        (rv = nng_dial(s->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+        cr_log_error("events_open %s: %s", url, nng_strerror(rv));
+        events_close(s);
+        return false;
+    }
+    return true;
+}
+
+bool events_next(it_sub *s, cairn_change_event *ev, int timeout_ms)
+{
+    nng_msg *msg = NULL;
+    if (nng_socket_set_ms(s->sock, NNG_OPT_RECVTIMEO, timeout_ms) != 0 ||
+        nng_recvmsg(s->sock, &msg, 0) != 0)
+        return false;
+    cairn_status st;
+    memset(ev, 0, sizeof *ev);
+    cairn_err e = cairn_event_decode(nng_msg_body(msg), nng_msg_len(msg), ev, &st);
+    size_t len = nng_msg_len(msg);
+    nng_msg_free(msg);
+    cr_assert(e == CAIRN_OK, "a %zu-byte message on registry-events.sock does not decode: %s",
+              len, st.message);
+    return true;
+}
+
+void events_close(it_sub *s)
+{
+    if (s->open) {
+        nng_close(s->sock);
+        s->open = false;
+    }
+}
