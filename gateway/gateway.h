@@ -12,13 +12,15 @@
 #include "cairn_rpc.h"
 #include "gateway_http.h"
 #include "gateway_metrics.h"
+#include "gateway_push.h"
 
 typedef struct gateway {
     cairn_role *role;
     cairn_rpc_client *registry;
-    cairn_rpc_client *beats; /* where beats go; == registry until a healthcheck role exists */
+    cairn_rpc_client *beats; /* the healthcheck role, which answers beats */
     gateway_metrics metrics;
     gateway_http *http;
+    gateway_push *push; /* NULL when pusher.count is 0: no push subscriptions */
 
     size_t max_body_bytes;
     size_t max_param_bytes;

@@ -10,10 +10,10 @@
 #include "gateway_handlers.h"
 #include "gateway_router.h"
 
-/* Where beats go. Today the registry answers them; when the healthcheck role exists this
- * becomes CAIRN_EP_HEALTHCHECK_COMMANDS and nothing else changes. */
-static const cairn_endpoint beat_endpoint = CAIRN_EP_REGISTRY_COMMANDS;
-static const char *const beat_peer = "registry";
+/* Where beats go: the healthcheck role, which keeps the beat table (design §4). While it is
+ * down (a restart), beats get a 503 after gateway.healthcheck_timeout_ms. */
+static const cairn_endpoint beat_endpoint = CAIRN_EP_HEALTHCHECK_COMMANDS;
+static const char *const beat_peer = "healthcheck";
 
 int64_t gateway_now_ms(void)
 {
@@ -30,7 +30,7 @@ int64_t gateway_wall_ms(void)
 }
 
 static cairn_rpc_client *open_client(gateway *gw, cairn_endpoint ep, const char *peer,
-                                     cairn_status *st)
+                                     const char *timeout_key, cairn_status *st)
 {
     char url[256];
     if (cairn_endpoint_url(gw->role->run_dir, ep, url, sizeof url) != 0) {
@@ -38,7 +38,7 @@ static cairn_rpc_client *open_client(gateway *gw, cairn_endpoint ep, const char 
                    gw->role->run_dir);
         return NULL;
     }
-    int timeout_ms = (int)cairn_config_int(gw->role->config, "gateway.registry_timeout_ms");
+    int timeout_ms = (int)cairn_config_int(gw->role->config, timeout_key);
     return cairn_rpc_client_open(url, peer, timeout_ms, st);
 }
 
@@ -68,14 +68,27 @@ cairn_err gateway_open(gateway *gw, cairn_role *role, cairn_status *st)
     gw->cpu_proc_s = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
     gateway_metrics_init(&gw->metrics, role->metrics);
 
-    gw->registry = open_client(gw, CAIRN_EP_REGISTRY_COMMANDS, "registry", st);
+    gw->registry =
+        open_client(gw, CAIRN_EP_REGISTRY_COMMANDS, "registry", "gateway.registry_timeout_ms", st);
     if (!gw->registry)
         goto fail;
     if (beat_endpoint == CAIRN_EP_REGISTRY_COMMANDS) {
         gw->beats = gw->registry;
     } else {
-        gw->beats = open_client(gw, beat_endpoint, beat_peer, st);
+        gw->beats = open_client(gw, beat_endpoint, beat_peer, "gateway.healthcheck_timeout_ms", st);
         if (!gw->beats)
+            goto fail;
+    }
+    if (cairn_config_int(cfg, "pusher.count") > 0) {
+        char url[256];
+        if (cairn_endpoint_url(role->run_dir, CAIRN_EP_GATEWAY_SUBSCRIPTIONS, url, sizeof url)) {
+            cairn_fail(st, CAIRN_E_INVALID,
+                       "node.run_dir is too long for an ipc socket path: %s", role->run_dir);
+            goto fail;
+        }
+        gw->push = gateway_push_open(url, cairn_config_bool(cfg, "push.trust_client_ip"),
+                                     role->metrics, st);
+        if (!gw->push)
             goto fail;
     }
     cairn_role_set_health(role, gateway_health_check, gw);
@@ -117,6 +130,8 @@ void gateway_close(gateway *gw)
         cairn_role_set_health(gw->role, NULL, NULL);
     gateway_http_stop(gw->http);
     gw->http = NULL;
+    gateway_push_close(gw->push);
+    gw->push = NULL;
     if (gw->beats && gw->beats != gw->registry)
         cairn_rpc_client_close(gw->beats);
     gw->beats = NULL;
@@ -149,7 +164,10 @@ static cairn_err call(gateway *gw, cairn_rpc_client *client, const cairn_request
     else if (rc != CAIRN_OK)
         st->code = rc;
     if (rc == CAIRN_E_UNAVAILABLE) {
-        gateway_metrics_registry_unavailable(&gw->metrics);
+        if (client == gw->registry)
+            gateway_metrics_registry_unavailable(&gw->metrics);
+        else
+            gateway_metrics_healthcheck_unavailable(&gw->metrics);
         if (!strstr(st->message, "try again")) {
             size_t n = strlen(st->message);
             snprintf(st->message + n, sizeof st->message - n, "; try again");

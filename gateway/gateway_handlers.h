@@ -29,14 +29,20 @@ void gateway_service_detail(gateway *gw, gateway_request *req, gateway_response 
 void gateway_service_update(gateway *gw, gateway_request *req, gateway_response *resp);
 void gateway_service_list(gateway *gw, gateway_request *req, gateway_response *resp);
 
+/* gateway_cluster.c: §6 PUT /cluster */
+void gateway_cluster_update(gateway *gw, gateway_request *req, gateway_response *resp);
+
 /* gateway_operator.c: §4.1 – §4.4 */
 void gateway_operator_switches(gateway *gw, gateway_request *req, gateway_response *resp);
 void gateway_operator_switches_put(gateway *gw, gateway_request *req, gateway_response *resp);
 void gateway_operator_metrics(gateway *gw, gateway_request *req, gateway_response *resp);
 void gateway_operator_servers(gateway *gw, gateway_request *req, gateway_response *resp);
 
-/* gateway_health.c: §5 /health/server and the console liveness/readiness probes */
+/* gateway_health.c: §5 /health/server, /health/instance, /health/checkers and the console
+ * liveness/readiness probes */
 void gateway_health_server(gateway *gw, gateway_request *req, gateway_response *resp);
+void gateway_health_instance(gateway *gw, gateway_request *req, gateway_response *resp);
+void gateway_health_checkers(gateway *gw, gateway_request *req, gateway_response *resp);
 void gateway_health_liveness(gateway *gw, gateway_request *req, gateway_response *resp);
 void gateway_health_readiness(gateway *gw, gateway_request *req, gateway_response *resp);
 /* The role's health callback (cairn_health_fn): the registry answers a STATS call; cached 1 s. */

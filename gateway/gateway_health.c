@@ -1,6 +1,8 @@
 /* Health: the role's /health callback (is the registry answering?) and the Nacos health
- * endpoints (§5 /health/server, the console liveness and readiness probes). */
+ * endpoints (§5: /health/server, PUT /health/instance, /health/checkers; the console liveness
+ * and readiness probes). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "gateway_handlers.h"
@@ -67,4 +69,64 @@ void gateway_health_readiness(gateway *gw, gateway_request *req, gateway_respons
         gateway_reply_text(resp, 200, "OK");
     else
         gateway_reply_text(resp, 503, "%s", detail);
+}
+
+/* PUT /health and PUT /health/instance (§5): health set by hand, only where the cluster's checker
+ * is NONE (the registry enforces that). */
+void gateway_health_instance(gateway *gw, gateway_request *req, gateway_response *resp)
+{
+    const gateway_params *p = req->params;
+    cairn_status st;
+    cairn_status_clear(&st);
+    cairn_request rq;
+    cairn_request_init(&rq, CAIRN_MSG_INSTANCE_HEALTH);
+    rq.mode = CAIRN_HEALTH_MANUAL;
+    rq.has_instance = true;
+    cairn_err err = CAIRN_OK;
+    /* `healthy`, or the legacy `valid`, read with BooleanUtils.toBoolean. */
+    const char *healthy = gateway_params_get(p, "healthy");
+    if (!healthy)
+        healthy = gateway_params_get(p, "valid");
+    if (!healthy)
+        err = cairn_fail(&st, CAIRN_E_INVALID, "Param 'healthy' is required.");
+    const char *svc = NULL, *ns = NULL, *ip = NULL;
+    if (err == CAIRN_OK)
+        err = gateway_param_service(p, false, "Param 'serviceName' is required.", &svc, &st);
+    if (err == CAIRN_OK)
+        err = gateway_param_namespace(p, &ns, &st);
+    if (err == CAIRN_OK && !(ip = gateway_param_required(p, "ip", &st)))
+        err = st.code;
+    if (err == CAIRN_OK)
+        err = gateway_param_int(p, "port", true, 0, &rq.instance.port, &st);
+    const char *cluster = gateway_param_cluster(p);
+    if (err == CAIRN_OK && (cairn_check_length("ip", ip, CAIRN_MAX_IP_LEN, &st) ||
+                            cairn_check_length("clusterName", cluster, CAIRN_MAX_CLUSTER_LEN, &st)))
+        err = st.code;
+    if (err == CAIRN_OK) {
+        rq.instance.healthy = cairn_parse_bool_lenient(healthy);
+        if (!(rq.namespace_id = strdup(ns)) || !(rq.service = strdup(svc)) ||
+            !(rq.instance.ip = strdup(ip)) || !(rq.instance.cluster = strdup(cluster)))
+            err = cairn_fail(&st, CAIRN_E_NOMEM, "out of memory");
+    }
+    if (err == CAIRN_OK) {
+        cairn_reply rep;
+        err = gateway_call_registry(gw, &rq, &rep, &st);
+        cairn_reply_free(&rep);
+    }
+    cairn_request_free(&rq);
+    if (err != CAIRN_OK)
+        gateway_reply_error(resp, &st);
+    else
+        gateway_reply_ok(resp);
+}
+
+/* GET /health/checkers (§5): each checker type with its defaults, nulls omitted as Jackson
+ * does. */
+void gateway_health_checkers(gateway *gw, gateway_request *req, gateway_response *resp)
+{
+    (void)gw, (void)req;
+    gateway_reply_json(resp, json_pack("{s:{s:s}, s:{s:s, s:s, s:s, s:i}, s:{s:s}, s:{s:s}}",
+                                       "TCP", "type", "TCP", "HTTP", "type", "HTTP", "path", "",
+                                       "headers", "", "expectedResponseCode", 200, "MYSQL",
+                                       "type", "MYSQL", "NONE", "type", "NONE"));
 }

@@ -180,6 +180,31 @@ static enum MHD_Result send_text(gateway_http *h, struct MHD_Connection *conn, r
     return send_response(h, conn, rs, method, &resp, close);
 }
 
+/* The numeric text of the connection's peer address into buf ("" when unknown). */
+static void peer_address(struct MHD_Connection *conn, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!info || !info->client_addr)
+        return;
+    const struct sockaddr *sa = info->client_addr;
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+        if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+            if (!inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], buf, (socklen_t)len))
+                buf[0] = '\0';
+            return;
+        }
+        if (!inet_ntop(AF_INET6, &s6->sin6_addr, buf, (socklen_t)len))
+            buf[0] = '\0';
+    } else if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+        if (!inet_ntop(AF_INET, &s4->sin_addr, buf, (socklen_t)len))
+            buf[0] = '\0';
+    }
+}
+
 /* The first callback of a request: headers are in, no body yet. */
 static enum MHD_Result begin_request(gateway_http *h, struct MHD_Connection *conn,
                                      const char *method, void **con_cls)
@@ -250,10 +275,13 @@ static enum MHD_Result finish_request(gateway_http *h, struct MHD_Connection *co
                                                  MHD_HTTP_HEADER_USER_AGENT);
     if (!ua || !*ua)
         ua = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Client-Version");
+    char peer[INET6_ADDRSTRLEN];
+    peer_address(conn, peer, sizeof peer);
     gateway_request req = {
         .method = method,
         .path = url,
         .user_agent = ua ? ua : "",
+        .peer_ip = peer,
         .params = &params,
     };
     gateway_response resp = {0};

@@ -15,6 +15,8 @@ typedef struct gateway_request {
     const char *method;     /* "GET", "POST", ... */
     const char *path;       /* the URI path, without the query string */
     const char *user_agent; /* User-Agent, or Client-Version when that is empty; never NULL */
+    const char *peer_ip;    /* numeric address of the TCP peer ("" when unknown); an IPv4 peer
+                               of an IPv6 listener is shown as plain IPv4 */
     gateway_params *params; /* merged query + form parameters */
 } gateway_request;
 

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cairn_client.h"
 #include "cairn_model.h"
-#include "gateway_client.h"
 #include "gateway_handlers.h"
 #include "gateway_reply.h"
 
@@ -106,7 +106,7 @@ void gateway_instance_deregister(gateway *gw, gateway_request *req, gateway_resp
  * and proxies included, register semantics (§2.3). */
 void gateway_instance_update(gateway *gw, gateway_request *req, gateway_response *resp)
 {
-    uint32_t mode = gateway_client_is_java_v1(req->user_agent) ? CAIRN_UPSERT_MUST_EXIST
+    uint32_t mode = cairn_client_is_java_v1(req->user_agent) ? CAIRN_UPSERT_MUST_EXIST
                                                                : CAIRN_UPSERT_REGISTER;
     instance_write(gw, req, resp, CAIRN_MSG_INSTANCE_UPSERT, mode);
 }
@@ -182,10 +182,10 @@ static json_t *detail_json(const char *svc, const cairn_instance *in)
                                : cairn_instance_default_id(in->ip, in->port, in->cluster, svc);
     json_t *j = json_pack("{s:s, s:s, s:i, s:s, s:o, s:b, s:s, s:o}", "service", svc, "ip",
                           in->ip ? in->ip : "", "port", (int)in->port, "clusterName",
-                          in->cluster ? in->cluster : "", "weight", gateway_json_double(in->weight),
+                          in->cluster ? in->cluster : "", "weight", cairn_json_double(in->weight),
                           "healthy", in->healthy, "instanceId",
                           in->instance_id ? in->instance_id : (id ? id : ""), "metadata",
-                          gateway_json_metadata(&in->metadata));
+                          cairn_json_metadata(&in->metadata));
     free(id);
     return j;
 }

@@ -1,11 +1,31 @@
-/* GET /nacos/v1/ns/instance/list (§2.5): parameters, the registry snapshot, the rendering. */
+/* GET /nacos/v1/ns/instance/list (§2.5): parameters, the push subscription (§12.1), the registry
+ * snapshot, the rendering. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway_client.h"
+#include "cairn_client.h"
+#include "cairn_render.h"
 #include "gateway_handlers.h"
-#include "gateway_render.h"
 #include "gateway_reply.h"
+
+/* §12.1: a push-capable agent listing with udpPort > 0 (re)subscribes; the answer then tells it
+ * to poll every 10 s instead of 3 s. A subscription that cannot be published leaves the request
+ * an ordinary poll: it is never failed for it. */
+static int64_t subscribe(gateway *gw, const gateway_request *req, const char *ns,
+                         const char *svc, const char *clusters, int32_t udp_port)
+{
+    if (!gw->push || udp_port <= 0 || udp_port > 65535 ||
+        !cairn_client_can_push(req->user_agent))
+        return CAIRN_LIST_CACHE_MILLIS;
+    const char *dest = gateway_push_destination(gw->push, req->peer_ip,
+                                                gateway_params_get(req->params, "clientIP"));
+    if (!dest)
+        return CAIRN_LIST_CACHE_MILLIS;
+    return gateway_push_subscribe(gw->push, ns, svc, clusters, dest, udp_port, req->user_agent,
+                                  gateway_wall_ms())
+               ? CAIRN_PUSH_CACHE_MILLIS
+               : CAIRN_LIST_CACHE_MILLIS;
+}
 
 void gateway_instance_list(gateway *gw, gateway_request *req, gateway_response *resp)
 {
@@ -17,20 +37,19 @@ void gateway_instance_list(gateway *gw, gateway_request *req, gateway_response *
     cairn_err err = gateway_param_service(p, true, "Param 'serviceName' is required.", &svc, &st);
     if (err == CAIRN_OK)
         err = gateway_param_namespace(p, &ns, &st);
-    /* Parsed for its 400 on a non-number; push subscriptions do not exist yet. */
     if (err == CAIRN_OK)
         err = gateway_param_int(p, "udpPort", false, 0, &udp_port, &st);
     if (err != CAIRN_OK) {
         gateway_reply_error(resp, &st);
         return;
     }
-    gateway_list_query q = {
+    cairn_list_query q = {
         .service = svc,
         .clusters = gateway_param_optional(p, "clusters", ""),
         .env = gateway_param_optional(p, "env", ""),
         .healthy_only = cairn_parse_bool_strict(gateway_params_get(p, "healthyOnly")),
-        .grouped_names = gateway_client_is_java_v1(req->user_agent),
-        .cache_millis = GATEWAY_LIST_CACHE_MILLIS,
+        .grouped_names = cairn_client_is_java_v1(req->user_agent),
+        .cache_millis = CAIRN_LIST_CACHE_MILLIS,
     };
 
     cairn_request rq;
@@ -47,10 +66,13 @@ void gateway_instance_list(gateway *gw, gateway_request *req, gateway_response *
 
     /* A missing service is a 200 with no hosts, never a 404 (§17 item 4). */
     if (err == CAIRN_OK || err == CAIRN_E_NOT_FOUND) {
+        /* Subscribed only once the answer is certain, so a 503 never leaves a subscriber the
+         * client does not know it has. */
+        q.cache_millis = subscribe(gw, req, ns, svc, q.clusters, udp_port);
         size_t len = 0;
         const cairn_service_snapshot *snap =
             (err == CAIRN_OK && rep.has_snapshot) ? &rep.snapshot : NULL;
-        char *body = gateway_render_list(snap, &q, &len);
+        char *body = cairn_render_list(snap, &q, &len);
         gateway_reply_json_text(resp, body, len);
     } else {
         gateway_reply_error(resp, &st);

@@ -12,6 +12,12 @@ void gateway_metrics_init(gateway_metrics *gm, cairn_metrics *m)
                                   "Registry calls that failed because it was down or timed out.",
                                   NULL)
           : NULL;
+    gm->healthcheck_unavailable =
+        m ? cairn_metrics_counter(m, "healthcheck_unavailable_total",
+                                  "Beats that failed because the healthcheck role was down or "
+                                  "timed out.",
+                                  NULL)
+          : NULL;
 }
 
 /* Methods outside the usual set collapse into one label value. */
@@ -51,4 +57,10 @@ void gateway_metrics_registry_unavailable(gateway_metrics *gm)
 {
     if (gm->registry_unavailable)
         cairn_counter_inc(gm->registry_unavailable);
+}
+
+void gateway_metrics_healthcheck_unavailable(gateway_metrics *gm)
+{
+    if (gm->healthcheck_unavailable)
+        cairn_counter_inc(gm->healthcheck_unavailable);
 }

@@ -2,7 +2,8 @@
  *   requests_total{endpoint,method,status}  endpoint is the route pattern, "other" when none
  *                                           matched, so label cardinality stays bounded;
  *   request_seconds{endpoint}               latency histogram (cairn_latency_buckets);
- *   registry_unavailable_total              registry calls that timed out or found it down. */
+ *   registry_unavailable_total              registry calls that timed out or found it down;
+ *   healthcheck_unavailable_total           the same for beats sent to the healthcheck role. */
 #ifndef GATEWAY_METRICS_H
 #define GATEWAY_METRICS_H
 
@@ -11,11 +12,13 @@
 typedef struct gateway_metrics {
     cairn_metrics *m;
     cairn_counter *registry_unavailable;
+    cairn_counter *healthcheck_unavailable;
 } gateway_metrics;
 
 void gateway_metrics_init(gateway_metrics *gm, cairn_metrics *m);
 void gateway_metrics_observe(gateway_metrics *gm, const char *method, const char *endpoint,
                              int status, double seconds);
 void gateway_metrics_registry_unavailable(gateway_metrics *gm);
+void gateway_metrics_healthcheck_unavailable(gateway_metrics *gm);
 
 #endif

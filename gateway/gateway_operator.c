@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "gateway_handlers.h"
-#include "gateway_render.h"
+#include "cairn_render.h"
 #include "gateway_reply.h"
 
 /* The SwitchDomain defaults of Nacos 1.4.8 (§4.1), in its field order. Cairn's behaviour is set
@@ -21,12 +21,12 @@ static json_t *switches_json(void)
         "name", "00-00---000-NACOS_SWITCH_DOMAIN-000---00-00", "adWeightMap",
         "defaultPushCacheMillis", (json_int_t)10000, "clientBeatInterval",
         (json_int_t)CAIRN_DEFAULT_BEAT_INTERVAL_MS, "defaultCacheMillis",
-        (json_int_t)GATEWAY_LIST_CACHE_MILLIS, "distroThreshold", gateway_json_float(0.7f),
+        (json_int_t)CAIRN_LIST_CACHE_MILLIS, "distroThreshold", cairn_json_float(0.7f),
         "healthCheckEnabled", 1, "autoChangeHealthCheckEnabled", 1, "distroEnabled", 1,
         "enableStandalone", 1, "pushEnabled", 1, "checkTimes", 3, "httpHealthParams", "max", 5000,
-        "min", 500, "factor", gateway_json_float(0.85f), "tcpHealthParams", "max", 5000, "min",
-        1000, "factor", gateway_json_float(0.75f), "mysqlHealthParams", "max", 3000, "min", 2000,
-        "factor", gateway_json_float(0.65f), "incrementalList",
+        "min", 500, "factor", cairn_json_float(0.85f), "tcpHealthParams", "max", 5000, "min",
+        1000, "factor", cairn_json_float(0.75f), "mysqlHealthParams", "max", 3000, "min", 2000,
+        "factor", cairn_json_float(0.65f), "incrementalList",
         "serverStatusSynchronizationPeriodMillis", (json_int_t)2000,
         "serviceStatusSynchronizationPeriodMillis", (json_int_t)5000, "disableAddIP", 0,
         "sendBeatOnly", 0, "lightBeatEnabled", 1, "limitedUrlMap", "distroServerExpiredMillis",
@@ -117,8 +117,8 @@ void gateway_operator_metrics(gateway *gw, gateway_request *req, gateway_respons
                         (json_int_t)rep.instance_count, "raftNotifyTaskCount", 0,
                         "responsibleServiceCount", (json_int_t)rep.service_count,
                         "responsibleInstanceCount", (json_int_t)rep.instance_count, "cpu",
-                        gateway_json_float(process_cpu(gw)), "load",
-                        gateway_json_float((float)load), "mem", gateway_json_float(memory_used())));
+                        cairn_json_float(process_cpu(gw)), "load",
+                        cairn_json_float((float)load), "mem", cairn_json_float(memory_used())));
     cairn_reply_free(&rep);
 }
 

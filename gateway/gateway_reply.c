@@ -56,33 +56,3 @@ void gateway_reply_json_text(gateway_response *r, char *body, size_t len)
 {
     set_body(r, 200, GATEWAY_JSON_TYPE, body, len);
 }
-
-json_t *gateway_json_float(float f)
-{
-    /* Float.toString prints the shortest digits that read back as the same float; turning
-     * those digits into a double keeps them short when jansson prints the double. */
-    char buf[32];
-    for (int prec = 1; prec <= 9; prec++) {
-        snprintf(buf, sizeof buf, "%.*g", prec, (double)f);
-        if (strtof(buf, NULL) == f)
-            break;
-    }
-    return json_real(strtod(buf, NULL));
-}
-
-json_t *gateway_json_double(double d)
-{
-    return json_real(d);
-}
-
-json_t *gateway_json_metadata(const cairn_metadata *md)
-{
-    json_t *obj = json_object();
-    for (uint32_t i = 0; obj && md && i < md->len; i++) {
-        if (json_object_set_new(obj, md->items[i].key, json_string(md->items[i].value)) != 0) {
-            json_decref(obj);
-            return NULL;
-        }
-    }
-    return obj;
-}

@@ -35,6 +35,10 @@ static const route routes[] = {
     {"GET", NS_PREFIX "/operator/metrics", gateway_operator_metrics},
     {"GET", NS_PREFIX "/operator/servers", gateway_operator_servers},
     {NULL, NS_PREFIX "/health/server", gateway_health_server},
+    {"PUT", NS_PREFIX "/health", gateway_health_instance},
+    {"PUT", NS_PREFIX "/health/instance", gateway_health_instance},
+    {"GET", NS_PREFIX "/health/checkers", gateway_health_checkers},
+    {"PUT", NS_PREFIX "/cluster", gateway_cluster_update},
     {"GET", "/nacos/v1/console/health/liveness", gateway_health_liveness},
     {"GET", "/nacos/v1/console/health/readiness", gateway_health_readiness},
 };

@@ -187,7 +187,7 @@ static bool append_cluster(json_t *arr, const cairn_cluster *c)
 {
     return json_array_append_new(arr, json_pack("{s:s, s:o, s:o}", "name", c->name ? c->name : "",
                                                 "healthChecker", checker_json(c), "metadata",
-                                                gateway_json_metadata(&c->metadata))) == 0;
+                                                cairn_json_metadata(&c->metadata))) == 0;
 }
 
 /* Clusters of the definition, then any cluster that only its instances name (with defaults). */
@@ -229,8 +229,8 @@ json_t *gateway_service_detail_json(const cairn_service_snapshot *snap, const ch
     if (!selector)
         selector = json_pack("{s:s}", "type", "none");
     return json_pack("{s:s, s:s, s:o, s:o, s:o, s:s, s:o}", "name", bare, "namespaceId", ns,
-                     "protectThreshold", gateway_json_float(snap->service.protect_threshold),
-                     "metadata", gateway_json_metadata(&snap->service.metadata), "selector",
+                     "protectThreshold", cairn_json_float(snap->service.protect_threshold),
+                     "metadata", cairn_json_metadata(&snap->service.metadata), "selector",
                      selector, "groupName", group, "clusters", clusters_json(snap));
 }
 

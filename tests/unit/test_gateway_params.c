@@ -1,4 +1,4 @@
-/* Gateway parameters (§1.2, §1.3), user-agent classification (§1.9), and the HTTP layer's
+/* Gateway parameters (§1.2, §1.3) and the HTTP layer's
  * URL decoding, query/form merging and body limits, driven over a loopback socket. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -11,7 +11,6 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "gateway_client.h"
 #include "gateway_http.h"
 #include "gateway_params.h"
 
@@ -180,31 +179,6 @@ Test(gateway_params, int_params_use_java_parsing)
     gateway_params_free(&p);
 }
 
-Test(gateway_client, classification_and_strict_update)
-{
-    gateway_client_info i = gateway_client_classify("Nacos-Java-Client:v1.0.0");
-    cr_assert_eq(i.type, GATEWAY_CLIENT_JAVA);
-    cr_assert_eq(i.major, 1);
-    cr_assert_eq(i.minor, 0);
-    i = gateway_client_classify("Nacos-Java-Client:v1.4.8-SNAPSHOT");
-    cr_assert_eq(i.major * 10000 + i.minor * 100 + i.patch, 10408);
-    cr_assert_eq(gateway_client_classify("Nacos-Go-Client:v2.1.0").type, GATEWAY_CLIENT_GO);
-    cr_assert_eq(gateway_client_classify("Nacos-Server:1.4.8").type, GATEWAY_CLIENT_NACOS_SERVER);
-    cr_assert_eq(gateway_client_classify("vip-client4cpp").type, GATEWAY_CLIENT_C);
-    cr_assert_eq(gateway_client_classify("curl/8.0.1").type, GATEWAY_CLIENT_UNKNOWN);
-
-    /* Strict PUT /instance: JAVA >= 1.0.0 only (the Node client sends v1.0.0). */
-    cr_assert(gateway_client_is_java_v1("Nacos-Java-Client:v1.0.0"));
-    cr_assert(gateway_client_is_java_v1("Nacos-Java-Client:v2.2.3"));
-    cr_assert_not(gateway_client_is_java_v1("Nacos-Java-Client:v0.9.0"));
-    cr_assert_not(gateway_client_is_java_v1("Nacos-Java-Client"));
-    cr_assert_not(gateway_client_is_java_v1("Nacos-Server:v1.4.8"));
-    cr_assert_not(gateway_client_is_java_v1("Nacos-SDK-Java:v1.0.0"));
-    cr_assert_not(gateway_client_is_java_v1("curl/8.0.1"));
-    cr_assert_not(gateway_client_is_java_v1(""));
-    cr_assert_not(gateway_client_is_java_v1(NULL));
-}
-
 /* ---- the HTTP layer, with a handler that echoes what it was given ------------------------ */
 
 static void echo_handler(void *arg, gateway_request *req, gateway_response *resp)
@@ -216,6 +190,7 @@ static void echo_handler(void *arg, gateway_request *req, gateway_response *resp
     fprintf(f, "%s %s ua=%s\n", req->method, req->path, req->user_agent);
     for (size_t i = 0; i < req->params->len; i++)
         fprintf(f, "%s=[%s]\n", req->params->items[i].key, req->params->items[i].value);
+    fprintf(f, "peer=%s\n", req->peer_ip);
     fclose(f);
     resp->status = 200;
     resp->content_type = "text/plain";
@@ -313,6 +288,8 @@ Test(gateway_http, client_version_when_no_user_agent)
                          "GET /x HTTP/1.1\r\nHost: x\r\nClient-Version: Nacos-Java-Client:v1.2.0\r\n"
                          "Connection: close\r\n\r\n");
     cr_assert(strstr(resp, "GET /x ua=Nacos-Java-Client:v1.2.0\n"), "%s", resp);
+    /* The TCP peer, which push subscriptions use as the destination (§12.1). */
+    cr_assert(strstr(resp, "\npeer=127.0.0.1\n"), "%s", resp);
     free(resp);
     gateway_http_stop(h);
 }

@@ -1,5 +1,5 @@
-/* Rendering of /instance/list (§2.5 algorithm, §17 items 4–8). */
-#include "gateway_render.h"
+/* Rendering of /instance/list (§2.5 algorithm, §17 items 4–8), for list answers and pushes. */
+#include "cairn_render.h"
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -8,9 +8,8 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "gateway_reply.h"
 
-bool gateway_cluster_selected(const char *clusters, const char *cluster)
+bool cairn_render_cluster_selected(const char *clusters, const char *cluster)
 {
     if (!clusters)
         return true;
@@ -44,10 +43,10 @@ static json_t *host_json(const cairn_instance *in, bool healthy, const char *ser
         j = json_pack(
             "{s:s, s:s, s:i, s:o, s:b, s:b, s:b, s:b, s:b, s:s, s:s, s:o, s:I, s:I, s:I, s:s}",
             "instanceId", instance_id, "ip", in->ip ? in->ip : "", "port", (int)in->port,
-            "weight", gateway_json_double(in->weight), "healthy", healthy, "valid", healthy,
+            "weight", cairn_json_double(in->weight), "healthy", healthy, "valid", healthy,
             "marked", 0, "enabled", in->enabled, "ephemeral", in->ephemeral, "clusterName",
             in->cluster ? in->cluster : "", "serviceName", service_name, "metadata",
-            gateway_json_metadata(md), "instanceHeartBeatInterval",
+            cairn_json_metadata(md), "instanceHeartBeatInterval",
             (json_int_t)cairn_metadata_millis(md, CAIRN_META_BEAT_INTERVAL,
                                               CAIRN_DEFAULT_BEAT_INTERVAL_MS),
             "instanceHeartBeatTimeOut",
@@ -82,14 +81,14 @@ static bool add_bucket(json_t *hosts, const cairn_service_snapshot *snap, const 
 
 static char *dump(json_t *j, size_t *len)
 {
-    char *text = j ? json_dumps(j, GATEWAY_JSON_FLAGS) : NULL;
+    char *text = j ? json_dumps(j, CAIRN_JSON_FLAGS) : NULL;
     json_decref(j);
     if (text && len)
         *len = strlen(text);
     return text;
 }
 
-char *gateway_render_list(const cairn_service_snapshot *snap, const gateway_list_query *q,
+char *cairn_render_list(const cairn_service_snapshot *snap, const cairn_list_query *q,
                           size_t *len)
 {
     const char *clusters = q->clusters ? q->clusters : "";
@@ -109,7 +108,7 @@ char *gateway_render_list(const cairn_service_snapshot *snap, const gateway_list
         return NULL;
     uint32_t total = 0, healthy = 0;
     for (uint32_t i = 0; i < snap->instance_count; i++) {
-        if (!gateway_cluster_selected(clusters, snap->instances[i].cluster))
+        if (!cairn_render_cluster_selected(clusters, snap->instances[i].cluster))
             continue;
         candidate[i] = true;
         total++;
@@ -123,7 +122,7 @@ char *gateway_render_list(const cairn_service_snapshot *snap, const gateway_list
     if (ok && !q->healthy_only)
         ok = add_bucket(hosts, snap, candidate, false, protect, shown, grouped);
     free(candidate);
-    char *hosts_text = ok ? json_dumps(hosts, GATEWAY_JSON_FLAGS) : NULL;
+    char *hosts_text = ok ? json_dumps(hosts, CAIRN_JSON_FLAGS) : NULL;
     if (!hosts_text) {
         json_decref(hosts);
         return NULL;
@@ -141,6 +140,36 @@ char *gateway_render_list(const cairn_service_snapshot *snap, const gateway_list
                           "lastRefTime", (json_int_t)snap->service.modified_ms, "checksum",
                           checksum, "allIPs", 0, "reachProtectionThreshold", protect, "valid", 1,
                           "useSpecifiedURL", 0, "env", q->env ? q->env : "", "metadata",
-                          gateway_json_metadata(&snap->service.metadata)),
+                          cairn_json_metadata(&snap->service.metadata)),
                 len);
+}
+
+json_t *cairn_json_float(float f)
+{
+    /* Float.toString prints the shortest digits that read back as the same float; turning
+     * those digits into a double keeps them short when jansson prints the double. */
+    char buf[32];
+    for (int prec = 1; prec <= 9; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, (double)f);
+        if (strtof(buf, NULL) == f)
+            break;
+    }
+    return json_real(strtod(buf, NULL));
+}
+
+json_t *cairn_json_double(double d)
+{
+    return json_real(d);
+}
+
+json_t *cairn_json_metadata(const cairn_metadata *md)
+{
+    json_t *obj = json_object();
+    for (uint32_t i = 0; obj && md && i < md->len; i++) {
+        if (json_object_set_new(obj, md->items[i].key, json_string(md->items[i].value)) != 0) {
+            json_decref(obj);
+            return NULL;
+        }
+    }
+    return obj;
 }

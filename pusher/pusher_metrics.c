@@ -1,0 +1,85 @@
+/* Creation of the pusher's metrics; the hot paths keep the pointers. */
+#include "pusher_metrics.h"
+
+#include <stdbool.h>
+
+static bool all_set(void *const *ptrs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!ptrs[i])
+            return false;
+    return true;
+}
+
+int pusher_metrics_init(pusher_metrics *pm, cairn_metrics *m)
+{
+#define C(name, help, labels) cairn_metrics_counter(m, name, help, labels)
+#define G(name, help) cairn_metrics_gauge(m, name, help, NULL)
+    static const char subs_help[] = "Subscriptions received for owned services, by result.";
+    static const char refused_help[] = "Subscriptions refused, by reason (the client polls).";
+    static const char bytes_help[] = "Bytes of the datagrams sent, before (raw) and after gzip.";
+    pm->subscribers = G("subscribers", "Push subscribers held.");
+    pm->services = G("services", "Owned services with subscribers.");
+    pm->pending = G("pending_pushes", "Pushes sent and not yet acknowledged, or deferred.");
+    pm->udp_port = G("udp_port", "The UDP port pushes are sent from and acks received on.");
+    static const char up_help[] = "1 while the subscription (gateway) or change-event "
+                                  "(registry) connection is up.";
+    pm->gateway_connected = cairn_metrics_gauge(m, "upstream_connected", up_help,
+                                                "source=\"gateway\"");
+    pm->registry_connected = cairn_metrics_gauge(m, "upstream_connected", up_help,
+                                                 "source=\"registry\"");
+    pm->sub_added = C("subscriptions_total", subs_help, "result=\"added\"");
+    pm->sub_refreshed = C("subscriptions_total", subs_help, "result=\"refreshed\"");
+    pm->refused_service = C("subscriptions_refused_total", refused_help,
+                            "reason=\"service_limit\"");
+    pm->refused_total = C("subscriptions_refused_total", refused_help, "reason=\"total_limit\"");
+    pm->refused_invalid = C("subscriptions_refused_total", refused_help, "reason=\"invalid\"");
+    pm->rounds = C("push_rounds_total", "Pushes of a changed service (after coalescing).", NULL);
+    pm->sent = C("pushes_sent_total", "Push datagrams sent (first transmissions).", NULL);
+    pm->acked = C("pushes_acked_total", "Pushes acknowledged by their subscriber.", NULL);
+    pm->retried = C("pushes_retried_total", "Retransmissions of unacknowledged pushes.", NULL);
+    pm->failed = C("pushes_failed_total",
+                   "Pushes given up: no ack after the retries, or a send error.", NULL);
+    pm->superseded = C("pushes_superseded_total",
+                       "Unacknowledged pushes replaced by a newer push to the same subscriber.",
+                       NULL);
+    pm->rate_limited = C("rate_limited_total",
+                         "Sends deferred by push.max_sends_per_second to one destination.", NULL);
+    pm->send_deferred = C("send_deferred_total",
+                          "Sends deferred because the socket's send buffer was full.", NULL);
+    pm->raw_bytes = C("payload_bytes_total", bytes_help, "stage=\"raw\"");
+    pm->sent_bytes = C("payload_bytes_total", bytes_help, "stage=\"sent\"");
+    pm->gzip = C("gzip_total", "Datagrams sent gzipped.", NULL);
+    pm->oversize = C("oversize_skipped_total",
+                     "Push payloads over push.max_datagram_bytes even gzipped (not sent).", NULL);
+    pm->zombies = C("zombies_dropped_total",
+                    "Subscribers dropped for not refreshing within push.subscriber_ttl_ms.", NULL);
+    pm->garbage = C("garbage_datagrams_total", "UDP datagrams received that are not acks.", NULL);
+    pm->unmatched = C("acks_unmatched_total",
+                      "Acks matching no pending push (late, duplicate or unknown).", NULL);
+    pm->registry_errors = C("registry_errors_total",
+                            "Service snapshots the registry did not deliver (push retried).",
+                            NULL);
+    pm->bad_messages = C("bad_messages_total",
+                         "Undecodable subscription or change-event messages.", NULL);
+    pm->ack_seconds = cairn_metrics_histogram(m, "ack_seconds",
+                                              "Time from a push's transmission to its ack.", NULL,
+                                              cairn_latency_buckets, cairn_latency_bucket_count);
+    pm->change_to_send_seconds = cairn_metrics_histogram(
+        m, "change_to_send_seconds",
+        "Time from the registry's commit of a change to the push's first transmission.", NULL,
+        cairn_latency_buckets, cairn_latency_bucket_count);
+#undef C
+#undef G
+    void *const all[] = {
+        pm->subscribers,  pm->services,        pm->pending,        pm->udp_port,
+        pm->gateway_connected, pm->registry_connected,
+        pm->sub_added,    pm->sub_refreshed,   pm->refused_service, pm->refused_total,
+        pm->refused_invalid, pm->rounds,       pm->sent,           pm->acked,
+        pm->retried,      pm->failed,          pm->superseded,     pm->rate_limited,
+        pm->send_deferred, pm->raw_bytes,      pm->sent_bytes,     pm->gzip,
+        pm->oversize,     pm->zombies,         pm->garbage,        pm->unmatched,
+        pm->registry_errors, pm->bad_messages, pm->ack_seconds,    pm->change_to_send_seconds,
+    };
+    return all_set(all, sizeof all / sizeof all[0]) ? 0 : -1;
+}
