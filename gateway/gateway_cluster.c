@@ -100,7 +100,7 @@ static cairn_err parse_checker(const char *text, cairn_cluster *cl, cairn_status
 static int32_t to_int(const char *s, int32_t dflt)
 {
     int32_t n;
-    return s && cairn_parse_java_int(s, &n, NULL) == CAIRN_OK ? n : dflt;
+    return cairn_parse_java_int(s, &n, NULL) == CAIRN_OK ? n : dflt;
 }
 
 void gateway_cluster_update(gateway *gw, gateway_request *req, gateway_response *resp)
@@ -134,7 +134,9 @@ void gateway_cluster_update(gateway *gw, gateway_request *req, gateway_response 
     if (err == CAIRN_OK && metadata)
         err = cairn_parse_metadata(metadata, gw->max_metadata_bytes, &cl.metadata, &st);
     if (err == CAIRN_OK) {
-        cl.check_port = to_int(gateway_params_get(p, "checkPort"), cl.check_port);
+        const char *port = gateway_params_get(p, "checkPort");
+        if (port)
+            cl.check_port = to_int(port, 0);
         const char *use = gateway_params_get(p, "useInstancePort4Check");
         if (use)
             cl.use_instance_port = cairn_parse_bool_lenient(use);

@@ -12,6 +12,7 @@ bool registry_is_write(cairn_msg_type type)
     case CAIRN_MSG_SERVICE_PUT:
     case CAIRN_MSG_SERVICE_REMOVE:
     case CAIRN_MSG_BEAT:
+    case CAIRN_MSG_INSTANCE_HEALTH:
         return true;
     default:
         return false;
@@ -25,6 +26,7 @@ static bool is_read(cairn_msg_type type)
     case CAIRN_MSG_INSTANCE_GET:
     case CAIRN_MSG_SERVICE_LIST:
     case CAIRN_MSG_STATS:
+    case CAIRN_MSG_SNAPSHOT_PAGE:
     case CAIRN_MSG_BEAT: /* most beats change nothing: try the read path first */
         return true;
     default:
@@ -65,6 +67,9 @@ static bool handle_read(registry *r, const cairn_request *req, cairn_reply *rep)
             break;
         case CAIRN_MSG_STATS:
             err = registry_stats(r->store, txn, rep, &st);
+            break;
+        case CAIRN_MSG_SNAPSHOT_PAGE:
+            err = registry_snapshot_page(r->store, txn, req, rep, &st);
             break;
         case CAIRN_MSG_BEAT:
             err = registry_beat_read(r->store, txn, req, rep, &handled, &st);
@@ -118,6 +123,9 @@ cairn_err registry_apply_write(registry_write_ctx *c, const cairn_request *req, 
         break;
     case CAIRN_MSG_BEAT:
         err = registry_beat_write(c, req, rep, st);
+        break;
+    case CAIRN_MSG_INSTANCE_HEALTH:
+        err = registry_instance_health(c, req, rep, st);
         break;
     default:
         err = unsupported(req, st);

@@ -70,6 +70,18 @@ cairn_err registry_instance_get(registry_store *s, MDB_txn *txn, const cairn_req
 cairn_err registry_beat_read(registry_store *s, MDB_txn *txn, const cairn_request *req,
                              cairn_reply *rep, bool *handled, cairn_status *st);
 
+/* ---- health (registry_health.c) ------------------------------------------------------------- */
+/* INSTANCE_HEALTH: sets an instance's health for the checker (BY_CHECKER, skipped when marked) or
+ * by hand (MANUAL, §5: only where the cluster's checker is NONE). */
+cairn_err registry_instance_health(registry_write_ctx *c, const cairn_request *req,
+                                   cairn_reply *rep, cairn_status *st);
+
+/* ---- snapshots (registry_snapshots.c) ------------------------------------------------------ */
+/* SNAPSHOT_PAGE: the snapshots of the services after the request's (ns, svc) cursor, in key
+ * order, as many as page_size allows (and a bounded number of instances). */
+cairn_err registry_snapshot_page(registry_store *s, MDB_txn *txn, const cairn_request *req,
+                                 cairn_reply *rep, cairn_status *st);
+
 /* ---- services (registry_services.c) -------------------------------------------------------- */
 cairn_err registry_service_put(registry_write_ctx *c, const cairn_request *req, cairn_reply *rep,
                                cairn_status *st);

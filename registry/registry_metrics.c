@@ -19,6 +19,8 @@ static const char *const type_names[CAIRN_MSG__END] = {
     [CAIRN_MSG_BEAT] = "beat",
     [CAIRN_MSG_STATS] = "stats",
     [CAIRN_MSG_CHANGE_EVENT] = "change_event",
+    [CAIRN_MSG_SNAPSHOT_PAGE] = "snapshot_page",
+    [CAIRN_MSG_INSTANCE_HEALTH] = "instance_health",
 };
 
 const char *registry_type_name(cairn_msg_type type)
@@ -32,7 +34,7 @@ const char *registry_type_name(cairn_msg_type type)
  * nothing). */
 static const cairn_msg_type read_types[] = {CAIRN_MSG_SERVICE_GET, CAIRN_MSG_INSTANCE_GET,
                                             CAIRN_MSG_SERVICE_LIST, CAIRN_MSG_STATS,
-                                            CAIRN_MSG_BEAT};
+                                            CAIRN_MSG_BEAT, CAIRN_MSG_SNAPSHOT_PAGE};
 
 static void collect(cairn_metrics *m, void *arg)
 {

@@ -129,6 +129,26 @@ static cairn_err service_update(registry_write_ctx *c, const char *ns, const cai
     return err;
 }
 
+/* §6 PUT /cluster: the clusters named in def are added or replace those of the same name; the
+ * rest of the definition is left alone. */
+static cairn_err service_clusters(registry_write_ctx *c, const char *ns, const cairn_request *req,
+                                  const cairn_service *def, cairn_status *st)
+{
+    if (!def || def->cluster_count == 0)
+        return cairn_fail(st, CAIRN_E_INVALID, "Param 'clusterName' is required.");
+    cairn_service svc;
+    bool found;
+    if (registry_store_get_service(c->store, c->txn, ns, req->service, &svc, &found, st))
+        return st->code;
+    if (!found)
+        return cairn_fail(st, CAIRN_E_INVALID, "service not found:%s", req->service);
+    cairn_err err = merge_clusters(&svc, def, st);
+    if (!err)
+        err = registry_touch_service(c, &svc, CAIRN_CHANGE_SERVICE, true, st);
+    cairn_service_free(&svc);
+    return err;
+}
+
 cairn_err registry_service_put(registry_write_ctx *c, const cairn_request *req, cairn_reply *rep,
                                cairn_status *st)
 {
@@ -141,6 +161,8 @@ cairn_err registry_service_put(registry_write_ctx *c, const cairn_request *req, 
         return service_create(c, ns, req, def, st);
     case CAIRN_SERVICE_UPDATE:
         return service_update(c, ns, req, def, st);
+    case CAIRN_SERVICE_CLUSTERS:
+        return service_clusters(c, ns, req, def, st);
     default:
         return cairn_fail(st, CAIRN_E_INVALID, "unsupported service mode %u", req->mode);
     }

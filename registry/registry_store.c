@@ -447,6 +447,42 @@ cairn_err registry_store_each_service(registry_store *s, MDB_txn *txn, const cha
     return err;
 }
 
+cairn_err registry_store_scan_services(registry_store *s, MDB_txn *txn, const char *after_ns,
+                                       const char *after_svc, registry_service_key_fn fn,
+                                       void *arg, cairn_status *st)
+{
+    cairn_key start;
+    start.len = 0;
+    bool resume = after_ns && *after_ns;
+    if (resume && cairn_key_service(&start, after_ns, after_svc ? after_svc : ""))
+        return key_too_long(st);
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, s->services, &cur);
+    if (rc)
+        return registry_store_fail(rc, "open cursor", st);
+    char kns[CAIRN_KEY_MAX], grouped[CAIRN_KEY_MAX];
+    cairn_err err = CAIRN_OK;
+    MDB_val key = {start.len, start.bytes}, val;
+    rc = mdb_cursor_get(cur, &key, &val, resume ? MDB_SET_RANGE : MDB_FIRST);
+    /* The cursor names the last service already delivered: skip it when it still exists. */
+    if (rc == 0 && resume && key.mv_size == start.len &&
+        memcmp(key.mv_data, start.bytes, start.len) == 0)
+        rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+    for (; rc == 0; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        if (cairn_key_parse_service(key.mv_data, key.mv_size, kns, sizeof kns, grouped,
+                                    sizeof grouped)) {
+            err = cairn_fail(st, CAIRN_E_STORAGE, "corrupt service key");
+            break;
+        }
+        if (!fn(arg, kns, grouped))
+            break;
+    }
+    mdb_cursor_close(cur);
+    if (!err && rc && rc != MDB_NOTFOUND)
+        err = registry_store_fail(rc, "scan services", st);
+    return err;
+}
+
 cairn_err registry_store_next_revision(registry_store *s, MDB_txn *txn, uint64_t *rev,
                                        cairn_status *st)
 {

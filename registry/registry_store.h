@@ -72,6 +72,13 @@ typedef void (*registry_service_name_fn)(void *arg, const char *grouped);
 cairn_err registry_store_each_service(registry_store *s, MDB_txn *txn, const char *ns,
                                       registry_service_name_fn fn, void *arg, cairn_status *st);
 
+/* Calls fn for each service of every namespace in key order (namespace, then grouped name),
+ * starting after (after_ns, after_svc) when after_ns is non-empty, until fn returns false. */
+typedef bool (*registry_service_key_fn)(void *arg, const char *ns, const char *grouped);
+cairn_err registry_store_scan_services(registry_store *s, MDB_txn *txn, const char *after_ns,
+                                       const char *after_svc, registry_service_key_fn fn,
+                                       void *arg, cairn_status *st);
+
 /* The next store-wide revision (strictly increasing, kept in "meta" so that it survives restarts
  * and never goes back when a service is deleted and created again). */
 cairn_err registry_store_next_revision(registry_store *s, MDB_txn *txn, uint64_t *rev,

@@ -58,8 +58,8 @@ const cairn_config_key cairn_config_reference[] = {
     {"health.expire_instances", CAIRN_CFG_BOOL, "true", NOLIMIT,
      "Remove ephemeral instances past their delete timeout (false: only mark them unhealthy)."},
     {"health.preservation_ratio", CAIRN_CFG_DOUBLE, "0.5", 0, 1,
-     "Self-preservation: when more than this fraction of a namespace's ephemeral instances would be "
-     "removed in one sweep, hold the removals (1 disables)."},
+     "Self-preservation: while more than this fraction of a namespace's ephemeral instances are "
+     "silent past their beat timeout, hold their removal (1 disables)."},
     {"health.preservation_min_instances", CAIRN_CFG_INT, "10", 0, 100000000,
      "Namespaces with fewer ephemeral instances than this are never held by self-preservation."},
     {"health.probe_interval_ms", CAIRN_CFG_INT, "5000", 10, 3600000,

@@ -1,0 +1,315 @@
+/* The healthcheck role's pure parts: expiry and self-preservation rules, metadata overrides,
+ * Distro responsibility, the probe network list, and the table's reconciliation with registry
+ * snapshots (grace periods, kept beats, removals, the probed list). */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cairn_java_hash.h"
+#include "healthcheck_expiry.h"
+#include "healthcheck_netfilter.h"
+#include "healthcheck_responsibility.h"
+#include "healthcheck_table.h"
+
+Test(healthcheck, expiry_rules)
+{
+    /* idle, beat timeout, delete timeout, healthy, marked, expire */
+    cr_assert_eq(hc_expiry_decide(1000, 1000, 2000, true, false, true), HC_EXPIRY_NONE,
+                 "exactly at the timeout is not past it");
+    cr_assert_eq(hc_expiry_decide(1001, 1000, 2000, true, false, true), HC_EXPIRY_UNHEALTHY);
+    cr_assert_eq(hc_expiry_decide(1500, 1000, 2000, false, false, true), HC_EXPIRY_NONE,
+                 "already unhealthy: nothing to write");
+    cr_assert_eq(hc_expiry_decide(2001, 1000, 2000, false, false, true), HC_EXPIRY_DELETE);
+    cr_assert_eq(hc_expiry_decide(2001, 1000, 2000, true, false, true), HC_EXPIRY_DELETE);
+    cr_assert_eq(hc_expiry_decide(2001, 1000, 2000, true, false, false), HC_EXPIRY_UNHEALTHY,
+                 "health.expire_instances=false only marks");
+    cr_assert_eq(hc_expiry_decide(99999, 1000, 2000, true, true, true), HC_EXPIRY_NONE,
+                 "marked instances are left alone");
+    /* A delete timeout shorter than the beat timeout still deletes. */
+    cr_assert_eq(hc_expiry_decide(600, 1000, 500, true, false, true), HC_EXPIRY_DELETE);
+}
+
+Test(healthcheck, preservation_rule)
+{
+    /* ephemeral instances, expiring ones, ratio, min */
+    cr_assert(hc_preservation_hold(20, 20, 0.5, 10));
+    cr_assert(hc_preservation_hold(20, 11, 0.5, 10));
+    cr_assert_not(hc_preservation_hold(20, 10, 0.5, 10), "exactly the ratio is not more");
+    cr_assert_not(hc_preservation_hold(9, 9, 0.5, 10), "small namespaces are never held");
+    cr_assert(hc_preservation_hold(10, 9, 0.5, 10));
+    cr_assert_not(hc_preservation_hold(20, 20, 1.0, 10), "ratio 1 disables it");
+    cr_assert_not(hc_preservation_hold(20, 0, 0.0, 0));
+    cr_assert(hc_preservation_hold(20, 1, 0.0, 0));
+    cr_assert_not(hc_preservation_hold(0, 0, 0.5, 0));
+}
+
+Test(healthcheck, metadata_overrides)
+{
+    cairn_metadata md = {0};
+    hc_timeouts t;
+    hc_timeouts_from_metadata(&md, 15000, 30000, &t);
+    cr_assert_eq(t.beat_interval_ms, 5000);
+    cr_assert_eq(t.beat_timeout_ms, 15000);
+    cr_assert_eq(t.delete_timeout_ms, 30000);
+    cairn_metadata_set(&md, CAIRN_META_BEAT_INTERVAL, "1500");
+    cairn_metadata_set(&md, CAIRN_META_BEAT_TIMEOUT, "3000");
+    cairn_metadata_set(&md, CAIRN_META_DELETE_TIMEOUT, "6s"); /* not all digits: ignored */
+    hc_timeouts_from_metadata(&md, 15000, 30000, &t);
+    cr_assert_eq(t.beat_interval_ms, 1500);
+    cr_assert_eq(t.beat_timeout_ms, 3000);
+    cr_assert_eq(t.delete_timeout_ms, 30000);
+    cairn_metadata_free(&md);
+}
+
+/* The grouped name the Distro index of which, among 3 members, is idx. */
+static void name_with_index(uint32_t idx, char *buf, size_t len)
+{
+    for (int i = 0; i < 10000; i++) {
+        snprintf(buf, len, "DEFAULT_GROUP@@svc%d", i);
+        if (cairn_distro_index(buf, strlen(buf), 3) == idx)
+            return;
+    }
+    cr_assert_fail("no name maps to %u", idx);
+}
+
+Test(healthcheck, responsibility)
+{
+    char a[64], b[64], c[64];
+    name_with_index(0, a, sizeof a);
+    name_with_index(1, b, sizeof b);
+    name_with_index(2, c, sizeof c);
+    healthcheck_members_reset();
+    uint64_t gen = healthcheck_members_generation();
+    cr_assert(healthcheck_is_responsible("public", a), "standalone: every service");
+    cr_assert(healthcheck_is_responsible("public", b));
+
+    /* Given unsorted; the index is into the sorted list ("10.0.0.1", "10.0.0.2", "10.0.0.3"). */
+    const char *members[] = {"10.0.0.3:8848", "10.0.0.1:8848", "10.0.0.2:8848"};
+    cr_assert_eq(healthcheck_set_members(members, 3, "10.0.0.2:8848"), 0);
+    cr_assert_gt(healthcheck_members_generation(), gen);
+    cr_assert_not(healthcheck_is_responsible("public", a));
+    cr_assert(healthcheck_is_responsible("public", b));
+    cr_assert(healthcheck_is_responsible("other-ns", b), "the namespace is not hashed");
+    cr_assert_not(healthcheck_is_responsible("public", c));
+
+    cr_assert_eq(healthcheck_set_members(members, 3, "10.0.0.1:8848"), 0);
+    cr_assert(healthcheck_is_responsible("public", a));
+    cr_assert_not(healthcheck_is_responsible("public", b));
+
+    /* A node missing from the list checks everything (as DistroMapper.responsible does). */
+    cr_assert_eq(healthcheck_set_members(members, 3, "10.0.0.9:8848"), 0);
+    cr_assert(healthcheck_is_responsible("public", a));
+    cr_assert(healthcheck_is_responsible("public", c));
+    healthcheck_members_reset();
+    cr_assert(healthcheck_is_responsible("public", c));
+}
+
+Test(healthcheck, probe_networks)
+{
+    hc_netfilter f;
+    cairn_status st;
+    cr_assert_eq(hc_netfilter_parse(&f, "", &st), CAIRN_OK);
+    cr_assert(hc_netfilter_allows(&f, "10.1.2.3"));
+    cr_assert(hc_netfilter_allows(&f, "db.example"), "empty list: anything, hostnames too");
+    hc_netfilter_free(&f);
+
+    cr_assert_eq(hc_netfilter_parse(&f, "127.0.0.0/8, 10.1.0.0/16,::1", &st), CAIRN_OK,
+                 "%s", st.message);
+    cr_assert_eq(f.count, 3);
+    cr_assert(hc_netfilter_allows(&f, "127.0.0.1"));
+    cr_assert(hc_netfilter_allows(&f, "127.255.1.2"));
+    cr_assert(hc_netfilter_allows(&f, "10.1.200.3"));
+    cr_assert_not(hc_netfilter_allows(&f, "10.2.0.1"));
+    cr_assert(hc_netfilter_allows(&f, "::1"));
+    cr_assert_not(hc_netfilter_allows(&f, "::2"));
+    cr_assert_not(hc_netfilter_allows(&f, "localhost"), "no hostnames under a list");
+    hc_netfilter_free(&f);
+
+    cr_assert_eq(hc_netfilter_parse(&f, "10.0.0.0/7", &st), CAIRN_OK);
+    cr_assert(hc_netfilter_allows(&f, "11.255.0.1"));
+    cr_assert_not(hc_netfilter_allows(&f, "12.0.0.1"));
+    hc_netfilter_free(&f);
+
+    cr_assert_eq(hc_netfilter_parse(&f, "10.0.0.0/33", &st), CAIRN_E_INVALID);
+    cr_assert(strstr(st.message, "health.probe_networks"), "%s", st.message);
+    cr_assert_eq(hc_netfilter_parse(&f, "nonsense", &st), CAIRN_E_INVALID);
+    cr_assert_eq(hc_netfilter_parse(&f, "10.0.0.0/", &st), CAIRN_E_INVALID);
+}
+
+/* ---- the table ------------------------------------------------------------------------------ */
+
+#define SVC "DEFAULT_GROUP@@t"
+
+static hc_netfilter loopback_only;
+static hc_table table;
+
+static void table_setup(void)
+{
+    cairn_status st;
+    cr_assert_eq(hc_netfilter_parse(&loopback_only, "127.0.0.0/8", &st), CAIRN_OK);
+    cr_assert_eq(hc_table_init(&table, &loopback_only, 15000, 30000), 0);
+}
+
+static void table_teardown(void)
+{
+    hc_table_destroy(&table);
+    hc_netfilter_free(&loopback_only);
+}
+
+/* A snapshot of SVC at rev with the given instances ("ip:port:e|p", cluster DEFAULT). */
+static void make_snapshot(cairn_service_snapshot *s, uint64_t rev, const char *const *specs,
+                          cairn_check_type checker)
+{
+    memset(s, 0, sizeof *s);
+    s->found = true;
+    cairn_service_init(&s->service);
+    s->service.namespace_id = strdup("public");
+    s->service.name = strdup(SVC);
+    s->service.revision = rev;
+    s->service.clusters = calloc(1, sizeof(cairn_cluster));
+    cairn_cluster_init_default(&s->service.clusters[0]);
+    s->service.clusters[0].name = strdup("DEFAULT");
+    s->service.clusters[0].check_type = checker;
+    s->service.cluster_count = 1;
+    size_t n = 0;
+    while (specs && specs[n])
+        n++;
+    s->instances = calloc(n ? n : 1, sizeof(cairn_instance));
+    for (size_t i = 0; i < n; i++) {
+        char ip[64];
+        int port;
+        char kind;
+        cr_assert_eq(sscanf(specs[i], "%63[^:]:%d:%c", ip, &port, &kind), 3);
+        cairn_instance *in = &s->instances[i];
+        cairn_instance_init(in);
+        in->ip = strdup(ip);
+        in->port = port;
+        in->cluster = strdup("DEFAULT");
+        in->ephemeral = kind == 'e';
+    }
+    s->instance_count = (uint32_t)n;
+}
+
+static hc_instance *find(const char *ip, int port, bool ephemeral)
+{
+    return hc_table_find(&table, "public", SVC, ephemeral, "DEFAULT", ip, port);
+}
+
+TestSuite(healthcheck_table, .init = table_setup, .fini = table_teardown);
+
+Test(healthcheck_table, reconcile_keeps_beats_and_drops_the_missing)
+{
+    cairn_service_snapshot s;
+    make_snapshot(&s, 5, (const char *const[]){"10.0.0.1:80:e", "10.0.0.2:80:e", NULL},
+                  CAIRN_CHECK_TCP);
+    cr_assert_eq(hc_table_apply(&table, "public", SVC, &s, 1000, 1), 0);
+    cairn_service_snapshot_free(&s);
+    hc_instance *a = find("10.0.0.1", 80, true);
+    cr_assert(a);
+    cr_assert_eq(a->last_beat_ms, 1000, "new instances start with a grace period");
+    cr_assert_eq(a->beat_timeout_ms, 15000);
+    cr_assert_eq(hc_table_revision(&table, "public", SVC), 5);
+    a->last_beat_ms = 4000; /* a beat */
+
+    /* Revision 7: .2 gone, .3 new, .1 now with a timeout override and unhealthy. */
+    make_snapshot(&s, 7, (const char *const[]){"10.0.0.1:80:e", "10.0.0.3:80:e", NULL},
+                  CAIRN_CHECK_TCP);
+    s.instances[0].healthy = false;
+    cairn_metadata_set(&s.instances[0].metadata, CAIRN_META_BEAT_TIMEOUT, "2500");
+    cr_assert_eq(hc_table_apply(&table, "public", SVC, &s, 5000, 0), 0);
+    cairn_service_snapshot_free(&s);
+    a = find("10.0.0.1", 80, true);
+    cr_assert(a);
+    cr_assert_eq(a->last_beat_ms, 4000, "a known instance keeps its last beat");
+    cr_assert_not(a->healthy);
+    cr_assert_eq(a->beat_timeout_ms, 2500);
+    cr_assert_null(find("10.0.0.2", 80, true));
+    cr_assert_eq(find("10.0.0.3", 80, true)->last_beat_ms, 5000);
+
+    /* An older snapshot than the one applied is ignored. */
+    make_snapshot(&s, 6, (const char *const[]){NULL}, CAIRN_CHECK_TCP);
+    cr_assert_eq(hc_table_apply(&table, "public", SVC, &s, 6000, 0), 0);
+    cairn_service_snapshot_free(&s);
+    cr_assert(find("10.0.0.1", 80, true));
+
+    size_t all, eph, probed;
+    hc_table_counts(&table, &all, &eph, &probed);
+    cr_assert_eq(all, 2);
+    cr_assert_eq(eph, 2);
+
+    /* A full load that does not see the service drops it. */
+    hc_table_end_pass(&table, 2);
+    hc_table_counts(&table, &all, &eph, &probed);
+    cr_assert_eq(all, 0);
+    cr_assert_eq(hc_table_revision(&table, "public", SVC), 0);
+}
+
+Test(healthcheck_table, removed_service)
+{
+    cairn_service_snapshot s;
+    make_snapshot(&s, 5, (const char *const[]){"10.0.0.1:80:e", NULL}, CAIRN_CHECK_TCP);
+    cr_assert_eq(hc_table_apply(&table, "public", SVC, &s, 1000, 0), 0);
+    cairn_service_snapshot_free(&s);
+    cairn_service_snapshot gone = {0};
+    cr_assert_eq(hc_table_apply(&table, "public", SVC, &gone, 2000, 0), 0);
+    cr_assert_null(find("10.0.0.1", 80, true));
+    cr_assert_eq(hc_table_revision(&table, "public", SVC), 0);
+}
+
+Test(healthcheck_table, probed_list_follows_checker_kind_and_network)
+{
+    cairn_service_snapshot s;
+    make_snapshot(&s, 5,
+                  (const char *const[]){"127.0.0.1:80:p", "10.0.0.1:80:p", "127.0.0.2:80:e", NULL},
+                  CAIRN_CHECK_TCP);
+    cr_assert_eq(hc_table_apply(&table, "public", SVC, &s, 1000, 0), 0);
+    cairn_service_snapshot_free(&s);
+    size_t all, eph, probed;
+    hc_table_counts(&table, &all, &eph, &probed);
+    cr_assert_eq(all, 3);
+    cr_assert_eq(eph, 1);
+    cr_assert_eq(probed, 1, "only the persistent instance on an allowed network");
+    hc_instance *p = find("127.0.0.1", 80, false);
+    cr_assert_neq(p->probe_index, HC_NOT_PROBED);
+    cr_assert_eq(find("10.0.0.1", 80, false)->probe_index, HC_NOT_PROBED);
+    cr_assert_eq(hc_instance_cluster(p)->check_type, CAIRN_CHECK_TCP);
+
+    /* The cluster's checker becomes NONE: no more probes. */
+    make_snapshot(&s, 6,
+                  (const char *const[]){"127.0.0.1:80:p", "10.0.0.1:80:p", "127.0.0.2:80:e", NULL},
+                  CAIRN_CHECK_NONE);
+    cr_assert_eq(hc_table_apply(&table, "public", SVC, &s, 2000, 0), 0);
+    cairn_service_snapshot_free(&s);
+    hc_table_counts(&table, &all, &eph, &probed);
+    cr_assert_eq(probed, 0);
+
+    make_snapshot(&s, 7, (const char *const[]){"127.0.0.1:80:p", NULL}, CAIRN_CHECK_HTTP);
+    cr_assert_eq(hc_table_apply(&table, "public", SVC, &s, 3000, 0), 0);
+    cairn_service_snapshot_free(&s);
+    hc_table_counts(&table, &all, &eph, &probed);
+    cr_assert_eq(all, 1);
+    cr_assert_eq(probed, 1);
+    cr_assert_eq(table.probed[0], find("127.0.0.1", 80, false));
+}
+
+Test(healthcheck_table, track_from_a_beat)
+{
+    cairn_instance in;
+    cairn_instance_init(&in);
+    in.ip = strdup("10.0.0.9");
+    in.port = 9;
+    in.cluster = NULL; /* DEFAULT */
+    cairn_metadata_set(&in.metadata, CAIRN_META_BEAT_INTERVAL, "1200");
+    hc_table_lock(&table);
+    hc_instance *e = hc_table_track(&table, "public", SVC, &in, 777);
+    cr_assert(e);
+    cr_assert_eq(e->last_beat_ms, 777);
+    cr_assert_eq(e->beat_interval_ms, 1200);
+    cr_assert_eq(hc_table_track(&table, "public", SVC, &in, 999), e, "tracked once");
+    cr_assert_str_eq(e->cluster, "DEFAULT");
+    hc_table_remove(&table, e);
+    cr_assert_null(hc_table_find(&table, "public", SVC, true, "DEFAULT", "10.0.0.9", 9));
+    hc_table_unlock(&table);
+    cairn_instance_free(&in);
+}
