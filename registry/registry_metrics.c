@@ -6,29 +6,6 @@
 
 #include "registry_writer.h"
 
-static const char *const type_names[CAIRN_MSG__END] = {
-    [CAIRN_MSG_REPLY] = "reply",
-    [CAIRN_MSG_INSTANCE_UPSERT] = "instance_upsert",
-    [CAIRN_MSG_INSTANCE_PATCH] = "instance_patch",
-    [CAIRN_MSG_INSTANCE_REMOVE] = "instance_remove",
-    [CAIRN_MSG_INSTANCE_GET] = "instance_get",
-    [CAIRN_MSG_SERVICE_GET] = "service_get",
-    [CAIRN_MSG_SERVICE_PUT] = "service_put",
-    [CAIRN_MSG_SERVICE_REMOVE] = "service_remove",
-    [CAIRN_MSG_SERVICE_LIST] = "service_list",
-    [CAIRN_MSG_BEAT] = "beat",
-    [CAIRN_MSG_STATS] = "stats",
-    [CAIRN_MSG_CHANGE_EVENT] = "change_event",
-    [CAIRN_MSG_SNAPSHOT_PAGE] = "snapshot_page",
-    [CAIRN_MSG_INSTANCE_HEALTH] = "instance_health",
-};
-
-const char *registry_type_name(cairn_msg_type type)
-{
-    if ((unsigned)type >= CAIRN_MSG__END || !type_names[type])
-        return "unknown";
-    return type_names[type];
-}
 
 /* Requests answered in the workers from a read transaction (a beat is one when it changes
  * nothing). */
@@ -86,7 +63,7 @@ void registry_metrics_init(registry_metrics *rm, cairn_metrics *m)
     rm->instances = cairn_metrics_gauge(m, "instances", "Instances in the store.", NULL);
     for (size_t i = 0; i < sizeof read_types / sizeof read_types[0]; i++) {
         char labels[64];
-        snprintf(labels, sizeof labels, "type=\"%s\"", registry_type_name(read_types[i]));
+        snprintf(labels, sizeof labels, "type=\"%s\"", cairn_msg_type_name(read_types[i]));
         rm->reads[read_types[i]] = cairn_metrics_counter(
             m, "reads_total", "Requests answered from a read transaction.", labels);
     }
@@ -125,7 +102,7 @@ void registry_metrics_write(registry_metrics *rm, cairn_msg_type type, cairn_err
     cairn_counter **c = &rm->writes[type][result];
     if (!*c) {
         char labels[96];
-        snprintf(labels, sizeof labels, "type=\"%s\",result=\"%s\"", registry_type_name(type),
+        snprintf(labels, sizeof labels, "type=\"%s\",result=\"%s\"", cairn_msg_type_name(type),
                  cairn_err_name(result));
         *c = cairn_metrics_counter(rm->m, "writes_total", "Write requests by type and result.",
                                    labels);

@@ -43,9 +43,6 @@ void registry_metrics_attach(registry_metrics *rm, registry_store *store,
 void registry_metrics_detach(registry_metrics *rm);
 void registry_metrics_destroy(registry_metrics *rm);
 
-/* Short name of a request type for labels and messages, e.g. "instance_upsert". */
-const char *registry_type_name(cairn_msg_type type);
-
 void registry_metrics_read(registry_metrics *rm, cairn_msg_type type);
 void registry_metrics_write(registry_metrics *rm, cairn_msg_type type, cairn_err result);
 

@@ -19,24 +19,8 @@
 #define RECONNECT_MIN_MS 50
 #define RECONNECT_MAX_MS 1000
 
-/* Metric label per message type; index CAIRN_MSG__END labels undecodable requests. */
+/* Metric label slots: one per message type, and CAIRN_MSG__END for undecodable requests. */
 #define TYPE_SLOTS (CAIRN_MSG__END + 1)
-static const char *const type_labels[TYPE_SLOTS] = {
-    [0] = "unknown",
-    [CAIRN_MSG_REPLY] = "reply",
-    [CAIRN_MSG_INSTANCE_UPSERT] = "instance_upsert",
-    [CAIRN_MSG_INSTANCE_PATCH] = "instance_patch",
-    [CAIRN_MSG_INSTANCE_REMOVE] = "instance_remove",
-    [CAIRN_MSG_INSTANCE_GET] = "instance_get",
-    [CAIRN_MSG_SERVICE_GET] = "service_get",
-    [CAIRN_MSG_SERVICE_PUT] = "service_put",
-    [CAIRN_MSG_SERVICE_REMOVE] = "service_remove",
-    [CAIRN_MSG_SERVICE_LIST] = "service_list",
-    [CAIRN_MSG_BEAT] = "beat",
-    [CAIRN_MSG_STATS] = "stats",
-    [CAIRN_MSG_CHANGE_EVENT] = "change_event",
-    [CAIRN_MSG__END] = "undecodable",
-};
 
 /* ---- client ---------------------------------------------------------------------------- */
 
@@ -224,7 +208,8 @@ static void count_request(cairn_rpc_server *s, int type_slot, cairn_err code, do
         type_slot = 0;
     if ((unsigned)code >= CAIRN_E__COUNT)
         code = CAIRN_E_INTERNAL;
-    const char *type = type_labels[type_slot] ? type_labels[type_slot] : "unknown";
+    const char *type = type_slot == CAIRN_MSG__END ? "undecodable"
+                                                   : cairn_msg_type_name((cairn_msg_type)type_slot);
     cairn_counter *c = atomic_load(&s->requests[type_slot][code]);
     if (!c) {
         char labels[128];
@@ -273,7 +258,7 @@ static char *serve_one(cairn_rpc_server *s, const void *body, size_t body_len, s
         /* The handler's reply could not be encoded: say so rather than leave the caller
          * waiting for its timeout. */
         log_error("rpc %s: cannot encode the reply to a %s request", s->url,
-                  type_labels[type_slot]);
+                  cairn_msg_type_name((cairn_msg_type)type_slot));
         cairn_reply_free(&rep);
         cairn_reply_init(&rep);
         cairn_status ist;

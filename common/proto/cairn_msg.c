@@ -77,6 +77,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+static const char *const msg_type_names[CAIRN_MSG__END] = {
+    [CAIRN_MSG_REPLY] = "reply",
+    [CAIRN_MSG_INSTANCE_UPSERT] = "instance_upsert",
+    [CAIRN_MSG_INSTANCE_PATCH] = "instance_patch",
+    [CAIRN_MSG_INSTANCE_REMOVE] = "instance_remove",
+    [CAIRN_MSG_INSTANCE_GET] = "instance_get",
+    [CAIRN_MSG_SERVICE_GET] = "service_get",
+    [CAIRN_MSG_SERVICE_PUT] = "service_put",
+    [CAIRN_MSG_SERVICE_REMOVE] = "service_remove",
+    [CAIRN_MSG_SERVICE_LIST] = "service_list",
+    [CAIRN_MSG_BEAT] = "beat",
+    [CAIRN_MSG_STATS] = "stats",
+    [CAIRN_MSG_CHANGE_EVENT] = "change_event",
+    [CAIRN_MSG_SNAPSHOT_PAGE] = "snapshot_page",
+    [CAIRN_MSG_INSTANCE_HEALTH] = "instance_health",
+    [CAIRN_MSG_SUBSCRIPTION] = "subscription",
+};
+
+const char *cairn_msg_type_name(cairn_msg_type type)
+{
+    if ((unsigned)type >= CAIRN_MSG__END || !msg_type_names[type])
+        return "unknown";
+    return msg_type_names[type];
+}
+
 /* ======================================================================= encoding ========== */
 
 /* Packing helpers return 0, PACK_NOMEM when msgpack-c could not grow its buffer, or

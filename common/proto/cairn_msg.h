@@ -43,6 +43,10 @@ typedef enum cairn_msg_type {
     CAIRN_MSG__END
 } cairn_msg_type;
 
+/* A stable snake_case name of a message type ("instance_upsert"), for logs and metric labels;
+ * "unknown" for anything that is not a cairn_msg_type. */
+const char *cairn_msg_type_name(cairn_msg_type type);
+
 /* How an INSTANCE_UPSERT treats an existing / missing instance. */
 typedef enum cairn_upsert_mode {
     CAIRN_UPSERT_REGISTER = 0,     /* create or replace (keeps the existing instanceId) */
