@@ -51,14 +51,14 @@ static void setup(ctx *c, const char *const *sets)
     it_node_opts o = {.sets = sets};
     c->n = node_start(&o);
     nacos_write_ok(c->n, "POST", INSTANCE,
-                   Q("serviceName", "keep", "ip", "10.0.0.1", "port", "1", "weight", "2",
+                   Q("serviceName", "keep", "ip", "127.0.0.1", "port", "1", "weight", "2",
                      "metadata", "a=1"));
     nacos_write_ok(c->n, "POST", INSTANCE,
-                   Q("serviceName", "keep", "ip", "10.0.0.2", "port", "2", "clusterName", "c1"));
+                   Q("serviceName", "keep", "ip", "127.0.0.2", "port", "2", "clusterName", "c1"));
     nacos_write_ok(c->n, "POST", INSTANCE,
-                   Q("serviceName", "keep", "ip", "10.0.0.3", "port", "3", "ephemeral", "false"));
+                   Q("serviceName", "keep", "ip", "127.0.0.3", "port", "3", "ephemeral", "false"));
     nacos_write_ok(c->n, "POST", INSTANCE,
-                   Q("serviceName", "keep2", "groupName", "g", "ip", "10.0.1.1", "port", "1"));
+                   Q("serviceName", "keep2", "groupName", "g", "ip", "127.0.1.1", "port", "1"));
     c->gateway = node_role_pid(c->n, "cairn-gateway");
     c->registry = node_role_pid(c->n, "cairn-registry");
     cr_assert(c->gateway > 0 && c->registry > 0, "role pids not found");
@@ -113,11 +113,11 @@ IT_TEST(bad_input, malformed_percent_encoding)
         check_intact(&c, lists[i]);
     }
     static const char *const writes[] = {
-        INSTANCE "?serviceName=ab%ZZcd&ip=10.0.0.1&port=1",
-        INSTANCE "?serviceName=%FF%FE&ip=10.0.0.1&port=1",
-        INSTANCE "?serviceName=keep&ip=10.0.0.1&port=%G1",
-        INSTANCE "?serviceName=keep&ip=10.0.0.1&port=1&weight=%",
-        INSTANCE "?serviceName=keep&ip=10.0.0.1&port=1&metadata=%7B%22a%22%3A",
+        INSTANCE "?serviceName=ab%ZZcd&ip=127.0.0.1&port=1",
+        INSTANCE "?serviceName=%FF%FE&ip=127.0.0.1&port=1",
+        INSTANCE "?serviceName=keep&ip=127.0.0.1&port=%G1",
+        INSTANCE "?serviceName=keep&ip=127.0.0.1&port=1&weight=%",
+        INSTANCE "?serviceName=keep&ip=127.0.0.1&port=1&metadata=%7B%22a%22%3A",
     };
     for (size_t i = 0; i < sizeof writes / sizeof writes[0]; i++) {
         http_resp r = raw_query(&c, "POST", writes[i], NULL);
@@ -128,19 +128,19 @@ IT_TEST(bad_input, malformed_percent_encoding)
         check_intact(&c, writes[i]);
     }
     /* Malformed form body. */
-    http_resp r = raw_query(&c, "POST", INSTANCE, "serviceName=keep&ip=10.0.0.1&port=%G1&&=&%");
+    http_resp r = raw_query(&c, "POST", INSTANCE, "serviceName=keep&ip=127.0.0.1&port=%G1&&=&%");
     cr_expect_eq(r.status, 400, "malformed form body: %ld \"%s\"", r.status, r.body);
     http_resp_free(&r);
     check_intact(&c, "a malformed form body");
     /* An embedded NUL must not reach a key (keys use NUL separators). */
-    r = raw_query(&c, "POST", INSTANCE "?serviceName=keep&ip=10.0.0.1%00x&port=1&weight=7", NULL);
+    r = raw_query(&c, "POST", INSTANCE "?serviceName=keep&ip=127.0.0.1%00x&port=1&weight=7", NULL);
     cr_expect(r.status < 500 && r.status > 0, "NUL in ip: %ld \"%s\" %s", r.status, r.body,
               r.error);
     http_resp_free(&r);
-    r = raw_query(&c, "POST", INSTANCE "?serviceName=keep%00x&ip=10.0.0.9&port=1", NULL);
+    r = raw_query(&c, "POST", INSTANCE "?serviceName=keep%00x&ip=127.0.0.9&port=1", NULL);
     cr_expect(r.status < 500 && r.status > 0, "NUL in serviceName: %ld \"%s\"", r.status, r.body);
     http_resp_free(&r);
-    /* If the NUL truncated the ip, that was a write to 10.0.0.1: re-take the baseline, but the
+    /* If the NUL truncated the ip, that was a write to 127.0.0.1: re-take the baseline, but the
      * processes must still be the same. */
     free(c.snapshot);
     c.snapshot = snapshot(c.n);
@@ -166,14 +166,14 @@ IT_TEST(bad_input, oversized_body_and_params)
     /* 2 MiB body > gateway.max_body_bytes (1 MiB): 413. */
     char *body = big_form("metadata=", 2 * 1024 * 1024);
     http_resp r = nacos_call(c.n, "POST", INSTANCE,
-                             Q("serviceName", "keep", "ip", "10.0.0.1", "port", "1"), body, NULL);
+                             Q("serviceName", "keep", "ip", "127.0.0.1", "port", "1"), body, NULL);
     cr_expect_eq(r.status, 413, "2 MiB body: %ld \"%.200s\" %s", r.status, r.body, r.error);
     http_resp_free(&r);
     free(body);
     check_intact(&c, "a 2 MiB body");
 
     /* One form value over gateway.max_param_bytes (64 KiB). */
-    body = big_form("serviceName=keep&ip=10.0.0.1&port=1&metadata=", 70000);
+    body = big_form("serviceName=keep&ip=127.0.0.1&port=1&metadata=", 70000);
     r = nacos_call(c.n, "POST", INSTANCE, NULL, body, NULL);
     cr_expect(r.status == 400 &&
                   strcmp(r.body, "Param 'metadata' is too long (max 65536 bytes)") == 0,
@@ -185,7 +185,7 @@ IT_TEST(bad_input, oversized_body_and_params)
     /* The same in the query string: 400 from the gateway, or 414/431 from the HTTP layer. */
     char *val = big_form("", 70000);
     r = nacos_call(c.n, "POST", INSTANCE,
-                   Q("serviceName", "keep", "ip", "10.0.0.1", "port", "1", "metadata", val), NULL,
+                   Q("serviceName", "keep", "ip", "127.0.0.1", "port", "1", "metadata", val), NULL,
                    NULL);
     cr_expect(r.status == 400 || r.status == 414 || r.status == 431,
               "70000-byte query param: %ld \"%.200s\" %s", r.status, r.body, r.error);
@@ -196,7 +196,7 @@ IT_TEST(bad_input, oversized_body_and_params)
     check_intact(&c, "a too-long query param");
 
     /* Metadata over limits.max_metadata_bytes (16 KiB) but under the param limit. */
-    body = big_form("serviceName=keep&ip=10.0.0.1&port=1&metadata=k=", 20000);
+    body = big_form("serviceName=keep&ip=127.0.0.1&port=1&metadata=k=", 20000);
     r = nacos_call(c.n, "POST", INSTANCE, NULL, body, NULL);
     cr_expect(r.status == 400 && r.body_len > 0, "20000-byte metadata: %ld \"%.200s\"", r.status,
               r.body);
@@ -210,11 +210,11 @@ IT_TEST(bad_input, oversized_body_and_params)
         const char *what;
         const char *const *q;
     } longs[] = {
-        {"serviceName", Q("serviceName", lng, "ip", "10.0.0.1", "port", "1")},
+        {"serviceName", Q("serviceName", lng, "ip", "127.0.0.1", "port", "1")},
         {"ip", Q("serviceName", "keep", "ip", lng, "port", "1")},
-        {"clusterName", Q("serviceName", "keep", "ip", "10.0.0.1", "port", "1", "clusterName", lng)},
-        {"namespaceId", Q("serviceName", "keep", "ip", "10.0.0.1", "port", "1", "namespaceId", lng)},
-        {"groupName", Q("serviceName", "keep", "groupName", lng, "ip", "10.0.0.1", "port", "1")},
+        {"clusterName", Q("serviceName", "keep", "ip", "127.0.0.1", "port", "1", "clusterName", lng)},
+        {"namespaceId", Q("serviceName", "keep", "ip", "127.0.0.1", "port", "1", "namespaceId", lng)},
+        {"groupName", Q("serviceName", "keep", "groupName", lng, "ip", "127.0.0.1", "port", "1")},
     };
     for (size_t i = 0; i < sizeof longs / sizeof longs[0]; i++) {
         r = nacos_call(c.n, "POST", INSTANCE, longs[i].q, NULL, NULL);
@@ -232,7 +232,7 @@ IT_TEST(bad_input, bad_beats_and_routes)
 {
     ctx c;
     setup(&c, NULL);
-    static const char *const beats[] = {"notjson", "{", "{\"ip\":\"10.0.0.1\",\"port\":1"};
+    static const char *const beats[] = {"notjson", "{", "{\"ip\":\"127.0.0.1\",\"port\":1"};
     for (size_t i = 0; i < sizeof beats / sizeof beats[0]; i++) {
         http_resp r = nacos_call(c.n, "PUT", NS "/instance/beat",
                                  Q("serviceName", "keep", "beat", beats[i]), NULL, NULL);
@@ -241,9 +241,9 @@ IT_TEST(bad_input, bad_beats_and_routes)
         http_resp_free(&r);
         check_intact(&c, "a non-JSON beat");
     }
-    static const char *const odd_beats[] = {"[1,2]", "{\"ip\":\"10.0.0.1\",\"port\":\"abc\"}",
-                                            "{\"ip\":\"10.0.0.1\",\"port\":1,\"weight\":1e999}",
-                                            "{\"ip\":\"10.0.0.1\",\"port\":1,\"metadata\":[1]}"};
+    static const char *const odd_beats[] = {"[1,2]", "{\"ip\":\"127.0.0.1\",\"port\":\"abc\"}",
+                                            "{\"ip\":\"127.0.0.1\",\"port\":1,\"weight\":1e999}",
+                                            "{\"ip\":\"127.0.0.1\",\"port\":1,\"metadata\":[1]}"};
     for (size_t i = 0; i < sizeof odd_beats / sizeof odd_beats[0]; i++) {
         http_resp r = nacos_call(c.n, "PUT", NS "/instance/beat",
                                  Q("serviceName", "keep", "beat", odd_beats[i]), NULL, NULL);
@@ -284,15 +284,15 @@ IT_TEST(bad_input, raw_tcp_garbage)
         {"HTTP/9.9", "GET / HTTP/9.9\r\n\r\n", 0},
         {"no version", "GET /nacos/v1/ns/instance/list?serviceName=keep\r\n\r\n", 0},
         {"negative length",
-         "POST /nacos/v1/ns/instance?serviceName=keep&ip=10.0.0.1&port=1&weight=9 HTTP/1.1\r\n"
+         "POST /nacos/v1/ns/instance?serviceName=keep&ip=127.0.0.1&port=1&weight=9 HTTP/1.1\r\n"
          "Host: x\r\nContent-Length: -5\r\n\r\n",
          0},
         {"bad chunk",
-         "POST /nacos/v1/ns/instance?serviceName=keep&ip=10.0.0.1&port=1&weight=9 HTTP/1.1\r\n"
+         "POST /nacos/v1/ns/instance?serviceName=keep&ip=127.0.0.1&port=1&weight=9 HTTP/1.1\r\n"
          "Host: x\r\nTransfer-Encoding: chunked\r\n\r\nZZZ\r\nxx\r\n",
          0},
         {"truncated body",
-         "POST /nacos/v1/ns/instance?serviceName=keep&ip=10.0.0.1&port=1 HTTP/1.1\r\n"
+         "POST /nacos/v1/ns/instance?serviceName=keep&ip=127.0.0.1&port=1 HTTP/1.1\r\n"
          "Host: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n"
          "\r\nweight=9",
          0},
@@ -416,7 +416,7 @@ IT_TEST(bad_input, registry_rejects_undecodable_messages)
     req.service = strdup("DEFAULT_GROUP@@keep");
     req.has_instance = true;
     cairn_instance_init(&req.instance);
-    req.instance.ip = strdup("10.0.0.1");
+    req.instance.ip = strdup("127.0.0.1");
     req.instance.port = 1;
     req.instance.cluster = strdup("DEFAULT");
     req.instance.weight = 9;
@@ -447,17 +447,17 @@ IT_TEST(bad_input, instances_per_service_limit)
     ctx c;
     setup(&c, ARGS("limits.max_instances_per_service=4"));
     /* keep has 3: one more is fine, the fifth is refused, re-registering is not "new". */
-    nacos_write_ok(c.n, "POST", INSTANCE, Q("serviceName", "keep", "ip", "10.0.0.4", "port", "4"));
+    nacos_write_ok(c.n, "POST", INSTANCE, Q("serviceName", "keep", "ip", "127.0.0.4", "port", "4"));
     http_resp r = nacos_call(c.n, "POST", INSTANCE,
-                             Q("serviceName", "keep", "ip", "10.0.0.5", "port", "5"), NULL, NULL);
+                             Q("serviceName", "keep", "ip", "127.0.0.5", "port", "5"), NULL, NULL);
     cr_expect_eq(r.status, 400, "5th instance with limit 4: %ld \"%s\"", r.status, r.body);
     cr_expect(r.body_len > 0);
     http_resp_free(&r);
     nacos_write_ok(c.n, "POST", INSTANCE,
-                   Q("serviceName", "keep", "ip", "10.0.0.4", "port", "4", "weight", "3"));
+                   Q("serviceName", "keep", "ip", "127.0.0.4", "port", "4", "weight", "3"));
     json_t *l = nacos_list(c.n, Q("serviceName", "keep"));
     cr_expect_eq(list_host_count(l), 4);
-    cr_expect(list_find_host(l, "10.0.0.5", 5) == NULL, "the refused instance was stored");
+    cr_expect(list_find_host(l, "127.0.0.5", 5) == NULL, "the refused instance was stored");
     json_decref(l);
     done(&c);
 }

@@ -28,7 +28,7 @@ static json_t *beat_json(http_resp *r, const char *what)
 IT_TEST(beat, body_beat_registers_unknown_instance_node_style)
 {
     it_node *n = node_start(NULL);
-    const char *beat = "{\"serviceName\":\"DEFAULT_GROUP@@bsvc\",\"ip\":\"10.1.1.1\",\"port\":7000,"
+    const char *beat = "{\"serviceName\":\"DEFAULT_GROUP@@bsvc\",\"ip\":\"127.1.1.1\",\"port\":7000,"
                        "\"cluster\":\"DEFAULT\",\"weight\":2,\"metadata\":{\"m\":\"1\"},"
                        "\"scheduled\":true}";
     http_resp r = nacos_call(n, "PUT", BEAT,
@@ -42,7 +42,7 @@ IT_TEST(beat, body_beat_registers_unknown_instance_node_style)
     json_decref(j);
 
     json_t *l = nacos_list(n, Q("serviceName", "bsvc"));
-    json_t *h = list_find_host(l, "10.1.1.1", 7000);
+    json_t *h = list_find_host(l, "127.1.1.1", 7000);
     cr_assert(h != NULL, "a beat with a body must re-register the instance");
     cr_expect_float_eq(jnum(h, "weight"), 2.0, 1e-9);
     cr_expect_str_eq(jstr(h, "metadata.m"), "1");
@@ -56,7 +56,7 @@ IT_TEST(beat, body_beat_registers_unknown_instance_node_style)
 IT_TEST(beat, body_beat_in_form_java_style)
 {
     it_node *n = node_start(NULL);
-    const char *beat = "{\"serviceName\":\"DEFAULT_GROUP@@jsvc\",\"ip\":\"10.1.1.5\",\"port\":7005,"
+    const char *beat = "{\"serviceName\":\"DEFAULT_GROUP@@jsvc\",\"ip\":\"127.1.1.5\",\"port\":7005,"
                        "\"cluster\":\"c9\",\"weight\":1.0,\"metadata\":{},\"scheduled\":false,"
                        "\"period\":5000,\"stopped\":false}";
     char *form = http_query(Q("beat", beat));
@@ -66,7 +66,7 @@ IT_TEST(beat, body_beat_in_form_java_style)
     cr_expect_eq(jint(j, "code"), 10200);
     json_decref(j);
     json_t *l = nacos_list(n, Q("serviceName", "jsvc", "clusters", "c9"));
-    json_t *h = list_find_host(l, "10.1.1.5", 7005);
+    json_t *h = list_find_host(l, "127.1.1.5", 7005);
     cr_expect(h != NULL, "form-body beat did not register into cluster c9");
     json_decref(l);
 }
@@ -75,7 +75,7 @@ IT_TEST(beat, light_beat_for_unknown_instance_is_20404)
 {
     it_node *n = node_start(NULL);
     http_resp r = nacos_call(n, "PUT", BEAT,
-                             Q("serviceName", "bsvc", "ip", "10.1.1.2", "port", "7001"), NULL,
+                             Q("serviceName", "bsvc", "ip", "127.1.1.2", "port", "7001"), NULL,
                              NULL);
     json_t *j = beat_json(&r, "light beat, unknown instance");
     cr_expect_eq(jint(j, "code"), 20404);
@@ -87,21 +87,21 @@ IT_TEST(beat, light_beat_for_unknown_instance_is_20404)
 
     /* Known instance: 10200. The lookup is within one cluster (DEFAULT unless given). */
     nacos_write_ok(n, "POST", NS "/instance",
-                   Q("serviceName", "bsvc", "ip", "10.1.1.2", "port", "7001", "clusterName", "c1"));
-    r = nacos_call(n, "PUT", BEAT, Q("serviceName", "bsvc", "ip", "10.1.1.2", "port", "7001"),
+                   Q("serviceName", "bsvc", "ip", "127.1.1.2", "port", "7001", "clusterName", "c1"));
+    r = nacos_call(n, "PUT", BEAT, Q("serviceName", "bsvc", "ip", "127.1.1.2", "port", "7001"),
                    NULL, NULL);
     j = beat_json(&r, "light beat, other cluster");
     cr_expect_eq(jint(j, "code"), 20404, "instance in c1 must not match a DEFAULT beat");
     json_decref(j);
     r = nacos_call(n, "PUT", BEAT,
-                   Q("serviceName", "bsvc", "ip", "10.1.1.2", "port", "7001", "clusterName", "c1"),
+                   Q("serviceName", "bsvc", "ip", "127.1.1.2", "port", "7001", "clusterName", "c1"),
                    NULL, NULL);
     j = beat_json(&r, "light beat, known instance");
     cr_expect_eq(jint(j, "code"), 10200);
     cr_expect(jbool(j, "lightBeatEnabled"));
     json_decref(j);
 
-    nacos_expect_error(n, "PUT", BEAT, Q("ip", "10.1.1.2", "port", "7001"), NULL, 400,
+    nacos_expect_error(n, "PUT", BEAT, Q("ip", "127.1.1.2", "port", "7001"), NULL, 400,
                        "Param 'serviceName' is required.", false);
 }
 
@@ -109,25 +109,25 @@ IT_TEST(beat, interval_from_metadata)
 {
     it_node *n = node_start(NULL);
     nacos_write_ok(n, "POST", NS "/instance",
-                   Q("serviceName", "iv", "ip", "10.1.1.3", "port", "1", "metadata",
+                   Q("serviceName", "iv", "ip", "127.1.1.3", "port", "1", "metadata",
                      "{\"preserved.heart.beat.interval\":\"2000\"}"));
     nacos_write_ok(n, "POST", NS "/instance",
-                   Q("serviceName", "iv", "ip", "10.1.1.4", "port", "1", "metadata",
+                   Q("serviceName", "iv", "ip", "127.1.1.4", "port", "1", "metadata",
                      "{\"preserved.heart.beat.interval\":\"2s\"}"));
-    http_resp r = nacos_call(n, "PUT", BEAT, Q("serviceName", "iv", "ip", "10.1.1.3", "port", "1"),
+    http_resp r = nacos_call(n, "PUT", BEAT, Q("serviceName", "iv", "ip", "127.1.1.3", "port", "1"),
                              NULL, NULL);
     json_t *j = beat_json(&r, "beat, interval 2000");
     cr_expect_eq(jint(j, "clientBeatInterval"), 2000);
     cr_expect_eq(jint(j, "code"), 10200);
     json_decref(j);
-    r = nacos_call(n, "PUT", BEAT, Q("serviceName", "iv", "ip", "10.1.1.4", "port", "1"), NULL,
+    r = nacos_call(n, "PUT", BEAT, Q("serviceName", "iv", "ip", "127.1.1.4", "port", "1"), NULL,
                    NULL);
     j = beat_json(&r, "beat, interval not digits");
     cr_expect_eq(jint(j, "clientBeatInterval"), 5000, "a non-digit interval must be ignored");
     json_decref(j);
 
     /* An unknown instance re-registered from the beat body takes its metadata's interval. */
-    const char *beat = "{\"ip\":\"10.1.1.9\",\"port\":9,\"cluster\":\"DEFAULT\",\"metadata\":"
+    const char *beat = "{\"ip\":\"127.1.1.9\",\"port\":9,\"cluster\":\"DEFAULT\",\"metadata\":"
                        "{\"preserved.heart.beat.interval\":\"1500\"}}";
     r = nacos_call(n, "PUT", BEAT, Q("serviceName", "iv", "beat", beat), NULL, Q(JAVA_UA));
     j = beat_json(&r, "beat body with interval");
@@ -142,13 +142,13 @@ IT_TEST(beat, body_without_cluster_uses_cluster_name)
     /* RsInfo keys are optional: a blank beat.cluster is filled from clusterName (§2.7). */
     http_resp r = nacos_call(n, "PUT", BEAT,
                              Q("serviceName", "fb", "clusterName", "c7", "beat",
-                               "{\"ip\":\"10.1.1.7\",\"port\":7}"),
+                               "{\"ip\":\"127.1.1.7\",\"port\":7}"),
                              NULL, Q(JAVA_UA));
     json_t *j = beat_json(&r, "beat body without cluster");
     cr_expect_eq(jint(j, "code"), 10200);
     json_decref(j);
     json_t *l = nacos_list(n, Q("serviceName", "fb"));
-    json_t *h = list_find_host(l, "10.1.1.7", 7);
+    json_t *h = list_find_host(l, "127.1.1.7", 7);
     cr_expect(h != NULL, "beat body without cluster did not register");
     if (h)
         cr_expect_str_eq(jstr(h, "clusterName"), "c7");
@@ -161,7 +161,7 @@ IT_TEST(beat, body_without_ip_is_refused)
     /* Nacos takes ip and port from the beat body unconditionally (RsInfo), so a body without ip
      * cannot re-register anything, even when ip/port parameters are present. */
     http_resp r = nacos_call(n, "PUT", BEAT,
-                             Q("serviceName", "fb", "ip", "10.1.1.8", "port", "8", "beat",
+                             Q("serviceName", "fb", "ip", "127.1.1.8", "port", "8", "beat",
                                "{\"cluster\":\"DEFAULT\",\"weight\":3}"),
                              NULL, Q(JAVA_UA));
     cr_expect_eq(r.status, 400, "beat body without ip: %ld \"%s\"", r.status, r.body);
@@ -191,12 +191,12 @@ IT_TEST(beat, beat_makes_unhealthy_instance_healthy)
 {
     it_node *n = node_start(NULL);
     /* A healthy neighbour keeps the protect threshold from masking the flag. */
-    nacos_write_ok(n, "POST", NS "/instance", Q("serviceName", "flip", "ip", "10.2.0.1", "port", "1"));
+    nacos_write_ok(n, "POST", NS "/instance", Q("serviceName", "flip", "ip", "127.2.0.1", "port", "1"));
     nacos_write_ok(n, "POST", NS "/instance",
-                   Q("serviceName", "flip", "ip", "10.2.0.2", "port", "2", "healthy", "false"));
-    health_probe p = {n, "10.2.0.2", 2};
+                   Q("serviceName", "flip", "ip", "127.2.0.2", "port", "2", "healthy", "false"));
+    health_probe p = {n, "127.2.0.2", 2};
     cr_assert(!listed_healthy(&p), "registered with healthy=false but listed healthy");
-    http_resp r = nacos_call(n, "PUT", BEAT, Q("serviceName", "flip", "ip", "10.2.0.2", "port", "2"),
+    http_resp r = nacos_call(n, "PUT", BEAT, Q("serviceName", "flip", "ip", "127.2.0.2", "port", "2"),
                              NULL, NULL);
     json_t *j = beat_json(&r, "beat of an unhealthy instance");
     cr_expect_eq(jint(j, "code"), 10200);

@@ -34,7 +34,7 @@ static void *run_worker(void *arg)
     snprintf(own, sizeof own, "conc-%d", w->id);
     for (int i = w->first; i < w->first + w->count; i++) {
         char ip[32], port[16];
-        snprintf(ip, sizeof ip, "10.%d.%d.%d", 100 + w->id, i / 250, i % 250 + 1);
+        snprintf(ip, sizeof ip, "127.%d.%d.%d", 100 + w->id, i / 250, i % 250 + 1);
         snprintf(port, sizeof port, "%d", 1000 + i);
         const char *services[] = {"conc", own};
         for (int s = 0; s < 2; s++) {
@@ -117,7 +117,7 @@ static int count_worker_hosts(const json_t *l, int id, int first, int count)
     int found = 0;
     for (int i = first; i < first + count; i++) {
         char ip[32];
-        snprintf(ip, sizeof ip, "10.%d.%d.%d", 100 + id, i / 250, i % 250 + 1);
+        snprintf(ip, sizeof ip, "127.%d.%d.%d", 100 + id, i / 250, i % 250 + 1);
         json_t *h = list_find_host(l, ip, 1000 + i);
         if (h && json_is_boolean(json_object_get(h, "ephemeral")) &&
             json_is_true(json_object_get(h, "ephemeral")) == (i % 2 == 1))
@@ -137,7 +137,7 @@ IT_TEST(concurrency, parallel_writers_and_readers)
         char port[16];
         snprintf(port, sizeof port, "%d", round);
         nacos_write_ok(n, "POST", NS "/instance",
-                       Q("serviceName", "warmup", "ip", "10.9.9.9", "port", port));
+                       Q("serviceName", "warmup", "ip", "127.9.9.9", "port", port));
         cairn_change_event ev;
         int64_t deadline = it_now_ms() + 200;
         while (!live && it_now_ms() < deadline && events_next(&sub, &ev, 50)) {
@@ -218,7 +218,7 @@ static void *register_same(void *arg)
     char weight[16];
     snprintf(weight, sizeof weight, "%d", s->id + 1);
     char *url = http_url(s->n->gateway_url, NS "/instance",
-                         Q("serviceName", "same", "ip", "10.0.0.1", "port", "1", "weight", weight));
+                         Q("serviceName", "same", "ip", "127.0.0.1", "port", "1", "weight", weight));
     for (int i = 0; url && i < 20; i++) {
         http_resp r = http_request("POST", url, NULL, 0, NULL, NULL, IT_HTTP_TIMEOUT_MS);
         if (r.status != 200)
@@ -244,10 +244,10 @@ IT_TEST(concurrency, racing_upserts_of_one_instance)
         cr_expect_eq(s[i].failures, 0, "thread %d: %d failed upserts", i, s[i].failures);
     json_t *l = nacos_list(n, Q("serviceName", "same"));
     cr_expect_eq(list_host_count(l), 1, "racing upserts of one ip:port made duplicates");
-    json_t *h = list_find_host(l, "10.0.0.1", 1);
+    json_t *h = list_find_host(l, "127.0.0.1", 1);
     cr_assert(h != NULL);
     double w = jnum(h, "weight");
     cr_expect(w >= 1 && w <= THREADS && w == (int)w, "weight %g is none of the written values", w);
-    cr_expect_str_eq(jstr(h, "instanceId"), "10.0.0.1#1#DEFAULT#DEFAULT_GROUP@@same");
+    cr_expect_str_eq(jstr(h, "instanceId"), "127.0.0.1#1#DEFAULT#DEFAULT_GROUP@@same");
     json_decref(l);
 }

@@ -157,7 +157,7 @@ static http_resp register_with_metadata_len(const it_node *n, size_t len)
     memset(md + h, 'v', len - h - 2);
     memcpy(md + len - 2, "\"}", 2);
     md[len] = '\0';
-    char *form = http_query(Q("serviceName", "cfg", "ip", "10.0.0.1", "port", "1", "metadata", md));
+    char *form = http_query(Q("serviceName", "cfg", "ip", "127.0.0.1", "port", "1", "metadata", md));
     http_resp r = nacos_call(n, "POST", NS "/instance", NULL, form, NULL);
     free(form);
     free(md);

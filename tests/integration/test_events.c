@@ -44,7 +44,7 @@ static bool subscription_live(void *arg)
     char port[16];
     snprintf(port, sizeof port, "%d", ++w->round);
     nacos_write_ok(w->n, "POST", NS "/instance",
-                   Q("serviceName", "warmup", "ip", "10.9.9.9", "port", port));
+                   Q("serviceName", "warmup", "ip", "127.9.9.9", "port", port));
     cairn_change_event ev;
     if (next_for(w->sub, "public", "DEFAULT_GROUP@@warmup", &ev, 200)) {
         cairn_event_free(&ev);
@@ -62,7 +62,7 @@ IT_TEST(events, registration_publishes_increasing_revisions)
     cr_assert(wait_until(subscription_live, &w, 10000),
               "no change event for a registration within 10 s of subscribing");
 
-    nacos_write_ok(n, "POST", NS "/instance", Q("serviceName", "ev", "ip", "10.0.0.1", "port", "1"));
+    nacos_write_ok(n, "POST", NS "/instance", Q("serviceName", "ev", "ip", "127.0.0.1", "port", "1"));
     cairn_change_event e1, e2, e3;
     cr_assert(next_for(&sub, "public", "DEFAULT_GROUP@@ev", &e1, 5000),
               "no event for the first registration");
@@ -70,7 +70,7 @@ IT_TEST(events, registration_publishes_increasing_revisions)
     cr_expect(e1.kind != CAIRN_CHANGE_REMOVED);
     cr_expect(e1.at_ms > 0);
 
-    nacos_write_ok(n, "POST", NS "/instance", Q("serviceName", "ev", "ip", "10.0.0.2", "port", "2"));
+    nacos_write_ok(n, "POST", NS "/instance", Q("serviceName", "ev", "ip", "127.0.0.2", "port", "2"));
     cr_assert(next_for(&sub, "public", "DEFAULT_GROUP@@ev", &e2, 5000),
               "no event for the second registration");
     cr_expect_gt(e2.revision, e1.revision, "revision must increase: %llu then %llu",
@@ -78,7 +78,7 @@ IT_TEST(events, registration_publishes_increasing_revisions)
     cr_expect_eq(e2.kind, CAIRN_CHANGE_INSTANCES);
 
     nacos_write_ok(n, "DELETE", NS "/instance",
-                   Q("serviceName", "ev", "ip", "10.0.0.1", "port", "1"));
+                   Q("serviceName", "ev", "ip", "127.0.0.1", "port", "1"));
     cr_assert(next_for(&sub, "public", "DEFAULT_GROUP@@ev", &e3, 5000),
               "no event for a deregistration");
     cr_expect_gt(e3.revision, e2.revision);
@@ -88,7 +88,7 @@ IT_TEST(events, registration_publishes_increasing_revisions)
 
     /* Namespaces are carried. */
     nacos_write_ok(n, "POST", NS "/instance",
-                   Q("serviceName", "ev", "groupName", "g", "namespaceId", "ns1", "ip", "10.0.0.3",
+                   Q("serviceName", "ev", "groupName", "g", "namespaceId", "ns1", "ip", "127.0.0.3",
                      "port", "3"));
     cairn_change_event e4;
     cr_expect(next_for(&sub, "ns1", "g@@ev", &e4, 5000), "no event with namespace ns1, g@@ev");
@@ -111,16 +111,16 @@ IT_TEST(events, no_event_for_a_rejected_write)
     cr_assert(events_open(&sub, n));
     warm w = {n, &sub, 0};
     cr_assert(wait_until(subscription_live, &w, 10000));
-    nacos_write_ok(n, "POST", NS "/instance", Q("serviceName", "rej", "ip", "10.0.0.2", "port", "2"));
+    nacos_write_ok(n, "POST", NS "/instance", Q("serviceName", "rej", "ip", "127.0.0.2", "port", "2"));
     cairn_change_event ev;
     cr_assert(next_for(&sub, "public", "DEFAULT_GROUP@@rej", &ev, 5000));
     cairn_event_free(&ev);
     /* Rejected writes change nothing, so they publish nothing (absence checked for 500 ms). */
     nacos_expect_error(n, "POST", NS "/instance",
-                       Q("serviceName", "rej", "ip", "10.0.0.1", "port", "1", "weight", "10001"),
+                       Q("serviceName", "rej", "ip", "127.0.0.1", "port", "1", "weight", "10001"),
                        NULL, 400, "instance format invalid", true);
     nacos_expect_error(n, "PATCH", NS "/instance",
-                       Q("serviceName", "rej", "ip", "10.0.0.3", "port", "3", "weight", "2"),
+                       Q("serviceName", "rej", "ip", "127.0.0.3", "port", "3", "weight", "2"),
                        NULL, 400, "instance not found", false);
     bool got = next_for(&sub, "public", "DEFAULT_GROUP@@rej", &ev, 500);
     cr_expect(!got, "an event was published for a rejected write (revision %llu)",

@@ -219,23 +219,23 @@ IT_TEST(healthcheck, beats_keep_healthy_and_silence_expires)
     hc_node_start(&h, ARGS(FAST_SWEEP));
     const it_node *n = h.node;
     int64_t t_reg = it_now_ms();
-    reg(n, "public", "exp", "10.3.0.1", 80, "true", "true", NULL);
-    reg(n, "public", "exp", "10.3.0.2", 80, "true", "true", NULL);
+    reg(n, "public", "exp", "127.3.0.1", 80, "true", "true", NULL);
+    reg(n, "public", "exp", "127.3.0.2", 80, "true", "true", NULL);
     beater b;
-    beater_start(&b, n, "public", "exp", "10.3.0.", 1, 1, 80);
+    beater_start(&b, n, "public", "exp", "127.3.0.", 1, 1, 80);
 
-    int64_t t_unhealthy = wait_state(n, "public", "exp", "10.3.0.2", 80, true, true, false,
+    int64_t t_unhealthy = wait_state(n, "public", "exp", "127.3.0.2", 80, true, true, false,
                                      "the silent instance");
     cr_expect_geq(t_unhealthy - t_reg, 1000, "unhealthy %lld ms after registration, before the "
                                              "1000 ms beat timeout",
                   (long long)(t_unhealthy - t_reg));
-    expect_state(n, "public", "exp", "10.3.0.1", 80, true, true, true, "the beating instance");
-    int64_t t_gone = wait_state(n, "public", "exp", "10.3.0.2", 80, true, false, false,
+    expect_state(n, "public", "exp", "127.3.0.1", 80, true, true, true, "the beating instance");
+    int64_t t_gone = wait_state(n, "public", "exp", "127.3.0.2", 80, true, false, false,
                                 "the silent instance");
     cr_expect_geq(t_gone - t_reg, 2000, "removed %lld ms after registration, before the 2000 ms "
                                         "delete timeout",
                   (long long)(t_gone - t_reg));
-    expect_state(n, "public", "exp", "10.3.0.1", 80, true, true, true, "the beating instance");
+    expect_state(n, "public", "exp", "127.3.0.1", 80, true, true, true, "the beating instance");
     beater_stop(&b);
     cr_expect_eq(atomic_load(&b.other) + atomic_load(&b.unavailable), 0, "failed beats");
     cr_expect_geq(atomic_load(&b.ok), 5);
@@ -249,7 +249,7 @@ IT_TEST(healthcheck, beats_keep_healthy_and_silence_expires)
     /* The list agrees: only the beating instance, healthy. */
     json_t *l = nacos_list(n, Q("serviceName", "exp"));
     cr_expect_eq(list_host_count(l), 1);
-    json_t *host = list_find_host(l, "10.3.0.1", 80);
+    json_t *host = list_find_host(l, "127.3.0.1", 80);
     cr_expect(host && jbool(host, "healthy"));
     json_decref(l);
     hc_node_stop(&h);
@@ -261,37 +261,37 @@ IT_TEST(healthcheck, metadata_overrides_timeouts_and_interval)
     hc_node_start(&h, ARGS(FAST_SWEEP));
     const it_node *n = h.node;
     int64_t t_reg = it_now_ms();
-    reg(n, "public", "md", "10.4.0.1", 80, "true", "true", NULL); /* beats: a healthy anchor */
-    reg(n, "public", "md", "10.4.0.2", 80, "true", "true", NULL); /* defaults: 1 s / 2 s */
-    reg(n, "public", "md", "10.4.0.3", 80, "true", "true",
+    reg(n, "public", "md", "127.4.0.1", 80, "true", "true", NULL); /* beats: a healthy anchor */
+    reg(n, "public", "md", "127.4.0.2", 80, "true", "true", NULL); /* defaults: 1 s / 2 s */
+    reg(n, "public", "md", "127.4.0.3", 80, "true", "true",
         "{\"preserved.heart.beat.timeout\":\"4000\",\"preserved.ip.delete.timeout\":\"6000\"}");
-    reg(n, "public", "md", "10.4.0.4", 80, "true", "true",
+    reg(n, "public", "md", "127.4.0.4", 80, "true", "true",
         "{\"preserved.heart.beat.interval\":\"1234\",\"preserved.heart.beat.timeout\":\"60000\","
         "\"preserved.ip.delete.timeout\":\"60000\"}");
     beater b;
-    beater_start(&b, n, "public", "md", "10.4.0.", 1, 1, 80);
+    beater_start(&b, n, "public", "md", "127.4.0.", 1, 1, 80);
 
     /* The beat reply carries the instance's interval. */
     long code = 0, interval = 0;
-    cr_assert_eq(hc_beat(n, "public", "md", "10.4.0.4", 80, &code, &interval), 200);
+    cr_assert_eq(hc_beat(n, "public", "md", "127.4.0.4", 80, &code, &interval), 200);
     cr_expect_eq(code, 10200);
     cr_expect_eq(interval, 1234);
-    cr_assert_eq(hc_beat(n, "public", "md", "10.4.0.1", 80, &code, &interval), 200);
+    cr_assert_eq(hc_beat(n, "public", "md", "127.4.0.1", 80, &code, &interval), 200);
     cr_expect_eq(interval, 5000);
 
-    wait_state(n, "public", "md", "10.4.0.2", 80, true, false, false, "default timeouts");
+    wait_state(n, "public", "md", "127.4.0.2", 80, true, false, false, "default timeouts");
     /* Gone after 2 s; the one with a 4 s beat timeout is still healthy. */
-    expect_state(n, "public", "md", "10.4.0.3", 80, true, true, true, "4 s beat timeout");
-    int64_t t3 = wait_state(n, "public", "md", "10.4.0.3", 80, true, true, false,
+    expect_state(n, "public", "md", "127.4.0.3", 80, true, true, true, "4 s beat timeout");
+    int64_t t3 = wait_state(n, "public", "md", "127.4.0.3", 80, true, true, false,
                             "4 s beat timeout");
     cr_expect_geq(t3 - t_reg, 4000, "unhealthy after %lld ms despite a 4000 ms override",
                   (long long)(t3 - t_reg));
-    int64_t t3_gone = wait_state(n, "public", "md", "10.4.0.3", 80, true, false, false,
+    int64_t t3_gone = wait_state(n, "public", "md", "127.4.0.3", 80, true, false, false,
                                  "6 s delete timeout");
     cr_expect_geq(t3_gone - t_reg, 6000, "removed after %lld ms despite a 6000 ms override",
                   (long long)(t3_gone - t_reg));
-    expect_state(n, "public", "md", "10.4.0.4", 80, true, true, true, "60 s timeouts");
-    expect_state(n, "public", "md", "10.4.0.1", 80, true, true, true, "the beating anchor");
+    expect_state(n, "public", "md", "127.4.0.4", 80, true, true, true, "60 s timeouts");
+    expect_state(n, "public", "md", "127.4.0.1", 80, true, true, true, "the beating anchor");
     beater_stop(&b);
     hc_node_stop(&h);
 }
@@ -303,7 +303,7 @@ IT_TEST(healthcheck, unknown_beats_and_fresh_registrations)
     const it_node *n = h.node;
 
     /* With a body: registered from it (ip, port, weight, metadata, cluster). */
-    const char *body = "{\"ip\":\"10.5.0.1\",\"port\":81,\"cluster\":\"c1\",\"weight\":3,"
+    const char *body = "{\"ip\":\"127.5.0.1\",\"port\":81,\"cluster\":\"c1\",\"weight\":3,"
                        "\"metadata\":{\"k\":\"v\"}}";
     http_resp r = nacos_call(n, "PUT", NS "/instance/beat", Q("serviceName", "unk", "beat", body),
                              NULL, Q(JAVA_UA));
@@ -315,7 +315,7 @@ IT_TEST(healthcheck, unknown_beats_and_fresh_registrations)
     json_decref(j);
     http_resp_free(&r);
     json_t *l = nacos_list(n, Q("serviceName", "unk", "clusters", "c1"));
-    json_t *host = list_find_host(l, "10.5.0.1", 81);
+    json_t *host = list_find_host(l, "127.5.0.1", 81);
     cr_assert(host, "a beat with a body did not register its instance");
     cr_expect(jbool(host, "healthy") && jbool(host, "ephemeral"));
     cr_expect_float_eq(jnum(host, "weight"), 3.0, 1e-9);
@@ -324,15 +324,15 @@ IT_TEST(healthcheck, unknown_beats_and_fresh_registrations)
 
     /* Without a body: 20404, nothing registered. */
     long code = 0;
-    cr_assert_eq(hc_beat(n, "public", "unk", "10.5.0.2", 82, &code, NULL), 200);
+    cr_assert_eq(hc_beat(n, "public", "unk", "127.5.0.2", 82, &code, NULL), 200);
     cr_expect_eq(code, 20404);
-    expect_state(n, "public", "unk", "10.5.0.2", 82, true, false, false, "light beat");
+    expect_state(n, "public", "unk", "127.5.0.2", 82, true, false, false, "light beat");
 
     /* A registration is never answered 20404, however soon the beat follows it: the healthcheck
      * asks the registry before it believes an instance unknown. */
     for (int i = 0; i < 30; i++) {
         char ip[32];
-        snprintf(ip, sizeof ip, "10.5.1.%d", i + 1);
+        snprintf(ip, sizeof ip, "127.5.1.%d", i + 1);
         reg(n, "public", "fresh", ip, 80, i % 3 ? "true" : "false", "true", NULL);
         cr_assert_eq(hc_beat(n, "public", "fresh", ip, 80, &code, NULL), 200);
         cr_expect_eq(code, 10200, "beat right after registering %s: code %ld", ip, code);
@@ -348,17 +348,17 @@ IT_TEST(healthcheck, a_beat_revives_an_unhealthy_instance)
     hc_node_start(&h, ARGS("health.check_interval_ms=200", "health.beat_timeout_ms=1000",
                            "health.delete_timeout_ms=30000"));
     const it_node *n = h.node;
-    reg(n, "public", "rev", "10.6.0.1", 80, "true", "true", NULL);
-    wait_state(n, "public", "rev", "10.6.0.1", 80, true, true, false, "no beats");
+    reg(n, "public", "rev", "127.6.0.1", 80, "true", "true", NULL);
+    wait_state(n, "public", "rev", "127.6.0.1", 80, true, true, false, "no beats");
     long code = 0;
-    cr_assert_eq(hc_beat(n, "public", "rev", "10.6.0.1", 80, &code, NULL), 200);
+    cr_assert_eq(hc_beat(n, "public", "rev", "127.6.0.1", 80, &code, NULL), 200);
     cr_expect_eq(code, 10200);
-    wait_state(n, "public", "rev", "10.6.0.1", 80, true, true, true, "after a beat");
+    wait_state(n, "public", "rev", "127.6.0.1", 80, true, true, true, "after a beat");
     wait_metric(&h, "cairn_healthcheck_flips_total", "to=\"healthy\"", 1);
     /* An instance registered unhealthy is revived by its first beat too (§2.7 step 6). */
-    reg(n, "public", "rev", "10.6.0.2", 80, "true", "false", NULL);
-    cr_assert_eq(hc_beat(n, "public", "rev", "10.6.0.2", 80, &code, NULL), 200);
-    wait_state(n, "public", "rev", "10.6.0.2", 80, true, true, true, "registered unhealthy");
+    reg(n, "public", "rev", "127.6.0.2", 80, "true", "false", NULL);
+    cr_assert_eq(hc_beat(n, "public", "rev", "127.6.0.2", 80, &code, NULL), 200);
+    wait_state(n, "public", "rev", "127.6.0.2", 80, true, true, true, "registered unhealthy");
     hc_node_stop(&h);
 }
 
@@ -376,7 +376,7 @@ IT_TEST(healthcheck, self_preservation_holds_mass_expiry)
      * no single sweep removes more than half of them: held all the same. */
     for (int i = 1; i <= 20; i++) {
         char ip[32];
-        snprintf(ip, sizeof ip, "10.7.0.%d", i);
+        snprintf(ip, sizeof ip, "127.7.0.%d", i);
         reg(n, "pres", "all", ip, 80, "true", "true", NULL);
         if (i == 10)
             wait_metric(&h, "cairn_healthcheck_sweeps_total", NULL,
@@ -385,25 +385,25 @@ IT_TEST(healthcheck, self_preservation_holds_mass_expiry)
     /* Namespace "mixed": 12 instances, 10 beating, 2 silent (2/12 is below the ratio). */
     for (int i = 1; i <= 12; i++) {
         char ip[32];
-        snprintf(ip, sizeof ip, "10.8.0.%d", i);
+        snprintf(ip, sizeof ip, "127.8.0.%d", i);
         reg(n, "mixed", "some", ip, 80, "true", "true", NULL);
     }
     beater b;
-    beater_start(&b, n, "mixed", "some", "10.8.0.", 1, 10, 80);
+    beater_start(&b, n, "mixed", "some", "127.8.0.", 1, 10, 80);
 
-    wait_state(n, "mixed", "some", "10.8.0.11", 80, true, false, false, "below the ratio");
-    wait_state(n, "mixed", "some", "10.8.0.12", 80, true, false, false, "below the ratio");
+    wait_state(n, "mixed", "some", "127.8.0.11", 80, true, false, false, "below the ratio");
+    wait_state(n, "mixed", "some", "127.8.0.12", 80, true, false, false, "below the ratio");
     /* Three sweeps' worth of held removals (20 each), and still every instance is there,
      * unhealthy. */
     wait_metric(&h, "cairn_healthcheck_held_deletions_total", NULL, 60);
     for (int i = 1; i <= 20; i++) {
         char ip[32];
-        snprintf(ip, sizeof ip, "10.7.0.%d", i);
+        snprintf(ip, sizeof ip, "127.7.0.%d", i);
         expect_state(n, "pres", "all", ip, 80, true, true, false, "held by self-preservation");
     }
     for (int i = 1; i <= 10; i++) {
         char ip[32];
-        snprintf(ip, sizeof ip, "10.8.0.%d", i);
+        snprintf(ip, sizeof ip, "127.8.0.%d", i);
         expect_state(n, "mixed", "some", ip, 80, true, true, true, "beating");
     }
     cr_expect_eq(hc_metric(&h, "cairn_healthcheck_deletions_total", NULL), 2);
@@ -422,10 +422,10 @@ IT_TEST(healthcheck, self_preservation_holds_mass_expiry)
 
     /* They come back: beats revive them and the episode ends. */
     beater back;
-    beater_start(&back, n, "pres", "all", "10.7.0.", 1, 20, 80);
+    beater_start(&back, n, "pres", "all", "127.7.0.", 1, 20, 80);
     for (int i = 1; i <= 20; i++) {
         char ip[32];
-        snprintf(ip, sizeof ip, "10.7.0.%d", i);
+        snprintf(ip, sizeof ip, "127.7.0.%d", i);
         wait_state(n, "pres", "all", ip, 80, true, true, true, "beating again");
     }
     wait_metric_is(&h, "cairn_healthcheck_preservation_active", "namespace=\"pres\"", 0);
@@ -710,11 +710,11 @@ IT_TEST(healthcheck, kill_9_under_steady_beats_changes_nothing)
     it_node *n = h.node;
     for (int i = 1; i <= 5; i++) {
         char ip[32];
-        snprintf(ip, sizeof ip, "10.9.0.%d", i);
+        snprintf(ip, sizeof ip, "127.9.0.%d", i);
         reg(n, "public", "rs", ip, 80, "true", "true", NULL);
     }
     beater b;
-    beater_start(&b, n, "public", "rs", "10.9.0.", 1, 5, 80);
+    beater_start(&b, n, "public", "rs", "127.9.0.", 1, 5, 80);
     beater_ok warm = {&b, 25};
     cr_assert(wait_until(beater_has_ok, &warm, WAIT_MS), "beats do not succeed");
 
@@ -744,7 +744,7 @@ IT_TEST(healthcheck, kill_9_under_steady_beats_changes_nothing)
 
     for (int i = 1; i <= 5; i++) {
         char ip[32];
-        snprintf(ip, sizeof ip, "10.9.0.%d", i);
+        snprintf(ip, sizeof ip, "127.9.0.%d", i);
         expect_state(n, "public", "rs", ip, 80, true, true, true, "after the restart");
     }
     cr_expect_eq(hc_service_revision(n, "public", "DEFAULT_GROUP@@rs"), rev0,

@@ -31,14 +31,14 @@ static void some_traffic(const it_node *n)
 {
     for (int i = 1; i <= 3; i++) {
         char ip[32];
-        snprintf(ip, sizeof ip, "10.0.0.%d", i);
+        snprintf(ip, sizeof ip, "127.0.0.%d", i);
         nacos_write_ok(n, "POST", NS "/instance",
                        Q("serviceName", "met", "ip", ip, "port", "1", "ephemeral",
                          i == 3 ? "false" : "true"));
     }
     json_t *l = nacos_list(n, Q("serviceName", "met"));
     json_decref(l);
-    nacos_expect_error(n, "POST", NS "/instance", Q("serviceName", "met", "ip", "10.0.0.9"), NULL,
+    nacos_expect_error(n, "POST", NS "/instance", Q("serviceName", "met", "ip", "127.0.0.9"), NULL,
                        400, "Param 'port' is required.", false);
 }
 

@@ -52,16 +52,16 @@ IT_TEST(operator, metrics_counts_follow_registrations)
     cr_expect_eq(jint(m, "instanceCount"), 0, "fresh node has instances");
     json_decref(m);
 
-    nacos_write_ok(n, "POST", NS "/instance", Q("serviceName", "m1", "ip", "10.0.0.1", "port", "1"));
-    nacos_write_ok(n, "POST", NS "/instance", Q("serviceName", "m1", "ip", "10.0.0.2", "port", "1"));
+    nacos_write_ok(n, "POST", NS "/instance", Q("serviceName", "m1", "ip", "127.0.0.1", "port", "1"));
+    nacos_write_ok(n, "POST", NS "/instance", Q("serviceName", "m1", "ip", "127.0.0.2", "port", "1"));
     nacos_write_ok(n, "POST", NS "/instance",
-                   Q("serviceName", "m2", "namespaceId", "other", "ip", "10.0.0.3", "port", "1",
+                   Q("serviceName", "m2", "namespaceId", "other", "ip", "127.0.0.3", "port", "1",
                      "ephemeral", "false"));
     counts want = {n, 2, 3};
     cr_expect(wait_until(metrics_reach, &want, 5000),
               "operator/metrics did not reach serviceCount 2, instanceCount 3 (all namespaces)");
 
-    nacos_write_ok(n, "DELETE", NS "/instance", Q("serviceName", "m1", "ip", "10.0.0.2", "port", "1"));
+    nacos_write_ok(n, "DELETE", NS "/instance", Q("serviceName", "m1", "ip", "127.0.0.2", "port", "1"));
     want.instances = 2;
     cr_expect(wait_until(metrics_reach, &want, 5000), "instanceCount did not drop to 2");
 

@@ -44,11 +44,11 @@ IT_TEST(push, every_kind_of_change_is_pushed)
     double port = pusher_metric(&ps, 0, "udp_port", NULL);
 
     /* Register. */
-    register_instance(&ps, "kinds", "10.0.0.1", "8080");
+    register_instance(&ps, "kinds", "127.0.0.1", "8080");
     it_push p;
     expect_push(&u, G("kinds"), &p, "a registration");
     cr_expect_eq(push_host_count(&p), 1, "%s", p.text);
-    cr_expect(push_has_host(&p, "10.0.0.1", 8080), "%s", p.text);
+    cr_expect(push_has_host(&p, "127.0.0.1", 8080), "%s", p.text);
     /* data is the /instance/list document for a Java-1.x agent, with the push cacheMillis. */
     cr_expect_str_eq(jstr(p.doc, "name"), G("kinds"));
     cr_expect_str_eq(jstr(p.doc, "dom"), G("kinds"));
@@ -64,7 +64,7 @@ IT_TEST(push, every_kind_of_change_is_pushed)
 
     /* Update (weight). */
     nacos_write_ok(ps.node, "PUT", NS "/instance",
-                   Q("serviceName", "kinds", "ip", "10.0.0.1", "port", "8080", "weight", "2.5"));
+                   Q("serviceName", "kinds", "ip", "127.0.0.1", "port", "8080", "weight", "2.5"));
     expect_push(&u, G("kinds"), &p, "an update");
     cr_expect(jnum(p.doc, "hosts.0.weight") == 2.5, "%s", p.text);
     cr_expect_gt(p.ref_time, last, "lastRefTime must increase");
@@ -74,38 +74,38 @@ IT_TEST(push, every_kind_of_change_is_pushed)
 
     /* Health flip: a persistent instance marked unhealthy. */
     nacos_write_ok(ps.node, "POST", NS "/instance",
-                   Q("serviceName", "kinds", "ip", "10.0.0.2", "port", "8080", "ephemeral",
+                   Q("serviceName", "kinds", "ip", "127.0.0.2", "port", "8080", "ephemeral",
                      "false"));
     expect_push(&u, G("kinds"), &p, "a second registration");
     cr_expect_eq(push_host_count(&p), 2, "%s", p.text);
     udp_ack(&u, &p, false);
     it_push_free(&p);
     nacos_write_ok(ps.node, "PATCH", NS "/instance",
-                   Q("serviceName", "kinds", "ip", "10.0.0.2", "port", "8080", "healthy",
+                   Q("serviceName", "kinds", "ip", "127.0.0.2", "port", "8080", "healthy",
                      "false"));
     expect_push(&u, G("kinds"), &p, "a health flip");
     bool seen = false;
     for (int i = 0; i < push_host_count(&p); i++) {
         char path[32];
         snprintf(path, sizeof path, "hosts.%d.ip", i);
-        if (strcmp(jstr(p.doc, path), "10.0.0.2") == 0) {
+        if (strcmp(jstr(p.doc, path), "127.0.0.2") == 0) {
             snprintf(path, sizeof path, "hosts.%d.healthy", i);
-            cr_expect_not(jbool(p.doc, path), "10.0.0.2 still healthy in the push: %s", p.text);
+            cr_expect_not(jbool(p.doc, path), "127.0.0.2 still healthy in the push: %s", p.text);
             seen = true;
         }
     }
-    cr_expect(seen, "10.0.0.2 missing from the push: %s", p.text);
+    cr_expect(seen, "127.0.0.2 missing from the push: %s", p.text);
     cr_expect_gt(p.ref_time, last);
     udp_ack(&u, &p, false);
     it_push_free(&p);
 
     /* Deregister. */
     nacos_write_ok(ps.node, "DELETE", NS "/instance",
-                   Q("serviceName", "kinds", "ip", "10.0.0.1", "port", "8080"));
+                   Q("serviceName", "kinds", "ip", "127.0.0.1", "port", "8080"));
     expect_push(&u, G("kinds"), &p, "a deregistration");
     cr_expect_eq(push_host_count(&p), 1, "%s", p.text);
-    cr_expect_not(push_has_host(&p, "10.0.0.1", 8080), "%s", p.text);
-    /* Only the unhealthy 10.0.0.2 is left: protection shows it (§2.5 step 8). */
+    cr_expect_not(push_has_host(&p, "127.0.0.1", 8080), "%s", p.text);
+    /* Only the unhealthy 127.0.0.2 is left: protection shows it (§2.5 step 8). */
     cr_expect(jbool(p.doc, "reachProtectionThreshold"), "%s", p.text);
     udp_ack(&u, &p, false);
     it_push_free(&p);
@@ -119,7 +119,7 @@ IT_TEST(push, every_kind_of_change_is_pushed)
     udp_ack(&u, &p, false);
     it_push_free(&p);
     nacos_write_ok(ps.node, "PUT", NS "/health/instance",
-                   Q("serviceName", "kinds", "ip", "10.0.0.2", "port", "8080", "healthy",
+                   Q("serviceName", "kinds", "ip", "127.0.0.2", "port", "8080", "healthy",
                      "true"));
     expect_push(&u, G("kinds"), &p, "a health API flip");
     cr_expect(jbool(p.doc, "hosts.0.healthy"), "%s", p.text);
@@ -145,7 +145,7 @@ IT_TEST(push, gzip_at_the_threshold_and_not_below)
     udp_open(&u);
     push_subscribe(&ps, &u, "zip", "");
 
-    register_instance(&ps, "zip", "10.0.0.1", "1");
+    register_instance(&ps, "zip", "127.0.0.1", "1");
     it_push p;
     expect_push(&u, G("zip"), &p, "a small registration");
     cr_expect_lt(p.text_len, 1024, "the one-host push should be below 1024 bytes: %zu",
@@ -161,7 +161,7 @@ IT_TEST(push, gzip_at_the_threshold_and_not_below)
         meta[n++] = (char)('a' + i % 26);
     snprintf(meta + n, sizeof meta - (size_t)n, "\"}");
     nacos_write_ok(ps.node, "POST", NS "/instance",
-                   Q("serviceName", "zip", "ip", "10.0.0.2", "port", "2", "metadata", meta));
+                   Q("serviceName", "zip", "ip", "127.0.0.2", "port", "2", "metadata", meta));
     expect_push(&u, G("zip"), &p, "a large registration");
     cr_expect(p.gzip, "a %zu-byte push was not gzipped", p.text_len);
     cr_expect_geq(p.text_len, 1024);
@@ -191,7 +191,7 @@ IT_TEST(push, retransmit_while_the_ack_is_withheld_and_never_after_it)
     push_subscribe(&ps, &u, "retry", "");
 
     /* No ack: the first transmission plus exactly max_retries resends of the same bytes. */
-    register_instance(&ps, "retry", "10.0.0.1", "1");
+    register_instance(&ps, "retry", "127.0.0.1", "1");
     it_push first, again;
     expect_push(&u, G("retry"), &first, "a registration");
     for (int i = 1; i <= 2; i++) {
@@ -211,7 +211,7 @@ IT_TEST(push, retransmit_while_the_ack_is_withheld_and_never_after_it)
     cr_expect_eq(pusher_wait_metric(&ps, 0, "acks_unmatched_total", NULL, 1, 3000), 1);
 
     /* An ack (lastRefTime as a number, like the Node client): no resend. */
-    register_instance(&ps, "retry", "10.0.0.2", "2");
+    register_instance(&ps, "retry", "127.0.0.2", "2");
     it_push p;
     expect_push(&u, G("retry"), &p, "a second registration");
     udp_ack(&u, &p, false);
@@ -219,7 +219,7 @@ IT_TEST(push, retransmit_while_the_ack_is_withheld_and_never_after_it)
     cr_expect(udp_quiet(&u, 4 * 300), "resent after an ack");
 
     /* An ack with lastRefTime as a string, like the Java client. */
-    register_instance(&ps, "retry", "10.0.0.3", "3");
+    register_instance(&ps, "retry", "127.0.0.3", "3");
     expect_push(&u, G("retry"), &p, "a third registration");
     udp_ack(&u, &p, true);
     it_push_free(&p);
@@ -266,7 +266,7 @@ IT_TEST(push, zombies_are_dropped_after_the_ttl)
     cr_assert(wait_until(subscribers_at, &g, 3000), "the zombie was not dropped");
     cr_expect_geq(pusher_metric(&ps, 0, "zombies_dropped_total", NULL), 1);
 
-    register_instance(&ps, "ttl", "10.0.0.1", "1");
+    register_instance(&ps, "ttl", "127.0.0.1", "1");
     it_push p;
     expect_push(&alive, G("ttl"), &p, "the refreshing subscriber");
     udp_ack(&alive, &p, false);
@@ -341,8 +341,8 @@ IT_TEST(push, two_pushers_share_the_services_without_duplicates)
     cr_expect_neq(pusher_metric(&ps, 0, "udp_port", NULL),
                   pusher_metric(&ps, 1, "udp_port", NULL));
 
-    register_instance(&ps, a, "10.0.0.1", "1");
-    register_instance(&ps, b, "10.0.0.1", "1");
+    register_instance(&ps, a, "127.0.0.1", "1");
+    register_instance(&ps, b, "127.0.0.1", "1");
     expect_once_each(&ps, ls, 2, svcs, "one change each");
     cr_expect_eq(pusher_metric(&ps, 0, "pushes_sent_total", NULL), 2);
     cr_expect_eq(pusher_metric(&ps, 1, "pushes_sent_total", NULL), 2);
@@ -351,7 +351,7 @@ IT_TEST(push, two_pushers_share_the_services_without_duplicates)
     pid_t victim = pusher_pid(&ps, 1);
     cr_assert(victim > 0);
     cr_assert(kill(victim, SIGKILL) == 0);
-    register_instance(&ps, a, "10.0.0.2", "2");
+    register_instance(&ps, a, "127.0.0.2", "2");
     char grouped_a[64];
     snprintf(grouped_a, sizeof grouped_a, G("%s"), a);
     for (int l = 0; l < 2; l++) {
@@ -367,8 +367,8 @@ IT_TEST(push, two_pushers_share_the_services_without_duplicates)
         push_subscribe(&ps, &ls[l], a, "");
         push_subscribe(&ps, &ls[l], b, "");
     }
-    register_instance(&ps, a, "10.0.0.3", "3");
-    register_instance(&ps, b, "10.0.0.3", "3");
+    register_instance(&ps, a, "127.0.0.3", "3");
+    register_instance(&ps, b, "127.0.0.3", "3");
     expect_once_each(&ps, ls, 2, svcs, "after the restart");
     for (int l = 0; l < 2; l++)
         udp_close(&ls[l]);
@@ -382,7 +382,7 @@ IT_TEST(push, garbage_datagrams_are_counted_and_ignored)
     it_udp u;
     udp_open(&u);
     push_subscribe(&ps, &u, "junk", "");
-    register_instance(&ps, "junk", "10.0.0.1", "1");
+    register_instance(&ps, "junk", "127.0.0.1", "1");
     it_push p;
     expect_push(&u, G("junk"), &p, "a registration");
     uint16_t pusher_port = p.from_port;
@@ -419,7 +419,7 @@ IT_TEST(push, garbage_datagrams_are_counted_and_ignored)
     cr_expect_eq(pusher_wait_metric(&ps, 0, "acks_unmatched_total", NULL, 1, 5000), 1);
 
     /* Still pushing and taking acks. */
-    register_instance(&ps, "junk", "10.0.0.2", "2");
+    register_instance(&ps, "junk", "127.0.0.2", "2");
     expect_push(&u, G("junk"), &p, "a registration after the garbage");
     cr_expect_eq(push_host_count(&p), 2, "%s", p.text);
     udp_ack(&u, &p, true);
@@ -470,8 +470,8 @@ IT_TEST(push, only_push_capable_agents_subscribe)
                  before + 2);
     cr_expect_eq(pusher_metric(&ps, 0, "subscribers", NULL), 2); /* one per agent */
 
-    register_instance(&ps, "agents", "10.0.0.1", "1");
-    register_instance(&ps, "barrier", "10.0.0.1", "1");
+    register_instance(&ps, "agents", "127.0.0.1", "1");
+    register_instance(&ps, "barrier", "127.0.0.1", "1");
     it_push p;
     expect_push(&u, G("barrier"), &p, "the capable agents' service");
     udp_ack(&u, &p, false);
@@ -559,7 +559,7 @@ IT_TEST(push, subscriber_limits_refuse_new_subscribers)
     /* Refreshes always pass. */
     push_subscribe(&ps, &ls[0], "capped", "");
 
-    register_instance(&ps, "capped", "10.0.0.1", "1");
+    register_instance(&ps, "capped", "127.0.0.1", "1");
     for (int i = 0; i < 2; i++) {
         it_push p;
         expect_push(&ls[i], G("capped"), &p, "an accepted subscriber");
@@ -585,7 +585,7 @@ IT_TEST(push, oversize_payloads_are_skipped_and_gzip_is_tried_first)
     push_subscribe(&ps, &u, "big", "");
     /* One host: ~800 bytes of JSON, over 512 plain but not gzipped by the threshold; it is
      * gzipped anyway rather than skipped, since it then fits. */
-    register_instance(&ps, "big", "10.0.0.1", "1");
+    register_instance(&ps, "big", "127.0.0.1", "1");
     it_push p;
     expect_push(&u, G("big"), &p, "a registration");
     cr_expect_gt(p.text_len, 512);
@@ -604,7 +604,7 @@ IT_TEST(push, oversize_payloads_are_skipped_and_gzip_is_tried_first)
     }
     snprintf(meta + n, sizeof meta - (size_t)n, "\"}");
     nacos_write_ok(ps.node, "POST", NS "/instance",
-                   Q("serviceName", "big", "ip", "10.0.0.2", "port", "2", "metadata", meta));
+                   Q("serviceName", "big", "ip", "127.0.0.2", "port", "2", "metadata", meta));
     cr_expect_eq(pusher_wait_metric(&ps, 0, "oversize_skipped_total", NULL, 1, 5000), 1);
     cr_expect(udp_quiet(&u, QUIET_MS), "an oversize push was sent");
     cr_expect_eq(pusher_metric(&ps, 0, "pushes_sent_total", NULL), 1);
@@ -623,7 +623,7 @@ IT_TEST(push, sends_over_the_rate_wait_and_are_not_lost)
         push_subscribe(&ps, &u, svcs[i], "");
     int64_t t0 = it_now_ms();
     for (int i = 0; i < 4; i++)
-        register_instance(&ps, svcs[i], "10.0.0.1", "1");
+        register_instance(&ps, svcs[i], "127.0.0.1", "1");
     /* Two go at once (a second's burst), the others at two per second. */
     bool seen[4] = {false};
     for (int k = 0; k < 4; k++) {
@@ -662,7 +662,7 @@ IT_TEST(push, changes_coalesce_and_each_clusters_filter_is_rendered_once)
     /* Five changes well within one merge window. */
     for (int i = 1; i <= 5; i++) {
         char ip[32];
-        snprintf(ip, sizeof ip, "10.0.0.%d", i);
+        snprintf(ip, sizeof ip, "127.0.0.%d", i);
         register_instance(&ps, "merge", ip, "80");
     }
     it_push a, b, d;

@@ -25,7 +25,7 @@ static void register_many(const it_node *n, int services, int per_kind)
         for (int i = 0; i < per_kind; i++) {
             for (int kind = 0; kind < 2; kind++) {
                 char ip[32], port[16];
-                snprintf(ip, sizeof ip, "10.%d.%d.%d", kind, s, i + 1);
+                snprintf(ip, sizeof ip, "127.%d.%d.%d", kind, s, i + 1);
                 snprintf(port, sizeof port, "%d", 8000 + i);
                 nacos_write_ok(n, "POST", NS "/instance",
                                Q("serviceName", svc, "ip", ip, "port", port, "ephemeral",
@@ -48,7 +48,7 @@ static int count_listed(const it_node *n, int services, int per_kind, int kind, 
         json_t *l = nacos_list(n, Q("serviceName", svc));
         for (int i = 0; i < per_kind; i++) {
             char ip[32];
-            snprintf(ip, sizeof ip, "10.%d.%d.%d", kind, s, i + 1);
+            snprintf(ip, sizeof ip, "127.%d.%d.%d", kind, s, i + 1);
             json_t *h = list_find_host(l, ip, 8000 + i);
             if (h && json_is_boolean(json_object_get(h, "ephemeral")) &&
                 json_is_true(json_object_get(h, "ephemeral")) == (kind == 0)) {
@@ -145,7 +145,7 @@ static bool register_succeeds(void *arg)
 {
     alone_probe *p = arg;
     http_resp r = nacos_call_at(p->gateway, "POST", NS "/instance",
-                                Q("serviceName", "late", "ip", "10.0.0.1", "port", "1"), NULL,
+                                Q("serviceName", "late", "ip", "127.0.0.1", "port", "1"), NULL,
                                 NULL);
     p->last_status = r.status;
     snprintf(p->last_body, sizeof p->last_body, "%s", r.body);
@@ -198,11 +198,11 @@ IT_TEST(resilience, gateway_without_registry_503_then_recovers)
         const char *method, *path;
         const char *const *q;
     } calls[] = {
-        {"POST", NS "/instance", Q("serviceName", "late", "ip", "10.0.0.1", "port", "1")},
+        {"POST", NS "/instance", Q("serviceName", "late", "ip", "127.0.0.1", "port", "1")},
         {"GET", NS "/instance/list", Q("serviceName", "late")},
-        {"GET", NS "/instance", Q("serviceName", "late", "ip", "10.0.0.1", "port", "1")},
-        {"DELETE", NS "/instance", Q("serviceName", "late", "ip", "10.0.0.1", "port", "1")},
-        {"PUT", NS "/instance/beat", Q("serviceName", "late", "ip", "10.0.0.1", "port", "1")},
+        {"GET", NS "/instance", Q("serviceName", "late", "ip", "127.0.0.1", "port", "1")},
+        {"DELETE", NS "/instance", Q("serviceName", "late", "ip", "127.0.0.1", "port", "1")},
+        {"PUT", NS "/instance/beat", Q("serviceName", "late", "ip", "127.0.0.1", "port", "1")},
         {"GET", NS "/service/list", Q("pageNo", "1", "pageSize", "10")},
         {"POST", NS "/service", Q("serviceName", "late2")},
     };
@@ -240,7 +240,7 @@ IT_TEST(resilience, gateway_without_registry_503_then_recovers)
                                 NULL, NULL);
     cr_assert_eq(r.status, 200);
     json_t *l = json_parse_or_fail(r.body);
-    cr_expect(list_find_host(l, "10.0.0.1", 1) != NULL);
+    cr_expect(list_find_host(l, "127.0.0.1", 1) != NULL);
     json_decref(l);
     http_resp_free(&r);
 
@@ -315,7 +315,7 @@ IT_TEST(resilience, node_restart_keeps_persistent_data)
     it_node *n = node_start(NULL);
     for (int i = 1; i <= 10; i++) {
         char ip[32];
-        snprintf(ip, sizeof ip, "10.5.0.%d", i);
+        snprintf(ip, sizeof ip, "127.5.0.%d", i);
         nacos_write_ok(n, "POST", NS "/instance",
                        Q("serviceName", "again", "ip", ip, "port", "80", "ephemeral", "false",
                          "metadata", "k=v"));
@@ -330,7 +330,7 @@ IT_TEST(resilience, node_restart_keeps_persistent_data)
     int found = 0;
     for (int i = 1; i <= 10; i++) {
         char ip[32];
-        snprintf(ip, sizeof ip, "10.5.0.%d", i);
+        snprintf(ip, sizeof ip, "127.5.0.%d", i);
         json_t *h = list_find_host(l, ip, 80);
         if (h && json_is_false(json_object_get(h, "ephemeral")) &&
             json_is_string(jget(h, "metadata.k")))
@@ -369,7 +369,7 @@ static void *inflight_writer(void *arg)
     snprintf(svc, sizeof svc, "inflight-%d", w->id);
     for (int i = 0; i < INFLIGHT_PER_THREAD; i++) {
         char ip[32];
-        snprintf(ip, sizeof ip, "10.%d.%d.%d", 50 + w->id, i / 250, i % 250 + 1);
+        snprintf(ip, sizeof ip, "127.%d.%d.%d", 50 + w->id, i / 250, i % 250 + 1);
         char *url = http_url(w->gateway_url, NS "/instance",
                              Q("serviceName", svc, "ip", ip, "port", "80", "ephemeral", "false"));
         if (!url)
@@ -428,7 +428,7 @@ IT_TEST(resilience, kill9_during_concurrent_writes_keeps_every_acknowledged_writ
                 continue;
             acked++;
             char ip[32];
-            snprintf(ip, sizeof ip, "10.%d.%d.%d", 50 + i, k / 250, k % 250 + 1);
+            snprintf(ip, sizeof ip, "127.%d.%d.%d", 50 + i, k / 250, k % 250 + 1);
             if (!list_find_host(l, ip, 80)) {
                 lost++;
                 size_t u = strlen(missing);

@@ -119,7 +119,7 @@ IT_TEST(service_api, list_paging_and_groups)
     nacos_write_ok(n, "POST", SERVICE, Q("serviceName", "x", "groupName", "g2"));
     /* Services created implicitly by a registration are listed too. */
     nacos_write_ok(n, "POST", NS "/instance",
-                   Q("serviceName", "y", "groupName", "g2", "ip", "10.0.0.1", "port", "1"));
+                   Q("serviceName", "y", "groupName", "g2", "ip", "127.0.0.1", "port", "1"));
 
     expect_page(n, Q("pageNo", "1", "pageSize", "2"), "svc-a,svc-b", 3);
     expect_page(n, Q("pageNo", "2", "pageSize", "2"), "svc-c", 3);
@@ -135,9 +135,9 @@ IT_TEST(service_api, delete_removes_instances)
 {
     it_node *n = node_start(NULL);
     nacos_write_ok(n, "POST", SERVICE, Q("serviceName", "del"));
-    nacos_write_ok(n, "POST", NS "/instance", Q("serviceName", "del", "ip", "10.0.0.1", "port", "1"));
+    nacos_write_ok(n, "POST", NS "/instance", Q("serviceName", "del", "ip", "127.0.0.1", "port", "1"));
     nacos_write_ok(n, "POST", NS "/instance",
-                   Q("serviceName", "del", "ip", "10.0.0.2", "port", "2", "ephemeral", "false"));
+                   Q("serviceName", "del", "ip", "127.0.0.2", "port", "2", "ephemeral", "false"));
     json_t *l = nacos_list(n, Q("serviceName", "del"));
     cr_assert_eq(list_host_count(l), 2);
     json_decref(l);
@@ -166,7 +166,7 @@ IT_TEST(service_api, selector_and_clusters_in_detail)
                    Q("serviceName", "sel", "selector",
                      "{\"type\":\"label\",\"expression\":\"CONSUMER.label.a = PROVIDER.label.a\"}"));
     nacos_write_ok(n, "POST", NS "/instance",
-                   Q("serviceName", "sel", "ip", "10.0.0.1", "port", "1", "clusterName", "c1"));
+                   Q("serviceName", "sel", "ip", "127.0.0.1", "port", "1", "clusterName", "c1"));
     json_t *d = get_json(n, SERVICE, Q("serviceName", "sel"));
     cr_expect_str_eq(jstr(d, "selector.type"), "label");
     json_t *clusters = jget(d, "clusters");
