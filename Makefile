@@ -34,3 +34,13 @@ test: test-deps $(BUILD_DIR)/CMakeCache.txt
 
 clean:
 	rm -rf build build-asan
+
+# `make bench` measures Cairn against baselines run side by side (docs/performance.md) and writes
+# the results into docs/; `make bench QUICK=1` is the short run (under 3 minutes), table only.
+QUICK ?= 0
+.PHONY: bench
+bench:
+	@scripts/install-deps.sh bench
+	cmake -S . -B build-bench -DCAIRN_TESTS=OFF -DCAIRN_BENCH=ON
+	cmake --build build-bench -j $(JOBS)
+	bench/run.sh --build-dir build-bench $(if $(filter 1,$(QUICK)),--quick,--write-docs)

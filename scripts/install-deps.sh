@@ -4,7 +4,7 @@
 #   scripts/install-deps.sh build   libraries and toolchain for the binaries
 #   scripts/install-deps.sh test    the above plus what the test suite needs (curl, Node.js)
 #   scripts/install-deps.sh bench   the build set plus the benchmark's load generator and baselines
-#                                   (wrk, etcd-server, gnuplot)
+#                                   (wrk, etcd-server, gnuplot, curl, libcurl for the push tool)
 set -euo pipefail
 
 want=(build-essential cmake pkg-config
@@ -16,7 +16,7 @@ if [ "${1:-build}" = test ]; then
   command -v npm >/dev/null 2>&1 || want+=(npm)
 fi
 if [ "${1:-build}" = bench ]; then
-  want+=(wrk etcd-server gnuplot-nox procps util-linux)
+  want+=(wrk etcd-server gnuplot-nox curl libcurl4-openssl-dev procps util-linux)
 fi
 
 missing=()
