@@ -8,10 +8,10 @@
 #include <string.h>
 
 #include "cairn_endpoints.h"
+#include "cairn_prom_text.h"
 #include "cli.h"
 #include "cli_http_get.h"
 #include "cli_options.h"
-#include "cli_prom.h"
 #include "cli_roles.h"
 
 #define STATUS_TIMEOUT_MS 2000
@@ -41,15 +41,21 @@ static void read_address(const char *run_dir, const char *name, role_status *rs)
     rs->address[strcspn(rs->address, " \t\r\n")] = '\0';
 }
 
-/* "services=3 instances=10 writes=42" from the role's /metrics. */
+/* "services=3 instances=10 writes=42" from the role's /metrics (nothing when it does not
+ * parse); a metric without samples, or NaN, is left out. */
 static void summarise_metrics(const cli_role *role, const char *text, size_t len, char *out,
                               size_t out_len)
 {
     out[0] = '\0';
+    cairn_prom_text t;
+    char err[256];
+    if (!cairn_prom_parse(text, len, &t, err, sizeof err))
+        return;
     for (size_t i = 0; i < CLI_ROLE_MAX_METRICS && role->metrics[i].label; i++) {
-        double v;
+        size_t found;
         size_t used = strlen(out);
-        if (!cli_prom_sum(text, len, role->metrics[i].sample, &v))
+        double v = cairn_prom_sum_named(&t, role->metrics[i].sample, NULL, &found);
+        if (found == 0 || isnan(v))
             continue;
         if (v == floor(v) && fabs(v) < 1e15)
             snprintf(out + used, out_len - used, "%s%s=%.0f", used ? " " : "",
@@ -58,6 +64,7 @@ static void summarise_metrics(const cli_role *role, const char *text, size_t len
             snprintf(out + used, out_len - used, "%s%s=%g", used ? " " : "",
                      role->metrics[i].label, v);
     }
+    cairn_prom_free(&t);
 }
 
 static void query_role(const char *run_dir, const cli_role_instance *inst, role_status *rs)

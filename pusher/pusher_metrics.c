@@ -3,31 +3,34 @@
 
 #include <stdbool.h>
 
-static bool all_set(void *const *ptrs, size_t n)
+/* Passes a new metric through, noting in *ok when it could not be created (out of memory). */
+static void *note(void *metric, bool *ok)
 {
-    for (size_t i = 0; i < n; i++)
-        if (!ptrs[i])
-            return false;
-    return true;
+    if (!metric)
+        *ok = false;
+    return metric;
 }
 
 int pusher_metrics_init(pusher_metrics *pm, cairn_metrics *m)
 {
-#define C(name, help, labels) cairn_metrics_counter(m, name, help, labels)
-#define G(name, help) cairn_metrics_gauge(m, name, help, NULL)
+    bool ok = true;
+#define C(name, help, labels) note(cairn_metrics_counter(m, name, help, labels), &ok)
+#define G(name, help, labels) note(cairn_metrics_gauge(m, name, help, labels), &ok)
+#define H(name, help)                                                                              \
+    note(cairn_metrics_histogram(m, name, help, NULL, cairn_latency_buckets,                       \
+                                 cairn_latency_bucket_count),                                      \
+         &ok)
     static const char subs_help[] = "Subscriptions received for owned services, by result.";
     static const char refused_help[] = "Subscriptions refused, by reason (the client polls).";
     static const char bytes_help[] = "Bytes of the datagrams sent, before (raw) and after gzip.";
-    pm->subscribers = G("subscribers", "Push subscribers held.");
-    pm->services = G("services", "Owned services with subscribers.");
-    pm->pending = G("pending_pushes", "Pushes sent and not yet acknowledged, or deferred.");
-    pm->udp_port = G("udp_port", "The UDP port pushes are sent from and acks received on.");
+    pm->subscribers = G("subscribers", "Push subscribers held.", NULL);
+    pm->services = G("services", "Owned services with subscribers.", NULL);
+    pm->pending = G("pending_pushes", "Pushes sent and not yet acknowledged, or deferred.", NULL);
+    pm->udp_port = G("udp_port", "The UDP port pushes are sent from and acks received on.", NULL);
     static const char up_help[] = "1 while the subscription (gateway) or change-event "
                                   "(registry) connection is up.";
-    pm->gateway_connected = cairn_metrics_gauge(m, "upstream_connected", up_help,
-                                                "source=\"gateway\"");
-    pm->registry_connected = cairn_metrics_gauge(m, "upstream_connected", up_help,
-                                                 "source=\"registry\"");
+    pm->gateway_connected = G("upstream_connected", up_help, "source=\"gateway\"");
+    pm->registry_connected = G("upstream_connected", up_help, "source=\"registry\"");
     pm->sub_added = C("subscriptions_total", subs_help, "result=\"added\"");
     pm->sub_refreshed = C("subscriptions_total", subs_help, "result=\"refreshed\"");
     pm->refused_service = C("subscriptions_refused_total", refused_help,
@@ -62,24 +65,12 @@ int pusher_metrics_init(pusher_metrics *pm, cairn_metrics *m)
                             NULL);
     pm->bad_messages = C("bad_messages_total",
                          "Undecodable subscription or change-event messages.", NULL);
-    pm->ack_seconds = cairn_metrics_histogram(m, "ack_seconds",
-                                              "Time from a push's transmission to its ack.", NULL,
-                                              cairn_latency_buckets, cairn_latency_bucket_count);
-    pm->change_to_send_seconds = cairn_metrics_histogram(
-        m, "change_to_send_seconds",
-        "Time from the registry's commit of a change to the push's first transmission.", NULL,
-        cairn_latency_buckets, cairn_latency_bucket_count);
+    pm->ack_seconds = H("ack_seconds", "Time from a push's transmission to its ack.");
+    pm->change_to_send_seconds =
+        H("change_to_send_seconds",
+          "Time from the registry's commit of a change to the push's first transmission.");
 #undef C
 #undef G
-    void *const all[] = {
-        pm->subscribers,  pm->services,        pm->pending,        pm->udp_port,
-        pm->gateway_connected, pm->registry_connected,
-        pm->sub_added,    pm->sub_refreshed,   pm->refused_service, pm->refused_total,
-        pm->refused_invalid, pm->rounds,       pm->sent,           pm->acked,
-        pm->retried,      pm->failed,          pm->superseded,     pm->rate_limited,
-        pm->send_deferred, pm->raw_bytes,      pm->sent_bytes,     pm->gzip,
-        pm->oversize,     pm->zombies,         pm->garbage,        pm->unmatched,
-        pm->registry_errors, pm->bad_messages, pm->ack_seconds,    pm->change_to_send_seconds,
-    };
-    return all_set(all, sizeof all / sizeof all[0]) ? 0 : -1;
+#undef H
+    return ok ? 0 : -1;
 }

@@ -1,6 +1,7 @@
 /* Dispatch of registry requests and the checks every handler shares. */
 #include "registry_handlers.h"
 
+#include <stdarg.h>
 #include <string.h>
 
 bool registry_is_write(cairn_msg_type type)
@@ -153,6 +154,8 @@ cairn_err registry_check_service_ref(const cairn_request *req, cairn_status *st)
 cairn_err registry_check_instance_ref(const cairn_request *req, const char **cluster,
                                       cairn_status *st)
 {
+    if (registry_check_service_ref(req, st))
+        return st->code;
     if (!req->has_instance || !req->instance.ip || !*req->instance.ip)
         return cairn_fail(st, CAIRN_E_INVALID, "Param 'ip' is required.");
     const char *c = req->instance.cluster;
@@ -161,6 +164,22 @@ cairn_err registry_check_instance_ref(const cairn_request *req, const char **clu
         cairn_check_length("clusterName", *cluster, CAIRN_MAX_CLUSTER_LEN, st))
         return st->code;
     return CAIRN_OK;
+}
+
+cairn_err registry_need_service(registry_store *s, MDB_txn *txn, const char *ns, const char *name,
+                                cairn_service *svc, cairn_status *st, cairn_err code,
+                                const char *fmt, ...)
+{
+    bool found;
+    if (registry_store_get_service(s, txn, ns, name, svc, &found, st))
+        return st->code;
+    if (found)
+        return CAIRN_OK;
+    va_list ap;
+    va_start(ap, fmt);
+    cairn_vfail(st, code, fmt, ap);
+    va_end(ap);
+    return code;
 }
 
 cairn_err registry_touch_service(registry_write_ctx *c, cairn_service *svc,

@@ -47,10 +47,15 @@ void registry_reply_fail(cairn_reply *rep, const cairn_status *st);
 const char *registry_req_ns(const cairn_request *req);
 /* Presence and length caps of the namespace and service name. */
 cairn_err registry_check_service_ref(const cairn_request *req, cairn_status *st);
-/* Presence and length caps of the instance selector (ip, cluster); *cluster is the cluster to use
- * (blank means DEFAULT). */
+/* Presence and length caps of the service reference, then of the instance selector (ip,
+ * cluster); *cluster is the cluster to use (blank means DEFAULT). */
 cairn_err registry_check_instance_ref(const cairn_request *req, const char **cluster,
                                       cairn_status *st);
+/* Reads the service (ns, name) into *svc, which the caller then frees. When there is no such
+ * service, fails with code and the printf-style message (each request has Nacos' own words). */
+cairn_err registry_need_service(registry_store *s, MDB_txn *txn, const char *ns, const char *name,
+                                cairn_service *svc, cairn_status *st, cairn_err code,
+                                const char *fmt, ...) __attribute__((format(printf, 8, 9)));
 /* Gives svc the next revision and the write time, stores it and records the change in c. */
 cairn_err registry_touch_service(registry_write_ctx *c, cairn_service *svc,
                                  cairn_change_kind kind, bool durable, cairn_status *st);

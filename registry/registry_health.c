@@ -34,17 +34,15 @@ cairn_err registry_instance_health(registry_write_ctx *c, const cairn_request *r
 {
     (void)rep;
     const char *cluster;
-    if (registry_check_service_ref(req, st) || registry_check_instance_ref(req, &cluster, st))
+    if (registry_check_instance_ref(req, &cluster, st))
         return st->code;
     if (req->mode != CAIRN_HEALTH_BY_CHECKER && req->mode != CAIRN_HEALTH_MANUAL)
         return cairn_fail(st, CAIRN_E_INVALID, "unsupported health mode %u", req->mode);
     const char *ns = registry_req_ns(req);
     cairn_service svc;
-    bool found;
-    if (registry_store_get_service(c->store, c->txn, ns, req->service, &svc, &found, st))
+    if (registry_need_service(c->store, c->txn, ns, req->service, &svc, st, CAIRN_E_INVALID,
+                              "service not found: %s", req->service))
         return st->code;
-    if (!found)
-        return cairn_fail(st, CAIRN_E_INVALID, "service not found: %s", req->service);
     cairn_err err = CAIRN_OK;
     bool changed = false, persistent_changed = false;
     if (req->mode == CAIRN_HEALTH_MANUAL) {

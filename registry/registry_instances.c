@@ -96,6 +96,18 @@ static cairn_err new_service(cairn_service *svc, const char *ns, const char *nam
     return CAIRN_OK;
 }
 
+/* The write every instance change ends with: in, clamped (§2.1 step 5) and stamped with the
+ * write time, stored in service svc_name, and the service (svc) given its next revision. */
+static cairn_err store_instance(registry_write_ctx *c, const char *ns, const char *svc_name,
+                                cairn_service *svc, cairn_instance *in, cairn_status *st)
+{
+    cairn_instance_normalize_weight(in);
+    in->modified_ms = c->now_ms;
+    if (registry_store_put_instance(c->store, c->txn, ns, svc_name, in, st))
+        return st->code;
+    return registry_touch_service(c, svc, CAIRN_CHANGE_INSTANCES, !in->ephemeral, st);
+}
+
 /* Register (create or replace) or strictly update the instance src of service svc_name in
  * cluster. A beat registration (§2.7) forces healthy and enabled. */
 static cairn_err put_instance(registry_write_ctx *c, const char *ns, const char *svc_name,
@@ -179,11 +191,7 @@ static cairn_err put_instance(registry_write_ctx *c, const char *ns, const char 
             goto out;
         }
     }
-    cairn_instance_normalize_weight(&in);
-    in.modified_ms = c->now_ms;
-    if ((err = registry_store_put_instance(c->store, c->txn, ns, svc_name, &in, st)))
-        goto out;
-    err = registry_touch_service(c, &svc, CAIRN_CHANGE_INSTANCES, !in.ephemeral, st);
+    err = store_instance(c, ns, svc_name, &svc, &in, st);
 out:
     if (have_svc)
         cairn_service_free(&svc);
@@ -195,7 +203,7 @@ cairn_err registry_instance_upsert(registry_write_ctx *c, const cairn_request *r
                                    cairn_reply *rep, cairn_status *st)
 {
     const char *cluster;
-    if (registry_check_service_ref(req, st) || registry_check_instance_ref(req, &cluster, st))
+    if (registry_check_instance_ref(req, &cluster, st))
         return st->code;
     if (req->mode != CAIRN_UPSERT_REGISTER && req->mode != CAIRN_UPSERT_MUST_EXIST)
         return cairn_fail(st, CAIRN_E_INVALID, "unsupported upsert mode %u", req->mode);
@@ -233,7 +241,7 @@ cairn_err registry_instance_patch(registry_write_ctx *c, const cairn_request *re
                                   cairn_reply *rep, cairn_status *st)
 {
     const char *cluster;
-    if (registry_check_service_ref(req, st) || registry_check_instance_ref(req, &cluster, st))
+    if (registry_check_instance_ref(req, &cluster, st))
         return st->code;
     const char *ns = registry_req_ns(req);
     cairn_instance in;
@@ -248,18 +256,13 @@ cairn_err registry_instance_patch(registry_write_ctx *c, const cairn_request *re
     cairn_err err = apply_patch(&in, &req->instance, req->patch_mask, st);
     if (!err)
         err = cairn_instance_validate(&in, st);
-    if (!err)
-        err = registry_store_get_service(c->store, c->txn, ns, req->service, &svc, &svc_found,
-                                         st);
-    if (!err && !svc_found)
-        err = cairn_fail(st, CAIRN_E_INVALID, "instance not found");
     if (!err) {
-        cairn_instance_normalize_weight(&in);
-        in.modified_ms = c->now_ms;
-        err = registry_store_put_instance(c->store, c->txn, ns, req->service, &in, st);
+        err = registry_need_service(c->store, c->txn, ns, req->service, &svc, st,
+                                    CAIRN_E_INVALID, "instance not found");
+        svc_found = !err;
     }
     if (!err)
-        err = registry_touch_service(c, &svc, CAIRN_CHANGE_INSTANCES, !in.ephemeral, st);
+        err = store_instance(c, ns, req->service, &svc, &in, st);
     if (svc_found)
         cairn_service_free(&svc);
     cairn_instance_free(&in);
@@ -270,7 +273,7 @@ cairn_err registry_instance_remove(registry_write_ctx *c, const cairn_request *r
                                    cairn_reply *rep, cairn_status *st)
 {
     const char *cluster;
-    if (registry_check_service_ref(req, st) || registry_check_instance_ref(req, &cluster, st))
+    if (registry_check_instance_ref(req, &cluster, st))
         return st->code;
     const char *ns = registry_req_ns(req);
     cairn_service svc;
@@ -296,17 +299,16 @@ cairn_err registry_instance_get(registry_store *s, MDB_txn *txn, const cairn_req
                                 cairn_reply *rep, cairn_status *st)
 {
     const char *cluster;
-    if (registry_check_service_ref(req, st) || registry_check_instance_ref(req, &cluster, st))
+    if (registry_check_instance_ref(req, &cluster, st))
         return st->code;
     const char *ns = registry_req_ns(req);
     cairn_service svc;
-    bool found;
-    if (registry_store_get_service(s, txn, ns, req->service, &svc, &found, st))
+    if (registry_need_service(s, txn, ns, req->service, &svc, st, CAIRN_E_NOT_FOUND,
+                              "no service %s found!", req->service))
         return st->code;
-    if (!found)
-        return cairn_fail(st, CAIRN_E_NOT_FOUND, "no service %s found!", req->service);
     cairn_service_free(&svc);
     cairn_instance in;
+    bool found;
     if (find_instance(s, txn, ns, req->service, cluster, req->instance.ip, req->instance.port,
                       &in, &found, st))
         return st->code;
@@ -359,7 +361,7 @@ cairn_err registry_beat_read(registry_store *s, MDB_txn *txn, const cairn_reques
 {
     *handled = true;
     const char *cluster;
-    if (registry_check_service_ref(req, st) || registry_check_instance_ref(req, &cluster, st))
+    if (registry_check_instance_ref(req, &cluster, st))
         return st->code;
     cairn_instance in;
     bool found;
@@ -385,7 +387,7 @@ cairn_err registry_beat_write(registry_write_ctx *c, const cairn_request *req, c
                               cairn_status *st)
 {
     const char *cluster;
-    if (registry_check_service_ref(req, st) || registry_check_instance_ref(req, &cluster, st))
+    if (registry_check_instance_ref(req, &cluster, st))
         return st->code;
     const char *ns = registry_req_ns(req);
     const cairn_instance *sel = &req->instance;
@@ -409,19 +411,13 @@ cairn_err registry_beat_write(registry_write_ctx *c, const cairn_request *req, c
     cairn_err err = CAIRN_OK;
     if (beat_revives(&in)) {
         cairn_service svc;
-        bool svc_found;
-        in.healthy = true;
-        in.modified_ms = c->now_ms;
-        err = registry_store_get_service(c->store, c->txn, ns, req->service, &svc, &svc_found,
-                                         st);
-        if (!err && !svc_found)
-            err = cairn_fail(st, CAIRN_E_INTERNAL, "service not found: %s@%s", req->service, ns);
-        if (!err)
-            err = registry_store_put_instance(c->store, c->txn, ns, req->service, &in, st);
-        if (!err)
-            err = registry_touch_service(c, &svc, CAIRN_CHANGE_INSTANCES, false, st);
-        if (svc_found)
+        in.healthy = true; /* an ephemeral instance: the change needs no sync */
+        err = registry_need_service(c->store, c->txn, ns, req->service, &svc, st,
+                                    CAIRN_E_INTERNAL, "service not found: %s@%s", req->service, ns);
+        if (!err) {
+            err = store_instance(c, ns, req->service, &svc, &in, st);
             cairn_service_free(&svc);
+        }
     }
     if (!err)
         beat_ok(rep, &in);

@@ -100,11 +100,9 @@ static cairn_err service_update(registry_write_ctx *c, const char *ns, const cai
                                 const cairn_service *def, cairn_status *st)
 {
     cairn_service svc;
-    bool found;
-    if (registry_store_get_service(c->store, c->txn, ns, req->service, &svc, &found, st))
+    if (registry_need_service(c->store, c->txn, ns, req->service, &svc, st, CAIRN_E_INVALID,
+                              "service %s not found!", req->service))
         return st->code;
-    if (!found)
-        return cairn_fail(st, CAIRN_E_INVALID, "service %s not found!", req->service);
     cairn_err err = CAIRN_OK;
     if (def) {
         /* §3.4: metadata and selector are replaced, not merged; clusters are kept, and those the
@@ -137,11 +135,9 @@ static cairn_err service_clusters(registry_write_ctx *c, const char *ns, const c
     if (!def || def->cluster_count == 0)
         return cairn_fail(st, CAIRN_E_INVALID, "Param 'clusterName' is required.");
     cairn_service svc;
-    bool found;
-    if (registry_store_get_service(c->store, c->txn, ns, req->service, &svc, &found, st))
+    if (registry_need_service(c->store, c->txn, ns, req->service, &svc, st, CAIRN_E_INVALID,
+                              "service not found:%s", req->service))
         return st->code;
-    if (!found)
-        return cairn_fail(st, CAIRN_E_INVALID, "service not found:%s", req->service);
     cairn_err err = merge_clusters(&svc, def, st);
     if (!err)
         err = registry_touch_service(c, &svc, CAIRN_CHANGE_SERVICE, true, st);
@@ -175,12 +171,9 @@ cairn_err registry_service_remove(registry_write_ctx *c, const cairn_request *re
         return st->code;
     const char *ns = registry_req_ns(req);
     cairn_service svc;
-    bool found;
-    if (registry_store_get_service(c->store, c->txn, ns, req->service, &svc, &found, st))
+    if (registry_need_service(c->store, c->txn, ns, req->service, &svc, st, CAIRN_E_INVALID,
+                              "specified service not exist, serviceName : %s", req->service))
         return st->code;
-    if (!found)
-        return cairn_fail(st, CAIRN_E_INVALID, "specified service not exist, serviceName : %s",
-                          req->service);
     cairn_service_free(&svc);
     uint64_t rev;
     if (registry_store_delete_service(c->store, c->txn, ns, req->service, st) ||

@@ -47,22 +47,31 @@ static uint64_t get_be64(const uint8_t *p)
     return v;
 }
 
+/* The value at key k of dbi into *val (valid until the transaction ends); *found false, and no
+ * error, when there is none. what names the read in an error. */
+static cairn_err get_record(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t klen,
+                            const char *what, MDB_val *val, bool *found, cairn_status *st)
+{
+    MDB_val key = {klen, (void *)k};
+    int rc = mdb_get(txn, dbi, &key, val);
+    *found = rc == 0;
+    if (rc && rc != MDB_NOTFOUND)
+        return registry_store_fail(rc, what, st);
+    return CAIRN_OK;
+}
+
 static cairn_err meta_get_u64(registry_store *s, MDB_txn *txn, const void *k, size_t klen,
                               uint64_t *v, bool *found, cairn_status *st)
 {
-    MDB_val key = {klen, (void *)k}, val;
-    int rc = mdb_get(txn, s->meta, &key, &val);
-    if (rc == MDB_NOTFOUND) {
-        *v = 0;
-        *found = false;
+    MDB_val val;
+    *v = 0;
+    if (get_record(txn, s->meta, k, klen, "read meta", &val, found, st))
+        return st->code;
+    if (!*found)
         return CAIRN_OK;
-    }
-    if (rc)
-        return registry_store_fail(rc, "read meta", st);
     if (val.mv_size != 8)
         return cairn_fail(st, CAIRN_E_STORAGE, "corrupt meta record (size %zu)", val.mv_size);
     *v = get_be64(val.mv_data);
-    *found = true;
     return CAIRN_OK;
 }
 
@@ -185,12 +194,12 @@ cairn_err registry_store_get_service(registry_store *s, MDB_txn *txn, const char
     cairn_key k;
     if (cairn_key_service(&k, ns, svc))
         return key_too_long(st);
-    MDB_val key = {k.len, k.bytes}, val;
-    int rc = mdb_get(txn, s->services, &key, &val);
-    if (rc == MDB_NOTFOUND)
+    MDB_val val;
+    bool have;
+    if (get_record(txn, s->services, k.bytes, k.len, "read service", &val, &have, st))
+        return st->code;
+    if (!have)
         return CAIRN_OK;
-    if (rc)
-        return registry_store_fail(rc, "read service", st);
     cairn_status dst;
     if (cairn_service_decode(val.mv_data, val.mv_size, out, &dst) != CAIRN_OK)
         return cairn_fail(st, CAIRN_E_STORAGE, "corrupt record of service %s: %s", svc,
@@ -306,12 +315,12 @@ cairn_err registry_store_get_instance(registry_store *s, MDB_txn *txn, const cha
     cairn_key k;
     if (cairn_key_instance(&k, ns, svc, ephemeral, cluster, ip, port))
         return key_too_long(st);
-    MDB_val key = {k.len, k.bytes}, val;
-    int rc = mdb_get(txn, s->instances, &key, &val);
-    if (rc == MDB_NOTFOUND)
+    MDB_val val;
+    bool have;
+    if (get_record(txn, s->instances, k.bytes, k.len, "read instance", &val, &have, st))
+        return st->code;
+    if (!have)
         return CAIRN_OK;
-    if (rc)
-        return registry_store_fail(rc, "read instance", st);
     cairn_status dst;
     if (cairn_instance_decode(val.mv_data, val.mv_size, out, &dst) != CAIRN_OK)
         return cairn_fail(st, CAIRN_E_STORAGE, "corrupt record of instance %s:%d in %s: %s", ip,

@@ -20,6 +20,12 @@ function M.setup(thread)
   next_thread = next_thread + 1
 end
 
+-- The wrk hooks every script shares: setup (thread numbering) and done (the result line).
+function M.hooks()
+  setup = M.setup
+  done = M.done
+end
+
 -- The instances of a run are numbered; number n is a distinct ip:port in service
 -- <prefix>-<n mod services>. Addresses are in 127.0.0.0/8 so that nothing (health probes
 -- included) ever leaves the machine.
@@ -49,6 +55,40 @@ end
 -- result away. A script whose requests must all be sent returns its first one twice there.
 function M.first_is_discarded(index)
   return index == 0
+end
+
+-- A script that sends one numbered instance per request (register, beat, etcd_put): installs
+-- the hooks and wrk's init() and request(). spec.make(k, state) builds the request of instance k;
+-- spec.init(state), when given, ends init(); spec.at_end says what a thread does past the end
+-- of a bounded slice: "wrap" (start it over) or "repeat" (resend its last instance). state holds
+-- opts (the script arguments), nums (this thread's numbers) and services.
+function M.numbered(spec)
+  M.hooks()
+  local state = {}
+  local n, replay_first
+  init = function(args)
+    local index = thread_index or 0
+    state.opts = M.args(args)
+    state.nums = M.numbers(state.opts, index)
+    state.services = tonumber(state.opts.services or 1000)
+    n = state.nums.lo
+    replay_first = M.first_is_discarded(index)
+    if spec.init then spec.init(state) end
+  end
+  request = function()
+    if replay_first then
+      replay_first = false
+      return spec.make(n, state)
+    end
+    local k = n
+    if k >= state.nums.hi then
+      k = state.nums.hi - 1
+    else
+      n = n + state.nums.step
+      if n >= state.nums.hi and spec.at_end == "wrap" then n = state.nums.lo end
+    end
+    return spec.make(k, state)
+  end
 end
 
 -- Metadata that keeps prefilled instances alive for an hour under production health timings

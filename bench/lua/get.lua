@@ -3,6 +3,5 @@
 package.path = (os.getenv("BENCH_LUA_DIR") or ".") .. "/?.lua;" .. package.path
 local bench = require "bench"
 
-setup = bench.setup
-done = bench.done
+bench.hooks()
 wrk.headers["User-Agent"] = "Nacos-Java-Client:v1.4.1"

@@ -8,50 +8,31 @@
 package.path = (os.getenv("BENCH_LUA_DIR") or ".") .. "/?.lua;" .. package.path
 local bench = require "bench"
 
-setup = bench.setup
-done = bench.done
+local query_tail
 
-local opts, nums, n, services, query_tail, replay_first
-
-local function make(k)
-  local service, ip, port = bench.instance(k, opts.prefix or "bench-reg", services)
-  return wrk.format("POST", "/nacos/v1/ns/instance?serviceName=" .. service .. "&ip=" .. ip
-    .. "&port=" .. port .. query_tail, nil, "")
-end
-
-function init(args)
-  opts = bench.args(args)
-  nums = bench.numbers(opts, thread_index or 0)
-  n = nums.lo
-  replay_first = bench.first_is_discarded(thread_index or 0)
-  services = tonumber(opts.services or 1000)
-  query_tail = "&groupName=DEFAULT_GROUP&namespaceId=public&clusterName=DEFAULT&weight=1.0"
-    .. "&enable=true&healthy=true&ephemeral=" .. (opts.ephemeral or "true")
-    .. (opts.keep == "1" and ("&metadata=" .. bench.keep_alive_metadata) or "")
-  wrk.headers["User-Agent"] = "Nacos-Java-Client:v1.4.1"
-  if nums.bounded then
-    -- Once this thread's slice is sent it repeats its last instance (an idempotent update)
-    -- until every request of the slice has surely been answered, then stops.
-    local threads = tonumber(opts.threads or 1)
-    local stop_after = (nums.hi - nums.lo) + math.ceil(tonumber(opts.conns or threads) / threads)
-    local answered = 0
-    response = function()
-      answered = answered + 1
-      if answered >= stop_after then wrk.thread:stop() end
+bench.numbered {
+  -- Once this thread's slice is sent it repeats its last instance (an idempotent update)
+  -- until every request of the slice has surely been answered, then stops (response below).
+  at_end = "repeat",
+  init = function(s)
+    local opts, nums = s.opts, s.nums
+    query_tail = "&groupName=DEFAULT_GROUP&namespaceId=public&clusterName=DEFAULT&weight=1.0"
+      .. "&enable=true&healthy=true&ephemeral=" .. (opts.ephemeral or "true")
+      .. (opts.keep == "1" and ("&metadata=" .. bench.keep_alive_metadata) or "")
+    wrk.headers["User-Agent"] = "Nacos-Java-Client:v1.4.1"
+    if nums.bounded then
+      local threads = tonumber(opts.threads or 1)
+      local stop_after = (nums.hi - nums.lo) + math.ceil(tonumber(opts.conns or threads) / threads)
+      local answered = 0
+      response = function()
+        answered = answered + 1
+        if answered >= stop_after then wrk.thread:stop() end
+      end
     end
-  end
-end
-
-function request()
-  if replay_first then
-    replay_first = false
-    return make(n)
-  end
-  local k = n
-  if k >= nums.hi then
-    k = nums.hi - 1
-  else
-    n = n + nums.step
-  end
-  return make(k)
-end
+  end,
+  make = function(k, s)
+    local service, ip, port = bench.instance(k, s.opts.prefix or "bench-reg", s.services)
+    return wrk.format("POST", "/nacos/v1/ns/instance?serviceName=" .. service .. "&ip=" .. ip
+      .. "&port=" .. port .. query_tail, nil, "")
+  end,
+}

@@ -247,25 +247,30 @@ static series *lookup(cairn_metrics *m, const char *name, const char *help, cons
     return s;
 }
 
-cairn_counter *cairn_metrics_counter(cairn_metrics *m, const char *name, const char *help,
-                                     const char *labels)
+/* lookup under the lock; NULL for a NULL registry. */
+static series *lookup_locked(cairn_metrics *m, const char *name, const char *help,
+                             const char *labels, metric_type type, const double *bounds,
+                             size_t bound_count)
 {
     if (!m)
         return NULL;
     pthread_mutex_lock(&m->lock);
-    series *s = lookup(m, name, help, labels, METRIC_COUNTER, NULL, 0);
+    series *s = lookup(m, name, help, labels, type, bounds, bound_count);
     pthread_mutex_unlock(&m->lock);
+    return s;
+}
+
+cairn_counter *cairn_metrics_counter(cairn_metrics *m, const char *name, const char *help,
+                                     const char *labels)
+{
+    series *s = lookup_locked(m, name, help, labels, METRIC_COUNTER, NULL, 0);
     return s ? &s->u.counter : NULL;
 }
 
 cairn_gauge *cairn_metrics_gauge(cairn_metrics *m, const char *name, const char *help,
                                  const char *labels)
 {
-    if (!m)
-        return NULL;
-    pthread_mutex_lock(&m->lock);
-    series *s = lookup(m, name, help, labels, METRIC_GAUGE, NULL, 0);
-    pthread_mutex_unlock(&m->lock);
+    series *s = lookup_locked(m, name, help, labels, METRIC_GAUGE, NULL, 0);
     return s ? &s->u.gauge : NULL;
 }
 
@@ -273,11 +278,7 @@ cairn_histogram *cairn_metrics_histogram(cairn_metrics *m, const char *name, con
                                          const char *labels, const double *bounds,
                                          size_t bound_count)
 {
-    if (!m)
-        return NULL;
-    pthread_mutex_lock(&m->lock);
-    series *s = lookup(m, name, help, labels, METRIC_HISTOGRAM, bounds, bound_count);
-    pthread_mutex_unlock(&m->lock);
+    series *s = lookup_locked(m, name, help, labels, METRIC_HISTOGRAM, bounds, bound_count);
     return s ? &s->u.histogram : NULL;
 }
 

@@ -36,12 +36,18 @@ int cairn_err_http_status(cairn_err err)
 
 cairn_err cairn_fail(cairn_status *st, cairn_err code, const char *fmt, ...)
 {
+    va_list ap;
+    va_start(ap, fmt);
+    cairn_vfail(st, code, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+cairn_err cairn_vfail(cairn_status *st, cairn_err code, const char *fmt, va_list ap)
+{
     if (st) {
         st->code = code;
-        va_list ap;
-        va_start(ap, fmt);
         vsnprintf(st->message, sizeof st->message, fmt, ap);
-        va_end(ap);
     }
     return code;
 }

@@ -4,6 +4,8 @@
 #ifndef CAIRN_ERROR_H
 #define CAIRN_ERROR_H
 
+#include <stdarg.h>
+
 typedef enum cairn_err {
     CAIRN_OK = 0,
     CAIRN_E_INVALID,     /* bad parameter or message: HTTP 400 */
@@ -34,6 +36,9 @@ typedef struct cairn_status {
  * callers can write `return cairn_fail(st, CAIRN_E_INVALID, "Param '%s' is required.", k);`. */
 cairn_err cairn_fail(cairn_status *st, cairn_err code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The same with a va_list, for functions that take a format of their own and pass it on. */
+cairn_err cairn_vfail(cairn_status *st, cairn_err code, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 /* Resets *st to CAIRN_OK with an empty message. */
 void cairn_status_clear(cairn_status *st);

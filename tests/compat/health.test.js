@@ -11,7 +11,6 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const http = require('node:http');
 const path = require('node:path');
@@ -30,7 +29,6 @@ const HEALTH_SETS = [
 ];
 
 let node;
-let healthcheck; // started by hand when `cairn run` does not run the role
 
 function httpGet(url, timeoutMs = 5000) {
   return new Promise((resolve, reject) => {
@@ -45,47 +43,14 @@ function httpGet(url, timeoutMs = 5000) {
   });
 }
 
-// `cairn run` starts cairn-healthcheck once its role table has it; until then the role is started
-// here beside the node, on the node's run directory, so that the suite tests the same thing either
-// way. Returns null when the node already runs it.
-async function ensureHealthcheck(n) {
-  const runDir = path.join(n.dataDir, 'run');
-  const adminFile = path.join(runDir, 'healthcheck.admin');
-  if (fs.existsSync(adminFile)) return null; // written before `cairn run` reports ready
-  const dataDir = `${n.dataDir}-healthcheck`;
-  const args = ['--set', `node.data_dir=${dataDir}`, '--set', `node.run_dir=${runDir}`];
-  for (const s of HEALTH_SETS) args.push('--set', s);
-  const child = spawn(path.join(process.env.CAIRN_BIN_DIR, 'cairn-healthcheck'), args,
-    { stdio: ['ignore', 'ignore', 'pipe'] });
-  const lines = [];
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', d => { lines.push(...d.split('\n').filter(Boolean)); lines.splice(0, lines.length - 100); });
-  const exited = new Promise(resolve => child.once('close', (code, signal) => resolve({ code, signal })));
-  await waitFor(async () => {
-    if (!fs.existsSync(adminFile)) return false;
-    const addr = fs.readFileSync(adminFile, 'utf8').trim().replace(/^http:\/\//, '');
-    return (await httpGet(`http://${addr}/ready`, 1000)).status === 200;
-  }, 20000, { what: 'cairn-healthcheck to be ready' });
-  return {
-    output: () => lines.join('\n'),
-    async stop() {
-      child.kill('SIGTERM');
-      const r = await exited;
-      fs.rmSync(dataDir, { recursive: true, force: true });
-      if (r.code !== 0 || lines.some(l => /Sanitizer|runtime error:/.test(l))) {
-        throw new Error(`cairn-healthcheck did not stop cleanly (${r.code}, ${r.signal}):\n${lines.join('\n')}`);
-      }
-    },
-  };
-}
-
 before(async () => {
   node = await startNode({ extraSets: HEALTH_SETS });
-  healthcheck = await ensureHealthcheck(node);
+  // `cairn run` writes each role's admin file before it reports ready.
+  assert.ok(fs.existsSync(path.join(node.dataDir, 'run', 'healthcheck.admin')),
+    'cairn run did not start cairn-healthcheck');
 });
 
 after(async () => {
-  if (healthcheck) await healthcheck.stop();
   if (node) await node.stop();
 });
 

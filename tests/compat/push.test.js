@@ -6,7 +6,6 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
@@ -16,23 +15,10 @@ const { withClients } = require('./client');
 const G = 'DEFAULT_GROUP';
 
 let node;
-let pusher = null; // started here when `cairn run` does not start pushers itself
 
+// `cairn run` starts its pushers (pusher.count, default 1) before it reports ready; pusher-0 writes
+// its admin address here.
 const adminFile = () => path.join(node.dataDir, 'run', 'pusher-0.admin');
-
-// `cairn run` starts its pushers (pusher.count, default 1) before it reports ready; until it does,
-// this suite starts the one pusher itself on the node's data directory.
-async function ensurePusher() {
-  if (fs.existsSync(adminFile())) return;
-  const bin = path.join(process.env.CAIRN_BIN_DIR, 'cairn-pusher');
-  const lines = [];
-  pusher = spawn(bin, ['--set', `node.data_dir=${node.dataDir}`, '--set', 'pusher.admin_listen=127.0.0.1:0',
-    '--set', 'push.merge_window_ms=20'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  pusher.stderr.on('data', d => { lines.push(...d.toString().split('\n')); lines.splice(0, lines.length - 50); });
-  pusher.output = () => lines.join('\n');
-  pusher.exit = new Promise(resolve => pusher.once('exit', (code, signal) => resolve({ code, signal })));
-  await waitFor(() => fs.existsSync(adminFile()), 20000, { what: 'the pusher to start' });
-}
 
 async function metrics() {
   const address = fs.readFileSync(adminFile(), 'utf8').trim();
@@ -49,7 +35,7 @@ const metric = async name => (await metrics())[name] || 0;
 
 before(async () => {
   node = await startNode({ extraSets: ['pusher.admin_listen=127.0.0.1:0', 'push.merge_window_ms=20'] });
-  await ensurePusher();
+  assert.ok(fs.existsSync(adminFile()), `\`cairn run\` started no pusher-0 (no ${adminFile()})`);
   // Subscriptions and changes reach the pusher only once it is connected to both publishers.
   await waitFor(async () => {
     const m = await metrics();
@@ -59,12 +45,6 @@ before(async () => {
 });
 
 after(async () => {
-  if (pusher) {
-    pusher.kill('SIGTERM');
-    const r = await pusher.exit;
-    assert.equal(r.code, 0, `cairn-pusher did not exit cleanly (${r.code}, ${r.signal}):\n${pusher.output()}`);
-    assert.doesNotMatch(pusher.output(), /Sanitizer|runtime error:/);
-  }
   if (node) await node.stop();
 });
 

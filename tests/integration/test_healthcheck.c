@@ -204,11 +204,10 @@ static void wait_metric_is(const hc_node *h, const char *name, const char *label
               labels ? labels : "", value, hc_metric(h, name, labels));
 }
 
-/* The healthcheck's log: its own file when started by hand, else the node's (`cairn run` passes
- * its roles' stderr through). */
+/* The healthcheck's log: the node's (`cairn run` passes its roles' stderr through). */
 static char *hc_log(const hc_node *h)
 {
-    return it_read_file(h->alone ? h->alone->log_path : h->node->run->log_path);
+    return it_read_file(h->node->run->log_path);
 }
 
 /* ---- tests ---------------------------------------------------------------------------------- */
@@ -252,7 +251,6 @@ IT_TEST(healthcheck, beats_keep_healthy_and_silence_expires)
     json_t *host = list_find_host(l, "127.3.0.1", 80);
     cr_expect(host && jbool(host, "healthy"));
     json_decref(l);
-    hc_node_stop(&h);
 }
 
 IT_TEST(healthcheck, metadata_overrides_timeouts_and_interval)
@@ -293,7 +291,6 @@ IT_TEST(healthcheck, metadata_overrides_timeouts_and_interval)
     expect_state(n, "public", "md", "127.4.0.4", 80, true, true, true, "60 s timeouts");
     expect_state(n, "public", "md", "127.4.0.1", 80, true, true, true, "the beating anchor");
     beater_stop(&b);
-    hc_node_stop(&h);
 }
 
 IT_TEST(healthcheck, unknown_beats_and_fresh_registrations)
@@ -339,7 +336,6 @@ IT_TEST(healthcheck, unknown_beats_and_fresh_registrations)
     }
     cr_expect_eq(hc_metric(&h, "cairn_healthcheck_unknown_beats_total", NULL), 2,
                  "only the two beats for instances the registry lacks are unknown");
-    hc_node_stop(&h);
 }
 
 IT_TEST(healthcheck, a_beat_revives_an_unhealthy_instance)
@@ -359,7 +355,6 @@ IT_TEST(healthcheck, a_beat_revives_an_unhealthy_instance)
     reg(n, "public", "rev", "127.6.0.2", 80, "true", "false", NULL);
     cr_assert_eq(hc_beat(n, "public", "rev", "127.6.0.2", 80, &code, NULL), 200);
     wait_state(n, "public", "rev", "127.6.0.2", 80, true, true, true, "registered unhealthy");
-    hc_node_stop(&h);
 }
 
 IT_TEST(healthcheck, self_preservation_holds_mass_expiry)
@@ -435,7 +430,6 @@ IT_TEST(healthcheck, self_preservation_holds_mass_expiry)
     free(log);
     beater_stop(&back);
     beater_stop(&b);
-    hc_node_stop(&h);
 }
 
 /* ---- probes --------------------------------------------------------------------------------- */
@@ -483,7 +477,6 @@ IT_TEST(healthcheck, tcp_probe_flips_after_consecutive_failures)
     cr_expect_eq(hc_metric(&h, "cairn_healthcheck_flips_total", "to=\"unhealthy\""), 1);
     cr_expect_eq(hc_metric(&h, "cairn_healthcheck_flips_total", "to=\"healthy\""), 1);
     cr_expect_geq(hc_metric(&h, "cairn_healthcheck_probe_seconds_count", "type=\"tcp\""), 6);
-    hc_node_stop(&h);
 }
 
 /* A tiny HTTP responder (libmicrohttpd) answering every request with `status`, after `delay_ms`;
@@ -587,7 +580,6 @@ IT_TEST(healthcheck, http_probe_compares_the_status)
     wait_state(n, "public", "web", "127.0.0.1", r.port, false, true, false, "expects 204");
     atomic_store(&r.status, 204);
     wait_state(n, "public", "web", "127.0.0.1", r.port, false, true, true, "answers 204");
-    hc_node_stop(&h);
     responder_stop(&r);
 }
 
@@ -613,7 +605,6 @@ IT_TEST(healthcheck, probes_in_flight_are_capped)
                   atomic_load(&r.max_active));
     for (int i = 1; i <= 8; i++)
         expect_state(n, "public", "cap", "127.0.0.1", i, false, true, true, "probed healthy");
-    hc_node_stop(&h);
     responder_stop(&r);
 }
 
@@ -675,7 +666,6 @@ IT_TEST(healthcheck, none_checker_and_health_by_hand)
     cr_expect_str_eq(jstr(c, "MYSQL.type"), "MYSQL");
     json_decref(c);
     http_resp_free(&r);
-    hc_node_stop(&h);
 }
 
 /* ---- restart ------------------------------------------------------------------------------- */
@@ -728,11 +718,8 @@ IT_TEST(healthcheck, kill_9_under_steady_beats_changes_nothing)
     cr_assert_eq(kill(old, SIGKILL), 0);
     cr_assert(wait_until(beater_has_503, &b, WAIT_MS), "no beat was refused while the "
                                                         "healthcheck was down");
-    if (hc_node_supervised(&h))
-        cr_assert_gt(node_wait_role_restart(n, "cairn-healthcheck", old, WAIT_MS), 0,
-                     "cairn run did not restart the healthcheck");
-    else
-        hc_restart_alone(&h);
+    cr_assert_gt(node_wait_role_restart(n, "cairn-healthcheck", old, WAIT_MS), 0,
+                 "cairn run did not restart the healthcheck");
     cr_assert(hc_wait_ready(&h, WAIT_MS), "the restarted healthcheck is not ready");
     beater_ok again = {&b, atomic_load(&b.ok) + 10};
     cr_assert(wait_until(beater_has_ok, &again, WAIT_MS), "beats do not succeed after the "
@@ -764,5 +751,4 @@ IT_TEST(healthcheck, kill_9_under_steady_beats_changes_nothing)
     cr_expect_eq(atomic_load(&b.bad_503_body), 0, "a 503 without the healthcheck message");
     cr_expect_leq(atomic_load(&b.max_503_ms), 2000, "a refused beat took %ld ms",
                   atomic_load(&b.max_503_ms));
-    hc_node_stop(&h);
 }

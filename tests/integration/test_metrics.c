@@ -8,19 +8,19 @@
 
 #include "cairn_harness.h"
 #include "cairn_nacos.h"
-#include "cairn_prom.h"
+#include "cairn_prom_text.h"
 
 TestSuite(metrics, .fini = it_teardown, .timeout = 120);
 
-static prom_text scrape(const char *hostport, const char *who)
+static cairn_prom_text scrape(const char *hostport, const char *who)
 {
     http_resp r = http_get_addr(hostport, "/metrics", 5000);
     cr_assert_eq(r.status, 200, "%s /metrics at %s: %ld %s", who, hostport, r.status, r.error);
     cr_expect(r.content_type && strncmp(r.content_type, "text/plain", 10) == 0,
               "%s /metrics content type \"%s\"", who, r.content_type ? r.content_type : "");
-    prom_text t;
+    cairn_prom_text t;
     char err[512];
-    bool ok = prom_parse(r.body, &t, err, sizeof err);
+    bool ok = cairn_prom_parse(r.body, r.body_len, &t, err, sizeof err);
     cr_assert(ok, "%s /metrics is not Prometheus text: %s", who, err);
     cr_expect(t.type_lines > 0, "%s /metrics has no # TYPE lines", who);
     http_resp_free(&r);
@@ -46,52 +46,58 @@ IT_TEST(metrics, gateway_metrics)
 {
     it_node *n = node_start(NULL);
     some_traffic(n);
-    prom_text t = scrape(n->gateway_admin, "gateway");
+    cairn_prom_text t = scrape(n->gateway_admin, "gateway");
     size_t c200 = 0, c400 = 0;
-    double ok = prom_sum(&t, "cairn_gateway_", NULL, "requests_total", "status=\"200\"", &c200);
-    double bad = prom_sum(&t, "cairn_gateway_", NULL, "requests_total", "status=\"400\"", &c400);
+    double ok =
+        cairn_prom_sum(&t, "cairn_gateway_", NULL, "requests_total", "status=\"200\"", &c200);
+    double bad =
+        cairn_prom_sum(&t, "cairn_gateway_", NULL, "requests_total", "status=\"400\"", &c400);
     cr_expect(c200 > 0 && ok >= 4, "requests_total{status=\"200\"} sums to %g (want >= 4)", ok);
     cr_expect(c400 > 0 && bad >= 1, "requests_total{status=\"400\"} sums to %g (want >= 1)", bad);
-    const prom_sample *s = prom_match(&t, "cairn_gateway_", NULL, "requests_total", "endpoint=");
+    const cairn_prom_sample *s =
+        cairn_prom_match(&t, "cairn_gateway_", NULL, "requests_total", "endpoint=");
     cr_expect(s != NULL, "requests_total has no endpoint label");
     size_t n_inst = 0;
-    prom_sum(&t, "cairn_gateway_", NULL, "requests_total", "instance", &n_inst);
+    cairn_prom_sum(&t, "cairn_gateway_", NULL, "requests_total", "instance", &n_inst);
     cr_expect(n_inst > 0, "no requests_total sample names the instance endpoint");
 
     size_t n_inf = 0;
-    double inf = prom_sum(&t, "cairn_gateway_", NULL, "_bucket", "le=\"+Inf\"", &n_inf);
+    double inf = cairn_prom_sum(&t, "cairn_gateway_", NULL, "_bucket", "le=\"+Inf\"", &n_inf);
     cr_expect(n_inf > 0 && inf >= 5, "latency histogram +Inf buckets sum to %g (want >= 5)", inf);
     size_t buckets = 0;
-    prom_sum(&t, "cairn_gateway_", NULL, "_bucket", NULL, &buckets);
+    cairn_prom_sum(&t, "cairn_gateway_", NULL, "_bucket", NULL, &buckets);
     cr_expect(buckets > 5, "latency histogram has only %zu buckets", buckets);
-    cr_expect(prom_match(&t, "cairn_gateway_", NULL, "_count", NULL) != NULL);
-    cr_expect(prom_match(&t, "cairn_gateway_", NULL, "_sum", NULL) != NULL);
-    prom_free(&t);
+    cr_expect(cairn_prom_match(&t, "cairn_gateway_", NULL, "_count", NULL) != NULL);
+    cr_expect(cairn_prom_match(&t, "cairn_gateway_", NULL, "_sum", NULL) != NULL);
+    cairn_prom_free(&t);
 }
 
 IT_TEST(metrics, registry_metrics)
 {
     it_node *n = node_start(NULL);
     some_traffic(n);
-    prom_text t = scrape(n->registry_admin, "registry");
+    cairn_prom_text t = scrape(n->registry_admin, "registry");
     size_t nw = 0;
-    double writes = prom_sum(&t, "cairn_registry_", "write", "_total", NULL, &nw);
+    double writes = cairn_prom_sum(&t, "cairn_registry_", "write", "_total", NULL, &nw);
     cr_expect(nw > 0 && writes >= 3, "registry write counters sum to %g (want >= 3)", writes);
-    const prom_sample *batch = prom_match(&t, "cairn_registry_", "batch", "_bucket", "le=\"+Inf\"");
+    const cairn_prom_sample *batch =
+        cairn_prom_match(&t, "cairn_registry_", "batch", "_bucket", "le=\"+Inf\"");
     cr_expect(batch != NULL && batch->value >= 1, "no write batch histogram with observations");
-    const prom_sample *commit = prom_match(&t, "cairn_registry_", "commit", "_count", NULL);
+    const cairn_prom_sample *commit =
+        cairn_prom_match(&t, "cairn_registry_", "commit", "_count", NULL);
     cr_expect(commit != NULL && commit->value >= 1, "no commit time histogram with observations");
-    const prom_sample *commit_sum = prom_match(&t, "cairn_registry_", "commit", "_sum", NULL);
+    const cairn_prom_sample *commit_sum =
+        cairn_prom_match(&t, "cairn_registry_", "commit", "_sum", NULL);
     cr_expect(commit_sum != NULL && commit_sum->value > 0, "commit time sum is not > 0");
     bool lmdb_size = false;
     for (size_t i = 0; i < t.count; i++) {
-        const prom_sample *x = &t.samples[i];
+        const cairn_prom_sample *x = &t.samples[i];
         if (strncmp(x->name, "cairn_registry_", 15) == 0 && strstr(x->name, "lmdb") &&
             !strstr(x->name, "map") && x->value > 0)
             lmdb_size = true;
     }
     cr_expect(lmdb_size, "no LMDB size gauge > 0 (other than the map size)");
-    prom_free(&t);
+    cairn_prom_free(&t);
 }
 
 IT_TEST(metrics, health_and_ready)

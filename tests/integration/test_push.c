@@ -134,7 +134,6 @@ IT_TEST(push, every_kind_of_change_is_pushed)
     cr_expect_eq(pusher_metric(&ps, 0, "change_to_send_seconds_count", NULL), 7);
     cr_expect_eq(pusher_metric(&ps, 0, "subscribers", NULL), 1);
     udp_close(&u);
-    pushers_stop(&ps);
 }
 
 IT_TEST(push, gzip_at_the_threshold_and_not_below)
@@ -176,7 +175,6 @@ IT_TEST(push, gzip_at_the_threshold_and_not_below)
     double sent = pusher_metric(&ps, 0, "payload_bytes_total", "stage=\"sent\"");
     cr_expect_gt(raw, sent, "raw %.0f bytes, sent %.0f", raw, sent);
     udp_close(&u);
-    pushers_stop(&ps);
 }
 
 IT_TEST(push, retransmit_while_the_ack_is_withheld_and_never_after_it)
@@ -230,7 +228,6 @@ IT_TEST(push, retransmit_while_the_ack_is_withheld_and_never_after_it)
     cr_expect_eq(pusher_metric(&ps, 0, "pushes_failed_total", NULL), 1);
     cr_expect_eq(pusher_metric(&ps, 0, "pending_pushes", NULL), 0);
     udp_close(&u);
-    pushers_stop(&ps);
 }
 
 typedef struct gauge_arg {
@@ -275,7 +272,6 @@ IT_TEST(push, zombies_are_dropped_after_the_ttl)
     cr_expect_eq(pusher_metric(&ps, 0, "pushes_sent_total", NULL), 1);
     udp_close(&gone);
     udp_close(&alive);
-    pushers_stop(&ps);
 }
 
 /* Two services, one owned by each of two pushers. */
@@ -372,7 +368,6 @@ IT_TEST(push, two_pushers_share_the_services_without_duplicates)
     expect_once_each(&ps, ls, 2, svcs, "after the restart");
     for (int l = 0; l < 2; l++)
         udp_close(&ls[l]);
-    pushers_stop(&ps);
 }
 
 IT_TEST(push, garbage_datagrams_are_counted_and_ignored)
@@ -427,7 +422,6 @@ IT_TEST(push, garbage_datagrams_are_counted_and_ignored)
     cr_expect_eq(pusher_wait_metric(&ps, 0, "pushes_acked_total", NULL, 2, 5000), 2);
     cr_expect_eq(pusher_metric(&ps, 0, "garbage_datagrams_total", NULL), (double)ng);
     udp_close(&u);
-    pushers_stop(&ps);
 }
 
 /* A list by agent ua with udpPort: its cacheMillis. */
@@ -482,7 +476,6 @@ IT_TEST(push, only_push_capable_agents_subscribe)
     it_push_free(&p);
     cr_expect(udp_quiet(&u, QUIET_MS), "a push for a refused agent");
     udp_close(&u);
-    pushers_stop(&ps);
 }
 
 IT_TEST(push, pushes_go_to_the_tcp_peer_unless_client_ip_is_trusted)
@@ -509,7 +502,6 @@ IT_TEST(push, pushes_go_to_the_tcp_peer_unless_client_ip_is_trusted)
     cr_expect_gt(s.at_ms, 0);
     cairn_subscription_free(&s);
     events_close(&tap);
-    pushers_stop(&ps);
     it_finish();
 
     /* push.trust_client_ip: clientIP wins when it is a numeric address. No change is made to
@@ -530,7 +522,6 @@ IT_TEST(push, pushes_go_to_the_tcp_peer_unless_client_ip_is_trusted)
     cr_expect_str_eq(s.ip, "127.0.0.1", "a clientIP that is no address falls back to the peer");
     cairn_subscription_free(&s);
     events_close(&tap);
-    pushers_stop(&ps);
 }
 
 IT_TEST(push, subscriber_limits_refuse_new_subscribers)
@@ -569,7 +560,6 @@ IT_TEST(push, subscriber_limits_refuse_new_subscribers)
     cr_expect(udp_quiet(&ls[2], QUIET_MS), "a refused subscriber got a push");
     for (int i = 0; i < 5; i++)
         udp_close(&ls[i]);
-    pushers_stop(&ps);
 }
 
 IT_TEST(push, oversize_payloads_are_skipped_and_gzip_is_tried_first)
@@ -609,7 +599,6 @@ IT_TEST(push, oversize_payloads_are_skipped_and_gzip_is_tried_first)
     cr_expect(udp_quiet(&u, QUIET_MS), "an oversize push was sent");
     cr_expect_eq(pusher_metric(&ps, 0, "pushes_sent_total", NULL), 1);
     udp_close(&u);
-    pushers_stop(&ps);
 }
 
 IT_TEST(push, sends_over_the_rate_wait_and_are_not_lost)
@@ -645,7 +634,6 @@ IT_TEST(push, sends_over_the_rate_wait_and_are_not_lost)
     cr_expect_geq(pusher_metric(&ps, 0, "rate_limited_total", NULL), 1);
     cr_expect_eq(pusher_metric(&ps, 0, "pushes_sent_total", NULL), 4);
     udp_close(&u);
-    pushers_stop(&ps);
 }
 
 IT_TEST(push, changes_coalesce_and_each_clusters_filter_is_rendered_once)
@@ -688,7 +676,6 @@ IT_TEST(push, changes_coalesce_and_each_clusters_filter_is_rendered_once)
     udp_close(&all1);
     udp_close(&all2);
     udp_close(&dflt);
-    pushers_stop(&ps);
 }
 
 IT_TEST(push, a_pusher_index_not_below_the_count_is_a_config_error)

@@ -21,7 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cairn_endpoints.h"
 #include "cairn_http.h"
+#include "cairn_prom_text.h"
 
 /* ---- what this test started, for it_teardown ---------------------------------------------- */
 #define MAX_TRACKED 32
@@ -488,10 +490,11 @@ static bool read_stat(const char *pid, char *state, pid_t *ppid)
     return true;
 }
 
-/* Every process whose argv[0] basename equals binary (or starts with it when prefix) and whose
- * command line mentions dir or whose parent is parent. */
-static size_t find_pids(const char *binary, bool prefix, const char *dir, pid_t parent, pid_t *out,
-                        size_t max)
+/* Every process whose argv[0] basename equals binary (or starts with it when prefix), whose
+ * command line mentions dir or whose parent is parent, and whose command line holds the argument
+ * arg exactly (NULL: any). */
+static size_t find_pids(const char *binary, bool prefix, const char *dir, pid_t parent,
+                        const char *arg, pid_t *out, size_t max)
 {
     DIR *d = opendir("/proc");
     if (!d)
@@ -515,11 +518,14 @@ static size_t find_pids(const char *binary, bool prefix, const char *dir, pid_t 
         if (!read_stat(e->d_name, &state, &ppid) || state == 'Z' || state == 'X')
             continue;
         bool mine = parent > 0 && ppid == parent;
-        for (const char *a = cmd; !mine && a < cmd + n; a += strlen(a) + 1) {
+        bool has_arg = arg == NULL;
+        for (const char *a = cmd; a < cmd + n; a += strlen(a) + 1) {
             if (dir && *dir && strstr(a, dir))
                 mine = true;
+            if (arg && strcmp(a, arg) == 0)
+                has_arg = true;
         }
-        if (mine)
+        if (mine && has_arg)
             out[found++] = (pid_t)atoi(e->d_name);
     }
     closedir(d);
@@ -529,7 +535,7 @@ static size_t find_pids(const char *binary, bool prefix, const char *dir, pid_t 
 pid_t it_find_pid(const char *binary, const char *dir, pid_t parent)
 {
     pid_t pid = 0;
-    return find_pids(binary, false, dir, parent, &pid, 1) ? pid : 0;
+    return find_pids(binary, false, dir, parent, NULL, &pid, 1) ? pid : 0;
 }
 
 static bool pid_alive(pid_t pid)
@@ -542,12 +548,14 @@ static bool pid_alive(pid_t pid)
 }
 
 /* ---- nodes ------------------------------------------------------------------------------- */
-static void node_read_admin(it_node *n, const char *role, char *out, size_t len)
+bool node_admin_addr(const it_node *n, const char *name, char *hostport, size_t len)
 {
     char path[PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/%s.admin", n->run_dir, role);
-    if (!it_read_addr_file(path, out, len))
-        out[0] = '\0';
+    bool ok = cairn_admin_address_path(n->run_dir, name, path, sizeof path) == 0 &&
+              it_read_addr_file(path, hostport, len);
+    if (!ok && len > 0)
+        hostport[0] = '\0';
+    return ok;
 }
 
 bool node_refresh_addrs(it_node *n)
@@ -562,8 +570,8 @@ bool node_refresh_addrs(it_node *n)
     } else {
         ok = false;
     }
-    node_read_admin(n, "gateway", n->gateway_admin, sizeof n->gateway_admin);
-    node_read_admin(n, "registry", n->registry_admin, sizeof n->registry_admin);
+    node_admin_addr(n, "gateway", n->gateway_admin, sizeof n->gateway_admin);
+    node_admin_addr(n, "registry", n->registry_admin, sizeof n->registry_admin);
     return ok && n->gateway_admin[0] && n->registry_admin[0];
 }
 
@@ -721,7 +729,7 @@ void node_stop_with(it_node *n, int sig)
     n->stopped = true;
     /* Every role of this node (cairn-*), whatever roles `cairn run` starts. */
     pid_t roles[32];
-    size_t role_count = find_pids("cairn-", true, n->data_dir, n->run->pid, roles, 32);
+    size_t role_count = find_pids("cairn-", true, n->data_dir, n->run->pid, NULL, roles, 32);
     bool was_running = !it_proc_exited(n->run);
     it_proc_stop_with(n->run, sig, was_running);
     /* `cairn run` prints exactly one line: nothing may follow the ready line. */
@@ -753,14 +761,27 @@ void node_stop_with(it_node *n, int sig)
 
 pid_t node_role_pid(const it_node *n, const char *binary)
 {
-    return it_find_pid(binary, n->data_dir, n->run ? n->run->pid : 0);
+    return node_role_instance_pid(n, binary, NULL);
+}
+
+pid_t node_role_instance_pid(const it_node *n, const char *binary, const char *arg)
+{
+    pid_t pid = 0;
+    return find_pids(binary, false, n->data_dir, n->run ? n->run->pid : 0, arg, &pid, 1) ? pid
+                                                                                           : 0;
 }
 
 pid_t node_wait_role_restart(const it_node *n, const char *binary, pid_t old_pid, int timeout_ms)
 {
+    return node_wait_role_instance_restart(n, binary, NULL, old_pid, timeout_ms);
+}
+
+pid_t node_wait_role_instance_restart(const it_node *n, const char *binary, const char *arg,
+                                      pid_t old_pid, int timeout_ms)
+{
     int64_t deadline = it_now_ms() + timeout_ms;
     for (;;) {
-        pid_t pid = node_role_pid(n, binary);
+        pid_t pid = node_role_instance_pid(n, binary, arg);
         if (pid > 0 && pid != old_pid)
             return pid;
         if (it_now_ms() >= deadline)
@@ -769,21 +790,66 @@ pid_t node_wait_role_restart(const it_node *n, const char *binary, pid_t old_pid
     }
 }
 
-static bool registry_ready(void *arg)
+typedef struct admin_arg {
+    const it_node *n;
+    const char *name;
+} admin_arg;
+
+static bool admin_ready(void *arg)
 {
-    it_node *n = arg;
-    node_refresh_addrs(n);
-    if (!n->registry_admin[0])
+    const admin_arg *a = arg;
+    char addr[64];
+    if (!node_admin_addr(a->n, a->name, addr, sizeof addr))
         return false;
-    http_resp r = http_get_addr(n->registry_admin, "/ready", 1000);
+    http_resp r = http_get_addr(addr, "/ready", 1000);
     bool ok = r.status == 200;
     http_resp_free(&r);
     return ok;
 }
 
+bool node_wait_admin_ready(const it_node *n, const char *name, int timeout_ms)
+{
+    admin_arg a = {n, name};
+    return wait_until(admin_ready, &a, timeout_ms);
+}
+
 bool node_wait_registry_ready(it_node *n, int timeout_ms)
 {
-    return wait_until(registry_ready, n, timeout_ms);
+    bool ok = node_wait_admin_ready(n, "registry", timeout_ms);
+    node_refresh_addrs(n);
+    return ok;
+}
+
+double node_metric(const it_node *n, const char *name, const char *sample, const char *label_part)
+{
+    char addr[64];
+    if (!node_admin_addr(n, name, addr, sizeof addr))
+        return -1;
+    http_resp r = http_get_addr(addr, "/metrics", 2000);
+    if (r.status != 200) {
+        http_resp_free(&r);
+        return -1;
+    }
+    cairn_prom_text t;
+    char err[256];
+    bool ok = cairn_prom_parse(r.body, r.body_len, &t, err, sizeof err);
+    http_resp_free(&r);
+    cr_assert(ok, "%s /metrics does not parse: %s", name, err);
+    double sum = cairn_prom_sum_named(&t, sample, label_part, NULL);
+    cairn_prom_free(&t);
+    return sum;
+}
+
+double node_wait_metric(const it_node *n, const char *name, const char *sample,
+                        const char *label_part, double want, int timeout_ms)
+{
+    int64_t deadline = it_now_ms() + timeout_ms;
+    for (;;) {
+        double v = node_metric(n, name, sample, label_part);
+        if (v >= want || it_now_ms() >= deadline)
+            return v;
+        pause_ms(10); /* poll interval, not synchronisation */
+    }
 }
 
 /* ---- single roles -------------------------------------------------------------------------- */

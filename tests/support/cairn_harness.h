@@ -128,10 +128,30 @@ bool node_refresh_addrs(it_node *n);
  * process whose argv[0] ends with the binary name and whose command line mentions the node's
  * data dir or whose parent is the node's `cairn run`. */
 pid_t node_role_pid(const it_node *n, const char *binary);
+/* The same for the copy of a role whose command line holds the argument arg exactly (the index
+ * `cairn run` gives each copy: "pusher.index=1"); NULL: any copy. */
+pid_t node_role_instance_pid(const it_node *n, const char *binary, const char *arg);
 /* Polls until a live pid of binary differs from old_pid (restart); returns it, or 0. */
 pid_t node_wait_role_restart(const it_node *n, const char *binary, pid_t old_pid, int timeout_ms);
-/* Polls GET http://<registry_admin>/ready (re-reading the admin file each time) until 200. */
+/* The same for the copy whose command line holds arg (see node_role_instance_pid). */
+pid_t node_wait_role_instance_restart(const it_node *n, const char *binary, const char *arg,
+                                      pid_t old_pid, int timeout_ms);
+/* Polls GET http://<registry_admin>/ready (re-reading the admin file each time) until 200, then
+ * refreshes the node's addresses. */
 bool node_wait_registry_ready(it_node *n, int timeout_ms);
+
+/* The admin listener of the node's role process name ("registry", "healthcheck", "pusher-0"):
+ * host:port from run/<name>.admin; false (and "") when missing or unparsable. */
+bool node_admin_addr(const it_node *n, const char *name, char *hostport, size_t len);
+/* Polls GET /ready on that listener (re-reading the address file each time) until 200. */
+bool node_wait_admin_ready(const it_node *n, const char *name, int timeout_ms);
+/* The sum of the samples named exactly sample (with its cairn_<role>_ prefix) whose labels
+ * contain label_part (NULL: any) on that listener's /metrics; -1 when the address or /metrics
+ * cannot be read. Asserts that /metrics is well-formed Prometheus text. */
+double node_metric(const it_node *n, const char *name, const char *sample, const char *label_part);
+/* Polls node_metric until it is at least want or timeout_ms passes; returns the last value. */
+double node_wait_metric(const it_node *n, const char *name, const char *sample,
+                        const char *label_part, double want, int timeout_ms);
 
 /* pid of any process running `binary` whose command line mentions dir (0 if none). */
 pid_t it_find_pid(const char *binary, const char *dir, pid_t parent);

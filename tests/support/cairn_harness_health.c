@@ -10,50 +10,15 @@
 #include "cairn_http.h"
 #include "cairn_ipc.h"
 #include "cairn_nacos.h"
-#include "cairn_prom.h"
 
 bool hc_admin_addr(const hc_node *h, char *buf, size_t len)
 {
-    char path[PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/healthcheck.admin", h->node->run_dir);
-    return it_read_addr_file(path, buf, len);
-}
-
-static bool ready(void *arg)
-{
-    const hc_node *h = arg;
-    char addr[64];
-    if (!hc_admin_addr(h, addr, sizeof addr))
-        return false;
-    http_resp r = http_get_addr(addr, "/ready", 1000);
-    bool ok = r.status == 200;
-    http_resp_free(&r);
-    return ok;
+    return node_admin_addr(h->node, "healthcheck", buf, len);
 }
 
 bool hc_wait_ready(const hc_node *h, int timeout_ms)
 {
-    return wait_until(ready, (void *)h, timeout_ms);
-}
-
-static void start_alone(hc_node *h)
-{
-    /* A stale address file of the process that died must not count as ready. */
-    char path[PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/healthcheck.admin", h->node->run_dir);
-    unlink(path);
-    const char *sets[64];
-    size_t n = 0;
-    static char run_set[PATH_MAX + 32];
-    snprintf(run_set, sizeof run_set, "node.run_dir=%s", h->alone_run);
-    sets[n++] = run_set;
-    for (size_t i = 0; h->sets[i] && n + 1 < sizeof sets / sizeof sets[0]; i++)
-        sets[n++] = h->sets[i];
-    sets[n] = NULL;
-    h->alone = role_start_alone("cairn-healthcheck", h->alone_data, sets);
-    cr_assert(hc_wait_ready(h, IT_READY_TIMEOUT_MS), "cairn-healthcheck started by hand is not "
-                                                     "ready; see %s",
-              h->alone->log_path);
+    return node_wait_admin_ready(h->node, "healthcheck", timeout_ms);
 }
 
 void hc_node_start(hc_node *h, const char *const *sets)
@@ -70,69 +35,19 @@ void hc_node_start(hc_node *h, const char *const *sets)
     h->sets[n] = NULL;
     it_node_opts opts = {.sets = h->sets};
     h->node = node_start(&opts);
-    if (node_role_pid(h->node, "cairn-healthcheck") > 0) {
-        cr_assert(hc_wait_ready(h, IT_READY_TIMEOUT_MS), "the node's healthcheck is not ready");
-        return;
-    }
-    /* Not (yet) a role of `cairn run`: run it beside the node. */
-    int a = snprintf(h->alone_data, sizeof h->alone_data, "%.*s/hc-data", PATH_MAX - 16,
-                     h->node->dir);
-    int b = snprintf(h->alone_run, sizeof h->alone_run, "%.*s/hc-run", PATH_MAX - 16,
-                     h->node->dir);
-    cr_assert(a > 0 && b > 0);
-    cr_assert(symlink(h->node->run_dir, h->alone_run) == 0, "symlink %s", h->alone_run);
-    start_alone(h);
-}
-
-bool hc_node_supervised(const hc_node *h)
-{
-    return h->alone == NULL;
+    cr_assert_gt(node_role_pid(h->node, "cairn-healthcheck"), 0,
+                 "cairn run did not start cairn-healthcheck");
+    cr_assert(hc_wait_ready(h, IT_READY_TIMEOUT_MS), "the node's healthcheck is not ready");
 }
 
 pid_t hc_pid(const hc_node *h)
 {
-    if (h->alone)
-        return it_proc_exited(h->alone) ? 0 : h->alone->pid;
     return node_role_pid(h->node, "cairn-healthcheck");
-}
-
-void hc_restart_alone(hc_node *h)
-{
-    if (!h->alone)
-        return;
-    cr_assert(it_proc_wait(h->alone, 5000), "the by-hand healthcheck did not die");
-    start_alone(h);
-}
-
-void hc_node_stop(hc_node *h)
-{
-    if (h->alone)
-        it_proc_stop(h->alone, true);
 }
 
 double hc_metric(const hc_node *h, const char *name, const char *label_part)
 {
-    char addr[64];
-    if (!hc_admin_addr(h, addr, sizeof addr))
-        return -1;
-    http_resp r = http_get_addr(addr, "/metrics", 2000);
-    if (r.status != 200) {
-        http_resp_free(&r);
-        return -1;
-    }
-    prom_text t;
-    char err[256];
-    bool ok = prom_parse(r.body, &t, err, sizeof err);
-    http_resp_free(&r);
-    cr_assert(ok, "healthcheck /metrics does not parse: %s", err);
-    /* The exact name (prom_sum matches prefixes: _total vs _total_x would both count). */
-    double sum = 0;
-    for (size_t i = 0; i < t.count; i++)
-        if (strcmp(t.samples[i].name, name) == 0 &&
-            (!label_part || strstr(t.samples[i].labels, label_part)))
-            sum += t.samples[i].value;
-    prom_free(&t);
-    return sum;
+    return node_metric(h->node, "healthcheck", name, label_part);
 }
 
 static bool service_snapshot(const it_node *n, const char *ns, const char *grouped,

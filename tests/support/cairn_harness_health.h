@@ -1,11 +1,7 @@
 /* Integration helpers for the healthcheck role: a node whose healthcheck runs with the test's
  * (shrunk) timings, the healthcheck's admin address and metrics, and the exact stored health of
  * an instance as the registry has it (no protect-threshold rewriting as in /instance/list).
- *
- * `cairn run` starts cairn-healthcheck once its role table has the role. When it does not (a
- * tree where that is not wired yet), hc_node_start starts cairn-healthcheck beside the node by
- * hand, on the node's run directory (through a symlink, so that the node's leftover-role check
- * does not count it) — every test then works either way; hc_node_supervised says which. */
+ * The healthcheck is the one `cairn run` starts and supervises. */
 #ifndef CAIRN_HARNESS_HEALTH_H
 #define CAIRN_HARNESS_HEALTH_H
 
@@ -21,24 +17,15 @@
 
 typedef struct hc_node {
     it_node *node;
-    it_proc *alone;                 /* started by hand, or NULL when `cairn run` supervises it */
-    const char *sets[48];           /* HC_BASE_SETS + the test's, NULL-terminated */
-    char alone_data[PATH_MAX];
-    char alone_run[PATH_MAX];       /* symlink to the node's run dir */
+    const char *sets[48]; /* HC_BASE_SETS + the test's, NULL-terminated */
 } hc_node;
 
 /* Starts a node with HC_BASE_SETS + sets and makes sure a healthcheck serves it, ready. */
 void hc_node_start(hc_node *h, const char *const *sets);
-/* Whether `cairn run` supervises the healthcheck (else it was started by hand). */
-bool hc_node_supervised(const hc_node *h);
 /* pid of the running healthcheck, 0 when none. */
 pid_t hc_pid(const hc_node *h);
 /* Waits until a healthcheck answers /ready (re-reading its admin file). */
 bool hc_wait_ready(const hc_node *h, int timeout_ms);
-/* Starts the by-hand healthcheck again after it died (no-op when supervised). */
-void hc_restart_alone(hc_node *h);
-/* Stops the by-hand healthcheck (expects a clean exit); call before the test ends. */
-void hc_node_stop(hc_node *h);
 
 /* The healthcheck's admin host:port; false when the file is missing. */
 bool hc_admin_addr(const hc_node *h, char *buf, size_t len);

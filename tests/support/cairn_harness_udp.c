@@ -2,19 +2,13 @@
 #include "cairn_harness_udp.h"
 
 #include <arpa/inet.h>
-#include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <nng/nng.h>
-#include <nng/protocol/pubsub0/sub.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -22,7 +16,6 @@
 #include "cairn_http.h"
 #include "cairn_java_hash.h"
 #include "cairn_nacos.h"
-#include "cairn_prom.h"
 
 #define MAX_DATAGRAM 65536
 #define SAFE_INTEGER_LIMIT 9007199254740992ULL /* 2^53 */
@@ -216,194 +209,59 @@ int push_owner(const char *ns, const char *grouped, int count)
     return (int)cairn_distro_index(key, (size_t)n, (uint32_t)count);
 }
 
-double pusher_metric(it_pushers *ps, int i, const char *name, const char *label_part)
+/* Names `cairn run` gives pusher i: its admin file (run/pusher-<i>.admin) and its index. */
+static void pusher_name(int i, char *buf, size_t len)
 {
-    char path[PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/pusher-%d.admin", ps->node->run_dir, i);
-    if (!it_read_addr_file(path, ps->admin[i], sizeof ps->admin[i]))
-        return -1;
-    http_resp r = http_get_addr(ps->admin[i], "/metrics", 2000);
-    double sum = -1;
-    if (r.status == 200) {
-        prom_text t;
-        char err[256];
-        cr_assert(prom_parse(r.body, &t, err, sizeof err), "pusher-%d /metrics: %s", i, err);
-        char full[160];
-        snprintf(full, sizeof full, "cairn_pusher_%s", name);
-        sum = 0;
-        for (size_t k = 0; k < t.count; k++) {
-            if (strcmp(t.samples[k].name, full) == 0 &&
-                (!label_part || strstr(t.samples[k].labels, label_part)))
-                sum += t.samples[k].value;
-        }
-        prom_free(&t);
-    }
-    http_resp_free(&r);
-    return sum;
+    snprintf(buf, len, "pusher-%d", i);
 }
 
-double pusher_wait_metric(it_pushers *ps, int i, const char *name, const char *label_part,
+static void pusher_index_arg(int i, char *buf, size_t len)
+{
+    snprintf(buf, len, "pusher.index=%d", i);
+}
+
+double pusher_metric(const it_pushers *ps, int i, const char *name, const char *label_part)
+{
+    char who[32], full[160];
+    pusher_name(i, who, sizeof who);
+    snprintf(full, sizeof full, "cairn_pusher_%s", name);
+    return node_metric(ps->node, who, full, label_part);
+}
+
+double pusher_wait_metric(const it_pushers *ps, int i, const char *name, const char *label_part,
                           double want, int timeout_ms)
 {
-    int64_t deadline = it_now_ms() + timeout_ms;
-    for (;;) {
-        double v = pusher_metric(ps, i, name, label_part);
-        if (v >= want || it_now_ms() >= deadline)
-            return v;
-        struct timespec ts = {0, 10 * 1000 * 1000}; /* poll interval, not synchronisation */
-        nanosleep(&ts, NULL);
-    }
-}
-
-/* argv of /proc/<pid>/cmdline, NUL-separated, into buf; its length or -1. */
-static ssize_t read_cmdline(const char *pid, char *buf, size_t len)
-{
-    char path[300];
-    snprintf(path, sizeof path, "/proc/%s/cmdline", pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ssize_t n = read(fd, buf, len - 1);
-    close(fd);
-    if (n > 0)
-        buf[n] = '\0';
-    return n;
-}
-
-static bool process_alive(pid_t pid)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return false;
-    buf[n] = '\0';
-    const char *rp = strrchr(buf, ')');
-    return rp && rp[1] == ' ' && rp[2] != 'Z' && rp[2] != 'X';
-}
-
-/* A live cairn-pusher of this node with index i, started by `cairn run`. */
-static pid_t find_run_pusher(const it_pushers *ps, int i)
-{
-    DIR *d = opendir("/proc");
-    if (!d)
-        return 0;
-    char want[32];
-    snprintf(want, sizeof want, "pusher.index=%d", i);
-    static char cmd[65536];
-    pid_t found = 0;
-    struct dirent *e;
-    while (!found && (e = readdir(d)) != NULL) {
-        if (!isdigit((unsigned char)e->d_name[0]))
-            continue;
-        ssize_t n = read_cmdline(e->d_name, cmd, sizeof cmd);
-        if (n <= 0)
-            continue;
-        const char *base = strrchr(cmd, '/');
-        base = base ? base + 1 : cmd;
-        if (strcmp(base, "cairn-pusher") != 0)
-            continue;
-        bool mine = false, index = false, any_index = false;
-        for (const char *a = cmd; a < cmd + n; a += strlen(a) + 1) {
-            if (strstr(a, ps->node->data_dir))
-                mine = true;
-            if (strncmp(a, "pusher.index=", 13) == 0) {
-                any_index = true;
-                index = index || strcmp(a, want) == 0;
-            }
-        }
-        if (!any_index)
-            index = i == 0;
-        pid_t pid = (pid_t)atoi(e->d_name);
-        if (!mine && ps->node->run) {
-            /* `cairn run` may pass the data dir through the config rather than argv. */
-            char path[64], buf[512];
-            snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-            int fd = open(path, O_RDONLY | O_CLOEXEC);
-            if (fd >= 0) {
-                ssize_t m = read(fd, buf, sizeof buf - 1);
-                close(fd);
-                char *rp = m > 0 ? (buf[m] = '\0', strrchr(buf, ')')) : NULL;
-                int ppid;
-                char st;
-                if (rp && sscanf(rp + 1, " %c %d", &st, &ppid) == 2 && ppid == ps->node->run->pid)
-                    mine = true;
-            }
-        }
-        if (mine && index && process_alive(pid))
-            found = pid;
-    }
-    closedir(d);
-    return found;
+    char who[32], full[160];
+    pusher_name(i, who, sizeof who);
+    snprintf(full, sizeof full, "cairn_pusher_%s", name);
+    return node_wait_metric(ps->node, who, full, label_part, want, timeout_ms);
 }
 
 pid_t pusher_pid(const it_pushers *ps, int i)
 {
-    if (ps->by_hand)
-        return ps->procs[i] && !it_proc_exited(ps->procs[i]) ? ps->procs[i]->pid : 0;
-    return find_run_pusher(ps, i);
-}
-
-static void spawn_by_hand(it_pushers *ps, int i)
-{
-    const char *argv[2 * 48 + 8];
-    size_t argc = 0;
-    static char bin[PATH_MAX];
-    snprintf(bin, sizeof bin, "%s/cairn-pusher", CAIRN_BIN_DIR);
-    cr_assert(access(bin, X_OK) == 0, "%s is not built yet", bin);
-    char data_set[PATH_MAX + 32], index_set[32], log_path[PATH_MAX + 32];
-    snprintf(data_set, sizeof data_set, "node.data_dir=%s", ps->node->data_dir);
-    snprintf(index_set, sizeof index_set, "pusher.index=%d", i);
-    snprintf(log_path, sizeof log_path, "%s/pusher-%d.log", ps->node->dir, i);
-    argv[argc++] = bin;
-    argv[argc++] = "--set";
-    argv[argc++] = data_set;
-    for (size_t k = 0; k < ps->set_count; k++) {
-        argv[argc++] = "--set";
-        argv[argc++] = ps->sets[k];
-    }
-    argv[argc++] = "--set";
-    argv[argc++] = index_set;
-    argv[argc] = NULL;
-    char name[32];
-    snprintf(name, sizeof name, "pusher-%d", i);
-    ps->procs[i] = it_spawn(name, argv, log_path, false);
+    char arg[32];
+    pusher_index_arg(i, arg, sizeof arg);
+    return node_role_instance_pid(ps->node, "cairn-pusher", arg);
 }
 
 typedef struct ready_arg {
-    it_pushers *ps;
+    const it_pushers *ps;
     int i;
 } ready_arg;
 
 static bool pusher_ready(void *arg)
 {
-    ready_arg *r = arg;
-    it_pushers *ps = r->ps;
-    if (ps->by_hand && it_proc_exited(ps->procs[r->i]))
-        return true; /* reported below */
-    return pusher_metric(ps, r->i, "ready", NULL) == 1 &&
-           pusher_metric(ps, r->i, "upstream_connected", "source=\"gateway\"") == 1 &&
-           pusher_metric(ps, r->i, "upstream_connected", "source=\"registry\"") == 1;
+    const ready_arg *r = arg;
+    return pusher_metric(r->ps, r->i, "ready", NULL) == 1 &&
+           pusher_metric(r->ps, r->i, "upstream_connected", "source=\"gateway\"") == 1 &&
+           pusher_metric(r->ps, r->i, "upstream_connected", "source=\"registry\"") == 1;
 }
 
-static void wait_ready(it_pushers *ps, int i)
+static void wait_ready(const it_pushers *ps, int i)
 {
     ready_arg r = {ps, i};
-    bool ok = wait_until(pusher_ready, &r, IT_READY_TIMEOUT_MS);
-    char path[PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/pusher-%d.log", ps->node->dir, i);
-    if (ps->by_hand && it_proc_exited(ps->procs[i])) {
-        char *tail = it_log_tail(path, 3000);
-        cr_log_error("pusher-%d log:\n%s", i, tail ? tail : "");
-        free(tail);
-        cr_assert_fail("pusher-%d exited during start (code %d)", i,
-                       it_proc_exit_code(ps->procs[i]));
-    }
-    cr_assert(ok, "pusher-%d not ready and connected within %d ms", i, IT_READY_TIMEOUT_MS);
+    cr_assert(wait_until(pusher_ready, &r, IT_READY_TIMEOUT_MS),
+              "pusher-%d not ready and connected within %d ms", i, IT_READY_TIMEOUT_MS);
 }
 
 void pushers_start(it_pushers *ps, const char *const *sets, int count)
@@ -411,62 +269,33 @@ void pushers_start(it_pushers *ps, const char *const *sets, int count)
     cr_assert(count >= 0 && count <= IT_MAX_PUSHERS);
     memset(ps, 0, sizeof *ps);
     ps->count = count;
-    static char count_set[32];
+    const char *all[48];
+    size_t n = 0;
+    char count_set[32];
     snprintf(count_set, sizeof count_set, "pusher.count=%d", count);
-    ps->sets[ps->set_count++] = count_set;
-    ps->sets[ps->set_count++] = "pusher.admin_listen=127.0.0.1:0";
+    all[n++] = count_set;
+    all[n++] = "pusher.admin_listen=127.0.0.1:0";
     for (const char *const *s = sets; s && *s; s++) {
-        cr_assert(ps->set_count + 1 < sizeof ps->sets / sizeof ps->sets[0]);
-        ps->sets[ps->set_count++] = *s;
+        cr_assert(n + 1 < sizeof all / sizeof all[0], "too many --set");
+        all[n++] = *s;
     }
-    ps->sets[ps->set_count] = NULL;
-    it_node_opts opts = {.sets = ps->sets};
+    all[n] = NULL;
+    it_node_opts opts = {.sets = all};
     ps->node = node_start(&opts);
-    if (count == 0)
-        return;
-    /* `cairn run` reports ready once every role it starts is: its pushers exist by now. */
-    ps->by_hand = find_run_pusher(ps, 0) == 0;
+    /* `cairn run` reports ready once every role it starts is: its pushers run by now. */
     for (int i = 0; i < count; i++) {
-        if (ps->by_hand)
-            spawn_by_hand(ps, i);
-    }
-    for (int i = 0; i < count; i++)
+        cr_assert(pusher_pid(ps, i) > 0, "`cairn run` started no pusher-%d", i);
         wait_ready(ps, i);
-}
-
-void pushers_stop(it_pushers *ps)
-{
-    if (!ps->by_hand)
-        return;
-    for (int i = 0; i < ps->count; i++) {
-        if (ps->procs[i])
-            it_proc_stop(ps->procs[i], !it_proc_exited(ps->procs[i]));
     }
-}
-
-typedef struct restart_arg {
-    it_pushers *ps;
-    int i;
-    pid_t old_pid;
-} restart_arg;
-
-static bool restarted(void *arg)
-{
-    restart_arg *r = arg;
-    pid_t pid = find_run_pusher(r->ps, r->i);
-    return pid > 0 && pid != r->old_pid;
 }
 
 void pusher_restart(it_pushers *ps, int i, pid_t old_pid)
 {
-    if (ps->by_hand) {
-        cr_assert(it_proc_wait(ps->procs[i], IT_STOP_TIMEOUT_MS), "pusher-%d still runs", i);
-        spawn_by_hand(ps, i);
-    } else {
-        restart_arg r = {ps, i, old_pid};
-        cr_assert(wait_until(restarted, &r, IT_READY_TIMEOUT_MS),
-                  "`cairn run` did not restart pusher-%d", i);
-    }
+    char arg[32];
+    pusher_index_arg(i, arg, sizeof arg);
+    cr_assert(node_wait_role_instance_restart(ps->node, "cairn-pusher", arg, old_pid,
+                                              IT_READY_TIMEOUT_MS) > 0,
+              "`cairn run` did not restart pusher-%d", i);
     wait_ready(ps, i);
 }
 
@@ -498,11 +327,6 @@ json_t *push_list(const it_pushers *ps, const char *ua, const char *service, con
     return j;
 }
 
-static double subscriptions_seen(it_pushers *ps, int owner)
-{
-    return pusher_metric(ps, owner, "subscriptions_total", NULL);
-}
-
 void push_subscribe(it_pushers *ps, it_udp *u, const char *service, const char *clusters)
 {
     char grouped[256];
@@ -511,7 +335,7 @@ void push_subscribe(it_pushers *ps, it_udp *u, const char *service, const char *
     int owner = push_owner("public", grouped, ps->count);
     int64_t deadline = it_now_ms() + 10000;
     for (;;) {
-        double before = subscriptions_seen(ps, owner);
+        double before = pusher_metric(ps, owner, "subscriptions_total", NULL);
         json_t *j = push_list(ps, IT_PUSH_UA, service, clusters, u->port, IT_FOREIGN_CLIENT_IP);
         cr_assert_eq(jint(j, "cacheMillis"), 10000,
                      "a push subscriber must be told cacheMillis 10000");
@@ -528,24 +352,14 @@ void push_subscribe(it_pushers *ps, it_udp *u, const char *service, const char *
 /* ---- subscription tap --------------------------------------------------------------------- */
 void subscriptions_tap_open(it_sub *s, const it_node *n)
 {
-    char url[PATH_MAX + 16];
-    memset(s, 0, sizeof *s);
-    cr_assert(cairn_endpoint_url(n->run_dir, CAIRN_EP_GATEWAY_SUBSCRIPTIONS, url, sizeof url) ==
-              0);
-    int rv = nng_sub0_open(&s->sock);
-    cr_assert(rv == 0, "nng_sub0_open: %s", nng_strerror(rv));
-    s->open = true;
-    rv = nng_socket_set(s->sock, NNG_OPT_SUB_SUBSCRIBE, "", 0);
-    if (rv == 0)
-        rv = nng_dial(s->sock, url, NULL, NNG_FLAG_NONBLOCK);
-    cr_assert(rv == 0, "subscribe to %s: %s", url, nng_strerror(rv));
+    cr_assert(it_sub_open(s, n, CAIRN_EP_GATEWAY_SUBSCRIPTIONS),
+              "cannot subscribe to gateway-subscriptions.sock of %s (see the log)", n->run_dir);
 }
 
 bool subscriptions_tap_next(it_sub *s, cairn_subscription *out, int timeout_ms)
 {
-    nng_msg *msg = NULL;
-    if (nng_socket_set_ms(s->sock, NNG_OPT_RECVTIMEO, timeout_ms) != 0 ||
-        nng_recvmsg(s->sock, &msg, 0) != 0)
+    nng_msg *msg = it_sub_next(s, timeout_ms);
+    if (!msg)
         return false;
     cairn_status st;
     memset(out, 0, sizeof *out);

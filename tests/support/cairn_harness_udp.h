@@ -1,12 +1,10 @@
 /* Push (§12) test helpers: UDP listeners on 127.0.0.1 that receive and decode pushes and send
  * acks, and the pushers of a test node with their metrics.
  *
- * Pushers: when `cairn run` starts them (pusher.count of them), the node's own are used; when it
- * does not (yet), pushers_start starts them by hand beside the node, with the same --set values
- * and --set pusher.index=i, and pushers_stop stops them before the node (call it at the end of
- * the test body). Either way pushers_start returns once every pusher is ready and connected to
- * the gateway's subscriptions and the registry's events, so no subscription or change of the
- * test is lost to a connection still being set up. */
+ * Pushers: `cairn run` starts pusher.count of them (pusher-<i>, --set pusher.index=<i>, admin
+ * address in run/pusher-<i>.admin) and supervises them; pushers_start returns once every one is
+ * ready and connected to the gateway's subscriptions and the registry's events, so no
+ * subscription or change of the test is lost to a connection still being set up. */
 #ifndef CAIRN_HARNESS_UDP_H
 #define CAIRN_HARNESS_UDP_H
 
@@ -71,29 +69,22 @@ bool push_has_host(const it_push *p, const char *ip, int port);
 typedef struct it_pushers {
     it_node *node;
     int count;
-    bool by_hand;                    /* started by this harness, not by `cairn run` */
-    it_proc *procs[IT_MAX_PUSHERS];  /* by_hand only */
-    const char *sets[48];            /* the node's --set values, for (re)starts by hand */
-    size_t set_count;
-    char admin[IT_MAX_PUSHERS][64];  /* host:port of each pusher's admin listener */
 } it_pushers;
 
-/* Starts a node with sets plus pusher.count=count and loopback admin listeners, and its pushers
- * (see the top of this file). count 0 starts a node without pushers. */
+/* Starts a node with sets plus pusher.count=count and loopback admin listeners, and waits for
+ * its pushers (see the top of this file). count 0 starts a node without pushers. */
 void pushers_start(it_pushers *ps, const char *const *sets, int count);
-/* Pushers started by hand: SIGTERM and a clean exit expected. Call before the test ends. */
-void pushers_stop(it_pushers *ps);
 /* The pid of pusher i (0 when none runs). */
 pid_t pusher_pid(const it_pushers *ps, int i);
-/* After pusher i was killed: starts it again (by hand) or waits for `cairn run` to restart it
- * (old_pid is the killed one), then waits until it is ready and connected. */
+/* After pusher i was killed (old_pid): waits for `cairn run` to restart it, then until it is
+ * ready and connected. */
 void pusher_restart(it_pushers *ps, int i, pid_t old_pid);
 
 /* The sum of the samples of metric `name` (exact, with the cairn_pusher_ prefix) of pusher i
  * whose labels contain label_part (NULL: any); -1 when the metrics cannot be read. */
-double pusher_metric(it_pushers *ps, int i, const char *name, const char *label_part);
+double pusher_metric(const it_pushers *ps, int i, const char *name, const char *label_part);
 /* Polls until that value is at least want; returns the last value read. */
-double pusher_wait_metric(it_pushers *ps, int i, const char *name, const char *label_part,
+double pusher_wait_metric(const it_pushers *ps, int i, const char *name, const char *label_part,
                           double want, int timeout_ms);
 
 /* The pusher owning a service: Java hashCode of "<ns>##<grouped>" (cairn_distro_index). */

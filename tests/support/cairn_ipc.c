@@ -83,30 +83,47 @@ cairn_err registry_request(const it_node *n, const cairn_request *req, cairn_rep
     return e;
 }
 
-bool events_open(it_sub *s, const it_node *n)
+bool it_sub_open(it_sub *s, const it_node *n, cairn_endpoint ep)
 {
     char url[PATH_MAX + 16];
     memset(s, 0, sizeof *s);
-    if (cairn_endpoint_url(n->run_dir, CAIRN_EP_REGISTRY_EVENTS, url, sizeof url) != 0)
+    if (cairn_endpoint_url(n->run_dir, ep, url, sizeof url) != 0) {
+        cr_log_error("it_sub_open: the endpoint url of %s does not fit", n->run_dir);
         return false;
+    }
     int rv = nng_sub0_open(&s->sock);
-    if (rv != 0)
+    if (rv != 0) {
+        cr_log_error("it_sub_open: nng_sub0_open: %s", nng_strerror(rv));
         return false;
+    }
     s->open = true;
     if ((rv = nng_socket_set(s->sock, NNG_OPT_SUB_SUBSCRIBE, "", 0)) != 0 ||
         (rv = nng_dial(s->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
-        cr_log_error("events_open %s: %s", url, nng_strerror(rv));
+        cr_log_error("it_sub_open %s: %s", url, nng_strerror(rv));
         events_close(s);
         return false;
     }
     return true;
 }
 
-bool events_next(it_sub *s, cairn_change_event *ev, int timeout_ms)
+nng_msg *it_sub_next(it_sub *s, int timeout_ms)
 {
     nng_msg *msg = NULL;
     if (nng_socket_set_ms(s->sock, NNG_OPT_RECVTIMEO, timeout_ms) != 0 ||
         nng_recvmsg(s->sock, &msg, 0) != 0)
+        return NULL;
+    return msg;
+}
+
+bool events_open(it_sub *s, const it_node *n)
+{
+    return it_sub_open(s, n, CAIRN_EP_REGISTRY_EVENTS);
+}
+
+bool events_next(it_sub *s, cairn_change_event *ev, int timeout_ms)
+{
+    nng_msg *msg = it_sub_next(s, timeout_ms);
+    if (!msg)
         return false;
     cairn_status st;
     memset(ev, 0, sizeof *ev);

@@ -8,6 +8,7 @@
 
 #include <nng/nng.h>
 
+#include "cairn_endpoints.h"
 #include "cairn_harness.h"
 #include "cairn_msg.h"
 
@@ -22,11 +23,17 @@ char *registry_raw_request(const it_node *n, const void *data, size_t len, size_
 cairn_err registry_request(const it_node *n, const cairn_request *req, cairn_reply *rep,
                            int timeout_ms);
 
-/* A SUB socket on the node's registry-events.sock, subscribed to everything. */
+/* A SUB socket on one of the node's PUB sockets, subscribed to everything. */
 typedef struct it_sub {
     nng_socket sock;
     bool open;
 } it_sub;
+/* Opens s on the node's endpoint ep; false (logged) on failure. Close with events_close. */
+bool it_sub_open(it_sub *s, const it_node *n, cairn_endpoint ep);
+/* The next message within timeout_ms (the caller frees it), or NULL on timeout. */
+nng_msg *it_sub_next(it_sub *s, int timeout_ms);
+
+/* it_sub_open on the registry's registry-events.sock. */
 bool events_open(it_sub *s, const it_node *n);
 /* Next event within timeout_ms; false on timeout. A message that does not decode is reported
  * by a failing assertion. */

@@ -1,5 +1,5 @@
-/* The `cairn` command's building blocks: option parsing, the notify protocol parser, reading
- * Prometheus text, the status HTTP client's errors. */
+/* The `cairn` command's building blocks: option parsing, the notify protocol parser, the status
+ * HTTP client's errors (reading Prometheus text: test_prom_text.c). */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <limits.h>
@@ -12,7 +12,6 @@
 #include "cli_http_get.h"
 #include "cli_notify.h"
 #include "cli_options.h"
-#include "cli_prom.h"
 #include "cli_roles.h"
 
 Test(cli, options_in_order_with_data_dir_last)
@@ -78,25 +77,6 @@ Test(cli, notify_parse)
     cli_notify_msg z = {0};
     cli_notify_parse("READY=10", 8, &z); /* not an exact READY=1 line */
     cr_assert(!z.ready);
-}
-
-Test(cli, prom_sum)
-{
-    const char text[] = "# HELP cairn_registry_writes_total Writes.\n"
-                        "# TYPE cairn_registry_writes_total counter\n"
-                        "cairn_registry_writes_total{type=\"a b\",result=\"ok\"} 40\n"
-                        "cairn_registry_writes_total{type=\"b\",result=\"limit\"} 2\n"
-                        "cairn_registry_writes_total_other 1000\n"
-                        "cairn_registry_services 3\n"
-                        "cairn_registry_ratio NaN\n";
-    double v;
-    cr_assert(cli_prom_sum(text, sizeof text - 1, "cairn_registry_writes_total", &v));
-    cr_assert_float_eq(v, 42, 1e-9);
-    cr_assert(cli_prom_sum(text, sizeof text - 1, "cairn_registry_services", &v));
-    cr_assert_float_eq(v, 3, 1e-9);
-    cr_assert(!cli_prom_sum(text, sizeof text - 1, "cairn_registry_instances", &v));
-    cr_assert(!cli_prom_sum(text, sizeof text - 1, "cairn_registry_ratio", &v));
-    cr_assert(!cli_prom_sum("", 0, "x", &v));
 }
 
 Test(cli, roles_table_starts_registry_first_and_gateway_last)

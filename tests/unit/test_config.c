@@ -169,8 +169,9 @@ Test(config, out_of_range)
 Test(config, bad_address_and_log_level)
 {
     expect_file_error("[gateway]\nlisten = x\n", 2, "gateway.listen: \"x\" is not host:port");
-    expect_file_error("[gateway]\nlisten = 1.2.3.4:70000\n", 2,
-                      "gateway.listen: \"1.2.3.4:70000\" is not host:port (port must be 0..65535)");
+    expect_file_error("[gateway]\nlisten = 127.2.3.4:70000\n", 2,
+                      "gateway.listen: \"127.2.3.4:70000\" is not host:port "
+                      "(port must be 0..65535)");
     expect_file_error("log.level = loud\n", 1,
                       "log.level: \"loud\" is not a log level (debug, info, warn, error)");
 }

@@ -9,12 +9,12 @@ Test(gateway_beat, java_client_beat)
     cairn_instance in;
     cairn_instance_init(&in);
     cairn_status st;
-    const char *beat = "{\"port\":8080,\"ip\":\"10.0.0.1\",\"weight\":2.5,"
+    const char *beat = "{\"port\":8080,\"ip\":\"127.0.0.1\",\"weight\":2.5,"
                        "\"serviceName\":\"DEFAULT_GROUP@@demo\",\"cluster\":\"c1\","
                        "\"metadata\":{\"k\":\"v\",\"n\":3},\"scheduled\":false,\"period\":5000,"
                        "\"stopped\":false}";
     cr_assert_eq(gateway_parse_beat(beat, 1024, &in, &st), CAIRN_OK, "%s", st.message);
-    cr_assert_str_eq(in.ip, "10.0.0.1");
+    cr_assert_str_eq(in.ip, "127.0.0.1");
     cr_assert_eq(in.port, 8080);
     cr_assert_str_eq(in.cluster, "c1");
     cr_assert_float_eq(in.weight, 2.5, 1e-12);
@@ -44,9 +44,9 @@ Test(gateway_beat, minimal_beat_without_optional_keys)
     cairn_instance in;
     cairn_instance_init(&in);
     cairn_status st;
-    cr_assert_eq(gateway_parse_beat("{\"ip\":\"10.0.0.9\",\"port\":9999}", 1024, &in, &st),
+    cr_assert_eq(gateway_parse_beat("{\"ip\":\"127.0.0.9\",\"port\":9999}", 1024, &in, &st),
                  CAIRN_OK, "%s", st.message);
-    cr_assert_str_eq(in.ip, "10.0.0.9");
+    cr_assert_str_eq(in.ip, "127.0.0.9");
     cr_assert_null(in.cluster);
     cr_assert_float_eq(in.weight, 1.0, 1e-12);
     cr_assert_eq(in.metadata.len, 0);

@@ -44,8 +44,8 @@ Test(gateway_service, service_detail_body)
     cairn_cluster_init_default(&s.service.clusters[0]);
     s.service.clusters[0].name = strdup("DEFAULT");
     s.service.cluster_count = 1;
-    add(&s, "10.0.0.1", 1, "DEFAULT", true, true);
-    add(&s, "10.0.0.2", 1, "c9", true, true);
+    add(&s, "127.0.0.1", 1, "DEFAULT", true, true);
+    add(&s, "127.0.0.2", 1, "c9", true, true);
     json_t *j = gateway_service_detail_json(&s, "public", SVC);
     cr_assert_not_null(j);
     char *text = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(16));

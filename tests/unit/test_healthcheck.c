@@ -84,21 +84,21 @@ Test(healthcheck, responsibility)
     cr_assert(healthcheck_is_responsible("public", a), "standalone: every service");
     cr_assert(healthcheck_is_responsible("public", b));
 
-    /* Given unsorted; the index is into the sorted list ("10.0.0.1", "10.0.0.2", "10.0.0.3"). */
-    const char *members[] = {"10.0.0.3:8848", "10.0.0.1:8848", "10.0.0.2:8848"};
-    cr_assert_eq(healthcheck_set_members(members, 3, "10.0.0.2:8848"), 0);
+    /* Given unsorted; the index is into the sorted list ("127.0.0.1", "127.0.0.2", "127.0.0.3"). */
+    const char *members[] = {"127.0.0.3:8848", "127.0.0.1:8848", "127.0.0.2:8848"};
+    cr_assert_eq(healthcheck_set_members(members, 3, "127.0.0.2:8848"), 0);
     cr_assert_gt(healthcheck_members_generation(), gen);
     cr_assert_not(healthcheck_is_responsible("public", a));
     cr_assert(healthcheck_is_responsible("public", b));
     cr_assert(healthcheck_is_responsible("other-ns", b), "the namespace is not hashed");
     cr_assert_not(healthcheck_is_responsible("public", c));
 
-    cr_assert_eq(healthcheck_set_members(members, 3, "10.0.0.1:8848"), 0);
+    cr_assert_eq(healthcheck_set_members(members, 3, "127.0.0.1:8848"), 0);
     cr_assert(healthcheck_is_responsible("public", a));
     cr_assert_not(healthcheck_is_responsible("public", b));
 
     /* A node missing from the list checks everything (as DistroMapper.responsible does). */
-    cr_assert_eq(healthcheck_set_members(members, 3, "10.0.0.9:8848"), 0);
+    cr_assert_eq(healthcheck_set_members(members, 3, "127.0.0.9:8848"), 0);
     cr_assert(healthcheck_is_responsible("public", a));
     cr_assert(healthcheck_is_responsible("public", c));
     healthcheck_members_reset();
@@ -110,51 +110,54 @@ Test(healthcheck, probe_networks)
     hc_netfilter f;
     cairn_status st;
     cr_assert_eq(hc_netfilter_parse(&f, "", &st), CAIRN_OK);
-    cr_assert(hc_netfilter_allows(&f, "10.1.2.3"));
+    cr_assert(hc_netfilter_allows(&f, "127.1.2.3"));
     cr_assert(hc_netfilter_allows(&f, "db.example"), "empty list: anything, hostnames too");
     hc_netfilter_free(&f);
 
-    cr_assert_eq(hc_netfilter_parse(&f, "127.0.0.0/8, 10.1.0.0/16,::1", &st), CAIRN_OK,
+    cr_assert_eq(hc_netfilter_parse(&f, "127.0.0.0/16, 127.1.0.0/16,::1", &st), CAIRN_OK,
                  "%s", st.message);
     cr_assert_eq(f.count, 3);
     cr_assert(hc_netfilter_allows(&f, "127.0.0.1"));
-    cr_assert(hc_netfilter_allows(&f, "127.255.1.2"));
-    cr_assert(hc_netfilter_allows(&f, "10.1.200.3"));
-    cr_assert_not(hc_netfilter_allows(&f, "10.2.0.1"));
+    cr_assert(hc_netfilter_allows(&f, "127.0.255.2"));
+    cr_assert(hc_netfilter_allows(&f, "127.1.200.3"));
+    cr_assert_not(hc_netfilter_allows(&f, "127.2.0.1"));
     cr_assert(hc_netfilter_allows(&f, "::1"));
     cr_assert_not(hc_netfilter_allows(&f, "::2"));
     cr_assert_not(hc_netfilter_allows(&f, "localhost"), "no hostnames under a list");
     hc_netfilter_free(&f);
 
-    cr_assert_eq(hc_netfilter_parse(&f, "10.0.0.0/7", &st), CAIRN_OK);
-    cr_assert(hc_netfilter_allows(&f, "11.255.0.1"));
-    cr_assert_not(hc_netfilter_allows(&f, "12.0.0.1"));
+    /* A prefix that does not end on an octet: 127.10.0.0/15 is 127.10.x.x and 127.11.x.x. */
+    cr_assert_eq(hc_netfilter_parse(&f, "127.10.0.0/15", &st), CAIRN_OK);
+    cr_assert(hc_netfilter_allows(&f, "127.11.255.1"));
+    cr_assert_not(hc_netfilter_allows(&f, "127.12.0.1"));
     hc_netfilter_free(&f);
 
-    cr_assert_eq(hc_netfilter_parse(&f, "10.0.0.0/33", &st), CAIRN_E_INVALID);
+    cr_assert_eq(hc_netfilter_parse(&f, "127.0.0.0/33", &st), CAIRN_E_INVALID);
     cr_assert(strstr(st.message, "health.probe_networks"), "%s", st.message);
     cr_assert_eq(hc_netfilter_parse(&f, "nonsense", &st), CAIRN_E_INVALID);
-    cr_assert_eq(hc_netfilter_parse(&f, "10.0.0.0/", &st), CAIRN_E_INVALID);
+    cr_assert_eq(hc_netfilter_parse(&f, "127.0.0.0/", &st), CAIRN_E_INVALID);
 }
 
 /* ---- the table ------------------------------------------------------------------------------ */
 
 #define SVC "DEFAULT_GROUP@@t"
 
-static hc_netfilter loopback_only;
+/* Probes only to 127.0.0.0/16: an instance at 127.1.x.x stands for one off the probe networks
+ * (tests use loopback addresses only, even as data). */
+static hc_netfilter probe_networks;
 static hc_table table;
 
 static void table_setup(void)
 {
     cairn_status st;
-    cr_assert_eq(hc_netfilter_parse(&loopback_only, "127.0.0.0/8", &st), CAIRN_OK);
-    cr_assert_eq(hc_table_init(&table, &loopback_only, 15000, 30000), 0);
+    cr_assert_eq(hc_netfilter_parse(&probe_networks, "127.0.0.0/16", &st), CAIRN_OK);
+    cr_assert_eq(hc_table_init(&table, &probe_networks, 15000, 30000), 0);
 }
 
 static void table_teardown(void)
 {
     hc_table_destroy(&table);
-    hc_netfilter_free(&loopback_only);
+    hc_netfilter_free(&probe_networks);
 }
 
 /* A snapshot of SVC at rev with the given instances ("ip:port:e|p", cluster DEFAULT). */
@@ -201,11 +204,11 @@ TestSuite(healthcheck_table, .init = table_setup, .fini = table_teardown);
 Test(healthcheck_table, reconcile_keeps_beats_and_drops_the_missing)
 {
     cairn_service_snapshot s;
-    make_snapshot(&s, 5, (const char *const[]){"10.0.0.1:80:e", "10.0.0.2:80:e", NULL},
+    make_snapshot(&s, 5, (const char *const[]){"127.0.0.1:80:e", "127.0.0.2:80:e", NULL},
                   CAIRN_CHECK_TCP);
     cr_assert_eq(hc_table_apply(&table, "public", SVC, &s, 1000, 1), 0);
     cairn_service_snapshot_free(&s);
-    hc_instance *a = find("10.0.0.1", 80, true);
+    hc_instance *a = find("127.0.0.1", 80, true);
     cr_assert(a);
     cr_assert_eq(a->last_beat_ms, 1000, "new instances start with a grace period");
     cr_assert_eq(a->beat_timeout_ms, 15000);
@@ -213,25 +216,25 @@ Test(healthcheck_table, reconcile_keeps_beats_and_drops_the_missing)
     a->last_beat_ms = 4000; /* a beat */
 
     /* Revision 7: .2 gone, .3 new, .1 now with a timeout override and unhealthy. */
-    make_snapshot(&s, 7, (const char *const[]){"10.0.0.1:80:e", "10.0.0.3:80:e", NULL},
+    make_snapshot(&s, 7, (const char *const[]){"127.0.0.1:80:e", "127.0.0.3:80:e", NULL},
                   CAIRN_CHECK_TCP);
     s.instances[0].healthy = false;
     cairn_metadata_set(&s.instances[0].metadata, CAIRN_META_BEAT_TIMEOUT, "2500");
     cr_assert_eq(hc_table_apply(&table, "public", SVC, &s, 5000, 0), 0);
     cairn_service_snapshot_free(&s);
-    a = find("10.0.0.1", 80, true);
+    a = find("127.0.0.1", 80, true);
     cr_assert(a);
     cr_assert_eq(a->last_beat_ms, 4000, "a known instance keeps its last beat");
     cr_assert_not(a->healthy);
     cr_assert_eq(a->beat_timeout_ms, 2500);
-    cr_assert_null(find("10.0.0.2", 80, true));
-    cr_assert_eq(find("10.0.0.3", 80, true)->last_beat_ms, 5000);
+    cr_assert_null(find("127.0.0.2", 80, true));
+    cr_assert_eq(find("127.0.0.3", 80, true)->last_beat_ms, 5000);
 
     /* An older snapshot than the one applied is ignored. */
     make_snapshot(&s, 6, (const char *const[]){NULL}, CAIRN_CHECK_TCP);
     cr_assert_eq(hc_table_apply(&table, "public", SVC, &s, 6000, 0), 0);
     cairn_service_snapshot_free(&s);
-    cr_assert(find("10.0.0.1", 80, true));
+    cr_assert(find("127.0.0.1", 80, true));
 
     size_t all, eph, probed;
     hc_table_counts(&table, &all, &eph, &probed);
@@ -248,12 +251,12 @@ Test(healthcheck_table, reconcile_keeps_beats_and_drops_the_missing)
 Test(healthcheck_table, removed_service)
 {
     cairn_service_snapshot s;
-    make_snapshot(&s, 5, (const char *const[]){"10.0.0.1:80:e", NULL}, CAIRN_CHECK_TCP);
+    make_snapshot(&s, 5, (const char *const[]){"127.0.0.1:80:e", NULL}, CAIRN_CHECK_TCP);
     cr_assert_eq(hc_table_apply(&table, "public", SVC, &s, 1000, 0), 0);
     cairn_service_snapshot_free(&s);
     cairn_service_snapshot gone = {0};
     cr_assert_eq(hc_table_apply(&table, "public", SVC, &gone, 2000, 0), 0);
-    cr_assert_null(find("10.0.0.1", 80, true));
+    cr_assert_null(find("127.0.0.1", 80, true));
     cr_assert_eq(hc_table_revision(&table, "public", SVC), 0);
 }
 
@@ -261,7 +264,7 @@ Test(healthcheck_table, probed_list_follows_checker_kind_and_network)
 {
     cairn_service_snapshot s;
     make_snapshot(&s, 5,
-                  (const char *const[]){"127.0.0.1:80:p", "10.0.0.1:80:p", "127.0.0.2:80:e", NULL},
+                  (const char *const[]){"127.0.0.1:80:p", "127.1.0.1:80:p", "127.0.0.2:80:e", NULL},
                   CAIRN_CHECK_TCP);
     cr_assert_eq(hc_table_apply(&table, "public", SVC, &s, 1000, 0), 0);
     cairn_service_snapshot_free(&s);
@@ -272,12 +275,12 @@ Test(healthcheck_table, probed_list_follows_checker_kind_and_network)
     cr_assert_eq(probed, 1, "only the persistent instance on an allowed network");
     hc_instance *p = find("127.0.0.1", 80, false);
     cr_assert_neq(p->probe_index, HC_NOT_PROBED);
-    cr_assert_eq(find("10.0.0.1", 80, false)->probe_index, HC_NOT_PROBED);
+    cr_assert_eq(find("127.1.0.1", 80, false)->probe_index, HC_NOT_PROBED);
     cr_assert_eq(hc_instance_cluster(p)->check_type, CAIRN_CHECK_TCP);
 
     /* The cluster's checker becomes NONE: no more probes. */
     make_snapshot(&s, 6,
-                  (const char *const[]){"127.0.0.1:80:p", "10.0.0.1:80:p", "127.0.0.2:80:e", NULL},
+                  (const char *const[]){"127.0.0.1:80:p", "127.1.0.1:80:p", "127.0.0.2:80:e", NULL},
                   CAIRN_CHECK_NONE);
     cr_assert_eq(hc_table_apply(&table, "public", SVC, &s, 2000, 0), 0);
     cairn_service_snapshot_free(&s);
@@ -297,7 +300,7 @@ Test(healthcheck_table, track_from_a_beat)
 {
     cairn_instance in;
     cairn_instance_init(&in);
-    in.ip = strdup("10.0.0.9");
+    in.ip = strdup("127.0.0.9");
     in.port = 9;
     in.cluster = NULL; /* DEFAULT */
     cairn_metadata_set(&in.metadata, CAIRN_META_BEAT_INTERVAL, "1200");
@@ -309,7 +312,7 @@ Test(healthcheck_table, track_from_a_beat)
     cr_assert_eq(hc_table_track(&table, "public", SVC, &in, 999), e, "tracked once");
     cr_assert_str_eq(e->cluster, "DEFAULT");
     hc_table_remove(&table, e);
-    cr_assert_null(hc_table_find(&table, "public", SVC, true, "DEFAULT", "10.0.0.9", 9));
+    cr_assert_null(hc_table_find(&table, "public", SVC, true, "DEFAULT", "127.0.0.9", 9));
     hc_table_unlock(&table);
     cairn_instance_free(&in);
 }

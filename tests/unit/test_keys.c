@@ -17,8 +17,8 @@ static int key_cmp(const cairn_key *a, const cairn_key *b)
 Test(keys, layout)
 {
     cairn_key k;
-    cr_assert_eq(cairn_key_instance(&k, "ns", "g@@s", true, "DEFAULT", "1.2.3.4", 0x01020304), 0);
-    const char want[] = "ns\0g@@s\0eDEFAULT\0" "1.2.3.4\0\x01\x02\x03\x04";
+    cr_assert_eq(cairn_key_instance(&k, "ns", "g@@s", true, "DEFAULT", "127.2.3.4", 0x01020304), 0);
+    const char want[] = "ns\0g@@s\0eDEFAULT\0" "127.2.3.4\0\x01\x02\x03\x04";
     cr_assert_eq(k.len, sizeof want - 1);
     cr_expect_eq(memcmp(k.bytes, want, k.len), 0);
 
@@ -35,7 +35,7 @@ Test(keys, instance_prefix)
     cr_assert_eq(cairn_key_instances_prefix(&prefix, "public", "DEFAULT_GROUP@@a"), 0);
     cr_assert_eq(cairn_key_instances_prefix(&other, "public", "DEFAULT_GROUP@@ab"), 0);
     const char *clusters[] = {"DEFAULT", "z"};
-    const char *ips[] = {"10.0.0.1", "::1", ""};
+    const char *ips[] = {"127.0.0.1", "::1", ""};
     int32_t ports[] = {0, 1, 8080, -1, INT32_MAX};
     for (int e = 0; e < 2; e++)
         for (int c = 0; c < 2; c++)
@@ -133,7 +133,7 @@ Test(keys, ordering)
     /* a service's instances sort after the service key and before the next service */
     cairn_key s1, i1, s2;
     cr_assert_eq(cairn_key_service(&s1, "a", "g@@s"), 0);
-    cr_assert_eq(cairn_key_instance(&i1, "a", "g@@s", false, "Z", "255.255.255.255", -1), 0);
+    cr_assert_eq(cairn_key_instance(&i1, "a", "g@@s", false, "Z", "127.255.255.255", -1), 0);
     cr_assert_eq(cairn_key_service(&s2, "a", "g@@s-1"), 0);
     cr_expect_lt(key_cmp(&s1, &i1), 0);
     cr_expect_lt(key_cmp(&i1, &s2), 0);

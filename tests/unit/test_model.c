@@ -415,7 +415,7 @@ Test(instance, validate)
     cairn_instance_init(&in);
     cr_expect_eq(in.weight, 1.0);
     cr_expect(in.healthy && in.enabled && in.ephemeral && !in.marked);
-    in.ip = strdup("10.0.0.1");
+    in.ip = strdup("127.0.0.1");
     in.cluster = strdup("DEFAULT");
     cairn_status st;
     cr_expect_eq(cairn_instance_validate(&in, &st), CAIRN_OK);
@@ -462,9 +462,9 @@ Test(instance, normalize_weight)
 
 Test(instance, default_id)
 {
-    char *id = cairn_instance_default_id("10.0.0.1", 8080, "DEFAULT", "DEFAULT_GROUP@@demo");
+    char *id = cairn_instance_default_id("127.0.0.1", 8080, "DEFAULT", "DEFAULT_GROUP@@demo");
     cr_assert_not_null(id);
-    cr_expect_str_eq(id, "10.0.0.1#8080#DEFAULT#DEFAULT_GROUP@@demo");
+    cr_expect_str_eq(id, "127.0.0.1#8080#DEFAULT#DEFAULT_GROUP@@demo");
     free(id);
 }
 
@@ -472,14 +472,14 @@ Test(instance, copy_is_deep)
 {
     cairn_instance a;
     cairn_instance_init(&a);
-    a.ip = strdup("1.2.3.4");
+    a.ip = strdup("127.2.3.4");
     a.port = 80;
     a.cluster = strdup("c");
     cairn_metadata_set(&a.metadata, "k", "v");
     cairn_instance b;
     cr_assert_eq(cairn_instance_copy(&b, &a), CAIRN_OK);
     cr_expect_neq(a.ip, b.ip);
-    cr_expect_str_eq(b.ip, "1.2.3.4");
+    cr_expect_str_eq(b.ip, "127.2.3.4");
     cr_expect_null(b.app);
     cairn_instance_free(&a);
     expect_meta(&b.metadata, "k", "v");

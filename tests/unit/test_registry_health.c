@@ -55,37 +55,37 @@ static cairn_err put_cluster(const char *svc, const char *name, cairn_check_type
 
 Test(registry_health, by_checker_flips_and_publishes)
 {
-    fx_register(&fx, SVC, "10.0.0.1", 80, true);
+    fx_register(&fx, SVC, "127.0.0.1", 80, true);
     size_t events = fx_event_count(&fx);
     cairn_request r;
     uint64_t rev;
-    req_health(&r, SVC, "10.0.0.1", 80, "DEFAULT", true, false, CAIRN_HEALTH_BY_CHECKER);
+    req_health(&r, SVC, "127.0.0.1", 80, "DEFAULT", true, false, CAIRN_HEALTH_BY_CHECKER);
     cr_assert_eq(fx_do(&fx, &r, &rev, NULL, 0), CAIRN_OK);
     cr_assert_gt(rev, 0, "a flip is a write with a revision");
-    cr_assert_not(healthy_in_snapshot(SVC, "10.0.0.1", 80, true));
+    cr_assert_not(healthy_in_snapshot(SVC, "127.0.0.1", 80, true));
     cr_assert_eq(fx_event_count(&fx), events + 1, "a flip publishes one change event");
     cr_assert_eq(fx.events[events].kind, CAIRN_CHANGE_INSTANCES);
     cr_assert_eq(fx.events[events].revision, rev);
 
     /* The same health again changes nothing: no revision, no event. */
-    req_health(&r, SVC, "10.0.0.1", 80, "DEFAULT", true, false, CAIRN_HEALTH_BY_CHECKER);
+    req_health(&r, SVC, "127.0.0.1", 80, "DEFAULT", true, false, CAIRN_HEALTH_BY_CHECKER);
     cr_assert_eq(fx_do(&fx, &r, &rev, NULL, 0), CAIRN_OK);
     cr_assert_eq(rev, 0);
     cr_assert_eq(fx_event_count(&fx), events + 1);
 
     /* Unknown ip:port: ok, nothing changes. */
-    req_health(&r, SVC, "10.9.9.9", 80, "DEFAULT", true, true, CAIRN_HEALTH_BY_CHECKER);
+    req_health(&r, SVC, "127.9.9.9", 80, "DEFAULT", true, true, CAIRN_HEALTH_BY_CHECKER);
     cr_assert_eq(fx_do(&fx, &r, &rev, NULL, 0), CAIRN_OK);
     cr_assert_eq(rev, 0);
 
     /* Only the kind named is touched by the checker. */
-    req_health(&r, SVC, "10.0.0.1", 80, "DEFAULT", false, true, CAIRN_HEALTH_BY_CHECKER);
+    req_health(&r, SVC, "127.0.0.1", 80, "DEFAULT", false, true, CAIRN_HEALTH_BY_CHECKER);
     cr_assert_eq(fx_do(&fx, &r, &rev, NULL, 0), CAIRN_OK);
     cr_assert_eq(rev, 0);
-    cr_assert_not(healthy_in_snapshot(SVC, "10.0.0.1", 80, true));
+    cr_assert_not(healthy_in_snapshot(SVC, "127.0.0.1", 80, true));
 
     char msg[512];
-    req_health(&r, "DEFAULT_GROUP@@missing", "10.0.0.1", 80, "DEFAULT", true, true,
+    req_health(&r, "DEFAULT_GROUP@@missing", "127.0.0.1", 80, "DEFAULT", true, true,
                CAIRN_HEALTH_BY_CHECKER);
     cr_assert_eq(fx_do(&fx, &r, NULL, msg, sizeof msg), CAIRN_E_INVALID);
     cr_assert_str_eq(msg, "service not found: DEFAULT_GROUP@@missing");
@@ -111,55 +111,55 @@ static void set_marked(const char *svc, const char *ip, int32_t port, bool ephem
 
 Test(registry_health, by_checker_skips_marked)
 {
-    fx_register(&fx, SVC, "10.0.0.1", 80, true);
-    set_marked(SVC, "10.0.0.1", 80, true);
+    fx_register(&fx, SVC, "127.0.0.1", 80, true);
+    set_marked(SVC, "127.0.0.1", 80, true);
     cairn_request r;
     uint64_t rev;
-    req_health(&r, SVC, "10.0.0.1", 80, "DEFAULT", true, false, CAIRN_HEALTH_BY_CHECKER);
+    req_health(&r, SVC, "127.0.0.1", 80, "DEFAULT", true, false, CAIRN_HEALTH_BY_CHECKER);
     cr_assert_eq(fx_do(&fx, &r, &rev, NULL, 0), CAIRN_OK);
     cr_assert_eq(rev, 0, "a marked instance is left alone by the checkers");
-    cr_assert(healthy_in_snapshot(SVC, "10.0.0.1", 80, true));
+    cr_assert(healthy_in_snapshot(SVC, "127.0.0.1", 80, true));
 }
 
 Test(registry_health, manual_needs_checker_none)
 {
-    fx_register(&fx, SVC, "10.0.0.1", 80, true);
-    fx_register(&fx, SVC, "10.0.0.1", 80, false);
+    fx_register(&fx, SVC, "127.0.0.1", 80, true);
+    fx_register(&fx, SVC, "127.0.0.1", 80, false);
     char msg[512];
     cairn_request r;
     uint64_t rev;
     /* The default checker is TCP (§5: then it is always 400). */
-    req_health(&r, SVC, "10.0.0.1", 80, "DEFAULT", true, false, CAIRN_HEALTH_MANUAL);
+    req_health(&r, SVC, "127.0.0.1", 80, "DEFAULT", true, false, CAIRN_HEALTH_MANUAL);
     cr_assert_eq(fx_do(&fx, &r, NULL, msg, sizeof msg), CAIRN_E_INVALID);
     cr_assert_str_eq(msg, "health check is still working, service: " SVC);
-    cr_assert(healthy_in_snapshot(SVC, "10.0.0.1", 80, true));
+    cr_assert(healthy_in_snapshot(SVC, "127.0.0.1", 80, true));
 
-    req_health(&r, SVC, "10.0.0.1", 80, "c9", true, false, CAIRN_HEALTH_MANUAL);
+    req_health(&r, SVC, "127.0.0.1", 80, "c9", true, false, CAIRN_HEALTH_MANUAL);
     cr_assert_eq(fx_do(&fx, &r, NULL, msg, sizeof msg), CAIRN_E_INVALID);
     cr_assert_str_eq(msg, "cluster not found: c9, service: " SVC);
 
     cr_assert_eq(put_cluster(SVC, "DEFAULT", CAIRN_CHECK_NONE, msg), CAIRN_OK, "%s", msg);
     size_t events = fx_event_count(&fx);
     /* By hand: every instance with that ip:port in the cluster, both kinds; one write. */
-    req_health(&r, SVC, "10.0.0.1", 80, "DEFAULT", true, false, CAIRN_HEALTH_MANUAL);
+    req_health(&r, SVC, "127.0.0.1", 80, "DEFAULT", true, false, CAIRN_HEALTH_MANUAL);
     cr_assert_eq(fx_do(&fx, &r, &rev, msg, sizeof msg), CAIRN_OK, "%s", msg);
     cr_assert_gt(rev, 0);
-    cr_assert_not(healthy_in_snapshot(SVC, "10.0.0.1", 80, true));
-    cr_assert_not(healthy_in_snapshot(SVC, "10.0.0.1", 80, false));
+    cr_assert_not(healthy_in_snapshot(SVC, "127.0.0.1", 80, true));
+    cr_assert_not(healthy_in_snapshot(SVC, "127.0.0.1", 80, false));
     cr_assert_eq(fx_event_count(&fx), events + 1);
 
     /* A marked instance is set by hand too, and stays marked. */
-    set_marked(SVC, "10.0.0.1", 80, true);
-    req_health(&r, SVC, "10.0.0.1", 80, "DEFAULT", true, true, CAIRN_HEALTH_MANUAL);
+    set_marked(SVC, "127.0.0.1", 80, true);
+    req_health(&r, SVC, "127.0.0.1", 80, "DEFAULT", true, true, CAIRN_HEALTH_MANUAL);
     cr_assert_eq(fx_do(&fx, &r, &rev, msg, sizeof msg), CAIRN_OK, "%s", msg);
     cairn_reply rep;
     fx_snapshot(&fx, SVC, &rep);
-    const cairn_instance *in = snap_find(&rep, "10.0.0.1", 80, "DEFAULT", true);
+    const cairn_instance *in = snap_find(&rep, "127.0.0.1", 80, "DEFAULT", true);
     cr_assert(in && in->healthy && in->marked);
     cairn_reply_free(&rep);
 
     /* Unknown ip:port: ok. */
-    req_health(&r, SVC, "10.0.0.7", 80, "DEFAULT", true, true, CAIRN_HEALTH_MANUAL);
+    req_health(&r, SVC, "127.0.0.7", 80, "DEFAULT", true, true, CAIRN_HEALTH_MANUAL);
     cr_assert_eq(fx_do(&fx, &r, &rev, msg, sizeof msg), CAIRN_OK, "%s", msg);
     cr_assert_eq(rev, 0);
 
@@ -171,7 +171,7 @@ Test(registry_health, clusters_mode)
     cr_assert_eq(put_cluster(SVC, "DEFAULT", CAIRN_CHECK_NONE, msg), CAIRN_E_INVALID);
     cr_assert_str_eq(msg, "service not found:" SVC);
 
-    fx_register(&fx, SVC, "10.0.0.1", 80, true);
+    fx_register(&fx, SVC, "127.0.0.1", 80, true);
     cairn_request r;
     req_service_put(&r, SVC, CAIRN_SERVICE_UPDATE);
     r.service_def.protect_threshold = 0.5f;
@@ -268,7 +268,7 @@ Test(registry_health, snapshot_pages)
         snprintf(svc, sizeof svc, "DEFAULT_GROUP@@s%02d", i);
         for (int k = 0; k < 2; k++) {
             cairn_request r;
-            req_register(&r, svc, k ? "10.0.0.2" : "10.0.0.1", 80, k == 0);
+            req_register(&r, svc, k ? "127.0.0.2" : "127.0.0.1", 80, k == 0);
             free(r.namespace_id);
             r.namespace_id = strdup(nss[i % 3]);
             cr_assert_eq(fx_do(&fx, &r, NULL, NULL, 0), CAIRN_OK);

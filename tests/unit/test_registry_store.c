@@ -29,7 +29,7 @@ static cairn_err do_req(cairn_request *r, char *msg)
 
 Test(registry_store, register_then_snapshot)
 {
-    uint64_t rev = fx_register(&fx, SVC, "10.0.0.1", 8080, true);
+    uint64_t rev = fx_register(&fx, SVC, "127.0.0.1", 8080, true);
     cairn_reply rep;
     fx_snapshot(&fx, SVC, &rep);
     cr_assert(rep.snapshot.found);
@@ -44,9 +44,9 @@ Test(registry_store, register_then_snapshot)
     cr_assert_eq(svc->clusters[0].check_type, CAIRN_CHECK_TCP);
     cr_assert_eq(rep.snapshot.instance_count, 1);
     const cairn_instance *in = &rep.snapshot.instances[0];
-    cr_assert_str_eq(in->ip, "10.0.0.1");
+    cr_assert_str_eq(in->ip, "127.0.0.1");
     cr_assert_eq(in->port, 8080);
-    cr_assert_str_eq(in->instance_id, "10.0.0.1#8080#DEFAULT#DEFAULT_GROUP@@demo");
+    cr_assert_str_eq(in->instance_id, "127.0.0.1#8080#DEFAULT#DEFAULT_GROUP@@demo");
     cr_assert(in->healthy && in->enabled && in->ephemeral);
     cr_assert_gt(in->modified_ms, 0);
     cairn_reply_free(&rep);
@@ -69,19 +69,19 @@ Test(registry_store, register_then_snapshot)
 Test(registry_store, reregister_keeps_id_and_health)
 {
     cairn_request r;
-    req_register(&r, SVC, "10.0.0.1", 8080, true);
+    req_register(&r, SVC, "127.0.0.1", 8080, true);
     cairn_metadata_set(&r.instance.metadata, CAIRN_META_ID_GENERATOR, "snowflake");
     cr_assert_eq(do_req(&r, NULL), CAIRN_OK);
 
     /* The checker marks it unhealthy (as the healthcheck role would, through PATCH). */
     req_base(&r, CAIRN_MSG_INSTANCE_PATCH, SVC);
-    req_set_instance(&r, "10.0.0.1", 8080, "DEFAULT", true);
+    req_set_instance(&r, "127.0.0.1", 8080, "DEFAULT", true);
     r.instance.healthy = false;
     r.patch_mask = CAIRN_PATCH_HEALTHY;
     cr_assert_eq(do_req(&r, NULL), CAIRN_OK);
 
     /* Re-registering with other values: those are replaced; id and health are kept. */
-    req_register(&r, SVC, "10.0.0.1", 8080, true);
+    req_register(&r, SVC, "127.0.0.1", 8080, true);
     r.instance.weight = 3.5;
     r.instance.healthy = true;
     cairn_metadata_set(&r.instance.metadata, "k", "v");
@@ -102,7 +102,7 @@ Test(registry_store, reregister_keeps_id_and_health)
 
 Test(registry_store, snowflake_ids_fill_the_smallest_gap)
 {
-    const char *ips[] = {"10.0.0.1", "10.0.0.2", "10.0.0.3"};
+    const char *ips[] = {"127.0.0.1", "127.0.0.2", "127.0.0.3"};
     for (int i = 0; i < 3; i++) {
         cairn_request r;
         req_register(&r, SVC, ips[i], 80, true);
@@ -111,26 +111,26 @@ Test(registry_store, snowflake_ids_fill_the_smallest_gap)
     }
     cairn_request r;
     req_base(&r, CAIRN_MSG_INSTANCE_REMOVE, SVC);
-    req_set_instance(&r, "10.0.0.2", 80, "DEFAULT", true);
+    req_set_instance(&r, "127.0.0.2", 80, "DEFAULT", true);
     cr_assert_eq(do_req(&r, NULL), CAIRN_OK);
-    req_register(&r, SVC, "10.0.0.4", 80, true);
+    req_register(&r, SVC, "127.0.0.4", 80, true);
     cairn_metadata_set(&r.instance.metadata, CAIRN_META_ID_GENERATOR, "snowflake");
     cr_assert_eq(do_req(&r, NULL), CAIRN_OK);
 
     cairn_reply rep;
     fx_snapshot(&fx, SVC, &rep);
-    cr_assert_str_eq(snap_find(&rep, "10.0.0.1", 80, "DEFAULT", true)->instance_id, "0");
-    cr_assert_str_eq(snap_find(&rep, "10.0.0.3", 80, "DEFAULT", true)->instance_id, "2");
-    cr_assert_str_eq(snap_find(&rep, "10.0.0.4", 80, "DEFAULT", true)->instance_id, "1");
+    cr_assert_str_eq(snap_find(&rep, "127.0.0.1", 80, "DEFAULT", true)->instance_id, "0");
+    cr_assert_str_eq(snap_find(&rep, "127.0.0.3", 80, "DEFAULT", true)->instance_id, "2");
+    cr_assert_str_eq(snap_find(&rep, "127.0.0.4", 80, "DEFAULT", true)->instance_id, "1");
     cairn_reply_free(&rep);
 }
 
 Test(registry_store, same_address_in_both_kinds_and_clusters_is_distinct)
 {
-    fx_register(&fx, SVC, "10.0.0.1", 8080, true);
-    fx_register(&fx, SVC, "10.0.0.1", 8080, false);
+    fx_register(&fx, SVC, "127.0.0.1", 8080, true);
+    fx_register(&fx, SVC, "127.0.0.1", 8080, false);
     cairn_request r;
-    req_register(&r, SVC, "10.0.0.1", 8080, true);
+    req_register(&r, SVC, "127.0.0.1", 8080, true);
     free(r.instance.cluster);
     r.instance.cluster = strdup("other-1");
     cr_assert_eq(do_req(&r, NULL), CAIRN_OK);
@@ -138,20 +138,20 @@ Test(registry_store, same_address_in_both_kinds_and_clusters_is_distinct)
     cairn_reply rep;
     fx_snapshot(&fx, SVC, &rep);
     cr_assert_eq(rep.snapshot.instance_count, 3);
-    cr_assert_not_null(snap_find(&rep, "10.0.0.1", 8080, "DEFAULT", true));
-    cr_assert_not_null(snap_find(&rep, "10.0.0.1", 8080, "DEFAULT", false));
-    cr_assert_not_null(snap_find(&rep, "10.0.0.1", 8080, "other-1", true));
+    cr_assert_not_null(snap_find(&rep, "127.0.0.1", 8080, "DEFAULT", true));
+    cr_assert_not_null(snap_find(&rep, "127.0.0.1", 8080, "DEFAULT", false));
+    cr_assert_not_null(snap_find(&rep, "127.0.0.1", 8080, "other-1", true));
     cr_assert_eq(rep.snapshot.service.cluster_count, 2);
     cr_assert_not_null(cairn_service_find_cluster(&rep.snapshot.service, "other-1"));
     cairn_reply_free(&rep);
 
     /* Deregistering without ephemeral=false leaves the persistent one alone (§2.2). */
     req_base(&r, CAIRN_MSG_INSTANCE_REMOVE, SVC);
-    req_set_instance(&r, "10.0.0.1", 8080, "DEFAULT", true);
+    req_set_instance(&r, "127.0.0.1", 8080, "DEFAULT", true);
     cr_assert_eq(do_req(&r, NULL), CAIRN_OK);
     fx_snapshot(&fx, SVC, &rep);
     cr_assert_eq(rep.snapshot.instance_count, 2);
-    cr_assert_not_null(snap_find(&rep, "10.0.0.1", 8080, "DEFAULT", false));
+    cr_assert_not_null(snap_find(&rep, "127.0.0.1", 8080, "DEFAULT", false));
     cairn_reply_free(&rep);
 }
 
@@ -159,24 +159,24 @@ Test(registry_store, strict_update)
 {
     char msg[512];
     cairn_request r;
-    req_register(&r, SVC, "10.0.0.1", 8080, true);
+    req_register(&r, SVC, "127.0.0.1", 8080, true);
     r.mode = CAIRN_UPSERT_MUST_EXIST;
     cr_assert_eq(do_req(&r, msg), CAIRN_E_INVALID);
     cr_assert_str_eq(msg, "service not found, namespace: public, service: DEFAULT_GROUP@@demo");
 
-    fx_register(&fx, SVC, "10.0.0.1", 8080, true);
-    req_register(&r, SVC, "10.0.0.9", 80, true);
+    fx_register(&fx, SVC, "127.0.0.1", 8080, true);
+    req_register(&r, SVC, "127.0.0.9", 80, true);
     r.mode = CAIRN_UPSERT_MUST_EXIST;
     cr_assert_eq(do_req(&r, msg), CAIRN_E_INVALID);
-    cr_assert_str_eq(msg, "instance not exist: 10.0.0.9:80:unknown:DEFAULT");
+    cr_assert_str_eq(msg, "instance not exist: 127.0.0.9:80:unknown:DEFAULT");
 
     /* The same address as a persistent instance does not exist either. */
-    req_register(&r, SVC, "10.0.0.1", 8080, false);
+    req_register(&r, SVC, "127.0.0.1", 8080, false);
     r.mode = CAIRN_UPSERT_MUST_EXIST;
     cr_assert_eq(do_req(&r, msg), CAIRN_E_INVALID);
-    cr_assert_str_eq(msg, "instance not exist: 10.0.0.1:8080:unknown:DEFAULT");
+    cr_assert_str_eq(msg, "instance not exist: 127.0.0.1:8080:unknown:DEFAULT");
 
-    req_register(&r, SVC, "10.0.0.1", 8080, true);
+    req_register(&r, SVC, "127.0.0.1", 8080, true);
     r.mode = CAIRN_UPSERT_MUST_EXIST;
     r.instance.weight = 7;
     r.instance.enabled = false;
@@ -189,7 +189,7 @@ Test(registry_store, strict_update)
     const cairn_instance *in = &rep.snapshot.instances[0];
     cr_assert_float_eq(in->weight, 7.0, 1e-9);
     cr_assert_not(in->enabled);
-    cr_assert_str_eq(in->instance_id, "10.0.0.1#8080#DEFAULT#DEFAULT_GROUP@@demo");
+    cr_assert_str_eq(in->instance_id, "127.0.0.1#8080#DEFAULT#DEFAULT_GROUP@@demo");
     cairn_reply_free(&rep);
 }
 
@@ -198,20 +198,20 @@ Test(registry_store, patch)
     char msg[512];
     cairn_request r;
     req_base(&r, CAIRN_MSG_INSTANCE_PATCH, SVC);
-    req_set_instance(&r, "10.0.0.1", 8080, "DEFAULT", true);
+    req_set_instance(&r, "127.0.0.1", 8080, "DEFAULT", true);
     r.patch_mask = CAIRN_PATCH_WEIGHT;
     cr_assert_eq(do_req(&r, msg), CAIRN_E_INVALID);
     cr_assert_str_eq(msg, "instance not found");
 
     /* A persistent instance is found through the second list, whatever the selector says. */
-    req_register(&r, SVC, "10.0.0.1", 8080, false);
+    req_register(&r, SVC, "127.0.0.1", 8080, false);
     cairn_metadata_set(&r.instance.metadata, "a", "1");
     r.instance.weight = 2;
     uint64_t rev1, rev2;
     cr_assert_eq(fx_do(&fx, &r, &rev1, NULL, 0), CAIRN_OK);
 
     req_base(&r, CAIRN_MSG_INSTANCE_PATCH, SVC);
-    req_set_instance(&r, "10.0.0.1", 8080, "DEFAULT", true);
+    req_set_instance(&r, "127.0.0.1", 8080, "DEFAULT", true);
     r.patch_mask = CAIRN_PATCH_METADATA | CAIRN_PATCH_ENABLED;
     cairn_metadata_set(&r.instance.metadata, "b", "2");
     r.instance.enabled = false;
@@ -221,7 +221,7 @@ Test(registry_store, patch)
 
     cairn_reply rep;
     fx_snapshot(&fx, SVC, &rep);
-    const cairn_instance *in = snap_find(&rep, "10.0.0.1", 8080, "DEFAULT", false);
+    const cairn_instance *in = snap_find(&rep, "127.0.0.1", 8080, "DEFAULT", false);
     cr_assert_not_null(in);
     cr_assert_float_eq(in->weight, 2.0, 1e-9);
     cr_assert_not(in->enabled);
@@ -232,7 +232,7 @@ Test(registry_store, patch)
 
     /* A patched weight is validated like a registered one. */
     req_base(&r, CAIRN_MSG_INSTANCE_PATCH, SVC);
-    req_set_instance(&r, "10.0.0.1", 8080, "DEFAULT", false);
+    req_set_instance(&r, "127.0.0.1", 8080, "DEFAULT", false);
     r.patch_mask = CAIRN_PATCH_WEIGHT;
     r.instance.weight = 10001;
     cr_assert_eq(do_req(&r, msg), CAIRN_E_INVALID);
@@ -244,20 +244,20 @@ Test(registry_store, remove_is_idempotent)
     uint64_t rev;
     cairn_request r;
     req_base(&r, CAIRN_MSG_INSTANCE_REMOVE, "DEFAULT_GROUP@@nothing");
-    req_set_instance(&r, "10.0.0.1", 8080, "DEFAULT", true);
+    req_set_instance(&r, "127.0.0.1", 8080, "DEFAULT", true);
     cr_assert_eq(fx_do(&fx, &r, &rev, NULL, 0), CAIRN_OK);
     cr_assert_eq(rev, 0);
 
-    fx_register(&fx, SVC, "10.0.0.1", 8080, true);
+    fx_register(&fx, SVC, "127.0.0.1", 8080, true);
     req_base(&r, CAIRN_MSG_INSTANCE_REMOVE, SVC);
-    req_set_instance(&r, "10.0.0.2", 8080, "DEFAULT", true);
+    req_set_instance(&r, "127.0.0.2", 8080, "DEFAULT", true);
     cr_assert_eq(fx_do(&fx, &r, &rev, NULL, 0), CAIRN_OK);
     cr_assert_eq(rev, 0);
     size_t events = fx_event_count(&fx);
 
     for (int i = 0; i < 2; i++) {
         req_base(&r, CAIRN_MSG_INSTANCE_REMOVE, SVC);
-        req_set_instance(&r, "10.0.0.1", 8080, NULL, true); /* blank cluster means DEFAULT */
+        req_set_instance(&r, "127.0.0.1", 8080, NULL, true); /* blank cluster means DEFAULT */
         cr_assert_eq(fx_do(&fx, &r, &rev, NULL, 0), CAIRN_OK);
         if (i == 0)
             cr_assert_gt(rev, 0);
@@ -278,29 +278,29 @@ Test(registry_store, instance_get)
     char msg[512];
     cairn_request r;
     req_base(&r, CAIRN_MSG_INSTANCE_GET, SVC);
-    req_set_instance(&r, "10.0.0.1", 8080, "DEFAULT", true);
+    req_set_instance(&r, "127.0.0.1", 8080, "DEFAULT", true);
     cr_assert_eq(do_req(&r, msg), CAIRN_E_NOT_FOUND);
     cr_assert_str_eq(msg, "no service DEFAULT_GROUP@@demo found!");
 
-    fx_register(&fx, SVC, "10.0.0.1", 8080, false);
+    fx_register(&fx, SVC, "127.0.0.1", 8080, false);
     req_base(&r, CAIRN_MSG_INSTANCE_GET, SVC);
-    req_set_instance(&r, "10.0.0.1", 8080, "other", true);
+    req_set_instance(&r, "127.0.0.1", 8080, "other", true);
     cr_assert_eq(do_req(&r, msg), CAIRN_E_NOT_FOUND);
     cr_assert_str_eq(msg, "no ips found for cluster other in service DEFAULT_GROUP@@demo");
 
     req_base(&r, CAIRN_MSG_INSTANCE_GET, SVC);
-    req_set_instance(&r, "10.0.0.1", 9999, "DEFAULT", true);
+    req_set_instance(&r, "127.0.0.1", 9999, "DEFAULT", true);
     cr_assert_eq(do_req(&r, msg), CAIRN_E_NOT_FOUND);
     cr_assert_str_eq(msg, "no matched ip found!");
 
     req_base(&r, CAIRN_MSG_INSTANCE_GET, SVC);
-    req_set_instance(&r, "10.0.0.1", 8080, "DEFAULT", true);
+    req_set_instance(&r, "127.0.0.1", 8080, "DEFAULT", true);
     cairn_reply rep;
     fx_call(&fx, &r, &rep);
     cairn_request_free(&r);
     cr_assert_eq(rep.code, CAIRN_OK);
     cr_assert(rep.has_instance);
-    cr_assert_str_eq(rep.instance.ip, "10.0.0.1");
+    cr_assert_str_eq(rep.instance.ip, "127.0.0.1");
     cr_assert_not(rep.instance.ephemeral, "found in the persistent list");
     cairn_reply_free(&rep);
 }
@@ -325,7 +325,7 @@ Test(registry_store, service_lifecycle)
     cr_assert_str_eq(msg, "specified service already exists, serviceName : DEFAULT_GROUP@@demo");
 
     /* An implicit service (created by a registration) exists too. */
-    fx_register(&fx, "DEFAULT_GROUP@@implicit", "10.0.0.1", 80, true);
+    fx_register(&fx, "DEFAULT_GROUP@@implicit", "127.0.0.1", 80, true);
     req_service_put(&r, "DEFAULT_GROUP@@implicit", CAIRN_SERVICE_CREATE);
     cr_assert_eq(do_req(&r, msg), CAIRN_E_CONFLICT);
 
@@ -335,7 +335,7 @@ Test(registry_store, service_lifecycle)
                           "DEFAULT_GROUP@@bad name");
 
     /* Update replaces threshold, metadata and selector; clusters stay, named ones merge. */
-    fx_register(&fx, SVC, "10.0.0.1", 8080, true);
+    fx_register(&fx, SVC, "127.0.0.1", 8080, true);
     req_service_put(&r, SVC, CAIRN_SERVICE_UPDATE);
     r.service_def.protect_threshold = 0.25f;
     cairn_metadata_set(&r.service_def.metadata, "owner", "b");
@@ -385,7 +385,7 @@ Test(registry_store, service_lifecycle)
     cr_assert_str_eq(msg, "specified service not exist, serviceName : DEFAULT_GROUP@@demo");
 
     /* Created again, its revision keeps going up and its instance count starts from zero. */
-    uint64_t rev4 = fx_register(&fx, SVC, "10.0.0.2", 8080, true);
+    uint64_t rev4 = fx_register(&fx, SVC, "127.0.0.2", 8080, true);
     cr_assert_gt(rev4, rev3);
     fx_snapshot(&fx, SVC, &rep);
     cr_assert_eq(rep.snapshot.instance_count, 1);
@@ -412,9 +412,9 @@ Test(registry_store, list_paging_and_groups)
     const char *names[] = {"DEFAULT_GROUP@@c", "DEFAULT_GROUP@@a", "g1@@x", "DEFAULT_GROUP@@b",
                            "g1@@y"};
     for (size_t i = 0; i < 5; i++)
-        fx_register(&fx, names[i], "10.0.0.1", 80, true);
+        fx_register(&fx, names[i], "127.0.0.1", 80, true);
     cairn_request r;
-    req_register(&r, "DEFAULT_GROUP@@zz", "10.0.0.1", 80, true);
+    req_register(&r, "DEFAULT_GROUP@@zz", "127.0.0.1", 80, true);
     free(r.namespace_id);
     r.namespace_id = strdup("other-ns");
     cr_assert_eq(do_req(&r, NULL), CAIRN_OK);
@@ -496,7 +496,7 @@ static void beat(const char *ip, int32_t port, bool has_body, bool ephemeral, ca
 Test(registry_store, beat)
 {
     cairn_reply rep;
-    beat("10.0.0.1", 8080, false, true, &rep);
+    beat("127.0.0.1", 8080, false, true, &rep);
     cr_assert_eq(rep.code, CAIRN_OK);
     cr_assert_eq(rep.beat_code, CAIRN_BEAT_CODE_NOT_FOUND);
     cr_assert_eq(rep.beat_interval_ms, 5000);
@@ -504,7 +504,7 @@ Test(registry_store, beat)
     cr_assert_eq(fx_event_count(&fx), 0);
 
     /* A beat with a body re-registers (healthy, enabled) and answers with its interval. */
-    beat("10.0.0.1", 8080, true, true, &rep);
+    beat("127.0.0.1", 8080, true, true, &rep);
     cr_assert_eq(rep.code, CAIRN_OK, "%s", rep.message);
     cr_assert_eq(rep.beat_code, CAIRN_BEAT_CODE_OK);
     cr_assert_eq(rep.beat_interval_ms, 7000);
@@ -519,7 +519,7 @@ Test(registry_store, beat)
     cairn_reply_free(&rep);
 
     /* A light beat on a healthy instance writes nothing. */
-    beat("10.0.0.1", 8080, false, true, &rep);
+    beat("127.0.0.1", 8080, false, true, &rep);
     cr_assert_eq(rep.beat_code, CAIRN_BEAT_CODE_OK);
     cr_assert_eq(rep.revision, 0);
     cairn_reply_free(&rep);
@@ -528,12 +528,12 @@ Test(registry_store, beat)
     /* Unhealthy (by the checker) → the next beat flips it back, with an event. */
     cairn_request r;
     req_base(&r, CAIRN_MSG_INSTANCE_PATCH, SVC);
-    req_set_instance(&r, "10.0.0.1", 8080, "DEFAULT", true);
+    req_set_instance(&r, "127.0.0.1", 8080, "DEFAULT", true);
     r.instance.healthy = false;
     r.patch_mask = CAIRN_PATCH_HEALTHY;
     cr_assert_eq(do_req(&r, NULL), CAIRN_OK);
     size_t events = fx_event_count(&fx);
-    beat("10.0.0.1", 8080, false, true, &rep);
+    beat("127.0.0.1", 8080, false, true, &rep);
     cr_assert_eq(rep.beat_code, CAIRN_BEAT_CODE_OK);
     cr_assert_gt(rep.revision, 0);
     cairn_reply_free(&rep);
@@ -543,19 +543,19 @@ Test(registry_store, beat)
     cairn_reply_free(&rep);
 
     /* Persistent instances are not revived by beats, but are found by them. */
-    fx_register(&fx, SVC, "10.0.0.2", 8080, false);
+    fx_register(&fx, SVC, "127.0.0.2", 8080, false);
     req_base(&r, CAIRN_MSG_INSTANCE_PATCH, SVC);
-    req_set_instance(&r, "10.0.0.2", 8080, "DEFAULT", false);
+    req_set_instance(&r, "127.0.0.2", 8080, "DEFAULT", false);
     r.instance.healthy = false;
     r.patch_mask = CAIRN_PATCH_HEALTHY;
     cr_assert_eq(do_req(&r, NULL), CAIRN_OK);
-    beat("10.0.0.2", 8080, false, true, &rep);
+    beat("127.0.0.2", 8080, false, true, &rep);
     cr_assert_eq(rep.beat_code, CAIRN_BEAT_CODE_OK);
     cr_assert_eq(rep.beat_interval_ms, 5000);
     cr_assert_eq(rep.revision, 0);
     cairn_reply_free(&rep);
     fx_snapshot(&fx, SVC, &rep);
-    cr_assert_not(snap_find(&rep, "10.0.0.2", 8080, "DEFAULT", false)->healthy);
+    cr_assert_not(snap_find(&rep, "127.0.0.2", 8080, "DEFAULT", false)->healthy);
     cairn_reply_free(&rep);
 }
 
@@ -564,14 +564,14 @@ Test(registry_store, revision_strictly_increases)
     uint64_t last = 0, rev;
     for (int i = 0; i < 20; i++) {
         char ip[32];
-        snprintf(ip, sizeof ip, "10.0.1.%d", i % 5);
+        snprintf(ip, sizeof ip, "127.0.1.%d", i % 5);
         rev = fx_register(&fx, i % 2 ? SVC : "DEFAULT_GROUP@@other", ip, 80, i % 3 == 0);
         cr_assert_gt(rev, last);
         last = rev;
     }
     cairn_request r;
     req_base(&r, CAIRN_MSG_INSTANCE_REMOVE, SVC);
-    req_set_instance(&r, "10.0.1.1", 80, "DEFAULT", false); /* registered persistent (i = 1) */
+    req_set_instance(&r, "127.0.1.1", 80, "DEFAULT", false); /* registered persistent (i = 1) */
     cr_assert_eq(fx_do(&fx, &r, &rev, NULL, 0), CAIRN_OK);
     cr_assert_gt(rev, last);
     cairn_reply rep;
@@ -584,17 +584,17 @@ Test(registry_store, validation_and_limits)
 {
     char msg[512];
     cairn_request r;
-    req_register(&r, SVC, "10.0.0.1", 80, true);
+    req_register(&r, SVC, "127.0.0.1", 80, true);
     r.instance.weight = 10000.5;
     cr_assert_eq(do_req(&r, msg), CAIRN_E_INVALID);
     cr_assert_str_eq(msg, "instance format invalid: The weights range from 0.0 to 10000.0");
 
-    req_register(&r, "DEFAULT_GROUP@@bad/name", "10.0.0.1", 80, true);
+    req_register(&r, "DEFAULT_GROUP@@bad/name", "127.0.0.1", 80, true);
     cr_assert_eq(do_req(&r, msg), CAIRN_E_INVALID);
     cr_assert_str_eq(msg, "dom name can only have these characters: 0-9a-zA-Z-._:, current: "
                           "DEFAULT_GROUP@@bad/name");
 
-    req_register(&r, SVC, "10.0.0.1", 80, true);
+    req_register(&r, SVC, "127.0.0.1", 80, true);
     free(r.instance.cluster);
     r.instance.cluster = strdup("bad_cluster");
     cr_assert_eq(do_req(&r, msg), CAIRN_E_INVALID);
@@ -613,7 +613,7 @@ Test(registry_store, validation_and_limits)
     cr_assert_str_eq(msg, "Param 'ip' is too long (max 64 bytes)");
 
     /* Weights are clamped on store. */
-    req_register(&r, SVC, "10.0.0.1", 80, true);
+    req_register(&r, SVC, "127.0.0.1", 80, true);
     r.instance.weight = 0.001;
     cr_assert_eq(do_req(&r, msg), CAIRN_OK, "%s", msg);
     cairn_reply rep;
@@ -640,26 +640,26 @@ Test(registry_store, instance_limit)
     fx_stop(&fx);
     fx.max_instances = 2;
     fx_start(&fx);
-    fx_register(&fx, SVC, "10.0.0.1", 80, true);
-    fx_register(&fx, SVC, "10.0.0.2", 80, false);
+    fx_register(&fx, SVC, "127.0.0.1", 80, true);
+    fx_register(&fx, SVC, "127.0.0.2", 80, false);
     char msg[512];
     cairn_request r;
-    req_register(&r, SVC, "10.0.0.3", 80, true);
+    req_register(&r, SVC, "127.0.0.3", 80, true);
     cr_assert_eq(do_req(&r, msg), CAIRN_E_LIMIT);
     cr_assert_str_eq(msg, "too many instances in service DEFAULT_GROUP@@demo (limit 2)");
     /* Replacing an existing one is not adding. */
-    fx_register(&fx, SVC, "10.0.0.1", 80, true);
+    fx_register(&fx, SVC, "127.0.0.1", 80, true);
     /* Removing makes room again. */
     req_base(&r, CAIRN_MSG_INSTANCE_REMOVE, SVC);
-    req_set_instance(&r, "10.0.0.2", 80, "DEFAULT", false);
+    req_set_instance(&r, "127.0.0.2", 80, "DEFAULT", false);
     cr_assert_eq(do_req(&r, NULL), CAIRN_OK);
-    fx_register(&fx, SVC, "10.0.0.3", 80, true);
+    fx_register(&fx, SVC, "127.0.0.3", 80, true);
 }
 
 Test(registry_store, persists_across_reopen)
 {
-    fx_register(&fx, SVC, "10.0.0.1", 8080, true);
-    fx_register(&fx, SVC, "10.0.0.2", 8080, false);
+    fx_register(&fx, SVC, "127.0.0.1", 8080, true);
+    fx_register(&fx, SVC, "127.0.0.2", 8080, false);
     cairn_request r;
     req_service_put(&r, "g@@defined", CAIRN_SERVICE_CREATE);
     uint64_t last;
@@ -671,14 +671,14 @@ Test(registry_store, persists_across_reopen)
     cairn_reply rep;
     fx_snapshot(&fx, SVC, &rep);
     cr_assert_eq(rep.snapshot.instance_count, 2);
-    cr_assert_not_null(snap_find(&rep, "10.0.0.1", 8080, "DEFAULT", true));
-    cr_assert_not_null(snap_find(&rep, "10.0.0.2", 8080, "DEFAULT", false));
+    cr_assert_not_null(snap_find(&rep, "127.0.0.1", 8080, "DEFAULT", true));
+    cr_assert_not_null(snap_find(&rep, "127.0.0.2", 8080, "DEFAULT", false));
     cairn_reply_free(&rep);
     fx_snapshot(&fx, "g@@defined", &rep);
     cr_assert(rep.snapshot.found);
     cr_assert(rep.snapshot.service.defined);
     cairn_reply_free(&rep);
-    cr_assert_gt(fx_register(&fx, SVC, "10.0.0.3", 8080, true), last,
+    cr_assert_gt(fx_register(&fx, SVC, "127.0.0.3", 8080, true), last,
                  "revisions continue after a restart");
 }
 
@@ -730,7 +730,7 @@ static pid_t fork_store_child(int ready_fd, const int hold[2], bool die_in_read)
 
 Test(registry_store, killed_reader_is_cleared_at_open)
 {
-    fx_register(&fx, SVC, "10.0.0.1", 8080, true);
+    fx_register(&fx, SVC, "127.0.0.1", 8080, true);
     fx_stop(&fx);
     int ready[2], hold[2];
     cr_assert_eq(pipe(ready), 0);
@@ -754,7 +754,7 @@ Test(registry_store, killed_reader_is_cleared_at_open)
 
     fx_start(&fx);
     cr_assert_eq(readers_of(fx.store.env, victim), 0, "opening the store cleared the slot");
-    fx_register(&fx, SVC, "10.0.0.2", 8080, false);
+    fx_register(&fx, SVC, "127.0.0.2", 8080, false);
     uint64_t services, instances;
     fx_stats(&fx, &services, &instances);
     cr_assert_eq(instances, 2);
@@ -769,8 +769,8 @@ Test(registry_store, killed_reader_is_cleared_at_open)
 
 Test(registry_store, stats_metrics_and_health)
 {
-    fx_register(&fx, SVC, "10.0.0.1", 8080, true);
-    fx_register(&fx, "g@@two", "10.0.0.1", 8080, false);
+    fx_register(&fx, SVC, "127.0.0.1", 8080, true);
+    fx_register(&fx, "g@@two", "127.0.0.1", 8080, false);
     char detail[128];
     cr_assert(registry_health(&fx.metrics, detail, sizeof detail), "%s", detail);
     size_t len;

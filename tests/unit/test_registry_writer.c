@@ -42,7 +42,7 @@ static void *register_many(void *arg)
         char svc[64], ip[32];
         int s = (w->id + i) % SERVICES;
         snprintf(svc, sizeof svc, "DEFAULT_GROUP@@svc-%d", s);
-        snprintf(ip, sizeof ip, "10.%d.%d.%d", w->id, i / 250, i % 250);
+        snprintf(ip, sizeof ip, "127.%d.%d.%d", w->id, i / 250, i % 250);
         cairn_request r;
         req_register(&r, svc, ip, 8080, i % 10 != 0); /* every tenth one persistent */
         cairn_reply rep;
@@ -163,14 +163,14 @@ Test(registry_writer, failing_requests_do_not_affect_their_batch)
     MDB_txn *hold;
     cr_assert_eq(mdb_txn_begin(fx.store.env, NULL, 0, &hold), 0);
     submit plug;
-    req_register(&plug.req, "DEFAULT_GROUP@@plug", "10.9.9.9", 80, true);
+    req_register(&plug.req, "DEFAULT_GROUP@@plug", "127.9.9.9", 80, true);
     submit_start(&plug);
     POLL_UNTIL(queued() == 0 && backlog() == 1, 10); /* the writer took it and is parked */
 
     static submit subs[BATCH];
     for (int i = 0; i < BATCH; i++) {
         char ip[32];
-        snprintf(ip, sizeof ip, "10.0.0.%d", i + 1);
+        snprintf(ip, sizeof ip, "127.0.0.%d", i + 1);
         req_register(&subs[i].req, SVC, ip, 8080, i % 2 == 0);
     }
     subs[5].req.instance.weight = 20000; /* invalid: fails before writing */
@@ -220,8 +220,8 @@ Test(registry_writer, failing_requests_do_not_affect_their_batch)
     cairn_reply rep;
     fx_snapshot(&fx, SVC, &rep);
     cr_assert_eq(rep.snapshot.instance_count, BATCH - 2);
-    cr_assert_null(snap_find(&rep, "10.0.0.6", 8080, "DEFAULT", false));
-    cr_assert_null(snap_find(&rep, "10.0.0.10", 8080, "DEFAULT", true));
+    cr_assert_null(snap_find(&rep, "127.0.0.6", 8080, "DEFAULT", false));
+    cr_assert_null(snap_find(&rep, "127.0.0.10", 8080, "DEFAULT", true));
     cr_assert_eq(rep.snapshot.service.revision, max_rev);
     cairn_reply_free(&rep);
 
@@ -237,20 +237,20 @@ Test(registry_writer, syncs_only_after_durable_writes)
 {
     fx_open(&fx, 512, 20000);
     cairn_histogram *sync = fx.metrics.sync_seconds;
-    fx_register(&fx, SVC, "10.0.0.1", 80, true);
+    fx_register(&fx, SVC, "127.0.0.1", 80, true);
     cr_assert_eq(cairn_histogram_count(sync), 0, "ephemeral writes are not synced");
-    fx_register(&fx, SVC, "10.0.0.2", 80, false);
+    fx_register(&fx, SVC, "127.0.0.2", 80, false);
     cr_assert_eq(cairn_histogram_count(sync), 1);
     cairn_request r;
     req_service_put(&r, SVC, CAIRN_SERVICE_UPDATE);
     cr_assert_eq(fx_do(&fx, &r, NULL, NULL, 0), CAIRN_OK);
     cr_assert_eq(cairn_histogram_count(sync), 2, "service definitions are durable");
     req_base(&r, CAIRN_MSG_INSTANCE_REMOVE, SVC);
-    req_set_instance(&r, "10.0.0.1", 80, "DEFAULT", true);
+    req_set_instance(&r, "127.0.0.1", 80, "DEFAULT", true);
     cr_assert_eq(fx_do(&fx, &r, NULL, NULL, 0), CAIRN_OK);
     cr_assert_eq(cairn_histogram_count(sync), 2);
     req_base(&r, CAIRN_MSG_INSTANCE_REMOVE, SVC);
-    req_set_instance(&r, "10.0.0.2", 80, "DEFAULT", false);
+    req_set_instance(&r, "127.0.0.2", 80, "DEFAULT", false);
     cr_assert_eq(fx_do(&fx, &r, NULL, NULL, 0), CAIRN_OK);
     cr_assert_eq(cairn_histogram_count(sync), 3);
     /* A failed durable write syncs nothing. */
@@ -273,7 +273,7 @@ Test(registry_writer, stop_finishes_queued_writes)
     static submit subs[BATCH];
     for (int i = 0; i < BATCH; i++) {
         char ip[32];
-        snprintf(ip, sizeof ip, "10.0.0.%d", i + 1);
+        snprintf(ip, sizeof ip, "127.0.0.%d", i + 1);
         req_register(&subs[i].req, SVC, ip, 8080, true);
         submit_start(&subs[i]);
     }
@@ -319,7 +319,7 @@ Test(registry_writer, events_are_published_on_pub)
     bool got = false;
     for (int i = 0; i < 200 && !got; i++) {
         char ip[32];
-        snprintf(ip, sizeof ip, "10.1.%d.%d", i / 250, i % 250);
+        snprintf(ip, sizeof ip, "127.1.%d.%d", i / 250, i % 250);
         uint64_t rev = fx_register(&fx, SVC, ip, 8080, true);
         char *buf;
         size_t len;

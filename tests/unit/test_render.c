@@ -101,7 +101,7 @@ Test(render, key_set_order_and_types)
     cairn_service_snapshot s;
     snap_init(&s, 0.0f);
     cairn_metadata_set(&s.service.metadata, "owner", "team");
-    cairn_instance *in = add(&s, "10.0.0.1", 8080, "DEFAULT", true, true);
+    cairn_instance *in = add(&s, "127.0.0.1", 8080, "DEFAULT", true, true);
     cairn_metadata_set(&in->metadata, "k", "v");
     cairn_list_query q = query();
     q.env = "prod";
@@ -133,7 +133,7 @@ Test(render, key_set_order_and_types)
                      "team");
     json_t *h = host(doc, 0);
     cr_assert_str_eq(json_string_value(json_object_get(h, "instanceId")),
-                     "10.0.0.1#8080#DEFAULT#DEFAULT_GROUP@@demo");
+                     "127.0.0.1#8080#DEFAULT#DEFAULT_GROUP@@demo");
     cr_assert(json_is_false(json_object_get(h, "marked")));
     cr_assert_eq(json_integer_value(json_object_get(h, "instanceHeartBeatInterval")), 5000);
     cr_assert_eq(json_integer_value(json_object_get(h, "instanceHeartBeatTimeOut")), 15000);
@@ -151,9 +151,9 @@ Test(render, weights_print_like_java)
 {
     cairn_service_snapshot s;
     snap_init(&s, 0.0f);
-    add(&s, "10.0.0.1", 1, "DEFAULT", true, true)->weight = 0.1;
-    add(&s, "10.0.0.2", 1, "DEFAULT", true, true)->weight = 10000.0;
-    add(&s, "10.0.0.3", 1, "DEFAULT", true, true)->weight = 2.5;
+    add(&s, "127.0.0.1", 1, "DEFAULT", true, true)->weight = 0.1;
+    add(&s, "127.0.0.2", 1, "DEFAULT", true, true)->weight = 10000.0;
+    add(&s, "127.0.0.3", 1, "DEFAULT", true, true)->weight = 2.5;
     cairn_list_query q = query();
     char *text;
     json_decref(render(&s, &q, &text));
@@ -168,7 +168,7 @@ Test(render, metadata_overrides_timing_and_generator)
 {
     cairn_service_snapshot s;
     snap_init(&s, 0.0f);
-    cairn_instance *in = add(&s, "10.0.0.1", 1, "DEFAULT", true, true);
+    cairn_instance *in = add(&s, "127.0.0.1", 1, "DEFAULT", true, true);
     cairn_metadata_set(&in->metadata, CAIRN_META_BEAT_INTERVAL, "1000");
     cairn_metadata_set(&in->metadata, CAIRN_META_BEAT_TIMEOUT, "3000");
     cairn_metadata_set(&in->metadata, CAIRN_META_DELETE_TIMEOUT, "x9"); /* not digits: default */
@@ -188,8 +188,8 @@ Test(render, protection_with_no_healthy_returns_all_as_healthy)
 {
     cairn_service_snapshot s;
     snap_init(&s, 0.0f);
-    add(&s, "10.0.0.1", 1, "DEFAULT", false, true);
-    add(&s, "10.0.0.2", 1, "DEFAULT", false, true);
+    add(&s, "127.0.0.1", 1, "DEFAULT", false, true);
+    add(&s, "127.0.0.2", 1, "DEFAULT", false, true);
     cairn_list_query q = query();
     json_t *doc = render(&s, &q, NULL);
     cr_assert_eq(host_count(doc), 2);
@@ -211,8 +211,8 @@ Test(render, threshold_half)
     /* 1 of 2 healthy: 0.5 <= 0.5, protection applies. */
     cairn_service_snapshot s;
     snap_init(&s, 0.5f);
-    add(&s, "10.0.0.1", 1, "DEFAULT", false, true);
-    add(&s, "10.0.0.2", 1, "DEFAULT", true, true);
+    add(&s, "127.0.0.1", 1, "DEFAULT", false, true);
+    add(&s, "127.0.0.2", 1, "DEFAULT", true, true);
     cairn_list_query q = query();
     json_t *doc = render(&s, &q, NULL);
     cr_assert(json_is_true(json_object_get(doc, "reachProtectionThreshold")));
@@ -221,13 +221,13 @@ Test(render, threshold_half)
     json_decref(doc);
 
     /* 2 of 3 healthy: 0.67 > 0.5, no protection; healthy hosts first, then unhealthy ones. */
-    add(&s, "10.0.0.3", 1, "DEFAULT", true, true);
+    add(&s, "127.0.0.3", 1, "DEFAULT", true, true);
     doc = render(&s, &q, NULL);
     cr_assert(json_is_false(json_object_get(doc, "reachProtectionThreshold")));
     cr_assert_eq(host_count(doc), 3);
-    cr_assert_str_eq(host_ip(doc, 0), "10.0.0.2");
-    cr_assert_str_eq(host_ip(doc, 1), "10.0.0.3");
-    cr_assert_str_eq(host_ip(doc, 2), "10.0.0.1");
+    cr_assert_str_eq(host_ip(doc, 0), "127.0.0.2");
+    cr_assert_str_eq(host_ip(doc, 1), "127.0.0.3");
+    cr_assert_str_eq(host_ip(doc, 2), "127.0.0.1");
     cr_assert(host_healthy(doc, 0) && host_healthy(doc, 1));
     cr_assert_not(host_healthy(doc, 2));
     cr_assert(json_is_false(json_object_get(host(doc, 2), "valid")));
@@ -247,14 +247,14 @@ Test(render, disabled_dropped_but_counted)
      * never shown. */
     cairn_service_snapshot s;
     snap_init(&s, 0.5f);
-    add(&s, "10.0.0.1", 1, "DEFAULT", true, false);
-    add(&s, "10.0.0.2", 1, "DEFAULT", false, true);
-    add(&s, "10.0.0.3", 1, "DEFAULT", false, true);
+    add(&s, "127.0.0.1", 1, "DEFAULT", true, false);
+    add(&s, "127.0.0.2", 1, "DEFAULT", false, true);
+    add(&s, "127.0.0.3", 1, "DEFAULT", false, true);
     cairn_list_query q = query();
     json_t *doc = render(&s, &q, NULL);
     cr_assert_eq(host_count(doc), 2);
-    cr_assert_str_eq(host_ip(doc, 0), "10.0.0.2");
-    cr_assert_str_eq(host_ip(doc, 1), "10.0.0.3");
+    cr_assert_str_eq(host_ip(doc, 0), "127.0.0.2");
+    cr_assert_str_eq(host_ip(doc, 1), "127.0.0.3");
     cr_assert(host_healthy(doc, 0) && host_healthy(doc, 1));
     json_decref(doc);
 
@@ -271,24 +271,24 @@ Test(render, clusters_filter_and_echo)
 {
     cairn_service_snapshot s;
     snap_init(&s, 0.0f);
-    add(&s, "10.0.0.1", 1, "DEFAULT", true, true);
-    add(&s, "10.0.0.2", 1, "c1", true, true);
-    add(&s, "10.0.0.3", 1, "c2", true, true);
+    add(&s, "127.0.0.1", 1, "DEFAULT", true, true);
+    add(&s, "127.0.0.2", 1, "c1", true, true);
+    add(&s, "127.0.0.3", 1, "c2", true, true);
     cairn_list_query q = query();
 
     q.clusters = "c1";
     json_t *doc = render(&s, &q, NULL);
     cr_assert_str_eq(json_string_value(json_object_get(doc, "clusters")), "c1");
     cr_assert_eq(host_count(doc), 1);
-    cr_assert_str_eq(host_ip(doc, 0), "10.0.0.2");
+    cr_assert_str_eq(host_ip(doc, 0), "127.0.0.2");
     json_decref(doc);
 
     q.clusters = "c2,nope,DEFAULT";
     doc = render(&s, &q, NULL);
     cr_assert_str_eq(json_string_value(json_object_get(doc, "clusters")), "c2,nope,DEFAULT");
     cr_assert_eq(host_count(doc), 2);
-    cr_assert_str_eq(host_ip(doc, 0), "10.0.0.1");
-    cr_assert_str_eq(host_ip(doc, 1), "10.0.0.3");
+    cr_assert_str_eq(host_ip(doc, 0), "127.0.0.1");
+    cr_assert_str_eq(host_ip(doc, 1), "127.0.0.3");
     json_decref(doc);
 
     /* Only unknown names: no candidates, an empty list with the full key set. */
@@ -335,7 +335,7 @@ Test(render, dom_and_service_name_grouped_only_for_java_v1)
 {
     cairn_service_snapshot s;
     snap_init(&s, 0.0f);
-    add(&s, "10.0.0.1", 1, "DEFAULT", true, true);
+    add(&s, "127.0.0.1", 1, "DEFAULT", true, true);
     cairn_list_query q = query();
     json_t *doc = render(&s, &q, NULL);
     cr_assert_str_eq(json_string_value(json_object_get(doc, "dom")), SVC);
@@ -363,8 +363,8 @@ Test(render, checksum_follows_content)
 {
     cairn_service_snapshot s;
     snap_init(&s, 0.0f);
-    add(&s, "10.0.0.1", 1, "DEFAULT", true, true);
-    add(&s, "10.0.0.2", 1, "DEFAULT", true, true);
+    add(&s, "127.0.0.1", 1, "DEFAULT", true, true);
+    add(&s, "127.0.0.2", 1, "DEFAULT", true, true);
     cairn_instance *a = &s.instances[0]; /* after the adds, which move the array */
     cairn_list_query q = query();
     char *c1 = checksum_of(&s, &q);

@@ -1,5 +1,5 @@
-/* Prometheus text reader for the tests (see cairn_prom.h). */
-#include "cairn_prom.h"
+/* Prometheus text reader (see cairn_prom_text.h). */
+#include "cairn_prom_text.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -9,11 +9,12 @@
 
 static bool name_char(char c, bool first)
 {
-    return isalpha((unsigned char)c) || c == '_' || c == ':' || (!first && isdigit((unsigned char)c));
+    return isalpha((unsigned char)c) || c == '_' || c == ':' ||
+           (!first && isdigit((unsigned char)c));
 }
 
 /* One sample line into s; false when malformed. */
-static bool parse_line(const char *line, size_t len, prom_sample *s)
+static bool parse_line(const char *line, size_t len, cairn_prom_sample *s)
 {
     size_t i = 0;
     if (len == 0 || !name_char(line[0], true))
@@ -67,46 +68,55 @@ static bool parse_line(const char *line, size_t len, prom_sample *s)
     s->name = strndup(line, name_end);
     s->labels = lab_end > lab_start ? strndup(line + lab_start, lab_end - lab_start) : strdup("");
     s->value = v;
-    return s->name && s->labels;
+    if (!s->name || !s->labels) {
+        free(s->name);
+        free(s->labels);
+        return false;
+    }
+    return true;
 }
 
-bool prom_parse(const char *text, prom_text *out, char *err, size_t err_len)
+bool cairn_prom_parse(const char *text, size_t len, cairn_prom_text *out, char *err,
+                      size_t err_len)
 {
     memset(out, 0, sizeof *out);
     size_t cap = 0;
     int lineno = 0;
-    for (const char *p = text; *p;) {
-        const char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+    const char *end = text + len;
+    for (const char *p = text; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
         lineno++;
-        if (len > 0 && p[0] == '#') {
-            if (len > 7 && strncmp(p, "# TYPE ", 7) == 0)
+        if (n > 0 && p[0] == '#') {
+            if (n > 7 && strncmp(p, "# TYPE ", 7) == 0)
                 out->type_lines++;
-        } else if (len > 0) {
+        } else if (n > 0) {
             if (out->count == cap) {
                 cap = cap ? cap * 2 : 64;
-                prom_sample *ns = realloc(out->samples, cap * sizeof *ns);
+                cairn_prom_sample *ns = realloc(out->samples, cap * sizeof *ns);
                 if (!ns) {
                     snprintf(err, err_len, "out of memory");
+                    cairn_prom_free(out);
                     return false;
                 }
                 out->samples = ns;
             }
-            if (!parse_line(p, len, &out->samples[out->count])) {
+            if (!parse_line(p, n, &out->samples[out->count])) {
                 snprintf(err, err_len, "line %d is not `name{labels} value`: \"%.*s\"", lineno,
-                         (int)(len > 200 ? 200 : len), p);
+                         (int)(n > 200 ? 200 : n), p);
+                cairn_prom_free(out);
                 return false;
             }
             out->count++;
         }
-        p += len;
-        if (*p == '\n')
+        p += n;
+        if (p < end && *p == '\n')
             p++;
     }
     return true;
 }
 
-void prom_free(prom_text *t)
+void cairn_prom_free(cairn_prom_text *t)
 {
     for (size_t i = 0; i < t->count; i++) {
         free(t->samples[i].name);
@@ -116,10 +126,13 @@ void prom_free(prom_text *t)
     memset(t, 0, sizeof *t);
 }
 
-static bool matches(const prom_sample *s, const char *prefix, const char *part,
-                    const char *suffix, const char *label_part)
+/* name: the exact name (NULL: any); the rest as cairn_prom_match. */
+static bool matches(const cairn_prom_sample *s, const char *name, const char *prefix,
+                    const char *part, const char *suffix, const char *label_part)
 {
     size_t nlen = strlen(s->name);
+    if (name && strcmp(s->name, name) != 0)
+        return false;
     if (prefix && strncmp(s->name, prefix, strlen(prefix)) != 0)
         return false;
     if (part && !strstr(s->name, part))
@@ -131,23 +144,25 @@ static bool matches(const prom_sample *s, const char *prefix, const char *part,
     return true;
 }
 
-const prom_sample *prom_match(const prom_text *t, const char *prefix, const char *part,
-                              const char *suffix, const char *label_part)
+const cairn_prom_sample *cairn_prom_match(const cairn_prom_text *t, const char *prefix,
+                                          const char *part, const char *suffix,
+                                          const char *label_part)
 {
     for (size_t i = 0; i < t->count; i++) {
-        if (matches(&t->samples[i], prefix, part, suffix, label_part))
+        if (matches(&t->samples[i], NULL, prefix, part, suffix, label_part))
             return &t->samples[i];
     }
     return NULL;
 }
 
-double prom_sum(const prom_text *t, const char *prefix, const char *part, const char *suffix,
-                const char *label_part, size_t *n)
+static double sum_matching(const cairn_prom_text *t, const char *name, const char *prefix,
+                           const char *part, const char *suffix, const char *label_part,
+                           size_t *n)
 {
     double sum = 0;
     size_t c = 0;
     for (size_t i = 0; i < t->count; i++) {
-        if (matches(&t->samples[i], prefix, part, suffix, label_part)) {
+        if (matches(&t->samples[i], name, prefix, part, suffix, label_part)) {
             sum += t->samples[i].value;
             c++;
         }
@@ -155,4 +170,16 @@ double prom_sum(const prom_text *t, const char *prefix, const char *part, const 
     if (n)
         *n = c;
     return sum;
+}
+
+double cairn_prom_sum(const cairn_prom_text *t, const char *prefix, const char *part,
+                      const char *suffix, const char *label_part, size_t *n)
+{
+    return sum_matching(t, NULL, prefix, part, suffix, label_part, n);
+}
+
+double cairn_prom_sum_named(const cairn_prom_text *t, const char *name, const char *label_part,
+                            size_t *n)
+{
+    return sum_matching(t, name, NULL, NULL, NULL, label_part, n);
 }
