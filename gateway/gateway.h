@@ -10,6 +10,8 @@
 #include "cairn_msg.h"
 #include "cairn_role.h"
 #include "cairn_rpc.h"
+#include "gateway_cache.h"
+#include "gateway_cache_events.h"
 #include "gateway_http.h"
 #include "gateway_metrics.h"
 #include "gateway_push.h"
@@ -21,6 +23,10 @@ typedef struct gateway {
     gateway_metrics metrics;
     gateway_http *http;
     gateway_push *push; /* NULL when pusher.count is 0: no push subscriptions */
+    /* instance/list bodies, kept in step with the registry's change events; both NULL when
+     * gateway.list_cache_max_age_ms is 0. */
+    gateway_cache *list_cache;
+    gateway_cache_events *list_events;
 
     size_t max_body_bytes;
     size_t max_param_bytes;

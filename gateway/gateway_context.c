@@ -49,6 +49,61 @@ static void observe(void *arg, const char *method, const char *endpoint, int sta
     gateway_metrics_observe(&gw->metrics, method, endpoint, status, seconds);
 }
 
+/* The list cache and its subscription to the registry's change events (gateway_cache.h). */
+static cairn_err open_list_cache(gateway *gw, cairn_status *st)
+{
+    const cairn_config *cfg = gw->role->config;
+    int64_t max_age_ms = cairn_config_int(cfg, "gateway.list_cache_max_age_ms");
+    if (max_age_ms <= 0)
+        return CAIRN_OK;
+    char url[256];
+    if (cairn_endpoint_url(gw->role->run_dir, CAIRN_EP_REGISTRY_EVENTS, url, sizeof url) != 0)
+        return cairn_fail(st, CAIRN_E_INVALID,
+                          "node.run_dir is too long for an ipc socket path: %s",
+                          gw->role->run_dir);
+    gateway_cache_options o = {
+        .max_entries = (size_t)cairn_config_int(cfg, "gateway.list_cache_entries"),
+        .max_bytes = (size_t)cairn_config_int(cfg, "gateway.list_cache_max_bytes"),
+        .max_age_ms = max_age_ms,
+        .metrics = gw->role->metrics,
+    };
+    if (!(gw->list_cache = gateway_cache_new(&o)))
+        return cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
+    if (!(gw->list_events = gateway_cache_events_start(url, gw->list_cache, st)))
+        return st->code;
+    return CAIRN_OK;
+}
+
+/* After a write: drop the service's list bodies older than the write, before the client hears
+ * back, so that its next list shows the write whatever the change event's timing. A write whose
+ * outcome is unknown (no answer in time: it may still have been applied) drops all of them; one
+ * the registry refused changed nothing. */
+static void invalidate_after_write(gateway *gw, const cairn_request *req, cairn_err rc,
+                                   const cairn_reply *rep)
+{
+    switch (req->type) {
+    case CAIRN_MSG_INSTANCE_UPSERT:
+    case CAIRN_MSG_INSTANCE_PATCH:
+    case CAIRN_MSG_INSTANCE_REMOVE:
+    case CAIRN_MSG_SERVICE_PUT:
+    case CAIRN_MSG_SERVICE_REMOVE:
+    case CAIRN_MSG_INSTANCE_HEALTH:
+    case CAIRN_MSG_BEAT: /* may re-register or revive; counts once the reply has a revision */
+        break;
+    default:
+        return;
+    }
+    if (!gw->list_cache || !req->service)
+        return;
+    /* Named as the registry names it in its events. */
+    const char *ns = req->namespace_id && *req->namespace_id ? req->namespace_id
+                                                             : CAIRN_DEFAULT_NAMESPACE;
+    if (rc == CAIRN_E_UNAVAILABLE || rc == CAIRN_E_INTERNAL)
+        gateway_cache_invalidate(gw->list_cache, ns, req->service, UINT64_MAX);
+    else if (rc == CAIRN_OK && rep->revision > 0)
+        gateway_cache_invalidate(gw->list_cache, ns, req->service, rep->revision);
+}
+
 cairn_err gateway_open(gateway *gw, cairn_role *role, cairn_status *st)
 {
     memset(gw, 0, sizeof *gw);
@@ -79,6 +134,8 @@ cairn_err gateway_open(gateway *gw, cairn_role *role, cairn_status *st)
         if (!gw->beats)
             goto fail;
     }
+    if (open_list_cache(gw, st) != CAIRN_OK)
+        goto fail;
     if (cairn_config_int(cfg, "pusher.count") > 0) {
         char url[256];
         if (cairn_endpoint_url(role->run_dir, CAIRN_EP_GATEWAY_SUBSCRIPTIONS, url, sizeof url)) {
@@ -132,6 +189,10 @@ void gateway_close(gateway *gw)
     gw->http = NULL;
     gateway_push_close(gw->push);
     gw->push = NULL;
+    gateway_cache_events_stop(gw->list_events);
+    gw->list_events = NULL;
+    gateway_cache_free(gw->list_cache);
+    gw->list_cache = NULL;
     if (gw->beats && gw->beats != gw->registry)
         cairn_rpc_client_close(gw->beats);
     gw->beats = NULL;
@@ -179,11 +240,15 @@ static cairn_err call(gateway *gw, cairn_rpc_client *client, const cairn_request
 cairn_err gateway_call_registry(gateway *gw, const cairn_request *req, cairn_reply *rep,
                                 cairn_status *st)
 {
-    return call(gw, gw->registry, req, rep, st);
+    cairn_err rc = call(gw, gw->registry, req, rep, st);
+    invalidate_after_write(gw, req, rc, rep);
+    return rc;
 }
 
 cairn_err gateway_call_beats(gateway *gw, const cairn_request *req, cairn_reply *rep,
                              cairn_status *st)
 {
-    return call(gw, gw->beats, req, rep, st);
+    cairn_err rc = call(gw, gw->beats, req, rep, st);
+    invalidate_after_write(gw, req, rc, rep);
+    return rc;
 }

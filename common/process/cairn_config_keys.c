@@ -17,7 +17,10 @@ const cairn_config_key cairn_config_reference[] = {
      "Nacos HTTP API listener (host:port; port 0 picks a free port)."},
     {"gateway.admin_listen", CAIRN_CFG_ADDRESS, "127.0.0.1:9150", NOLIMIT,
      "Gateway metrics and health listener."},
-    {"gateway.threads", CAIRN_CFG_INT, "4", 1, 256, "HTTP worker threads."},
+    {"gateway.threads", CAIRN_CFG_INT, "16", 1, 256,
+     "HTTP worker threads. Each waits on the registry or healthcheck for every request it "
+     "serves (a list cache miss, a write, a beat), so this bounds the requests in flight: more "
+     "threads than cores keep the roles busy and the registry's write batches larger."},
     {"gateway.max_connections", CAIRN_CFG_INT, "4096", 16, 1000000,
      "Concurrent HTTP connections; further connections are refused."},
     {"gateway.connection_timeout_s", CAIRN_CFG_INT, "30", 1, 3600,
@@ -30,12 +33,22 @@ const cairn_config_key cairn_config_reference[] = {
      "How long a request waits for the registry before answering 503."},
     {"gateway.healthcheck_timeout_ms", CAIRN_CFG_INT, "1500", 50, 60000,
      "How long a beat waits for the healthcheck role before answering 503."},
+    {"gateway.list_cache_max_age_ms", CAIRN_CFG_INT, "2000", 0, 3600000,
+     "instance/list bodies are cached per service and query, dropped when the registry reports "
+     "a change and after a write through this gateway; a cached body older than this is "
+     "rendered afresh anyway (the bound on staleness should a change event be lost). 0 disables "
+     "the cache."},
+    {"gateway.list_cache_entries", CAIRN_CFG_INT, "10000", 1, 10000000,
+     "Most instance/list bodies kept in the cache; more evict random ones."},
+    {"gateway.list_cache_max_bytes", CAIRN_CFG_INT, "67108864", 65536, 68719476736,
+     "Most bytes of instance/list bodies kept in the cache; larger bodies are not cached."},
 
     /* registry */
     {"registry.admin_listen", CAIRN_CFG_ADDRESS, "127.0.0.1:9151", NOLIMIT,
      "Registry metrics and health listener."},
-    {"registry.workers", CAIRN_CFG_INT, "4", 1, 256,
-     "Threads answering queries; reads run concurrently with the writer."},
+    {"registry.workers", CAIRN_CFG_INT, "8", 1, 256,
+     "Threads answering queries; reads run concurrently with the writer, and writes wait in "
+     "them for their group commit, so enough of them keep the writer's batches full."},
     {"registry.map_size_mb", CAIRN_CFG_INT, "4096", 16, 4194304,
      "LMDB map size (the store's maximum size) in MiB."},
     {"registry.max_batch", CAIRN_CFG_INT, "512", 1, 65536,
