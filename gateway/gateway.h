@@ -56,6 +56,10 @@ void gateway_close(gateway *gw);
  * with "; try again" and are counted. */
 cairn_err gateway_call_registry(gateway *gw, const cairn_request *req, cairn_reply *rep,
                                 cairn_status *st);
+/* The end of every write endpoint: when err is CAIRN_OK sends req to the registry; frees req;
+ * answers `ok`, or the error in *st (validation's or the registry's). */
+void gateway_finish_write(gateway *gw, cairn_request *req, cairn_err err, cairn_status *st,
+                          gateway_response *resp);
 /* A beat, sent to whichever role takes beats. */
 cairn_err gateway_call_beats(gateway *gw, const cairn_request *req, cairn_reply *rep,
                              cairn_status *st);

@@ -151,14 +151,5 @@ void gateway_cluster_update(gateway *gw, gateway_request *req, gateway_response 
         }
     }
     cairn_cluster_free(&cl);
-    if (err == CAIRN_OK) {
-        cairn_reply rep;
-        err = gateway_call_registry(gw, &rq, &rep, &st);
-        cairn_reply_free(&rep);
-    }
-    cairn_request_free(&rq);
-    if (err != CAIRN_OK)
-        gateway_reply_error(resp, &st);
-    else
-        gateway_reply_ok(resp);
+    gateway_finish_write(gw, &rq, err, &st, resp);
 }

@@ -8,6 +8,7 @@
 #include "cairn_endpoints.h"
 #include "cairn_log.h"
 #include "gateway_handlers.h"
+#include "gateway_reply.h"
 #include "gateway_router.h"
 
 /* Where beats go: the healthcheck role, which keeps the beat table (design §4). While it is
@@ -243,6 +244,21 @@ cairn_err gateway_call_registry(gateway *gw, const cairn_request *req, cairn_rep
     cairn_err rc = call(gw, gw->registry, req, rep, st);
     invalidate_after_write(gw, req, rc, rep);
     return rc;
+}
+
+void gateway_finish_write(gateway *gw, cairn_request *req, cairn_err err, cairn_status *st,
+                          gateway_response *resp)
+{
+    if (err == CAIRN_OK) {
+        cairn_reply rep;
+        err = gateway_call_registry(gw, req, &rep, st);
+        cairn_reply_free(&rep);
+    }
+    cairn_request_free(req);
+    if (err != CAIRN_OK)
+        gateway_reply_error(resp, st);
+    else
+        gateway_reply_ok(resp);
 }
 
 cairn_err gateway_call_beats(gateway *gw, const cairn_request *req, cairn_reply *rep,

@@ -108,16 +108,7 @@ void gateway_health_instance(gateway *gw, gateway_request *req, gateway_response
             !(rq.instance.ip = strdup(ip)) || !(rq.instance.cluster = strdup(cluster)))
             err = cairn_fail(&st, CAIRN_E_NOMEM, "out of memory");
     }
-    if (err == CAIRN_OK) {
-        cairn_reply rep;
-        err = gateway_call_registry(gw, &rq, &rep, &st);
-        cairn_reply_free(&rep);
-    }
-    cairn_request_free(&rq);
-    if (err != CAIRN_OK)
-        gateway_reply_error(resp, &st);
-    else
-        gateway_reply_ok(resp);
+    gateway_finish_write(gw, &rq, err, &st, resp);
 }
 
 /* GET /health/checkers (§5): each checker type with its defaults, nulls omitted as Jackson

@@ -79,17 +79,8 @@ static void instance_write(gateway *gw, gateway_request *req, gateway_response *
     }
     if (err == CAIRN_OK && (!(rq.namespace_id = strdup(ns)) || !(rq.service = strdup(svc))))
         err = cairn_fail(&st, CAIRN_E_NOMEM, "out of memory");
-    if (err == CAIRN_OK) {
-        rq.mode = mode;
-        cairn_reply rep;
-        err = gateway_call_registry(gw, &rq, &rep, &st);
-        cairn_reply_free(&rep);
-    }
-    cairn_request_free(&rq);
-    if (err != CAIRN_OK)
-        gateway_reply_error(resp, &st);
-    else
-        gateway_reply_ok(resp);
+    rq.mode = mode;
+    gateway_finish_write(gw, &rq, err, &st, resp);
 }
 
 void gateway_instance_register(gateway *gw, gateway_request *req, gateway_response *resp)
@@ -163,16 +154,7 @@ void gateway_instance_patch(gateway *gw, gateway_request *req, gateway_response 
     }
     if (err == CAIRN_OK && (!(rq.namespace_id = strdup(ns)) || !(rq.service = strdup(svc))))
         err = cairn_fail(&st, CAIRN_E_NOMEM, "out of memory");
-    if (err == CAIRN_OK) {
-        cairn_reply rep;
-        err = gateway_call_registry(gw, &rq, &rep, &st);
-        cairn_reply_free(&rep);
-    }
-    cairn_request_free(&rq);
-    if (err != CAIRN_OK)
-        gateway_reply_error(resp, &st);
-    else
-        gateway_reply_ok(resp);
+    gateway_finish_write(gw, &rq, err, &st, resp);
 }
 
 /* §2.6: keys service, ip, port, clusterName, weight, healthy, instanceId, metadata. */

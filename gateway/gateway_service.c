@@ -124,16 +124,7 @@ static void service_put(gateway *gw, gateway_request *req, gateway_response *res
     }
     if (err == CAIRN_OK && mode == CAIRN_SERVICE_CREATE)
         err = cairn_check_service_chars(rq.service, &st);
-    if (err == CAIRN_OK) {
-        cairn_reply rep;
-        err = gateway_call_registry(gw, &rq, &rep, &st);
-        cairn_reply_free(&rep);
-    }
-    cairn_request_free(&rq);
-    if (err != CAIRN_OK)
-        gateway_reply_error(resp, &st);
-    else
-        gateway_reply_ok(resp);
+    gateway_finish_write(gw, &rq, err, &st, resp);
 }
 
 void gateway_service_create(gateway *gw, gateway_request *req, gateway_response *resp)
@@ -153,16 +144,7 @@ void gateway_service_remove(gateway *gw, gateway_request *req, gateway_response 
     cairn_request rq;
     cairn_request_init(&rq, CAIRN_MSG_SERVICE_REMOVE);
     cairn_err err = service_request(&rq, req->params, SERVICE_MISSING, &st);
-    if (err == CAIRN_OK) {
-        cairn_reply rep;
-        err = gateway_call_registry(gw, &rq, &rep, &st);
-        cairn_reply_free(&rep);
-    }
-    cairn_request_free(&rq);
-    if (err != CAIRN_OK)
-        gateway_reply_error(resp, &st);
-    else
-        gateway_reply_ok(resp);
+    gateway_finish_write(gw, &rq, err, &st, resp);
 }
 
 /* A cluster's health checker as Nacos serializes it (nulls omitted). */
