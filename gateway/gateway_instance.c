@@ -60,25 +60,34 @@ static cairn_err parse_instance(gateway *gw, const gateway_params *p, cairn_inst
     return cairn_instance_validate(in, st);
 }
 
+/* The opening every instance endpoint shares: a request of type for the (grouped, format-checked)
+ * serviceName and the namespace, with an empty instance to parse into. rq is initialised in every
+ * case and must be freed. */
+static cairn_err begin_instance_request(gateway_request *req, cairn_msg_type type,
+                                        cairn_request *rq, cairn_status *st)
+{
+    cairn_status_clear(st);
+    cairn_request_init(rq, type);
+    rq->has_instance = true;
+    cairn_instance_init(&rq->instance);
+    const char *svc, *ns;
+    cairn_err err = gateway_param_service(req->params, true, SERVICE_REQUIRED, &svc, st);
+    if (err == CAIRN_OK)
+        err = gateway_param_namespace(req->params, &ns, st);
+    if (err == CAIRN_OK && (!(rq->namespace_id = strdup(ns)) || !(rq->service = strdup(svc))))
+        err = cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
+    return err;
+}
+
 /* Sends an instance request built from the common parameters and answers `ok`. */
 static void instance_write(gateway *gw, gateway_request *req, gateway_response *resp,
                            cairn_msg_type type, uint32_t mode)
 {
     cairn_status st;
-    cairn_status_clear(&st);
     cairn_request rq;
-    cairn_request_init(&rq, type);
-    const char *svc, *ns;
-    cairn_err err = gateway_param_service(req->params, true, SERVICE_REQUIRED, &svc, &st);
+    cairn_err err = begin_instance_request(req, type, &rq, &st);
     if (err == CAIRN_OK)
-        err = gateway_param_namespace(req->params, &ns, &st);
-    if (err == CAIRN_OK) {
-        rq.has_instance = true;
-        cairn_instance_init(&rq.instance);
         err = parse_instance(gw, req->params, &rq.instance, &st);
-    }
-    if (err == CAIRN_OK && (!(rq.namespace_id = strdup(ns)) || !(rq.service = strdup(svc))))
-        err = cairn_fail(&st, CAIRN_E_NOMEM, "out of memory");
     rq.mode = mode;
     gateway_finish_write(gw, &rq, err, &st, resp);
 }
@@ -140,20 +149,10 @@ static cairn_err parse_patch(gateway *gw, const gateway_params *p, cairn_instanc
 void gateway_instance_patch(gateway *gw, gateway_request *req, gateway_response *resp)
 {
     cairn_status st;
-    cairn_status_clear(&st);
     cairn_request rq;
-    cairn_request_init(&rq, CAIRN_MSG_INSTANCE_PATCH);
-    const char *svc, *ns;
-    cairn_err err = gateway_param_service(req->params, true, SERVICE_REQUIRED, &svc, &st);
+    cairn_err err = begin_instance_request(req, CAIRN_MSG_INSTANCE_PATCH, &rq, &st);
     if (err == CAIRN_OK)
-        err = gateway_param_namespace(req->params, &ns, &st);
-    if (err == CAIRN_OK) {
-        rq.has_instance = true;
-        cairn_instance_init(&rq.instance);
         err = parse_patch(gw, req->params, &rq.instance, &rq.patch_mask, &st);
-    }
-    if (err == CAIRN_OK && (!(rq.namespace_id = strdup(ns)) || !(rq.service = strdup(svc))))
-        err = cairn_fail(&st, CAIRN_E_NOMEM, "out of memory");
     gateway_finish_write(gw, &rq, err, &st, resp);
 }
 
@@ -175,20 +174,10 @@ static json_t *detail_json(const char *svc, const cairn_instance *in)
 void gateway_instance_detail(gateway *gw, gateway_request *req, gateway_response *resp)
 {
     cairn_status st;
-    cairn_status_clear(&st);
     cairn_request rq;
-    cairn_request_init(&rq, CAIRN_MSG_INSTANCE_GET);
-    const char *svc, *ns;
-    cairn_err err = gateway_param_service(req->params, true, SERVICE_REQUIRED, &svc, &st);
+    cairn_err err = begin_instance_request(req, CAIRN_MSG_INSTANCE_GET, &rq, &st);
     if (err == CAIRN_OK)
-        err = gateway_param_namespace(req->params, &ns, &st);
-    if (err == CAIRN_OK) {
-        rq.has_instance = true;
-        cairn_instance_init(&rq.instance);
         err = parse_address(req->params, &rq.instance, &st);
-    }
-    if (err == CAIRN_OK && (!(rq.namespace_id = strdup(ns)) || !(rq.service = strdup(svc))))
-        err = cairn_fail(&st, CAIRN_E_NOMEM, "out of memory");
     cairn_reply rep;
     cairn_reply_init(&rep);
     if (err == CAIRN_OK)
@@ -198,7 +187,7 @@ void gateway_instance_detail(gateway *gw, gateway_request *req, gateway_response
     if (err != CAIRN_OK)
         gateway_reply_error(resp, &st);
     else
-        gateway_reply_json(resp, detail_json(svc, &rep.instance));
+        gateway_reply_json(resp, detail_json(rq.service, &rep.instance));
     cairn_reply_free(&rep);
     cairn_request_free(&rq);
 }
