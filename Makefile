@@ -9,7 +9,7 @@ CMAKE_FLAGS := -DCAIRN_SANITIZE=$(if $(filter 1,$(SANITIZE)),ON,OFF)
 JOBS ?= $(shell nproc)
 RUN_ARGS ?=
 
-.PHONY: all deps test-deps build run test clean
+.PHONY: all deps test-deps build build-tests run test clean
 
 all: build
 
@@ -19,17 +19,21 @@ deps:
 test-deps:
 	@scripts/install-deps.sh test
 
-$(BUILD_DIR)/CMakeCache.txt:
-	cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS)
+# Configure runs every time (a no-op when nothing changed), so an interrupted or failed configure
+# never leaves a half-made build directory that a later command trusts. `build` and `run` need no
+# test packages (the suite is off unless `make test` turned it on in this directory before).
+build: deps
+	@scripts/configure.sh $(BUILD_DIR) $(CMAKE_FLAGS)
+	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-build: deps $(BUILD_DIR)/CMakeCache.txt
+build-tests: test-deps
+	@scripts/configure.sh $(BUILD_DIR) $(CMAKE_FLAGS) -DCAIRN_TESTS=ON
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
 run: build
 	$(BUILD_DIR)/bin/cairn run $(RUN_ARGS)
 
-test: test-deps $(BUILD_DIR)/CMakeCache.txt
-	cmake --build $(BUILD_DIR) -j $(JOBS)
+test: build-tests
 	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600
 
 clean:
@@ -41,6 +45,6 @@ QUICK ?= 0
 .PHONY: bench
 bench:
 	@scripts/install-deps.sh bench
-	cmake -S . -B build-bench -DCAIRN_TESTS=OFF -DCAIRN_BENCH=ON
+	@scripts/configure.sh build-bench -DCAIRN_TESTS=OFF -DCAIRN_BENCH=ON
 	cmake --build build-bench -j $(JOBS)
 	bench/run.sh --build-dir build-bench $(if $(filter 1,$(QUICK)),--quick,--write-docs)
