@@ -3,6 +3,7 @@
 #   make test SANITIZE=1   the same suite on an ASan+UBSan build (build-asan/)
 #   make build             just build (build/bin/)
 
+MAKEFLAGS += --no-print-directory
 SANITIZE ?= 0
 BUILD_DIR := $(if $(filter 1,$(SANITIZE)),build-asan,build)
 CMAKE_FLAGS := -DCAIRN_SANITIZE=$(if $(filter 1,$(SANITIZE)),ON,OFF)
