@@ -10,7 +10,7 @@
 #include "cairn_endpoints.h"
 #include "cairn_prom_text.h"
 #include "cli.h"
-#include "cli_http_get.h"
+#include "cairn_http_get.h"
 #include "cli_options.h"
 #include "cli_roles.h"
 
@@ -76,21 +76,21 @@ static void query_role(const char *run_dir, const cli_role_instance *inst, role_
     if (!rs->address[0])
         return;
 
-    cli_http_response resp;
+    cairn_http_response resp;
     char err[256];
-    if (cli_http_get(rs->address, "/health", STATUS_TIMEOUT_MS, &resp, err, sizeof err) != 0) {
+    if (cairn_http_get(rs->address, "/health", STATUS_TIMEOUT_MS, &resp, err, sizeof err) != 0) {
         snprintf(rs->detail, sizeof rs->detail, "%s", err);
         return;
     }
     rs->state = resp.status == 200 ? "ready" : "unhealthy";
     snprintf(rs->detail, sizeof rs->detail, "%s", resp.body);
     rs->detail[strcspn(rs->detail, "\r\n")] = '\0';
-    cli_http_response_free(&resp);
+    cairn_http_response_free(&resp);
 
-    if (cli_http_get(rs->address, "/metrics", STATUS_TIMEOUT_MS, &resp, err, sizeof err) == 0) {
+    if (cairn_http_get(rs->address, "/metrics", STATUS_TIMEOUT_MS, &resp, err, sizeof err) == 0) {
         if (resp.status == 200)
             summarise_metrics(role, resp.body, resp.body_len, rs->metrics, sizeof rs->metrics);
-        cli_http_response_free(&resp);
+        cairn_http_response_free(&resp);
     }
 }
 

@@ -15,6 +15,7 @@
 #include "gateway_http.h"
 #include "gateway_metrics.h"
 #include "gateway_push.h"
+#include "gateway_ready.h"
 
 typedef struct gateway {
     cairn_role *role;
@@ -23,6 +24,8 @@ typedef struct gateway {
     gateway_metrics metrics;
     gateway_http *http;
     gateway_push *push; /* NULL when pusher.count is 0: no push subscriptions */
+    uint32_t pushers;   /* pusher.count */
+    gateway_ready *ready; /* the node readiness monitor */
     /* instance/list bodies, kept in step with the registry's change events; both NULL when
      * gateway.list_cache_max_age_ms is 0. */
     gateway_cache *list_cache;
@@ -33,12 +36,6 @@ typedef struct gateway {
     size_t max_metadata_bytes;
     char listen_host[256];
     uint16_t listen_port; /* the port bound */
-
-    /* Health of the registry as seen by the admin /health, cached for a second. */
-    pthread_mutex_t health_lock;
-    int64_t health_checked_ms; /* monotonic; 0: never */
-    bool health_ok;
-    char health_detail[sizeof(((cairn_status *)0)->message)];
 
     /* Process CPU use between two GET /operator/metrics calls. */
     pthread_mutex_t cpu_lock;

@@ -469,6 +469,11 @@ void gateway_cache_set_live(gateway_cache *c, bool live)
         cairn_gauge_set(c->live_gauge, live ? 1 : 0);
 }
 
+bool gateway_cache_live(gateway_cache *c)
+{
+    return atomic_load(&c->live);
+}
+
 size_t gateway_cache_entry_count(gateway_cache *c)
 {
     size_t n = 0;

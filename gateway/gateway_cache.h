@@ -78,6 +78,8 @@ void gateway_cache_flush(gateway_cache *c);
 /* Whether change events are known to arrive (the cache serves and stores only then). Turning it
  * either way flushes. */
 void gateway_cache_set_live(gateway_cache *c, bool live);
+/* Whether the cache follows the registry's events now. Any thread. */
+bool gateway_cache_live(gateway_cache *c);
 
 size_t gateway_cache_entry_count(gateway_cache *c);
 size_t gateway_cache_byte_count(gateway_cache *c);

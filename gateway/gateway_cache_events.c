@@ -2,24 +2,25 @@
 #include "gateway_cache_events.h"
 
 #include <nng/nng.h>
-#include <nng/protocol/pubsub0/sub.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cairn_follow.h"
 #include "cairn_log.h"
 #include "cairn_msg.h"
+#include "cairn_sub.h"
 
-/* Events queued in the socket before the thread takes them. SUB drops what overflows (events are
- * then lost without a reconnect: the cache's max age bounds how long that can go unnoticed), so
- * this is nng's maximum, and the thread does nothing but invalidate. */
-#define EVENT_QUEUE 8192
 #define MAX_EVENT_BYTES (64 * 1024)
 
+/* Events queue in the socket (CAIRN_SUB_QUEUE) before the thread takes them, and the thread does
+ * nothing but invalidate. Should the publisher still drop some, the chain of revisions shows the
+ * gap (at the latest with the registry's next tick) and the whole cache is flushed. */
 struct gateway_cache_events {
-    nng_socket sock;
-    bool open;
+    cairn_sub sub;
+    cairn_follow follow; /* events thread only */
+    atomic_bool reconnected;
     pthread_t thread;
     bool started;
     gateway_cache *cache;
@@ -29,19 +30,19 @@ struct gateway_cache_events {
 };
 
 /* Runs on an nng thread. Either way events may have been missed: flush (set_live does). */
-static void on_pipe(nng_pipe pipe, nng_pipe_ev what, void *arg)
+static void on_pipe(void *arg, bool connected)
 {
-    (void)pipe;
     gateway_cache_events *ev = arg;
+    atomic_store(&ev->reconnected, true);
     /* Counting and setting under one lock, so that the last word matches the last count. */
     pthread_mutex_lock(&ev->pipe_lock);
-    ev->pipes += what == NNG_PIPE_EV_ADD_POST ? 1 : -1;
+    ev->pipes += connected ? 1 : -1;
     int now = ev->pipes;
     gateway_cache_set_live(ev->cache, now > 0);
     pthread_mutex_unlock(&ev->pipe_lock);
     if (atomic_load(&ev->stopping))
         return;
-    if (what == NNG_PIPE_EV_ADD_POST)
+    if (connected)
         log_debug("list cache: following the registry's change events");
     else
         log_info("list cache: lost the registry's change events%s",
@@ -54,7 +55,7 @@ static void *events_main(void *arg)
     for (;;) {
         char *buf = NULL;
         size_t len = 0;
-        int rv = nng_recv(ev->sock, &buf, &len, NNG_FLAG_ALLOC);
+        int rv = nng_recv(ev->sub.sock, &buf, &len, NNG_FLAG_ALLOC);
         if (rv == NNG_ECLOSED)
             break;
         if (rv != 0) {
@@ -63,8 +64,22 @@ static void *events_main(void *arg)
         }
         cairn_change_event e;
         cairn_status st;
+        if (atomic_exchange(&ev->reconnected, false))
+            cairn_follow_lost(&ev->follow); /* set_live flushed: start over from here */
         if (cairn_event_decode(buf, len, &e, &st) == CAIRN_OK) {
-            gateway_cache_invalidate(ev->cache, e.namespace_id, e.service, e.revision);
+            switch (cairn_follow_next(&ev->follow, e.prev_revision, e.revision)) {
+            case CAIRN_FOLLOW_APPLY:
+                if (e.kind != CAIRN_CHANGE_TICK)
+                    gateway_cache_invalidate(ev->cache, e.namespace_id, e.service, e.revision);
+                break;
+            case CAIRN_FOLLOW_STALE:
+                break;
+            case CAIRN_FOLLOW_GAP:
+                /* Which services changed in the gap is unknown: drop everything cached. */
+                gateway_cache_flush(ev->cache);
+                cairn_follow_synced(&ev->follow, e.revision);
+                break;
+            }
             cairn_event_free(&e);
         } else {
             /* Which service changed is unknown: nothing cached can be trusted. */
@@ -87,27 +102,14 @@ gateway_cache_events *gateway_cache_events_start(const char *url, gateway_cache 
     ev->cache = cache;
     pthread_mutex_init(&ev->pipe_lock, NULL);
     atomic_init(&ev->stopping, false);
-    int rv = nng_sub0_open(&ev->sock);
-    if (rv != 0) {
-        cairn_fail(st, CAIRN_E_INTERNAL, "list cache: cannot open a SUB socket: %s",
-                   nng_strerror(rv));
+    cairn_follow_init(&ev->follow);
+    atomic_init(&ev->reconnected, false);
+    if (cairn_sub_open(&ev->sub, url, MAX_EVENT_BYTES, 0, on_pipe, ev, st) != CAIRN_OK) {
+        pthread_mutex_destroy(&ev->pipe_lock);
         free(ev);
         return NULL;
     }
-    ev->open = true;
-    if ((rv = nng_socket_set(ev->sock, NNG_OPT_SUB_SUBSCRIBE, "", 0)) != 0 ||
-        (rv = nng_socket_set_int(ev->sock, NNG_OPT_RECVBUF, EVENT_QUEUE)) != 0 ||
-        (rv = nng_socket_set_size(ev->sock, NNG_OPT_RECVMAXSZ, MAX_EVENT_BYTES)) != 0 ||
-        (rv = nng_socket_set_ms(ev->sock, NNG_OPT_RECONNMINT, 50)) != 0 ||
-        (rv = nng_socket_set_ms(ev->sock, NNG_OPT_RECONNMAXT, 1000)) != 0 ||
-        (rv = nng_pipe_notify(ev->sock, NNG_PIPE_EV_ADD_POST, on_pipe, ev)) != 0 ||
-        (rv = nng_pipe_notify(ev->sock, NNG_PIPE_EV_REM_POST, on_pipe, ev)) != 0 ||
-        (rv = nng_dial(ev->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
-        cairn_fail(st, CAIRN_E_INTERNAL, "list cache: cannot subscribe to %s: %s", url,
-                   nng_strerror(rv));
-        gateway_cache_events_stop(ev);
-        return NULL;
-    }
+    int rv;
     if ((rv = pthread_create(&ev->thread, NULL, events_main, ev)) != 0) {
         cairn_fail(st, CAIRN_E_INTERNAL, "list cache: cannot start the event thread: %s",
                    strerror(rv));
@@ -124,8 +126,7 @@ void gateway_cache_events_stop(gateway_cache_events *ev)
         return;
     /* Closing wakes the thread (NNG_ECLOSED) and ends the pipe callbacks. */
     atomic_store(&ev->stopping, true);
-    if (ev->open)
-        nng_close(ev->sock);
+    cairn_sub_close(&ev->sub);
     if (ev->started)
         pthread_join(ev->thread, NULL);
     pthread_mutex_destroy(&ev->pipe_lock);

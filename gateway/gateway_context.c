@@ -105,6 +105,29 @@ static void invalidate_after_write(gateway *gw, const cairn_request *req, cairn_
         gateway_cache_invalidate(gw->list_cache, ns, req->service, rep->revision);
 }
 
+static cairn_err open_push(gateway *gw, cairn_status *st)
+{
+    const cairn_config *cfg = gw->role->config;
+    char pub_url[256], rep_url[256];
+    if (cairn_endpoint_url(gw->role->run_dir, CAIRN_EP_GATEWAY_SUBSCRIPTIONS, pub_url,
+                           sizeof pub_url) ||
+        cairn_endpoint_url(gw->role->run_dir, CAIRN_EP_GATEWAY_COMMANDS, rep_url, sizeof rep_url))
+        return cairn_fail(st, CAIRN_E_INVALID, "node.run_dir is too long for an ipc socket path: %s",
+                          gw->role->run_dir);
+    int64_t max = cairn_config_int(cfg, "gateway.max_push_subscriptions");
+    gateway_push_options o = {
+        .publish_url = pub_url,
+        .snapshot_url = rep_url,
+        .trust_client_ip = cairn_config_bool(cfg, "push.trust_client_ip"),
+        .pushers = gw->pushers,
+        .ttl_ms = cairn_config_int(cfg, "push.subscriber_ttl_ms"),
+        .max_entries = max > UINT32_MAX ? UINT32_MAX : (uint32_t)max,
+        .metrics = gw->role->metrics,
+    };
+    gw->push = gateway_push_open(&o, st);
+    return gw->push ? CAIRN_OK : st->code;
+}
+
 cairn_err gateway_open(gateway *gw, cairn_role *role, cairn_status *st)
 {
     memset(gw, 0, sizeof *gw);
@@ -115,7 +138,6 @@ cairn_err gateway_open(gateway *gw, cairn_role *role, cairn_status *st)
     gw->max_metadata_bytes = (size_t)cairn_config_int(cfg, "limits.max_metadata_bytes");
     cairn_config_address(cfg, "gateway.listen", gw->listen_host, sizeof gw->listen_host,
                          &gw->listen_port);
-    pthread_mutex_init(&gw->health_lock, NULL);
     pthread_mutex_init(&gw->cpu_lock, NULL);
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -137,19 +159,13 @@ cairn_err gateway_open(gateway *gw, cairn_role *role, cairn_status *st)
     }
     if (open_list_cache(gw, st) != CAIRN_OK)
         goto fail;
-    if (cairn_config_int(cfg, "pusher.count") > 0) {
-        char url[256];
-        if (cairn_endpoint_url(role->run_dir, CAIRN_EP_GATEWAY_SUBSCRIPTIONS, url, sizeof url)) {
-            cairn_fail(st, CAIRN_E_INVALID,
-                       "node.run_dir is too long for an ipc socket path: %s", role->run_dir);
-            goto fail;
-        }
-        gw->push = gateway_push_open(url, cairn_config_bool(cfg, "push.trust_client_ip"),
-                                     role->metrics, st);
-        if (!gw->push)
-            goto fail;
-    }
+    gw->pushers = (uint32_t)cairn_config_int(cfg, "pusher.count");
+    if (gw->pushers > 0 && open_push(gw, st) != CAIRN_OK)
+        goto fail;
+    if (!(gw->ready = gateway_ready_start(gw, st)))
+        goto fail;
     cairn_role_set_health(role, gateway_health_check, gw);
+    cairn_role_set_ready_check(role, gateway_ready_check, gw);
 
     char address_file[PATH_MAX];
     if (cairn_gateway_http_address_path(role->run_dir, address_file, sizeof address_file) != 0) {
@@ -184,8 +200,12 @@ void gateway_close(gateway *gw)
 {
     /* Nothing may call the clients once they are gone: first the health callback (this waits for
      * a check in progress), then the listener (this finishes the requests in flight). */
-    if (gw->role)
+    if (gw->role) {
         cairn_role_set_health(gw->role, NULL, NULL);
+        cairn_role_set_ready_check(gw->role, NULL, NULL);
+    }
+    gateway_ready_stop(gw->ready);
+    gw->ready = NULL;
     gateway_http_stop(gw->http);
     gw->http = NULL;
     gateway_push_close(gw->push);
@@ -200,7 +220,6 @@ void gateway_close(gateway *gw)
     if (gw->registry)
         cairn_rpc_client_close(gw->registry);
     gw->registry = NULL;
-    pthread_mutex_destroy(&gw->health_lock);
     pthread_mutex_destroy(&gw->cpu_lock);
     gw->role = NULL;
 }

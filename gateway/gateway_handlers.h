@@ -47,5 +47,7 @@ void gateway_health_liveness(gateway *gw, gateway_request *req, gateway_response
 void gateway_health_readiness(gateway *gw, gateway_request *req, gateway_response *resp);
 /* The role's health callback (cairn_health_fn): the registry answers a STATS call; cached 1 s. */
 bool gateway_health_check(void *arg, char *detail, size_t detail_len);
+/* The admin /ready callback: the node readiness monitor's verdict. */
+bool gateway_ready_check(void *arg, char *detail, size_t detail_len);
 
 #endif

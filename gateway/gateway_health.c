@@ -8,30 +8,19 @@
 #include "gateway_handlers.h"
 #include "gateway_reply.h"
 
-#define HEALTH_CACHE_MS 1000
-
+/* The gateway's own health: the registry answers it (the readiness monitor's last check, so
+ * that /health never waits on the registry). */
 bool gateway_health_check(void *arg, char *detail, size_t detail_len)
 {
     gateway *gw = arg;
-    pthread_mutex_lock(&gw->health_lock);
-    int64_t now = gateway_now_ms();
-    /* One STATS call per second at most, however often /health is polled. */
-    if (gw->health_checked_ms == 0 || now - gw->health_checked_ms >= HEALTH_CACHE_MS) {
-        cairn_status st;
-        cairn_request rq;
-        cairn_request_init(&rq, CAIRN_MSG_STATS);
-        cairn_reply rep;
-        gw->health_ok = gateway_call_registry(gw, &rq, &rep, &st) == CAIRN_OK;
-        cairn_reply_free(&rep);
-        cairn_request_free(&rq);
-        snprintf(gw->health_detail, sizeof gw->health_detail, "%s",
-                 gw->health_ok ? "registry reachable" : st.message);
-        gw->health_checked_ms = gateway_now_ms();
-    }
-    bool ok = gw->health_ok;
-    snprintf(detail, detail_len, "%s", gw->health_detail);
-    pthread_mutex_unlock(&gw->health_lock);
-    return ok;
+    return gateway_ready_registry(gw->ready, detail, detail_len);
+}
+
+/* The admin /ready: the whole node can serve. */
+bool gateway_ready_check(void *arg, char *detail, size_t detail_len)
+{
+    gateway *gw = arg;
+    return gateway_ready_node(gw->ready, detail, detail_len);
 }
 
 void gateway_health_server(gateway *gw, gateway_request *req, gateway_response *resp)
@@ -65,10 +54,10 @@ void gateway_health_readiness(gateway *gw, gateway_request *req, gateway_respons
 {
     (void)req;
     char detail[256];
-    if (gateway_health_check(gw, detail, sizeof detail))
+    if (gateway_ready_node(gw->ready, detail, sizeof detail))
         gateway_reply_text(resp, 200, "OK");
     else
-        gateway_reply_text(resp, 503, "%s", detail);
+        gateway_reply_text(resp, 503, "node not ready: %s", detail);
 }
 
 /* PUT /health and PUT /health/instance (§5): health set by hand, only where the cluster's checker

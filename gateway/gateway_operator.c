@@ -112,7 +112,8 @@ void gateway_operator_metrics(gateway *gw, gateway_request *req, gateway_respons
         load = 0.0;
     /* Standalone: this node is responsible for everything. */
     gateway_reply_json(
-        resp, json_pack("{s:s, s:I, s:I, s:i, s:I, s:I, s:o, s:o, s:o}", "status", "UP",
+        resp, json_pack("{s:s, s:I, s:I, s:i, s:I, s:I, s:o, s:o, s:o}", "status",
+                        gateway_ready_state(gw->ready),
                         "serviceCount", (json_int_t)rep.service_count, "instanceCount",
                         (json_int_t)rep.instance_count, "raftNotifyTaskCount", 0,
                         "responsibleServiceCount", (json_int_t)rep.service_count,

@@ -1,62 +1,142 @@
-/* The gateway's PUB socket of push subscriptions. */
+/* The gateway's table of push subscriptions, its publisher and its snapshot server. */
 #include "gateway_push.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/pub.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "cairn_hashmap.h"
+#include "cairn_java_hash.h"
 #include "cairn_log.h"
 #include "cairn_msg.h"
+#include "cairn_rpc.h"
 
 struct gateway_push {
+    gateway_push_options opts;
     nng_socket sock;
-    bool trust_client_ip;
-    cairn_counter *published;
-    cairn_counter *failed;
+    bool sock_open;
+    cairn_rpc_server *snapshots;
+    atomic_uint connected; /* pipes of the PUB socket: one per pusher */
+    pthread_mutex_t mu;
+    cairn_hashmap *table; /* identity key → cairn_subscription* (owned) */
+    uint64_t seq;         /* the newest sequence number published */
+    cairn_counter *published, *recorded, *refused, *expired;
+    cairn_gauge *entries;
 };
 
-gateway_push *gateway_push_open(const char *url, bool trust_client_ip, cairn_metrics *metrics,
-                                cairn_status *st)
+static void count(cairn_counter *c, uint64_t n)
 {
-    gateway_push *p = calloc(1, sizeof *p);
-    if (!p) {
-        cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
-        return NULL;
-    }
-    p->trust_client_ip = trust_client_ip;
-    if (metrics) {
-        static const char help[] = "Push subscriptions published to the pushers, by result.";
-        p->published = cairn_metrics_counter(metrics, "push_subscriptions_total", help,
-                                             "result=\"published\"");
-        p->failed = cairn_metrics_counter(metrics, "push_subscriptions_total", help,
-                                          "result=\"failed\"");
-    }
-    int rc = nng_pub0_open(&p->sock);
-    if (rc) {
-        cairn_fail(st, CAIRN_E_INTERNAL, "open the push subscription socket: %s",
-                   nng_strerror(rc));
-        free(p);
-        return NULL;
-    }
-    if ((rc = nng_listen(p->sock, url, NULL, 0))) {
-        cairn_fail(st, CAIRN_E_UNAVAILABLE, "listen for pushers on %s: %s", url,
-                   nng_strerror(rc));
-        nng_close(p->sock);
-        free(p);
-        return NULL;
-    }
-    return p;
+    if (c && n)
+        cairn_counter_add(c, n);
 }
 
-void gateway_push_close(gateway_push *p)
+static void on_pipe(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 {
-    if (!p)
-        return;
-    nng_close(p->sock);
-    free(p);
+    (void)pipe;
+    gateway_push *p = arg;
+    if (ev == NNG_PIPE_EV_ADD_POST)
+        atomic_fetch_add(&p->connected, 1);
+    else
+        atomic_fetch_sub(&p->connected, 1);
 }
+
+uint32_t gateway_push_connected(const gateway_push *p)
+{
+    return atomic_load(&((gateway_push *)p)->connected);
+}
+
+/* ---- the table ----------------------------------------------------------------------------- */
+
+static void free_entry(cairn_subscription *s)
+{
+    cairn_subscription_free(s);
+    free(s);
+}
+
+/* The identity of a subscription (the pushers' own), NUL-separated; malloc'd. */
+static char *identity(const cairn_subscription *s, size_t *len)
+{
+    char *k = NULL;
+    int n = asprintf(&k, "%s%c%s%c%s%c%s%c%d%c%s", s->namespace_id, 0, s->service, 0, s->clusters,
+                     0, s->ip, 0, (int)s->port, 0, s->agent);
+    if (n < 0)
+        return NULL;
+    *len = (size_t)n;
+    return k;
+}
+
+static cairn_subscription *copy_entry(const cairn_subscription *s)
+{
+    cairn_subscription *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->namespace_id = strdup(s->namespace_id);
+    c->service = strdup(s->service);
+    c->clusters = strdup(s->clusters);
+    c->ip = strdup(s->ip);
+    c->agent = strdup(s->agent);
+    c->port = s->port;
+    c->at_ms = s->at_ms;
+    if (!c->namespace_id || !c->service || !c->clusters || !c->ip || !c->agent) {
+        free_entry(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* Adds or refreshes sub; mu held. false: full or out of memory. */
+static bool record(gateway_push *p, const cairn_subscription *sub)
+{
+    size_t klen;
+    char *key = identity(sub, &klen);
+    if (!key)
+        return false;
+    cairn_subscription *e = cairn_hashmap_get(p->table, key, klen);
+    bool ok = true;
+    if (e) {
+        e->at_ms = sub->at_ms > e->at_ms ? sub->at_ms : e->at_ms;
+    } else if (cairn_hashmap_size(p->table) >= p->opts.max_entries) {
+        ok = false;
+    } else if (!(e = copy_entry(sub)) || cairn_hashmap_put(p->table, key, klen, e, NULL) != 0) {
+        if (e)
+            free_entry(e);
+        ok = false;
+    }
+    free(key);
+    return ok;
+}
+
+size_t gateway_push_expire(gateway_push *p, int64_t now_ms)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&p->mu);
+    cairn_hashmap_iter it;
+    cairn_hashmap_iter_init(&it, p->table);
+    const void *k;
+    size_t kl;
+    void *v;
+    while (cairn_hashmap_iter_next(&it, &k, &kl, &v)) {
+        cairn_subscription *e = v;
+        if (now_ms - e->at_ms > p->opts.ttl_ms) {
+            cairn_hashmap_iter_remove(&it);
+            free_entry(e);
+            n++;
+        }
+    }
+    if (p->entries)
+        cairn_gauge_set(p->entries, (double)cairn_hashmap_size(p->table));
+    pthread_mutex_unlock(&p->mu);
+    count(p->expired, n);
+    return n;
+}
+
+/* ---- publishing ---------------------------------------------------------------------------- */
 
 static bool numeric_ip(const char *s)
 {
@@ -69,15 +149,9 @@ const char *gateway_push_destination(const gateway_push *p, const char *peer_ip,
 {
     /* By default a push never goes to an address the requester did not prove it owns (the TCP
      * handshake does): a forged clientIP would otherwise turn pushes into a reflection attack. */
-    if (p->trust_client_ip && numeric_ip(client_ip))
+    if (p->opts.trust_client_ip && numeric_ip(client_ip))
         return client_ip;
     return peer_ip && peer_ip[0] ? peer_ip : NULL;
-}
-
-static void count(cairn_counter *c)
-{
-    if (c)
-        cairn_counter_inc(c);
 }
 
 bool gateway_push_subscribe(gateway_push *p, const char *ns, const char *service,
@@ -93,20 +167,142 @@ bool gateway_push_subscribe(gateway_push *p, const char *ns, const char *service
         .agent = (char *)(agent ? agent : ""),
         .at_ms = at_ms,
     };
+    pthread_mutex_lock(&p->mu);
+    if (!record(p, &sub)) {
+        pthread_mutex_unlock(&p->mu);
+        count(p->refused, 1);
+        return false;
+    }
+    sub.seq = ++p->seq;
     char *buf = NULL;
     size_t len = 0;
-    if (cairn_subscription_encode(&sub, &buf, &len) != CAIRN_OK) {
-        count(p->failed);
-        return false;
-    }
-    /* PUB sends never block: with no pusher connected, or one that is behind, nng drops. */
-    int rc = nng_send(p->sock, buf, len, NNG_FLAG_NONBLOCK);
+    bool sent = false;
+    /* PUB never blocks: a pusher that is not connected, or behind, misses the message and
+     * catches up from a snapshot when it sees the gap in the sequence. */
+    if (cairn_subscription_encode(&sub, &buf, &len) == CAIRN_OK)
+        sent = nng_send(p->sock, buf, len, NNG_FLAG_NONBLOCK) == 0;
+    if (p->entries)
+        cairn_gauge_set(p->entries, (double)cairn_hashmap_size(p->table));
+    pthread_mutex_unlock(&p->mu);
     free(buf);
-    if (rc) {
-        count(p->failed);
-        log_debug("publish the push subscription of %s: %s", service, nng_strerror(rc));
-        return false;
-    }
-    count(p->published);
+    bool all_connected = gateway_push_connected(p) >= p->opts.pushers;
+    count(sent && all_connected ? p->published : p->recorded, 1);
     return true;
+}
+
+/* ---- snapshots ----------------------------------------------------------------------------- */
+
+/* SUBSCRIPTION_SNAPSHOT: the live entries pusher page_no (of page_size) owns. */
+static void serve_snapshot(void *arg, const cairn_request *req, cairn_reply *rep)
+{
+    gateway_push *p = arg;
+    cairn_status st;
+    if (req->type != CAIRN_MSG_SUBSCRIPTION_SNAPSHOT || req->page_size == 0 ||
+        req->page_no >= req->page_size) {
+        cairn_fail(&st, CAIRN_E_INVALID, "the gateway answers SUBSCRIPTION_SNAPSHOT with a "
+                                         "pusher index below the pusher count only");
+        cairn_reply_set_status(rep, &st);
+        return;
+    }
+    pthread_mutex_lock(&p->mu);
+    rep->revision = p->seq;
+    size_t n = cairn_hashmap_size(p->table);
+    rep->subscriptions = n ? calloc(n, sizeof *rep->subscriptions) : NULL;
+    cairn_hashmap_iter it;
+    cairn_hashmap_iter_init(&it, p->table);
+    const void *k;
+    size_t kl;
+    void *v;
+    bool nomem = n && !rep->subscriptions;
+    while (!nomem && cairn_hashmap_iter_next(&it, &k, &kl, &v)) {
+        cairn_subscription *e = v, *c;
+        /* An entry past its TTL that the monitor has not dropped yet still goes: it carries its
+         * age, and the pusher drops it as a zombie on its own clock. */
+        if (cairn_push_owner(e->namespace_id, e->service, req->page_size) != req->page_no)
+            continue;
+        if (!(c = copy_entry(e))) {
+            nomem = true;
+            break;
+        }
+        rep->subscriptions[rep->subscription_count++] = *c;
+        free(c);
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (nomem) {
+        cairn_fail(&st, CAIRN_E_NOMEM, "out of memory");
+        cairn_reply_set_status(rep, &st);
+    }
+}
+
+/* ---- lifecycle ----------------------------------------------------------------------------- */
+
+gateway_push *gateway_push_open(const gateway_push_options *opts, cairn_status *st)
+{
+    gateway_push *p = calloc(1, sizeof *p);
+    if (!p || !(p->table = cairn_hashmap_new(1024))) {
+        free(p);
+        cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
+        return NULL;
+    }
+    p->opts = *opts;
+    pthread_mutex_init(&p->mu, NULL);
+    atomic_init(&p->connected, 0);
+    if (opts->metrics) {
+        static const char help[] = "Push subscriptions made by list requests, by result: "
+                                   "published (every pusher connected), recorded (a pusher was "
+                                   "not: it gets them by snapshot), refused (table full).";
+        p->published = cairn_metrics_counter(opts->metrics, "push_subscriptions_total", help,
+                                             "result=\"published\"");
+        p->recorded = cairn_metrics_counter(opts->metrics, "push_subscriptions_total", help,
+                                            "result=\"recorded\"");
+        p->refused = cairn_metrics_counter(opts->metrics, "push_subscriptions_total", help,
+                                           "result=\"refused\"");
+        p->expired = cairn_metrics_counter(opts->metrics, "push_subscriptions_expired_total",
+                                           "Subscriptions not refreshed within the TTL.", NULL);
+        p->entries = cairn_metrics_gauge(opts->metrics, "push_subscriptions",
+                                         "Live push subscriptions the gateway keeps.", NULL);
+    }
+    int rc = nng_pub0_open(&p->sock);
+    if (rc) {
+        cairn_fail(st, CAIRN_E_INTERNAL, "open the push subscription socket: %s",
+                   nng_strerror(rc));
+        gateway_push_close(p);
+        return NULL;
+    }
+    p->sock_open = true;
+    if ((rc = nng_pipe_notify(p->sock, NNG_PIPE_EV_ADD_POST, on_pipe, p)) ||
+        (rc = nng_pipe_notify(p->sock, NNG_PIPE_EV_REM_POST, on_pipe, p)) ||
+        (rc = nng_listen(p->sock, opts->publish_url, NULL, 0))) {
+        cairn_fail(st, CAIRN_E_UNAVAILABLE, "listen for pushers on %s: %s", opts->publish_url,
+                   nng_strerror(rc));
+        gateway_push_close(p);
+        return NULL;
+    }
+    p->snapshots = cairn_rpc_server_start(opts->snapshot_url, 1, serve_snapshot, p,
+                                          opts->metrics, st);
+    if (!p->snapshots) {
+        gateway_push_close(p);
+        return NULL;
+    }
+    return p;
+}
+
+void gateway_push_close(gateway_push *p)
+{
+    if (!p)
+        return;
+    if (p->snapshots)
+        cairn_rpc_server_stop(p->snapshots);
+    if (p->sock_open)
+        nng_close(p->sock);
+    cairn_hashmap_iter it;
+    cairn_hashmap_iter_init(&it, p->table);
+    const void *k;
+    size_t kl;
+    void *v;
+    while (cairn_hashmap_iter_next(&it, &k, &kl, &v))
+        free_entry(v);
+    cairn_hashmap_free(p->table);
+    pthread_mutex_destroy(&p->mu);
+    free(p);
 }

@@ -1,8 +1,22 @@
-/* Push subscriptions out of the gateway (§12.1): an nng PUB socket on
- * CAIRN_EP_GATEWAY_SUBSCRIPTIONS carrying cairn_subscription messages; every pusher subscribes
- * and keeps the services it owns. Publishing never blocks and never fails a list request: PUB
- * drops a message no pusher takes, and failures are only counted
- * (push_subscriptions_total{result="failed"}). */
+/* Push subscriptions out of the gateway (§12.1).
+ *
+ * The gateway is where subscriptions are made, so it keeps the table of live ones: every
+ * push-capable list request refreshes its entry (identity: namespace, service, clusters, address,
+ * agent, as the pushers key them), and an entry not refreshed within push.subscriber_ttl_ms is
+ * dropped. Each refresh is also published on an nng PUB socket (CAIRN_EP_GATEWAY_SUBSCRIPTIONS)
+ * with a sequence number; the pusher owning the service applies it at once.
+ *
+ * A pusher never depends on having been connected when a subscription was published: each time
+ * it (re)connects, and whenever it sees a gap in the sequence, it asks for a snapshot of the
+ * table's entries it owns (SUBSCRIPTION_SNAPSHOT on CAIRN_EP_GATEWAY_COMMANDS), whose revision is
+ * the newest sequence number the snapshot covers (cairn_follow.h). So a subscription is recorded
+ * even while no pusher is connected, and the counter says which: result="published" when every
+ * pusher was connected, "recorded" when one was not (the entry reaches it by snapshot), "refused"
+ * when the table is full.
+ *
+ * Threads: gateway_push_subscribe is called by the HTTP threads, the snapshot server runs on its
+ * own nng worker; one mutex guards the table, the sequence and the send (so sequence numbers go
+ * out in order). */
 #ifndef GATEWAY_PUSH_H
 #define GATEWAY_PUSH_H
 
@@ -14,9 +28,17 @@
 
 typedef struct gateway_push gateway_push;
 
-/* Listens on url. trust_client_ip: push to the request's clientIP instead of its TCP peer. */
-gateway_push *gateway_push_open(const char *url, bool trust_client_ip, cairn_metrics *metrics,
-                                cairn_status *st);
+typedef struct gateway_push_options {
+    const char *publish_url;  /* PUB: subscriptions as they come */
+    const char *snapshot_url; /* REP: SUBSCRIPTION_SNAPSHOT */
+    bool trust_client_ip;     /* push to the request's clientIP instead of its TCP peer */
+    uint32_t pushers;         /* pusher.count (> 0) */
+    int64_t ttl_ms;           /* push.subscriber_ttl_ms */
+    uint32_t max_entries;     /* table bound: refreshes always pass, new entries are refused */
+    cairn_metrics *metrics;   /* may be NULL */
+} gateway_push_options;
+
+gateway_push *gateway_push_open(const gateway_push_options *opts, cairn_status *st);
 void gateway_push_close(gateway_push *p);
 
 /* The UDP push destination of a list request: the TCP peer address, or client_ip when the gateway
@@ -24,10 +46,17 @@ void gateway_push_close(gateway_push *p);
 const char *gateway_push_destination(const gateway_push *p, const char *peer_ip,
                                      const char *client_ip);
 
-/* Publishes a subscription (§12.1) for a push-capable list request. Returns true when it was
- * handed to the socket: the caller then answers cacheMillis 10000. */
+/* Records (or refreshes) a subscription (§12.1) for a push-capable list request and publishes
+ * it. at_ms is wall-clock time. Returns true when it is recorded: the caller then answers
+ * cacheMillis 10000; false (table full, out of memory) leaves the request an ordinary poll. */
 bool gateway_push_subscribe(gateway_push *p, const char *ns, const char *service,
                             const char *clusters, const char *ip, int32_t udp_port,
                             const char *agent, int64_t at_ms);
+
+/* Drops entries not refreshed within the TTL as of now_ms (wall clock); returns how many. */
+size_t gateway_push_expire(gateway_push *p, int64_t now_ms);
+
+/* Pushers connected to the publisher now. */
+uint32_t gateway_push_connected(const gateway_push *p);
 
 #endif

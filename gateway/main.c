@@ -17,7 +17,7 @@ int main(int argc, char **argv)
         cairn_role_finish(&role);
         return EXIT_FAILURE;
     }
-    cairn_role_ready(&role);
+    /* The readiness monitor declares the role ready once the whole node is (gateway_ready.h). */
     cairn_role_wait_for_stop(&role);
     gateway_close(&gw);
     return cairn_role_finish(&role);

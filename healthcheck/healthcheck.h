@@ -53,6 +53,7 @@ typedef struct healthcheck {
     hc_sweeper *sweeper;
     hc_prober *prober;
     char run_dir[PATH_MAX];
+    cairn_role *role; /* set by healthcheck_start */
     atomic_bool registry_down; /* the last registry call failed as unavailable (for the log) */
 } healthcheck;
 
@@ -92,6 +93,8 @@ cairn_err hc_call_service_get(healthcheck *hc, const char *ns, const char *svc, 
 cairn_err hc_sync_start(healthcheck *hc, cairn_status *st);
 /* Waits up to timeout_ms for the first full load; true once it is done. */
 bool hc_sync_wait_loaded(healthcheck *hc, int timeout_ms);
+/* The /ready check (arg: the healthcheck): following the registry's change events. */
+bool hc_sync_ready(void *arg, char *detail, size_t detail_len);
 void hc_sync_stop(healthcheck *hc);
 
 cairn_err hc_sweep_start(healthcheck *hc, cairn_status *st);

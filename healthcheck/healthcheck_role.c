@@ -55,6 +55,7 @@ bool healthcheck_health(void *arg, char *detail, size_t detail_len)
 cairn_err healthcheck_start(healthcheck *hc, cairn_role *role, bool *stopped, cairn_status *st)
 {
     *stopped = false;
+    hc->role = role;
     snprintf(hc->run_dir, sizeof hc->run_dir, "%s", role->run_dir);
     hc_metrics_init(&hc->metrics, role->metrics);
     if (hc_table_init(&hc->table, &hc->probe_filter, hc->cfg.beat_timeout_ms,
@@ -92,6 +93,7 @@ cairn_err healthcheck_start(healthcheck *hc, cairn_role *role, bool *stopped, ca
     if (hc_sweep_start(hc, st) != CAIRN_OK || hc_probe_start(hc, st) != CAIRN_OK)
         goto fail;
     cairn_role_set_health(role, healthcheck_health, hc);
+    cairn_role_set_ready_check(role, hc_sync_ready, hc);
     log_info("beats on %s; sweep every %lld ms (beat timeout %lld ms, delete timeout %lld ms); "
              "probes every %lld ms",
              cmd_url, (long long)hc->cfg.check_interval_ms, (long long)hc->cfg.beat_timeout_ms,
@@ -104,6 +106,9 @@ fail:
 
 void healthcheck_stop(healthcheck *hc)
 {
+    /* /ready asks the sync thread's state: that question stops before the thread does. */
+    if (hc->role)
+        cairn_role_set_ready_check(hc->role, NULL, NULL);
     /* No new beats, then the threads, then what they share. */
     cairn_rpc_server_stop(hc->server);
     hc->server = NULL;

@@ -4,33 +4,38 @@
  * have been missed — the whole store is loaded again with SNAPSHOT_PAGE. Between loads, each
  * change event makes this thread fetch that service's snapshot (SERVICE_GET) and reconcile it;
  * events that arrive together are merged per service, and a snapshot already as new as the event
- * is not fetched again. A full load also runs every HC_RESYNC_MS, in case the publisher dropped
- * events for a slow subscriber (a missed event costs little meanwhile: a beat for an instance the
- * table lacks is looked up in the registry). */
+ * is not fetched again. Events are chained by revision (cairn_follow.h): the first page of a
+ * load says which revision it covers, and an event that does not follow on (one was dropped, or
+ * the registry's tick is ahead) triggers a full load. A full load also runs every HC_RESYNC_MS as
+ * a safety net. */
 #include <malloc.h>
 #include <nng/nng.h>
-#include <nng/protocol/pubsub0/sub.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cairn_endpoints.h"
+#include "cairn_follow.h"
 #include "cairn_log.h"
+#include "cairn_sub.h"
 #include "healthcheck.h"
 
 #define HC_RESYNC_MS 300000
 #define HC_PAGE_SIZE 256
 #define HC_RECV_TIMEOUT_MS 100
 #define HC_EVENT_BATCH 4096  /* events merged before their services are fetched */
-#define HC_SUB_BUFFER 8192   /* messages the SUB socket queues before the publisher drops */
+#define HC_MAX_EVENT_BYTES (1 << 20)
 #define HC_RETRY_MIN_MS 100
 #define HC_RETRY_MAX_MS 2000
 
 struct hc_sync {
     healthcheck *hc;
-    nng_socket sub;
-    bool sub_open;
+    cairn_sub sub;
+    cairn_follow follow;     /* sync thread only */
+    uint64_t load_revision;  /* the revision the running load covers (its first page's) */
+    atomic_bool connected;   /* to the registry's publisher */
     pthread_t thread;
     bool thread_started;
     atomic_bool stop;
@@ -50,12 +55,12 @@ typedef struct pending_event {
     uint64_t revision;
 } pending_event;
 
-static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
+static void on_pipe(void *arg, bool connected)
 {
-    (void)p;
-    (void)ev;
     hc_sync *s = arg;
-    atomic_store(&s->reload, true);
+    atomic_store(&s->connected, connected);
+    if (connected)
+        atomic_store(&s->reload, true);
 }
 
 /* ---- full load ------------------------------------------------------------------------------ */
@@ -89,6 +94,8 @@ static cairn_err full_load(hc_sync *s, cairn_status *st)
             cairn_reply_free(&rep);
             break;
         }
+        if (services == 0 && !strcmp(cur_ns, ""))
+            s->load_revision = rep.revision;
         for (uint32_t i = 0; i < rep.snapshot_count; i++) {
             const cairn_service_snapshot *snap = &rep.snapshots[i];
             const cairn_service *svc = &snap->service;
@@ -126,6 +133,7 @@ static cairn_err full_load(hc_sync *s, cairn_status *st)
         return err;
     /* Only a complete pass may drop what it did not see. */
     hc_table_end_pass(&hc->table, pass);
+    cairn_follow_synced(&s->follow, s->load_revision);
     /* The pages were large and short-lived: give their memory back. */
     malloc_trim(0);
     log_info("loaded %zu services with %zu instances from the registry", services, instances);
@@ -179,13 +187,25 @@ static void pending_add(hc_sync *s, const cairn_change_event *ev)
 static bool receive_event(hc_sync *s, int flags)
 {
     nng_msg *msg;
-    int rv = nng_recvmsg(s->sub, &msg, flags);
+    int rv = nng_recvmsg(s->sub.sock, &msg, flags);
     if (rv != 0)
         return false;
     cairn_change_event ev;
     cairn_status st;
     if (cairn_event_decode(nng_msg_body(msg), nng_msg_len(msg), &ev, &st) == CAIRN_OK) {
-        pending_add(s, &ev);
+        switch (cairn_follow_next(&s->follow, ev.prev_revision, ev.revision)) {
+        case CAIRN_FOLLOW_APPLY:
+            if (ev.kind != CAIRN_CHANGE_TICK)
+                pending_add(s, &ev);
+            break;
+        case CAIRN_FOLLOW_STALE:
+            break; /* the last load covered it */
+        case CAIRN_FOLLOW_GAP:
+            if (s->loaded && !atomic_exchange(&s->reload, true))
+                log_info("change events were missed (revision %llu); reloading",
+                         (unsigned long long)ev.revision);
+            break;
+        }
         cairn_event_free(&ev);
     } else {
         log_warn("undecodable change event: %s", st.message);
@@ -292,25 +312,12 @@ cairn_err hc_sync_start(healthcheck *hc, cairn_status *st)
                    hc->run_dir);
         goto fail;
     }
-    int rv = nng_sub0_open(&s->sub);
-    if (rv != 0) {
-        cairn_fail(st, CAIRN_E_INTERNAL, "cannot open the event socket: %s", nng_strerror(rv));
-        goto fail;
-    }
-    s->sub_open = true;
     /* Subscribe first: the load that the connection triggers must not miss a change made while
      * it runs. */
-    if ((rv = nng_socket_set(s->sub, NNG_OPT_SUB_SUBSCRIBE, "", 0)) != 0 ||
-        (rv = nng_socket_set_ms(s->sub, NNG_OPT_RECVTIMEO, HC_RECV_TIMEOUT_MS)) != 0 ||
-        (rv = nng_socket_set_int(s->sub, NNG_OPT_RECVBUF, HC_SUB_BUFFER)) != 0 ||
-        (rv = nng_socket_set_size(s->sub, NNG_OPT_RECVMAXSZ, 1 << 20)) != 0 ||
-        (rv = nng_socket_set_ms(s->sub, NNG_OPT_RECONNMINT, 50)) != 0 ||
-        (rv = nng_socket_set_ms(s->sub, NNG_OPT_RECONNMAXT, 1000)) != 0 ||
-        (rv = nng_pipe_notify(s->sub, NNG_PIPE_EV_ADD_POST, on_pipe, s)) != 0 ||
-        (rv = nng_dial(s->sub, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
-        cairn_fail(st, CAIRN_E_INTERNAL, "cannot subscribe to %s: %s", url, nng_strerror(rv));
+    cairn_follow_init(&s->follow);
+    if (cairn_sub_open(&s->sub, url, HC_MAX_EVENT_BYTES, HC_RECV_TIMEOUT_MS, on_pipe, s, st))
         goto fail;
-    }
+    int rv;
     if ((rv = pthread_create(&s->thread, NULL, sync_main, s)) != 0) {
         cairn_fail(st, CAIRN_E_INTERNAL, "cannot start the event thread: %s", strerror(rv));
         goto fail;
@@ -320,6 +327,16 @@ cairn_err hc_sync_start(healthcheck *hc, cairn_status *st)
 fail:
     hc_sync_stop(hc);
     return st->code;
+}
+
+bool hc_sync_ready(void *arg, char *detail, size_t detail_len)
+{
+    hc_sync *s = ((healthcheck *)arg)->sync;
+    if (!atomic_load(&s->connected)) {
+        snprintf(detail, detail_len, "not connected to the registry's change events");
+        return false;
+    }
+    return true;
 }
 
 bool hc_sync_wait_loaded(healthcheck *hc, int timeout_ms)
@@ -350,8 +367,7 @@ void hc_sync_stop(healthcheck *hc)
     atomic_store(&s->stop, true);
     if (s->thread_started)
         pthread_join(s->thread, NULL);
-    if (s->sub_open)
-        nng_close(s->sub);
+    cairn_sub_close(&s->sub);
     pending_clear(s);
     cairn_hashmap_free(s->pending);
     pthread_cond_destroy(&s->loaded_cond);

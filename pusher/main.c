@@ -19,7 +19,7 @@ int main(int argc, char **argv)
         cairn_role_finish(&role);
         return err == CAIRN_E_INVALID ? CAIRN_EXIT_CONFIG : EXIT_FAILURE;
     }
-    cairn_role_ready(&role);
+    /* The loop declares the role ready once it is connected and caught up (pusher.h). */
     cairn_role_wait_for_stop(&role);
     pusher_close(&p);
     return cairn_role_finish(&role);

@@ -3,9 +3,18 @@
  * subscribers is pushed, after the merge window, as one datagram per distinct (clusters, agent
  * class) to every subscriber, from one UDP socket that also receives the acks.
  *
+ * Nothing depends on having been connected at the right moment: each time the pusher (re)connects
+ * to the gateway, or sees a gap in its subscription sequence, it loads the gateway's table of the
+ * subscriptions it owns (SUBSCRIPTION_SNAPSHOT); each time it (re)connects to the registry's
+ * events, or sees a gap in their revision chain, it pushes every subscribed service it owns
+ * (cairn_follow.h). It reports ready (/ready, sd_notify) only while both connections are up, the
+ * snapshot is loaded and the event chain is followed from there (the first event or tick after
+ * the load, which repairs as above).
+ *
  * Threads: one loop thread owns every table (subscribers, pending acks, rate buckets, timers)
  * and does all the work: it polls the UDP socket, the two nng SUB sockets' receive descriptors
- * and a wake pipe, and runs due timers. Other threads (the admin listener) only read atomics. */
+ * and a wake pipe, and runs due timers. nng's pipe callbacks and the admin listener only touch
+ * atomics. */
 #ifndef PUSHER_H
 #define PUSHER_H
 
@@ -16,9 +25,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cairn_follow.h"
 #include "cairn_hashmap.h"
 #include "cairn_role.h"
 #include "cairn_rpc.h"
+#include "cairn_sub.h"
 #include "pusher_metrics.h"
 #include "pusher_rate.h"
 #include "pusher_subs.h"
@@ -65,9 +76,17 @@ typedef struct pusher {
     bool registry_failing;
 
     cairn_rpc_client *registry;
-    nng_socket subscriptions; /* SUB to the gateway */
-    nng_socket events;        /* SUB to the registry */
-    bool subscriptions_open, events_open;
+    cairn_rpc_client *gateway; /* SUBSCRIPTION_SNAPSHOT */
+    cairn_sub subscriptions;   /* SUB to the gateway */
+    cairn_sub events;          /* SUB to the registry */
+    cairn_follow sub_follow;   /* loop thread: the gateway's subscription sequence */
+    cairn_follow event_follow; /* loop thread: the registry's revision chain */
+    int64_t snapshot_retry_at; /* monotonic ms; a failed snapshot is asked again then */
+    /* set by nng's pipe callbacks, taken by the loop */
+    atomic_bool gateway_reconnected, registry_reconnected;
+    atomic_bool gateway_up, registry_up;
+    atomic_bool snapshot_loaded; /* the subscription snapshot of the current gateway connection */
+    atomic_bool events_synced;   /* the event chain is followed since the snapshot was loaded */
     int wake[2];
     pthread_t thread;
     bool thread_started;
@@ -92,6 +111,14 @@ int64_t pusher_wall_us(void);
 void pusher_push_schedule(pusher *p, pusher_service *svc, int64_t change_at_ms, int64_t now);
 /* svc's merge window ended: snapshot, render per group, send. */
 void pusher_push_run(pusher *p, pusher_service *svc, int64_t now);
+
+/* ---- pusher_follow.c: catching up with the gateway and the registry ------------------------ */
+/* Loads the gateway's subscriptions for this pusher; false when the gateway did not answer. */
+bool pusher_follow_load_subscriptions(pusher *p, int64_t now);
+/* Events were lost (or the stream is new): every subscribed service gets a push. */
+void pusher_follow_push_all(pusher *p, int64_t now);
+/* The /ready check: both connections up, the subscription snapshot loaded, events followed. */
+bool pusher_follow_ready(void *arg, char *detail, size_t detail_len);
 
 /* ---- pusher_loop.c ------------------------------------------------------------------------ */
 void *pusher_loop_main(void *arg);

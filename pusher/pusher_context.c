@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <nng/nng.h>
-#include <nng/protocol/pubsub0/sub.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -13,8 +12,8 @@
 #include "pusher.h"
 #include "pusher_delivery.h"
 
-/* Messages a SUB socket queues before nng drops: a burst of list refreshes or changes. */
-#define SUB_QUEUE 8192
+/* The largest subscription or change event taken from a SUB socket. */
+#define MAX_SUB_MESSAGE (64 * 1024)
 /* The loop is stuck when it has not turned for this long beyond a registry call. */
 #define STUCK_MS 5000
 
@@ -76,35 +75,56 @@ static bool health(void *arg, char *detail, size_t detail_len)
     return true;
 }
 
-/* upstream_connected{source}: 1 while the one dialed connection is up (runs on nng's thread;
- * gauges are atomic). Tests and operators learn from it that no change or subscription is
- * missed for want of a connection. */
-static void on_pipe(nng_pipe pipe, nng_pipe_ev ev, void *arg)
+static void wake_loop(pusher *p)
 {
-    (void)pipe;
-    cairn_gauge_set(arg, ev == NNG_PIPE_EV_ADD_POST ? 1 : 0);
+    ssize_t w = write(p->wake[1], "x", 1);
+    (void)w; /* a full pipe wakes the loop as well */
 }
 
-/* A SUB socket dialed to ep, subscribed to everything. The dial does not wait for the peer:
- * nng redials until it is there, and again whenever it restarts. */
-static cairn_err open_sub(pusher *p, cairn_endpoint ep, nng_socket *sock, bool *open,
-                          cairn_gauge *connected, cairn_status *st)
+/* Runs on nng's thread, per connection made or lost: upstream_connected{source} for operators,
+ * and flags the loop takes (whatever came meanwhile may have been missed). */
+static void on_gateway_pipe(void *arg, bool connected)
 {
-    char url[256];
-    if (cairn_endpoint_url(p->role->run_dir, ep, url, sizeof url) != 0)
+    pusher *p = arg;
+    cairn_gauge_set(p->metrics.gateway_connected, connected ? 1 : 0);
+    atomic_store(&p->gateway_up, connected);
+    atomic_store(&p->snapshot_loaded, false);
+    atomic_store(&p->gateway_reconnected, true);
+    wake_loop(p);
+}
+
+static void on_registry_pipe(void *arg, bool connected)
+{
+    pusher *p = arg;
+    cairn_gauge_set(p->metrics.registry_connected, connected ? 1 : 0);
+    atomic_store(&p->registry_up, connected);
+    atomic_store(&p->registry_reconnected, true);
+    wake_loop(p);
+}
+
+static cairn_err endpoint_url(pusher *p, cairn_endpoint ep, char *url, size_t len,
+                              cairn_status *st)
+{
+    if (cairn_endpoint_url(p->role->run_dir, ep, url, len) != 0)
         return cairn_fail(st, CAIRN_E_INVALID,
                           "node.run_dir is too long for an ipc socket path: %s", p->role->run_dir);
-    int rc = nng_sub0_open(sock);
-    if (rc)
-        return cairn_fail(st, CAIRN_E_INTERNAL, "open a SUB socket: %s", nng_strerror(rc));
-    *open = true;
-    if ((rc = nng_pipe_notify(*sock, NNG_PIPE_EV_ADD_POST, on_pipe, connected)) ||
-        (rc = nng_pipe_notify(*sock, NNG_PIPE_EV_REM_POST, on_pipe, connected)) ||
-        (rc = nng_socket_set(*sock, NNG_OPT_SUB_SUBSCRIBE, "", 0)) ||
-        (rc = nng_socket_set_int(*sock, NNG_OPT_RECVBUF, SUB_QUEUE)) ||
-        (rc = nng_socket_set_ms(*sock, NNG_OPT_RECONNMAXT, 1000)) ||
-        (rc = nng_dial(*sock, url, NULL, NNG_FLAG_NONBLOCK)))
-        return cairn_fail(st, CAIRN_E_INTERNAL, "subscribe to %s: %s", url, nng_strerror(rc));
+    return CAIRN_OK;
+}
+
+/* The connections to the registry (snapshots, events) and the gateway (subscriptions). The
+ * dials do not wait for the peers: nng redials until they are there, and whenever they restart. */
+static cairn_err open_upstreams(pusher *p, cairn_status *st)
+{
+    char url[256];
+    if (endpoint_url(p, CAIRN_EP_REGISTRY_COMMANDS, url, sizeof url, st) ||
+        !(p->registry = cairn_rpc_client_open(url, "registry", p->cfg.registry_timeout_ms, st)) ||
+        endpoint_url(p, CAIRN_EP_GATEWAY_COMMANDS, url, sizeof url, st) ||
+        !(p->gateway = cairn_rpc_client_open(url, "gateway", p->cfg.registry_timeout_ms, st)) ||
+        endpoint_url(p, CAIRN_EP_GATEWAY_SUBSCRIPTIONS, url, sizeof url, st) ||
+        cairn_sub_open(&p->subscriptions, url, MAX_SUB_MESSAGE, 0, on_gateway_pipe, p, st) ||
+        endpoint_url(p, CAIRN_EP_REGISTRY_EVENTS, url, sizeof url, st) ||
+        cairn_sub_open(&p->events, url, MAX_SUB_MESSAGE, 0, on_registry_pipe, p, st))
+        return st->code;
     return CAIRN_OK;
 }
 
@@ -134,24 +154,15 @@ cairn_err pusher_open(pusher *p, cairn_role *role, cairn_status *st)
         goto fail;
     cairn_gauge_set(p->metrics.udp_port, p->udp.port);
 
-    char url[256];
-    if (cairn_endpoint_url(role->run_dir, CAIRN_EP_REGISTRY_COMMANDS, url, sizeof url) != 0) {
-        cairn_fail(st, CAIRN_E_INVALID, "node.run_dir is too long for an ipc socket path: %s",
-                   role->run_dir);
-        goto fail;
-    }
-    p->registry = cairn_rpc_client_open(url, "registry", p->cfg.registry_timeout_ms, st);
-    if (!p->registry)
-        goto fail;
-    if (open_sub(p, CAIRN_EP_GATEWAY_SUBSCRIPTIONS, &p->subscriptions, &p->subscriptions_open,
-                 p->metrics.gateway_connected, st) != CAIRN_OK ||
-        open_sub(p, CAIRN_EP_REGISTRY_EVENTS, &p->events, &p->events_open,
-                 p->metrics.registry_connected, st) != CAIRN_OK)
-        goto fail;
+    /* The wake pipe first: the connections' callbacks write to it. */
     if (pipe2(p->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
         cairn_fail(st, CAIRN_E_INTERNAL, "pipe: %s", strerror(errno));
         goto fail;
     }
+    cairn_follow_init(&p->sub_follow);
+    cairn_follow_init(&p->event_follow);
+    if (open_upstreams(p, st) != CAIRN_OK)
+        goto fail;
     int rc = pthread_create(&p->thread, NULL, pusher_loop_main, p);
     if (rc != 0) {
         cairn_fail(st, CAIRN_E_INTERNAL, "start the push loop: %s", strerror(rc));
@@ -159,6 +170,7 @@ cairn_err pusher_open(pusher *p, cairn_role *role, cairn_status *st)
     }
     p->thread_started = true;
     cairn_role_set_health(role, health, p);
+    cairn_role_set_ready_check(role, pusher_follow_ready, p);
     log_info("pusher %u of %u: UDP port %u (buffers: send %zu, receive %zu bytes), merge "
              "window %lld ms, ack timeout %lld ms x %u retries, subscriber TTL %lld ms",
              p->cfg.index, p->cfg.count, p->udp.port, pusher_udp_buffer(&p->udp, SO_SNDBUF),
@@ -174,8 +186,10 @@ fail:
 
 void pusher_close(pusher *p)
 {
-    if (p->role)
+    if (p->role) {
         cairn_role_set_health(p->role, NULL, NULL);
+        cairn_role_set_ready_check(p->role, NULL, NULL);
+    }
     if (p->thread_started) {
         atomic_store(&p->stopping, true);
         ssize_t w = write(p->wake[1], "x", 1);
@@ -184,14 +198,14 @@ void pusher_close(pusher *p)
         p->thread_started = false;
     }
     /* Closing the SUB sockets first: nothing arrives any more. */
-    if (p->subscriptions_open)
-        nng_close(p->subscriptions);
-    if (p->events_open)
-        nng_close(p->events);
-    p->subscriptions_open = p->events_open = false;
+    cairn_sub_close(&p->subscriptions);
+    cairn_sub_close(&p->events);
     if (p->registry)
         cairn_rpc_client_close(p->registry);
     p->registry = NULL;
+    if (p->gateway)
+        cairn_rpc_client_close(p->gateway);
+    p->gateway = NULL;
     /* Pending entries point at subscribers: they go first, then the subscribers. */
     pusher_delivery_destroy(p);
     pusher_timers_free(&p->timers);

@@ -7,6 +7,7 @@
 
 #include "cairn_log.h"
 #include "pusher.h"
+#include "cairn_java_hash.h"
 #include "pusher_ack.h"
 #include "pusher_delivery.h"
 
@@ -15,6 +16,8 @@
 #define BATCH 256
 /* The longest poll: the heartbeat /health reads moves at least this often. */
 #define MAX_WAIT_MS 1000
+/* A subscription snapshot the gateway did not deliver is asked again this soon. */
+#define SNAPSHOT_RETRY_MS 100
 
 static void on_subscription(pusher *p, const void *buf, size_t len, int64_t now)
 {
@@ -25,9 +28,18 @@ static void on_subscription(pusher *p, const void *buf, size_t len, int64_t now)
         log_debug("undecodable subscription: %s", st.message);
         return;
     }
+    /* A gap in the sequence: what was lost comes with a snapshot (this one is applied anyway;
+     * applying a subscription twice only refreshes it). A gateway of an older version sends no
+     * sequence numbers: nothing to check. */
+    if (sub.seq != 0 && atomic_load(&p->snapshot_loaded) &&
+        cairn_follow_next(&p->sub_follow, sub.seq - 1, sub.seq) == CAIRN_FOLLOW_GAP) {
+        log_info("subscriptions from the gateway were lost (sequence %llu); reloading",
+                 (unsigned long long)sub.seq);
+        atomic_store(&p->snapshot_loaded, false);
+    }
     if (!sub.namespace_id || !sub.service) {
         cairn_counter_inc(p->metrics.refused_invalid);
-    } else if (pusher_owner_of(sub.namespace_id, sub.service, p->cfg.count) == p->cfg.index) {
+    } else if (cairn_push_owner(sub.namespace_id, sub.service, p->cfg.count) == p->cfg.index) {
         switch (pusher_subs_upsert(&p->subs, &p->udp, &sub, now)) {
         case PUSHER_SUB_ADDED:
             cairn_counter_inc(p->metrics.sub_added);
@@ -65,15 +77,72 @@ static void on_event(pusher *p, const void *buf, size_t len, int64_t now)
         log_debug("undecodable change event: %s", st.message);
         return;
     }
+    /* Until the subscriptions are known, events can be left to the repair at the first event
+     * after they are: pushing every subscribed service then covers these too. */
+    if (!atomic_load(&p->snapshot_loaded)) {
+        cairn_follow_lost(&p->event_follow);
+        atomic_store(&p->events_synced, false);
+        cairn_event_free(&ev);
+        return;
+    }
+    switch (cairn_follow_next(&p->event_follow, ev.prev_revision, ev.revision)) {
+    case CAIRN_FOLLOW_APPLY:
+        break;
+    case CAIRN_FOLLOW_STALE:
+        cairn_event_free(&ev);
+        return;
+    case CAIRN_FOLLOW_GAP:
+        /* The first event of a connection, or events were lost: whatever changed meanwhile is
+         * covered by pushing every subscribed service (each push reads the service afresh). */
+        pusher_follow_push_all(p, now);
+        cairn_follow_synced(&p->event_follow, ev.revision);
+        atomic_store(&p->events_synced, true);
+        cairn_event_free(&ev);
+        return;
+    }
     /* Only owned services with subscribers are looked up at all: the others are someone else's
      * or nobody listens. */
-    if (ev.namespace_id && ev.service &&
-        pusher_owner_of(ev.namespace_id, ev.service, p->cfg.count) == p->cfg.index) {
+    if (ev.kind != CAIRN_CHANGE_TICK && ev.namespace_id && ev.service &&
+        cairn_push_owner(ev.namespace_id, ev.service, p->cfg.count) == p->cfg.index) {
         pusher_service *svc = pusher_subs_service(&p->subs, ev.namespace_id, ev.service);
         if (svc)
             pusher_push_schedule(p, svc, ev.at_ms, now);
     }
     cairn_event_free(&ev);
+}
+
+/* Takes the connection flags the pipe callbacks set, loads the subscription snapshot when one
+ * is due, and declares the role ready the first time it can serve. Returns the longest the loop
+ * may sleep before it must come back here (a failed snapshot is asked again soon). */
+static int catch_up(pusher *p, int64_t now)
+{
+    if (atomic_exchange(&p->registry_reconnected, false)) {
+        cairn_follow_lost(&p->event_follow);
+        atomic_store(&p->events_synced, false);
+    }
+    if (atomic_exchange(&p->gateway_reconnected, false)) {
+        cairn_follow_lost(&p->sub_follow);
+        atomic_store(&p->snapshot_loaded, false);
+        p->snapshot_retry_at = 0;
+    }
+    if (!atomic_load(&p->snapshot_loaded) && atomic_load(&p->gateway_up)) {
+        if (now < p->snapshot_retry_at)
+            return (int)(p->snapshot_retry_at - now);
+        if (!pusher_follow_load_subscriptions(p, now)) {
+            p->snapshot_retry_at = now + SNAPSHOT_RETRY_MS;
+            return SNAPSHOT_RETRY_MS;
+        }
+        cairn_counter_inc(p->metrics.subscription_snapshots);
+        atomic_store(&p->snapshot_loaded, true);
+        /* Subscriptions arrived that events so far were not checked against: repair at the next
+         * event (at the latest the registry's next tick). */
+        cairn_follow_lost(&p->event_follow);
+        atomic_store(&p->events_synced, false);
+    }
+    char why[128];
+    if (pusher_follow_ready(p, why, sizeof why))
+        cairn_role_ready(p->role); /* the first time: sd_notify READY=1 */
+    return MAX_WAIT_MS;
 }
 
 /* Receives up to BATCH messages from a SUB socket. */
@@ -173,7 +242,7 @@ static int recv_fd(nng_socket sock)
 void *pusher_loop_main(void *arg)
 {
     pusher *p = arg;
-    int sub_fd = recv_fd(p->subscriptions), ev_fd = recv_fd(p->events);
+    int sub_fd = recv_fd(p->subscriptions.sock), ev_fd = recv_fd(p->events.sock);
     if (sub_fd < 0 || ev_fd < 0) {
         log_error("cannot poll the SUB sockets: no receive descriptor");
         cairn_role_request_stop();
@@ -185,8 +254,9 @@ void *pusher_loop_main(void *arg)
         run_timers(p);
         int64_t now = pusher_now_ms();
         atomic_store(&p->heartbeat_ms, now);
+        int most = catch_up(p, now);
         int64_t next = pusher_timers_next(&p->timers);
-        int wait = next <= now ? 0 : next - now > MAX_WAIT_MS ? MAX_WAIT_MS : (int)(next - now);
+        int wait = next <= now ? 0 : next - now > most ? most : (int)(next - now);
         struct pollfd fds[] = {
             {.fd = p->wake[0], .events = POLLIN},
             {.fd = p->udp.fd, .events = POLLIN},
@@ -210,9 +280,9 @@ void *pusher_loop_main(void *arg)
         }
         /* Subscriptions first: a list request that raced a change then gets its push. */
         if (fds[2].revents)
-            drain_sub(p, p->subscriptions, on_subscription);
+            drain_sub(p, p->subscriptions.sock, on_subscription);
         if (fds[3].revents)
-            drain_sub(p, p->events, on_event);
+            drain_sub(p, p->events.sock, on_event);
         if (fds[1].revents)
             pusher_drain_udp(p);
     }

@@ -65,6 +65,15 @@ int pusher_metrics_init(pusher_metrics *pm, cairn_metrics *m)
                             NULL);
     pm->bad_messages = C("bad_messages_total",
                          "Undecodable subscription or change-event messages.", NULL);
+    pm->event_gaps = C("event_gaps_total",
+                       "Times change events may have been missed (a new connection to the "
+                       "registry, or a gap in the revision chain): every subscribed service "
+                       "was pushed.",
+                       NULL);
+    pm->subscription_snapshots = C("subscription_snapshots_total",
+                                   "Subscription tables loaded from the gateway (at each "
+                                   "connection, and after a gap in the sequence).",
+                                   NULL);
     pm->ack_seconds = H("ack_seconds", "Time from a push's transmission to its ack.");
     pm->change_to_send_seconds =
         H("change_to_send_seconds",

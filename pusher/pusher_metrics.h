@@ -16,7 +16,8 @@
  *   oversize_skipped_total                                payloads over max_datagram_bytes
  *   zombies_dropped_total                                 subscribers past their TTL
  *   garbage_datagrams_total, acks_unmatched_total         UDP input that is no ack / no match
- *   registry_errors_total, bad_messages_total             snapshot failures, undecodable input */
+ *   registry_errors_total, bad_messages_total             snapshot failures, undecodable input
+ *   event_gaps_total, subscription_snapshots_total        repairs: lost events, gateway reloads */
 #ifndef PUSHER_METRICS_H
 #define PUSHER_METRICS_H
 
@@ -31,6 +32,7 @@ typedef struct pusher_metrics {
     cairn_counter *rate_limited, *send_deferred;
     cairn_counter *raw_bytes, *sent_bytes, *gzip, *oversize, *zombies;
     cairn_counter *garbage, *unmatched, *registry_errors, *bad_messages;
+    cairn_counter *event_gaps, *subscription_snapshots;
     cairn_histogram *ack_seconds, *change_to_send_seconds;
 } pusher_metrics;
 

@@ -22,19 +22,6 @@ static char *service_key(const char *ns, const char *svc, size_t *len)
     return k;
 }
 
-uint32_t pusher_owner_of(const char *namespace_id, const char *service, uint32_t count)
-{
-    if (count <= 1)
-        return 0;
-    size_t len;
-    char *k = service_key(namespace_id, service, &len);
-    if (!k)
-        return 0; /* out of memory: any answer is as good, the subscriber polls */
-    uint32_t owner = cairn_distro_index(k, len, count);
-    free(k);
-    return owner;
-}
-
 int pusher_subs_init(pusher_subs *t, uint32_t max_per_service, uint32_t max_total,
                      pusher_sub_drop_fn on_drop, void *arg)
 {
@@ -201,7 +188,8 @@ pusher_sub_result pusher_subs_upsert(pusher_subs *t, const pusher_udp *u,
     pusher_sub *sub = cairn_hashmap_get(t->subs, k, klen);
     if (sub) {
         free(k);
-        sub->refreshed_ms = now;
+        if (now > sub->refreshed_ms)
+            sub->refreshed_ms = now; /* a snapshot may carry an older refresh than a live one */
         return PUSHER_SUB_REFRESHED;
     }
     if (t->total >= t->max_total) {

@@ -71,10 +71,6 @@ typedef struct pusher_subs {
     void *on_drop_arg;
 } pusher_subs;
 
-/* The pusher (of count) owning a service: Java String.hashCode of "<namespace>##<grouped>",
- * Distro-style (cairn_distro_index), so every pusher and any tool computes the same owner. */
-uint32_t pusher_owner_of(const char *namespace_id, const char *service, uint32_t count);
-
 int pusher_subs_init(pusher_subs *t, uint32_t max_per_service, uint32_t max_total,
                      pusher_sub_drop_fn on_drop, void *arg);
 /* Frees everything (on_drop is called for each subscriber). Timers must be disarmed first. */

@@ -47,6 +47,7 @@ int main(int argc, char **argv)
         .max_instances_per_service = cairn_config_int(cfg, "limits.max_instances_per_service"),
         .publish = registry_events_publish,
         .publish_arg = events,
+        .event_tick_ms = cairn_config_int(cfg, "registry.event_tick_ms"),
     };
     if (registry_writer_start(&wcfg, &writer, &st))
         goto fail;

@@ -75,7 +75,11 @@ cairn_err registry_snapshot_page(registry_store *s, MDB_txn *txn, const cairn_re
         .limit = req->page_size < PAGE_MAX_SERVICES ? req->page_size : PAGE_MAX_SERVICES,
         .st = st,
     };
-    cairn_err err = registry_store_scan_services(s, txn, ns, svc, add_service, &p, st);
+    /* The revision this page was read at: a follower's first page tells it which change events
+     * its load already covers (cairn_follow.h). */
+    cairn_err err = registry_store_revision(s, txn, &rep->revision, st);
+    if (!err)
+        err = registry_store_scan_services(s, txn, ns, svc, add_service, &p, st);
     if (!err)
         err = p.err;
     if (err) {

@@ -492,6 +492,18 @@ cairn_err registry_store_scan_services(registry_store *s, MDB_txn *txn, const ch
     return err;
 }
 
+cairn_err registry_store_revision(registry_store *s, MDB_txn *txn, uint64_t *rev,
+                                  cairn_status *st)
+{
+    bool found;
+    *rev = 0;
+    if (meta_get_u64(s, txn, META_REVISION, strlen(META_REVISION), rev, &found, st))
+        return st->code;
+    if (!found)
+        *rev = 0;
+    return CAIRN_OK;
+}
+
 cairn_err registry_store_next_revision(registry_store *s, MDB_txn *txn, uint64_t *rev,
                                        cairn_status *st)
 {

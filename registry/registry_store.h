@@ -84,6 +84,10 @@ cairn_err registry_store_scan_services(registry_store *s, MDB_txn *txn, const ch
 cairn_err registry_store_next_revision(registry_store *s, MDB_txn *txn, uint64_t *rev,
                                        cairn_status *st);
 
+/* The store-wide revision as of txn (0 for a new store). */
+cairn_err registry_store_revision(registry_store *s, MDB_txn *txn, uint64_t *rev,
+                                  cairn_status *st);
+
 /* Entry counts of the services and instances databases. */
 cairn_err registry_store_counts(registry_store *s, MDB_txn *txn, uint64_t *services,
                                 uint64_t *instances, cairn_status *st);

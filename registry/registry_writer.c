@@ -1,6 +1,7 @@
 /* The registry's writer thread: a queue of write requests, drained in batches (group commit). */
 #include "registry_writer.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -40,6 +41,7 @@ struct registry_writer {
     write_job **batch;
     write_job **changed;
     cairn_change_event *events;
+    uint64_t last_published; /* the revision of the newest event published (writer thread) */
 };
 
 static double mono_seconds(void)
@@ -158,8 +160,48 @@ static void publish_events(registry_writer *w, size_t n, int64_t now_ms)
         i = j;
     }
     qsort(w->events, e, sizeof *w->events, by_revision);
-    for (size_t i = 0; i < e; i++)
+    for (size_t i = 0; i < e; i++) {
+        w->events[i].prev_revision = w->last_published;
+        w->last_published = w->events[i].revision;
         w->cfg.publish(w->cfg.publish_arg, &w->events[i]);
+    }
+}
+
+static void publish_tick(registry_writer *w)
+{
+    if (!w->cfg.publish)
+        return;
+    cairn_change_event tick = {
+        .namespace_id = "",
+        .service = "",
+        .revision = w->last_published,
+        .prev_revision = w->last_published,
+        .kind = CAIRN_CHANGE_TICK,
+        .at_ms = wall_ms(),
+    };
+    w->cfg.publish(w->cfg.publish_arg, &tick);
+}
+
+/* Waits (mu held) for work or a stop; publishes a tick each time event_tick_ms passes idle. */
+static void wait_for_work(registry_writer *w)
+{
+    while (!w->head && !w->stopping) {
+        if (w->cfg.event_tick_ms <= 0) {
+            pthread_cond_wait(&w->wake, &w->mu);
+            continue;
+        }
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        int64_t ns = until.tv_nsec + (w->cfg.event_tick_ms % 1000) * 1000000;
+        until.tv_sec += w->cfg.event_tick_ms / 1000 + ns / 1000000000;
+        until.tv_nsec = ns % 1000000000;
+        if (pthread_cond_timedwait(&w->wake, &w->mu, &until) == ETIMEDOUT && !w->head &&
+            !w->stopping) {
+            pthread_mutex_unlock(&w->mu);
+            publish_tick(w);
+            pthread_mutex_lock(&w->mu);
+        }
+    }
 }
 
 static void run_batch(registry_writer *w, size_t n)
@@ -227,8 +269,7 @@ static void *writer_main(void *arg)
     registry_writer *w = arg;
     pthread_mutex_lock(&w->mu);
     for (;;) {
-        while (!w->head && !w->stopping)
-            pthread_cond_wait(&w->wake, &w->mu);
+        wait_for_work(w);
         if (!w->head)
             break; /* stopping, and every queued write is done */
         size_t n = 0;
@@ -279,8 +320,27 @@ cairn_err registry_writer_start(const registry_writer_config *cfg, registry_writ
         free(w);
         return cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
     }
+    /* Events chain on from the revision the store holds: a follower that saw the last event of
+     * the previous run sees no gap; one that missed events published just before a crash does. */
+    MDB_txn *txn;
+    int trc = mdb_txn_begin(cfg->store->env, NULL, MDB_RDONLY, &txn);
+    cairn_err rerr = trc ? registry_store_fail(trc, "begin read", st)
+                         : registry_store_revision(cfg->store, txn, &w->last_published, st);
+    if (!trc)
+        mdb_txn_abort(txn);
+    if (rerr) {
+        free(w->batch);
+        free(w->changed);
+        free(w->events);
+        free(w);
+        return rerr;
+    }
     pthread_mutex_init(&w->mu, NULL);
-    pthread_cond_init(&w->wake, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->wake, &ca);
+    pthread_condattr_destroy(&ca);
     atomic_store(&w->alive, true);
     int rc = pthread_create(&w->thread, NULL, writer_main, w);
     if (rc) {

@@ -2,7 +2,9 @@
  * block until the batch holding theirs is committed — and synced, when it held a durable write.
  * The writer runs each request of a batch in its own nested transaction, so a failing request
  * aborts only itself, commits once, syncs once, publishes one change event per changed service,
- * then wakes the submitters. */
+ * then wakes the submitters. Events are chained (prev_revision, cairn_follow.h), and when no
+ * write came for event_tick_ms the writer publishes a TICK with its newest revision, so that a
+ * follower that lost the last event of a burst notices within a tick. */
 #ifndef REGISTRY_WRITER_H
 #define REGISTRY_WRITER_H
 
@@ -24,6 +26,7 @@ typedef struct registry_writer_config {
     int64_t max_instances_per_service; /* limits.max_instances_per_service */
     registry_publish_fn publish;      /* may be NULL */
     void *publish_arg;
+    int64_t event_tick_ms;            /* registry.event_tick_ms; 0: no ticks */
 } registry_writer_config;
 
 typedef struct registry_writer registry_writer;

@@ -66,9 +66,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         return respond_text(conn, healthy ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, body);
     }
     if (strcmp(url, "/ready") == 0) {
-        bool ready = cairn_role_is_ready();
-        return respond_text(conn, ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
-                            ready ? "ready\n" : "not ready\n");
+        char detail[256] = "";
+        bool ready = cairn_role_is_ready(srv->role, detail, sizeof detail);
+        char body[300];
+        snprintf(body, sizeof body, "%s%s\n", ready ? "" : "not ready: ", ready ? "ready" : detail);
+        return respond_text(conn, ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, body);
     }
     return respond_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
 }

@@ -33,6 +33,12 @@ const cairn_config_key cairn_config_reference[] = {
      "How long a request waits for the registry before answering 503."},
     {"gateway.healthcheck_timeout_ms", CAIRN_CFG_INT, "1500", 50, 60000,
      "How long a beat waits for the healthcheck role before answering 503."},
+    {"gateway.max_push_subscriptions", CAIRN_CFG_INT, "1000000", 1, 100000000,
+     "Most live push subscriptions the gateway keeps for its pushers (about 200 bytes each); "
+     "beyond it a list request is answered as a plain poll (cacheMillis 3000)."},
+    {"gateway.ready_poll_ms", CAIRN_CFG_INT, "250", 10, 60000,
+     "How often the gateway checks that every role of the node is ready and connected; the "
+     "node reports UP (operator/metrics, readiness, sd_notify) only when all are."},
     {"gateway.list_cache_max_age_ms", CAIRN_CFG_INT, "2000", 0, 3600000,
      "instance/list bodies are cached per service and query, dropped when the registry reports "
      "a change and after a write through this gateway; a cached body older than this is "
@@ -53,6 +59,10 @@ const cairn_config_key cairn_config_reference[] = {
      "LMDB map size (the store's maximum size) in MiB."},
     {"registry.max_batch", CAIRN_CFG_INT, "512", 1, 65536,
      "Most writes the writer thread commits in one transaction (group commit)."},
+    {"registry.event_tick_ms", CAIRN_CFG_INT, "1000", 0, 60000,
+     "While no write comes, the change-event stream carries the newest revision this often, so "
+     "a role that lost the last event of a burst notices and repairs within this time (0: "
+     "never)."},
 
     /* healthcheck: heartbeats, expiry, active probes */
     {"healthcheck.admin_listen", CAIRN_CFG_ADDRESS, "127.0.0.1:9152", NOLIMIT,

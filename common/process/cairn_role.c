@@ -283,9 +283,30 @@ void cairn_role_set_health(cairn_role *role, cairn_health_fn fn, void *arg)
     pthread_mutex_unlock(&health_lock);
 }
 
-bool cairn_role_is_ready(void)
+void cairn_role_set_ready_check(cairn_role *role, cairn_health_fn fn, void *arg)
 {
-    return atomic_load(&ready_flag) && atomic_load(&stop_signal) == 0;
+    pthread_mutex_lock(&health_lock);
+    role->ready_check = fn;
+    role->ready_arg = arg;
+    pthread_mutex_unlock(&health_lock);
+}
+
+bool cairn_role_is_ready(cairn_role *role, char *detail, size_t detail_len)
+{
+    if (atomic_load(&stop_signal) != 0) {
+        snprintf(detail, detail_len, "stopping");
+        return false;
+    }
+    if (!atomic_load(&ready_flag)) {
+        snprintf(detail, detail_len, "starting");
+        return false;
+    }
+    pthread_mutex_lock(&health_lock);
+    cairn_health_fn fn = role->ready_check;
+    void *arg = role->ready_arg;
+    pthread_mutex_unlock(&health_lock);
+    snprintf(detail, detail_len, "ready");
+    return !fn || fn(arg, detail, detail_len);
 }
 
 bool cairn_role_check_health(cairn_role *role, char *detail, size_t detail_len)
@@ -312,7 +333,8 @@ bool cairn_role_check_health(cairn_role *role, char *detail, size_t detail_len)
 
 void cairn_role_ready(cairn_role *role)
 {
-    atomic_store(&ready_flag, true);
+    if (atomic_exchange(&ready_flag, true))
+        return;
     cairn_gauge_set(cairn_metrics_gauge(role->metrics, "ready", "1 once the role is ready.", NULL),
                     1);
     int rc = sd_notifyf(0, "READY=1\nSTATUS=%s ready", role->name);

@@ -39,6 +39,8 @@ typedef struct cairn_role {
     char run_dir[PATH_MAX];
     cairn_health_fn health;
     void *health_arg;
+    cairn_health_fn ready_check; /* NULL: ready once cairn_role_ready was called */
+    void *ready_arg;
 } cairn_role;
 
 /* Parses the command line, loads config, sets up logging, signal handling (SIGTERM/SIGINT stop,
@@ -55,8 +57,14 @@ int cairn_role_init(cairn_role *role, const char *name, int argc, char **argv);
 /* The role's health callback for /health (default: healthy once ready). */
 void cairn_role_set_health(cairn_role *role, cairn_health_fn fn, void *arg);
 
+/* Whether the role can serve right now, asked by GET /ready after cairn_role_ready (a role whose
+ * inputs come and go, such as a pusher's connections, says so here). Set it before
+ * cairn_role_ready; fn runs on the admin listener's thread. */
+void cairn_role_set_ready_check(cairn_role *role, cairn_health_fn fn, void *arg);
+
 /* Declares the role ready: sd_notify("READY=1") when under systemd or `cairn run`, an info log
- * line, and /ready answers 200 from now on. */
+ * line, and /ready answers 200 from now on (while the ready check, if any, agrees). Any thread
+ * may call it; calls after the first do nothing. */
 void cairn_role_ready(cairn_role *role);
 
 /* True until a stop signal arrives. */

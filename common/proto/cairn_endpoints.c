@@ -9,6 +9,7 @@ static const char *const endpoint_files[CAIRN_EP__COUNT] = {
     [CAIRN_EP_HEALTHCHECK_COMMANDS] = "healthcheck.sock",
     [CAIRN_EP_GATEWAY_SUBSCRIPTIONS] = "gateway-subscriptions.sock",
     [CAIRN_EP_REPLICATOR_COMMANDS] = "replicator.sock",
+    [CAIRN_EP_GATEWAY_COMMANDS] = "gateway.sock",
 };
 
 const char *cairn_endpoint_file(cairn_endpoint ep)

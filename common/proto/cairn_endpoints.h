@@ -11,6 +11,7 @@ typedef enum cairn_endpoint {
     CAIRN_EP_HEALTHCHECK_COMMANDS,  /* healthcheck REP: beats */
     CAIRN_EP_GATEWAY_SUBSCRIPTIONS, /* gateway PUB: push subscriptions */
     CAIRN_EP_REPLICATOR_COMMANDS,   /* replicator REP */
+    CAIRN_EP_GATEWAY_COMMANDS,      /* gateway REP: subscription snapshots for pushers */
     CAIRN_EP__COUNT
 } cairn_endpoint;
 

@@ -5,6 +5,8 @@
 #include "cairn_java_hash.h"
 
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 /* Decodes one character at s[*i], advancing *i; returns U+FFFD for malformed input. */
 static uint32_t utf8_next(const unsigned char *s, size_t len, size_t *i)
@@ -78,4 +80,17 @@ uint32_t cairn_distro_index(const char *utf8, size_t len, uint32_t count)
     if (r < 0)
         r = -r;
     return (uint32_t)((uint64_t)r % count);
+}
+
+uint32_t cairn_push_owner(const char *namespace_id, const char *service, uint32_t count)
+{
+    if (count <= 1)
+        return 0;
+    char *k = NULL;
+    int n = asprintf(&k, "%s##%s", namespace_id, service);
+    if (n < 0)
+        return 0; /* out of memory: any answer is as good, the subscriber polls */
+    uint32_t owner = cairn_distro_index(k, (size_t)n, count);
+    free(k);
+    return owner;
 }

@@ -13,4 +13,9 @@ int32_t cairn_java_string_hash(const char *utf8, size_t len);
  * (count > 0). */
 uint32_t cairn_distro_index(const char *utf8, size_t len, uint32_t count);
 
+/* The pusher (of count) owning a service: the Distro index of "<namespace>##<grouped name>",
+ * Nacos' push-client service key, so the gateway, every pusher and any tool agree. 0 when count
+ * is 0 or 1. */
+uint32_t cairn_push_owner(const char *namespace_id, const char *service, uint32_t count);
+
 #endif

@@ -30,12 +30,15 @@
  *                  nsvc  uint -  service_count
  *                  ninst uint -  instance_count
  *                  snaps array - snapshots (snapshot maps)  (when snapshot_count > 0)
+ *                  subs  array - subscriptions (subscription maps without t/v)
+ *                                                  (when subscription_count > 0)
  *                  more  bool -  more              (when true)
  *  event           ns    str     namespace_id
  *                  svc   str     service
  *                  rev   uint    revision
  *                  kind  uint    kind (cairn_change_kind)
  *                  at    int     at_ms             (optional when decoding)
+ *                  prev  uint -  prev_revision     (written when non-zero)
  *  subscription    ns    str     namespace_id      (required)
  *                  svc   str     service           (required)
  *                  clusters str  clusters          (NULL is written as ""; decoder default "")
@@ -43,6 +46,7 @@
  *                  port  int     port              (required, int32)
  *                  agent str     agent             (NULL is written as ""; decoder default "")
  *                  at    int     at_ms             (optional when decoding)
+ *                  seq   uint -  seq               (written when non-zero)
  *  instance        ip    str     ip                (required)
  *                  port  int     port              (required, int32)
  *                  cluster str - cluster
@@ -93,6 +97,7 @@ static const char *const msg_type_names[CAIRN_MSG__END] = {
     [CAIRN_MSG_SNAPSHOT_PAGE] = "snapshot_page",
     [CAIRN_MSG_INSTANCE_HEALTH] = "instance_health",
     [CAIRN_MSG_SUBSCRIPTION] = "subscription",
+    [CAIRN_MSG_SUBSCRIPTION_SNAPSHOT] = "subscription_snapshot",
 };
 
 const char *cairn_msg_type_name(cairn_msg_type type)
@@ -281,12 +286,15 @@ static const struct {
     /* ns and svc are the cursor: omitted when NULL (the first page) */
     [CAIRN_MSG_SNAPSHOT_PAGE] = {RQ_NS | RQ_SVC | RQ_SIZE, RQ_SIZE},
     [CAIRN_MSG_INSTANCE_HEALTH] = {RQ_NS | RQ_SVC | RQ_INST | RQ_MODE, RQ_NS | RQ_SVC | RQ_INST},
+    /* page = the pusher's index, size = pusher.count */
+    [CAIRN_MSG_SUBSCRIPTION_SNAPSHOT] = {RQ_LIST | RQ_SIZE, RQ_LIST | RQ_SIZE},
 };
 
 static bool is_request_type(uint64_t t)
 {
     return (t >= CAIRN_MSG_INSTANCE_UPSERT && t <= CAIRN_MSG_STATS) ||
-           t == CAIRN_MSG_SNAPSHOT_PAGE || t == CAIRN_MSG_INSTANCE_HEALTH;
+           t == CAIRN_MSG_SNAPSHOT_PAGE || t == CAIRN_MSG_INSTANCE_HEALTH ||
+           t == CAIRN_MSG_SUBSCRIPTION_SNAPSHOT;
 }
 
 /* The largest mode value a request type takes. Types without a mode keep the old bound of 1 so
@@ -345,15 +353,45 @@ static int pack_request(msgpack_packer *pk, const cairn_request *req)
     return 0;
 }
 
+/* A subscription's fields; the published message puts t and v before them, a snapshot reply
+ * lists them bare. */
+static uint32_t subscription_fields(const cairn_subscription *sub)
+{
+    return 7 + (sub->seq != 0);
+}
+
+static int pack_subscription_fields(msgpack_packer *pk, const cairn_subscription *sub)
+{
+    if (!sub->namespace_id || !sub->service || !sub->ip)
+        return PACK_INVALID;
+    TRY(pk_kv_str(pk, "ns", sub->namespace_id));
+    TRY(pk_kv_str(pk, "svc", sub->service));
+    TRY(pk_kv_str(pk, "clusters", sub->clusters ? sub->clusters : ""));
+    TRY(pk_kv_str(pk, "ip", sub->ip));
+    TRY(pk_kv_int(pk, "port", sub->port));
+    TRY(pk_kv_str(pk, "agent", sub->agent ? sub->agent : ""));
+    TRY(pk_kv_int(pk, "at", sub->at_ms));
+    if (sub->seq != 0)
+        TRY(pk_kv_uint(pk, "seq", sub->seq));
+    return 0;
+}
+
+static int pack_subscription(msgpack_packer *pk, const cairn_subscription *sub)
+{
+    TRY(pack_envelope(pk, subscription_fields(sub), CAIRN_MSG_SUBSCRIPTION));
+    return pack_subscription_fields(pk, sub);
+}
+
 static int pack_reply(msgpack_packer *pk, const cairn_reply *rep)
 {
-    if ((rep->name_count > 0 && !rep->names) || (rep->snapshot_count > 0 && !rep->snapshots))
+    if ((rep->name_count > 0 && !rep->names) || (rep->snapshot_count > 0 && !rep->snapshots) ||
+        (rep->subscription_count > 0 && !rep->subscriptions))
         return PACK_INVALID;
     uint32_t n = 1 + (rep->message != NULL) + (rep->revision != 0) + rep->has_instance +
                  rep->has_snapshot + (rep->name_count > 0) + (rep->total != 0) +
                  (rep->beat_code != 0) + (rep->beat_interval_ms != 0) +
                  (rep->service_count != 0) + (rep->instance_count != 0) +
-                 (rep->snapshot_count > 0) + rep->more;
+                 (rep->snapshot_count > 0) + (rep->subscription_count > 0) + rep->more;
     TRY(pack_envelope(pk, n, CAIRN_MSG_REPLY));
     TRY(pk_kv_uint(pk, "code", (uint32_t)rep->code));
     if (rep->message)
@@ -390,6 +428,14 @@ static int pack_reply(msgpack_packer *pk, const cairn_reply *rep)
         for (uint32_t i = 0; i < rep->snapshot_count; i++)
             TRY(pack_snapshot(pk, &rep->snapshots[i]));
     }
+    if (rep->subscription_count > 0) {
+        TRY(pk_str(pk, "subs"));
+        TRY(msgpack_pack_array(pk, rep->subscription_count));
+        for (uint32_t i = 0; i < rep->subscription_count; i++) {
+            TRY(msgpack_pack_map(pk, subscription_fields(&rep->subscriptions[i])));
+            TRY(pack_subscription_fields(pk, &rep->subscriptions[i]));
+        }
+    }
     if (rep->more)
         TRY(pk_kv_bool(pk, "more", true));
     return 0;
@@ -397,25 +443,14 @@ static int pack_reply(msgpack_packer *pk, const cairn_reply *rep)
 
 static int pack_event(msgpack_packer *pk, const cairn_change_event *ev)
 {
-    TRY(pack_envelope(pk, 5, CAIRN_MSG_CHANGE_EVENT));
+    TRY(pack_envelope(pk, 5 + (ev->prev_revision != 0), CAIRN_MSG_CHANGE_EVENT));
     TRY(pk_kv_str(pk, "ns", ev->namespace_id));
     TRY(pk_kv_str(pk, "svc", ev->service));
     TRY(pk_kv_uint(pk, "rev", ev->revision));
     TRY(pk_kv_uint(pk, "kind", (uint32_t)ev->kind));
     TRY(pk_kv_int(pk, "at", ev->at_ms));
-    return 0;
-}
-
-static int pack_subscription(msgpack_packer *pk, const cairn_subscription *sub)
-{
-    TRY(pack_envelope(pk, 7, CAIRN_MSG_SUBSCRIPTION));
-    TRY(pk_kv_str(pk, "ns", sub->namespace_id));
-    TRY(pk_kv_str(pk, "svc", sub->service));
-    TRY(pk_kv_str(pk, "clusters", sub->clusters ? sub->clusters : ""));
-    TRY(pk_kv_str(pk, "ip", sub->ip));
-    TRY(pk_kv_int(pk, "port", sub->port));
-    TRY(pk_kv_str(pk, "agent", sub->agent ? sub->agent : ""));
-    TRY(pk_kv_int(pk, "at", sub->at_ms));
+    if (ev->prev_revision != 0)
+        TRY(pk_kv_uint(pk, "prev", ev->prev_revision));
     return 0;
 }
 
@@ -467,7 +502,7 @@ cairn_err cairn_reply_encode(const cairn_reply *rep, char **out, size_t *out_len
 
 cairn_err cairn_event_encode(const cairn_change_event *ev, char **out, size_t *out_len)
 {
-    if (!ev || !ev->namespace_id || !ev->service || (unsigned)ev->kind > CAIRN_CHANGE_REMOVED)
+    if (!ev || !ev->namespace_id || !ev->service || (unsigned)ev->kind > CAIRN_CHANGE_TICK)
         return CAIRN_E_INVALID;
     return encode_with(pack_event_v, ev, out, out_len);
 }
@@ -1106,10 +1141,13 @@ cairn_err cairn_request_decode(const char *buf, size_t len, cairn_request *req, 
 /* ---- replies --------------------------------------------------------------------------------- */
 
 enum { RP_CODE, RP_MSG, RP_REV, RP_INST, RP_SNAP, RP_NAMES, RP_TOTAL, RP_BCODE, RP_BINT,
-       RP_NSVC, RP_NINST, RP_SNAPS, RP_MORE };
+       RP_NSVC, RP_NINST, RP_SNAPS, RP_MORE, RP_SUBS };
 static const char *const reply_names[] = {"code", "msg", "rev", "inst", "snap", "names",
                                           "total", "bcode", "bint", "nsvc", "ninst", "snaps",
-                                          "more"};
+                                          "more", "subs"};
+
+static cairn_err unpack_subscription(const msgpack_object *obj, cairn_subscription *sub,
+                                     cairn_status *st);
 
 static cairn_err reply_field(int idx, const msgpack_object *v, void *target, cairn_status *st)
 {
@@ -1175,6 +1213,21 @@ static cairn_err reply_field(int idx, const msgpack_object *v, void *target, cai
         }
         return CAIRN_OK;
     case RP_MORE: return rd_bool(v, ctx, f, &rep->more, st);
+    case RP_SUBS:
+        if (v->type != MSGPACK_OBJECT_ARRAY)
+            return wrong_type(ctx, f, st);
+        if (v->via.array.size == 0)
+            return CAIRN_OK;
+        rep->subscriptions = calloc(v->via.array.size, sizeof *rep->subscriptions);
+        if (!rep->subscriptions)
+            return cairn_fail(st, CAIRN_E_NOMEM, "out of memory decoding a message");
+        for (uint32_t i = 0; i < v->via.array.size; i++) {
+            err = unpack_subscription(&v->via.array.ptr[i], &rep->subscriptions[i], st);
+            if (err != CAIRN_OK)
+                return err;
+            rep->subscription_count = i + 1;
+        }
+        return CAIRN_OK;
     }
     return CAIRN_OK;
 }
@@ -1203,8 +1256,8 @@ cairn_err cairn_reply_decode(const char *buf, size_t len, cairn_reply *rep, cair
 
 /* ---- events ---------------------------------------------------------------------------------- */
 
-enum { EV_NS, EV_SVC, EV_REV, EV_KIND, EV_AT };
-static const char *const event_names[] = {"ns", "svc", "rev", "kind", "at"};
+enum { EV_NS, EV_SVC, EV_REV, EV_KIND, EV_AT, EV_PREV };
+static const char *const event_names[] = {"ns", "svc", "rev", "kind", "at", "prev"};
 
 static cairn_err event_field(int idx, const msgpack_object *v, void *target, cairn_status *st)
 {
@@ -1217,10 +1270,11 @@ static cairn_err event_field(int idx, const msgpack_object *v, void *target, cai
     case EV_SVC: return rd_str(v, ctx, f, &ev->service, st);
     case EV_REV: return rd_uint(v, ctx, f, UINT64_MAX, &ev->revision, st);
     case EV_KIND:
-        err = rd_uint(v, ctx, f, CAIRN_CHANGE_REMOVED, &u64, st);
+        err = rd_uint(v, ctx, f, CAIRN_CHANGE_TICK, &u64, st);
         ev->kind = (cairn_change_kind)u64;
         return err;
     case EV_AT: return rd_int(v, ctx, f, INT64_MIN, INT64_MAX, &ev->at_ms, st);
+    case EV_PREV: return rd_uint(v, ctx, f, UINT64_MAX, &ev->prev_revision, st);
     }
     return CAIRN_OK;
 }
@@ -1251,9 +1305,9 @@ cairn_err cairn_event_decode(const char *buf, size_t len, cairn_change_event *ev
 
 /* ---- subscriptions --------------------------------------------------------------------------- */
 
-enum { SB_NS, SB_SVC, SB_CLUSTERS, SB_IP, SB_PORT, SB_AGENT, SB_AT };
+enum { SB_NS, SB_SVC, SB_CLUSTERS, SB_IP, SB_PORT, SB_AGENT, SB_AT, SB_SEQ };
 static const char *const subscription_names[] = {"ns", "svc", "clusters", "ip",
-                                                 "port", "agent", "at"};
+                                                 "port", "agent", "at", "seq"};
 
 static cairn_err subscription_field(int idx, const msgpack_object *v, void *target,
                                     cairn_status *st)
@@ -1273,6 +1327,7 @@ static cairn_err subscription_field(int idx, const msgpack_object *v, void *targ
         return err;
     case SB_AGENT: return rd_str(v, ctx, f, &sub->agent, st);
     case SB_AT: return rd_int(v, ctx, f, INT64_MIN, INT64_MAX, &sub->at_ms, st);
+    case SB_SEQ: return rd_uint(v, ctx, f, UINT64_MAX, &sub->seq, st);
     }
     return CAIRN_OK;
 }
@@ -1285,21 +1340,13 @@ static cairn_err default_empty(char **s, cairn_status *st)
     return CAIRN_OK;
 }
 
-cairn_err cairn_subscription_decode(const char *buf, size_t len, cairn_subscription *sub,
-                                    cairn_status *st)
+/* The fields of one subscription map (a published message, or an entry of a snapshot reply). */
+static cairn_err unpack_subscription(const msgpack_object *obj, cairn_subscription *sub,
+                                     cairn_status *st)
 {
-    memset(sub, 0, sizeof *sub);
-    msgpack_unpacked u;
-    cairn_msg_type type = CAIRN_MSG_SUBSCRIPTION;
     uint64_t seen = 0;
-    cairn_err err = unpack_whole(buf, len, &u, st);
-    if (err == CAIRN_OK)
-        err = unpack_envelope(&u.data, &type, st);
-    if (err == CAIRN_OK && type != CAIRN_MSG_SUBSCRIPTION)
-        err = cairn_fail(st, CAIRN_E_DECODE, "message type %d is not a subscription", (int)type);
-    if (err == CAIRN_OK)
-        err = walk_map(&u.data, "subscription", subscription_names, COUNT(subscription_names),
-                       subscription_field, sub, &seen, st);
+    cairn_err err = walk_map(obj, "subscription", subscription_names, COUNT(subscription_names),
+                             subscription_field, sub, &seen, st);
     if (err == CAIRN_OK)
         err = check_required(seen, (1u << SB_NS) | (1u << SB_SVC) | (1u << SB_IP) |
                                        (1u << SB_PORT),
@@ -1308,6 +1355,24 @@ cairn_err cairn_subscription_decode(const char *buf, size_t len, cairn_subscript
         err = default_empty(&sub->clusters, st);
     if (err == CAIRN_OK)
         err = default_empty(&sub->agent, st);
+    if (err != CAIRN_OK)
+        cairn_subscription_free(sub);
+    return err;
+}
+
+cairn_err cairn_subscription_decode(const char *buf, size_t len, cairn_subscription *sub,
+                                    cairn_status *st)
+{
+    memset(sub, 0, sizeof *sub);
+    msgpack_unpacked u;
+    cairn_msg_type type = CAIRN_MSG_SUBSCRIPTION;
+    cairn_err err = unpack_whole(buf, len, &u, st);
+    if (err == CAIRN_OK)
+        err = unpack_envelope(&u.data, &type, st);
+    if (err == CAIRN_OK && type != CAIRN_MSG_SUBSCRIPTION)
+        err = cairn_fail(st, CAIRN_E_DECODE, "message type %d is not a subscription", (int)type);
+    if (err == CAIRN_OK)
+        err = unpack_subscription(&u.data, sub, st);
     msgpack_unpacked_destroy(&u);
     if (err != CAIRN_OK)
         cairn_subscription_free(sub);
@@ -1382,6 +1447,9 @@ void cairn_reply_free(cairn_reply *rep)
     for (uint32_t i = 0; i < rep->snapshot_count; i++)
         cairn_service_snapshot_free(&rep->snapshots[i]);
     free(rep->snapshots);
+    for (uint32_t i = 0; i < rep->subscription_count; i++)
+        cairn_subscription_free(&rep->subscriptions[i]);
+    free(rep->subscriptions);
     cairn_reply_init(rep);
 }
 

@@ -40,6 +40,7 @@ typedef enum cairn_msg_type {
     CAIRN_MSG_SNAPSHOT_PAGE = 13,  /* any → registry: snapshots of every service, a page at a time */
     CAIRN_MSG_INSTANCE_HEALTH = 14, /* healthcheck/gateway → registry: set an instance's health */
     CAIRN_MSG_SUBSCRIPTION = 15,   /* gateway PUB → pushers: a push subscriber (re)subscribed */
+    CAIRN_MSG_SUBSCRIPTION_SNAPSHOT = 16, /* pusher → gateway: every live subscription it owns */
     CAIRN_MSG__END
 } cairn_msg_type;
 
@@ -82,6 +83,8 @@ typedef enum cairn_change_kind {
     CAIRN_CHANGE_INSTANCES = 0, /* instances added, removed or changed */
     CAIRN_CHANGE_SERVICE = 1,   /* service definition created or changed */
     CAIRN_CHANGE_REMOVED = 2,   /* service deleted */
+    CAIRN_CHANGE_TICK = 3,      /* nothing changed: the publisher's newest revision, now and then,
+                                   so a follower notices a lost last event (cairn_follow.h) */
 } cairn_change_kind;
 
 /* A request to a role. Which fields are encoded, and which are required, depends on type:
@@ -101,6 +104,7 @@ typedef enum cairn_change_kind {
  *                    to start), page_size* (services per page)
  *  INSTANCE_HEALTH   ns*, svc*, instance* (ip, port, cluster, ephemeral select it; healthy is the
  *                    new value), mode (cairn_health_mode). Unknown ip:port → OK, nothing changes.
+ *  SUBSCRIPTION_SNAPSHOT page_no* (the asking pusher's pusher.index), page_size* (pusher.count)
  */
 typedef struct cairn_request {
     cairn_msg_type type;
@@ -124,7 +128,10 @@ typedef struct cairn_request {
  *  SERVICE_LIST      names, total
  *  BEAT              beat_code (10200/20404), beat_interval_ms
  *  STATS             service_count, instance_count
- *  SNAPSHOT_PAGE     snapshots (in key order), more (true when another page follows)
+ *  SNAPSHOT_PAGE     snapshots (in key order), more (true when another page follows), revision
+ *                    (the store's revision when the page was read)
+ *  SUBSCRIPTION_SNAPSHOT subscriptions (the live ones the pusher owns), revision (the sequence
+ *                    number of the newest subscription published: the snapshot covers it)
  *  writes            revision (of the service after the write; 0 when nothing changed)
  */
 typedef struct cairn_reply {
@@ -144,6 +151,8 @@ typedef struct cairn_reply {
     uint64_t instance_count;
     cairn_service_snapshot *snapshots;
     uint32_t snapshot_count;
+    struct cairn_subscription *subscriptions;
+    uint32_t subscription_count;
     bool more;
 } cairn_reply;
 
@@ -152,6 +161,8 @@ typedef struct cairn_change_event {
     char *namespace_id;
     char *service;
     uint64_t revision;
+    uint64_t prev_revision; /* the revision of the event published just before this one (the
+                               chain of cairn_follow.h); 0 from a publisher that predates it */
     cairn_change_kind kind;
     int64_t at_ms; /* wall clock of the commit */
 } cairn_change_event;
@@ -166,6 +177,8 @@ typedef struct cairn_subscription {
     int32_t port;   /* push destination (udpPort) */
     char *agent;    /* User-Agent (or Client-Version) of the subscriber */
     int64_t at_ms;  /* wall clock of the list request */
+    uint64_t seq;   /* the gateway's publication number (the chain of cairn_follow.h: the one
+                       before is seq - 1); 0 inside a SUBSCRIPTION_SNAPSHOT reply */
 } cairn_subscription;
 
 /* ---- encoding: each returns CAIRN_OK and a malloc'd buffer the caller frees -------------- */

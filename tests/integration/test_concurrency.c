@@ -186,11 +186,20 @@ IT_TEST(concurrency, parallel_writers_and_readers)
     }
     json_decref(l);
 
-    /* Every event of the shared service has a strictly greater revision than the one before. */
-    uint64_t last = 0;
-    int events = 0, out_of_order = 0;
+    /* Every event of the shared service has a strictly greater revision than the one before,
+     * and every event follows on from the one before it (the chain of cairn_follow.h), up to
+     * the registry's first tick after the writes (it has published everything by then). */
+    uint64_t last = 0, chain = 0;
+    int events = 0, out_of_order = 0, unchained = 0;
     cairn_change_event ev;
-    while (events_next(&sub, &ev, 500)) {
+    while (events_next(&sub, &ev, 5000)) {
+        if (chain && ev.prev_revision != chain)
+            unchained++;
+        chain = ev.revision;
+        if (ev.kind == CAIRN_CHANGE_TICK) {
+            cairn_event_free(&ev);
+            break;
+        }
         if (ev.service && strcmp(ev.service, "DEFAULT_GROUP@@conc") == 0 &&
             strcmp(ev.namespace_id, "public") == 0) {
             if (ev.revision <= last)
@@ -201,6 +210,7 @@ IT_TEST(concurrency, parallel_writers_and_readers)
         cairn_event_free(&ev);
     }
     cr_expect(events > 0, "no events for the shared service");
+    cr_expect_eq(unchained, 0, "%d events did not follow on from the one before", unchained);
     cr_expect_eq(out_of_order, 0, "%d of %d events for conc did not increase the revision",
                  out_of_order, events);
     events_close(&sub);

@@ -26,7 +26,7 @@
 #include "cairn_prom_text.h"
 
 /* ---- what this test started, for it_teardown ---------------------------------------------- */
-#define MAX_TRACKED 32
+#define MAX_TRACKED 128
 static it_proc *g_procs[MAX_TRACKED];
 static size_t g_proc_count;
 static it_node *g_nodes[MAX_TRACKED];

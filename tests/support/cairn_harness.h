@@ -29,14 +29,15 @@
  * loopback (tests register instances at made-up addresses; nothing may be sent to them), a
  * beat timeouts long enough that instances a test registers without beating never expire
  * mid-test (tests of expiry set their own, which come later and win), a
- * short stop timeout, and a registry timeout that tolerates a loaded machine (sanitizer
- * builds, parallel tests); the default timeout is tested with roles started alone. */
+ * short stop timeout, a registry timeout that tolerates a loaded machine (sanitizer
+ * builds, parallel tests; the default timeout is tested with roles started alone), and a short
+ * event tick (a pusher is ready at the first tick after it loaded its subscriptions). */
 #define IT_LOOPBACK_SETS                                                                      \
     "gateway.listen=127.0.0.1:0", "gateway.admin_listen=127.0.0.1:0",                          \
         "registry.admin_listen=127.0.0.1:0", "healthcheck.admin_listen=127.0.0.1:0",           \
         "pusher.admin_listen=127.0.0.1:0", "health.probe_networks=127.0.0.0/8",                \
         "health.beat_timeout_ms=600000", "health.delete_timeout_ms=1200000",                  \
-        "run.stop_timeout_ms=5000",                       \
+        "run.stop_timeout_ms=5000", "registry.event_tick_ms=100",                             \
         "gateway.registry_timeout_ms=5000"
 
 /* A NULL-terminated array literal of strings: ARGS("a", "b"). */

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "cli_http_get.h"
+#include "cairn_http_get.h"
 #include "cli_notify.h"
 #include "cli_options.h"
 #include "cli_roles.h"
@@ -136,10 +136,10 @@ Test(cli, http_get_errors)
     close(fd);
     char addr[64], err[256];
     snprintf(addr, sizeof addr, "127.0.0.1:%u", ntohs(sa.sin_port));
-    cli_http_response r;
-    cr_assert_eq(cli_http_get(addr, "/health", 1000, &r, err, sizeof err), -1);
+    cairn_http_response r;
+    cr_assert_eq(cairn_http_get(addr, "/health", 1000, &r, err, sizeof err), -1);
     cr_assert(strstr(err, addr) && strstr(err, "refused"), "%s", err);
-    cr_assert_eq(cli_http_get("nonsense", "/", 1000, &r, err, sizeof err), -1);
+    cr_assert_eq(cairn_http_get("nonsense", "/", 1000, &r, err, sizeof err), -1);
 
     /* A listener that never answers: the timeout holds. */
     fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -148,7 +148,7 @@ Test(cli, http_get_errors)
     cr_assert_eq(listen(fd, 1), 0);
     cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
     snprintf(addr, sizeof addr, "127.0.0.1:%u", ntohs(sa.sin_port));
-    cr_assert_eq(cli_http_get(addr, "/health", 300, &r, err, sizeof err), -1);
+    cr_assert_eq(cairn_http_get(addr, "/health", 300, &r, err, sizeof err), -1);
     cr_assert(strstr(err, "timed out"), "%s", err);
     close(fd);
 }

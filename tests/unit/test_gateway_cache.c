@@ -393,10 +393,12 @@ static bool wait_live(gateway_cache *c, bool live)
     return false;
 }
 
-static void publish(nng_socket pub, const char *svc, uint64_t rev)
+/* An event for svc at rev following prev (svc NULL: a tick at rev). */
+static void publish(nng_socket pub, const char *svc, uint64_t prev, uint64_t rev)
 {
-    cairn_change_event ev = {.namespace_id = NS, .service = (char *)svc, .revision = rev,
-                             .kind = CAIRN_CHANGE_INSTANCES, .at_ms = 1};
+    cairn_change_event ev = {.namespace_id = svc ? NS : "", .service = (char *)(svc ? svc : ""),
+                             .revision = rev, .prev_revision = prev,
+                             .kind = svc ? CAIRN_CHANGE_INSTANCES : CAIRN_CHANGE_TICK, .at_ms = 1};
     char *buf;
     size_t len;
     cr_assert_eq(cairn_event_encode(&ev, &buf, &len), CAIRN_OK);
@@ -404,18 +406,30 @@ static void publish(nng_socket pub, const char *svc, uint64_t rev)
     free(buf);
 }
 
-/* Publishes rev for SVC until k misses (a PUB message sent before the subscription reaches the
- * publisher is dropped, so one send is not enough); true within 5 s. */
-static bool invalidated_by_event(gateway_cache *c, nng_socket pub, const gateway_cache_key *k,
-                                 uint64_t rev)
+/* Publishes ticks at rev until the cache has taken one (the first event of a connection is a
+ * gap: it flushes, and the chain starts there). A PUB message sent before the subscription
+ * reaches the publisher is dropped, so one send is not enough; true within 5 s. */
+static bool synced_at(cairn_metrics *m, nng_socket pub, uint64_t rev)
+{
+    uint64_t flushes = counter(m, "list_cache_flushes_total");
+    for (int64_t end = mono_ms() + 5000; mono_ms() < end;) {
+        publish(pub, NULL, rev, rev);
+        if (counter(m, "list_cache_flushes_total") > flushes)
+            return true;
+        struct timespec nap = {0, 2 * 1000 * 1000};
+        nanosleep(&nap, NULL);
+    }
+    return false;
+}
+
+/* Waits until k misses; true within 5 s. */
+static bool gone(gateway_cache *c, const gateway_cache_key *k)
 {
     for (int64_t end = mono_ms() + 5000; mono_ms() < end;) {
-        publish(pub, SVC, rev);
-        size_t len;
-        char *b = gateway_cache_get(c, k, 0, &len);
+        char *b = lookup(c, k, 1);
+        free(b);
         if (!b)
             return true;
-        free(b);
         struct timespec nap = {0, 2 * 1000 * 1000};
         nanosleep(&nap, NULL);
     }
@@ -439,26 +453,28 @@ Test(gateway_cache, events_invalidate_and_reconnects_flush, .timeout = 30)
     cr_assert_eq(nng_pub0_open(&pub), 0);
     cr_assert_eq(nng_listen(pub, url, NULL, 0), 0);
     cr_assert(wait_live(c, true), "not live 5 s after the publisher came up");
+    cr_assert(synced_at(m, pub, 10), "no tick taken within 5 s");
     gateway_cache_key k = key_of(NS, SVC), other = key_of(NS, "DEFAULT_GROUP@@other");
     cr_assert(fill(c, &k, 10, "body", 0));
     cr_assert(fill(c, &other, 10, "other", 0));
 
-    /* An event at the cached revision changes nothing; a newer one drops the service. */
-    publish(pub, SVC, 10);
-    cr_assert(invalidated_by_event(c, pub, &k, 11), "an event did not invalidate within 5 s");
+    /* The next event in the chain drops its service only; a tick at the newest changes nothing. */
+    publish(pub, SVC, 10, 11);
+    cr_assert(gone(c, &k), "an event did not invalidate within 5 s");
+    publish(pub, NULL, 11, 11);
+    cr_assert(fill(c, &k, 11, "body", 0));
     expect_body(c, &other, 1, "other");
 
+    /* A gap in the chain (revisions 12..20 lost): which services changed is unknown, so
+     * everything goes. */
+    publish(pub, SVC, 20, 21);
+    cr_expect(gone(c, &other), "a gap in the event chain did not flush within 5 s");
+    cr_expect(gone(c, &k));
+
     /* Garbage on the event socket: the service is unknown, so everything goes. */
+    cr_assert(fill(c, &other, 21, "other", 0));
     cr_assert_eq(nng_send(pub, "\x81\xa1t\x0c", 4, 0), 0);
-    bool flushed = false;
-    for (int64_t end = mono_ms() + 5000; !flushed && mono_ms() < end;) {
-        char *b = lookup(c, &other, 1);
-        flushed = !b;
-        free(b);
-        struct timespec nap = {0, 2 * 1000 * 1000};
-        nanosleep(&nap, NULL);
-    }
-    cr_expect(flushed, "an undecodable event did not flush within 5 s");
+    cr_expect(gone(c, &other), "an undecodable event did not flush within 5 s");
 
     /* The publisher restarts: not live while it is away, flushed when it is back. */
     cr_assert(fill(c, &k, 12, "before restart", 0));

@@ -1,32 +1,72 @@
-/* The gateway's push subscription publisher (§12.1): the destination rule and the message on the
- * PUB socket, over nng inproc. */
+/* The gateway's push subscriptions (§12.1): the destination rule, the table with its snapshot
+ * for pushers, the sequence on the PUB socket, expiry and bounds, over nng inproc. */
 #include <criterion/criterion.h>
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/sub.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "cairn_java_hash.h"
 #include "cairn_metrics.h"
 #include "cairn_msg.h"
+#include "cairn_rpc.h"
 #include "gateway_push.h"
 
-static gateway_push *open_push(const char *url, bool trust, cairn_metrics *m)
+#define NOW_MS 1700000000000LL
+
+static gateway_push *open_push(const char *name, bool trust, uint32_t max, cairn_metrics *m)
 {
+    char pub[64], rep[64];
+    snprintf(pub, sizeof pub, "inproc://%s-pub", name);
+    snprintf(rep, sizeof rep, "inproc://%s-rep", name);
+    gateway_push_options o = {
+        .publish_url = pub,
+        .snapshot_url = rep,
+        .trust_client_ip = trust,
+        .pushers = 2,
+        .ttl_ms = 10000,
+        .max_entries = max,
+        .metrics = m,
+    };
     cairn_status st;
-    gateway_push *p = gateway_push_open(url, trust, m, &st);
+    gateway_push *p = gateway_push_open(&o, &st);
     cr_assert_not_null(p, "%s", st.message);
     return p;
 }
 
+static bool subscribe(gateway_push *p, const char *svc, int32_t port, int64_t at_ms)
+{
+    return gateway_push_subscribe(p, "public", svc, "", "127.0.0.1", port,
+                                  "Nacos-Java-Client:v1.0.0", at_ms);
+}
+
+/* SUBSCRIPTION_SNAPSHOT for pusher index of 2, as a pusher asks it. */
+static void snapshot(const char *name, uint32_t index, cairn_reply *rep)
+{
+    char url[64];
+    snprintf(url, sizeof url, "inproc://%s-rep", name);
+    cairn_status st;
+    cairn_rpc_client *c = cairn_rpc_client_open(url, "gateway", 2000, &st);
+    cr_assert_not_null(c, "%s", st.message);
+    cairn_request rq;
+    cairn_request_init(&rq, CAIRN_MSG_SUBSCRIPTION_SNAPSHOT);
+    rq.page_no = index;
+    rq.page_size = 2;
+    cr_assert_eq(cairn_rpc_call(c, &rq, rep, &st), CAIRN_OK, "%s", st.message);
+    cairn_request_free(&rq);
+    cairn_rpc_client_close(c);
+}
+
 Test(gateway_push, destination_is_the_peer_unless_client_ip_is_trusted)
 {
-    gateway_push *p = open_push("inproc://gw-push-dest", false, NULL);
+    gateway_push *p = open_push("gw-push-dest", false, 100, NULL);
     cr_assert_str_eq(gateway_push_destination(p, "127.0.0.1", "127.0.2.1"), "127.0.0.1");
     cr_assert_str_eq(gateway_push_destination(p, "127.0.0.1", NULL), "127.0.0.1");
     cr_assert_null(gateway_push_destination(p, "", "127.0.2.1"));
     cr_assert_null(gateway_push_destination(p, NULL, NULL));
     gateway_push_close(p);
 
-    p = open_push("inproc://gw-push-trust", true, NULL);
+    p = open_push("gw-push-trust", true, 100, NULL);
     cr_assert_str_eq(gateway_push_destination(p, "127.0.0.1", "127.0.2.1"), "127.0.2.1");
     cr_assert_str_eq(gateway_push_destination(p, "127.0.0.1", "2001:db8::1"), "2001:db8::1");
     /* Only a numeric address is trusted: never a name to resolve, never junk. */
@@ -36,23 +76,30 @@ Test(gateway_push, destination_is_the_peer_unless_client_ip_is_trusted)
     gateway_push_close(p);
 }
 
-Test(gateway_push, publishes_the_subscription_and_counts)
+Test(gateway_push, publishes_numbered_subscriptions_and_counts_honestly)
 {
     cairn_metrics *m = cairn_metrics_new("gateway");
-    gateway_push *p = open_push("inproc://gw-push-pub", false, m);
+    gateway_push *p = open_push("gw-push-pub", false, 100, m);
+    cairn_counter *published = cairn_metrics_counter(m, "push_subscriptions_total", "",
+                                                     "result=\"published\"");
+    cairn_counter *recorded = cairn_metrics_counter(m, "push_subscriptions_total", "",
+                                                    "result=\"recorded\"");
+    /* No pusher connected: recorded (a pusher gets it by snapshot), never "published". */
+    cr_assert(subscribe(p, "DEFAULT_GROUP@@early", 4000, NOW_MS));
+    cr_assert_eq(cairn_counter_value(published), 0);
+    cr_assert_eq(cairn_counter_value(recorded), 1);
+
     nng_socket sub;
     cr_assert_eq(nng_sub0_open(&sub), 0);
     cr_assert_eq(nng_socket_set(sub, NNG_OPT_SUB_SUBSCRIBE, "", 0), 0);
     cr_assert_eq(nng_socket_set_ms(sub, NNG_OPT_RECVTIMEO, 100), 0);
-    cr_assert_eq(nng_dial(sub, "inproc://gw-push-pub", NULL, 0), 0);
-
+    cr_assert_eq(nng_dial(sub, "inproc://gw-push-pub-pub", NULL, 0), 0);
     /* SUB joins asynchronously: publish until one arrives (bounded). */
     char *buf = NULL;
     size_t len = 0;
     bool got = false;
     for (int i = 0; i < 100 && !got; i++) {
-        cr_assert(gateway_push_subscribe(p, "public", "DEFAULT_GROUP@@svc", "c1,c2", "127.0.0.1",
-                                         4321, "Nacos-Java-Client:v1.0.0", 1700000000000));
+        cr_assert(subscribe(p, "DEFAULT_GROUP@@svc", 4321, NOW_MS));
         got = nng_recv(sub, &buf, &len, NNG_FLAG_ALLOC) == 0;
     }
     cr_assert(got, "no subscription arrived");
@@ -60,19 +107,69 @@ Test(gateway_push, publishes_the_subscription_and_counts)
     cairn_status st;
     cr_assert_eq(cairn_subscription_decode(buf, len, &s, &st), CAIRN_OK, "%s", st.message);
     nng_free(buf, len);
-    cr_assert_str_eq(s.namespace_id, "public");
     cr_assert_str_eq(s.service, "DEFAULT_GROUP@@svc");
-    cr_assert_str_eq(s.clusters, "c1,c2");
-    cr_assert_str_eq(s.ip, "127.0.0.1");
     cr_assert_eq(s.port, 4321);
-    cr_assert_str_eq(s.agent, "Nacos-Java-Client:v1.0.0");
-    cr_assert_eq(s.at_ms, 1700000000000);
+    cr_assert_eq(s.at_ms, NOW_MS);
+    cr_assert_geq(s.seq, 2, "the first subscription took sequence 1");
+    uint64_t seq = s.seq;
+    cairn_subscription_free(&s);
+
+    cr_assert(subscribe(p, "DEFAULT_GROUP@@svc", 4321, NOW_MS + 1));
+    cr_assert_eq(nng_recv(sub, &buf, &len, NNG_FLAG_ALLOC), 0);
+    cr_assert_eq(cairn_subscription_decode(buf, len, &s, &st), CAIRN_OK, "%s", st.message);
+    nng_free(buf, len);
+    cr_assert_eq(s.seq, seq + 1, "sequence numbers follow on");
     cairn_subscription_free(&s);
     nng_close(sub);
+    gateway_push_close(p);
+    cairn_metrics_free(m);
+}
 
-    cairn_counter *ok = cairn_metrics_counter(m, "push_subscriptions_total", "",
-                                              "result=\"published\"");
-    cr_assert_geq(cairn_counter_value(ok), 1);
+Test(gateway_push, a_snapshot_holds_what_the_pusher_owns_and_the_sequence_it_covers)
+{
+    gateway_push *p = open_push("gw-push-snap", false, 100, NULL);
+    char name[64];
+    uint32_t owned_by_1 = 0;
+    for (int i = 0; i < 20; i++) {
+        snprintf(name, sizeof name, "DEFAULT_GROUP@@svc-%d", i);
+        cr_assert(subscribe(p, name, 5000 + i, NOW_MS));
+        owned_by_1 += cairn_push_owner("public", name, 2) == 1;
+    }
+    cr_assert(subscribe(p, "DEFAULT_GROUP@@svc-0", 5000, NOW_MS + 5)); /* a refresh */
+    cairn_reply rep;
+    snapshot("gw-push-snap", 1, &rep);
+    cr_assert_eq(rep.revision, 21, "the snapshot covers every sequence number so far");
+    cr_assert_eq(rep.subscription_count, owned_by_1);
+    for (uint32_t i = 0; i < rep.subscription_count; i++) {
+        const cairn_subscription *e = &rep.subscriptions[i];
+        cr_assert_eq(cairn_push_owner(e->namespace_id, e->service, 2), 1);
+        cr_assert_str_eq(e->ip, "127.0.0.1");
+        cr_assert_str_eq(e->agent, "Nacos-Java-Client:v1.0.0");
+    }
+    cairn_reply_free(&rep);
+    cairn_reply r0;
+    snapshot("gw-push-snap", 0, &r0);
+    cr_assert_eq(r0.subscription_count, 20 - owned_by_1, "every entry has exactly one owner");
+    cairn_reply_free(&r0);
+    gateway_push_close(p);
+}
+
+Test(gateway_push, entries_expire_and_the_table_is_bounded)
+{
+    cairn_metrics *m = cairn_metrics_new("gateway");
+    gateway_push *p = open_push("gw-push-bound", false, 3, m);
+    cr_assert(subscribe(p, "DEFAULT_GROUP@@a", 1, NOW_MS));
+    cr_assert(subscribe(p, "DEFAULT_GROUP@@b", 2, NOW_MS + 5000));
+    cr_assert(subscribe(p, "DEFAULT_GROUP@@c", 3, NOW_MS + 5000));
+    cr_assert_not(subscribe(p, "DEFAULT_GROUP@@d", 4, NOW_MS + 5000), "the table is full");
+    cr_assert(subscribe(p, "DEFAULT_GROUP@@a", 1, NOW_MS + 1), "a refresh always passes");
+    cairn_counter *refused = cairn_metrics_counter(m, "push_subscriptions_total", "",
+                                                   "result=\"refused\"");
+    cr_assert_eq(cairn_counter_value(refused), 1);
+    /* TTL 10 s: at +11 s only a (refreshed at +1 ms) has expired. */
+    cr_assert_eq(gateway_push_expire(p, NOW_MS + 11000), 1);
+    cr_assert(subscribe(p, "DEFAULT_GROUP@@d", 4, NOW_MS + 11000), "room again");
+    cr_assert_eq(gateway_push_expire(p, NOW_MS + 30000), 3);
     gateway_push_close(p);
     cairn_metrics_free(m);
 }

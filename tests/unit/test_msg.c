@@ -572,11 +572,12 @@ Test(round_trip, replies)
 
 Test(round_trip, events)
 {
-    for (int kind = CAIRN_CHANGE_INSTANCES; kind <= CAIRN_CHANGE_REMOVED; kind++) {
+    for (int kind = CAIRN_CHANGE_INSTANCES; kind <= CAIRN_CHANGE_TICK; kind++) {
         cairn_change_event ev;
         golden_event(&ev);
         ev.kind = (cairn_change_kind)kind;
         ev.revision = UINT64_MAX - (uint64_t)kind;
+        ev.prev_revision = (uint64_t)kind; /* 0 (absent on the wire) for the first kind */
         ev.at_ms = -1;
         char *buf;
         size_t len;
@@ -587,6 +588,7 @@ Test(round_trip, events)
         cr_expect_str_eq(got.namespace_id, ev.namespace_id);
         cr_expect_str_eq(got.service, ev.service);
         cr_expect_eq(got.revision, ev.revision);
+        cr_expect_eq(got.prev_revision, ev.prev_revision);
         cr_expect_eq(got.kind, ev.kind);
         cr_expect_eq(got.at_ms, ev.at_ms);
         cairn_event_free(&got);
@@ -1365,7 +1367,32 @@ Test(round_trip, subscriptions)
     cr_expect_eq(got.port, -1);
     cr_expect_str_eq(got.agent, "nacos-node");
     cr_expect_eq(got.at_ms, -5);
+    cr_expect_eq(got.seq, 0);
     cairn_subscription_free(&got);
+    free(buf);
+
+    /* the publication number */
+    sub.seq = UINT64_MAX;
+    cr_assert_eq(cairn_subscription_encode(&sub, &buf, &len), CAIRN_OK);
+    cr_assert_eq(cairn_subscription_decode(buf, len, &got, &st), CAIRN_OK, "%s", st.message);
+    cr_expect_eq(got.seq, UINT64_MAX);
+    cairn_subscription_free(&got);
+    free(buf);
+    sub.seq = 0;
+
+    /* a snapshot reply lists them bare, with the sequence it covers */
+    cairn_reply rep, rgot;
+    cairn_reply_init(&rep);
+    rep.revision = 42;
+    rep.subscriptions = &sub;
+    rep.subscription_count = 1;
+    cr_assert_eq(cairn_reply_encode(&rep, &buf, &len), CAIRN_OK);
+    cr_assert_eq(cairn_reply_decode(buf, len, &rgot, &st), CAIRN_OK, "%s", st.message);
+    cr_expect_eq(rgot.revision, 42);
+    cr_assert_eq(rgot.subscription_count, 1);
+    cr_expect_str_eq(rgot.subscriptions[0].service, "g@@s");
+    cr_expect_eq(rgot.subscriptions[0].port, -1);
+    cairn_reply_free(&rgot);
     free(buf);
 
     /* NULL clusters and agent are written as "" and read back as "" */

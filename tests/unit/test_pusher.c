@@ -7,6 +7,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "cairn_java_hash.h"
 #include "pusher_ack.h"
 #include "pusher_payload.h"
 #include "pusher_rate.h"
@@ -380,19 +381,19 @@ Test(pusher_subs, identity_refresh_limits_and_zombies)
 Test(pusher_subs, ownership_is_the_java_hash_of_the_service_key)
 {
     /* One pusher owns everything. */
-    cr_assert_eq(pusher_owner_of("public", "DEFAULT_GROUP@@a", 1), 0);
+    cr_assert_eq(cairn_push_owner("public", "DEFAULT_GROUP@@a", 1), 0);
     /* Spread over two, stable, and the namespace takes part. */
     int owners[2] = {0, 0};
     bool ns_matters = false;
     for (int i = 0; i < 64; i++) {
         char name[32];
         snprintf(name, sizeof name, "DEFAULT_GROUP@@s%d", i);
-        uint32_t o = pusher_owner_of("public", name, 2);
+        uint32_t o = cairn_push_owner("public", name, 2);
         cr_assert_lt(o, 2);
-        cr_assert_eq(o, pusher_owner_of("public", name, 2));
+        cr_assert_eq(o, cairn_push_owner("public", name, 2));
         owners[o]++;
-        ns_matters = ns_matters || pusher_owner_of("public", name, 3) !=
-                                       pusher_owner_of("dev", name, 3);
+        ns_matters = ns_matters || cairn_push_owner("public", name, 3) !=
+                                       cairn_push_owner("dev", name, 3);
     }
     cr_assert(owners[0] > 0 && owners[1] > 0);
     cr_assert(ns_matters);

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "cairn_role.h"
-#include "cli_http_get.h"
+#include "cairn_http_get.h"
 #include "cli_notify.h"
 
 static char tmp_dir[] = "/tmp/cairn-role-test-XXXXXX";
@@ -68,16 +68,16 @@ static cli_notify_msg next_notify(void)
 
 static int get(const char *addr, const char *path, char *body, size_t body_len)
 {
-    cli_http_response resp;
+    cairn_http_response resp;
     char err[256];
-    cr_assert_eq(cli_http_get(addr, path, 5000, &resp, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(cairn_http_get(addr, path, 5000, &resp, err, sizeof err), 0, "%s", err);
     snprintf(body, body_len, "%s", resp.body);
     int status = resp.status;
-    cli_http_response_free(&resp);
+    cairn_http_response_free(&resp);
     return status;
 }
 
-/* The status code of a raw request (for methods cli_http_get does not send). */
+/* The status code of a raw request (for methods cairn_http_get does not send). */
 static int raw_status(uint16_t port, const char *request)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);

@@ -1,4 +1,4 @@
-#include "cli_http_get.h"
+#include "cairn_http_get.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -151,7 +151,7 @@ static char *recv_all(int fd, long long deadline, size_t *len, char *err, size_t
     return NULL;
 }
 
-int cli_http_get(const char *address, const char *path, int timeout_ms, cli_http_response *resp,
+int cairn_http_get(const char *address, const char *path, int timeout_ms, cairn_http_response *resp,
                  char *err, size_t err_len)
 {
     memset(resp, 0, sizeof *resp);
@@ -187,7 +187,7 @@ int cli_http_get(const char *address, const char *path, int timeout_ms, cli_http
     return 0;
 }
 
-void cli_http_response_free(cli_http_response *resp)
+void cairn_http_response_free(cairn_http_response *resp)
 {
     free(resp->body);
     resp->body = NULL;

@@ -1,0 +1,45 @@
+/* The SUB socket setup every follower shares. */
+#include "cairn_sub.h"
+
+#include <nng/protocol/pubsub0/sub.h>
+
+static void on_pipe(nng_pipe pipe, nng_pipe_ev ev, void *arg)
+{
+    (void)pipe;
+    cairn_sub *s = arg;
+    s->on_pipe(s->arg, ev == NNG_PIPE_EV_ADD_POST);
+}
+
+cairn_err cairn_sub_open(cairn_sub *s, const char *url, size_t max_msg_bytes, int recv_timeout_ms,
+                         cairn_sub_pipe_fn on_pipe_fn, void *arg, cairn_status *st)
+{
+    s->open = false;
+    s->on_pipe = on_pipe_fn;
+    s->arg = arg;
+    int rv = nng_sub0_open(&s->sock);
+    if (rv)
+        return cairn_fail(st, CAIRN_E_INTERNAL, "open a SUB socket: %s", nng_strerror(rv));
+    nng_socket sock = s->sock;
+    if ((rv = nng_socket_set(sock, NNG_OPT_SUB_SUBSCRIBE, "", 0)) ||
+        (rv = nng_socket_set_int(sock, NNG_OPT_RECVBUF, CAIRN_SUB_QUEUE)) ||
+        (rv = nng_socket_set_size(sock, NNG_OPT_RECVMAXSZ, max_msg_bytes)) ||
+        (rv = nng_socket_set_ms(sock, NNG_OPT_RECONNMINT, CAIRN_SUB_RECONNECT_MIN_MS)) ||
+        (rv = nng_socket_set_ms(sock, NNG_OPT_RECONNMAXT, CAIRN_SUB_RECONNECT_MAX_MS)) ||
+        (recv_timeout_ms > 0 &&
+         (rv = nng_socket_set_ms(sock, NNG_OPT_RECVTIMEO, recv_timeout_ms))) ||
+        (on_pipe_fn && (rv = nng_pipe_notify(sock, NNG_PIPE_EV_ADD_POST, on_pipe, s))) ||
+        (on_pipe_fn && (rv = nng_pipe_notify(sock, NNG_PIPE_EV_REM_POST, on_pipe, s))) ||
+        (rv = nng_dial(sock, url, NULL, NNG_FLAG_NONBLOCK))) {
+        nng_close(sock);
+        return cairn_fail(st, CAIRN_E_INTERNAL, "subscribe to %s: %s", url, nng_strerror(rv));
+    }
+    s->open = true;
+    return CAIRN_OK;
+}
+
+void cairn_sub_close(cairn_sub *s)
+{
+    if (s->open)
+        nng_close(s->sock);
+    s->open = false;
+}
