@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cairn_address.h"
 #include "cairn_endpoints.h"
 #include "cairn_http.h"
 #include "cairn_prom_text.h"
@@ -146,13 +147,21 @@ bool it_read_addr_file(const char *path, char *hostport, size_t len)
     size_t n = 0;
     while (s[n] && !isspace((unsigned char)s[n]) && s[n] != '/')
         n++;
-    bool ok = n > 0 && n < len && memchr(s, ':', n) != NULL;
+    char bound[256];
+    bool ok = n > 0 && n < sizeof bound && memchr(s, ':', n) != NULL;
     if (ok) {
-        memcpy(hostport, s, n);
-        hostport[n] = '\0';
-        const char *port = strrchr(hostport, ':') + 1;
+        memcpy(bound, s, n);
+        bound[n] = '\0';
+        const char *port = strrchr(bound, ':') + 1;
         ok = *port != '\0' && atoi(port) > 0;
     }
+    char dial[sizeof bound + 8];
+    if (ok) {
+        cairn_dial_address(bound, dial, sizeof dial);
+        ok = strlen(dial) < len;
+    }
+    if (ok)
+        memcpy(hostport, dial, strlen(dial) + 1);
     free(text);
     return ok;
 }

@@ -54,8 +54,9 @@ char *it_read_file(const char *path);
 int it_write_file(const char *path, const char *text);
 /* A fresh directory /tmp/cairn-it-XXXXXX, removed at teardown (unless kept). */
 const char *it_tmpdir(void);
-/* An address file ("host:port", optionally "http://", trailing whitespace) as "host:port".
- * Returns false when missing or unparsable. */
+/* An address file ("host:port" as bound, optionally "http://", trailing whitespace) as the
+ * "host:port" to connect to: a wildcard bind is dialled over loopback (cairn_dial_address).
+ * Returns false when missing, unparsable or longer than len. */
 bool it_read_addr_file(const char *path, char *hostport, size_t len);
 
 /* ---- processes --------------------------------------------------------------------------- */
