@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cairn_snapshot_pages.h"
 #include "gateway_handlers.h"
 #include "gateway_reply.h"
 
@@ -147,41 +148,35 @@ static cairn_err body_add_service(sd_body *b, const char *ns, const cairn_servic
 
 /* ---- reading the registry ------------------------------------------------------------------- */
 
+typedef struct page_walk {
+    sd_body *body;
+    const char *only_ns; /* NULL: every namespace */
+} page_walk;
+
+static cairn_err call_registry(void *arg, const cairn_request *req, cairn_reply *rep,
+                               cairn_status *st)
+{
+    return gateway_call_registry(arg, req, rep, st);
+}
+
+static cairn_err visit_snapshot(void *arg, const cairn_service_snapshot *snap, bool *stop,
+                                cairn_status *st)
+{
+    page_walk *w = arg;
+    const char *ns = snap->service.namespace_id;
+    if (w->only_ns && strcmp(ns, w->only_ns) != 0) {
+        *stop = true; /* past the namespace */
+        return CAIRN_OK;
+    }
+    return body_add_service(w->body, ns, snap, st);
+}
+
 /* Every service of namespace only_ns (NULL: of every namespace), a SNAPSHOT_PAGE at a time. */
 static cairn_err add_pages(gateway *gw, const char *only_ns, sd_body *b, cairn_status *st)
 {
-    char cur_ns[CAIRN_MAX_NAMESPACE_LEN + 1], cur_svc[CAIRN_MAX_SERVICE_LEN + 1] = "";
-    snprintf(cur_ns, sizeof cur_ns, "%s", only_ns ? only_ns : "");
-    cairn_err err = CAIRN_OK;
-    for (bool more = true; more && err == CAIRN_OK;) {
-        cairn_request rq;
-        cairn_request_init(&rq, CAIRN_MSG_SNAPSHOT_PAGE);
-        rq.namespace_id = cur_ns; /* the cursor: the page starts after (cur_ns, cur_svc) */
-        rq.service = cur_svc;
-        rq.page_size = SD_PAGE_SERVICES;
-        cairn_reply rep;
-        err = gateway_call_registry(gw, &rq, &rep, st);
-        rq.namespace_id = rq.service = NULL;
-        cairn_request_free(&rq);
-        more = err == CAIRN_OK && rep.more && rep.snapshot_count > 0;
-        for (uint32_t i = 0; err == CAIRN_OK && i < rep.snapshot_count; i++) {
-            const cairn_service *svc = &rep.snapshots[i].service;
-            if (!svc->namespace_id || !svc->name || strlen(svc->namespace_id) >= sizeof cur_ns ||
-                strlen(svc->name) >= sizeof cur_svc) {
-                err = cairn_fail(st, CAIRN_E_INTERNAL, "caused: a snapshot without its names;");
-                break;
-            }
-            if (only_ns && strcmp(svc->namespace_id, only_ns) != 0) {
-                more = false; /* past the namespace */
-                break;
-            }
-            err = body_add_service(b, svc->namespace_id, &rep.snapshots[i], st);
-            strcpy(cur_ns, svc->namespace_id);
-            strcpy(cur_svc, svc->name);
-        }
-        cairn_reply_free(&rep);
-    }
-    return err;
+    page_walk w = {.body = b, .only_ns = only_ns};
+    return cairn_snapshot_pages(only_ns, SD_PAGE_SERVICES, call_registry, gw, visit_snapshot, &w,
+                                st);
 }
 
 /* One service; a missing one adds nothing. */
