@@ -248,33 +248,15 @@ IT_TEST(prometheus, oversized_list_is_refused)
     http_resp_free(&r);
 }
 
-typedef struct addr_probe {
-    char path[PATH_MAX + 32];
-    char addr[64];
-} addr_probe;
-
-static bool gateway_listening(void *arg)
-{
-    addr_probe *p = arg;
-    return it_read_addr_file(p->path, p->addr, sizeof p->addr) && tcp_can_connect(p->addr);
-}
-
 IT_TEST(prometheus, registry_down_503)
 {
-    const char *dir = it_tmpdir();
-    char data[PATH_MAX];
-    snprintf(data, sizeof data, "%s/data", dir);
-    role_start_alone("cairn-gateway", data,
-                     ARGS("gateway.listen=127.0.0.1:0", "gateway.admin_listen=127.0.0.1:0"));
-    addr_probe p;
-    snprintf(p.path, sizeof p.path, "%s/run/gateway.http", data);
-    cr_assert(wait_until(gateway_listening, &p, IT_READY_TIMEOUT_MS),
-              "gateway alone is not listening");
+    char data[PATH_MAX], gw[64];
+    gateway_start_alone(data, sizeof data, gw, sizeof gw);
     static const char *const paths[] = {SD, SD "/namespaceId/public",
                                         SD "/namespaceId/public/service/orders",
                                         SD "/namespaceId/public/service/g@@orders"};
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
-        http_resp r = nacos_call_at(p.addr, "GET", paths[i], NULL, NULL, NULL);
+        http_resp r = nacos_call_at(gw, "GET", paths[i], NULL, NULL, NULL);
         cr_expect_eq(r.status, 503, "GET %s without registry: %ld \"%s\"", paths[i], r.status,
                      r.body);
         cr_expect(strstr(r.body, "try again") != NULL, "GET %s: 503 message \"%s\"", paths[i],
