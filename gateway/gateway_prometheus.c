@@ -125,11 +125,10 @@ static cairn_err body_append(sd_body *b, const char *text, size_t n, cairn_statu
     return CAIRN_OK;
 }
 
-/* One target group per instance of the snapshot. */
-static cairn_err body_add_service(sd_body *b, const char *ns, const cairn_service_snapshot *snap,
-                                  cairn_status *st)
+/* One target group per instance of the snapshot of service grouped in namespace ns. */
+static cairn_err body_add_service(sd_body *b, const char *ns, const char *grouped,
+                                  const cairn_service_snapshot *snap, cairn_status *st)
 {
-    const char *grouped = snap->service.name;
     cairn_err err = CAIRN_OK;
     for (uint32_t i = 0; err == CAIRN_OK && i < snap->instance_count; i++) {
         json_t *group = gateway_prometheus_target(ns, grouped, &snap->instances[i]);
@@ -168,7 +167,7 @@ static cairn_err visit_snapshot(void *arg, const cairn_service_snapshot *snap, b
         *stop = true; /* past the namespace */
         return CAIRN_OK;
     }
-    return body_add_service(w->body, ns, snap, st);
+    return body_add_service(w->body, ns, snap->service.name, snap, st);
 }
 
 /* Every service of namespace only_ns (NULL: of every namespace), a SNAPSHOT_PAGE at a time. */
@@ -194,7 +193,7 @@ static cairn_err add_service(gateway *gw, const char *ns, const char *grouped, s
     if (err == CAIRN_E_NOT_FOUND)
         err = CAIRN_OK;
     else if (err == CAIRN_OK && rep.has_snapshot && rep.snapshot.found)
-        err = body_add_service(b, ns, &rep.snapshot, st);
+        err = body_add_service(b, ns, grouped, &rep.snapshot, st);
     cairn_reply_free(&rep);
     return err;
 }
