@@ -15,6 +15,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "cairn_address.h"
 #include "cairn_endpoints.h"
 #include "cairn_files.h"
 #include "cairn_log.h"
@@ -71,28 +72,27 @@ static int lock_run_dir(const char *run_dir)
     return fd;
 }
 
-/* Where the gateway really listens: the address it wrote (gateway.listen may use port 0), else
- * the configured one. */
+/* Where a client on this host reaches the gateway: the address it wrote as bound (gateway.listen
+ * may use port 0), else the configured one; a wildcard bind is dialled over loopback. */
 static void gateway_address(const run_state *rs, char *buf, size_t len)
 {
-    char path[PATH_MAX];
+    char path[PATH_MAX], line[300] = "";
     if (cairn_gateway_http_address_path(rs->run_dir, path, sizeof path) == 0) {
         FILE *f = fopen(path, "r");
         if (f) {
-            char line[300] = "";
-            char *ok = fgets(line, sizeof line, f);
+            if (!fgets(line, sizeof line, f))
+                line[0] = '\0';
             fclose(f);
             line[strcspn(line, " \t\r\n")] = '\0';
-            if (ok && line[0]) {
-                snprintf(buf, len, "%s", line);
-                return;
-            }
         }
     }
-    char host[256];
-    uint16_t port;
-    cairn_config_address(rs->cfg, "gateway.listen", host, sizeof host, &port);
-    snprintf(buf, len, strchr(host, ':') ? "[%s]:%u" : "%s:%u", host, port);
+    if (!line[0]) {
+        char host[256];
+        uint16_t port;
+        cairn_config_address(rs->cfg, "gateway.listen", host, sizeof host, &port);
+        snprintf(line, sizeof line, strchr(host, ':') ? "[%s]:%u" : "%s:%u", host, port);
+    }
+    cairn_dial_address(line, buf, len);
 }
 
 static void begin_stop(run_state *rs, int exit_code)

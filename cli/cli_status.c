@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cairn_address.h"
 #include "cairn_endpoints.h"
 #include "cairn_prom_text.h"
 #include "cli.h"
@@ -75,10 +76,13 @@ static void query_role(const char *run_dir, const cli_role_instance *inst, role_
     read_address(run_dir, inst->name, rs);
     if (!rs->address[0])
         return;
+    /* Shown as bound; a wildcard listener is asked over loopback. */
+    char dial[sizeof rs->address];
+    cairn_dial_address(rs->address, dial, sizeof dial);
 
     cairn_http_response resp;
     char err[256];
-    if (cairn_http_get(rs->address, "/health", STATUS_TIMEOUT_MS, &resp, err, sizeof err) != 0) {
+    if (cairn_http_get(dial, "/health", STATUS_TIMEOUT_MS, &resp, err, sizeof err) != 0) {
         snprintf(rs->detail, sizeof rs->detail, "%s", err);
         return;
     }
@@ -87,7 +91,7 @@ static void query_role(const char *run_dir, const cli_role_instance *inst, role_
     rs->detail[strcspn(rs->detail, "\r\n")] = '\0';
     cairn_http_response_free(&resp);
 
-    if (cairn_http_get(rs->address, "/metrics", STATUS_TIMEOUT_MS, &resp, err, sizeof err) == 0) {
+    if (cairn_http_get(dial, "/metrics", STATUS_TIMEOUT_MS, &resp, err, sizeof err) == 0) {
         if (resp.status == 200)
             summarise_metrics(role, resp.body, resp.body_len, rs->metrics, sizeof rs->metrics);
         cairn_http_response_free(&resp);

@@ -34,6 +34,7 @@ typedef struct gateway {
     size_t max_body_bytes;
     size_t max_param_bytes;
     size_t max_metadata_bytes;
+    size_t prometheus_max_bytes; /* largest Prometheus service discovery answer */
     char listen_host[256];
     uint16_t listen_port; /* the port bound */
 

@@ -136,6 +136,7 @@ cairn_err gateway_open(gateway *gw, cairn_role *role, cairn_status *st)
     gw->max_body_bytes = (size_t)cairn_config_int(cfg, "gateway.max_body_bytes");
     gw->max_param_bytes = (size_t)cairn_config_int(cfg, "gateway.max_param_bytes");
     gw->max_metadata_bytes = (size_t)cairn_config_int(cfg, "limits.max_metadata_bytes");
+    gw->prometheus_max_bytes = (size_t)cairn_config_int(cfg, "gateway.prometheus_max_bytes");
     cairn_config_address(cfg, "gateway.listen", gw->listen_host, sizeof gw->listen_host,
                          &gw->listen_port);
     pthread_mutex_init(&gw->cpu_lock, NULL);

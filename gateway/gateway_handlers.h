@@ -45,6 +45,10 @@ void gateway_health_instance(gateway *gw, gateway_request *req, gateway_response
 void gateway_health_checkers(gateway *gw, gateway_request *req, gateway_response *resp);
 void gateway_health_liveness(gateway *gw, gateway_request *req, gateway_response *resp);
 void gateway_health_readiness(gateway *gw, gateway_request *req, gateway_response *resp);
+/* gateway_prometheus.c: Prometheus HTTP service discovery below /nacos/prometheus (the contract
+ * is gateway_prometheus.h) */
+void gateway_prometheus_sd(gateway *gw, gateway_request *req, gateway_response *resp);
+
 /* The role's health callback (cairn_health_fn): the registry answers a STATS call; cached 1 s. */
 bool gateway_health_check(void *arg, char *detail, size_t detail_len);
 /* The admin /ready callback: the node readiness monitor's verdict. */

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "cairn_address.h"
 #include "cairn_files.h"
 #include "cairn_log.h"
 
@@ -331,28 +332,6 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     log_warn("http: %s", buf);
 }
 
-/* "host:port" as clients should dial it (IPv6 in brackets; a wildcard bind is reached over
- * loopback), like the roles' admin address files. */
-static void format_address(const struct sockaddr *sa, uint16_t port, char *buf, size_t len)
-{
-    char host[INET6_ADDRSTRLEN] = "?";
-    if (sa->sa_family == AF_INET6) {
-        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-        if (IN6_IS_ADDR_UNSPECIFIED(a))
-            snprintf(host, sizeof host, "::1");
-        else
-            inet_ntop(AF_INET6, a, host, sizeof host);
-        snprintf(buf, len, "[%s]:%u", host, port);
-    } else {
-        const struct in_addr *a = &((const struct sockaddr_in *)sa)->sin_addr;
-        if (a->s_addr == htonl(INADDR_ANY))
-            snprintf(host, sizeof host, "127.0.0.1");
-        else
-            inet_ntop(AF_INET, a, host, sizeof host);
-        snprintf(buf, len, "%s:%u", host, port);
-    }
-}
-
 gateway_http *gateway_http_start(const gateway_http_options *opts, cairn_status *st)
 {
     char port_text[8];
@@ -400,12 +379,16 @@ gateway_http *gateway_http_start(const gateway_http_options *opts, cairn_status 
         free(h);
         return NULL;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    h->port = info ? info->port : opts->port;
-
-    char address[INET6_ADDRSTRLEN + 16];
-    format_address(ai->ai_addr, h->port, address, sizeof address);
     freeaddrinfo(ai);
+    /* The address as bound (a wildcard stays 0.0.0.0 or [::]); readers dial it over loopback. */
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_LISTEN_FD);
+    char address[INET6_ADDRSTRLEN + 16];
+    if (!info || cairn_bound_address(info->listen_fd, address, sizeof address, &h->port) != 0) {
+        cairn_fail(st, CAIRN_E_INTERNAL, "gateway.listen: cannot read the bound address: %s",
+                   strerror(errno));
+        gateway_http_stop(h);
+        return NULL;
+    }
     if (opts->address_file) {
         if (cairn_write_file_atomic(opts->address_file, address, strlen(address)) != 0) {
             cairn_fail(st, CAIRN_E_INTERNAL, "cannot write %s: %s", opts->address_file,

@@ -43,7 +43,8 @@ typedef struct gateway_http_options {
     unsigned connection_timeout_s;
     size_t max_body_bytes;  /* larger bodies get 413 */
     size_t max_param_bytes; /* longer parameter values get 400 */
-    const char *address_file; /* where to write the bound "host:port" (NULL: nowhere) */
+    const char *address_file; /* where to write the address as bound (cairn_address.h), also
+                                 logged (NULL: nowhere) */
     gateway_http_handler handler;
     gateway_http_observer observer; /* may be NULL */
     void *arg;

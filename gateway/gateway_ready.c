@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cairn_address.h"
 #include "cairn_endpoints.h"
 #include "cairn_http_get.h"
 #include "cairn_log.h"
@@ -43,9 +44,11 @@ static bool role_ready(const char *run_dir, const char *name, char *why, size_t 
     bool got = fgets(address, sizeof address, f) != NULL;
     fclose(f);
     address[got ? strcspn(address, " \t\r\n") : 0] = '\0';
+    char dial[sizeof address];
+    cairn_dial_address(address, dial, sizeof dial); /* a wildcard listener, over loopback */
     cairn_http_response resp;
     char err[160];
-    if (cairn_http_get(address, "/ready", ADMIN_TIMEOUT_MS, &resp, err, sizeof err) != 0) {
+    if (cairn_http_get(dial, "/ready", ADMIN_TIMEOUT_MS, &resp, err, sizeof err) != 0) {
         snprintf(why, why_len, "%s unreachable: %s", name, err);
         return false;
     }

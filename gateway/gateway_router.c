@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "gateway_handlers.h"
+#include "gateway_prometheus.h"
 #include "gateway_reply.h"
 
 #define NS_PREFIX "/nacos/v1/ns"
@@ -13,7 +14,7 @@
 
 typedef struct route {
     const char *method; /* NULL: any method */
-    const char *path;   /* also the metrics label */
+    const char *path;   /* also the metrics label (a prefix route's handler may refine it) */
     gateway_handler_fn fn;
 } route;
 
@@ -43,18 +44,34 @@ static const route routes[] = {
     {"GET", "/nacos/v1/console/health/readiness", gateway_health_readiness},
 };
 
+/* Routes that own every path below theirs too (path + "/..."): the handler parses the rest. */
+static const route prefix_routes[] = {
+    {"GET", GATEWAY_PROMETHEUS_ROOT, gateway_prometheus_sd},
+};
+
 static bool under_naming(const char *path)
 {
     size_t n = strlen(NS_PREFIX);
     return strncmp(path, NS_PREFIX, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
+static bool method_matches(const route *r, const char *method)
+{
+    return !r->method || strcmp(r->method, method) == 0;
+}
+
 static const route *find_route(const char *method, const char *path)
 {
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
-        if (strcmp(routes[i].path, path) == 0 &&
-            (!routes[i].method || strcmp(routes[i].method, method) == 0))
+        if (strcmp(routes[i].path, path) == 0 && method_matches(&routes[i], method))
             return &routes[i];
+    for (size_t i = 0; i < sizeof prefix_routes / sizeof prefix_routes[0]; i++) {
+        const route *r = &prefix_routes[i];
+        size_t n = strlen(r->path);
+        if (strncmp(r->path, path, n) == 0 && (path[n] == '\0' || path[n] == '/') &&
+            method_matches(r, method))
+            return r;
+    }
     return NULL;
 }
 

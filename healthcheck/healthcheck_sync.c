@@ -19,6 +19,7 @@
 #include "cairn_endpoints.h"
 #include "cairn_follow.h"
 #include "cairn_log.h"
+#include "cairn_snapshot_pages.h"
 #include "cairn_sub.h"
 #include "healthcheck.h"
 
@@ -65,70 +66,53 @@ static void on_pipe(void *arg, bool connected)
 
 /* ---- full load ------------------------------------------------------------------------------ */
 
+/* One full load's progress. */
+typedef struct load {
+    hc_sync *s;
+    uint32_t pass;
+    int64_t now;
+    size_t services, instances;
+    bool first_page_done;
+} load;
+
+/* hc_call, refused once the thread is asked to stop (the load then ends with that error). */
+static cairn_err call_unless_stopping(void *arg, const cairn_request *req, cairn_reply *rep,
+                                      cairn_status *st)
+{
+    load *l = arg;
+    if (atomic_load(&l->s->stop))
+        return cairn_fail(st, CAIRN_E_UNAVAILABLE, "stopping");
+    cairn_err err = hc_call(l->s->hc, req, rep, st);
+    /* The first page's revision is the one the whole load covers (later pages are newer). */
+    if (err == CAIRN_OK && !l->first_page_done) {
+        l->s->load_revision = rep->revision;
+        l->first_page_done = true;
+    }
+    return err;
+}
+
+static cairn_err load_snapshot(void *arg, const cairn_service_snapshot *snap, bool *stop,
+                               cairn_status *st)
+{
+    (void)stop, (void)st;
+    load *l = arg;
+    const cairn_service *svc = &snap->service;
+    if (hc_table_apply(&l->s->hc->table, svc->namespace_id, svc->name, snap, l->now, l->pass) != 0)
+        log_warn("out of memory tracking %s %s", svc->namespace_id, svc->name);
+    l->services++;
+    l->instances += snap->instance_count;
+    return CAIRN_OK;
+}
+
 static cairn_err full_load(hc_sync *s, cairn_status *st)
 {
     healthcheck *hc = s->hc;
     uint32_t pass = ++s->pass;
     if (pass == 0)
         pass = ++s->pass;
-    char *cur_ns = strdup(""), *cur_svc = strdup("");
-    if (!cur_ns || !cur_svc) {
-        free(cur_ns);
-        free(cur_svc);
-        return cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
-    }
-    int64_t now = hc_now_ms();
-    size_t services = 0, instances = 0;
-    cairn_err err = CAIRN_OK;
-    for (bool more = true; more && !atomic_load(&s->stop);) {
-        cairn_request rq;
-        cairn_request_init(&rq, CAIRN_MSG_SNAPSHOT_PAGE);
-        rq.namespace_id = cur_ns;
-        rq.service = cur_svc;
-        rq.page_size = HC_PAGE_SIZE;
-        cairn_reply rep;
-        err = hc_call(hc, &rq, &rep, st);
-        rq.namespace_id = rq.service = NULL;
-        cairn_request_free(&rq);
-        if (err != CAIRN_OK) {
-            cairn_reply_free(&rep);
-            break;
-        }
-        if (services == 0 && !strcmp(cur_ns, ""))
-            s->load_revision = rep.revision;
-        for (uint32_t i = 0; i < rep.snapshot_count; i++) {
-            const cairn_service_snapshot *snap = &rep.snapshots[i];
-            const cairn_service *svc = &snap->service;
-            if (!snap->found || !svc->namespace_id || !svc->name)
-                continue;
-            if (hc_table_apply(&hc->table, svc->namespace_id, svc->name, snap, now, pass) != 0)
-                log_warn("out of memory tracking %s %s", svc->namespace_id, svc->name);
-            services++;
-            instances += snap->instance_count;
-        }
-        more = rep.more && rep.snapshot_count > 0;
-        if (rep.snapshot_count > 0) {
-            const cairn_service *last = &rep.snapshots[rep.snapshot_count - 1].service;
-            char *n = strdup(last->namespace_id ? last->namespace_id : "");
-            char *v = strdup(last->name ? last->name : "");
-            if (!n || !v) {
-                free(n);
-                free(v);
-                err = cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
-                more = false;
-            } else {
-                free(cur_ns);
-                free(cur_svc);
-                cur_ns = n;
-                cur_svc = v;
-            }
-        }
-        cairn_reply_free(&rep);
-    }
-    free(cur_ns);
-    free(cur_svc);
-    if (err == CAIRN_OK && atomic_load(&s->stop))
-        return cairn_fail(st, CAIRN_E_UNAVAILABLE, "stopping");
+    load l = {.s = s, .pass = pass, .now = hc_now_ms()};
+    cairn_err err = cairn_snapshot_pages(NULL, HC_PAGE_SIZE, call_unless_stopping, &l,
+                                         load_snapshot, &l, st);
     if (err != CAIRN_OK)
         return err;
     /* Only a complete pass may drop what it did not see. */
@@ -136,7 +120,7 @@ static cairn_err full_load(hc_sync *s, cairn_status *st)
     cairn_follow_synced(&s->follow, s->load_revision);
     /* The pages were large and short-lived: give their memory back. */
     malloc_trim(0);
-    log_info("loaded %zu services with %zu instances from the registry", services, instances);
+    log_info("loaded %zu services with %zu instances from the registry", l.services, l.instances);
     return CAIRN_OK;
 }
 

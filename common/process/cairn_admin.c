@@ -1,5 +1,6 @@
 /* The admin listener: /metrics, /health and /ready for operators, systemd and `cairn status`.
  * libmicrohttpd runs it on its own internal thread, apart from the role's real work. */
+#include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <stdarg.h>
@@ -7,12 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cairn_address.h"
 #include "cairn_role.h"
 #include "cairn_role_private.h"
 
 struct cairn_admin_server {
     struct MHD_Daemon *daemon;
     uint16_t port;
+    char address[64]; /* as bound (cairn_address.h) */
     cairn_role *role;
 };
 
@@ -119,20 +122,26 @@ cairn_admin_server *cairn_admin_start(const char *host, uint16_t port, cairn_rol
         free(srv);
         return NULL;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    if (!info || info->port == 0) {
-        log_error("admin listener: cannot read the bound port of %s:%u", host, port);
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_LISTEN_FD);
+    if (!info || cairn_bound_address(info->listen_fd, srv->address, sizeof srv->address,
+                                     &srv->port) != 0) {
+        log_error("admin listener: cannot read the bound address of %s:%u: %s", host, port,
+                  strerror(errno));
         MHD_stop_daemon(srv->daemon);
         free(srv);
         return NULL;
     }
-    srv->port = info->port;
     return srv;
 }
 
 uint16_t cairn_admin_port(const cairn_admin_server *srv)
 {
     return srv ? srv->port : 0;
+}
+
+const char *cairn_admin_address(const cairn_admin_server *srv)
+{
+    return srv ? srv->address : "";
 }
 
 void cairn_admin_stop(cairn_admin_server *srv)

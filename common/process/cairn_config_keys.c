@@ -48,6 +48,10 @@ const cairn_config_key cairn_config_reference[] = {
      "Most instance/list bodies kept in the cache; more evict random ones."},
     {"gateway.list_cache_max_bytes", CAIRN_CFG_INT, "67108864", 65536, 68719476736,
      "Most bytes of instance/list bodies kept in the cache; larger bodies are not cached."},
+    {"gateway.prometheus_max_bytes", CAIRN_CFG_INT, "16777216", 1024, 1073741824,
+     "Largest answer of the Prometheus service discovery endpoints (/nacos/prometheus/...); a "
+     "larger target list is refused with 400 naming this key rather than sent in part or "
+     "without bound (ask for one namespace or service instead)."},
 
     /* registry */
     {"registry.admin_listen", CAIRN_CFG_ADDRESS, "127.0.0.1:9151", NOLIMIT,

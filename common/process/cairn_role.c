@@ -82,19 +82,6 @@ static void usage(FILE *out, const char *name)
             name);
 }
 
-/* The admin address as clients should dial it: a wildcard bind is reached over loopback. */
-static void admin_address_text(const char *host, uint16_t port, char *buf, size_t len)
-{
-    if (host[0] == '\0' || strcmp(host, "0.0.0.0") == 0)
-        snprintf(buf, len, "127.0.0.1:%u", port);
-    else if (strcmp(host, "::") == 0)
-        snprintf(buf, len, "[::1]:%u", port);
-    else if (strchr(host, ':'))
-        snprintf(buf, len, "[%s]:%u", host, port);
-    else
-        snprintf(buf, len, "%s:%u", host, port);
-}
-
 static bool has_key(const char *key)
 {
     for (const cairn_config_key *k = cairn_config_reference; k->key; k++)
@@ -151,7 +138,7 @@ static int start_admin(cairn_role *role)
     snprintf(key, sizeof key, "%s.admin_listen", config_name);
     if (!has_key(key))
         return 0; /* this role has no admin listener */
-    char host[256], text[300], path[PATH_MAX];
+    char host[256], path[PATH_MAX];
     uint16_t port;
     cairn_config_address(role->config, key, host, sizeof host, &port);
     if (port != 0 && role_index > 0) {
@@ -165,7 +152,8 @@ static int start_admin(cairn_role *role)
     role->admin = cairn_admin_start(host, port, role);
     if (!role->admin)
         return -1; /* logged */
-    admin_address_text(host, cairn_admin_port(role->admin), text, sizeof text);
+    /* As bound: a wildcard stays 0.0.0.0 or [::]; readers dial it over loopback. */
+    const char *text = cairn_admin_address(role->admin);
     if (cairn_admin_address_path(role->run_dir, role->name, path, sizeof path) != 0 ||
         cairn_write_file_atomic(path, text, strlen(text)) != 0) {
         log_error("cannot write the admin address file %s: %s", path, strerror(errno));

@@ -83,6 +83,8 @@ int cairn_role_finish(cairn_role *role);
  * GET /ready on host:port (port 0 picks a free one). Returns NULL and logs on failure. */
 cairn_admin_server *cairn_admin_start(const char *host, uint16_t port, cairn_role *role);
 uint16_t cairn_admin_port(const cairn_admin_server *srv);
+/* The address as bound, "host:port" (cairn_address.h); "" for NULL. Valid until cairn_admin_stop. */
+const char *cairn_admin_address(const cairn_admin_server *srv);
 void cairn_admin_stop(cairn_admin_server *srv);
 
 #endif

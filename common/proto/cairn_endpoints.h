@@ -23,7 +23,8 @@ int cairn_endpoint_url(const char *run_dir, cairn_endpoint ep, char *buf, size_t
 const char *cairn_endpoint_file(cairn_endpoint ep);
 
 /* The file in which a role writes the address its admin (metrics/health) listener bound to,
- * e.g. "<run_dir>/gateway.admin"; `cairn status` reads these. */
+ * e.g. "<run_dir>/gateway.admin"; `cairn status` reads these. Both files hold the address as
+ * bound (a wildcard stays 0.0.0.0 or [::]); a reader dials it with cairn_dial_address. */
 int cairn_admin_address_path(const char *run_dir, const char *role, char *buf, size_t len);
 
 /* The file in which the gateway writes the address its Nacos HTTP listener bound to

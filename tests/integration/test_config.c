@@ -215,3 +215,66 @@ IT_TEST(config, config_reference_lists_every_key)
     free(out);
     free(err);
 }
+
+typedef struct log_probe {
+    const char *path;
+    char needle[128];
+} log_probe;
+
+static bool log_has(void *arg)
+{
+    log_probe *p = arg;
+    char *text = it_read_file(p->path);
+    bool found = text && strstr(text, p->needle) != NULL;
+    free(text);
+    return found;
+}
+
+/* The port of an address file that must name the wildcard bind "0.0.0.0:<port>"; 0 when it does
+ * not. */
+static unsigned wildcard_port(const char *run_dir, const char *file)
+{
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/%s", run_dir, file);
+    char *text = it_read_file(path);
+    cr_assert(text != NULL, "no %s", path);
+    unsigned port = 0;
+    char tail = '\0';
+    int got = sscanf(text, "0.0.0.0:%u%c", &port, &tail);
+    cr_expect(got == 1 && port > 0 && port < 65536,
+              "%s says \"%s\", expected 0.0.0.0:<bound port>", file, text);
+    free(text);
+    return got == 1 ? port : 0;
+}
+
+/* A listener bound to the wildcard address is reported as bound: the log line and the address
+ * file say 0.0.0.0 with the port bound (not the loopback address clients dial), for the Nacos
+ * listener and for an admin listener alike. Traffic still goes over loopback. */
+IT_TEST(config, wildcard_listeners_are_reported_as_bound)
+{
+    it_node *n = node_start(&(it_node_opts){
+        .sets = ARGS("gateway.listen=0.0.0.0:0", "registry.admin_listen=0.0.0.0:0")});
+    char log_path[PATH_MAX + 16];
+    snprintf(log_path, sizeof log_path, "%s/node.log", n->dir);
+
+    unsigned http_port = wildcard_port(n->run_dir, "gateway.http");
+    log_probe lp = {.path = log_path};
+    snprintf(lp.needle, sizeof lp.needle, "gateway: http: listening on 0.0.0.0:%u\n", http_port);
+    cr_expect(wait_until(log_has, &lp, 5000), "no \"%s\" in %s", lp.needle, log_path);
+    char dial[64];
+    snprintf(dial, sizeof dial, "127.0.0.1:%u", http_port);
+    cr_expect_str_eq(n->gateway, dial, "the ready line's gateway is not its loopback address");
+    http_resp r = http_get_addr(dial, "/nacos/v1/console/health/liveness", 5000);
+    cr_expect_eq(r.status, 200, "gateway over loopback at %s: %ld %s", dial, r.status, r.error);
+    http_resp_free(&r);
+
+    unsigned admin_port = wildcard_port(n->run_dir, "registry.admin");
+    snprintf(lp.needle, sizeof lp.needle, "registry: admin listener on 0.0.0.0:%u\n", admin_port);
+    cr_expect(wait_until(log_has, &lp, 5000), "no \"%s\" in %s", lp.needle, log_path);
+    snprintf(dial, sizeof dial, "127.0.0.1:%u", admin_port);
+    cr_expect_str_eq(n->registry_admin, dial, "registry.admin is not dialled over loopback");
+    r = http_get_addr(dial, "/ready", 5000);
+    cr_expect_eq(r.status, 200, "registry admin over loopback at %s: %ld %s", dial, r.status,
+                 r.error);
+    http_resp_free(&r);
+}

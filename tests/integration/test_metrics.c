@@ -136,28 +136,11 @@ IT_TEST(metrics, cairn_status_lists_roles)
     free(err);
 }
 
-typedef struct file_probe {
-    char path[PATH_MAX + 32];
-    char addr[64];
-} file_probe;
-
-static bool addr_file(void *arg)
-{
-    file_probe *f = arg;
-    return it_read_addr_file(f->path, f->addr, sizeof f->addr);
-}
-
 IT_TEST(metrics, cairn_status_fails_when_a_role_is_down)
 {
     /* Only the gateway runs: status must say so with a non-zero exit. */
-    const char *dir = it_tmpdir();
-    char data[PATH_MAX];
-    snprintf(data, sizeof data, "%s/data", dir);
-    role_start_alone("cairn-gateway", data,
-                     ARGS("gateway.listen=127.0.0.1:0", "gateway.admin_listen=127.0.0.1:0"));
-    file_probe f;
-    snprintf(f.path, sizeof f.path, "%s/run/gateway.admin", data);
-    cr_assert(wait_until(addr_file, &f, IT_READY_TIMEOUT_MS), "gateway alone wrote no %s", f.path);
+    char data[PATH_MAX], gw[64];
+    gateway_start_alone(data, sizeof data, gw, sizeof gw);
     char bin[PATH_MAX];
     snprintf(bin, sizeof bin, "%s/cairn", CAIRN_BIN_DIR);
     char *out = NULL, *err = NULL;

@@ -159,12 +159,6 @@ typedef struct file_probe {
     char addr[64];
 } file_probe;
 
-static bool addr_file_ready(void *arg)
-{
-    file_probe *f = arg;
-    return it_read_addr_file(f->path, f->addr, sizeof f->addr) && tcp_can_connect(f->addr);
-}
-
 static bool http_ready(void *arg)
 {
     file_probe *f = arg;
@@ -178,20 +172,9 @@ static bool http_ready(void *arg)
 
 IT_TEST(resilience, gateway_without_registry_503_then_recovers)
 {
-    const char *dir = it_tmpdir();
     char data_dir[PATH_MAX];
-    snprintf(data_dir, sizeof data_dir, "%s/data", dir);
-    it_proc *gw = role_start_alone("cairn-gateway", data_dir,
-                                   ARGS("gateway.listen=127.0.0.1:0",
-                                        "gateway.admin_listen=127.0.0.1:0"));
-    file_probe gf;
-    snprintf(gf.path, sizeof gf.path, "%s/run/gateway.http", data_dir);
-    if (!wait_until(addr_file_ready, &gf, IT_READY_TIMEOUT_MS)) {
-        char *tail = it_log_tail(gw->log_path, 3000);
-        cr_assert_fail("gateway alone (no registry) did not write %s and accept connections "
-                       "within %d ms; exited: %d; log:\n%s",
-                       gf.path, IT_READY_TIMEOUT_MS, it_proc_exited(gw), tail);
-    }
+    char gw_http[64];
+    it_proc *gw = gateway_start_alone(data_dir, sizeof data_dir, gw_http, sizeof gw_http);
 
     /* Every API call that needs the registry: 503, a message, and quickly. */
     struct {
@@ -207,7 +190,7 @@ IT_TEST(resilience, gateway_without_registry_503_then_recovers)
         {"POST", NS "/service", Q("serviceName", "late2")},
     };
     for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
-        http_resp r = nacos_call_at(gf.addr, calls[i].method, calls[i].path, calls[i].q, NULL,
+        http_resp r = nacos_call_at(gw_http, calls[i].method, calls[i].path, calls[i].q, NULL,
                                     NULL);
         cr_expect_eq(r.status, 503, "%s %s without registry: expected 503, got %ld \"%s\" %s",
                      calls[i].method, calls[i].path, r.status, r.body, r.error);
@@ -231,12 +214,12 @@ IT_TEST(resilience, gateway_without_registry_503_then_recovers)
         cr_assert_fail("registry alone: /ready not 200 within %d ms; log:\n%s",
                        IT_READY_TIMEOUT_MS, tail);
     }
-    alone_probe p = {.gateway = gf.addr};
+    alone_probe p = {.gateway = gw_http};
     cr_assert(wait_until(register_succeeds, &p, 5000),
               "gateway did not recover within 5 s of the registry's start: last %ld \"%s\"",
               p.last_status, p.last_body);
     cr_expect(!it_proc_exited(gw), "the gateway exited");
-    http_resp r = nacos_call_at(gf.addr, "GET", NS "/instance/list", Q("serviceName", "late"),
+    http_resp r = nacos_call_at(gw_http, "GET", NS "/instance/list", Q("serviceName", "late"),
                                 NULL, NULL);
     cr_assert_eq(r.status, 200);
     json_t *l = json_parse_or_fail(r.body);
@@ -246,7 +229,7 @@ IT_TEST(resilience, gateway_without_registry_503_then_recovers)
 
     /* And 503 again when the registry goes away, then back. */
     it_proc_stop(reg, true);
-    r = nacos_call_at(gf.addr, "GET", NS "/instance/list", Q("serviceName", "late"), NULL, NULL);
+    r = nacos_call_at(gw_http, "GET", NS "/instance/list", Q("serviceName", "late"), NULL, NULL);
     cr_expect_eq(r.status, 503, "registry stopped: expected 503, got %ld \"%s\"", r.status,
                  r.body);
     cr_expect_lt(r.elapsed_ms, 2000);

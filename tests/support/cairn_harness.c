@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cairn_address.h"
 #include "cairn_endpoints.h"
 #include "cairn_http.h"
 #include "cairn_prom_text.h"
@@ -146,15 +147,41 @@ bool it_read_addr_file(const char *path, char *hostport, size_t len)
     size_t n = 0;
     while (s[n] && !isspace((unsigned char)s[n]) && s[n] != '/')
         n++;
-    bool ok = n > 0 && n < len && memchr(s, ':', n) != NULL;
+    char bound[256];
+    bool ok = n > 0 && n < sizeof bound && memchr(s, ':', n) != NULL;
     if (ok) {
-        memcpy(hostport, s, n);
-        hostport[n] = '\0';
-        const char *port = strrchr(hostport, ':') + 1;
+        memcpy(bound, s, n);
+        bound[n] = '\0';
+        const char *port = strrchr(bound, ':') + 1;
         ok = *port != '\0' && atoi(port) > 0;
     }
+    char dial[sizeof bound + 8];
+    if (ok) {
+        cairn_dial_address(bound, dial, sizeof dial);
+        ok = strlen(dial) < len;
+    }
+    if (ok)
+        memcpy(hostport, dial, strlen(dial) + 1);
     free(text);
     return ok;
+}
+
+typedef struct listen_probe {
+    const char *path;
+    char *hostport;
+    size_t len;
+} listen_probe;
+
+static bool listening(void *arg)
+{
+    listen_probe *p = arg;
+    return it_read_addr_file(p->path, p->hostport, p->len) && tcp_can_connect(p->hostport);
+}
+
+bool it_wait_listening(const char *path, char *hostport, size_t len, int timeout_ms)
+{
+    listen_probe p = {.path = path, .hostport = hostport, .len = len};
+    return wait_until(listening, &p, timeout_ms);
 }
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -876,6 +903,23 @@ it_proc *role_start_alone(const char *binary, const char *data_dir, const char *
     char log_path[PATH_MAX + 64];
     snprintf(log_path, sizeof log_path, "%s/%s.log", dirname(parent), binary);
     return it_spawn(binary, argv, log_path, false);
+}
+
+it_proc *gateway_start_alone(char *data_dir, size_t data_len, char *http, size_t http_len)
+{
+    snprintf(data_dir, data_len, "%s/data", it_tmpdir());
+    it_proc *gw = role_start_alone("cairn-gateway", data_dir,
+                                   ARGS("gateway.listen=127.0.0.1:0",
+                                        "gateway.admin_listen=127.0.0.1:0"));
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/run/gateway.http", data_dir);
+    if (!it_wait_listening(path, http, http_len, IT_READY_TIMEOUT_MS)) {
+        char *tail = it_log_tail(gw->log_path, 3000);
+        cr_assert_fail("gateway alone did not write %s and accept connections within %d ms; "
+                       "exited: %d; log:\n%s",
+                       path, IT_READY_TIMEOUT_MS, it_proc_exited(gw), tail);
+    }
+    return gw;
 }
 
 /* ---- teardown ---------------------------------------------------------------------------- */

@@ -55,9 +55,14 @@ char *it_read_file(const char *path);
 int it_write_file(const char *path, const char *text);
 /* A fresh directory /tmp/cairn-it-XXXXXX, removed at teardown (unless kept). */
 const char *it_tmpdir(void);
-/* An address file ("host:port", optionally "http://", trailing whitespace) as "host:port".
- * Returns false when missing or unparsable. */
+/* An address file ("host:port" as bound, optionally "http://", trailing whitespace) as the
+ * "host:port" to connect to: a wildcard bind is dialled over loopback (cairn_dial_address).
+ * Returns false when missing, unparsable or longer than len. */
 bool it_read_addr_file(const char *path, char *hostport, size_t len);
+
+/* Polls until the address file at path names an address that accepts TCP connections (a role
+ * started alone is listening), at most timeout_ms; its dial address goes into hostport. */
+bool it_wait_listening(const char *path, char *hostport, size_t len, int timeout_ms);
 
 /* ---- processes --------------------------------------------------------------------------- */
 typedef struct it_proc {
@@ -164,6 +169,12 @@ pid_t it_find_pid(const char *binary, const char *dir, pid_t parent);
 /* Runs CAIRN_BIN_DIR/<binary> --set node.data_dir=<data_dir> --set <sets>... with its log in the
  * directory containing data_dir. Registered for teardown. */
 it_proc *role_start_alone(const char *binary, const char *data_dir, const char *const *sets);
+
+/* The gateway alone, without the roles it calls (what clients see while the registry is
+ * away): cairn-gateway on loopback, port 0, in a fresh temp dir, started and accepting
+ * connections. Its data directory goes into data_dir, its Nacos listener (host:port) into http.
+ * Asserts, with the log tail, when it is not listening within IT_READY_TIMEOUT_MS. */
+it_proc *gateway_start_alone(char *data_dir, size_t data_len, char *http, size_t http_len);
 
 /* ---- teardown ---------------------------------------------------------------------------- */
 /* Stops every node and process this test started, checks that they stopped cleanly (exit 0 on
