@@ -279,7 +279,9 @@ void cairn_role_set_ready_check(cairn_role *role, cairn_health_fn fn, void *arg)
     pthread_mutex_unlock(&health_lock);
 }
 
-bool cairn_role_is_ready(cairn_role *role, char *detail, size_t detail_len)
+/* Asks a role callback (fn/arg read under health_lock) once the role is started and not
+ * stopping; with no callback the answer is yes, "ready". */
+static bool ask_role(cairn_health_fn *fn_slot, void **arg_slot, char *detail, size_t detail_len)
 {
     if (atomic_load(&stop_signal) != 0) {
         snprintf(detail, detail_len, "stopping");
@@ -290,33 +292,21 @@ bool cairn_role_is_ready(cairn_role *role, char *detail, size_t detail_len)
         return false;
     }
     pthread_mutex_lock(&health_lock);
-    cairn_health_fn fn = role->ready_check;
-    void *arg = role->ready_arg;
+    cairn_health_fn fn = *fn_slot;
+    void *arg = *arg_slot;
     pthread_mutex_unlock(&health_lock);
     snprintf(detail, detail_len, "ready");
     return !fn || fn(arg, detail, detail_len);
 }
 
+bool cairn_role_is_ready(cairn_role *role, char *detail, size_t detail_len)
+{
+    return ask_role(&role->ready_check, &role->ready_arg, detail, detail_len);
+}
+
 bool cairn_role_check_health(cairn_role *role, char *detail, size_t detail_len)
 {
-    if (atomic_load(&stop_signal) != 0) {
-        snprintf(detail, detail_len, "stopping");
-        return false;
-    }
-    if (!atomic_load(&ready_flag)) {
-        snprintf(detail, detail_len, "starting");
-        return false;
-    }
-    pthread_mutex_lock(&health_lock);
-    cairn_health_fn fn = role->health;
-    void *arg = role->health_arg;
-    pthread_mutex_unlock(&health_lock);
-    if (!fn) {
-        snprintf(detail, detail_len, "ready");
-        return true;
-    }
-    detail[0] = '\0';
-    return fn(arg, detail, detail_len);
+    return ask_role(&role->health, &role->health_arg, detail, detail_len);
 }
 
 void cairn_role_ready(cairn_role *role)
