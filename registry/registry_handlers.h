@@ -36,6 +36,8 @@ typedef struct registry_write_ctx {
 } registry_write_ctx;
 
 bool registry_is_write(cairn_msg_type type);
+/* Answered from a read transaction in the calling worker (a beat: when it changes nothing). */
+bool registry_is_read(cairn_msg_type type);
 /* Applies one write request; on error *st says why and the caller aborts the transaction. */
 cairn_err registry_apply_write(registry_write_ctx *c, const cairn_request *req, cairn_reply *rep,
                                cairn_status *st);
@@ -86,6 +88,16 @@ cairn_err registry_instance_health(registry_write_ctx *c, const cairn_request *r
  * order, as many as page_size allows (and a bounded number of instances). */
 cairn_err registry_snapshot_page(registry_store *s, MDB_txn *txn, const cairn_request *req,
                                  cairn_reply *rep, cairn_status *st);
+
+/* ---- the console's catalog (registry_catalog.c) --------------------------------------------- */
+/* SERVICE_CATALOG: the services of the namespace whose group contains req->group and whose bare
+ * name contains req->filter (either blank: any), in key order; the page's summaries and the
+ * number that matched in total. */
+cairn_err registry_service_catalog(registry_store *s, MDB_txn *txn, const cairn_request *req,
+                                   cairn_reply *rep, cairn_status *st);
+/* NAMESPACE_LIST: the ids of the namespaces holding at least one service, in key order. */
+cairn_err registry_namespace_list(registry_store *s, MDB_txn *txn, const cairn_request *req,
+                                  cairn_reply *rep, cairn_status *st);
 
 /* ---- services (registry_services.c) -------------------------------------------------------- */
 cairn_err registry_service_put(registry_write_ctx *c, const cairn_request *req, cairn_reply *rep,
