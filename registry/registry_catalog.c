@@ -10,11 +10,7 @@
 typedef struct catalog_page {
     const char *group_part; /* NULL or "": any group */
     const char *name_part;  /* NULL or "": any name */
-    uint64_t start, end;    /* slice [start, end) of the matching names */
-    uint32_t total;
-    char **names;
-    uint32_t count, cap;
-    bool nomem;
+    registry_names names;   /* the page of the matching names */
 } catalog_page;
 
 static bool blank(const char *s)
@@ -37,32 +33,8 @@ static bool matches(const catalog_page *p, const char *grouped)
 static void collect_one(void *arg, const char *grouped)
 {
     catalog_page *p = arg;
-    if (!matches(p, grouped))
-        return;
-    uint64_t idx = p->total++;
-    if (idx < p->start || idx >= p->end || p->nomem)
-        return;
-    if (p->count == p->cap) {
-        uint32_t ncap = p->cap ? p->cap * 2 : 16;
-        char **grown = realloc(p->names, ncap * sizeof *grown);
-        if (!grown) {
-            p->nomem = true;
-            return;
-        }
-        p->names = grown;
-        p->cap = ncap;
-    }
-    if (!(p->names[p->count] = strdup(grouped)))
-        p->nomem = true;
-    else
-        p->count++;
-}
-
-static void free_names(char **names, uint32_t count)
-{
-    for (uint32_t i = 0; i < count; i++)
-        free(names[i]);
-    free(names);
+    if (matches(p, grouped))
+        registry_names_offer(&p->names, grouped);
 }
 
 /* Whether an earlier instance than i, or a defined cluster, already has i's cluster. */
@@ -106,6 +78,28 @@ static cairn_err summarize(registry_store *s, MDB_txn *txn, const char *ns, char
     return err;
 }
 
+/* The summaries of the page's names into rep (the names move into the summaries). */
+static cairn_err summarize_page(registry_store *s, MDB_txn *txn, const char *ns,
+                                registry_names *names, cairn_reply *rep, cairn_status *st)
+{
+    rep->total = names->total;
+    if (names->count == 0)
+        return CAIRN_OK;
+    if (!(rep->summaries = calloc(names->count, sizeof *rep->summaries))) {
+        registry_names_free(names);
+        return cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
+    }
+    cairn_err err = CAIRN_OK;
+    uint32_t done = 0;
+    while (done < names->count && !err) {
+        err = summarize(s, txn, ns, names->names[done], &rep->summaries[done], st);
+        names->names[done++] = NULL; /* moved; freed with the reply, also after an error */
+    }
+    rep->summary_count = done;
+    registry_names_free(names);
+    return err;
+}
+
 cairn_err registry_service_catalog(registry_store *s, MDB_txn *txn, const cairn_request *req,
                                    cairn_reply *rep, cairn_status *st)
 {
@@ -113,70 +107,30 @@ cairn_err registry_service_catalog(registry_store *s, MDB_txn *txn, const cairn_
     if (cairn_check_length("namespaceId", ns, CAIRN_MAX_NAMESPACE_LEN, st))
         return st->code;
     catalog_page p = {.group_part = req->group, .name_part = req->filter};
-    p.start = req->page_no > 0 ? ((uint64_t)req->page_no - 1) * req->page_size : 0;
-    p.end = p.start + req->page_size;
+    registry_names_page(&p.names, req->page_no, req->page_size);
     cairn_err err = registry_store_each_service(s, txn, ns, collect_one, &p, st);
-    if (!err && p.nomem)
-        err = cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
-    cairn_service_summary *sums = NULL;
-    if (!err && p.count > 0 && !(sums = calloc(p.count, sizeof *sums)))
+    if (!err && p.names.nomem)
         err = cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
     if (err) {
-        free_names(p.names, p.count);
+        registry_names_free(&p.names);
         return err;
     }
-    uint32_t done = 0;
-    for (; done < p.count && !err; done++)
-        err = summarize(s, txn, ns, p.names[done], &sums[done], st);
-    for (uint32_t i = done; i < p.count; i++)
-        free(p.names[i]); /* not moved into a summary */
-    free(p.names);
-    rep->summaries = sums;
-    rep->summary_count = done; /* freed with the reply, also after an error */
-    rep->total = p.total;
-    return err;
+    return summarize_page(s, txn, ns, &p.names, rep, st);
 }
 
-typedef struct name_list {
-    char **names;
-    uint32_t count, cap;
-    bool nomem;
-} name_list;
-
-static void add_name(void *arg, const char *name)
+static void add_namespace(void *arg, const char *ns)
 {
-    name_list *l = arg;
-    if (l->nomem)
-        return;
-    if (l->count == l->cap) {
-        uint32_t ncap = l->cap ? l->cap * 2 : 8;
-        char **grown = realloc(l->names, ncap * sizeof *grown);
-        if (!grown) {
-            l->nomem = true;
-            return;
-        }
-        l->names = grown;
-        l->cap = ncap;
-    }
-    if (!(l->names[l->count] = strdup(name)))
-        l->nomem = true;
-    else
-        l->count++;
+    registry_names_add(arg, ns);
 }
 
 cairn_err registry_namespace_list(registry_store *s, MDB_txn *txn, const cairn_request *req,
                                   cairn_reply *rep, cairn_status *st)
 {
-    name_list l = {0};
-    cairn_err err = registry_store_each_namespace(s, txn, add_name, &l, st);
-    if (!err && l.nomem)
-        err = cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
-    if (err) {
-        free_names(l.names, l.count);
-        return err;
+    registry_names names = {0};
+    if (registry_store_each_namespace(s, txn, add_namespace, &names, st)) {
+        registry_names_free(&names);
+        return st->code;
     }
-    rep->names = l.names;
-    rep->name_count = l.count;
-    rep->total = l.count;
-    return CAIRN_OK;
+    names.total = names.count;
+    return registry_names_reply(&names, rep, st);
 }

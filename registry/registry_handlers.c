@@ -2,6 +2,7 @@
 #include "registry_handlers.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 bool registry_is_write(cairn_msg_type type)
@@ -206,5 +207,61 @@ cairn_err registry_touch_service(registry_write_ctx *c, cairn_service *svc,
     c->durable = c->durable || durable;
     c->kind = kind;
     c->revision = rev;
+    return CAIRN_OK;
+}
+
+void registry_names_page(registry_names *n, uint32_t page_no, uint32_t page_size)
+{
+    n->start = page_no > 0 ? ((uint64_t)page_no - 1) * page_size : 0;
+    n->end = n->start + page_size;
+}
+
+void registry_names_add(registry_names *n, const char *name)
+{
+    if (n->nomem)
+        return;
+    if (n->count == n->cap) {
+        uint32_t ncap = n->cap ? n->cap * 2 : 16;
+        char **grown = realloc(n->names, ncap * sizeof *grown);
+        if (!grown) {
+            n->nomem = true;
+            return;
+        }
+        n->names = grown;
+        n->cap = ncap;
+    }
+    if (!(n->names[n->count] = strdup(name)))
+        n->nomem = true;
+    else
+        n->count++;
+}
+
+void registry_names_offer(registry_names *n, const char *name)
+{
+    uint64_t idx = n->total++;
+    if (idx >= n->start && idx < n->end)
+        registry_names_add(n, name);
+}
+
+void registry_names_free(registry_names *n)
+{
+    for (uint32_t i = 0; i < n->count; i++)
+        free(n->names[i]);
+    free(n->names);
+    n->names = NULL;
+    n->count = n->cap = 0;
+}
+
+cairn_err registry_names_reply(registry_names *n, cairn_reply *rep, cairn_status *st)
+{
+    if (n->nomem) {
+        registry_names_free(n);
+        return cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
+    }
+    rep->names = n->names;
+    rep->name_count = n->count;
+    rep->total = n->total;
+    n->names = NULL;
+    n->count = n->cap = 0;
     return CAIRN_OK;
 }

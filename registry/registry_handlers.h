@@ -58,6 +58,24 @@ cairn_err registry_check_instance_ref(const cairn_request *req, const char **clu
 cairn_err registry_need_service(registry_store *s, MDB_txn *txn, const char *ns, const char *name,
                                 cairn_service *svc, cairn_status *st, cairn_err code,
                                 const char *fmt, ...) __attribute__((format(printf, 8, 9)));
+/* Names gathered for a reply: a growable array, and optionally the page [start, end) of a longer
+ * sequence that `total` counts (list requests). A failed allocation sets nomem and stops adding. */
+typedef struct registry_names {
+    uint64_t start, end; /* the slice kept by registry_names_offer */
+    uint32_t total;      /* names offered */
+    char **names;
+    uint32_t count, cap;
+    bool nomem;
+} registry_names;
+/* The slice of page page_no (1-based; 0 reads as 1, as Nacos clamps it) of page_size names. */
+void registry_names_page(registry_names *n, uint32_t page_no, uint32_t page_size);
+/* Appends a copy of name. */
+void registry_names_add(registry_names *n, const char *name);
+/* Counts name and appends a copy when it falls in the slice. */
+void registry_names_offer(registry_names *n, const char *name);
+/* Moves the names into rep (names, name_count, total), or frees them and fails with NOMEM. */
+cairn_err registry_names_reply(registry_names *n, cairn_reply *rep, cairn_status *st);
+void registry_names_free(registry_names *n);
 /* Gives svc the next revision and the write time, stores it and records the change in c. */
 cairn_err registry_touch_service(registry_write_ctx *c, cairn_service *svc,
                                  cairn_change_kind kind, bool durable, cairn_status *st);
