@@ -20,22 +20,31 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void read_address(const char *run_dir, const char *name, cairn_role_report *r)
+bool cairn_role_admin_address(const char *run_dir, const char *name, char *bound, size_t bound_len,
+                              char *dial, size_t dial_len, char *why, size_t why_len)
 {
     char path[PATH_MAX];
-    r->address[0] = '\0';
-    if (cairn_admin_address_path(run_dir, name, path, sizeof path) != 0)
-        return;
+    bound[0] = dial[0] = '\0';
+    if (cairn_admin_address_path(run_dir, name, path, sizeof path) != 0) {
+        snprintf(why, why_len, "%s: run directory path too long", name);
+        return false;
+    }
     FILE *f = fopen(path, "r");
     if (!f) {
-        snprintf(r->detail, sizeof r->detail, "no %s.admin address file (%s)", name,
+        snprintf(why, why_len, "%s has not started (no %s.admin: %s)", name, name,
                  strerror(errno));
-        return;
+        return false;
     }
-    if (!fgets(r->address, sizeof r->address, f))
-        r->address[0] = '\0';
+    if (!fgets(bound, (int)bound_len, f))
+        bound[0] = '\0';
     fclose(f);
-    r->address[strcspn(r->address, " \t\r\n")] = '\0';
+    bound[strcspn(bound, " \t\r\n")] = '\0';
+    if (!bound[0]) {
+        snprintf(why, why_len, "%s has not started (%s.admin is empty)", name, name);
+        return false;
+    }
+    cairn_dial_address(bound, dial, dial_len);
+    return true;
 }
 
 /* The role's key metrics from its /metrics text; a metric without samples, or NaN, is left
@@ -62,12 +71,10 @@ void cairn_role_probe(const char *run_dir, const cairn_node_role_instance *inst,
 {
     memset(out, 0, sizeof *out);
     out->state = "down";
-    read_address(run_dir, inst->name, out);
-    if (!out->address[0])
-        return;
-    /* Shown as bound; a wildcard listener is asked over loopback. */
     char dial[sizeof out->address];
-    cairn_dial_address(out->address, dial, sizeof dial);
+    if (!cairn_role_admin_address(run_dir, inst->name, out->address, sizeof out->address, dial,
+                                  sizeof dial, out->detail, sizeof out->detail))
+        return;
     long long deadline = now_ms() + timeout_ms;
     cairn_http_response resp;
     char err[256];

@@ -26,6 +26,13 @@ typedef struct cairn_role_report {
     size_t metric_count;
 } cairn_role_report;
 
+/* The admin listener of role process name ("registry", "pusher-0") from <run_dir>/<name>.admin:
+ * as bound (what the file says) into bound, and as a client on this host dials it into dial (a
+ * wildcard bind over loopback). False with the reason in why ("registry has not started (no
+ * registry.admin)") when the file cannot be read. */
+bool cairn_role_admin_address(const char *run_dir, const char *name, char *bound, size_t bound_len,
+                              char *dial, size_t dial_len, char *why, size_t why_len);
+
 /* Fills *out for the role process inst of the node whose run directory is run_dir, within
  * timeout_ms in all (both requests share it). Never fails: an unreachable role is "down". */
 void cairn_role_probe(const char *run_dir, const cairn_node_role_instance *inst, int timeout_ms,
