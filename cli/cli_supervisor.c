@@ -27,7 +27,7 @@ int cli_supervisor_init(cli_supervisor *sv, const char *bin_dir, const char *run
     sv->backoff_min_ms = cairn_config_int(cfg, "run.restart_backoff_min_ms");
     sv->backoff_max_ms = cairn_config_int(cfg, "run.restart_backoff_max_ms");
     size_t process_count = 0;
-    cli_role_instance *instances = cli_role_instances(cfg, &process_count);
+    cairn_node_role_instance *instances = cairn_node_role_instances(cfg, &process_count);
     sv->children = calloc(process_count ? process_count : 1, sizeof *sv->children);
     sv->args = calloc(2 * opts->set_count + 2, sizeof *sv->args);
     if (!instances || !sv->children || !sv->args) {

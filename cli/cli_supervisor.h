@@ -12,7 +12,7 @@
 #include "cairn_config.h"
 #include "cli_notify.h"
 #include "cli_options.h"
-#include "cli_roles.h"
+#include "cairn_node_roles.h"
 
 /* A role that stayed up this long is healthy again: its next restart uses the minimum delay. */
 #define CLI_BACKOFF_RESET_MS 10000
@@ -25,8 +25,8 @@ typedef enum cli_child_state {
 } cli_child_state;
 
 typedef struct cli_child {
-    const cli_role *role;
-    cli_role_instance instance; /* name ("pusher-0") and index argument */
+    const cairn_node_role *role;
+    cairn_node_role_instance instance; /* name ("pusher-0") and index argument */
     char binary[PATH_MAX];
     cli_notify notify;
     cli_child_state state;

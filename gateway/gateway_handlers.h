@@ -38,6 +38,14 @@ void gateway_operator_switches_put(gateway *gw, gateway_request *req, gateway_re
 void gateway_operator_metrics(gateway *gw, gateway_request *req, gateway_response *resp);
 void gateway_operator_servers(gateway *gw, gateway_request *req, gateway_response *resp);
 
+/* gateway_catalog.c: the console's data, in Nacos' console API shapes */
+void gateway_catalog_services(gateway *gw, gateway_request *req, gateway_response *resp);
+void gateway_catalog_instances(gateway *gw, gateway_request *req, gateway_response *resp);
+void gateway_console_namespaces(gateway *gw, gateway_request *req, gateway_response *resp);
+
+/* gateway_roles.c: the node's roles, their health and key metrics (a Cairn endpoint) */
+void gateway_console_roles(gateway *gw, gateway_request *req, gateway_response *resp);
+
 /* gateway_health.c: §5 /health/server, /health/instance, /health/checkers and the console
  * liveness/readiness probes */
 void gateway_health_server(gateway *gw, gateway_request *req, gateway_response *resp);

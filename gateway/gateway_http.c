@@ -151,6 +151,8 @@ static enum MHD_Result send_response(gateway_http *h, struct MHD_Connection *con
     if (resp->content_type &&
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type) != MHD_YES)
         ok = MHD_NO;
+    for (size_t i = 0; ok == MHD_YES && i < resp->header_count; i++)
+        ok = MHD_add_response_header(r, resp->headers[i].name, resp->headers[i].value);
     if (ok == MHD_YES && close &&
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close") != MHD_YES)
         ok = MHD_NO;
@@ -179,6 +181,14 @@ static enum MHD_Result send_text(gateway_http *h, struct MHD_Connection *conn, r
         resp.body = NULL;
     resp.len = resp.body ? (size_t)n : 0;
     return send_response(h, conn, rs, method, &resp, close);
+}
+
+bool gateway_response_add_header(gateway_response *resp, const char *name, const char *value)
+{
+    if (resp->header_count >= GATEWAY_MAX_HEADERS)
+        return false;
+    resp->headers[resp->header_count++] = (gateway_header){name, value};
+    return true;
 }
 
 /* The numeric text of the connection's peer address into buf ("" when unknown). */

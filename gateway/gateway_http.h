@@ -5,6 +5,7 @@
 #ifndef GATEWAY_HTTP_H
 #define GATEWAY_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,13 +21,26 @@ typedef struct gateway_request {
     gateway_params *params; /* merged query + form parameters */
 } gateway_request;
 
+#define GATEWAY_MAX_HEADERS 4
+
+/* A response header beyond Content-Type; both strings static. */
+typedef struct gateway_header {
+    const char *name;
+    const char *value;
+} gateway_header;
+
 typedef struct gateway_response {
     int status;               /* 0 until a reply is set */
     const char *content_type; /* static string */
     char *body;               /* malloc'd; sent and freed by the HTTP layer */
     size_t len;
     const char *endpoint; /* route pattern for metrics (static), NULL when no route matched */
+    gateway_header headers[GATEWAY_MAX_HEADERS]; /* the first header_count are sent */
+    size_t header_count;
 } gateway_response;
+
+/* Adds a header to resp (both strings static); false when GATEWAY_MAX_HEADERS are set already. */
+bool gateway_response_add_header(gateway_response *resp, const char *name, const char *value);
 
 /* Fills resp for req. Runs on one of the HTTP worker threads; may block (registry calls). */
 typedef void (*gateway_http_handler)(void *arg, gateway_request *req, gateway_response *resp);

@@ -8,10 +8,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "cairn_address.h"
-#include "cairn_endpoints.h"
 #include "cairn_http_get.h"
 #include "cairn_log.h"
+#include "cairn_role_probe.h"
 #include "gateway.h"
 
 #define ADMIN_TIMEOUT_MS 500
@@ -31,21 +30,10 @@ struct gateway_ready {
 /* "registry" answers 200 on its admin /ready; else a reason in why. */
 static bool role_ready(const char *run_dir, const char *name, char *why, size_t why_len)
 {
-    char path[4096], address[128];
-    if (cairn_admin_address_path(run_dir, name, path, sizeof path) != 0) {
-        snprintf(why, why_len, "%s: run directory path too long", name);
+    char address[128], dial[128];
+    if (!cairn_role_admin_address(run_dir, name, address, sizeof address, dial, sizeof dial, why,
+                                  why_len))
         return false;
-    }
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(why, why_len, "%s has not started (no %s.admin)", name, name);
-        return false;
-    }
-    bool got = fgets(address, sizeof address, f) != NULL;
-    fclose(f);
-    address[got ? strcspn(address, " \t\r\n") : 0] = '\0';
-    char dial[sizeof address];
-    cairn_dial_address(address, dial, sizeof dial); /* a wildcard listener, over loopback */
     cairn_http_response resp;
     char err[160];
     if (cairn_http_get(dial, "/ready", ADMIN_TIMEOUT_MS, &resp, err, sizeof err) != 0) {

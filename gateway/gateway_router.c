@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "gateway_console.h"
 #include "gateway_handlers.h"
 #include "gateway_prometheus.h"
 #include "gateway_reply.h"
@@ -11,6 +12,11 @@
 #define NS_PREFIX "/nacos/v1/ns"
 #define OPS_ALIAS NS_PREFIX "/ops/"
 #define OPERATOR NS_PREFIX "/operator/"
+
+static void console_redirect(gateway *gw, gateway_request *req, gateway_response *resp)
+{
+    gateway_console_redirect(resp);
+}
 
 typedef struct route {
     const char *method; /* NULL: any method */
@@ -40,6 +46,11 @@ static const route routes[] = {
     {"PUT", NS_PREFIX "/health/instance", gateway_health_instance},
     {"GET", NS_PREFIX "/health/checkers", gateway_health_checkers},
     {"PUT", NS_PREFIX "/cluster", gateway_cluster_update},
+    {"GET", NS_PREFIX "/catalog/services", gateway_catalog_services},
+    {"GET", NS_PREFIX "/catalog/instances", gateway_catalog_instances},
+    {"GET", "/nacos/v1/console/namespaces", gateway_console_namespaces},
+    {"GET", "/nacos/v1/console/cairn/roles", gateway_console_roles},
+    {"GET", "/nacos", console_redirect},
     {"GET", "/nacos/v1/console/health/liveness", gateway_health_liveness},
     {"GET", "/nacos/v1/console/health/readiness", gateway_health_readiness},
 };
@@ -95,6 +106,13 @@ void gateway_router_handle(void *arg, gateway_request *req, gateway_response *re
     cairn_status_clear(&st);
     if (gateway_params_check(req->params, &st) != CAIRN_OK) {
         gateway_reply_error(resp, &st);
+        return;
+    }
+    const gateway_console_file *file =
+        !r && strcmp(req->method, "GET") == 0 ? gateway_console_find(req->path) : NULL;
+    if (file) {
+        resp->endpoint = GATEWAY_CONSOLE_ENDPOINT;
+        gateway_console_reply(resp, file);
         return;
     }
     if (!r) {

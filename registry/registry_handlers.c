@@ -2,6 +2,7 @@
 #include "registry_handlers.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 bool registry_is_write(cairn_msg_type type)
@@ -20,21 +21,6 @@ bool registry_is_write(cairn_msg_type type)
     }
 }
 
-static bool is_read(cairn_msg_type type)
-{
-    switch (type) {
-    case CAIRN_MSG_SERVICE_GET:
-    case CAIRN_MSG_INSTANCE_GET:
-    case CAIRN_MSG_SERVICE_LIST:
-    case CAIRN_MSG_STATS:
-    case CAIRN_MSG_SNAPSHOT_PAGE:
-    case CAIRN_MSG_BEAT: /* most beats change nothing: try the read path first */
-        return true;
-    default:
-        return false;
-    }
-}
-
 void registry_reply_fail(cairn_reply *rep, const cairn_status *st)
 {
     cairn_reply_free(rep);
@@ -47,6 +33,52 @@ static cairn_err unsupported(const cairn_request *req, cairn_status *st)
     return cairn_fail(st, CAIRN_E_INVALID, "unsupported request type %d", (int)req->type);
 }
 
+/* A read: answered in the calling worker from a read-only transaction. */
+typedef cairn_err (*read_fn)(registry_store *s, MDB_txn *txn, const cairn_request *req,
+                             cairn_reply *rep, bool *handled, cairn_status *st);
+
+static cairn_err read_stats(registry_store *s, MDB_txn *txn, const cairn_request *req,
+                            cairn_reply *rep, bool *handled, cairn_status *st)
+{
+    return registry_stats(s, txn, rep, st);
+}
+
+static cairn_err read_beat(registry_store *s, MDB_txn *txn, const cairn_request *req,
+                           cairn_reply *rep, bool *handled, cairn_status *st)
+{
+    return registry_beat_read(s, txn, req, rep, handled, st);
+}
+
+#define READ(fn)                                                                           \
+    static cairn_err read_##fn(registry_store *s, MDB_txn *txn, const cairn_request *req,  \
+                               cairn_reply *rep, bool *handled, cairn_status *st)          \
+    {                                                                                      \
+        return registry_##fn(s, txn, req, rep, st);                                        \
+    }
+READ(service_get)
+READ(instance_get)
+READ(service_list)
+READ(snapshot_page)
+READ(service_catalog)
+READ(namespace_list)
+
+/* Every read request type and its handler: the one list of them (metrics label from it too). */
+static const read_fn readers[CAIRN_MSG__END] = {
+    [CAIRN_MSG_SERVICE_GET] = read_service_get,
+    [CAIRN_MSG_INSTANCE_GET] = read_instance_get,
+    [CAIRN_MSG_SERVICE_LIST] = read_service_list,
+    [CAIRN_MSG_STATS] = read_stats,
+    [CAIRN_MSG_SNAPSHOT_PAGE] = read_snapshot_page,
+    [CAIRN_MSG_BEAT] = read_beat, /* most beats change nothing: try the read path first */
+    [CAIRN_MSG_SERVICE_CATALOG] = read_service_catalog,
+    [CAIRN_MSG_NAMESPACE_LIST] = read_namespace_list,
+};
+
+bool registry_is_read(cairn_msg_type type)
+{
+    return (unsigned)type < CAIRN_MSG__END && readers[type];
+}
+
 /* Returns false when the request turned out to need the writer (a beat that changes state). */
 static bool handle_read(registry *r, const cairn_request *req, cairn_reply *rep)
 {
@@ -56,28 +88,7 @@ static bool handle_read(registry *r, const cairn_request *req, cairn_reply *rep)
     bool handled = true;
     cairn_err err = registry_store_read_begin(r->store, &txn, &st);
     if (err == CAIRN_OK) {
-        switch (req->type) {
-        case CAIRN_MSG_SERVICE_GET:
-            err = registry_service_get(r->store, txn, req, rep, &st);
-            break;
-        case CAIRN_MSG_INSTANCE_GET:
-            err = registry_instance_get(r->store, txn, req, rep, &st);
-            break;
-        case CAIRN_MSG_SERVICE_LIST:
-            err = registry_service_list(r->store, txn, req, rep, &st);
-            break;
-        case CAIRN_MSG_STATS:
-            err = registry_stats(r->store, txn, rep, &st);
-            break;
-        case CAIRN_MSG_SNAPSHOT_PAGE:
-            err = registry_snapshot_page(r->store, txn, req, rep, &st);
-            break;
-        case CAIRN_MSG_BEAT:
-            err = registry_beat_read(r->store, txn, req, rep, &handled, &st);
-            break;
-        default:
-            err = unsupported(req, &st);
-        }
+        err = readers[req->type](r->store, txn, req, rep, &handled, &st);
         mdb_txn_abort(txn);
     }
     if (!handled)
@@ -91,7 +102,7 @@ static bool handle_read(registry *r, const cairn_request *req, cairn_reply *rep)
 void registry_handle(void *arg, const cairn_request *req, cairn_reply *rep)
 {
     registry *r = arg;
-    if (is_read(req->type) && handle_read(r, req, rep))
+    if (registry_is_read(req->type) && handle_read(r, req, rep))
         return;
     if (registry_is_write(req->type)) {
         registry_writer_submit(r->writer, req, rep);
@@ -196,5 +207,61 @@ cairn_err registry_touch_service(registry_write_ctx *c, cairn_service *svc,
     c->durable = c->durable || durable;
     c->kind = kind;
     c->revision = rev;
+    return CAIRN_OK;
+}
+
+void registry_names_page(registry_names *n, uint32_t page_no, uint32_t page_size)
+{
+    n->start = page_no > 0 ? ((uint64_t)page_no - 1) * page_size : 0;
+    n->end = n->start + page_size;
+}
+
+void registry_names_add(registry_names *n, const char *name)
+{
+    if (n->nomem)
+        return;
+    if (n->count == n->cap) {
+        uint32_t ncap = n->cap ? n->cap * 2 : 16;
+        char **grown = realloc(n->names, ncap * sizeof *grown);
+        if (!grown) {
+            n->nomem = true;
+            return;
+        }
+        n->names = grown;
+        n->cap = ncap;
+    }
+    if (!(n->names[n->count] = strdup(name)))
+        n->nomem = true;
+    else
+        n->count++;
+}
+
+void registry_names_offer(registry_names *n, const char *name)
+{
+    uint64_t idx = n->total++;
+    if (idx >= n->start && idx < n->end)
+        registry_names_add(n, name);
+}
+
+void registry_names_free(registry_names *n)
+{
+    for (uint32_t i = 0; i < n->count; i++)
+        free(n->names[i]);
+    free(n->names);
+    n->names = NULL;
+    n->count = n->cap = 0;
+}
+
+cairn_err registry_names_reply(registry_names *n, cairn_reply *rep, cairn_status *st)
+{
+    if (n->nomem) {
+        registry_names_free(n);
+        return cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
+    }
+    rep->names = n->names;
+    rep->name_count = n->count;
+    rep->total = n->total;
+    n->names = NULL;
+    n->count = n->cap = 0;
     return CAIRN_OK;
 }

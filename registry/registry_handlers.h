@@ -36,6 +36,8 @@ typedef struct registry_write_ctx {
 } registry_write_ctx;
 
 bool registry_is_write(cairn_msg_type type);
+/* Answered from a read transaction in the calling worker (a beat: when it changes nothing). */
+bool registry_is_read(cairn_msg_type type);
 /* Applies one write request; on error *st says why and the caller aborts the transaction. */
 cairn_err registry_apply_write(registry_write_ctx *c, const cairn_request *req, cairn_reply *rep,
                                cairn_status *st);
@@ -56,6 +58,24 @@ cairn_err registry_check_instance_ref(const cairn_request *req, const char **clu
 cairn_err registry_need_service(registry_store *s, MDB_txn *txn, const char *ns, const char *name,
                                 cairn_service *svc, cairn_status *st, cairn_err code,
                                 const char *fmt, ...) __attribute__((format(printf, 8, 9)));
+/* Names gathered for a reply: a growable array, and optionally the page [start, end) of a longer
+ * sequence that `total` counts (list requests). A failed allocation sets nomem and stops adding. */
+typedef struct registry_names {
+    uint64_t start, end; /* the slice kept by registry_names_offer */
+    uint32_t total;      /* names offered */
+    char **names;
+    uint32_t count, cap;
+    bool nomem;
+} registry_names;
+/* The slice of page page_no (1-based; 0 reads as 1, as Nacos clamps it) of page_size names. */
+void registry_names_page(registry_names *n, uint32_t page_no, uint32_t page_size);
+/* Appends a copy of name. */
+void registry_names_add(registry_names *n, const char *name);
+/* Counts name and appends a copy when it falls in the slice. */
+void registry_names_offer(registry_names *n, const char *name);
+/* Moves the names into rep (names, name_count, total), or frees them and fails with NOMEM. */
+cairn_err registry_names_reply(registry_names *n, cairn_reply *rep, cairn_status *st);
+void registry_names_free(registry_names *n);
 /* Gives svc the next revision and the write time, stores it and records the change in c. */
 cairn_err registry_touch_service(registry_write_ctx *c, cairn_service *svc,
                                  cairn_change_kind kind, bool durable, cairn_status *st);
@@ -86,6 +106,16 @@ cairn_err registry_instance_health(registry_write_ctx *c, const cairn_request *r
  * order, as many as page_size allows (and a bounded number of instances). */
 cairn_err registry_snapshot_page(registry_store *s, MDB_txn *txn, const cairn_request *req,
                                  cairn_reply *rep, cairn_status *st);
+
+/* ---- the console's catalog (registry_catalog.c) --------------------------------------------- */
+/* SERVICE_CATALOG: the services of the namespace whose group contains req->group and whose bare
+ * name contains req->filter (either blank: any), in key order; the page's summaries and the
+ * number that matched in total. */
+cairn_err registry_service_catalog(registry_store *s, MDB_txn *txn, const cairn_request *req,
+                                   cairn_reply *rep, cairn_status *st);
+/* NAMESPACE_LIST: the ids of the namespaces holding at least one service, in key order. */
+cairn_err registry_namespace_list(registry_store *s, MDB_txn *txn, const cairn_request *req,
+                                  cairn_reply *rep, cairn_status *st);
 
 /* ---- services (registry_services.c) -------------------------------------------------------- */
 cairn_err registry_service_put(registry_write_ctx *c, const cairn_request *req, cairn_reply *rep,

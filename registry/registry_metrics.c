@@ -4,14 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "registry_handlers.h"
 #include "registry_writer.h"
 
-
-/* Requests answered in the workers from a read transaction (a beat is one when it changes
- * nothing). */
-static const cairn_msg_type read_types[] = {CAIRN_MSG_SERVICE_GET, CAIRN_MSG_INSTANCE_GET,
-                                            CAIRN_MSG_SERVICE_LIST, CAIRN_MSG_STATS,
-                                            CAIRN_MSG_BEAT, CAIRN_MSG_SNAPSHOT_PAGE};
 
 static void collect(cairn_metrics *m, void *arg)
 {
@@ -61,11 +56,13 @@ void registry_metrics_init(registry_metrics *rm, cairn_metrics *m)
                                         "Size of the LMDB map (registry.map_size_mb).", NULL);
     rm->services = cairn_metrics_gauge(m, "services", "Services in the store.", NULL);
     rm->instances = cairn_metrics_gauge(m, "instances", "Instances in the store.", NULL);
-    for (size_t i = 0; i < sizeof read_types / sizeof read_types[0]; i++) {
+    for (int t = 0; t < CAIRN_MSG__END; t++) {
+        if (!registry_is_read((cairn_msg_type)t))
+            continue;
         char labels[64];
-        snprintf(labels, sizeof labels, "type=\"%s\"", cairn_msg_type_name(read_types[i]));
-        rm->reads[read_types[i]] = cairn_metrics_counter(
-            m, "reads_total", "Requests answered from a read transaction.", labels);
+        snprintf(labels, sizeof labels, "type=\"%s\"", cairn_msg_type_name((cairn_msg_type)t));
+        rm->reads[t] = cairn_metrics_counter(m, "reads_total",
+                                             "Requests answered from a read transaction.", labels);
     }
     cairn_metrics_on_collect(m, collect, rm);
 }

@@ -212,11 +212,7 @@ cairn_err registry_service_get(registry_store *s, MDB_txn *txn, const cairn_requ
 typedef struct list_page {
     const char *prefix; /* "<group>@@", NULL for every group */
     size_t prefix_len;
-    uint64_t start, end; /* slice [start, end) of the filtered names */
-    uint32_t total;
-    char **names;
-    uint32_t count, cap;
-    bool nomem;
+    registry_names names;
 } list_page;
 
 static void list_one(void *arg, const char *grouped)
@@ -224,26 +220,8 @@ static void list_one(void *arg, const char *grouped)
     list_page *p = arg;
     if (p->prefix && strncmp(grouped, p->prefix, p->prefix_len) != 0)
         return;
-    uint64_t idx = p->total++;
-    if (idx < p->start || idx >= p->end || p->nomem)
-        return;
-    if (p->count == p->cap) {
-        uint32_t ncap = p->cap ? p->cap * 2 : 16;
-        char **grown = realloc(p->names, ncap * sizeof *grown);
-        if (!grown) {
-            p->nomem = true;
-            return;
-        }
-        p->names = grown;
-        p->cap = ncap;
-    }
     /* Names keep their group prefix only when every group was asked for. */
-    char *name = strdup(p->prefix ? grouped + p->prefix_len : grouped);
-    if (!name) {
-        p->nomem = true;
-        return;
-    }
-    p->names[p->count++] = name;
+    registry_names_offer(&p->names, p->prefix ? grouped + p->prefix_len : grouped);
 }
 
 cairn_err registry_service_list(registry_store *s, MDB_txn *txn, const cairn_request *req,
@@ -262,22 +240,12 @@ cairn_err registry_service_list(registry_store *s, MDB_txn *txn, const cairn_req
                                         CAIRN_GROUP_SEPARATOR);
         p.prefix = prefix;
     }
-    /* Nacos: start = (pageNo - 1) * pageSize, clamped at 0 (so page 0 reads as page 1). */
-    p.start = req->page_no > 0 ? ((uint64_t)req->page_no - 1) * req->page_size : 0;
-    p.end = p.start + req->page_size;
-    cairn_err err = registry_store_each_service(s, txn, ns, list_one, &p, st);
-    if (!err && p.nomem)
-        err = nomem(st);
-    if (err) {
-        for (uint32_t i = 0; i < p.count; i++)
-            free(p.names[i]);
-        free(p.names);
-        return err;
+    registry_names_page(&p.names, req->page_no, req->page_size);
+    if (registry_store_each_service(s, txn, ns, list_one, &p, st)) {
+        registry_names_free(&p.names);
+        return st->code;
     }
-    rep->names = p.names;
-    rep->name_count = p.count;
-    rep->total = p.total;
-    return CAIRN_OK;
+    return registry_names_reply(&p.names, rep, st);
 }
 
 cairn_err registry_stats(registry_store *s, MDB_txn *txn, cairn_reply *rep, cairn_status *st)

@@ -456,6 +456,35 @@ cairn_err registry_store_each_service(registry_store *s, MDB_txn *txn, const cha
     return err;
 }
 
+cairn_err registry_store_each_namespace(registry_store *s, MDB_txn *txn,
+                                        registry_service_name_fn fn, void *arg, cairn_status *st)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, s->services, &cur);
+    if (rc)
+        return registry_store_fail(rc, "open cursor", st);
+    char ns[CAIRN_KEY_MAX], grouped[CAIRN_KEY_MAX];
+    cairn_err err = CAIRN_OK;
+    MDB_val key, val;
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE)) {
+        if (cairn_key_parse_service(key.mv_data, key.mv_size, ns, sizeof ns, grouped,
+                                    sizeof grouped)) {
+            err = cairn_fail(st, CAIRN_E_STORAGE, "corrupt service key");
+            break;
+        }
+        fn(arg, ns);
+        /* The next namespace's keys start after "<ns> 01": every key of ns is "<ns> 00 ...". */
+        size_t n = strlen(ns);
+        ns[n] = '\x01';
+        key = (MDB_val){n + 1, ns};
+    }
+    mdb_cursor_close(cur);
+    if (!err && rc && rc != MDB_NOTFOUND)
+        err = registry_store_fail(rc, "list namespaces", st);
+    return err;
+}
+
 cairn_err registry_store_scan_services(registry_store *s, MDB_txn *txn, const char *after_ns,
                                        const char *after_svc, registry_service_key_fn fn,
                                        void *arg, cairn_status *st)

@@ -72,6 +72,11 @@ typedef void (*registry_service_name_fn)(void *arg, const char *grouped);
 cairn_err registry_store_each_service(registry_store *s, MDB_txn *txn, const char *ns,
                                       registry_service_name_fn fn, void *arg, cairn_status *st);
 
+/* Calls fn for each namespace that holds a service, in key order. Costs one seek per namespace,
+ * not a scan of the services. */
+cairn_err registry_store_each_namespace(registry_store *s, MDB_txn *txn,
+                                        registry_service_name_fn fn, void *arg, cairn_status *st);
+
 /* Calls fn for each service of every namespace in key order (namespace, then grouped name),
  * starting after (after_ns, after_svc) when after_ns is non-empty, until fn returns false. */
 typedef bool (*registry_service_key_fn)(void *arg, const char *ns, const char *grouped);

@@ -2,7 +2,8 @@
 # Installs the Debian 12 packages Cairn builds, runs and tests with. Idempotent: packages that are
 # already present are not touched, so a developer machine pays nothing after the first run.
 #   scripts/install-deps.sh build   libraries and toolchain for the binaries
-#   scripts/install-deps.sh test    the above plus what the test suite needs (curl, Node.js)
+#   scripts/install-deps.sh test    the above plus what the test suite needs (curl, Node.js,
+#                                   Chromium for the console's browser test)
 #   scripts/install-deps.sh bench   the build set plus the benchmark's load generator and baselines
 #                                   (wrk, etcd-server, gnuplot, curl, libcurl for the push tool)
 set -euo pipefail
@@ -11,7 +12,7 @@ want=(build-essential cmake pkg-config
       libnng-dev libmsgpack-dev libmicrohttpd-dev liblmdb-dev zlib1g-dev libjansson-dev
       libsystemd-dev libraft-dev libuv1-dev)
 if [ "${1:-build}" = test ]; then
-  want+=(libcriterion-dev libcurl4-openssl-dev curl iproute2 procps)
+  want+=(libcriterion-dev libcurl4-openssl-dev curl iproute2 procps chromium)
   command -v node >/dev/null 2>&1 || want+=(nodejs)
   command -v npm >/dev/null 2>&1 || want+=(npm)
 fi

@@ -1,6 +1,7 @@
 /* A minimal blocking HTTP/1.0 GET of a role's admin listener (`cairn status`, the gateway's
- * readiness monitor), which answers small, complete, Connection: close responses. Not a general
- * HTTP client. */
+ * readiness monitor, the console's roles view), which answers small, complete, Connection: close
+ * responses. Not a general HTTP client. Thread-safe: each call has its own connection and never
+ * waits past its timeout. */
 #ifndef CAIRN_HTTP_GET_H
 #define CAIRN_HTTP_GET_H
 

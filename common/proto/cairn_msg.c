@@ -15,9 +15,10 @@
  *                  mode  uint    mode              (INSTANCE_UPSERT, SERVICE_PUT, INSTANCE_HEALTH)
  *                  mask  uint    patch_mask        (INSTANCE_PATCH)
  *                  body  bool    has_body          (BEAT)
- *                  group str -   group             (SERVICE_LIST)
- *                  page  uint    page_no           (SERVICE_LIST)
- *                  size  uint    page_size         (SERVICE_LIST, SNAPSHOT_PAGE)
+ *                  group str -   group             (SERVICE_LIST, SERVICE_CATALOG)
+ *                  filter str -  filter            (SERVICE_CATALOG)
+ *                  page  uint    page_no           (SERVICE_LIST, SERVICE_CATALOG)
+ *                  size  uint    page_size         (SERVICE_LIST, SNAPSHOT_PAGE, SERVICE_CATALOG)
  *  reply           code  uint    code (cairn_err)
  *                  msg   str -   message
  *                  rev   uint -  revision
@@ -33,6 +34,7 @@
  *                  subs  array - subscriptions (subscription maps without t/v)
  *                                                  (when subscription_count > 0)
  *                  more  bool -  more              (when true)
+ *                  sums  array - summaries (summary maps)  (when summary_count > 0)
  *  event           ns    str     namespace_id
  *                  svc   str     service
  *                  rev   uint    revision
@@ -72,6 +74,11 @@
  *                  cport int     check_port (int32)
  *                  useport bool  use_instance_port
  *                  meta  map     metadata
+ *  summary         name  str     name (grouped)    (required)
+ *                  pt    float32 protect_threshold (decoder also takes float64 and integers)
+ *                  clusters uint cluster_count     (uint32)
+ *                  insts uint    instance_count    (uint32)
+ *                  healthy uint  healthy_count     (uint32)
  *  snapshot        found bool    found             (required)
  *                  svc   map     service
  *                  insts array   instances
@@ -98,6 +105,8 @@ static const char *const msg_type_names[CAIRN_MSG__END] = {
     [CAIRN_MSG_INSTANCE_HEALTH] = "instance_health",
     [CAIRN_MSG_SUBSCRIPTION] = "subscription",
     [CAIRN_MSG_SUBSCRIPTION_SNAPSHOT] = "subscription_snapshot",
+    [CAIRN_MSG_SERVICE_CATALOG] = "service_catalog",
+    [CAIRN_MSG_NAMESPACE_LIST] = "namespace_list",
 };
 
 const char *cairn_msg_type_name(cairn_msg_type type)
@@ -266,35 +275,41 @@ enum {
     RQ_BODY = 1u << 6,
     RQ_LIST = 1u << 7, /* group, page */
     RQ_SIZE = 1u << 8,
+    RQ_FILTER = 1u << 9,
 };
 
+/* The request types: a type is a request exactly when it has an entry here. */
 static const struct {
+    bool request;
     uint32_t fields;   /* encoded */
     uint32_t required; /* must be present when decoding */
 } request_fields[CAIRN_MSG__END] = {
-    [CAIRN_MSG_INSTANCE_UPSERT] = {RQ_NS | RQ_SVC | RQ_INST | RQ_MODE, RQ_NS | RQ_SVC | RQ_INST},
-    [CAIRN_MSG_INSTANCE_PATCH] = {RQ_NS | RQ_SVC | RQ_INST | RQ_MASK,
+    [CAIRN_MSG_INSTANCE_UPSERT] = {true, RQ_NS | RQ_SVC | RQ_INST | RQ_MODE,
+                                   RQ_NS | RQ_SVC | RQ_INST},
+    [CAIRN_MSG_INSTANCE_PATCH] = {true, RQ_NS | RQ_SVC | RQ_INST | RQ_MASK,
                                   RQ_NS | RQ_SVC | RQ_INST | RQ_MASK},
-    [CAIRN_MSG_INSTANCE_REMOVE] = {RQ_NS | RQ_SVC | RQ_INST, RQ_NS | RQ_SVC | RQ_INST},
-    [CAIRN_MSG_INSTANCE_GET] = {RQ_NS | RQ_SVC | RQ_INST, RQ_NS | RQ_SVC | RQ_INST},
-    [CAIRN_MSG_SERVICE_GET] = {RQ_NS | RQ_SVC, RQ_NS | RQ_SVC},
-    [CAIRN_MSG_SERVICE_PUT] = {RQ_NS | RQ_SVC | RQ_SVCDEF | RQ_MODE, RQ_NS | RQ_SVC | RQ_SVCDEF},
-    [CAIRN_MSG_SERVICE_REMOVE] = {RQ_NS | RQ_SVC, RQ_NS | RQ_SVC},
-    [CAIRN_MSG_SERVICE_LIST] = {RQ_NS | RQ_LIST | RQ_SIZE, RQ_NS},
-    [CAIRN_MSG_BEAT] = {RQ_NS | RQ_SVC | RQ_INST | RQ_BODY, RQ_NS | RQ_SVC | RQ_INST},
-    [CAIRN_MSG_STATS] = {0, 0},
+    [CAIRN_MSG_INSTANCE_REMOVE] = {true, RQ_NS | RQ_SVC | RQ_INST, RQ_NS | RQ_SVC | RQ_INST},
+    [CAIRN_MSG_INSTANCE_GET] = {true, RQ_NS | RQ_SVC | RQ_INST, RQ_NS | RQ_SVC | RQ_INST},
+    [CAIRN_MSG_SERVICE_GET] = {true, RQ_NS | RQ_SVC, RQ_NS | RQ_SVC},
+    [CAIRN_MSG_SERVICE_PUT] = {true, RQ_NS | RQ_SVC | RQ_SVCDEF | RQ_MODE,
+                               RQ_NS | RQ_SVC | RQ_SVCDEF},
+    [CAIRN_MSG_SERVICE_REMOVE] = {true, RQ_NS | RQ_SVC, RQ_NS | RQ_SVC},
+    [CAIRN_MSG_SERVICE_LIST] = {true, RQ_NS | RQ_LIST | RQ_SIZE, RQ_NS},
+    [CAIRN_MSG_BEAT] = {true, RQ_NS | RQ_SVC | RQ_INST | RQ_BODY, RQ_NS | RQ_SVC | RQ_INST},
+    [CAIRN_MSG_STATS] = {true, 0, 0},
     /* ns and svc are the cursor: omitted when NULL (the first page) */
-    [CAIRN_MSG_SNAPSHOT_PAGE] = {RQ_NS | RQ_SVC | RQ_SIZE, RQ_SIZE},
-    [CAIRN_MSG_INSTANCE_HEALTH] = {RQ_NS | RQ_SVC | RQ_INST | RQ_MODE, RQ_NS | RQ_SVC | RQ_INST},
+    [CAIRN_MSG_SNAPSHOT_PAGE] = {true, RQ_NS | RQ_SVC | RQ_SIZE, RQ_SIZE},
+    [CAIRN_MSG_INSTANCE_HEALTH] = {true, RQ_NS | RQ_SVC | RQ_INST | RQ_MODE,
+                                   RQ_NS | RQ_SVC | RQ_INST},
+    [CAIRN_MSG_SERVICE_CATALOG] = {true, RQ_NS | RQ_LIST | RQ_FILTER | RQ_SIZE, RQ_NS},
+    [CAIRN_MSG_NAMESPACE_LIST] = {true, 0, 0},
     /* page = the pusher's index, size = pusher.count */
-    [CAIRN_MSG_SUBSCRIPTION_SNAPSHOT] = {RQ_LIST | RQ_SIZE, RQ_LIST | RQ_SIZE},
+    [CAIRN_MSG_SUBSCRIPTION_SNAPSHOT] = {true, RQ_LIST | RQ_SIZE, RQ_LIST | RQ_SIZE},
 };
 
 static bool is_request_type(uint64_t t)
 {
-    return (t >= CAIRN_MSG_INSTANCE_UPSERT && t <= CAIRN_MSG_STATS) ||
-           t == CAIRN_MSG_SNAPSHOT_PAGE || t == CAIRN_MSG_INSTANCE_HEALTH ||
-           t == CAIRN_MSG_SUBSCRIPTION_SNAPSHOT;
+    return t < CAIRN_MSG__END && request_fields[t].request;
 }
 
 /* The largest mode value a request type takes. Types without a mode keep the old bound of 1 so
@@ -322,9 +337,9 @@ static int pack_request(msgpack_packer *pk, const cairn_request *req)
      * their encodings are unchanged). */
     bool ns = (f & RQ_NS) && req->namespace_id, svc = (f & RQ_SVC) && req->service;
     bool inst = (f & RQ_INST) && req->has_instance, svcdef = (f & RQ_SVCDEF) && req->has_service;
-    bool group = (f & RQ_LIST) && req->group;
+    bool group = (f & RQ_LIST) && req->group, filter = (f & RQ_FILTER) && req->filter;
     uint32_t n = ns + svc + inst + svcdef + !!(f & RQ_MODE) + !!(f & RQ_MASK) + !!(f & RQ_BODY) +
-                 group + !!(f & RQ_LIST) + !!(f & RQ_SIZE);
+                 group + filter + !!(f & RQ_LIST) + !!(f & RQ_SIZE);
     TRY(pack_envelope(pk, n, req->type));
     if (ns)
         TRY(pk_kv_str(pk, "ns", req->namespace_id));
@@ -346,6 +361,8 @@ static int pack_request(msgpack_packer *pk, const cairn_request *req)
         TRY(pk_kv_bool(pk, "body", req->has_body));
     if (group)
         TRY(pk_kv_str(pk, "group", req->group));
+    if (filter)
+        TRY(pk_kv_str(pk, "filter", req->filter));
     if (f & RQ_LIST)
         TRY(pk_kv_uint(pk, "page", req->page_no));
     if (f & RQ_SIZE)
@@ -382,16 +399,30 @@ static int pack_subscription(msgpack_packer *pk, const cairn_subscription *sub)
     return pack_subscription_fields(pk, sub);
 }
 
+static int pack_summary(msgpack_packer *pk, const cairn_service_summary *sum)
+{
+    TRY(msgpack_pack_map(pk, 5));
+    TRY(pk_kv_str(pk, "name", sum->name));
+    TRY(pk_str(pk, "pt"));
+    TRY(msgpack_pack_float(pk, sum->protect_threshold));
+    TRY(pk_kv_uint(pk, "clusters", sum->cluster_count));
+    TRY(pk_kv_uint(pk, "insts", sum->instance_count));
+    TRY(pk_kv_uint(pk, "healthy", sum->healthy_count));
+    return 0;
+}
+
 static int pack_reply(msgpack_packer *pk, const cairn_reply *rep)
 {
     if ((rep->name_count > 0 && !rep->names) || (rep->snapshot_count > 0 && !rep->snapshots) ||
-        (rep->subscription_count > 0 && !rep->subscriptions))
+        (rep->subscription_count > 0 && !rep->subscriptions) ||
+        (rep->summary_count > 0 && !rep->summaries))
         return PACK_INVALID;
     uint32_t n = 1 + (rep->message != NULL) + (rep->revision != 0) + rep->has_instance +
                  rep->has_snapshot + (rep->name_count > 0) + (rep->total != 0) +
                  (rep->beat_code != 0) + (rep->beat_interval_ms != 0) +
                  (rep->service_count != 0) + (rep->instance_count != 0) +
-                 (rep->snapshot_count > 0) + (rep->subscription_count > 0) + rep->more;
+                 (rep->snapshot_count > 0) + (rep->subscription_count > 0) + rep->more +
+                 (rep->summary_count > 0);
     TRY(pack_envelope(pk, n, CAIRN_MSG_REPLY));
     TRY(pk_kv_uint(pk, "code", (uint32_t)rep->code));
     if (rep->message)
@@ -438,6 +469,12 @@ static int pack_reply(msgpack_packer *pk, const cairn_reply *rep)
     }
     if (rep->more)
         TRY(pk_kv_bool(pk, "more", true));
+    if (rep->summary_count > 0) {
+        TRY(pk_str(pk, "sums"));
+        TRY(msgpack_pack_array(pk, rep->summary_count));
+        for (uint32_t i = 0; i < rep->summary_count; i++)
+            TRY(pack_summary(pk, &rep->summaries[i]));
+    }
     return 0;
 }
 
@@ -1050,9 +1087,9 @@ cairn_err cairn_msg_peek_type(const char *buf, size_t len, cairn_msg_type *type,
 /* ---- requests -------------------------------------------------------------------------------- */
 
 enum { RF_NS, RF_SVC, RF_INST, RF_SVCDEF, RF_MODE, RF_MASK, RF_BODY, RF_GROUP, RF_PAGE,
-       RF_SIZE };
-static const char *const request_names[] = {"ns", "svc", "inst", "svcdef", "mode",
-                                            "mask", "body", "group", "page", "size"};
+       RF_SIZE, RF_FILTER };
+static const char *const request_names[] = {"ns",   "svc",  "inst",  "svcdef", "mode",  "mask",
+                                            "body", "group", "page", "size",   "filter"};
 
 static cairn_err request_field(int idx, const msgpack_object *v, void *target, cairn_status *st)
 {
@@ -1089,6 +1126,7 @@ static cairn_err request_field(int idx, const msgpack_object *v, void *target, c
         err = rd_uint(v, ctx, f, UINT32_MAX, &u64, st);
         req->page_size = (uint32_t)u64;
         return err;
+    case RF_FILTER: return rd_str(v, ctx, f, &req->filter, st);
     }
     return CAIRN_OK;
 }
@@ -1141,13 +1179,75 @@ cairn_err cairn_request_decode(const char *buf, size_t len, cairn_request *req, 
 /* ---- replies --------------------------------------------------------------------------------- */
 
 enum { RP_CODE, RP_MSG, RP_REV, RP_INST, RP_SNAP, RP_NAMES, RP_TOTAL, RP_BCODE, RP_BINT,
-       RP_NSVC, RP_NINST, RP_SNAPS, RP_MORE, RP_SUBS };
+       RP_NSVC, RP_NINST, RP_SNAPS, RP_MORE, RP_SUBS, RP_SUMS };
 static const char *const reply_names[] = {"code", "msg", "rev", "inst", "snap", "names",
                                           "total", "bcode", "bint", "nsvc", "ninst", "snaps",
-                                          "more", "subs"};
+                                          "more", "subs", "sums"};
 
 static cairn_err unpack_subscription(const msgpack_object *obj, cairn_subscription *sub,
                                      cairn_status *st);
+
+enum { SU_NAME, SU_PT, SU_CLUSTERS, SU_INSTS, SU_HEALTHY };
+static const char *const summary_names[] = {"name", "pt", "clusters", "insts", "healthy"};
+
+static cairn_err summary_field(int idx, const msgpack_object *v, void *target, cairn_status *st)
+{
+    cairn_service_summary *sum = target;
+    const char *ctx = "summary", *f = summary_names[idx];
+    uint64_t u64 = 0;
+    double d;
+    cairn_err err;
+    switch (idx) {
+    case SU_NAME: return rd_str(v, ctx, f, &sum->name, st);
+    case SU_PT:
+        err = rd_double(v, ctx, f, &d, st);
+        sum->protect_threshold = (float)d;
+        return err;
+    default: break;
+    }
+    err = rd_uint(v, ctx, f, UINT32_MAX, &u64, st);
+    uint32_t *counts[] = {[SU_CLUSTERS] = &sum->cluster_count, [SU_INSTS] = &sum->instance_count,
+                          [SU_HEALTHY] = &sum->healthy_count};
+    *counts[idx] = (uint32_t)u64;
+    return err;
+}
+
+static cairn_err unpack_summary(const msgpack_object *obj, cairn_service_summary *sum,
+                                cairn_status *st)
+{
+    memset(sum, 0, sizeof *sum);
+    uint64_t seen;
+    cairn_err err = walk_map(obj, "summary", summary_names, COUNT(summary_names), summary_field,
+                             sum, &seen, st);
+    if (err == CAIRN_OK)
+        err = check_required(seen, 1u << SU_NAME, "summary", summary_names, COUNT(summary_names),
+                             st);
+    if (err != CAIRN_OK) {
+        free(sum->name);
+        sum->name = NULL;
+    }
+    return err;
+}
+
+/* The reply's summaries array (its earlier elements are counted as they are read, so that
+ * cairn_reply_free frees them after an error). */
+static cairn_err unpack_summaries(const msgpack_object *v, cairn_reply *rep, cairn_status *st)
+{
+    if (v->type != MSGPACK_OBJECT_ARRAY)
+        return wrong_type("reply", "sums", st);
+    if (v->via.array.size == 0)
+        return CAIRN_OK;
+    rep->summaries = calloc(v->via.array.size, sizeof *rep->summaries);
+    if (!rep->summaries)
+        return cairn_fail(st, CAIRN_E_NOMEM, "out of memory decoding a message");
+    for (uint32_t i = 0; i < v->via.array.size; i++) {
+        cairn_err err = unpack_summary(&v->via.array.ptr[i], &rep->summaries[i], st);
+        if (err != CAIRN_OK)
+            return err;
+        rep->summary_count = i + 1;
+    }
+    return CAIRN_OK;
+}
 
 static cairn_err reply_field(int idx, const msgpack_object *v, void *target, cairn_status *st)
 {
@@ -1228,6 +1328,7 @@ static cairn_err reply_field(int idx, const msgpack_object *v, void *target, cai
             rep->subscription_count = i + 1;
         }
         return CAIRN_OK;
+    case RP_SUMS: return unpack_summaries(v, rep, st);
     }
     return CAIRN_OK;
 }
@@ -1423,6 +1524,7 @@ void cairn_request_free(cairn_request *req)
     free(req->namespace_id);
     free(req->service);
     free(req->group);
+    free(req->filter);
     cairn_instance_free(&req->instance);
     cairn_service_free(&req->service_def);
     cairn_request_init(req, type);
@@ -1450,6 +1552,9 @@ void cairn_reply_free(cairn_reply *rep)
     for (uint32_t i = 0; i < rep->subscription_count; i++)
         cairn_subscription_free(&rep->subscriptions[i]);
     free(rep->subscriptions);
+    for (uint32_t i = 0; i < rep->summary_count; i++)
+        free(rep->summaries[i].name);
+    free(rep->summaries);
     cairn_reply_init(rep);
 }
 

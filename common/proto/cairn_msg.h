@@ -41,6 +41,8 @@ typedef enum cairn_msg_type {
     CAIRN_MSG_INSTANCE_HEALTH = 14, /* healthcheck/gateway → registry: set an instance's health */
     CAIRN_MSG_SUBSCRIPTION = 15,   /* gateway PUB → pushers: a push subscriber (re)subscribed */
     CAIRN_MSG_SUBSCRIPTION_SNAPSHOT = 16, /* pusher → gateway: every live subscription it owns */
+    CAIRN_MSG_SERVICE_CATALOG = 17, /* gateway → registry: a page of services with their counts */
+    CAIRN_MSG_NAMESPACE_LIST = 18, /* gateway → registry: the namespaces that hold services */
     CAIRN_MSG__END
 } cairn_msg_type;
 
@@ -105,6 +107,10 @@ typedef enum cairn_change_kind {
  *  INSTANCE_HEALTH   ns*, svc*, instance* (ip, port, cluster, ephemeral select it; healthy is the
  *                    new value), mode (cairn_health_mode). Unknown ip:port → OK, nothing changes.
  *  SUBSCRIPTION_SNAPSHOT page_no* (the asking pusher's pusher.index), page_size* (pusher.count)
+ *  SERVICE_CATALOG   ns*, group (substring of the group), filter (substring of the bare name),
+ *                    page_no (1-based; 0 reads as 1), page_size. Both filters are case-sensitive;
+ *                    absent or "" matches everything.
+ *  NAMESPACE_LIST    (none)
  */
 typedef struct cairn_request {
     cairn_msg_type type;
@@ -117,10 +123,20 @@ typedef struct cairn_request {
     uint32_t mode;       /* cairn_upsert_mode or cairn_service_mode */
     uint32_t patch_mask; /* CAIRN_PATCH_* */
     bool has_body;       /* BEAT: the beat carried a JSON body (may re-register) */
-    char *group;         /* SERVICE_LIST */
+    char *group;         /* SERVICE_LIST, SERVICE_CATALOG */
+    char *filter;        /* SERVICE_CATALOG */
     uint32_t page_no;
     uint32_t page_size;
 } cairn_request;
+
+/* One service of a SERVICE_CATALOG page: what the console's service list shows. */
+typedef struct cairn_service_summary {
+    char *name;              /* grouped name */
+    float protect_threshold;
+    uint32_t cluster_count;  /* clusters defined or named by an instance */
+    uint32_t instance_count; /* both kinds, disabled ones included */
+    uint32_t healthy_count;  /* instances whose healthy flag is set */
+} cairn_service_summary;
 
 /* A reply. code/message always; the rest as the request type implies:
  *  INSTANCE_GET      instance (when code == OK)
@@ -132,6 +148,8 @@ typedef struct cairn_request {
  *                    (the store's revision when the page was read)
  *  SUBSCRIPTION_SNAPSHOT subscriptions (the live ones the pusher owns), revision (the sequence
  *                    number of the newest subscription published: the snapshot covers it)
+ *  SERVICE_CATALOG   summaries (the page, in key order), total (services matching the filters)
+ *  NAMESPACE_LIST    names (namespace ids in key order), total
  *  writes            revision (of the service after the write; 0 when nothing changed)
  */
 typedef struct cairn_reply {
@@ -154,6 +172,8 @@ typedef struct cairn_reply {
     struct cairn_subscription *subscriptions;
     uint32_t subscription_count;
     bool more;
+    cairn_service_summary *summaries;
+    uint32_t summary_count;
 } cairn_reply;
 
 /* Published by the registry after the write that caused it is committed. */

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Compatibility suite: the npm Nacos client against real Cairn nodes.
+# Compatibility suite: the npm Nacos client against real Cairn nodes, and the operator console in
+# headless Chromium (console.test.js, driven with chrome-remote-interface).
 #   tests/compat/run.sh <bin dir>      (ctest runs it with build/bin; works from any directory)
 # Installs the pinned client (package-lock.json) when node_modules is missing or older than the
 # lock file, then runs every *.test.js with node's built-in test runner, one file at a time.

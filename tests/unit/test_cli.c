@@ -12,7 +12,7 @@
 #include "cairn_http_get.h"
 #include "cli_notify.h"
 #include "cli_options.h"
-#include "cli_roles.h"
+#include "cairn_node_roles.h"
 
 Test(cli, options_in_order_with_data_dir_last)
 {
@@ -81,10 +81,10 @@ Test(cli, notify_parse)
 
 Test(cli, roles_table_starts_registry_first_and_gateway_last)
 {
-    cr_assert_geq(cli_role_count, 2);
-    cr_assert_str_eq(cli_roles[0].name, "registry");
-    cr_assert_str_eq(cli_roles[0].binary, "cairn-registry");
-    cr_assert_str_eq(cli_roles[cli_role_count - 1].name, "gateway");
+    cr_assert_geq(cairn_node_role_count, 2);
+    cr_assert_str_eq(cairn_node_roles[0].name, "registry");
+    cr_assert_str_eq(cairn_node_roles[0].binary, "cairn-registry");
+    cr_assert_str_eq(cairn_node_roles[cairn_node_role_count - 1].name, "gateway");
 }
 
 Test(cli, counted_roles_expand_into_indexed_processes)
@@ -94,9 +94,9 @@ Test(cli, counted_roles_expand_into_indexed_processes)
     cairn_config *cfg = cairn_config_load(NULL, sets, 1, &st);
     cr_assert_not_null(cfg, "%s", st.message);
     size_t n = 0;
-    cli_role_instance *inst = cli_role_instances(cfg, &n);
+    cairn_node_role_instance *inst = cairn_node_role_instances(cfg, &n);
     cr_assert_not_null(inst);
-    cr_assert_eq(n, cli_role_count - 1 + 3);
+    cr_assert_eq(n, cairn_node_role_count - 1 + 3);
     size_t pushers = 0;
     for (size_t i = 0; i < n; i++) {
         if (strcmp(inst[i].role->name, "pusher") != 0) {
@@ -118,8 +118,8 @@ Test(cli, counted_roles_expand_into_indexed_processes)
     const char *none[] = {"pusher.count=0"};
     cfg = cairn_config_load(NULL, none, 1, &st);
     cr_assert_not_null(cfg, "%s", st.message);
-    inst = cli_role_instances(cfg, &n);
-    cr_assert_eq(n, cli_role_count - 1);
+    inst = cairn_node_role_instances(cfg, &n);
+    cr_assert_eq(n, cairn_node_role_count - 1);
     free(inst);
     cairn_config_free(cfg);
 }

@@ -59,9 +59,9 @@ static void setup(void)
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     cr_assert_gt(n, 0);
     self[n] = '\0';
-    for (size_t i = 0; i < cli_role_count; i++) {
+    for (size_t i = 0; i < cairn_node_role_count; i++) {
         char link[PATH_MAX + 64];
-        snprintf(link, sizeof link, "%s/%s", bin_dir, cli_roles[i].binary);
+        snprintf(link, sizeof link, "%s/%s", bin_dir, cairn_node_roles[i].binary);
         cr_assert_eq(symlink(self, link), 0);
     }
     static char *argv[] = {"run", "--set", "run.restart_backoff_min_ms=50", "--set",
@@ -199,9 +199,9 @@ Test(supervisor, children_get_the_config_arguments)
 Test(supervisor, missing_role_binary_is_an_error)
 {
     char path[PATH_MAX + 64];
-    snprintf(path, sizeof path, "%s/%s", bin_dir, cli_roles[1].binary);
+    snprintf(path, sizeof path, "%s/%s", bin_dir, cairn_node_roles[1].binary);
     cr_assert_eq(unlink(path), 0);
     char err[512];
     cr_assert_eq(cli_supervisor_init(&sv, bin_dir, run_dir, &opts, cfg, err, sizeof err), -1);
-    cr_assert(strstr(err, cli_roles[1].binary) && strstr(err, "not found"), "%s", err);
+    cr_assert(strstr(err, cairn_node_roles[1].binary) && strstr(err, "not found"), "%s", err);
 }

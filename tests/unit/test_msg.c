@@ -220,6 +220,7 @@ static void expect_request_eq(const cairn_request *a, const cairn_request *b)
     cr_expect_eq(a->patch_mask, b->patch_mask);
     cr_expect_eq(a->has_body, b->has_body);
     expect_opt_str_eq(a->group, b->group);
+    expect_opt_str_eq(a->filter, b->filter);
     cr_expect_eq(a->page_no, b->page_no);
     cr_expect_eq(a->page_size, b->page_size);
 }
@@ -261,6 +262,15 @@ static void expect_reply_eq(const cairn_reply *a, const cairn_reply *b)
     for (uint32_t i = 0; i < a->snapshot_count; i++)
         expect_snapshot_eq(&a->snapshots[i], &b->snapshots[i]);
     cr_expect_eq(a->more, b->more);
+    cr_assert_eq(a->summary_count, b->summary_count);
+    for (uint32_t i = 0; i < a->summary_count; i++) {
+        const cairn_service_summary *x = &a->summaries[i], *y = &b->summaries[i];
+        cr_expect_str_eq(x->name, y->name);
+        cr_expect_eq(x->protect_threshold, y->protect_threshold);
+        cr_expect_eq(x->cluster_count, y->cluster_count);
+        cr_expect_eq(x->instance_count, y->instance_count);
+        cr_expect_eq(x->healthy_count, y->healthy_count);
+    }
 }
 
 /* ---- golden bytes -------------------------------------------------------------------------- */
@@ -1224,7 +1234,19 @@ Test(golden, subscription)
     cairn_subscription_free(&sub);
 }
 
-/* The requests added with SNAPSHOT_PAGE and INSTANCE_HEALTH, and SERVICE_PUT's cluster mode. */
+/* A SERVICE_CATALOG request with both filters: page 2 of 10. */
+static void catalog_request(cairn_request *req)
+{
+    cairn_request_init(req, CAIRN_MSG_SERVICE_CATALOG);
+    req->namespace_id = strdup("public");
+    req->group = strdup("g");
+    req->filter = strdup("pay");
+    req->page_no = 2;
+    req->page_size = 10;
+}
+
+/* The requests added with SNAPSHOT_PAGE, INSTANCE_HEALTH, SERVICE_CATALOG and NAMESPACE_LIST,
+ * and SERVICE_PUT's cluster mode. */
 static void new_request(cairn_request *req, int which)
 {
     switch (which) {
@@ -1262,7 +1284,7 @@ static void new_request(cairn_request *req, int which)
         full_instance(&req->instance);
         req->mode = CAIRN_HEALTH_BY_CHECKER;
         break;
-    default:
+    case 5:
         cairn_request_init(req, CAIRN_MSG_SERVICE_PUT);
         req->namespace_id = strdup("public");
         req->service = strdup("g@@s");
@@ -1270,9 +1292,20 @@ static void new_request(cairn_request *req, int which)
         sample_service(&req->service_def);
         req->mode = CAIRN_SERVICE_CLUSTERS;
         break;
+    case 6: /* both filters */
+        catalog_request(req);
+        break;
+    case 7: /* no filters: every service of the namespace */
+        cairn_request_init(req, CAIRN_MSG_SERVICE_CATALOG);
+        req->namespace_id = strdup("");
+        req->page_size = UINT32_MAX;
+        break;
+    default:
+        cairn_request_init(req, CAIRN_MSG_NAMESPACE_LIST);
+        break;
     }
 }
-#define NEW_REQUESTS 6
+#define NEW_REQUESTS 9
 
 Test(round_trip, new_request_types)
 {
@@ -1630,4 +1663,115 @@ Test(reject, subscription_garbage)
     cr_expect_eq(cairn_subscription_decode("", 0, &sub, &st), CAIRN_E_DECODE);
     cr_expect_eq(cairn_subscription_decode("\x90", 1, &sub, &st), CAIRN_E_DECODE);
     cr_expect_str_eq(st.message, "message is not a map");
+}
+
+/* ---- the console's catalog: SERVICE_CATALOG and NAMESPACE_LIST ------------------------------ */
+
+/* A SERVICE_CATALOG reply: one page of two summaries out of 12 matching services. */
+static void catalog_reply(cairn_reply *rep)
+{
+    cairn_reply_init(rep);
+    rep->summaries = calloc(2, sizeof *rep->summaries);
+    rep->summary_count = 2;
+    rep->summaries[0] = (cairn_service_summary){strdup("g@@pay"), 0.5f, 2, 3, 1};
+    rep->summaries[1] = (cairn_service_summary){strdup("g@@payments"), 0.0f, 0, 0, 0};
+    rep->total = 12;
+}
+
+Test(golden, request_service_catalog)
+{
+    cairn_request req;
+    catalog_request(&req);
+    expect_golden(MSG_REQUEST, &req,
+                  "87"                          /* map, 7 fields */
+                  "a174 11"                     /* "t": 17 SERVICE_CATALOG */
+                  "a176 01"                     /* "v": 1 */
+                  "a26e73 a67075626c6963"       /* "ns": "public" */
+                  "a567726f7570 a167"           /* "group": "g" */
+                  "a666696c746572 a3706179"     /* "filter": "pay" */
+                  "a470616765 02"               /* "page": 2 */
+                  "a473697a65 0a");             /* "size": 10 */
+    cairn_request_free(&req);
+}
+
+Test(golden, reply_service_catalog)
+{
+    cairn_reply rep;
+    catalog_reply(&rep);
+    expect_golden(MSG_REPLY, &rep,
+                  "85"                                  /* map, 5 fields */
+                  "a174 01 a176 01 a4636f6465 00"       /* "t": 1, "v": 1, "code": 0 */
+                  "a5746f74616c 0c"                     /* "total": 12 */
+                  "a473756d73 92"                       /* "sums": array of 2 */
+                  "85"                                  /* map, 5 fields */
+                    "a46e616d65 a66740407061 79"        /* "name": "g@@pay" */
+                    "a27074 ca3f000000"                 /* "pt": 0.5 (float32) */
+                    "a8636c757374657273 02"             /* "clusters": 2 */
+                    "a5696e737473 03"                   /* "insts": 3 */
+                    "a76865616c746879 01"               /* "healthy": 1 */
+                  "85"
+                    "a46e616d65 ab674040706179 6d656e7473" /* "name": "g@@payments" */
+                    "a27074 ca00000000"
+                    "a8636c757374657273 00"
+                    "a5696e737473 00"
+                    "a76865616c746879 00");
+    round_trip_reply(&rep);
+    cairn_reply_free(&rep);
+}
+
+Test(round_trip, namespace_list_reply)
+{
+    cairn_reply rep;
+    cairn_reply_init(&rep);
+    rep.names = calloc(2, sizeof *rep.names);
+    rep.names[0] = strdup("dev");
+    rep.names[1] = strdup("public");
+    rep.name_count = 2;
+    rep.total = 2;
+    round_trip_reply(&rep);
+    cairn_reply_free(&rep);
+}
+
+Test(encode, catalog_refuses_a_summary_without_name)
+{
+    cairn_reply rep;
+    catalog_reply(&rep);
+    free(rep.summaries[1].name);
+    rep.summaries[1].name = NULL;
+    char *buf;
+    size_t len;
+    cr_expect_eq(cairn_reply_encode(&rep, &buf, &len), CAIRN_E_INVALID);
+    cairn_reply_free(&rep);
+}
+
+Test(reject, summary)
+{
+    builder b;
+    b_message(&b, CAIRN_MSG_REPLY, 4);
+    b_kv_uint(&b, "code", 0);
+    b_str(&b, "sums");
+    msgpack_pack_array(&b.pk, 1);
+    msgpack_pack_map(&b.pk, 1);
+    b_kv_uint(&b, "insts", 1);
+    expect_decode_error(MSG_REPLY, &b, "summary: missing field 'name'");
+
+    b_message(&b, CAIRN_MSG_REPLY, 4);
+    b_kv_uint(&b, "code", 0);
+    b_str(&b, "sums");
+    msgpack_pack_array(&b.pk, 2);
+    msgpack_pack_map(&b.pk, 1);
+    b_kv_str(&b, "name", "g@@a");
+    msgpack_pack_map(&b.pk, 2);
+    b_kv_str(&b, "name", "g@@b");
+    b_kv_uint(&b, "healthy", (uint64_t)UINT32_MAX + 1);
+    expect_decode_error(MSG_REPLY, &b, "summary: field 'healthy' is out of range");
+
+    b_message(&b, CAIRN_MSG_REPLY, 4);
+    b_kv_uint(&b, "code", 0);
+    b_kv_str(&b, "sums", "x");
+    expect_decode_error(MSG_REPLY, &b, "reply: field 'sums' has the wrong type");
+
+    b_message(&b, CAIRN_MSG_SERVICE_CATALOG, 3);
+    b_kv_str(&b, "filter", "x");
+    expect_decode_error(MSG_REQUEST, &b, "request: missing field 'ns'");
 }

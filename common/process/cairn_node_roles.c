@@ -1,4 +1,5 @@
-#include "cli_roles.h"
+/* The role table of a node and its expansion into processes. */
+#include "cairn_node_roles.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,7 +8,7 @@
 
 /* Start order: the registry first, since every other role asks it for data; the gateway last,
  * so that clients reach a node whose beat and push roles are already up. */
-const cli_role cli_roles[] = {
+const cairn_node_role cairn_node_roles[] = {
     {"registry",
      "cairn-registry",
      NULL,
@@ -40,19 +41,19 @@ const cli_role cli_roles[] = {
       {"registry_unavailable", "cairn_gateway_registry_unavailable_total"}}},
 };
 
-const size_t cli_role_count = sizeof cli_roles / sizeof cli_roles[0];
+const size_t cairn_node_role_count = sizeof cairn_node_roles / sizeof cairn_node_roles[0];
 
-cli_role_instance *cli_role_instances(const cairn_config *cfg, size_t *count)
+cairn_node_role_instance *cairn_node_role_instances(const cairn_config *cfg, size_t *count)
 {
     size_t total = 0;
-    for (size_t i = 0; i < cli_role_count; i++)
-        total += cli_roles[i].count_key ? (size_t)cairn_config_int(cfg, cli_roles[i].count_key) : 1;
-    cli_role_instance *out = calloc(total ? total : 1, sizeof *out);
+    for (size_t i = 0; i < cairn_node_role_count; i++)
+        total += cairn_node_roles[i].count_key ? (size_t)cairn_config_int(cfg, cairn_node_roles[i].count_key) : 1;
+    cairn_node_role_instance *out = calloc(total ? total : 1, sizeof *out);
     if (!out)
         return NULL;
     size_t n = 0;
-    for (size_t i = 0; i < cli_role_count; i++) {
-        const cli_role *r = &cli_roles[i];
+    for (size_t i = 0; i < cairn_node_role_count; i++) {
+        const cairn_node_role *r = &cairn_node_roles[i];
         if (!r->count_key) {
             out[n].role = r;
             snprintf(out[n].name, sizeof out[n].name, "%s", r->name);
