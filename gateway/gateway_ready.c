@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cairn_clock.h"
 #include "cairn_http_get.h"
 #include "cairn_log.h"
 #include "cairn_role_probe.h"
@@ -128,11 +129,7 @@ static void *monitor_main(void *arg)
         pthread_mutex_lock(&r->mu);
         if (r->stopping)
             break;
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        int64_t ns = until.tv_nsec + (r->poll_ms % 1000) * 1000000;
-        until.tv_sec += r->poll_ms / 1000 + ns / 1000000000;
-        until.tv_nsec = ns % 1000000000;
+        struct timespec until = cairn_monotonic_after_ms(r->poll_ms);
         pthread_cond_timedwait(&r->wake, &r->mu, &until);
     }
     pthread_mutex_unlock(&r->mu);
@@ -178,11 +175,7 @@ gateway_ready *gateway_ready_start(gateway *gw, cairn_status *st)
     snprintf(r->node_detail, sizeof r->node_detail, "starting");
     snprintf(r->registry_detail, sizeof r->registry_detail, "starting");
     pthread_mutex_init(&r->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&r->wake, &ca);
-    pthread_condattr_destroy(&ca);
+    cairn_cond_init_monotonic(&r->wake);
     int rc = pthread_create(&r->thread, NULL, monitor_main, r);
     if (rc) {
         cairn_fail(st, CAIRN_E_INTERNAL, "start the readiness monitor: %s", strerror(rc));

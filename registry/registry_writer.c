@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cairn_clock.h"
 #include "cairn_log.h"
 #include "registry_handlers.h"
 
@@ -190,11 +191,7 @@ static void wait_for_work(registry_writer *w)
             pthread_cond_wait(&w->wake, &w->mu);
             continue;
         }
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        int64_t ns = until.tv_nsec + (w->cfg.event_tick_ms % 1000) * 1000000;
-        until.tv_sec += w->cfg.event_tick_ms / 1000 + ns / 1000000000;
-        until.tv_nsec = ns % 1000000000;
+        struct timespec until = cairn_monotonic_after_ms(w->cfg.event_tick_ms);
         if (pthread_cond_timedwait(&w->wake, &w->mu, &until) == ETIMEDOUT && !w->head &&
             !w->stopping) {
             pthread_mutex_unlock(&w->mu);
@@ -336,11 +333,7 @@ cairn_err registry_writer_start(const registry_writer_config *cfg, registry_writ
         return rerr;
     }
     pthread_mutex_init(&w->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&w->wake, &ca);
-    pthread_condattr_destroy(&ca);
+    cairn_cond_init_monotonic(&w->wake);
     atomic_store(&w->alive, true);
     int rc = pthread_create(&w->thread, NULL, writer_main, w);
     if (rc) {
