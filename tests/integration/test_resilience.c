@@ -66,6 +66,8 @@ static int count_listed(const it_node *n, int services, int per_kind, int kind, 
 typedef struct list_probe {
     it_node *n;
     int services, per_kind;
+    long last_status; /* of the last try, for the failure message */
+    char last_body[200];
 } list_probe;
 
 /* True once a list call succeeds (the gateway reaches the registry again). */
@@ -76,15 +78,18 @@ static bool list_answers(void *arg)
     http_resp r = nacos_call(p->n, "GET", NS "/instance/list", Q("serviceName", "res-0"), NULL,
                              NULL);
     bool ok = r.status == 200;
+    p->last_status = r.status;
+    snprintf(p->last_body, sizeof p->last_body, "%s", r.status ? r.body : r.error);
     http_resp_free(&r);
     return ok;
 }
 
 static void expect_all_listed(it_node *n, int services, int per_kind)
 {
-    list_probe p = {n, services, per_kind};
+    list_probe p = {n, services, per_kind, 0, ""};
     cr_assert(wait_until(list_answers, &p, 20000),
-              "instance/list does not answer 200 within 20 s of the restart");
+              "instance/list does not answer 200 within 20 s of the restart (last: %ld \"%s\")",
+              p.last_status, p.last_body);
     char missing[2048];
     int eph = count_listed(n, services, per_kind, 0, missing, sizeof missing);
     cr_expect_eq(eph, services * per_kind, "ephemeral instances lost: %d of %d listed; missing:%s",
