@@ -79,14 +79,14 @@ static bool list_answers(void *arg)
                              NULL);
     bool ok = r.status == 200;
     p->last_status = r.status;
-    snprintf(p->last_body, sizeof p->last_body, "%s", r.status ? r.body : r.error);
+    snprintf(p->last_body, sizeof p->last_body, "%.150s", r.status ? r.body : r.error);
     http_resp_free(&r);
     return ok;
 }
 
 static void expect_all_listed(it_node *n, int services, int per_kind)
 {
-    list_probe p = {n, services, per_kind, 0, ""};
+    list_probe p = {.n = n, .services = services, .per_kind = per_kind};
     cr_assert(wait_until(list_answers, &p, 20000),
               "instance/list does not answer 200 within 20 s of the restart (last: %ld \"%s\")",
               p.last_status, p.last_body);
@@ -260,7 +260,7 @@ IT_TEST(resilience, acknowledged_writes_survive_kill9)
     cr_assert_eq(kill(reg, SIGKILL), 0);
     cr_assert(node_wait_role_restart(n, "cairn-registry", reg, 15000) > 0);
     cr_assert(node_wait_registry_ready(n, 15000));
-    list_probe p = {n, 0, 0};
+    list_probe p = {.n = n};
     cr_assert(wait_until(list_answers, &p, 20000));
     http_resp r = nacos_call(n, "GET", NS "/service", Q("serviceName", "durable"), NULL, NULL);
     cr_expect_eq(r.status, 200, "service definition lost after kill -9: %ld \"%s\"", r.status,
@@ -402,7 +402,7 @@ IT_TEST(resilience, kill9_during_concurrent_writes_keeps_every_acknowledged_writ
     cr_assert(started, "writers got fewer than 60 acknowledgements in 20 s");
     cr_assert(node_wait_role_restart(n, "cairn-registry", reg, 15000) > 0, "registry not restarted");
     cr_assert(node_wait_registry_ready(n, 15000), "restarted registry not ready");
-    list_probe p = {n, 0, 0};
+    list_probe p = {.n = n};
     cr_assert(wait_until(list_answers, &p, 20000));
 
     int acked = 0, lost = 0;
