@@ -54,8 +54,9 @@ int main(int argc, char **argv)
     registry reg = {.store = &store, .writer = writer, .metrics = &metrics};
     registry_metrics_attach(&metrics, &store, writer);
     cairn_role_set_health(&role, registry_health, &metrics);
-    if (!(server = cairn_rpc_server_start(cmd_url, (int)cairn_config_int(cfg, "registry.workers"),
-                                          registry_handle, &reg, role.metrics, &st)))
+    if (!(server = cairn_rpc_server_start_deferring(
+              cmd_url, (int)cairn_config_int(cfg, "registry.workers"), registry_handle,
+              registry_defer, &reg, role.metrics, &st)))
         goto fail;
 
     log_info("store %s, commands on %s, events on %s", dir, cmd_url, ev_url);

@@ -99,6 +99,21 @@ static bool handle_read(registry *r, const cairn_request *req, cairn_reply *rep)
     return true;
 }
 
+static void finish_pending(void *arg)
+{
+    cairn_rpc_pending_finish(arg);
+}
+
+bool registry_defer(void *arg, cairn_rpc_pending *p)
+{
+    registry *r = arg;
+    const cairn_request *req = cairn_rpc_pending_request(p);
+    if (!registry_is_write(req->type))
+        return false;
+    registry_writer_submit_async(r->writer, req, cairn_rpc_pending_reply(p), finish_pending, p);
+    return true;
+}
+
 void registry_handle(void *arg, const cairn_request *req, cairn_reply *rep)
 {
     registry *r = arg;

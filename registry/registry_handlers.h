@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "cairn_msg.h"
+#include "cairn_rpc.h"
 #include "registry_metrics.h"
 #include "registry_store.h"
 #include "registry_writer.h"
@@ -21,6 +22,9 @@ typedef struct registry {
 
 /* cairn_rpc_handler; arg is a registry*. */
 void registry_handle(void *arg, const cairn_request *req, cairn_reply *rep);
+/* cairn_rpc_deferrer; arg is a registry*: takes every write, hands it to the writer and lets
+ * the worker go (the writer's completion sends the reply). */
+bool registry_defer(void *arg, cairn_rpc_pending *p);
 
 /* A write in progress, as the writer hands it to registry_apply_write. */
 typedef struct registry_write_ctx {

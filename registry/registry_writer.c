@@ -12,12 +12,12 @@
 #include "cairn_log.h"
 #include "registry_handlers.h"
 
-/* One submitted write; lives on the submitting worker's stack until done. */
+/* One submitted write; allocated at submission, freed by the writer once done() has run. */
 typedef struct write_job {
     const cairn_request *req;
     cairn_reply *rep;
-    pthread_cond_t cond; /* signalled when done */
-    bool done;
+    registry_write_done_fn done;
+    void *done_arg;
     struct write_job *next;
     /* The outcome, as the writer saw it. */
     bool ok;        /* applied (the reply is a success so far) */
@@ -284,12 +284,12 @@ static void *writer_main(void *arg)
 
         run_batch(w, n);
 
-        pthread_mutex_lock(&w->mu);
-        /* Signal under the lock: a woken submitter frees its job only after we unlock. */
+        /* The replies go out as soon as the batch is committed (and synced), off the lock. */
         for (size_t i = 0; i < n; i++) {
-            w->batch[i]->done = true;
-            pthread_cond_signal(&w->batch[i]->cond);
+            w->batch[i]->done(w->batch[i]->done_arg);
+            free(w->batch[i]);
         }
+        pthread_mutex_lock(&w->mu);
         w->in_flight = 0;
     }
     pthread_mutex_unlock(&w->mu);
@@ -350,31 +350,69 @@ cairn_err registry_writer_start(const registry_writer_config *cfg, registry_writ
     return CAIRN_OK;
 }
 
-void registry_writer_submit(registry_writer *w, const cairn_request *req, cairn_reply *rep)
+void registry_writer_submit_async(registry_writer *w, const cairn_request *req, cairn_reply *rep,
+                                  registry_write_done_fn done, void *arg)
 {
-    write_job job = {.req = req, .rep = rep};
+    cairn_status st;
+    write_job *job = calloc(1, sizeof *job);
     pthread_mutex_lock(&w->mu);
-    if (w->stopping) {
+    if (w->stopping || !job || w->depth >= REGISTRY_WRITE_QUEUE_MAX) {
+        bool stopping = w->stopping;
         pthread_mutex_unlock(&w->mu);
-        cairn_status st;
-        cairn_fail(&st, CAIRN_E_UNAVAILABLE, "registry is stopping");
+        free(job);
+        if (stopping)
+            cairn_fail(&st, CAIRN_E_UNAVAILABLE, "registry is stopping");
+        else if (!job)
+            cairn_fail(&st, CAIRN_E_NOMEM, "out of memory");
+        else
+            cairn_fail(&st, CAIRN_E_UNAVAILABLE, "registry write queue full (%d writes)",
+                       REGISTRY_WRITE_QUEUE_MAX);
         registry_reply_fail(rep, &st);
+        done(arg);
         return;
     }
-    pthread_cond_init(&job.cond, NULL);
+    *job = (write_job){.req = req, .rep = rep, .done = done, .done_arg = arg};
     if (w->tail)
-        w->tail->next = &job;
+        w->tail->next = job;
     else
-        w->head = &job;
-    w->tail = &job;
+        w->head = job;
+    w->tail = job;
     w->depth++;
     if (w->cfg.metrics && w->cfg.metrics->m)
         cairn_gauge_set(w->cfg.metrics->queue_depth, (double)w->depth);
     pthread_cond_signal(&w->wake);
-    while (!job.done)
-        pthread_cond_wait(&job.cond, &w->mu);
     pthread_mutex_unlock(&w->mu);
-    pthread_cond_destroy(&job.cond);
+}
+
+/* The waiting submitter of registry_writer_submit. */
+typedef struct sync_wait {
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    bool done;
+} sync_wait;
+
+static void wake_submitter(void *arg)
+{
+    sync_wait *sw = arg;
+    /* Signal under the lock: the submitter destroys sw only after it has the lock back. */
+    pthread_mutex_lock(&sw->mu);
+    sw->done = true;
+    pthread_cond_signal(&sw->cond);
+    pthread_mutex_unlock(&sw->mu);
+}
+
+void registry_writer_submit(registry_writer *w, const cairn_request *req, cairn_reply *rep)
+{
+    sync_wait sw = {.done = false};
+    pthread_mutex_init(&sw.mu, NULL);
+    pthread_cond_init(&sw.cond, NULL);
+    registry_writer_submit_async(w, req, rep, wake_submitter, &sw);
+    pthread_mutex_lock(&sw.mu);
+    while (!sw.done)
+        pthread_cond_wait(&sw.cond, &sw.mu);
+    pthread_mutex_unlock(&sw.mu);
+    pthread_cond_destroy(&sw.cond);
+    pthread_mutex_destroy(&sw.mu);
 }
 
 void registry_writer_stop(registry_writer *w)

@@ -33,8 +33,21 @@ typedef struct registry_writer registry_writer;
 
 cairn_err registry_writer_start(const registry_writer_config *cfg, registry_writer **out,
                                 cairn_status *st);
-/* Applies req (a write type) and fills rep; returns once it is committed or has failed. After
- * registry_writer_stop has begun, replies CAIRN_E_UNAVAILABLE. */
+/* Most writes queued at once; beyond it a write is answered CAIRN_E_UNAVAILABLE at once. */
+#define REGISTRY_WRITE_QUEUE_MAX 65536
+
+/* Told on the writer thread (or on the submitting thread, when the write is refused at once)
+ * that rep is final: committed, and synced when durable, or failed. */
+typedef void (*registry_write_done_fn)(void *arg);
+
+/* Queues req (a write type) and returns at once; done(arg) runs exactly once when rep is final.
+ * req and rep stay the caller's and must live until then. Refused with CAIRN_E_UNAVAILABLE after
+ * registry_writer_stop has begun or when the queue is full. No thread waits: the registry's rpc
+ * workers hand writes over and go back to receiving, so a batch can hold up to max_batch writes
+ * whatever the number of workers. */
+void registry_writer_submit_async(registry_writer *w, const cairn_request *req, cairn_reply *rep,
+                                  registry_write_done_fn done, void *arg);
+/* The same, waiting for done (tests, tools). */
 void registry_writer_submit(registry_writer *w, const cairn_request *req, cairn_reply *rep);
 /* Finishes every queued write, stops the thread and frees the writer. */
 void registry_writer_stop(registry_writer *w);

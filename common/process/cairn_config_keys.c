@@ -57,8 +57,9 @@ const cairn_config_key cairn_config_reference[] = {
     {"registry.admin_listen", CAIRN_CFG_ADDRESS, "127.0.0.1:9151", NOLIMIT,
      "Registry metrics and health listener."},
     {"registry.workers", CAIRN_CFG_INT, "8", 1, 256,
-     "Threads answering queries; reads run concurrently with the writer, and writes wait in "
-     "them for their group commit, so enough of them keep the writer's batches full."},
+     "Threads answering queries; reads run concurrently with the writer. Writes are handed to "
+     "the writer without holding a thread, so batches fill up to registry.max_batch whatever "
+     "this number."},
     {"registry.map_size_mb", CAIRN_CFG_INT, "4096", 16, 4194304,
      "LMDB map size (the store's maximum size) in MiB."},
     {"registry.max_batch", CAIRN_CFG_INT, "512", 1, 65536,

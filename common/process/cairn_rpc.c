@@ -185,8 +185,12 @@ struct cairn_rpc_server {
     nng_socket sock;
     char *url;
     cairn_rpc_handler handler;
+    cairn_rpc_deferrer deferrer; /* NULL: every request is answered by its worker */
     void *arg;
     cairn_metrics *metrics;
+    pthread_mutex_t pending_lock;
+    pthread_cond_t pending_zero;
+    size_t pending; /* deferred requests not yet answered */
     int worker_count; /* allocated; a worker's fields stay zero until it is set up */
     rpc_worker *workers;
     /* Metric series are looked up once each and cached here (the lookup takes a lock). */
@@ -233,16 +237,151 @@ static void count_request(cairn_rpc_server *s, int type_slot, cairn_err code, do
     cairn_histogram_observe(h, seconds);
 }
 
-/* Decodes, handles and encodes one request. Returns the encoded reply (malloc'd) or NULL if
- * even an error reply could not be encoded. */
-static char *serve_one(cairn_rpc_server *s, const void *body, size_t body_len, size_t *out_len)
+/* Encodes rep into a fresh message body (malloc'd), or an INTERNAL error reply when rep cannot
+ * be encoded; NULL only when not even that can. Counts the request. */
+static char *encode_reply(cairn_rpc_server *s, cairn_reply *rep, int type_slot,
+                          const struct timespec *t0, size_t *out_len)
 {
+    char *out = NULL;
+    if (cairn_reply_encode(rep, &out, out_len) != CAIRN_OK) {
+        /* The handler's reply could not be encoded: say so rather than leave the caller
+         * waiting for its timeout. */
+        log_error("rpc %s: cannot encode the reply to a %s request", s->url,
+                  cairn_msg_type_name((cairn_msg_type)type_slot));
+        cairn_reply_free(rep);
+        cairn_reply_init(rep);
+        cairn_status ist;
+        cairn_fail(&ist, CAIRN_E_INTERNAL, "cannot encode the reply");
+        cairn_reply_set_status(rep, &ist);
+        if (cairn_reply_encode(rep, &out, out_len) != CAIRN_OK)
+            out = NULL;
+    }
+    count_request(s, type_slot, rep->code, seconds_since(t0));
+    return out;
+}
+
+/* ---- deferred replies ----------------------------------------------------------------------- */
+
+struct cairn_rpc_pending {
+    cairn_rpc_server *srv;
+    nng_ctx ctx; /* the context the request arrived on; the reply goes back on it */
+    nng_aio *aio;
+    struct timespec t0;
+    int type_slot;
+    cairn_request req;
+    cairn_reply rep;
+};
+
+const cairn_request *cairn_rpc_pending_request(const cairn_rpc_pending *p)
+{
+    return &p->req;
+}
+
+cairn_reply *cairn_rpc_pending_reply(cairn_rpc_pending *p)
+{
+    return &p->rep;
+}
+
+static void pending_done(cairn_rpc_server *s)
+{
+    pthread_mutex_lock(&s->pending_lock);
+    if (--s->pending == 0)
+        pthread_cond_broadcast(&s->pending_zero);
+    pthread_mutex_unlock(&s->pending_lock);
+}
+
+/* The reply was handed to the pipe (or could not be): the context and the aio go. Runs on an
+ * nng thread, so the aio is reaped rather than freed. */
+static void pending_sent(void *arg)
+{
+    cairn_rpc_pending *p = arg;
+    cairn_rpc_server *s = p->srv;
+    if (nng_aio_result(p->aio) != 0)
+        nng_msg_free(nng_aio_get_msg(p->aio));
+    nng_ctx_close(p->ctx);
+    nng_aio_reap(p->aio);
+    free(p);
+    pending_done(s);
+}
+
+void cairn_rpc_pending_finish(cairn_rpc_pending *p)
+{
+    cairn_rpc_server *s = p->srv;
+    size_t len = 0;
+    char *out = encode_reply(s, &p->rep, p->type_slot, &p->t0, &len);
+    cairn_request_free(&p->req);
+    cairn_reply_free(&p->rep);
+    nng_msg *msg = NULL;
+    if (out && nng_msg_alloc(&msg, 0) == 0 && nng_msg_append(msg, out, len) == 0) {
+        free(out);
+        nng_aio_set_msg(p->aio, msg);
+        nng_ctx_send(p->ctx, p->aio); /* pending_sent runs when it is done */
+        return;
+    }
+    free(out);
+    if (msg)
+        nng_msg_free(msg);
+    nng_ctx_close(p->ctx); /* no reply: the caller times out */
+    nng_aio_free(p->aio);
+    free(p);
+    pending_done(s);
+}
+
+/* Offers a decoded request to the deferrer. true: it took the request, and w->ctx now belongs to
+ * the pending reply (the worker opens a fresh one). */
+static bool try_defer(rpc_worker *w, cairn_request *req, int type_slot, const struct timespec *t0)
+{
+    cairn_rpc_server *s = w->srv;
+    if (!s->deferrer)
+        return false;
+    cairn_rpc_pending *p = calloc(1, sizeof *p);
+    if (!p)
+        return false;
+    if (nng_aio_alloc(&p->aio, pending_sent, p) != 0) {
+        free(p);
+        return false;
+    }
+    p->srv = s;
+    p->ctx = w->ctx;
+    p->t0 = *t0;
+    p->type_slot = type_slot;
+    p->req = *req;
+    cairn_reply_init(&p->rep);
+    nng_ctx fresh;
+    if (nng_ctx_open(&fresh, s->sock) != 0) {
+        nng_aio_free(p->aio);
+        free(p);
+        return false;
+    }
+    pthread_mutex_lock(&s->pending_lock);
+    s->pending++;
+    pthread_mutex_unlock(&s->pending_lock);
+    if (!s->deferrer(s->arg, p)) {
+        nng_ctx_close(fresh);
+        *req = p->req;
+        nng_aio_free(p->aio);
+        free(p);
+        pending_done(s);
+        return false;
+    }
+    w->ctx = fresh;
+    return true;
+}
+
+/* Decodes and handles one request. Returns the encoded reply (malloc'd), or NULL with *deferred
+ * set when the deferrer took it (its reply comes later), or NULL if even an error reply could not
+ * be encoded. */
+static char *serve_one(rpc_worker *w, const void *body, size_t body_len, size_t *out_len,
+                       bool *deferred)
+{
+    cairn_rpc_server *s = w->srv;
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     cairn_request req;
     cairn_reply rep;
     cairn_status st;
     int type_slot;
+    *deferred = false;
     cairn_reply_init(&rep);
     if (cairn_request_decode(body, body_len, &req, &st) != CAIRN_OK) {
         type_slot = CAIRN_MSG__END;
@@ -251,24 +390,14 @@ static char *serve_one(cairn_rpc_server *s, const void *body, size_t body_len, s
         log_debug("rpc %s: undecodable request: %s", s->url, st.message);
     } else {
         type_slot = (req.type > 0 && req.type < CAIRN_MSG__END) ? (int)req.type : 0;
+        if (try_defer(w, &req, type_slot, &t0)) {
+            *deferred = true;
+            return NULL;
+        }
         s->handler(s->arg, &req, &rep);
         cairn_request_free(&req);
     }
-    char *out = NULL;
-    if (cairn_reply_encode(&rep, &out, out_len) != CAIRN_OK) {
-        /* The handler's reply could not be encoded: say so rather than leave the caller
-         * waiting for its timeout. */
-        log_error("rpc %s: cannot encode the reply to a %s request", s->url,
-                  cairn_msg_type_name((cairn_msg_type)type_slot));
-        cairn_reply_free(&rep);
-        cairn_reply_init(&rep);
-        cairn_status ist;
-        cairn_fail(&ist, CAIRN_E_INTERNAL, "cannot encode the reply");
-        cairn_reply_set_status(&rep, &ist);
-        if (cairn_reply_encode(&rep, &out, out_len) != CAIRN_OK)
-            out = NULL;
-    }
-    count_request(s, type_slot, rep.code, seconds_since(&t0));
+    char *out = encode_reply(s, &rep, type_slot, &t0, out_len);
     cairn_reply_free(&rep);
     return out;
 }
@@ -276,7 +405,6 @@ static char *serve_one(cairn_rpc_server *s, const void *body, size_t body_len, s
 static void *worker_main(void *p)
 {
     rpc_worker *w = p;
-    cairn_rpc_server *s = w->srv;
     for (;;) {
         nng_ctx_recv(w->ctx, w->aio);
         nng_aio_wait(w->aio);
@@ -287,9 +415,10 @@ static void *worker_main(void *p)
             continue;
         nng_msg *msg = nng_aio_get_msg(w->aio);
         size_t len = 0;
-        char *out = serve_one(s, nng_msg_body(msg), nng_msg_len(msg), &len);
+        bool deferred;
+        char *out = serve_one(w, nng_msg_body(msg), nng_msg_len(msg), &len, &deferred);
         nng_msg_clear(msg);
-        if (!out || nng_msg_append(msg, out, len) != 0) {
+        if (deferred || !out || nng_msg_append(msg, out, len) != 0) {
             free(out);
             nng_msg_free(msg);
             continue;
@@ -310,6 +439,14 @@ static void *worker_main(void *p)
 cairn_rpc_server *cairn_rpc_server_start(const char *url, int workers, cairn_rpc_handler handler,
                                          void *arg, cairn_metrics *metrics, cairn_status *st)
 {
+    return cairn_rpc_server_start_deferring(url, workers, handler, NULL, arg, metrics, st);
+}
+
+cairn_rpc_server *cairn_rpc_server_start_deferring(const char *url, int workers,
+                                                   cairn_rpc_handler handler,
+                                                   cairn_rpc_deferrer deferrer, void *arg,
+                                                   cairn_metrics *metrics, cairn_status *st)
+{
     cairn_status_clear(st);
     if (workers < 1)
         workers = 1;
@@ -323,7 +460,10 @@ cairn_rpc_server *cairn_rpc_server_start(const char *url, int workers, cairn_rpc
         return NULL;
     }
     s->handler = handler;
+    s->deferrer = deferrer;
     s->arg = arg;
+    pthread_mutex_init(&s->pending_lock, NULL);
+    pthread_cond_init(&s->pending_zero, NULL);
     s->metrics = metrics;
     s->worker_count = workers;
     int rv = nng_rep0_open(&s->sock);
@@ -378,7 +518,15 @@ void cairn_rpc_server_stop(cairn_rpc_server *s)
         if (w->aio)
             nng_aio_free(w->aio);
     }
+    /* Deferred requests still get their replies (the socket is still open): their owner (the
+     * registry's writer) finishes every request it took before it stops. */
+    pthread_mutex_lock(&s->pending_lock);
+    while (s->pending > 0)
+        pthread_cond_wait(&s->pending_zero, &s->pending_lock);
+    pthread_mutex_unlock(&s->pending_lock);
     nng_close(s->sock);
+    pthread_cond_destroy(&s->pending_zero);
+    pthread_mutex_destroy(&s->pending_lock);
     free(s->workers);
     free(s->url);
     free(s);

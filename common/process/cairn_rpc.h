@@ -12,6 +12,8 @@
 #ifndef CAIRN_RPC_H
 #define CAIRN_RPC_H
 
+#include <stdbool.h>
+
 #include "cairn_error.h"
 #include "cairn_metrics.h"
 #include "cairn_msg.h"
@@ -32,6 +34,24 @@ typedef void (*cairn_rpc_handler)(void *arg, const cairn_request *req, cairn_rep
 /* metrics may be NULL; when given, counts requests by type and code, and handling latency. */
 cairn_rpc_server *cairn_rpc_server_start(const char *url, int workers, cairn_rpc_handler handler,
                                          void *arg, cairn_metrics *metrics, cairn_status *st);
+
+/* A request whose reply comes later, from any thread (nng demo/async: the request's context waits,
+ * not a thread). The deferrer is offered every decoded request first, on a worker thread; when it
+ * returns true it owns p, the worker goes back to receiving at once, and whoever finishes the work
+ * fills the reply and calls cairn_rpc_pending_finish exactly once. false: the handler answers it
+ * on the worker as usual. cairn_rpc_server_stop waits for every taken request to be finished. */
+typedef struct cairn_rpc_pending cairn_rpc_pending;
+typedef bool (*cairn_rpc_deferrer)(void *arg, cairn_rpc_pending *p);
+/* Valid until cairn_rpc_pending_finish. */
+const cairn_request *cairn_rpc_pending_request(const cairn_rpc_pending *p);
+cairn_reply *cairn_rpc_pending_reply(cairn_rpc_pending *p);
+/* Encodes the reply, sends it on the request's context without waiting, and frees p. */
+void cairn_rpc_pending_finish(cairn_rpc_pending *p);
+
+cairn_rpc_server *cairn_rpc_server_start_deferring(const char *url, int workers,
+                                                   cairn_rpc_handler handler,
+                                                   cairn_rpc_deferrer deferrer, void *arg,
+                                                   cairn_metrics *metrics, cairn_status *st);
 void cairn_rpc_server_stop(cairn_rpc_server *s);
 
 #endif

@@ -310,3 +310,87 @@ Test(rpc, bad_urls_are_errors)
     cr_assert_null(cairn_rpc_client_open("bogus://x", "registry", 100, &st));
     cr_assert_neq(st.code, CAIRN_OK);
 }
+
+/* ---- deferred replies ------------------------------------------------------------------------ */
+
+#define DEFERRED 10
+
+/* Takes every STATS request and holds it until all DEFERRED have arrived: possible only if the
+ * one worker goes back to receiving while the earlier ones wait. */
+typedef struct holder {
+    pthread_mutex_t mu;
+    pthread_cond_t all_in;
+    cairn_rpc_pending *held[DEFERRED];
+    int count;
+} holder;
+
+static bool hold(void *arg, cairn_rpc_pending *p)
+{
+    holder *h = arg;
+    if (cairn_rpc_pending_request(p)->type != CAIRN_MSG_STATS)
+        return false;
+    pthread_mutex_lock(&h->mu);
+    h->held[h->count++] = p;
+    if (h->count == DEFERRED)
+        pthread_cond_signal(&h->all_in);
+    pthread_mutex_unlock(&h->mu);
+    return true;
+}
+
+static void *call_stats(void *arg)
+{
+    cairn_rpc_client *c = arg;
+    cairn_request rq;
+    cairn_request_init(&rq, CAIRN_MSG_STATS);
+    cairn_reply rep;
+    cairn_status st;
+    cairn_err err = cairn_rpc_call(c, &rq, &rep, &st);
+    intptr_t got = err == CAIRN_OK ? (intptr_t)rep.service_count : -1;
+    cairn_reply_free(&rep);
+    return (void *)got;
+}
+
+Test(rpc, deferred_requests_do_not_hold_a_worker)
+{
+    holder h = {.count = 0};
+    pthread_mutex_init(&h.mu, NULL);
+    pthread_cond_init(&h.all_in, NULL);
+    cairn_status st;
+    cairn_rpc_server *s = cairn_rpc_server_start_deferring(url, 1, handler, hold, &h, NULL, &st);
+    cr_assert_not_null(s, "%s", st.message);
+    cairn_rpc_client *c = cairn_rpc_client_open(url, "test", 10000, &st);
+    cr_assert_not_null(c, "%s", st.message);
+    pthread_t t[DEFERRED];
+    for (int i = 0; i < DEFERRED; i++)
+        cr_assert_eq(pthread_create(&t[i], NULL, call_stats, c), 0);
+    pthread_mutex_lock(&h.mu);
+    while (h.count < DEFERRED)
+        pthread_cond_wait(&h.all_in, &h.mu); /* the test's timeout bounds this */
+    pthread_mutex_unlock(&h.mu);
+
+    /* Meanwhile the same worker still answers what it does not defer. */
+    cairn_request rq;
+    cairn_request_init(&rq, CAIRN_MSG_SERVICE_LIST);
+    rq.namespace_id = strdup("public");
+    rq.group = strdup("g");
+    cairn_reply rep;
+    cr_assert_eq(cairn_rpc_call(c, &rq, &rep, &st), CAIRN_OK, "%s", st.message);
+    cairn_reply_free(&rep);
+    cairn_request_free(&rq);
+
+    for (int i = 0; i < DEFERRED; i++) {
+        cairn_rpc_pending_reply(h.held[i])->service_count = 40 + (uint64_t)i;
+        cairn_rpc_pending_finish(h.held[i]);
+    }
+    int answered = 0;
+    for (int i = 0; i < DEFERRED; i++) {
+        void *got;
+        pthread_join(t[i], &got);
+        answered += (intptr_t)got >= 40;
+    }
+    cr_expect_eq(answered, DEFERRED, "every deferred request gets its own reply");
+    cairn_rpc_client_close(c);
+    cairn_rpc_server_stop(s);
+    pthread_cond_destroy(&h.all_in);
+    pthread_mutex_destroy(&h.mu);
+}
