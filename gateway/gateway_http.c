@@ -369,11 +369,16 @@ gateway_http *gateway_http_start(const gateway_http_options *opts, cairn_status 
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    /* The connection's memory pool holds the request line and headers: make room for query
-     * strings with parameters as long as max_param_bytes (the Node client sends everything,
-     * metadata included, in the query). Pools above 32 KiB are mmap'd, so this is address
-     * space, not resident memory. */
-    size_t pool = 2 * opts->max_param_bytes + 64 * 1024;
+    /* The connection's memory pool holds the request line and headers, so it bounds the query
+     * string (the Node client sends everything, metadata included, in the query): one parameter
+     * of max_param_bytes still fits, and at the default (64 KiB) metadata of
+     * limits.max_metadata_bytes (16 KiB) fits even when every byte is percent-encoded; a longer
+     * query gets 414/431 from libmicrohttpd. No larger: libmicrohttpd zeroes the whole pool for
+     * every request on a keep-alive connection, and a 192 KiB pool cost a quarter of the
+     * gateway's list throughput (docs/architecture.md). Form bodies do not live in the pool. */
+    size_t pool = opts->max_param_bytes + 8 * 1024;
+    if (pool < 16 * 1024)
+        pool = 16 * 1024;
     h->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, ai->ai_addr,

@@ -203,6 +203,27 @@ IT_TEST(instance_api, metadata_forms)
     cr_expect_eq(hosts_of(n, Q("serviceName", "md")), 2, "a rejected register changed the list");
 }
 
+/* Metadata near limits.max_metadata_bytes sent in the query string, as the Node client sends it,
+ * with every value byte percent-encoded (three times its size on the wire): the HTTP layer's
+ * per-connection buffer must hold it (gateway_http.c sizes it from gateway.max_param_bytes). */
+IT_TEST(instance_api, large_metadata_in_the_query_string)
+{
+    it_node *n = node_start(NULL);
+    enum { VALUE = 15000 };
+    char *md = malloc(VALUE + 16);
+    cr_assert_not_null(md);
+    memcpy(md, "{\"k\":\"", 6);
+    memset(md + 6, '!', VALUE);
+    strcpy(md + 6 + VALUE, "\"}");
+    reg(n, Q("serviceName", "bigmd", "ip", "127.0.0.1", "port", "1", "metadata", md));
+    json_t *l = nacos_list(n, Q("serviceName", "bigmd"));
+    json_t *h = list_find_host(l, "127.0.0.1", 1);
+    cr_assert_not_null(h);
+    cr_expect_eq(strlen(jstr(h, "metadata.k")), VALUE);
+    json_decref(l);
+    free(md);
+}
+
 IT_TEST(instance_api, parameter_validation)
 {
     it_node *n = node_start(NULL);
