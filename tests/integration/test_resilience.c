@@ -2,6 +2,7 @@
  * answers 503 while the registry is away and recovers by itself, and acknowledged writes survive
  * a kill -9 of the registry. */
 #include <criterion/criterion.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -84,12 +85,26 @@ static bool list_answers(void *arg)
     return ok;
 }
 
+/* instance/list answers 200 again within 20 s of a registry restart; the failure message says
+ * what it answered last and how the node's log ends. */
+static void expect_list_answers(it_node *n)
+{
+    list_probe p = {.n = n};
+    if (wait_until(list_answers, &p, 20000))
+        return;
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/node.log", n->dir);
+    char *tail = it_log_tail(path, 3000);
+    cr_assert(false,
+              "instance/list does not answer 200 within 20 s of the restart (last: %ld \"%s\"); "
+              "node log ends:\n%s",
+              p.last_status, p.last_body, tail ? tail : "(none)");
+    free(tail);
+}
+
 static void expect_all_listed(it_node *n, int services, int per_kind)
 {
-    list_probe p = {.n = n, .services = services, .per_kind = per_kind};
-    cr_assert(wait_until(list_answers, &p, 20000),
-              "instance/list does not answer 200 within 20 s of the restart (last: %ld \"%s\")",
-              p.last_status, p.last_body);
+    expect_list_answers(n);
     char missing[2048];
     int eph = count_listed(n, services, per_kind, 0, missing, sizeof missing);
     cr_expect_eq(eph, services * per_kind, "ephemeral instances lost: %d of %d listed; missing:%s",
@@ -260,8 +275,7 @@ IT_TEST(resilience, acknowledged_writes_survive_kill9)
     cr_assert_eq(kill(reg, SIGKILL), 0);
     cr_assert(node_wait_role_restart(n, "cairn-registry", reg, 15000) > 0);
     cr_assert(node_wait_registry_ready(n, 15000));
-    list_probe p = {.n = n};
-    cr_assert(wait_until(list_answers, &p, 20000));
+    expect_list_answers(n);
     http_resp r = nacos_call(n, "GET", NS "/service", Q("serviceName", "durable"), NULL, NULL);
     cr_expect_eq(r.status, 200, "service definition lost after kill -9: %ld \"%s\"", r.status,
                  r.body);
@@ -402,8 +416,7 @@ IT_TEST(resilience, kill9_during_concurrent_writes_keeps_every_acknowledged_writ
     cr_assert(started, "writers got fewer than 60 acknowledgements in 20 s");
     cr_assert(node_wait_role_restart(n, "cairn-registry", reg, 15000) > 0, "registry not restarted");
     cr_assert(node_wait_registry_ready(n, 15000), "restarted registry not ready");
-    list_probe p = {.n = n};
-    cr_assert(wait_until(list_answers, &p, 20000));
+    expect_list_answers(n);
 
     int acked = 0, lost = 0;
     char missing[1024] = "";
