@@ -11,6 +11,7 @@
 #include "cairn_clock.h"
 #include "cairn_http_get.h"
 #include "cairn_log.h"
+#include "cairn_node_roles.h"
 #include "cairn_role_probe.h"
 #include "gateway.h"
 
@@ -61,19 +62,23 @@ static bool registry_answers(gateway *gw, char *why, size_t why_len)
     return ok;
 }
 
-/* Every other role of the node, in start order; the first one not ready is the reason. */
+/* Every other role process of the node (the shared role table, as `cairn run` starts them), in
+ * start order; the first one not ready is the reason. */
 static bool roles_ready(gateway *gw, char *why, size_t why_len)
 {
-    const char *run_dir = gw->role->run_dir;
-    if (!role_ready(run_dir, "registry", why, why_len) ||
-        !role_ready(run_dir, "healthcheck", why, why_len))
+    size_t count = 0;
+    cairn_node_role_instance *procs = cairn_node_role_instances(gw->role->config, &count);
+    if (!procs) {
+        snprintf(why, why_len, "out of memory listing the node's roles");
         return false;
-    for (uint32_t i = 0; i < gw->pushers; i++) {
-        char name[32];
-        snprintf(name, sizeof name, "pusher-%u", i);
-        if (!role_ready(run_dir, name, why, why_len))
-            return false;
     }
+    bool ok = true;
+    for (size_t i = 0; ok && i < count; i++)
+        if (strcmp(procs[i].name, gw->role->name) != 0)
+            ok = role_ready(gw->role->run_dir, procs[i].name, why, why_len);
+    free(procs);
+    if (!ok)
+        return false;
     if (gw->push && gateway_push_connected(gw->push) < gw->pushers) {
         snprintf(why, why_len, "%u of %u pushers connected to the gateway",
                  gateway_push_connected(gw->push), gw->pushers);
