@@ -67,7 +67,7 @@ start_node() { # name [--set k=v]...
     >"$LOGS/node-$name.out" 2>"$LOGS/node-$name.err" &
   NODE_PID=$!
   local limit=$(( $(date +%s) + 60 ))
-  until grep -q '^cairn: node ready' "$LOGS/node-$name.out"; do
+  until grep -qs '^cairn: node ready' "$LOGS/node-$name.out"; do
     kill -0 "$NODE_PID" 2>/dev/null || die "node $name exited; see $LOGS/node-$name.err"
     [ "$(date +%s)" -lt "$limit" ] || die "node $name not ready after 60 s"
     sleep 0.1
@@ -162,6 +162,18 @@ cpu_report() { # side [with_load] -> "registry 95, gateway 60, load 12" (% of on
             printf "%s%s %.0f", (i ? ", " : ""), order[i], (ns > 0 ? t[order[i]] * 100 / hz / (ns / 1e9) : 0) }'
 }
 
+# CPU per request: the side's processes' CPU (the load generators' not included), as the sum of
+# their % of one CPU, / 100 x 1e6 / requests per second, in microseconds: what the table's CPU and
+# throughput columns give, unrounded. Empty without a rate.
+cpu_us_per_request() { # side rps
+  local name pid
+  [ -n "$2" ] || return 0
+  while read -r name pid; do [ -z "$pid" ] || echo "${TICKS[$1:$pid]}"; done <<<"${SIDE_PIDS[$1]}" |
+    awk -v hz="$CLK_TCK" -v ns="${SIDE_NS[$1]}" -v rps="$2" '
+      { t += $1 }
+      END { if (ns > 0 && rps > 0) printf "%.0f", (t / hz) / (ns / 1e9) * 1e6 / rps }'
+}
+
 # ---------------------------------------------------------------- load and results
 
 bench_field() { sed -n 's/^BENCH //p' "$1" 2>/dev/null | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n1; }
@@ -233,24 +245,26 @@ alternate() {
 
 # One row of the results table (see report.sh for the columns):
 # name title baseline_title [note] [ratio]; Cairn figures from $LOGS/<name>.wrk, the baseline's
-# from $LOGS/<name>-base.wrk, CPU from the sides, the ratio from the slices unless given.
+# from $LOGS/<name>-base.wrk, CPU from the sides, the ratio from the slices unless given. CPU per
+# request for workloads of requests (a wrk result counts them; push rounds count deliveries).
 record() {
-  local f=$LOGS/$1.wrk b=$LOGS/$1-base.wrk note=${4:-} ratio=${5:-} errs
+  local f=$LOGS/$1.wrk b=$LOGS/$1-base.wrk note=${4:-} ratio=${5:-} errs per_request=""
   [ -n "$ratio" ] || ratio=$(median_ratio "$1" "$SLICES")
+  [ -z "$(bench_field "$f" requests)" ] || per_request=$(cpu_us_per_request cairn "$(bench_field "$f" rps)")
   errs=$(bench_field "$f" errors)
   [ "${errs:-0}" = 0 ] || note="${note:+$note; }Cairn: $errs errors in $(bench_field "$f" requests) requests"
   errs=$(bench_field "$b" errors)
   [ "${errs:-0}" = 0 ] || note="${note:+$note; }baseline: $errs errors in $(bench_field "$b" requests) requests"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$2" \
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$2" \
     "$(bench_field "$f" rps)" "$(bench_field "$f" p50_us)" "$(bench_field "$f" p99_us)" \
     "$(cpu_report cairn load)" "$3" "$(bench_field "$b" rps)" "$(bench_field "$b" p50_us)" \
-    "$(bench_field "$b" p99_us)" "$(cpu_report base load)" "$note" "$ratio" >>"$RESULTS"
-  log "$2: $(bench_field "$f" rps)/s vs $(bench_field "$b" rps)/s, ratio $ratio"
+    "$(bench_field "$b" p99_us)" "$(cpu_report base load)" "$note" "$ratio" "$per_request" >>"$RESULTS"
+  log "$2: $(bench_field "$f" rps)/s vs $(bench_field "$b" rps)/s, ratio $ratio${per_request:+, Cairn CPU ${per_request} us per request}"
 }
 
 # A row for a workload that could not run: title reason baseline_title
 na_row() {
-  printf '%s\t\t\t\t\t%s\t\t\t\t\tn/a (%s)\t\n' "$1" "$3" "$2" >>"$RESULTS"
+  printf '%s\t\t\t\t\t%s\t\t\t\t\tn/a (%s)\t\t\n' "$1" "$3" "$2" >>"$RESULTS"
   log "$1: n/a ($2)"
 }
 

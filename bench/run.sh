@@ -2,13 +2,19 @@
 # Cairn's benchmark (`make bench`, `make bench QUICK=1`): starts nodes with production timings,
 # runs each workload for a bounded time against Cairn and against a baseline measured in the same
 # run, and prints one table. Growth (RSS and list latency as instances are added) is a second
-# table and a chart. Everything listens on 127.0.0.1.
+# table and a chart; a three-node cluster's visibility latency and raft failover a third
+# (bench/cluster.sh, which also adds the cluster's rows to the first: ephemeral register against
+# one node, persistent writes against a three-member etcd). Everything listens on 127.0.0.1-3.
 #
 #   bench/run.sh [--quick] [--build-dir DIR] [--write-docs]
 #     --quick        shorter runs, growth up to 100k instances (under 3 minutes on 2 cores)
 #     --build-dir    where the role binaries (bin/) and bench tools (bench/) are (build-bench)
 #     --write-docs   put the results into docs/performance.md and docs/perf-growth.png
-# Environment: BENCH_CONNECTIONS (32) keep-alive connections of every HTTP load.
+#     --only grpc    only the gRPC workloads (bench/grpc.sh); not with --write-docs
+#     --only cluster only the three-node cluster and etcd (bench/cluster.sh); not with --write-docs
+# Environment: BENCH_CONNECTIONS (32) keep-alive connections of every HTTP and gRPC load;
+# BENCH_GRPC_IDLE_CONNS (10000) idle gRPC connections whose memory is measured;
+# BENCH_PERSIST_CONNECTIONS (64) those of the cluster's persistent writes and etcd's.
 #
 # Needs wrk, etcd, gnuplot, curl and taskset: scripts/install-deps.sh bench.
 set -euo pipefail
@@ -17,15 +23,21 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=$ROOT/build-bench
 QUICK=0
 WRITE_DOCS=0
+ONLY=""
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) QUICK=1 ;;
     --write-docs) WRITE_DOCS=1 ;;
     --build-dir) BUILD=$(cd "$2" && pwd); shift ;;
-    *) echo "usage: bench/run.sh [--quick] [--build-dir DIR] [--write-docs]" >&2; exit 2 ;;
+    --only) ONLY=$2; shift ;;
+    *) echo "usage: bench/run.sh [--quick] [--build-dir DIR] [--write-docs] [--only grpc|cluster]" >&2; exit 2 ;;
   esac
   shift
 done
+case $ONLY:$WRITE_DOCS in
+  :*|grpc:0|cluster:0) ;;
+  *) echo "bench: --only grpc or --only cluster, and not with --write-docs (the docs hold a whole run)" >&2; exit 2 ;;
+esac
 
 BIN=$BUILD/bin
 TOOLS=$BUILD/bench
@@ -46,12 +58,17 @@ PUSH_SUBSCRIBERS=1000
 for tool in wrk etcd gnuplot curl taskset; do
   command -v $tool >/dev/null || { echo "bench: $tool is missing (scripts/install-deps.sh bench)" >&2; exit 1; }
 done
-for exe in "$BIN/cairn" "$TOOLS/cairn-bench-http" "$TOOLS/cairn-bench-push" "$TOOLS/cairn-bench-freeport"; do
+for exe in "$BIN/cairn" "$TOOLS/cairn-bench-http" "$TOOLS/cairn-bench-push" "$TOOLS/cairn-bench-freeport" \
+           "$TOOLS/cairn-bench-cluster"; do
   [ -x "$exe" ] || { echo "bench: $exe is not built (make bench builds it)" >&2; exit 1; }
 done
 
 # shellcheck source=bench/common.sh
 . "$ROOT/bench/common.sh"
+# shellcheck source=bench/grpc.sh
+. "$ROOT/bench/grpc.sh"
+# shellcheck source=bench/cluster.sh
+. "$ROOT/bench/cluster.sh"
 
 mkdir -p "$OUT" "$LOGS"
 rm -f "$LOGS"/*
@@ -60,9 +77,11 @@ RESULTS=$OUT/results.tsv
 GROWTH=$OUT/growth.tsv
 : >"$RESULTS"
 : >"$GROWTH"
+GRPC_CONNS_TSV=$OUT/grpc-conns.tsv
+: >"$GRPC_CONNS_TSV"
 CLK_TCK=$(getconf CLK_TCK)
 START_S=$(date +%s)
-trap cleanup EXIT
+trap 'cluster_cleanup; cleanup' EXIT
 trap 'exit 130' INT TERM
 place_cpus
 
@@ -94,6 +113,7 @@ http_base_slice() {
 # ================================================================= node A: reads, push, register
 LOAD_BEFORE=$(cut -d' ' -f1 /proc/loadavg)
 log "$(date -u '+%F %T') UTC, $NCPU CPUs ($PLACEMENT), $CONNS connections, $SLICES x ${SLICE}s slices per side, load average $LOAD_BEFORE"
+if [ -z "$ONLY" ]; then
 start_node main
 
 # GET instance/list of a 10-instance and a 1000-instance service.
@@ -211,6 +231,13 @@ for n in $GROWTH_STEPS; do
   fi
 done
 stop_node
+fi # ONLY
+
+# ================================================================= node D: gRPC
+[ "$ONLY" = cluster ] || grpc_workloads
+
+# ================================================================= a 3-node cluster, 3-member etcd
+[ "$ONLY" = grpc ] || cluster_run
 
 # ================================================================= report
 RUN_SECONDS=$(( $(date +%s) - START_S ))
@@ -222,11 +249,11 @@ QUICK_NOTE=""
 [ "$QUICK" = 0 ] || QUICK_NOTE=" (QUICK)"
 HEADER="$(date -u '+%F %H:%M') UTC, $MACHINE, data on $FS; $PLACEMENT; $CONNS connections; Cairn and baseline alternate in $SLICES slices of ${SLICE}s each${QUICK_NOTE}; load average $LOAD_BEFORE before, $(cut -d' ' -f1 /proc/loadavg) after; Cairn $COMMIT, roles: $ROLES"
 
-"$ROOT/bench/report.sh" text "$RESULTS" "$GROWTH" >"$OUT/table.txt"
+"$ROOT/bench/report.sh" text "$RESULTS" "$GROWTH" "$GRPC_CONNS_TSV" "$CLUSTER" >"$OUT/table.txt"
 gnuplot -e "data='$GROWTH'; out='$OUT/perf-growth.png'" "$ROOT/bench/growth.gp" 2>"$LOGS/gnuplot.log" \
   || log "gnuplot failed: $(tail -2 "$LOGS/gnuplot.log")"
 if [ "$WRITE_DOCS" = 1 ]; then
-  "$ROOT/bench/report.sh" markdown "$RESULTS" "$GROWTH" "$HEADER" >"$OUT/results.md"
+  "$ROOT/bench/report.sh" markdown "$RESULTS" "$GROWTH" "$HEADER" "$GRPC_CONNS_TSV" "$CLUSTER" >"$OUT/results.md"
   "$ROOT/bench/report.sh" splice "$ROOT/docs/performance.md" "$OUT/results.md"
   cp "$OUT/perf-growth.png" "$ROOT/docs/perf-growth.png"
   log "docs/performance.md and docs/perf-growth.png updated"

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int cli_notify_open(cli_notify *n, const char *run_dir, const char *role, char *err,
@@ -22,7 +23,10 @@ int cli_notify_open(cli_notify *n, const char *run_dir, const char *role, char *
     int one = 1;
     /* A socket left by a supervisor that was killed is stale; the run lock says none runs. */
     unlink(n->path);
+    /* Only the node's user may send readiness: the socket is 0600 whatever the umask (which
+     * cairn_umask_private has already kept from letting anyone else in before the chmod). */
     if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 ||
+        chmod(n->path, 0600) != 0 ||
         setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) != 0) {
         snprintf(err, err_len, "cannot create notify socket %s: %s", n->path, strerror(errno));
         if (fd >= 0)

@@ -93,3 +93,14 @@ cairn_config *cli_options_load(const cli_options *o)
         fprintf(stderr, "cairn: %s\n", st.message);
     return cfg;
 }
+
+int cli_options_config(const char *cmd, int argc, char **argv, cairn_config **cfg)
+{
+    *cfg = NULL;
+    cli_options opts;
+    int rc = cli_options_parse(&opts, cmd, argc, argv);
+    if (rc == 0 && !(*cfg = cli_options_load(&opts)))
+        rc = CAIRN_EXIT_CONFIG;
+    cli_options_free(&opts);
+    return rc == CLI_OPTIONS_HELP ? 0 : rc;
+}

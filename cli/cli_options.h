@@ -24,4 +24,8 @@ void cli_options_free(cli_options *o);
 /* Loads and validates the config the options name; prints the error and returns NULL. */
 cairn_config *cli_options_load(const cli_options *o);
 
+/* Both steps for a subcommand that needs only the configuration: 0 with *cfg set (the caller
+ * frees it), or the exit code (0 after --help) with *cfg NULL. */
+int cli_options_config(const char *cmd, int argc, char **argv, cairn_config **cfg);
+
 #endif

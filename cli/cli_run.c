@@ -12,15 +12,19 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/signalfd.h>
+#include <sodium.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "cairn_address.h"
+#include "cairn_auth.h"
+#include "cairn_cluster_config.h"
 #include "cairn_endpoints.h"
 #include "cairn_files.h"
 #include "cairn_log.h"
 #include "cli.h"
 #include "cli_options.h"
+#include "cli_state.h"
 #include "cli_supervisor.h"
 
 typedef enum run_phase { PHASE_STARTING, PHASE_RUNNING, PHASE_STOPPING } run_phase;
@@ -204,6 +208,8 @@ static void event_loop(run_state *rs)
             rs->next_watchdog = now + rs->watchdog_interval;
         }
         cli_supervisor_run_timers(&rs->sv, now);
+        if (rs->sv.changed && cli_supervisor_save(&rs->sv) != 0)
+            log_warn("cannot write %s/%s: %s", rs->run_dir, CLI_STATE_FILE, strerror(errno));
         if (rs->phase == PHASE_STARTING) {
             if (cli_supervisor_all_ready(&rs->sv)) {
                 announce_ready(rs);
@@ -233,6 +239,22 @@ static int open_signalfd(sigset_t *old)
     return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
+/* The cluster keys, checked before anything starts, as every role would check them. */
+static int cli_run_cluster_check(const cairn_config *cfg)
+{
+    cairn_cluster_config *cc = malloc(sizeof *cc);
+    cairn_status st;
+    cairn_err err = cc ? cairn_cluster_config_load(cfg, cc, &st) : CAIRN_E_NOMEM;
+    if (err != CAIRN_OK)
+        fprintf(stderr, "cairn: %s\n", err == CAIRN_E_NOMEM ? "out of memory" : st.message);
+    else if (cc->secret_warning[0])
+        fprintf(stderr, "cairn: warning: %s\n", cc->secret_warning);
+    if (cc)
+        sodium_memzero(cc->secret, sizeof cc->secret);
+    free(cc);
+    return err == CAIRN_OK ? 0 : -1;
+}
+
 int cli_run_main(int argc, char **argv)
 {
     cli_options opts;
@@ -241,9 +263,22 @@ int cli_run_main(int argc, char **argv)
         cli_options_free(&opts);
         return rc == CLI_OPTIONS_HELP ? 0 : rc;
     }
+    cairn_umask_private(); /* the roles inherit it */
     run_state rs = {.sigfd = -1, .exit_code = 1};
     cairn_config *cfg = cli_options_load(&opts);
     if (!cfg) {
+        cli_options_free(&opts);
+        return CAIRN_EXIT_CONFIG;
+    }
+    cairn_status auth_st;
+    if (cairn_auth_config_check(cfg, true, &auth_st) != CAIRN_OK) {
+        fprintf(stderr, "cairn: %s\n", auth_st.message);
+        cairn_config_free(cfg);
+        cli_options_free(&opts);
+        return CAIRN_EXIT_CONFIG;
+    }
+    if (cli_run_cluster_check(cfg) != 0) {
+        cairn_config_free(cfg);
         cli_options_free(&opts);
         return CAIRN_EXIT_CONFIG;
     }
@@ -258,12 +293,17 @@ int cli_run_main(int argc, char **argv)
         log_error("cannot find the directory of the cairn executable: %s", strerror(errno));
         goto out;
     }
-    const char *dirs[] = {cairn_config_string(cfg, "node.data_dir"), rs.run_dir};
-    for (size_t i = 0; i < 2; i++) {
-        if (cairn_mkdir_p(dirs[i], 0750) != 0) {
-            log_error("cannot create directory %s: %s", dirs[i], strerror(errno));
-            goto out;
-        }
+    const char *data_dir = cairn_config_string(cfg, "node.data_dir");
+    if (cairn_mkdir_p(data_dir, 0750) != 0) {
+        log_error("cannot create directory %s: %s", data_dir, strerror(errno));
+        goto out;
+    }
+    int dir_rc = cairn_private_dir(rs.run_dir, err, sizeof err);
+    if (dir_rc != 0) {
+        log_error("%s", err);
+        if (dir_rc == -2)
+            rs.exit_code = CAIRN_EXIT_CONFIG;
+        goto out;
     }
     if ((lock_fd = lock_run_dir(rs.run_dir)) < 0)
         goto out;
@@ -287,6 +327,7 @@ int cli_run_main(int argc, char **argv)
     for (size_t i = 0; i < rs.sv.count; i++)
         cli_supervisor_spawn(&rs.sv, &rs.sv.children[i], now);
     event_loop(&rs);
+    cli_state_remove(rs.run_dir); /* no role of this node runs any more */
     log_info("node stopped");
 
 out:

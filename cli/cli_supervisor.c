@@ -10,7 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cairn_clock.h"
 #include "cairn_log.h"
+#include "cli_state.h"
 
 int64_t cli_now_ms(void)
 {
@@ -26,6 +28,7 @@ int cli_supervisor_init(cli_supervisor *sv, const char *bin_dir, const char *run
     memset(sv, 0, sizeof *sv);
     sv->backoff_min_ms = cairn_config_int(cfg, "run.restart_backoff_min_ms");
     sv->backoff_max_ms = cairn_config_int(cfg, "run.restart_backoff_max_ms");
+    snprintf(sv->run_dir, sizeof sv->run_dir, "%s", run_dir);
     size_t process_count = 0;
     cairn_node_role_instance *instances = cairn_node_role_instances(cfg, &process_count);
     sv->children = calloc(process_count ? process_count : 1, sizeof *sv->children);
@@ -78,6 +81,7 @@ void cli_supervisor_free(cli_supervisor *sv)
 
 static void schedule_restart(cli_supervisor *sv, cli_child *c, int64_t now)
 {
+    sv->changed = true;
     c->state = CHILD_WAITING;
     c->restart_at_ms = now + c->next_backoff_ms;
     log_info("restarting %s in %lld ms", c->instance.name, (long long)c->next_backoff_ms);
@@ -101,6 +105,12 @@ static void exec_role(const cli_supervisor *sv, const cli_child *c, pid_t superv
         _exit(1);
     unsetenv("WATCHDOG_USEC");
     unsetenv("WATCHDOG_PID");
+    /* How often this role was restarted before (the parent counts this start after fork): the
+     * role shows it as a metric. */
+    char restarts[16];
+    snprintf(restarts, sizeof restarts, "%u", c->starts);
+    if (setenv("CAIRN_RESTARTS", restarts, 1) != 0)
+        _exit(1);
     char **argv = calloc(sv->arg_count + 4, sizeof *argv);
     if (!argv)
         _exit(1);
@@ -132,7 +142,9 @@ int cli_supervisor_spawn(cli_supervisor *sv, cli_child *c, int64_t now)
     c->pid = pid;
     c->state = CHILD_STARTING;
     c->started_ms = now;
+    c->started_wall_ms = cairn_wall_ms();
     c->starts++;
+    sv->changed = true;
     log_info("started %s (pid %ld)%s", c->instance.name, (long)pid,
              c->starts > 1 ? " again" : "");
     return 0;
@@ -163,6 +175,7 @@ void cli_supervisor_reap(cli_supervisor *sv, int64_t now)
         else
             snprintf(how, sizeof how, "ended (wait status %d)", status);
         c->pid = 0;
+        sv->changed = true;
         if (sv->stopping) {
             log_info("%s (pid %ld) %s", c->instance.name, (long)pid, how);
             c->state = CHILD_DOWN;
@@ -188,6 +201,7 @@ void cli_supervisor_notify(cli_supervisor *sv, cli_child *c)
             continue;
         if (msg.ready && c->state == CHILD_STARTING) {
             c->state = CHILD_READY;
+            sv->changed = true;
             log_info("%s is ready%s", c->instance.name, c->starts > 1 ? " again" : "");
         }
         if (msg.stopping)
@@ -197,7 +211,6 @@ void cli_supervisor_notify(cli_supervisor *sv, cli_child *c)
     }
     if (r < 0)
         log_warn("notify socket of %s: %s", c->instance.name, strerror(errno));
-    (void)sv;
 }
 
 void cli_supervisor_run_timers(cli_supervisor *sv, int64_t now)
@@ -230,12 +243,41 @@ void cli_supervisor_stop(cli_supervisor *sv, int sig)
     /* Reverse start order: the roles that depend on others go first. */
     for (size_t i = sv->count; i-- > 0;) {
         cli_child *c = &sv->children[i];
-        if (c->state == CHILD_WAITING)
+        if (c->state == CHILD_WAITING) {
             c->state = CHILD_DOWN;
+            sv->changed = true;
+        }
         if (c->pid > 0 && kill(c->pid, sig) != 0 && errno != ESRCH)
             log_warn("cannot signal %s (pid %ld): %s", c->instance.name, (long)c->pid,
                      strerror(errno));
     }
+}
+
+static const char *const state_names[] = {
+    [CHILD_DOWN] = "down",
+    [CHILD_STARTING] = "starting",
+    [CHILD_READY] = "ready",
+    [CHILD_WAITING] = "restarting",
+};
+
+int cli_supervisor_save(cli_supervisor *sv)
+{
+    cli_role_record *records = calloc(sv->count ? sv->count : 1, sizeof *records);
+    if (!records)
+        return -1;
+    for (size_t i = 0; i < sv->count; i++) {
+        const cli_child *c = &sv->children[i];
+        cli_role_record *r = &records[i];
+        snprintf(r->name, sizeof r->name, "%s", c->instance.name);
+        snprintf(r->state, sizeof r->state, "%s", state_names[c->state]);
+        r->pid = (long)c->pid;
+        r->started_ms = c->started_wall_ms;
+        r->restarts = c->starts > 1 ? c->starts - 1 : 0;
+    }
+    sv->changed = false; /* a failed write is reported once, not at every turn of the loop */
+    int rc = cli_state_write(sv->run_dir, (long)getpid(), records, sv->count);
+    free(records);
+    return rc;
 }
 
 size_t cli_supervisor_running(const cli_supervisor *sv)

@@ -31,7 +31,8 @@ typedef struct cli_child {
     cli_notify notify;
     cli_child_state state;
     pid_t pid; /* 0 when not running */
-    int64_t started_ms;
+    int64_t started_ms;      /* monotonic */
+    int64_t started_wall_ms; /* the same moment on the wall clock, for `cairn status` */
     int64_t next_backoff_ms;
     int64_t restart_at_ms;
     unsigned starts;
@@ -44,6 +45,8 @@ typedef struct cli_supervisor {
     size_t arg_count;
     int64_t backoff_min_ms, backoff_max_ms;
     bool stopping;
+    bool changed; /* a child started, exited or became ready since the last cli_supervisor_save */
+    char run_dir[PATH_MAX];
 } cli_supervisor;
 
 int64_t cli_now_ms(void);
@@ -67,6 +70,10 @@ void cli_supervisor_run_timers(cli_supervisor *sv, int64_t now);
 int64_t cli_supervisor_next_timer(const cli_supervisor *sv);
 /* Cancels restarts and sends sig to every running child. */
 void cli_supervisor_stop(cli_supervisor *sv, int sig);
+
+/* Writes the state file `cairn status` reads (cli_state.h) and clears sv->changed (also when
+ * the write fails). Returns 0, or -1 with errno set. */
+int cli_supervisor_save(cli_supervisor *sv);
 
 size_t cli_supervisor_running(const cli_supervisor *sv);
 bool cli_supervisor_all_ready(const cli_supervisor *sv);

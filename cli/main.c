@@ -11,6 +11,8 @@ int main(int argc, char **argv)
         return cli_run_main(argc - 1, argv + 1);
     if (strcmp(cmd, "status") == 0)
         return cli_status_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "user") == 0)
+        return cli_user_main(argc - 1, argv + 1);
     if (strcmp(cmd, "config-reference") == 0)
         return cli_reference_main(argc - 1, argv + 1);
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {

@@ -26,10 +26,18 @@ typedef struct gateway {
     gateway_push *push; /* NULL when pusher.count is 0: no push subscriptions */
     uint32_t pushers;   /* pusher.count */
     gateway_ready *ready; /* the node readiness monitor */
+    struct gateway_offload *offload; /* runs the handlers that wait (gateway_offload.h) */
+    struct gateway_auth *auth;       /* who may call what (gateway_auth.h) */
     /* instance/list bodies, kept in step with the registry's change events; both NULL when
      * gateway.list_cache_max_age_ms is 0. */
     gateway_cache *list_cache;
     gateway_cache_events *list_events;
+    /* the cluster view (gateway_members.h); NULL when standalone */
+    struct gateway_members *members;
+    /* writes sent to their owner (gateway_forward.h); NULL when standalone */
+    struct gateway_forward *forward;
+    /* persistent writes into raft (gateway_route_persist.h); NULL when standalone */
+    struct gateway_raft *raft;
 
     size_t max_body_bytes;
     size_t max_param_bytes;
@@ -49,18 +57,18 @@ typedef struct gateway {
 cairn_err gateway_open(gateway *gw, cairn_role *role, cairn_status *st);
 void gateway_close(gateway *gw);
 
-/* One request to the registry. rep is initialised here and must be freed by the caller in every
- * case. A reply with an error code becomes that error in *st; CAIRN_E_UNAVAILABLE messages end
- * with "; try again" and are counted. */
+/* One request to the registry, waiting for the reply: only for threads that may wait (the
+ * readiness monitor, the offload pool), never an HTTP thread (those use gateway_job.h). rep is
+ * initialised here and must be freed by the caller in every case. The outcome is shaped as
+ * gateway_call_outcome says. */
 cairn_err gateway_call_registry(gateway *gw, const cairn_request *req, cairn_reply *rep,
                                 cairn_status *st);
-/* The end of every write endpoint: when err is CAIRN_OK sends req to the registry; frees req;
- * answers `ok`, or the error in *st (validation's or the registry's). */
-void gateway_finish_write(gateway *gw, cairn_request *req, cairn_err err, cairn_status *st,
-                          gateway_response *resp);
-/* A beat, sent to whichever role takes beats. */
-cairn_err gateway_call_beats(gateway *gw, const cairn_request *req, cairn_reply *rep,
-                             cairn_status *st);
+/* The outcome of a call to client as the handlers see it: a reply with an error code becomes
+ * that error in *st, an undecodable message an internal error, CAIRN_E_UNAVAILABLE messages end
+ * with "; try again" and are counted; and after a write the list cache drops the service's
+ * older bodies (before the client hears back). Returns the shaped rc. Does not block. */
+cairn_err gateway_call_outcome(gateway *gw, cairn_rpc_client *client, const cairn_request *req,
+                               cairn_err rc, cairn_reply *rep, cairn_status *st);
 
 /* Monotonic milliseconds. */
 int64_t gateway_now_ms(void);

@@ -7,7 +7,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cairn_requests.h"
 #include "gateway_handlers.h"
+#include "gateway_job.h"
 #include "gateway_reply.h"
 
 #define BEAT_FORMAT "beat format incorrect: "
@@ -130,6 +132,23 @@ cairn_err gateway_parse_beat(const char *text, size_t max_metadata_bytes, cairn_
     return err;
 }
 
+static void render_beat(gateway *gw, const cairn_request *rq, cairn_err rc, cairn_reply *rep,
+                        cairn_status *st, void *data, gateway_response *resp)
+{
+    (void)gw, (void)rq, (void)data;
+    if (rc != CAIRN_OK) {
+        gateway_reply_error(resp, st);
+        return;
+    }
+    /* Always all three keys (the 2.x shape): the Java client dereferences clientBeatInterval
+     * unconditionally (§17 items 9, 10). */
+    json_int_t interval = rep->beat_interval_ms > 0 ? (json_int_t)rep->beat_interval_ms
+                                                    : CAIRN_DEFAULT_BEAT_INTERVAL_MS;
+    int code = rep->beat_code ? rep->beat_code : CAIRN_BEAT_CODE_OK;
+    gateway_reply_json(resp, json_pack("{s:I, s:i, s:b}", "clientBeatInterval", interval, "code",
+                                       code, "lightBeatEnabled", 1));
+}
+
 void gateway_instance_beat(gateway *gw, gateway_request *req, gateway_response *resp)
 {
     const gateway_params *p = req->params;
@@ -137,8 +156,8 @@ void gateway_instance_beat(gateway *gw, gateway_request *req, gateway_response *
     cairn_status_clear(&st);
     cairn_request rq;
     cairn_request_init(&rq, CAIRN_MSG_BEAT);
-    rq.has_instance = true;
-    cairn_instance_init(&rq.instance);
+    cairn_instance in;
+    cairn_instance_init(&in);
 
     const char *svc, *ns;
     const char *beat = gateway_params_get(p, "beat");
@@ -148,43 +167,32 @@ void gateway_instance_beat(gateway *gw, gateway_request *req, gateway_response *
     if (err == CAIRN_OK && beat) {
         /* The beat body decides ip and port, even when it lacks them (Nacos takes them from it
          * unconditionally); its cluster only when non-blank. */
-        err = gateway_parse_beat(beat, gw->max_metadata_bytes, &rq.instance, &st);
-        if (err == CAIRN_OK && !rq.instance.cluster)
-            err = dup_into(&rq.instance.cluster, gateway_param_cluster(p), &st);
+        err = gateway_parse_beat(beat, gw->max_metadata_bytes, &in, &st);
+        if (err == CAIRN_OK && !in.cluster)
+            err = dup_into(&in.cluster, gateway_param_cluster(p), &st);
         /* It may re-register the instance, so it must be a valid one. */
         if (err == CAIRN_OK)
-            err = cairn_instance_validate(&rq.instance, &st);
+            err = cairn_instance_validate(&in, &st);
     } else if (err == CAIRN_OK) {
-        err = gateway_param_int(p, "port", false, 0, &rq.instance.port, &st);
+        err = gateway_param_int(p, "port", false, 0, &in.port, &st);
         if (err == CAIRN_OK)
-            err = dup_into(&rq.instance.ip, gateway_param_optional(p, "ip", ""), &st);
+            err = dup_into(&in.ip, gateway_param_optional(p, "ip", ""), &st);
         if (err == CAIRN_OK)
-            err = dup_into(&rq.instance.cluster, gateway_param_cluster(p), &st);
+            err = dup_into(&in.cluster, gateway_param_cluster(p), &st);
         if (err == CAIRN_OK)
-            err = cairn_check_length("ip", rq.instance.ip, CAIRN_MAX_IP_LEN, &st);
+            err = cairn_check_length("ip", in.ip, CAIRN_MAX_IP_LEN, &st);
         if (err == CAIRN_OK)
-            err = cairn_check_length("clusterName", rq.instance.cluster, CAIRN_MAX_CLUSTER_LEN,
+            err = cairn_check_length("clusterName", in.cluster, CAIRN_MAX_CLUSTER_LEN,
                                      &st);
     }
-    rq.has_body = beat != NULL;
-    if (err == CAIRN_OK && (!(rq.namespace_id = strdup(ns)) || !(rq.service = strdup(svc))))
-        err = cairn_fail(&st, CAIRN_E_NOMEM, "out of memory");
-
-    cairn_reply rep;
-    cairn_reply_init(&rep);
     if (err == CAIRN_OK)
-        err = gateway_call_beats(gw, &rq, &rep, &st);
-    cairn_request_free(&rq);
+        err = cairn_request_beat(&rq, ns, svc, &in, beat != NULL, &st);
+    cairn_instance_free(&in);
+
     if (err != CAIRN_OK) {
+        cairn_request_free(&rq);
         gateway_reply_error(resp, &st);
-    } else {
-        /* Always all three keys (the 2.x shape): the Java client dereferences
-         * clientBeatInterval unconditionally (§17 items 9, 10). */
-        json_int_t interval = rep.beat_interval_ms > 0 ? (json_int_t)rep.beat_interval_ms
-                                                       : CAIRN_DEFAULT_BEAT_INTERVAL_MS;
-        int code = rep.beat_code ? rep.beat_code : CAIRN_BEAT_CODE_OK;
-        gateway_reply_json(resp, json_pack("{s:I, s:i, s:b}", "clientBeatInterval", interval,
-                                           "code", code, "lightBeatEnabled", 1));
+        return;
     }
-    cairn_reply_free(&rep);
+    gateway_ask_beats(gw, req, resp, &rq, render_beat, NULL, NULL);
 }

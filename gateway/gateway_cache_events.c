@@ -12,8 +12,6 @@
 #include "cairn_msg.h"
 #include "cairn_sub.h"
 
-#define MAX_EVENT_BYTES (64 * 1024)
-
 /* Events queue in the socket (CAIRN_SUB_QUEUE) before the thread takes them, and the thread does
  * nothing but invalidate. Should the publisher still drop some, the chain of revisions shows the
  * gap (at the latest with the registry's next tick) and the whole cache is flushed. */
@@ -24,8 +22,6 @@ struct gateway_cache_events {
     pthread_t thread;
     bool started;
     gateway_cache *cache;
-    pthread_mutex_t pipe_lock; /* callbacks may overlap (a new pipe before the old is gone) */
-    int pipes; /* connections to the registry's publisher: 0 or 1, briefly 2 */
     atomic_bool stopping;
 };
 
@@ -34,19 +30,14 @@ static void on_pipe(void *arg, bool connected)
 {
     gateway_cache_events *ev = arg;
     atomic_store(&ev->reconnected, true);
-    /* Counting and setting under one lock, so that the last word matches the last count. */
-    pthread_mutex_lock(&ev->pipe_lock);
-    ev->pipes += connected ? 1 : -1;
-    int now = ev->pipes;
-    gateway_cache_set_live(ev->cache, now > 0);
-    pthread_mutex_unlock(&ev->pipe_lock);
+    gateway_cache_set_live(ev->cache, connected); /* the calls are serialised (cairn_sub.h) */
     if (atomic_load(&ev->stopping))
         return;
     if (connected)
         log_debug("list cache: following the registry's change events");
     else
-        log_info("list cache: lost the registry's change events%s",
-                 now > 0 ? "" : "; serving lists uncached until they are back");
+        log_info("list cache: lost the registry's change events; serving lists uncached until "
+                 "they are back");
 }
 
 static void *events_main(void *arg)
@@ -66,6 +57,8 @@ static void *events_main(void *arg)
         cairn_status st;
         if (atomic_exchange(&ev->reconnected, false))
             cairn_follow_lost(&ev->follow); /* set_live flushed: start over from here */
+        /* The event's snapshot, if any, stays undecoded bytes in buf: invalidating needs only
+         * the service and its revision. */
         if (cairn_event_decode(buf, len, &e, &st) == CAIRN_OK) {
             switch (cairn_follow_next(&ev->follow, e.prev_revision, e.revision)) {
             case CAIRN_FOLLOW_APPLY:
@@ -100,12 +93,10 @@ gateway_cache_events *gateway_cache_events_start(const char *url, gateway_cache 
         return NULL;
     }
     ev->cache = cache;
-    pthread_mutex_init(&ev->pipe_lock, NULL);
     atomic_init(&ev->stopping, false);
     cairn_follow_init(&ev->follow);
     atomic_init(&ev->reconnected, false);
-    if (cairn_sub_open(&ev->sub, url, MAX_EVENT_BYTES, 0, on_pipe, ev, st) != CAIRN_OK) {
-        pthread_mutex_destroy(&ev->pipe_lock);
+    if (cairn_sub_open(&ev->sub, url, CAIRN_EVENT_MAX_BYTES, 0, on_pipe, ev, st) != CAIRN_OK) {
         free(ev);
         return NULL;
     }
@@ -129,6 +120,5 @@ void gateway_cache_events_stop(gateway_cache_events *ev)
     cairn_sub_close(&ev->sub);
     if (ev->started)
         pthread_join(ev->thread, NULL);
-    pthread_mutex_destroy(&ev->pipe_lock);
     free(ev);
 }

@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cairn_requests.h"
 #include "gateway_handlers.h"
+#include "gateway_job.h"
 #include "gateway_reply.h"
 
 #define CATALOG_MAX_PAGE_SIZE 1000
@@ -32,16 +34,13 @@ static cairn_err page_params(const gateway_params *p, uint32_t *no, uint32_t *si
 }
 
 /* A copy of an optional filter parameter (NULL when blank), with the service name cap. */
-static cairn_err filter_param(const gateway_params *p, const char *key, char **out,
+static cairn_err filter_param(const gateway_params *p, const char *key, const char **out,
                               cairn_status *st)
 {
-    const char *v = gateway_params_get(p, key);
-    *out = NULL;
-    if (!v)
-        return CAIRN_OK;
-    if (cairn_check_length(key, v, CAIRN_MAX_SERVICE_LEN, st))
+    *out = gateway_params_get(p, key);
+    if (*out && cairn_check_length(key, *out, CAIRN_MAX_SERVICE_LEN, st))
         return st->code;
-    return (*out = strdup(v)) ? CAIRN_OK : cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
+    return CAIRN_OK;
 }
 
 /* Nacos' ServiceView: the bare name, its group, and the counts. triggerFlag is "true" when the
@@ -69,6 +68,17 @@ static json_t *service_page_json(const cairn_reply *rep)
     return json_pack("{s:I, s:o}", "count", (json_int_t)rep->total, "serviceList", list);
 }
 
+static void render_services(gateway *gw, const cairn_request *rq, cairn_err rc,
+                            cairn_reply *rep, cairn_status *st, void *data,
+                            gateway_response *resp)
+{
+    (void)gw, (void)rq, (void)data;
+    if (rc != CAIRN_OK)
+        gateway_reply_error(resp, st);
+    else
+        gateway_reply_json(resp, service_page_json(rep));
+}
+
 void gateway_catalog_services(gateway *gw, gateway_request *req, gateway_response *resp)
 {
     const gateway_params *p = req->params;
@@ -76,26 +86,23 @@ void gateway_catalog_services(gateway *gw, gateway_request *req, gateway_respons
     cairn_status_clear(&st);
     cairn_request rq;
     cairn_request_init(&rq, CAIRN_MSG_SERVICE_CATALOG);
-    const char *ns;
+    const char *ns, *filter = NULL, *group = NULL;
+    uint32_t no = 0, size = 0;
     cairn_err err = gateway_param_namespace(p, &ns, &st);
     if (!err)
-        err = page_params(p, &rq.page_no, &rq.page_size, &st);
+        err = page_params(p, &no, &size, &st);
     if (!err)
-        err = filter_param(p, "serviceNameParam", &rq.filter, &st);
+        err = filter_param(p, "serviceNameParam", &filter, &st);
     if (!err)
-        err = filter_param(p, "groupNameParam", &rq.group, &st);
-    if (!err && !(rq.namespace_id = strdup(ns)))
-        err = cairn_fail(&st, CAIRN_E_NOMEM, "out of memory");
-    cairn_reply rep;
-    cairn_reply_init(&rep);
+        err = filter_param(p, "groupNameParam", &group, &st);
     if (!err)
-        err = gateway_call_registry(gw, &rq, &rep, &st);
-    if (err)
+        err = cairn_request_service_catalog(&rq, ns, group, filter, no, size, &st);
+    if (err) {
         gateway_reply_error(resp, &st);
-    else
-        gateway_reply_json(resp, service_page_json(&rep));
-    cairn_reply_free(&rep);
-    cairn_request_free(&rq);
+        cairn_request_free(&rq);
+        return;
+    }
+    gateway_ask_registry(gw, req, resp, &rq, render_services, NULL, NULL);
 }
 
 /* One instance as the console lists it (Nacos' Instance keys, disabled ones included). */
@@ -145,6 +152,37 @@ static bool has_cluster(const cairn_service_snapshot *snap, const char *cluster)
     return false;
 }
 
+/* Which page of which cluster the console asked for. */
+typedef struct instance_page {
+    char *cluster; /* NULL: all */
+    uint32_t no, size;
+} instance_page;
+
+static void page_free(void *arg)
+{
+    instance_page *page = arg;
+    if (page)
+        free(page->cluster);
+    free(page);
+}
+
+static void render_instances(gateway *gw, const cairn_request *rq, cairn_err rc,
+                             cairn_reply *rep, cairn_status *st, void *data,
+                             gateway_response *resp)
+{
+    (void)gw;
+    const instance_page *page = data;
+    if (!rc && (!rep->has_snapshot || !rep->snapshot.found))
+        rc = cairn_fail(st, CAIRN_E_NOT_FOUND, "service %s is not found!", rq->service);
+    if (!rc && page->cluster && !has_cluster(&rep->snapshot, page->cluster))
+        rc = cairn_fail(st, CAIRN_E_NOT_FOUND, "cluster %s is not found!", page->cluster);
+    if (rc)
+        gateway_reply_error(resp, st);
+    else
+        gateway_reply_json(resp, instance_page_json(&rep->snapshot, rq->service, page->cluster,
+                                                    page->no, page->size));
+}
+
 void gateway_catalog_instances(gateway *gw, gateway_request *req, gateway_response *resp)
 {
     const gateway_params *p = req->params;
@@ -159,23 +197,21 @@ void gateway_catalog_instances(gateway *gw, gateway_request *req, gateway_respon
         err = gateway_param_namespace(p, &ns, &st);
     if (!err)
         err = page_params(p, &no, &size, &st);
-    if (!err && (!(rq.namespace_id = strdup(ns)) || !(rq.service = strdup(svc))))
-        err = cairn_fail(&st, CAIRN_E_NOMEM, "out of memory");
-    cairn_reply rep;
-    cairn_reply_init(&rep);
     if (!err)
-        err = gateway_call_registry(gw, &rq, &rep, &st);
-    if (!err && (!rep.has_snapshot || !rep.snapshot.found))
-        err = cairn_fail(&st, CAIRN_E_NOT_FOUND, "service %s is not found!", rq.service);
+        err = cairn_request_service_get(&rq, ns, svc, &st);
     const char *cluster = gateway_params_get(p, "clusterName");
-    if (!err && cluster && !has_cluster(&rep.snapshot, cluster))
-        err = cairn_fail(&st, CAIRN_E_NOT_FOUND, "cluster %s is not found!", cluster);
-    if (err)
+    instance_page *page = err ? NULL : calloc(1, sizeof *page);
+    if (!err && (!page || (cluster && !(page->cluster = strdup(cluster)))))
+        err = cairn_fail(&st, CAIRN_E_NOMEM, "out of memory");
+    if (err) {
+        page_free(page);
         gateway_reply_error(resp, &st);
-    else
-        gateway_reply_json(resp, instance_page_json(&rep.snapshot, rq.service, cluster, no, size));
-    cairn_reply_free(&rep);
-    cairn_request_free(&rq);
+        cairn_request_free(&rq);
+        return;
+    }
+    page->no = no;
+    page->size = size;
+    gateway_ask_registry(gw, req, resp, &rq, render_instances, page, page_free);
 }
 
 /* Nacos' Namespace: public first (id "", type 0), then each other namespace holding services
@@ -203,16 +239,21 @@ fail:
     return NULL;
 }
 
+static void render_namespaces(gateway *gw, const cairn_request *rq, cairn_err rc,
+                              cairn_reply *rep, cairn_status *st, void *data,
+                              gateway_response *resp)
+{
+    (void)gw, (void)rq, (void)data;
+    if (rc != CAIRN_OK)
+        gateway_reply_error(resp, st);
+    else
+        gateway_reply_json(resp, namespaces_json(rep));
+}
+
 void gateway_console_namespaces(gateway *gw, gateway_request *req, gateway_response *resp)
 {
-    cairn_status st;
     cairn_request rq;
-    cairn_request_init(&rq, CAIRN_MSG_NAMESPACE_LIST);
-    cairn_reply rep;
-    if (gateway_call_registry(gw, &rq, &rep, &st) != CAIRN_OK)
-        gateway_reply_error(resp, &st);
-    else
-        gateway_reply_json(resp, namespaces_json(&rep));
-    cairn_reply_free(&rep);
-    cairn_request_free(&rq);
+    cairn_status st;
+    cairn_request_namespace_list(&rq, &st); /* allocates nothing: cannot fail */
+    gateway_ask_registry(gw, req, resp, &rq, render_namespaces, NULL, NULL);
 }

@@ -9,7 +9,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cairn_requests.h"
 #include "gateway_handlers.h"
+#include "gateway_job.h"
 #include "gateway_reply.h"
 
 #define CHECKER_FORMAT "healthChecker format incorrect: "
@@ -110,10 +112,9 @@ void gateway_cluster_update(gateway *gw, gateway_request *req, gateway_response 
     cairn_status_clear(&st);
     cairn_request rq;
     cairn_request_init(&rq, CAIRN_MSG_SERVICE_PUT);
-    rq.mode = CAIRN_SERVICE_CLUSTERS;
-    rq.has_service = true;
-    cairn_service_init(&rq.service_def);
-    cairn_service *def = &rq.service_def;
+    cairn_service service;
+    cairn_service_init(&service);
+    cairn_service *def = &service;
     cairn_cluster cl;
     cairn_cluster_init_default(&cl);
 
@@ -141,7 +142,6 @@ void gateway_cluster_update(gateway *gw, gateway_request *req, gateway_response 
         if (use)
             cl.use_instance_port = cairn_parse_bool_lenient(use);
         if (!(cl.name = strdup(name)) || !(def->clusters = calloc(1, sizeof *def->clusters)) ||
-            !(rq.namespace_id = strdup(ns)) || !(rq.service = strdup(svc)) ||
             !(def->namespace_id = strdup(ns)) || !(def->name = strdup(svc))) {
             err = cairn_fail(&st, CAIRN_E_NOMEM, "out of memory");
         } else {
@@ -151,5 +151,8 @@ void gateway_cluster_update(gateway *gw, gateway_request *req, gateway_response 
         }
     }
     cairn_cluster_free(&cl);
-    gateway_finish_write(gw, &rq, err, &st, resp);
+    if (err == CAIRN_OK)
+        err = cairn_request_service_put(&rq, ns, svc, def, CAIRN_SERVICE_CLUSTERS, &st);
+    cairn_service_free(def);
+    gateway_finish_write(gw, req, resp, &rq, err, &st);
 }

@@ -7,7 +7,12 @@
 
 #include "cairn_endpoints.h"
 #include "cairn_log.h"
+#include "gateway_auth.h"
+#include "gateway_forward.h"
 #include "gateway_handlers.h"
+#include "gateway_members.h"
+#include "gateway_route_persist.h"
+#include "gateway_offload.h"
 #include "gateway_reply.h"
 #include "gateway_router.h"
 
@@ -146,6 +151,17 @@ cairn_err gateway_open(gateway *gw, cairn_role *role, cairn_status *st)
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     gw->cpu_proc_s = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
     gateway_metrics_init(&gw->metrics, role->metrics);
+    if (!(gw->auth = gateway_auth_open(cfg, role->metrics, st)))
+        goto fail;
+    gw->members = gateway_members_open(cfg, role->run_dir, st);
+    if (!gw->members && st->code != CAIRN_OK)
+        goto fail;
+    if (gw->members &&
+        !(gw->forward = gateway_forward_open(cfg, role->run_dir, role->metrics, st)))
+        goto fail;
+    gw->raft = gateway_raft_open(cfg, role->run_dir, gw->members != NULL, st);
+    if (!gw->raft && st->code != CAIRN_OK)
+        goto fail;
 
     gw->registry =
         open_client(gw, CAIRN_EP_REGISTRY_COMMANDS, "registry", "gateway.registry_timeout_ms", st);
@@ -165,6 +181,8 @@ cairn_err gateway_open(gateway *gw, cairn_role *role, cairn_status *st)
         goto fail;
     if (!(gw->ready = gateway_ready_start(gw, st)))
         goto fail;
+    if (!(gw->offload = gateway_offload_start(gw, st)))
+        goto fail;
     cairn_role_set_health(role, gateway_health_check, gw);
     cairn_role_set_ready_check(role, gateway_ready_check, gw);
 
@@ -178,9 +196,13 @@ cairn_err gateway_open(gateway *gw, cairn_role *role, cairn_status *st)
         .port = gw->listen_port,
         .threads = (unsigned)cairn_config_int(cfg, "gateway.threads"),
         .max_connections = (unsigned)cairn_config_int(cfg, "gateway.max_connections"),
+        .max_connections_per_ip =
+            (unsigned)cairn_config_int(cfg, "gateway.max_connections_per_ip"),
         .connection_timeout_s = (unsigned)cairn_config_int(cfg, "gateway.connection_timeout_s"),
+        .read_timeout_ms = (unsigned)cairn_config_int(cfg, "gateway.request_read_timeout_ms"),
         .max_body_bytes = gw->max_body_bytes,
         .max_param_bytes = gw->max_param_bytes,
+        .max_params = (size_t)cairn_config_int(cfg, "gateway.max_params"),
         .address_file = address_file,
         .handler = gateway_router_handle,
         .observer = observe,
@@ -207,8 +229,18 @@ void gateway_close(gateway *gw)
     }
     gateway_ready_stop(gw->ready);
     gw->ready = NULL;
-    gateway_http_stop(gw->http);
+    gateway_http_stop(gw->http); /* waits for the deferred requests, offloaded ones included */
     gw->http = NULL;
+    gateway_offload_stop(gw->offload);
+    gw->offload = NULL;
+    gateway_auth_close(gw->auth);
+    gw->auth = NULL;
+    gateway_members_close(gw->members);
+    gw->members = NULL;
+    gateway_forward_close(gw->forward);
+    gw->forward = NULL;
+    gateway_raft_close(gw->raft);
+    gw->raft = NULL;
     gateway_push_close(gw->push);
     gw->push = NULL;
     gateway_cache_events_stop(gw->list_events);
@@ -225,66 +257,47 @@ void gateway_close(gateway *gw)
     gw->role = NULL;
 }
 
-static cairn_err call(gateway *gw, cairn_rpc_client *client, const cairn_request *req,
-                      cairn_reply *rep, cairn_status *st)
+cairn_err gateway_call_outcome(gateway *gw, cairn_rpc_client *client, const cairn_request *req,
+                               cairn_err rc, cairn_reply *rep, cairn_status *st)
 {
-    cairn_status_clear(st);
-    cairn_reply_init(rep);
-    cairn_err rc = cairn_rpc_call(client, req, rep, st);
     /* An undecodable message either way is a bug between roles, not the client's fault. */
     if (rc == CAIRN_E_DECODE || (rc == CAIRN_OK && rep->code == CAIRN_E_DECODE)) {
         char why[sizeof st->message];
         snprintf(why, sizeof why, "%s",
                  st->message[0] ? st->message : (rep->message ? rep->message : "decode error"));
-        return cairn_fail(st, CAIRN_E_INTERNAL, "caused: %s;", why);
-    }
-    if (rc == CAIRN_OK && rep->code != CAIRN_OK)
+        rc = cairn_fail(st, CAIRN_E_INTERNAL, "caused: %s;", why);
+    } else if (rc == CAIRN_OK && rep->code != CAIRN_OK) {
         rc = cairn_fail(st, rep->code, "%s",
                         rep->message && rep->message[0] ? rep->message : cairn_err_name(rep->code));
-    else if (rc != CAIRN_OK && st->message[0] == '\0')
+    } else if (rc != CAIRN_OK && st->message[0] == '\0') {
         cairn_fail(st, rc, "%s", cairn_err_name(rc));
-    else if (rc != CAIRN_OK)
+    } else if (rc != CAIRN_OK) {
         st->code = rc;
+    }
     if (rc == CAIRN_E_UNAVAILABLE) {
         if (client == gw->registry)
             gateway_metrics_registry_unavailable(&gw->metrics);
-        else
+        else if (client == gw->beats)
             gateway_metrics_healthcheck_unavailable(&gw->metrics);
+        /* else forwarded to the owner: gateway_forward.c counts it */
         if (!strstr(st->message, "try again")) {
             size_t n = strlen(st->message);
             snprintf(st->message + n, sizeof st->message - n, "; try again");
         }
     }
+    invalidate_after_write(gw, req, rc, rep);
     return rc;
+}
+
+static cairn_err call(gateway *gw, cairn_rpc_client *client, const cairn_request *req,
+                      cairn_reply *rep, cairn_status *st)
+{
+    cairn_err rc = cairn_rpc_call(client, req, rep, st);
+    return gateway_call_outcome(gw, client, req, rc, rep, st);
 }
 
 cairn_err gateway_call_registry(gateway *gw, const cairn_request *req, cairn_reply *rep,
                                 cairn_status *st)
 {
-    cairn_err rc = call(gw, gw->registry, req, rep, st);
-    invalidate_after_write(gw, req, rc, rep);
-    return rc;
-}
-
-void gateway_finish_write(gateway *gw, cairn_request *req, cairn_err err, cairn_status *st,
-                          gateway_response *resp)
-{
-    if (err == CAIRN_OK) {
-        cairn_reply rep;
-        err = gateway_call_registry(gw, req, &rep, st);
-        cairn_reply_free(&rep);
-    }
-    cairn_request_free(req);
-    if (err != CAIRN_OK)
-        gateway_reply_error(resp, st);
-    else
-        gateway_reply_ok(resp);
-}
-
-cairn_err gateway_call_beats(gateway *gw, const cairn_request *req, cairn_reply *rep,
-                             cairn_status *st)
-{
-    cairn_err rc = call(gw, gw->beats, req, rep, st);
-    invalidate_after_write(gw, req, rc, rep);
-    return rc;
+    return call(gw, gw->registry, req, rep, st);
 }

@@ -37,6 +37,8 @@ void gateway_operator_switches(gateway *gw, gateway_request *req, gateway_respon
 void gateway_operator_switches_put(gateway *gw, gateway_request *req, gateway_response *resp);
 void gateway_operator_metrics(gateway *gw, gateway_request *req, gateway_response *resp);
 void gateway_operator_servers(gateway *gw, gateway_request *req, gateway_response *resp);
+/* operator/servers in a cluster (gateway_servers.c). */
+void gateway_cluster_servers(gateway *gw, gateway_request *req, gateway_response *resp);
 
 /* gateway_catalog.c: the console's data, in Nacos' console API shapes */
 void gateway_catalog_services(gateway *gw, gateway_request *req, gateway_response *resp);

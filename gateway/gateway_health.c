@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cairn_requests.h"
 #include "gateway_handlers.h"
+#include "gateway_job.h"
 #include "gateway_reply.h"
 
 /* The gateway's own health: the registry answers it (the readiness monitor's last check, so
@@ -23,25 +25,27 @@ bool gateway_ready_check(void *arg, char *detail, size_t detail_len)
     return gateway_ready_node(gw->ready, detail, detail_len);
 }
 
+static void render_server(gateway *gw, const cairn_request *rq, cairn_err rc, cairn_reply *rep,
+                          cairn_status *st, void *data, gateway_response *resp)
+{
+    (void)rq, (void)data;
+    if (rc != CAIRN_OK) {
+        gateway_reply_error(resp, st);
+        return;
+    }
+    char msg[160];
+    snprintf(msg, sizeof msg,
+             "Hello! I am Nacos-Naming and healthy! total services: raft %llu, local port:%u",
+             (unsigned long long)rep->service_count, gw->listen_port);
+    gateway_reply_json(resp, json_pack("{s:s}", "msg", msg));
+}
+
 void gateway_health_server(gateway *gw, gateway_request *req, gateway_response *resp)
 {
-    (void)req;
-    cairn_status st;
     cairn_request rq;
-    cairn_request_init(&rq, CAIRN_MSG_STATS);
-    cairn_reply rep;
-    cairn_err err = gateway_call_registry(gw, &rq, &rep, &st);
-    cairn_request_free(&rq);
-    if (err != CAIRN_OK) {
-        gateway_reply_error(resp, &st);
-    } else {
-        char msg[160];
-        snprintf(msg, sizeof msg,
-                 "Hello! I am Nacos-Naming and healthy! total services: raft %llu, local port:%u",
-                 (unsigned long long)rep.service_count, gw->listen_port);
-        gateway_reply_json(resp, json_pack("{s:s}", "msg", msg));
-    }
-    cairn_reply_free(&rep);
+    cairn_status st;
+    cairn_request_stats(&rq, &st); /* allocates nothing: cannot fail */
+    gateway_ask_registry(gw, req, resp, &rq, render_server, NULL, NULL);
 }
 
 void gateway_health_liveness(gateway *gw, gateway_request *req, gateway_response *resp)
@@ -69,8 +73,7 @@ void gateway_health_instance(gateway *gw, gateway_request *req, gateway_response
     cairn_status_clear(&st);
     cairn_request rq;
     cairn_request_init(&rq, CAIRN_MSG_INSTANCE_HEALTH);
-    rq.mode = CAIRN_HEALTH_MANUAL;
-    rq.has_instance = true;
+    int32_t port = 0;
     cairn_err err = CAIRN_OK;
     /* `healthy`, or the legacy `valid`, read with BooleanUtils.toBoolean. */
     const char *healthy = gateway_params_get(p, "healthy");
@@ -86,18 +89,17 @@ void gateway_health_instance(gateway *gw, gateway_request *req, gateway_response
     if (err == CAIRN_OK && !(ip = gateway_param_required(p, "ip", &st)))
         err = st.code;
     if (err == CAIRN_OK)
-        err = gateway_param_int(p, "port", true, 0, &rq.instance.port, &st);
+        err = gateway_param_int(p, "port", true, 0, &port, &st);
     const char *cluster = gateway_param_cluster(p);
     if (err == CAIRN_OK && (cairn_check_length("ip", ip, CAIRN_MAX_IP_LEN, &st) ||
                             cairn_check_length("clusterName", cluster, CAIRN_MAX_CLUSTER_LEN, &st)))
         err = st.code;
-    if (err == CAIRN_OK) {
-        rq.instance.healthy = cairn_parse_bool_lenient(healthy);
-        if (!(rq.namespace_id = strdup(ns)) || !(rq.service = strdup(svc)) ||
-            !(rq.instance.ip = strdup(ip)) || !(rq.instance.cluster = strdup(cluster)))
-            err = cairn_fail(&st, CAIRN_E_NOMEM, "out of memory");
-    }
-    gateway_finish_write(gw, &rq, err, &st, resp);
+    /* By hand, both kinds are set (the registry selects by address only). */
+    if (err == CAIRN_OK)
+        err = cairn_request_instance_health(&rq, ns, svc, ip, port, cluster, true,
+                                            cairn_parse_bool_lenient(healthy),
+                                            CAIRN_HEALTH_MANUAL, &st);
+    gateway_finish_write(gw, req, resp, &rq, err, &st);
 }
 
 /* GET /health/checkers (§5): each checker type with its defaults, nulls omitted as Jackson

@@ -5,7 +5,9 @@
 
 #include "cairn_client.h"
 #include "cairn_model.h"
+#include "cairn_requests.h"
 #include "gateway_handlers.h"
+#include "gateway_job.h"
 #include "gateway_reply.h"
 
 #define SERVICE_REQUIRED "Param 'serviceName' is required."
@@ -60,55 +62,56 @@ static cairn_err parse_instance(gateway *gw, const gateway_params *p, cairn_inst
     return cairn_instance_validate(in, st);
 }
 
-/* The opening every instance endpoint shares: a request of type for the (grouped, format-checked)
- * serviceName and the namespace, with an empty instance to parse into. rq is initialised in every
- * case and must be freed. */
-static cairn_err begin_instance_request(gateway_request *req, cairn_msg_type type,
-                                        cairn_request *rq, cairn_status *st)
+/* The opening every instance endpoint shares: the (grouped, format-checked) serviceName and the
+ * namespace, an empty instance to parse into (freed by the caller in every case), and an empty
+ * request for the builder to fill. */
+static cairn_err instance_target(gateway_request *req, const char **ns, const char **svc,
+                                 cairn_instance *in, cairn_request *rq, cairn_status *st)
 {
     cairn_status_clear(st);
-    cairn_request_init(rq, type);
-    rq->has_instance = true;
-    cairn_instance_init(&rq->instance);
-    const char *svc, *ns;
-    cairn_err err = gateway_param_service(req->params, true, SERVICE_REQUIRED, &svc, st);
-    if (err == CAIRN_OK)
-        err = gateway_param_namespace(req->params, &ns, st);
-    if (err == CAIRN_OK && (!(rq->namespace_id = strdup(ns)) || !(rq->service = strdup(svc))))
-        err = cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
-    return err;
+    cairn_instance_init(in);
+    cairn_request_init(rq, CAIRN_MSG_INSTANCE_GET);
+    cairn_err err = gateway_param_service(req->params, true, SERVICE_REQUIRED, svc, st);
+    return err == CAIRN_OK ? gateway_param_namespace(req->params, ns, st) : err;
 }
 
-/* Sends an instance request built from the common parameters and answers `ok`. */
+/* Register (mode) or, when removing, deregister the instance the common parameters describe,
+ * and answer `ok`. */
 static void instance_write(gateway *gw, gateway_request *req, gateway_response *resp,
-                           cairn_msg_type type, uint32_t mode)
+                           bool removing, cairn_upsert_mode mode)
 {
     cairn_status st;
     cairn_request rq;
-    cairn_err err = begin_instance_request(req, type, &rq, &st);
+    cairn_instance in;
+    const char *ns, *svc;
+    cairn_err err = instance_target(req, &ns, &svc, &in, &rq, &st);
     if (err == CAIRN_OK)
-        err = parse_instance(gw, req->params, &rq.instance, &st);
-    rq.mode = mode;
-    gateway_finish_write(gw, &rq, err, &st, resp);
+        err = parse_instance(gw, req->params, &in, &st);
+    if (err == CAIRN_OK)
+        err = removing ? cairn_request_instance_remove(&rq, ns, svc, in.ip, in.port, in.cluster,
+                                                       in.ephemeral, &st)
+                       : cairn_request_instance_upsert(&rq, ns, svc, &in, mode, &st);
+    cairn_instance_free(&in);
+    gateway_finish_write(gw, req, resp, &rq, err, &st);
 }
 
 void gateway_instance_register(gateway *gw, gateway_request *req, gateway_response *resp)
 {
-    instance_write(gw, req, resp, CAIRN_MSG_INSTANCE_UPSERT, CAIRN_UPSERT_REGISTER);
+    instance_write(gw, req, resp, false, CAIRN_UPSERT_REGISTER);
 }
 
 void gateway_instance_deregister(gateway *gw, gateway_request *req, gateway_response *resp)
 {
-    instance_write(gw, req, resp, CAIRN_MSG_INSTANCE_REMOVE, 0);
+    instance_write(gw, req, resp, true, CAIRN_UPSERT_REGISTER);
 }
 
 /* JAVA clients >= 1.0.0 (the Node client included) get a strict update; everyone else, curl
  * and proxies included, register semantics (§2.3). */
 void gateway_instance_update(gateway *gw, gateway_request *req, gateway_response *resp)
 {
-    uint32_t mode = cairn_client_is_java_v1(req->user_agent) ? CAIRN_UPSERT_MUST_EXIST
-                                                               : CAIRN_UPSERT_REGISTER;
-    instance_write(gw, req, resp, CAIRN_MSG_INSTANCE_UPSERT, mode);
+    cairn_upsert_mode mode = cairn_client_is_java_v1(req->user_agent) ? CAIRN_UPSERT_MUST_EXIST
+                                                                        : CAIRN_UPSERT_REGISTER;
+    instance_write(gw, req, resp, false, mode);
 }
 
 /* Only the non-blank optional fields change (§2.4); the rest of the instance is kept. */
@@ -150,10 +153,16 @@ void gateway_instance_patch(gateway *gw, gateway_request *req, gateway_response 
 {
     cairn_status st;
     cairn_request rq;
-    cairn_err err = begin_instance_request(req, CAIRN_MSG_INSTANCE_PATCH, &rq, &st);
+    cairn_instance in;
+    const char *ns, *svc;
+    uint32_t mask = 0;
+    cairn_err err = instance_target(req, &ns, &svc, &in, &rq, &st);
     if (err == CAIRN_OK)
-        err = parse_patch(gw, req->params, &rq.instance, &rq.patch_mask, &st);
-    gateway_finish_write(gw, &rq, err, &st, resp);
+        err = parse_patch(gw, req->params, &in, &mask, &st);
+    if (err == CAIRN_OK)
+        err = cairn_request_instance_patch(&rq, ns, svc, &in, mask, &st);
+    cairn_instance_free(&in);
+    gateway_finish_write(gw, req, resp, &rq, err, &st);
 }
 
 /* §2.6: keys service, ip, port, clusterName, weight, healthy, instanceId, metadata. */
@@ -171,23 +180,34 @@ static json_t *detail_json(const char *svc, const cairn_instance *in)
     return j;
 }
 
+static void render_detail(gateway *gw, const cairn_request *rq, cairn_err rc, cairn_reply *rep,
+                          cairn_status *st, void *data, gateway_response *resp)
+{
+    (void)gw, (void)data;
+    if (rc == CAIRN_OK && !rep->has_instance)
+        rc = cairn_fail(st, CAIRN_E_NOT_FOUND, "no matched ip found!");
+    if (rc != CAIRN_OK)
+        gateway_reply_error(resp, st);
+    else
+        gateway_reply_json(resp, detail_json(rq->service, &rep->instance));
+}
+
 void gateway_instance_detail(gateway *gw, gateway_request *req, gateway_response *resp)
 {
     cairn_status st;
     cairn_request rq;
-    cairn_err err = begin_instance_request(req, CAIRN_MSG_INSTANCE_GET, &rq, &st);
+    cairn_instance in;
+    const char *ns, *svc;
+    cairn_err err = instance_target(req, &ns, &svc, &in, &rq, &st);
     if (err == CAIRN_OK)
-        err = parse_address(req->params, &rq.instance, &st);
-    cairn_reply rep;
-    cairn_reply_init(&rep);
+        err = parse_address(req->params, &in, &st);
     if (err == CAIRN_OK)
-        err = gateway_call_registry(gw, &rq, &rep, &st);
-    if (err == CAIRN_OK && !rep.has_instance)
-        err = cairn_fail(&st, CAIRN_E_NOT_FOUND, "no matched ip found!");
-    if (err != CAIRN_OK)
+        err = cairn_request_instance_get(&rq, ns, svc, in.ip, in.port, in.cluster, &st);
+    cairn_instance_free(&in);
+    if (err != CAIRN_OK) {
         gateway_reply_error(resp, &st);
-    else
-        gateway_reply_json(resp, detail_json(rq.service, &rep.instance));
-    cairn_reply_free(&rep);
-    cairn_request_free(&rq);
+        cairn_request_free(&rq);
+        return;
+    }
+    gateway_ask_registry(gw, req, resp, &rq, render_detail, NULL, NULL);
 }

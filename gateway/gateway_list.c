@@ -5,7 +5,9 @@
 
 #include "cairn_client.h"
 #include "cairn_render.h"
+#include "cairn_requests.h"
 #include "gateway_handlers.h"
+#include "gateway_job.h"
 #include "gateway_reply.h"
 
 /* §12.1: where a push-capable agent listing with udpPort > 0 is to be pushed; NULL when the
@@ -22,13 +24,12 @@ static const char *push_destination(gateway *gw, const gateway_request *req, int
  * subscription that cannot be published leaves the request an ordinary poll: it is never failed
  * for it. Called only once the answer is certain, so that a 503 never leaves a subscriber the
  * client does not know it has. */
-static int64_t subscribe(gateway *gw, const gateway_request *req, const char *ns,
-                         const char *svc, const char *clusters, const char *dest,
-                         int32_t udp_port)
+static int64_t subscribe(gateway *gw, const char *agent, const char *ns, const char *svc,
+                         const char *clusters, const char *dest, int32_t udp_port)
 {
     if (!dest)
         return CAIRN_LIST_CACHE_MILLIS;
-    return gateway_push_subscribe(gw->push, ns, svc, clusters, dest, udp_port, req->user_agent,
+    return gateway_push_subscribe(gw->push, ns, svc, clusters, dest, udp_port, agent,
                                   gateway_wall_ms())
                ? CAIRN_PUSH_CACHE_MILLIS
                : CAIRN_LIST_CACHE_MILLIS;
@@ -48,7 +49,7 @@ static bool answer_cached(gateway *gw, const gateway_request *req, gateway_cache
     char *body = gateway_cache_get(gw->list_cache, key, gateway_now_ms(), &len);
     if (!body)
         return false;
-    *cache_millis = subscribe(gw, req, key->namespace_id, key->service, key->clusters, dest,
+    *cache_millis = subscribe(gw, req->user_agent, key->namespace_id, key->service, key->clusters, dest,
                               udp_port);
     *subscribed = true;
     if (*cache_millis != key->cache_millis) {
@@ -57,6 +58,94 @@ static bool answer_cached(gateway *gw, const gateway_request *req, gateway_cache
     }
     gateway_reply_json_text(resp, body, len);
     return true;
+}
+
+/* What rendering a list from the registry's snapshot needs of the request, copied: the request
+ * is gone when the reply arrives. */
+typedef struct list_fill {
+    char *ns, *svc, *clusters, *env, *dest, *agent;
+    int32_t udp_port;
+    bool healthy_only;
+    bool grouped_names;
+    bool subscribed; /* subscribe() ran already, with cache_millis its outcome */
+    int64_t cache_millis;
+    uint64_t ticket; /* the list cache's, 0: do not cache */
+} list_fill;
+
+static void fill_free(void *arg)
+{
+    list_fill *f = arg;
+    if (!f)
+        return;
+    free(f->ns), free(f->svc), free(f->clusters), free(f->env), free(f->dest), free(f->agent);
+    free(f);
+}
+
+static list_fill *fill_new(const gateway_request *req, const cairn_list_query *q,
+                           const gateway_cache_key *key, const char *dest, int32_t udp_port,
+                           uint64_t ticket, bool subscribed)
+{
+    list_fill *f = calloc(1, sizeof *f);
+    if (!f)
+        return NULL;
+    f->ns = strdup(key->namespace_id);
+    f->svc = strdup(q->service);
+    f->clusters = strdup(q->clusters);
+    f->env = strdup(q->env);
+    f->dest = dest ? strdup(dest) : NULL;
+    f->agent = strdup(req->user_agent);
+    f->udp_port = udp_port;
+    f->healthy_only = q->healthy_only;
+    f->grouped_names = q->grouped_names;
+    f->subscribed = subscribed;
+    f->cache_millis = q->cache_millis;
+    f->ticket = ticket;
+    if (!f->ns || !f->svc || !f->clusters || !f->env || (dest && !f->dest) || !f->agent) {
+        fill_free(f);
+        return NULL;
+    }
+    return f;
+}
+
+/* The registry's snapshot rendered (and cached); a missing service is a 200 with no hosts, never
+ * a 404 (§17 item 4). */
+static void render_list(gateway *gw, const cairn_request *rq, cairn_err rc, cairn_reply *rep,
+                        cairn_status *st, void *data, gateway_response *resp)
+{
+    (void)rq;
+    list_fill *f = data;
+    if (rc != CAIRN_OK && rc != CAIRN_E_NOT_FOUND) {
+        gateway_reply_error(resp, st);
+        return;
+    }
+    cairn_list_query q = {
+        .service = f->svc,
+        .clusters = f->clusters,
+        .env = f->env,
+        .healthy_only = f->healthy_only,
+        .grouped_names = f->grouped_names,
+        .cache_millis = f->cache_millis,
+    };
+    if (!f->subscribed)
+        q.cache_millis = subscribe(gw, f->agent, f->ns, f->svc, f->clusters, f->dest, f->udp_port);
+    size_t len = 0;
+    const cairn_service_snapshot *snap = (rc == CAIRN_OK && rep->has_snapshot) ? &rep->snapshot
+                                                                                : NULL;
+    char *body = cairn_render_list(snap, &q, &len);
+    if (body && f->ticket) {
+        gateway_cache_key key = {
+            .namespace_id = f->ns,
+            .service = f->svc,
+            .clusters = f->clusters,
+            .env = f->env,
+            .healthy_only = f->healthy_only,
+            .grouped_names = f->grouped_names,
+            .cache_millis = q.cache_millis,
+        };
+        uint64_t revision = snap && snap->found ? snap->service.revision : 0;
+        gateway_cache_put(gw->list_cache, &key, f->ticket, revision, body, len, gateway_now_ms());
+    }
+    gateway_reply_json_text(resp, body, len);
 }
 
 void gateway_instance_list(gateway *gw, gateway_request *req, gateway_response *resp)
@@ -98,36 +187,13 @@ void gateway_instance_list(gateway *gw, gateway_request *req, gateway_response *
         return;
     /* Taken before the registry is asked: a change seen after this voids the fill. */
     uint64_t ticket = gw->list_cache ? gateway_cache_ticket(gw->list_cache, ns, svc) : 0;
-
+    list_fill *fill = fill_new(req, &q, &key, dest, udp_port, ticket, subscribed);
     cairn_request rq;
-    cairn_request_init(&rq, CAIRN_MSG_SERVICE_GET);
-    rq.namespace_id = strdup(ns);
-    rq.service = strdup(svc);
-    cairn_reply rep;
-    cairn_reply_init(&rep);
-    if (!rq.namespace_id || !rq.service)
-        err = cairn_fail(&st, CAIRN_E_NOMEM, "out of memory");
-    else
-        err = gateway_call_registry(gw, &rq, &rep, &st);
-    cairn_request_free(&rq);
-
-    /* A missing service is a 200 with no hosts, never a 404 (§17 item 4). */
-    if (err == CAIRN_OK || err == CAIRN_E_NOT_FOUND) {
-        if (!subscribed)
-            q.cache_millis = subscribe(gw, req, ns, svc, q.clusters, dest, udp_port);
-        size_t len = 0;
-        const cairn_service_snapshot *snap =
-            (err == CAIRN_OK && rep.has_snapshot) ? &rep.snapshot : NULL;
-        char *body = cairn_render_list(snap, &q, &len);
-        if (body && ticket) {
-            key.cache_millis = q.cache_millis;
-            uint64_t revision = snap && snap->found ? snap->service.revision : 0;
-            gateway_cache_put(gw->list_cache, &key, ticket, revision, body, len,
-                              gateway_now_ms());
-        }
-        gateway_reply_json_text(resp, body, len);
-    } else {
-        gateway_reply_error(resp, &st);
+    if (cairn_request_service_get(&rq, ns, svc, &st) != CAIRN_OK || !fill) {
+        fill_free(fill);
+        cairn_request_free(&rq);
+        gateway_reply_text(resp, 500, "caused: out of memory;");
+        return;
     }
-    cairn_reply_free(&rep);
+    gateway_ask_registry(gw, req, resp, &rq, render_list, fill, fill_free);
 }

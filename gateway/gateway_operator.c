@@ -6,7 +6,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cairn_requests.h"
 #include "gateway_handlers.h"
+#include "gateway_job.h"
 #include "cairn_render.h"
 #include "gateway_reply.h"
 
@@ -93,18 +95,12 @@ static float memory_used(void)
     return (float)(1.0 - (double)si.freeram / (double)si.totalram);
 }
 
-void gateway_operator_metrics(gateway *gw, gateway_request *req, gateway_response *resp)
+static void render_metrics(gateway *gw, const cairn_request *rq, cairn_err rc,
+                           cairn_reply *rep, cairn_status *st, void *data, gateway_response *resp)
 {
-    (void)req;
-    cairn_status st;
-    cairn_request rq;
-    cairn_request_init(&rq, CAIRN_MSG_STATS);
-    cairn_reply rep;
-    cairn_err err = gateway_call_registry(gw, &rq, &rep, &st);
-    cairn_request_free(&rq);
-    if (err != CAIRN_OK) {
-        gateway_reply_error(resp, &st);
-        cairn_reply_free(&rep);
+    (void)rq, (void)data;
+    if (rc != CAIRN_OK) {
+        gateway_reply_error(resp, st);
         return;
     }
     double load = 0.0;
@@ -114,18 +110,28 @@ void gateway_operator_metrics(gateway *gw, gateway_request *req, gateway_respons
     gateway_reply_json(
         resp, json_pack("{s:s, s:I, s:I, s:i, s:I, s:I, s:o, s:o, s:o}", "status",
                         gateway_ready_state(gw->ready),
-                        "serviceCount", (json_int_t)rep.service_count, "instanceCount",
-                        (json_int_t)rep.instance_count, "raftNotifyTaskCount", 0,
-                        "responsibleServiceCount", (json_int_t)rep.service_count,
-                        "responsibleInstanceCount", (json_int_t)rep.instance_count, "cpu",
+                        "serviceCount", (json_int_t)rep->service_count, "instanceCount",
+                        (json_int_t)rep->instance_count, "raftNotifyTaskCount", 0,
+                        "responsibleServiceCount", (json_int_t)rep->service_count,
+                        "responsibleInstanceCount", (json_int_t)rep->instance_count, "cpu",
                         cairn_json_float(process_cpu(gw)), "load",
                         cairn_json_float((float)load), "mem", cairn_json_float(memory_used())));
-    cairn_reply_free(&rep);
+}
+
+void gateway_operator_metrics(gateway *gw, gateway_request *req, gateway_response *resp)
+{
+    cairn_request rq;
+    cairn_status st;
+    cairn_request_stats(&rq, &st); /* allocates nothing: cannot fail */
+    gateway_ask_registry(gw, req, resp, &rq, render_metrics, NULL, NULL);
 }
 
 void gateway_operator_servers(gateway *gw, gateway_request *req, gateway_response *resp)
 {
-    (void)req;
+    if (gw->members) {
+        gateway_cluster_servers(gw, req, resp);
+        return;
+    }
     /* A wildcard listener is reached over loopback. */
     const char *ip = gw->listen_host;
     if (!*ip || strcmp(ip, "0.0.0.0") == 0)

@@ -5,12 +5,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cairn_hashmap.h"
 #include "cairn_model.h"
 
-void gateway_params_init(gateway_params *p, size_t max_value_bytes)
+/* Up to this many parameters a lookup scans them (no allocation for the usual request of a
+ * dozen); past it they are indexed by key. */
+#define SCAN_MAX 16
+
+void gateway_params_init(gateway_params *p, size_t max_value_bytes, size_t max_params)
 {
     memset(p, 0, sizeof *p);
     p->max_value_bytes = max_value_bytes;
+    p->max_params = max_params;
 }
 
 void gateway_params_free(gateway_params *p)
@@ -22,6 +28,7 @@ void gateway_params_free(gateway_params *p)
         free(p->items[i].value);
     }
     free(p->items);
+    cairn_hashmap_free(p->index);
     free(p->too_long_key);
     free(p->bad_utf8_key);
     memset(p, 0, sizeof *p);
@@ -29,10 +36,40 @@ void gateway_params_free(gateway_params *p)
 
 static gateway_param *find(const gateway_params *p, const char *key)
 {
+    if (p->index) {
+        uintptr_t pos = (uintptr_t)cairn_hashmap_get(p->index, key, strlen(key));
+        return pos ? &p->items[pos - 1] : NULL;
+    }
     for (size_t i = 0; i < p->len; i++)
         if (strcmp(p->items[i].key, key) == 0)
             return &p->items[i];
     return NULL;
+}
+
+static bool put_index(gateway_params *p, size_t i)
+{
+    const char *key = p->items[i].key;
+    return cairn_hashmap_put(p->index, key, strlen(key), (void *)(uintptr_t)(i + 1), NULL) == 0;
+}
+
+/* Indexes items[i], the newest item (keys are unique in items), building the index once the scan
+ * would get long. False when out of memory: the index then still matches items[0 .. i-1]. */
+static bool index_item(gateway_params *p, size_t i)
+{
+    if (!p->index) {
+        if (p->len <= SCAN_MAX)
+            return true;
+        if (!(p->index = cairn_hashmap_new(p->len * 2)))
+            return false;
+        for (size_t j = 0; j < i; j++) {
+            if (!put_index(p, j)) {
+                cairn_hashmap_free(p->index);
+                p->index = NULL;
+                return false;
+            }
+        }
+    }
+    return put_index(p, i);
 }
 
 /* Java's String.trim: every char <= ' ' at both ends. */
@@ -76,13 +113,41 @@ static bool append(gateway_params *p, const char *key, const char *value, size_t
     p->items[p->len].key = k;
     p->items[p->len].value = v;
     p->len++;
+    if (index_item(p, p->len - 1))
+        return true;
+    /* Not indexed: taken back, so that the items and the index agree. */
+    p->len--;
+    free(k);
+    free(v);
+    return false;
+}
+
+bool gateway_params_copy(gateway_params *dst, const gateway_params *src)
+{
+    gateway_params_init(dst, src->max_value_bytes, src->max_params);
+    dst->added = src->added;
+    dst->too_many = src->too_many;
+    dst->nomem = src->nomem;
+    for (size_t i = 0; i < src->len; i++)
+        if (!append(dst, src->items[i].key, src->items[i].value, strlen(src->items[i].value)))
+            goto fail;
+    if ((src->too_long_key && !(dst->too_long_key = strdup(src->too_long_key))) ||
+        (src->bad_utf8_key && !(dst->bad_utf8_key = strdup(src->bad_utf8_key))))
+        goto fail;
     return true;
+fail:
+    gateway_params_free(dst);
+    return false;
 }
 
 void gateway_params_add(gateway_params *p, const char *key, const char *value, size_t value_len)
 {
     if (!key)
         return;
+    if (p->max_params > 0 && ++p->added > p->max_params) {
+        p->too_many = true;
+        return;
+    }
     if (!value) {
         value = "";
         value_len = 0;
@@ -122,6 +187,8 @@ cairn_err gateway_params_check(const gateway_params *p, cairn_status *st)
 {
     if (p->nomem)
         return cairn_fail(st, CAIRN_E_NOMEM, "out of memory reading the request parameters");
+    if (p->too_many)
+        return cairn_fail(st, CAIRN_E_INVALID, "Too many parameters (max %zu)", p->max_params);
     if (p->too_long_key)
         return cairn_fail(st, CAIRN_E_INVALID, "Param '%s' is too long (max %zu bytes)",
                           p->too_long_key, p->max_value_bytes);

@@ -1,7 +1,12 @@
 /* Request parameters with Servlet getParameter semantics (§1.2): query-string and form-body
  * parameters are merged, the first value of a key wins (query first), values are trimmed, and a
  * blank value reads as absent. Also the DistroFilter rewrite of serviceName (§1.3) and the
- * WebUtils required/optional helpers with their Nacos messages. */
+ * WebUtils required/optional helpers with their Nacos messages.
+ *
+ * Cost: an add or a lookup is O(1) expected whatever the number of parameters (a hash index by
+ * key once there are more than a few; a linear scan below that), and at most max_params adds
+ * are stored, so a request's merge is linear in its size and bounded. Not thread-safe: a set
+ * belongs to the request (one thread at a time). */
 #ifndef GATEWAY_PARAMS_H
 #define GATEWAY_PARAMS_H
 
@@ -20,25 +25,35 @@ typedef struct gateway_params {
     gateway_param *items;
     size_t len;
     size_t cap;
+    struct cairn_hashmap *index; /* key -> position + 1 in items, once len passes a few */
     size_t max_value_bytes; /* 0: no limit */
+    size_t max_params;      /* most adds (query and form, repeated keys included); 0: no limit */
+    size_t added;           /* adds so far */
+    bool too_many;          /* more than max_params adds: the rest were not stored */
     char *too_long_key;     /* first key whose value exceeded max_value_bytes */
     char *bad_utf8_key;     /* first key whose value is not UTF-8 (JSON output needs UTF-8) */
     bool nomem;             /* an add failed for lack of memory */
 } gateway_params;
 
-void gateway_params_init(gateway_params *p, size_t max_value_bytes);
+void gateway_params_init(gateway_params *p, size_t max_value_bytes, size_t max_params);
 void gateway_params_free(gateway_params *p);
 
 /* Adds key=value (value of value_len bytes, already URL-decoded) unless key is already present:
  * the first value wins. The value is trimmed of Java whitespace (chars <= ' '). A value longer
- * than max_value_bytes is recorded for gateway_params_check and not stored. */
+ * than max_value_bytes is recorded for gateway_params_check and not stored; so is every add
+ * after the first max_params (each add counts, a repeated key too). */
 void gateway_params_add(gateway_params *p, const char *key, const char *value, size_t value_len);
+
+/* dst (uninitialised) becomes a copy of src's parameters and findings; false when out of memory
+ * (dst is then empty). */
+bool gateway_params_copy(gateway_params *dst, const gateway_params *src);
 
 /* Replaces (or adds) key's value; used by the serviceName rewrite. */
 cairn_err gateway_params_set(gateway_params *p, const char *key, const char *value);
 
-/* 400 `Param '<k>' is too long (max N bytes)` for the first oversized value, 400 `Param '<k>'
- * is not valid UTF-8` for a value that is not; 500 when an add ran out of memory. */
+/* 400 `Too many parameters (max N)` past max_params, 400 `Param '<k>' is too long (max N
+ * bytes)` for the first oversized value, 400 `Param '<k>' is not valid UTF-8` for a value that
+ * is not; 500 when an add ran out of memory. */
 cairn_err gateway_params_check(const gateway_params *p, cairn_status *st);
 
 /* The value of key, or NULL when it is absent or blank. */

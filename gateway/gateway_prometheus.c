@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cairn_requests.h"
 #include "cairn_snapshot_pages.h"
 #include "gateway_handlers.h"
 #include "gateway_reply.h"
@@ -183,12 +184,11 @@ static cairn_err add_service(gateway *gw, const char *ns, const char *grouped, s
                              cairn_status *st)
 {
     cairn_request rq;
-    cairn_request_init(&rq, CAIRN_MSG_SERVICE_GET);
-    rq.namespace_id = (char *)ns; /* borrowed: taken back before the free */
-    rq.service = (char *)grouped;
     cairn_reply rep;
-    cairn_err err = gateway_call_registry(gw, &rq, &rep, st);
-    rq.namespace_id = rq.service = NULL;
+    cairn_reply_init(&rep);
+    cairn_err err = cairn_request_service_get(&rq, ns, grouped, st);
+    if (err == CAIRN_OK)
+        err = gateway_call_registry(gw, &rq, &rep, st);
     cairn_request_free(&rq);
     if (err == CAIRN_E_NOT_FOUND)
         err = CAIRN_OK;
@@ -206,15 +206,11 @@ static cairn_err add_every_group(gateway *gw, const char *ns, const char *name, 
     cairn_err err = CAIRN_OK;
     for (uint32_t page = 1, seen = 0, total = 1; err == CAIRN_OK && seen < total; page++) {
         cairn_request rq;
-        cairn_request_init(&rq, CAIRN_MSG_SERVICE_LIST);
-        char all_groups[] = "*";
-        rq.namespace_id = (char *)ns; /* borrowed: taken back before the free */
-        rq.group = all_groups;
-        rq.page_no = page;
-        rq.page_size = SD_PAGE_NAMES;
         cairn_reply rep;
-        err = gateway_call_registry(gw, &rq, &rep, st);
-        rq.namespace_id = rq.group = NULL;
+        cairn_reply_init(&rep);
+        err = cairn_request_service_list(&rq, ns, "*", page, SD_PAGE_NAMES, st);
+        if (err == CAIRN_OK)
+            err = gateway_call_registry(gw, &rq, &rep, st);
         cairn_request_free(&rq);
         total = rep.total;
         seen = rep.name_count > 0 ? seen + rep.name_count : total; /* an empty page ends it */

@@ -1,8 +1,6 @@
 /* The gateway's table of push subscriptions, its publisher and its snapshot server. */
 #include "gateway_push.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/pub.h>
 #include <pthread.h>
@@ -12,7 +10,9 @@
 #include <string.h>
 
 #include "cairn_hashmap.h"
+#include "cairn_ip.h"
 #include "cairn_java_hash.h"
+#include "cairn_listen.h"
 #include "cairn_log.h"
 #include "cairn_msg.h"
 #include "cairn_rpc.h"
@@ -27,6 +27,7 @@ struct gateway_push {
     cairn_hashmap *table; /* identity key → cairn_subscription* (owned) */
     uint64_t seq;         /* the newest sequence number published */
     cairn_counter *published, *recorded, *refused, *expired;
+    cairn_counter *client_ip_refused; /* trusted clientIPs not used */
     cairn_gauge *entries;
 };
 
@@ -138,10 +139,19 @@ size_t gateway_push_expire(gateway_push *p, int64_t now_ms)
 
 /* ---- publishing ---------------------------------------------------------------------------- */
 
-static bool numeric_ip(const char *s)
+/* Whether a trusted clientIP may be pushed to, seen from the TCP peer: an ordinary address, or a
+ * loopback (link-local) one when the peer is on loopback (the same link) too. */
+static bool client_ip_usable(const char *client_ip, const char *peer_ip)
 {
-    unsigned char buf[sizeof(struct in6_addr)];
-    return s && (inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1);
+    cairn_ip client, peer;
+    if (!cairn_ip_parse(client_ip, &client))
+        return false;
+    cairn_ip_class c = cairn_ip_classify(&client);
+    if (c == CAIRN_IP_ORDINARY)
+        return true;
+    if (c != CAIRN_IP_LOOPBACK && c != CAIRN_IP_LINK_LOCAL)
+        return false; /* unspecified, multicast, broadcast, reserved: never a subscriber */
+    return cairn_ip_parse(peer_ip, &peer) && cairn_ip_classify(&peer) == c;
 }
 
 const char *gateway_push_destination(const gateway_push *p, const char *peer_ip,
@@ -149,9 +159,13 @@ const char *gateway_push_destination(const gateway_push *p, const char *peer_ip,
 {
     /* By default a push never goes to an address the requester did not prove it owns (the TCP
      * handshake does): a forged clientIP would otherwise turn pushes into a reflection attack. */
-    if (p->opts.trust_client_ip && numeric_ip(client_ip))
+    const char *peer = peer_ip && peer_ip[0] ? peer_ip : NULL;
+    if (!p->opts.trust_client_ip || !client_ip || !client_ip[0])
+        return peer;
+    if (client_ip_usable(client_ip, peer))
         return client_ip;
-    return peer_ip && peer_ip[0] ? peer_ip : NULL;
+    count(p->client_ip_refused, 1);
+    return peer;
 }
 
 bool gateway_push_subscribe(gateway_push *p, const char *ns, const char *service,
@@ -257,6 +271,11 @@ gateway_push *gateway_push_open(const gateway_push_options *opts, cairn_status *
                                             "result=\"recorded\"");
         p->refused = cairn_metrics_counter(opts->metrics, "push_subscriptions_total", help,
                                            "result=\"refused\"");
+        p->client_ip_refused = cairn_metrics_counter(
+            opts->metrics, "push_client_ip_refused_total",
+            "clientIP parameters not pushed to under push.trust_client_ip (not an address, or a "
+            "special-purpose one): the TCP peer address is used instead.",
+            NULL);
         p->expired = cairn_metrics_counter(opts->metrics, "push_subscriptions_expired_total",
                                            "Subscriptions not refreshed within the TTL.", NULL);
         p->entries = cairn_metrics_gauge(opts->metrics, "push_subscriptions",
@@ -272,7 +291,7 @@ gateway_push *gateway_push_open(const gateway_push_options *opts, cairn_status *
     p->sock_open = true;
     if ((rc = nng_pipe_notify(p->sock, NNG_PIPE_EV_ADD_POST, on_pipe, p)) ||
         (rc = nng_pipe_notify(p->sock, NNG_PIPE_EV_REM_POST, on_pipe, p)) ||
-        (rc = nng_listen(p->sock, opts->publish_url, NULL, 0))) {
+        (rc = cairn_listen(p->sock, opts->publish_url, CAIRN_LISTEN_PUB_MAX))) {
         cairn_fail(st, CAIRN_E_UNAVAILABLE, "listen for pushers on %s: %s", opts->publish_url,
                    nng_strerror(rc));
         gateway_push_close(p);

@@ -42,7 +42,13 @@ gateway_push *gateway_push_open(const gateway_push_options *opts, cairn_status *
 void gateway_push_close(gateway_push *p);
 
 /* The UDP push destination of a list request: the TCP peer address, or client_ip when the gateway
- * trusts it and it is a numeric IPv4/IPv6 address. NULL when there is none (no peer address). */
+ * trusts it and it is a numeric IPv4/IPv6 address a subscriber can have (cairn_ip.h): never an
+ * unspecified, multicast, broadcast or reserved one, and a loopback (link-local) one only when
+ * the peer is loopback (link-local) too, as behind a proxy on the same host (link). A clientIP
+ * refused so falls back to the peer, exactly as without push.trust_client_ip, and is counted
+ * (push_client_ip_refused_total): the client still gets its pushes, at the address it proved.
+ * NULL when there is no destination (no peer address). Any thread; the result points into
+ * peer_ip or client_ip. */
 const char *gateway_push_destination(const gateway_push *p, const char *peer_ip,
                                      const char *client_ip);
 

@@ -10,10 +10,12 @@
 
 #include "cairn_clock.h"
 #include "cairn_http_get.h"
+#include "cairn_requests.h"
 #include "cairn_log.h"
 #include "cairn_node_roles.h"
 #include "cairn_role_probe.h"
 #include "gateway.h"
+#include "gateway_members.h"
 
 #define ADMIN_TIMEOUT_MS 500
 
@@ -53,7 +55,7 @@ static bool registry_answers(gateway *gw, char *why, size_t why_len)
 {
     cairn_status st;
     cairn_request rq;
-    cairn_request_init(&rq, CAIRN_MSG_STATS);
+    cairn_request_stats(&rq, &st); /* allocates nothing: cannot fail */
     cairn_reply rep;
     bool ok = gateway_call_registry(gw, &rq, &rep, &st) == CAIRN_OK;
     cairn_reply_free(&rep);
@@ -82,6 +84,10 @@ static bool roles_ready(gateway *gw, char *why, size_t why_len)
     if (gw->push && gateway_push_connected(gw->push) < gw->pushers) {
         snprintf(why, why_len, "%u of %u pushers connected to the gateway",
                  gateway_push_connected(gw->push), gw->pushers);
+        return false;
+    }
+    if (!gateway_members_serving(gw->members)) { /* the gateway answers reads 503 until then */
+        snprintf(why, why_len, "the cluster view does not say this member is READY yet");
         return false;
     }
     if (gw->list_cache && !gateway_cache_live(gw->list_cache)) {

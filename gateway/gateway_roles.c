@@ -8,6 +8,7 @@
 #include "cairn_node_roles.h"
 #include "cairn_role_probe.h"
 #include "gateway_handlers.h"
+#include "gateway_members.h"
 #include "gateway_reply.h"
 
 #define ROLE_TIMEOUT_MS 400  /* one role: /health and /metrics together */
@@ -56,10 +57,23 @@ static json_t *roles_json(gateway *gw, const cairn_node_role_instance *procs, si
     return roles;
 }
 
-/* The cluster part: a placeholder until the replicator role brings membership. */
-static json_t *cluster_json(void)
+/* The cluster part: standalone, or each member as "<id> <STATE>" from the replicator's view. */
+static json_t *cluster_json(gateway *gw)
 {
-    return json_pack("{s:s, s:[]}", "mode", "standalone", "members");
+    if (!gw->members)
+        return json_pack("{s:s, s:[]}", "mode", "standalone", "members");
+    json_t *members = json_array();
+    cairn_membership view;
+    if (gateway_members_view(gw->members, &view)) {
+        for (uint32_t i = 0; i < view.member_count; i++) {
+            char line[CAIRN_CLUSTER_ID_MAX + 32];
+            snprintf(line, sizeof line, "%s %s", view.members[i].id,
+                     cairn_member_state_name(view.members[i].state));
+            json_array_append_new(members, json_string(line));
+        }
+        cairn_membership_free(&view);
+    }
+    return json_pack("{s:s, s:o}", "mode", "cluster", "members", members);
 }
 
 void gateway_console_roles(gateway *gw, gateway_request *req, gateway_response *resp)
@@ -72,5 +86,5 @@ void gateway_console_roles(gateway *gw, gateway_request *req, gateway_response *
     }
     json_t *roles = roles_json(gw, procs, count);
     free(procs);
-    gateway_reply_json(resp, json_pack("{s:o, s:o}", "cluster", cluster_json(), "roles", roles));
+    gateway_reply_json(resp, json_pack("{s:o, s:o}", "cluster", cluster_json(gw), "roles", roles));
 }

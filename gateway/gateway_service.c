@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cairn_requests.h"
 #include "gateway_handlers.h"
+#include "gateway_job.h"
 #include "gateway_reply.h"
 
 /* Spring's @RequestParam message (create, delete, detail) and WebUtils.required's (update). */
@@ -67,17 +69,12 @@ static float to_float(const char *s)
     return cairn_parse_java_double(s, &d, NULL) == CAIRN_OK ? (float)d : 0.0f;
 }
 
-/* The request naming one service: ns and grouped svc. */
-static cairn_err service_request(cairn_request *rq, const gateway_params *p,
-                                 const char *missing_msg, cairn_status *st)
+/* The service a request names: ns and grouped svc (pointing into p). */
+static cairn_err service_named(const gateway_params *p, const char *missing_msg, const char **ns,
+                               const char **svc, cairn_status *st)
 {
-    const char *svc, *ns;
-    cairn_err err = gateway_param_service(p, false, missing_msg, &svc, st);
-    if (err == CAIRN_OK)
-        err = gateway_param_namespace(p, &ns, st);
-    if (err == CAIRN_OK && (!(rq->namespace_id = strdup(ns)) || !(rq->service = strdup(svc))))
-        err = cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
-    return err;
+    cairn_err err = gateway_param_service(p, false, missing_msg, svc, st);
+    return err == CAIRN_OK ? gateway_param_namespace(p, ns, st) : err;
 }
 
 /* SERVICE_PUT for create and update: threshold, metadata and selector. */
@@ -89,13 +86,13 @@ static void service_put(gateway *gw, gateway_request *req, gateway_response *res
     cairn_status_clear(&st);
     cairn_request rq;
     cairn_request_init(&rq, CAIRN_MSG_SERVICE_PUT);
-    rq.mode = mode;
-    rq.has_service = true;
-    cairn_service_init(&rq.service_def);
-    cairn_service *def = &rq.service_def;
-    cairn_err err = service_request(&rq, p, mode == CAIRN_SERVICE_CREATE ? SERVICE_MISSING
-                                                                          : SERVICE_REQUIRED,
-                                    &st);
+    cairn_service service;
+    cairn_service_init(&service);
+    cairn_service *def = &service;
+    const char *ns = NULL, *svc = NULL;
+    cairn_err err = service_named(p, mode == CAIRN_SERVICE_CREATE ? SERVICE_MISSING
+                                                                   : SERVICE_REQUIRED,
+                                  &ns, &svc, &st);
     if (err == CAIRN_OK && mode == CAIRN_SERVICE_CREATE) {
         const char *t = gateway_params_get(p, "protectThreshold");
         double d = 0.0;
@@ -119,12 +116,15 @@ static void service_put(gateway *gw, gateway_request *req, gateway_response *res
         free(def->selector_json);
         def->selector_json = selector;
         def->defined = true;
-        if (!(def->namespace_id = strdup(rq.namespace_id)) || !(def->name = strdup(rq.service)))
+        if (!(def->namespace_id = strdup(ns)) || !(def->name = strdup(svc)))
             err = cairn_fail(&st, CAIRN_E_NOMEM, "out of memory");
     }
     if (err == CAIRN_OK && mode == CAIRN_SERVICE_CREATE)
-        err = cairn_check_service_chars(rq.service, &st);
-    gateway_finish_write(gw, &rq, err, &st, resp);
+        err = cairn_check_service_chars(svc, &st);
+    if (err == CAIRN_OK)
+        err = cairn_request_service_put(&rq, ns, svc, def, mode, &st);
+    cairn_service_free(def);
+    gateway_finish_write(gw, req, resp, &rq, err, &st);
 }
 
 void gateway_service_create(gateway *gw, gateway_request *req, gateway_response *resp)
@@ -143,8 +143,11 @@ void gateway_service_remove(gateway *gw, gateway_request *req, gateway_response 
     cairn_status_clear(&st);
     cairn_request rq;
     cairn_request_init(&rq, CAIRN_MSG_SERVICE_REMOVE);
-    cairn_err err = service_request(&rq, req->params, SERVICE_MISSING, &st);
-    gateway_finish_write(gw, &rq, err, &st, resp);
+    const char *ns, *svc;
+    cairn_err err = service_named(req->params, SERVICE_MISSING, &ns, &svc, &st);
+    if (err == CAIRN_OK)
+        err = cairn_request_service_remove(&rq, ns, svc, &st);
+    gateway_finish_write(gw, req, resp, &rq, err, &st);
 }
 
 /* A cluster's health checker as Nacos serializes it (nulls omitted). */
@@ -216,26 +219,33 @@ json_t *gateway_service_detail_json(const cairn_service_snapshot *snap, const ch
                      selector, "groupName", group, "clusters", clusters_json(snap));
 }
 
+static void render_detail(gateway *gw, const cairn_request *rq, cairn_err rc, cairn_reply *rep,
+                          cairn_status *st, void *data, gateway_response *resp)
+{
+    (void)gw, (void)data;
+    if (rc == CAIRN_E_NOT_FOUND || (rc == CAIRN_OK && (!rep->has_snapshot || !rep->snapshot.found)))
+        rc = cairn_fail(st, CAIRN_E_NOT_FOUND, "service %s is not found!", rq->service);
+    if (rc != CAIRN_OK)
+        gateway_reply_error(resp, st);
+    else
+        gateway_reply_json(resp, gateway_service_detail_json(&rep->snapshot, rq->namespace_id,
+                                                             rq->service));
+}
+
 void gateway_service_detail(gateway *gw, gateway_request *req, gateway_response *resp)
 {
     cairn_status st;
     cairn_status_clear(&st);
     cairn_request rq;
     cairn_request_init(&rq, CAIRN_MSG_SERVICE_GET);
-    cairn_reply rep;
-    cairn_reply_init(&rep);
-    cairn_err err = service_request(&rq, req->params, SERVICE_MISSING, &st);
-    if (err == CAIRN_OK)
-        err = gateway_call_registry(gw, &rq, &rep, &st);
-    if (err == CAIRN_E_NOT_FOUND || (err == CAIRN_OK && (!rep.has_snapshot || !rep.snapshot.found)))
-        err = cairn_fail(&st, CAIRN_E_NOT_FOUND, "service %s is not found!", rq.service);
-    if (err != CAIRN_OK)
+    const char *ns, *svc;
+    if (service_named(req->params, SERVICE_MISSING, &ns, &svc, &st) != CAIRN_OK ||
+        cairn_request_service_get(&rq, ns, svc, &st) != CAIRN_OK) {
         gateway_reply_error(resp, &st);
-    else
-        gateway_reply_json(resp,
-                           gateway_service_detail_json(&rep.snapshot, rq.namespace_id, rq.service));
-    cairn_reply_free(&rep);
-    cairn_request_free(&rq);
+        cairn_request_free(&rq);
+        return;
+    }
+    gateway_ask_registry(gw, req, resp, &rq, render_detail, NULL, NULL);
 }
 
 /* NumberUtils.toInt: Integer.parseInt, or 0 for anything it rejects. */
@@ -243,6 +253,23 @@ static int32_t to_int(const char *s)
 {
     int32_t n;
     return cairn_parse_java_int(s, &n, NULL) == CAIRN_OK ? n : 0;
+}
+
+static void render_names(gateway *gw, const cairn_request *rq, cairn_err rc, cairn_reply *rep,
+                         cairn_status *st, void *data, gateway_response *resp)
+{
+    (void)gw, (void)rq, (void)data;
+    if (rc != CAIRN_OK) {
+        gateway_reply_error(resp, st);
+        return;
+    }
+    json_t *doms = json_array();
+    for (uint32_t i = 0; doms && i < rep->name_count; i++)
+        if (json_array_append_new(doms, json_string(rep->names[i])) != 0) {
+            json_decref(doms);
+            doms = NULL;
+        }
+    gateway_reply_json(resp, json_pack("{s:o, s:I}", "doms", doms, "count", (json_int_t)rep->total));
 }
 
 void gateway_service_list(gateway *gw, gateway_request *req, gateway_response *resp)
@@ -261,30 +288,15 @@ void gateway_service_list(gateway *gw, gateway_request *req, gateway_response *r
     }
     int32_t no = to_int(page_no), size = to_int(page_size);
     cairn_request rq;
-    cairn_request_init(&rq, CAIRN_MSG_SERVICE_LIST);
     /* Page numbers below 1 read as 1 and sizes below 1 as an empty page, as Nacos' clamping
      * of start = (pageNo-1)*pageSize does. */
-    rq.page_no = no > 0 ? (uint32_t)no : 0;
-    rq.page_size = size > 0 ? (uint32_t)size : 0;
-    rq.namespace_id = strdup(ns);
-    rq.group = strdup(gateway_param_optional(p, "groupName", CAIRN_DEFAULT_GROUP));
-    cairn_reply rep;
-    cairn_reply_init(&rep);
-    cairn_err err = (!rq.namespace_id || !rq.group)
-                        ? cairn_fail(&st, CAIRN_E_NOMEM, "out of memory")
-                        : gateway_call_registry(gw, &rq, &rep, &st);
-    cairn_request_free(&rq);
-    if (err != CAIRN_OK) {
+    if (cairn_request_service_list(&rq, ns, gateway_param_optional(p, "groupName",
+                                                                   CAIRN_DEFAULT_GROUP),
+                                   no > 0 ? (uint32_t)no : 0, size > 0 ? (uint32_t)size : 0,
+                                   &st) != CAIRN_OK) {
+        cairn_request_free(&rq);
         gateway_reply_error(resp, &st);
-        cairn_reply_free(&rep);
         return;
     }
-    json_t *doms = json_array();
-    for (uint32_t i = 0; doms && i < rep.name_count; i++)
-        if (json_array_append_new(doms, json_string(rep.names[i])) != 0) {
-            json_decref(doms);
-            doms = NULL;
-        }
-    gateway_reply_json(resp, json_pack("{s:o, s:I}", "doms", doms, "count", (json_int_t)rep.total));
-    cairn_reply_free(&rep);
+    gateway_ask_registry(gw, req, resp, &rq, render_names, NULL, NULL);
 }

@@ -38,6 +38,7 @@ typedef struct hc_config {
 } hc_config;
 
 typedef struct hc_sync hc_sync;
+typedef struct hc_members hc_members;
 typedef struct hc_sweeper hc_sweeper;
 typedef struct hc_prober hc_prober;
 
@@ -50,6 +51,7 @@ typedef struct healthcheck {
     cairn_rpc_client *registry;
     cairn_rpc_server *server;
     hc_sync *sync;
+    hc_members *members; /* cluster only: follows MEMBERSHIP (healthcheck_members.c) */
     hc_sweeper *sweeper;
     hc_prober *prober;
     char run_dir[PATH_MAX];
@@ -96,6 +98,11 @@ bool hc_sync_wait_loaded(healthcheck *hc, int timeout_ms);
 /* The /ready check (arg: the healthcheck): following the registry's change events. */
 bool hc_sync_ready(void *arg, char *detail, size_t detail_len);
 void hc_sync_stop(healthcheck *hc);
+
+/* healthcheck_members.c: in a cluster, follow the replicator's MEMBERSHIP so the sweep and the
+ * probes check only owned services (healthcheck_responsibility.h). No-op standalone. */
+cairn_err hc_members_start(healthcheck *hc, cairn_status *st);
+void hc_members_stop(healthcheck *hc);
 
 cairn_err hc_sweep_start(healthcheck *hc, cairn_status *st);
 void hc_sweep_stop(healthcheck *hc);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cairn_log.h"
+#include "cairn_requests.h"
 #include "healthcheck.h"
 
 typedef struct beat_outcome {
@@ -65,13 +66,10 @@ static cairn_err registry_lookup(healthcheck *hc, const cairn_request *req, cons
 {
     *found = false;
     cairn_request rq;
-    cairn_request_init(&rq, CAIRN_MSG_INSTANCE_GET);
-    rq.has_instance = true;
-    rq.instance.port = req->instance.port;
-    if (!(rq.namespace_id = strdup(ns)) || !(rq.service = strdup(req->service)) ||
-        !(rq.instance.ip = strdup(req->instance.ip)) || !(rq.instance.cluster = strdup(cluster))) {
+    if (cairn_request_instance_get(&rq, ns, req->service, req->instance.ip, req->instance.port,
+                                   cluster, st)) {
         cairn_request_free(&rq);
-        return cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
+        return st->code;
     }
     cairn_reply rep;
     cairn_err err = hc_call(hc, &rq, &rep, st);
@@ -87,25 +85,32 @@ static cairn_err registry_lookup(healthcheck *hc, const cairn_request *req, cons
     return err;
 }
 
-/* Registers the instance the beat body describes (§2.7 step 4: healthy and enabled). */
+/* The instance the beat body describes, in the beat's cluster, healthy and enabled (§2.7 step 4).
+ * *out is valid (perhaps empty) in every case. */
+static cairn_err body_instance(const cairn_request *req, const char *cluster, cairn_instance *out,
+                               cairn_status *st)
+{
+    if (cairn_instance_copy(out, &req->instance) != CAIRN_OK)
+        return cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
+    out->healthy = out->enabled = true;
+    free(out->cluster);
+    if (!(out->cluster = strdup(cluster)))
+        return cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
+    return CAIRN_OK;
+}
+
+/* Registers the instance the beat body describes; *in gets it as registered. */
 static cairn_err register_from_body(healthcheck *hc, const cairn_request *req, const char *ns,
                                     const char *cluster, cairn_instance *in, cairn_status *st)
 {
+    cairn_instance body;
     cairn_request rq;
-    cairn_request_init(&rq, CAIRN_MSG_INSTANCE_UPSERT);
-    rq.mode = CAIRN_UPSERT_REGISTER;
-    rq.has_instance = true;
-    cairn_err err = cairn_instance_copy(&rq.instance, &req->instance) == CAIRN_OK
-                        ? CAIRN_OK
-                        : cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
-    if (err == CAIRN_OK) {
-        free(rq.instance.cluster);
-        rq.instance.cluster = strdup(cluster);
-        rq.instance.healthy = rq.instance.enabled = true;
-        if (!rq.instance.cluster || !(rq.namespace_id = strdup(ns)) ||
-            !(rq.service = strdup(req->service)))
-            err = cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
-    }
+    cairn_request_init(&rq, CAIRN_MSG_INSTANCE_UPSERT); /* in case the body cannot be built */
+    cairn_err err = body_instance(req, cluster, &body, st);
+    if (err == CAIRN_OK)
+        err = cairn_request_instance_upsert(&rq, ns, req->service, &body, CAIRN_UPSERT_REGISTER,
+                                            st);
+    cairn_instance_free(&body); /* empty when taken over */
     if (err == CAIRN_OK) {
         cairn_reply rep;
         err = hc_call(hc, &rq, &rep, st);

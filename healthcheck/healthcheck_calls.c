@@ -1,9 +1,8 @@
 /* The healthcheck's requests to the registry. */
-#include <stdlib.h>
-#include <string.h>
 #include <time.h>
 
 #include "cairn_log.h"
+#include "cairn_requests.h"
 #include "healthcheck.h"
 
 int64_t hc_now_ms(void)
@@ -28,22 +27,7 @@ cairn_err hc_call(healthcheck *hc, const cairn_request *req, cairn_reply *rep, c
     return err;
 }
 
-/* A request naming one instance of one service. */
-static cairn_err instance_request(cairn_request *rq, cairn_msg_type type, const char *ns,
-                                  const char *svc, const char *cluster, const char *ip,
-                                  int32_t port, bool ephemeral, cairn_status *st)
-{
-    cairn_request_init(rq, type);
-    rq->has_instance = true;
-    cairn_instance_init(&rq->instance);
-    rq->instance.port = port;
-    rq->instance.ephemeral = ephemeral;
-    if (!(rq->namespace_id = strdup(ns)) || !(rq->service = strdup(svc)) ||
-        !(rq->instance.cluster = strdup(cluster)) || !(rq->instance.ip = strdup(ip)))
-        return cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
-    return CAIRN_OK;
-}
-
+/* Sends a built request (unless building it failed) and frees it; the reply is only its code. */
 static cairn_err call_and_free(healthcheck *hc, cairn_request *rq, cairn_err err,
                                cairn_status *st)
 {
@@ -61,10 +45,8 @@ cairn_err hc_call_set_health(healthcheck *hc, const char *ns, const char *svc, c
                              cairn_status *st)
 {
     cairn_request rq;
-    cairn_err err = instance_request(&rq, CAIRN_MSG_INSTANCE_HEALTH, ns, svc, cluster, ip, port,
-                                     ephemeral, st);
-    rq.instance.healthy = healthy;
-    rq.mode = CAIRN_HEALTH_BY_CHECKER;
+    cairn_err err = cairn_request_instance_health(&rq, ns, svc, ip, port, cluster, ephemeral,
+                                                  healthy, CAIRN_HEALTH_BY_CHECKER, st);
     return call_and_free(hc, &rq, err, st);
 }
 
@@ -72,8 +54,7 @@ cairn_err hc_call_remove(healthcheck *hc, const char *ns, const char *svc, const
                          const char *ip, int32_t port, bool ephemeral, cairn_status *st)
 {
     cairn_request rq;
-    cairn_err err = instance_request(&rq, CAIRN_MSG_INSTANCE_REMOVE, ns, svc, cluster, ip, port,
-                                     ephemeral, st);
+    cairn_err err = cairn_request_instance_remove(&rq, ns, svc, ip, port, cluster, ephemeral, st);
     return call_and_free(hc, &rq, err, st);
 }
 
@@ -81,10 +62,7 @@ cairn_err hc_call_service_get(healthcheck *hc, const char *ns, const char *svc, 
                               cairn_status *st)
 {
     cairn_request rq;
-    cairn_request_init(&rq, CAIRN_MSG_SERVICE_GET);
-    cairn_err err = CAIRN_OK;
-    if (!(rq.namespace_id = strdup(ns)) || !(rq.service = strdup(svc)))
-        err = cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
+    cairn_err err = cairn_request_service_get(&rq, ns, svc, st);
     if (err == CAIRN_OK)
         err = hc_call(hc, &rq, rep, st);
     else

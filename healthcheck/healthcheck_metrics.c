@@ -34,8 +34,12 @@ void hc_metrics_init(hc_metrics *hm, cairn_metrics *m)
         m, "ephemeral_instances_tracked", "Ephemeral (beating) instances in the table.", NULL);
     hm->probed = cairn_metrics_gauge(m, "probed_instances",
                                      "Persistent instances under active TCP/HTTP probes.", NULL);
+    hm->probe_denied = cairn_metrics_gauge(
+        m, "probe_denied_instances",
+        "Persistent instances with a TCP/HTTP checker whose address may not be probed.", NULL);
     static const char *const types[2] = {"tcp", "http"};
-    static const char *const results[HC_PROBE__RESULTS] = {"success", "failure", "timeout"};
+    static const char *const results[HC_PROBE__RESULTS] = {"success", "failure", "timeout",
+                                                              "denied"};
     for (int t = 0; t < 2; t++) {
         char labels[64];
         for (int r = 0; r < HC_PROBE__RESULTS; r++) {
@@ -63,7 +67,8 @@ void hc_metrics_probe(hc_metrics *hm, cairn_check_type type, hc_probe_result res
         return;
     int t = type == CAIRN_CHECK_HTTP ? 1 : 0;
     cairn_counter_inc(hm->probes[t][result]);
-    cairn_histogram_observe(hm->probe_seconds[t], seconds);
+    if (result != HC_PROBE_DENIED)
+        cairn_histogram_observe(hm->probe_seconds[t], seconds);
 }
 
 cairn_gauge *hc_metrics_preservation(hc_metrics *hm, const char *ns)

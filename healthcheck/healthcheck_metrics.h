@@ -8,9 +8,12 @@
  *   deletions_total                  expired instances removed
  *   held_deletions_total             removals held back by self-preservation
  *   preservation_active{namespace}   gauge: 1 while a namespace's removals are held
+ *   probe_denied_instances           gauge: instances with a TCP/HTTP checker whose address may
+ *                                    not be probed (healthcheck_netfilter.h); never probed
  *   probes_total{type,result}        active probes: type="tcp"|"http", result="success" |
- *                                    "failure" | "timeout"
- *   probe_seconds{type}              probe latency
+ *                                    "failure" | "timeout" | "denied" (a hostname resolved to an
+ *                                    address that may not be probed: nothing was sent)
+ *   probe_seconds{type}              probe latency (denied ones not included)
  *   sweeps_total                     expiry sweeps run
  *   sweep_seconds                    time one sweep takes (decisions and writes)
  *   registry_errors_total            registry calls that failed (down, timed out, refused) */
@@ -27,6 +30,7 @@ typedef enum hc_probe_result {
     HC_PROBE_SUCCESS = 0,
     HC_PROBE_FAILURE,
     HC_PROBE_TIMEOUT,
+    HC_PROBE_DENIED, /* not made: the address may not be probed */
     HC_PROBE__RESULTS
 } hc_probe_result;
 
@@ -44,6 +48,7 @@ typedef struct hc_metrics {
     cairn_gauge *tracked;
     cairn_gauge *tracked_ephemeral;
     cairn_gauge *probed;
+    cairn_gauge *probe_denied;
     cairn_counter *probes[2][HC_PROBE__RESULTS]; /* [0] tcp, [1] http */
     cairn_histogram *probe_seconds[2];
 } hc_metrics;

@@ -13,6 +13,12 @@
  *         compare its code with the cluster's expected status (default 200).
  * The port is the instance's, or the cluster's check port when useInstancePort4Check is off.
  *
+ * Only addresses healthcheck_netfilter.h allows are probed: the table keeps a numeric address it
+ * denies off the probed list, and every probe checks the address it is about to connect to
+ * (what a hostname resolved to, against this host's addresses as last read, every
+ * OWN_REFRESH_MS) once more. A denied probe sends nothing and changes no count or health; it is
+ * counted as result="denied" and logged once per instance until a probe goes through again.
+ *
  * Health flips after health.probe_unhealthy_threshold consecutive failures (or
  * probe_healthy_threshold consecutive successes), never on a single lost probe; the write to the
  * registry runs on libuv's thread pool, so a slow registry does not stall the probes. */
@@ -27,6 +33,7 @@
 #include "healthcheck.h"
 
 #define STATUS_LINE_MAX 256 /* bytes read before giving up on finding a status line */
+#define OWN_REFRESH_MS 30000 /* how often this host's addresses are re-read */
 
 typedef struct probe_job probe_job;
 
@@ -44,6 +51,7 @@ struct hc_prober {
     uint32_t cursor;
     uint64_t tick_ms;
     uint64_t rng;
+    int64_t own_read_ms; /* when this host's addresses were last read */
     probe_job *jobs; /* in flight, for the stop */
 };
 
@@ -67,6 +75,8 @@ struct probe_job {
     int open; /* handles not yet closed, plus a pending resolution */
     bool done;
     uint64_t started_ns;
+    const char *denied; /* why the resolved address may not be probed */
+    char denied_ip[CAIRN_IP_TEXT_MAX];
     char buf[STATUS_LINE_MAX];
     size_t len;
 };
@@ -190,8 +200,15 @@ static void record(hc_prober *p, probe_job *j, hc_probe_result r)
     healthcheck *hc = p->hc;
     hc_table_lock(&hc->table);
     hc_instance *e = hc_table_find_key(&hc->table, j->key, j->key_len);
-    if (e) {
+    if (e && r == HC_PROBE_DENIED) {
         e->probing = false;
+        if (!e->resolve_denied)
+            log_warn("%s %s %s:%d is not probed: it resolves to %s, %s", e->svc->ns, e->svc->name,
+                     e->ip, (int)e->port, j->denied_ip, j->denied);
+        e->resolve_denied = true;
+    } else if (e) {
+        e->probing = false;
+        e->resolve_denied = false;
         if (r == HC_PROBE_SUCCESS) {
             e->fail_streak = 0;
             if (e->ok_streak < UINT16_MAX)
@@ -316,6 +333,16 @@ static void on_connect(uv_connect_t *c, int status)
 static void connect_to(probe_job *j, const struct sockaddr *addr)
 {
     hc_prober *p = j->p;
+    /* The last word on where a probe goes: the address itself, whatever named it. */
+    cairn_ip ip;
+    j->denied = cairn_ip_from_sockaddr(addr, &ip)
+                    ? hc_netfilter_deny_ip(&p->hc->probe_filter, &ip)
+                    : "not an IP address";
+    if (j->denied) {
+        cairn_ip_format(&ip, j->denied_ip, sizeof j->denied_ip);
+        finish(j, HC_PROBE_DENIED);
+        return;
+    }
     if (uv_tcp_init(&p->loop, &j->tcp) != 0) {
         finish(j, HC_PROBE_FAILURE);
         return;
@@ -428,6 +455,10 @@ static void on_tick(uv_timer_t *t)
     if (p->stopping || budget <= 0)
         return;
     int64_t now = hc_now_ms(), interval = hc->cfg.probe_interval_ms;
+    if (now - p->own_read_ms >= OWN_REFRESH_MS) {
+        hc_netfilter_refresh_own(&hc->probe_filter); /* a failure keeps the previous ones */
+        p->own_read_ms = now;
+    }
     probe_job *ready = NULL;
     hc_table_lock(&hc->table);
     hc_table *tb = &hc->table;
@@ -489,6 +520,7 @@ cairn_err hc_probe_start(healthcheck *hc, cairn_status *st)
     if (!p)
         return cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
     p->hc = hc;
+    p->own_read_ms = hc_now_ms(); /* healthcheck_configure read them */
     p->rng = uv_hrtime() ^ ((uint64_t)getpid() << 32) ^ 0x9e3779b97f4a7c15ULL;
     if (!p->rng)
         p->rng = 1;

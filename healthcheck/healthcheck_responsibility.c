@@ -61,7 +61,9 @@ bool healthcheck_is_responsible(const char *ns, const char *grouped)
     bool yes = true;
     if (member_count > 0 && self_addr) {
         /* The index range this node occupies in the sorted list (one entry, or several when
-         * the list repeats it, as DistroMapper allows); not in the list: responsible. */
+         * the list repeats it, as DistroMapper allows). Not in the list (a cluster member that
+         * is not READY yet): nothing, unlike DistroMapper, whose missing node owned everything
+         * (cluster-design §1.1 "flaws not to copy"; no sweep before READY, §2.6). */
         size_t first = member_count, last = 0;
         for (size_t i = 0; i < member_count; i++) {
             if (strcmp(members[i], self_addr) == 0) {
@@ -70,6 +72,7 @@ bool healthcheck_is_responsible(const char *ns, const char *grouped)
                 last = i;
             }
         }
+        yes = false;
         if (first < member_count) {
             size_t idx = cairn_distro_index(grouped, strlen(grouped), (uint32_t)member_count);
             yes = idx >= first && idx <= last;

@@ -1,4 +1,5 @@
 /* Start-up and shut-down of the healthcheck role, its configuration and its /health answer. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,8 +26,13 @@ cairn_err healthcheck_configure(healthcheck *hc, const cairn_config *cfg, cairn_
     c->probe_healthy_threshold = (int)cairn_config_int(cfg, "health.probe_healthy_threshold");
     c->probe_unhealthy_threshold = (int)cairn_config_int(cfg, "health.probe_unhealthy_threshold");
     c->max_probes_in_flight = (int)cairn_config_int(cfg, "health.max_probes_in_flight");
-    return hc_netfilter_parse(&hc->probe_filter, cairn_config_string(cfg, "health.probe_networks"),
-                              st);
+    cairn_err err = hc_netfilter_parse(&hc->probe_filter,
+                                       cairn_config_string(cfg, "health.probe_networks"), st);
+    if (err == CAIRN_OK && hc_netfilter_refresh_own(&hc->probe_filter) != 0)
+        log_warn("cannot read this host's addresses (%s): probes are kept from loopback and "
+                 "special addresses only until they can be read",
+                 strerror(errno));
+    return err;
 }
 
 static void collect(cairn_metrics *m, void *arg)
@@ -38,6 +44,7 @@ static void collect(cairn_metrics *m, void *arg)
     cairn_gauge_set(hc->metrics.tracked, (double)all);
     cairn_gauge_set(hc->metrics.tracked_ephemeral, (double)ephemeral);
     cairn_gauge_set(hc->metrics.probed, (double)probed);
+    cairn_gauge_set(hc->metrics.probe_denied, (double)hc_table_denied(&hc->table));
 }
 
 bool healthcheck_health(void *arg, char *detail, size_t detail_len)
@@ -76,7 +83,7 @@ cairn_err healthcheck_start(healthcheck *hc, cairn_role *role, bool *stopped, ca
     if (!(hc->registry = cairn_rpc_client_open(reg_url, "registry", hc->cfg.registry_timeout_ms,
                                                st)))
         goto fail;
-    if (hc_sync_start(hc, st) != CAIRN_OK)
+    if (hc_sync_start(hc, st) != CAIRN_OK || hc_members_start(hc, st) != CAIRN_OK)
         goto fail;
     /* Instances are loaded before beats are answered, so that every instance present now gets
      * the same fresh grace period instead of being looked up one beat at a time. */
@@ -114,6 +121,7 @@ void healthcheck_stop(healthcheck *hc)
     hc->server = NULL;
     hc_probe_stop(hc);
     hc_sweep_stop(hc);
+    hc_members_stop(hc);
     hc_sync_stop(hc);
     cairn_rpc_client_close(hc->registry);
     hc->registry = NULL;

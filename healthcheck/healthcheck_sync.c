@@ -2,12 +2,13 @@
  * snapshot, then applies events). The SUB socket is dialed before anything is read; each time it
  * connects to the registry's publisher — at start and after a registry restart, when events may
  * have been missed — the whole store is loaded again with SNAPSHOT_PAGE. Between loads, each
- * change event makes this thread fetch that service's snapshot (SERVICE_GET) and reconcile it;
- * events that arrive together are merged per service, and a snapshot already as new as the event
- * is not fetched again. Events are chained by revision (cairn_follow.h): the first page of a
- * load says which revision it covers, and an event that does not follow on (one was dropped, or
- * the registry's tick is ahead) triggers a full load. A full load also runs every HC_RESYNC_MS as
- * a safety net. */
+ * change event reconciles its service from the snapshot the event carries, or, when it carries
+ * none (the service is over registry.event_snapshot_max_bytes), from one fetched with
+ * SERVICE_GET; a removal event drops the service. Events that arrive together are merged per
+ * service (the newest wins), and a table already as new as the event is left alone. Events are
+ * chained by revision (cairn_follow.h): the first page of a load says which revision it covers,
+ * and an event that does not follow on (one was dropped, or the registry's tick is ahead)
+ * triggers a full load. A full load also runs every HC_RESYNC_MS as a safety net. */
 #include <malloc.h>
 #include <nng/nng.h>
 #include <pthread.h>
@@ -27,7 +28,6 @@
 #define HC_PAGE_SIZE 256
 #define HC_RECV_TIMEOUT_MS 100
 #define HC_EVENT_BATCH 4096  /* events merged before their services are fetched */
-#define HC_MAX_EVENT_BYTES (1 << 20)
 #define HC_RETRY_MIN_MS 100
 #define HC_RETRY_MAX_MS 2000
 
@@ -50,11 +50,39 @@ struct hc_sync {
     cairn_hashmap *pending; /* ns \0 svc → pending_event* */
 };
 
+/* The newest change of one service among the events received together. */
 typedef struct pending_event {
     char *ns;
     char *svc;
     uint64_t revision;
+    bool removed;
+    char *snapshot; /* a copy of the event's encoded snapshot, or NULL: fetch it */
+    size_t snapshot_len;
 } pending_event;
+
+static void pending_free(pending_event *p)
+{
+    free(p->ns);
+    free(p->svc);
+    free(p->snapshot);
+    free(p);
+}
+
+/* Takes what ev says about its service's state: the newest event of a service wins. */
+static void pending_take(pending_event *p, const cairn_change_event *ev)
+{
+    if (ev->revision < p->revision)
+        return;
+    p->revision = ev->revision;
+    p->removed = ev->kind == CAIRN_CHANGE_REMOVED;
+    free(p->snapshot);
+    p->snapshot = NULL;
+    p->snapshot_len = 0;
+    if (ev->snapshot && (p->snapshot = malloc(ev->snapshot_len ? ev->snapshot_len : 1))) {
+        memcpy(p->snapshot, ev->snapshot, ev->snapshot_len);
+        p->snapshot_len = ev->snapshot_len;
+    } /* out of memory: fetched instead */
+}
 
 static void on_pipe(void *arg, bool connected)
 {
@@ -132,11 +160,8 @@ static void pending_clear(hc_sync *s)
     void *v;
     cairn_hashmap_iter_init(&it, s->pending);
     while (cairn_hashmap_iter_next(&it, NULL, NULL, &v)) {
-        pending_event *p = v;
         cairn_hashmap_iter_remove(&it);
-        free(p->ns);
-        free(p->svc);
-        free(p);
+        pending_free(v);
     }
 }
 
@@ -151,18 +176,17 @@ static void pending_add(hc_sync *s, const cairn_change_event *ev)
     memcpy(key + a + 1, ev->service, b);
     pending_event *p = cairn_hashmap_get(s->pending, key, a + 1 + b);
     if (p) {
-        if (ev->revision > p->revision)
-            p->revision = ev->revision;
+        pending_take(p, ev);
     } else if ((p = calloc(1, sizeof *p))) {
         p->ns = strdup(ev->namespace_id);
         p->svc = strdup(ev->service);
-        p->revision = ev->revision;
+        pending_take(p, ev);
         if (!p->ns || !p->svc || cairn_hashmap_put(s->pending, key, a + 1 + b, p, NULL) != 0) {
-            free(p->ns);
-            free(p->svc);
-            free(p);
+            pending_free(p);
             atomic_store(&s->reload, true); /* lost track of a change: reload everything */
         }
+    } else {
+        atomic_store(&s->reload, true);
     }
     free(key);
 }
@@ -198,6 +222,31 @@ static bool receive_event(hc_sync *s, int flags)
     return true;
 }
 
+/* Brings the table's view of p's service to p's revision; false when that failed. */
+static bool apply_one(healthcheck *hc, const pending_event *p)
+{
+    cairn_service_snapshot snap;
+    cairn_status st;
+    if (p->removed) {
+        memset(&snap, 0, sizeof snap); /* found = false: the service is dropped */
+        return hc_table_apply(&hc->table, p->ns, p->svc, &snap, hc_now_ms(), 0) == 0;
+    }
+    if (p->snapshot) {
+        if (cairn_snapshot_decode(p->snapshot, p->snapshot_len, &snap, &st) == CAIRN_OK) {
+            bool ok = hc_table_apply(&hc->table, p->ns, p->svc, &snap, hc_now_ms(), 0) == 0;
+            cairn_service_snapshot_free(&snap);
+            return ok;
+        }
+        log_warn("undecodable snapshot in the change event of %s (%s); reading it instead",
+                 p->svc, st.message);
+    }
+    cairn_reply rep;
+    bool ok = hc_call_service_get(hc, p->ns, p->svc, &rep, &st) == CAIRN_OK &&
+              hc_table_apply(&hc->table, p->ns, p->svc, &rep.snapshot, hc_now_ms(), 0) == 0;
+    cairn_reply_free(&rep);
+    return ok;
+}
+
 static void apply_pending(hc_sync *s)
 {
     healthcheck *hc = s->hc;
@@ -207,24 +256,11 @@ static void apply_pending(hc_sync *s)
     while (cairn_hashmap_iter_next(&it, NULL, NULL, &v)) {
         pending_event *p = v;
         cairn_hashmap_iter_remove(&it);
-        bool failed = false;
-        if (!atomic_load(&s->stop) && !atomic_load(&s->reload) &&
-            hc_table_revision(&hc->table, p->ns, p->svc) < p->revision) {
-            cairn_reply rep;
-            cairn_status st;
-            if (hc_call_service_get(hc, p->ns, p->svc, &rep, &st) == CAIRN_OK)
-                failed = hc_table_apply(&hc->table, p->ns, p->svc, &rep.snapshot, hc_now_ms(),
-                                        0) != 0;
-            else
-                failed = true;
-            cairn_reply_free(&rep);
-        }
         /* A change we could not follow is caught up by a full load. */
-        if (failed)
+        if (!atomic_load(&s->stop) && !atomic_load(&s->reload) &&
+            hc_table_revision(&hc->table, p->ns, p->svc) < p->revision && !apply_one(hc, p))
             atomic_store(&s->reload, true);
-        free(p->ns);
-        free(p->svc);
-        free(p);
+        pending_free(p);
     }
 }
 
@@ -299,7 +335,7 @@ cairn_err hc_sync_start(healthcheck *hc, cairn_status *st)
     /* Subscribe first: the load that the connection triggers must not miss a change made while
      * it runs. */
     cairn_follow_init(&s->follow);
-    if (cairn_sub_open(&s->sub, url, HC_MAX_EVENT_BYTES, HC_RECV_TIMEOUT_MS, on_pipe, s, st))
+    if (cairn_sub_open(&s->sub, url, CAIRN_EVENT_MAX_BYTES, HC_RECV_TIMEOUT_MS, on_pipe, s, st))
         goto fail;
     int rv;
     if ((rv = pthread_create(&s->thread, NULL, sync_main, s)) != 0) {

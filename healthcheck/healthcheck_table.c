@@ -32,7 +32,7 @@ static size_t service_key(char *buf, size_t len, const char *ns, const char *svc
 
 #define SERVICE_KEY_MAX (CAIRN_MAX_NAMESPACE_LEN + 1 + CAIRN_MAX_SERVICE_LEN + 16)
 
-int hc_table_init(hc_table *t, const hc_netfilter *probe_filter, int64_t beat_timeout_ms,
+int hc_table_init(hc_table *t, hc_netfilter *probe_filter, int64_t beat_timeout_ms,
                   int64_t delete_timeout_ms)
 {
     pthread_once(&default_cluster_once, init_default_cluster);
@@ -155,16 +155,35 @@ static void probed_remove(hc_table *t, hc_instance *in)
     in->probe_index = HC_NOT_PROBED;
 }
 
+/* Records whether in has a checker its address keeps from running (denied: why, or NULL); says
+ * so in the log once, when that starts. */
+static void set_denied(hc_table *t, hc_instance *in, const char *denied)
+{
+    if (!denied == !in->probe_denied)
+        return;
+    in->probe_denied = denied != NULL;
+    if (!denied) {
+        t->denied_count--;
+        return;
+    }
+    t->denied_count++;
+    log_warn("%s %s %s:%d is not probed: %s; its health stays as registered", in->svc->ns,
+             in->svc->name, in->ip, (int)in->port, denied);
+}
+
 /* A persistent instance is probed when its cluster has a TCP or HTTP checker and its address is
- * one the probes may reach. A change of checker starts its counts over. */
+ * one the probes may reach; one the filter denies is left as it is (a probe that is not made
+ * reveals nothing about the port). A change of checker starts its counts over. */
 static void probe_update(hc_table *t, hc_instance *in)
 {
     bool want = false;
+    const char *denied = NULL;
     if (!in->ephemeral) {
         cairn_check_type type = hc_instance_cluster(in)->check_type;
-        want = (type == CAIRN_CHECK_TCP || type == CAIRN_CHECK_HTTP) &&
-               hc_netfilter_allows(t->probe_filter, in->ip);
+        if (type == CAIRN_CHECK_TCP || type == CAIRN_CHECK_HTTP)
+            want = !(denied = hc_netfilter_deny(t->probe_filter, in->ip));
     }
+    set_denied(t, in, denied);
     if (!want) {
         probed_remove(t, in);
         return;
@@ -260,6 +279,7 @@ void hc_table_remove(hc_table *t, hc_instance *in)
     if (hc_instance_key(in, &k) == 0)
         cairn_hashmap_remove(t->instances, k.bytes, k.len);
     probed_remove(t, in);
+    set_denied(t, in, NULL);
     hc_service *s = in->svc;
     hc_instance *last = s->instances[--s->count];
     s->instances[in->index] = last;
@@ -340,6 +360,10 @@ int hc_table_apply(hc_table *t, const char *ns, const char *svc, const cairn_ser
         const cairn_instance *in = &snap->instances[i];
         const char *cluster = in->cluster && *in->cluster ? in->cluster : CAIRN_DEFAULT_CLUSTER;
         cairn_key k;
+        /* A connection-owned instance lives as long as its connection, never by beats: not
+         * tracked, so no expiry and no self-preservation count (dropped if it was). */
+        if (in->owner && in->owner[0])
+            continue;
         if (!in->ip || cairn_key_instance(&k, ns, svc, in->ephemeral, cluster, in->ip, in->port))
             continue;
         hc_instance *e = cairn_hashmap_get(t->instances, k.bytes, k.len);
@@ -409,4 +433,12 @@ void hc_table_counts(hc_table *t, size_t *instances, size_t *ephemeral, size_t *
     *ephemeral = t->ephemeral_count;
     *probed = t->probed_count;
     hc_table_unlock(t);
+}
+
+size_t hc_table_denied(hc_table *t)
+{
+    hc_table_lock(t);
+    size_t n = t->denied_count;
+    hc_table_unlock(t);
+    return n;
 }

@@ -42,6 +42,8 @@ typedef struct hc_instance {
     int64_t next_probe_ms; /* monotonic */
     uint16_t ok_streak, fail_streak;
     bool probing; /* a probe is in flight */
+    bool probe_denied;   /* has a TCP/HTTP checker, but its address may not be probed */
+    bool resolve_denied; /* its hostname last resolved to an address that may not be probed */
 } hc_instance;
 
 struct hc_service {
@@ -65,13 +67,14 @@ typedef struct hc_table {
     uint32_t probed_count, probed_cap;
     size_t ephemeral_count;
     uint32_t next_mark;
-    const hc_netfilter *probe_filter;
+    hc_netfilter *probe_filter;
+    uint32_t denied_count; /* instances with probe_denied */
     int64_t beat_timeout_ms;   /* health.beat_timeout_ms, before metadata overrides */
     int64_t delete_timeout_ms; /* health.delete_timeout_ms */
 } hc_table;
 
 /* Returns 0, or -1 when out of memory. probe_filter must outlive the table. */
-int hc_table_init(hc_table *t, const hc_netfilter *probe_filter, int64_t beat_timeout_ms,
+int hc_table_init(hc_table *t, hc_netfilter *probe_filter, int64_t beat_timeout_ms,
                   int64_t delete_timeout_ms);
 void hc_table_destroy(hc_table *t);
 
@@ -102,7 +105,8 @@ const cairn_cluster *hc_instance_cluster(const hc_instance *in);
 /* Reconciles one service with a registry snapshot: new instances are tracked with their last beat
  * now (a grace period), known ones keep their last beat and take the registry's health, marked
  * flag and metadata overrides, and instances the snapshot lacks are dropped. A snapshot older
- * than the one applied last is ignored; a missing service is dropped. pass (non-zero) records a
+ * than the one applied last is ignored; a missing service is dropped. Connection-owned
+ * instances (cairn_instance.owner set) are not tracked: they get no beats and never expire. pass (non-zero) records a
  * full load; hc_table_end_pass then drops the services that load did not see. Returns 0, or -1
  * when out of memory (the table stays consistent; some instances may be missing). */
 int hc_table_apply(hc_table *t, const char *ns, const char *svc, const cairn_service_snapshot *snap,
@@ -112,5 +116,7 @@ void hc_table_end_pass(hc_table *t, uint32_t pass);
 uint64_t hc_table_revision(hc_table *t, const char *ns, const char *svc);
 /* Tracked instances and tracked ephemeral ones. */
 void hc_table_counts(hc_table *t, size_t *instances, size_t *ephemeral, size_t *probed);
+/* Instances with a TCP/HTTP checker whose address may not be probed (healthcheck_netfilter.h). */
+size_t hc_table_denied(hc_table *t);
 
 #endif

@@ -1,7 +1,9 @@
 /* The pusher role (§12, design §4 Push): subscribers arrive from the gateway's subscription
  * publisher, changes from the registry's event publisher; a change of an owned service with
  * subscribers is pushed, after the merge window, as one datagram per distinct (clusters, agent
- * class) to every subscriber, from one UDP socket that also receives the acks.
+ * class) to every subscriber, from one UDP socket that also receives the acks. The state pushed
+ * is the snapshot the newest change event of the window carried (pusher_service.snapshot), or,
+ * when it carried none or events were lost, the service read with SERVICE_GET.
  *
  * Nothing depends on having been connected at the right moment: each time the pusher (re)connects
  * to the gateway, or sees a gap in its subscription sequence, it loads the gateway's table of the
@@ -32,6 +34,7 @@
 #include "cairn_sub.h"
 #include "pusher_metrics.h"
 #include "pusher_rate.h"
+#include "pusher_recent.h"
 #include "pusher_subs.h"
 #include "pusher_timer.h"
 #include "pusher_udp.h"
@@ -67,6 +70,7 @@ typedef struct pusher {
     /* loop thread only */
     pusher_udp udp;
     pusher_subs subs;
+    pusher_recent recent; /* changes nobody was subscribed to, for a subscription that raced them */
     pusher_timers timers;
     pusher_timer sweep;
     pusher_rate *rate;

@@ -12,7 +12,7 @@
 #include "pusher.h"
 #include "pusher_delivery.h"
 
-/* The largest subscription or change event taken from a SUB socket. */
+/* The largest subscription taken from the gateway (change events: CAIRN_EVENT_MAX_BYTES). */
 #define MAX_SUB_MESSAGE (64 * 1024)
 /* The loop is stuck when it has not turned for this long beyond a registry call. */
 #define STUCK_MS 5000
@@ -123,7 +123,7 @@ static cairn_err open_upstreams(pusher *p, cairn_status *st)
         endpoint_url(p, CAIRN_EP_GATEWAY_SUBSCRIPTIONS, url, sizeof url, st) ||
         cairn_sub_open(&p->subscriptions, url, MAX_SUB_MESSAGE, 0, on_gateway_pipe, p, st) ||
         endpoint_url(p, CAIRN_EP_REGISTRY_EVENTS, url, sizeof url, st) ||
-        cairn_sub_open(&p->events, url, MAX_SUB_MESSAGE, 0, on_registry_pipe, p, st))
+        cairn_sub_open(&p->events, url, CAIRN_EVENT_MAX_BYTES, 0, on_registry_pipe, p, st))
         return st->code;
     return CAIRN_OK;
 }
@@ -144,6 +144,7 @@ cairn_err pusher_open(pusher *p, cairn_role *role, cairn_status *st)
         cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
         goto fail;
     }
+    pusher_recent_init(&p->recent);
     if (pusher_subs_init(&p->subs, p->cfg.max_subscribers_per_service, p->cfg.max_subscribers,
                          pusher_delivery_forget_sub, p) != 0 ||
         pusher_delivery_init(p) != 0 || !(p->rate = pusher_rate_new(p->cfg.max_sends_per_second))) {

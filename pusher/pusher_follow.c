@@ -5,17 +5,18 @@
 
 #include "cairn_java_hash.h"
 #include "cairn_log.h"
+#include "cairn_requests.h"
 #include "pusher.h"
 
 bool pusher_follow_load_subscriptions(pusher *p, int64_t now)
 {
     cairn_request rq;
-    cairn_request_init(&rq, CAIRN_MSG_SUBSCRIPTION_SNAPSHOT);
-    rq.page_no = p->cfg.index;
-    rq.page_size = p->cfg.count;
     cairn_reply rep;
+    cairn_reply_init(&rep);
     cairn_status st;
-    cairn_err err = cairn_rpc_call(p->gateway, &rq, &rep, &st);
+    cairn_err err = cairn_request_subscription_snapshot(&rq, p->cfg.index, p->cfg.count, &st);
+    if (err == CAIRN_OK)
+        err = cairn_rpc_call(p->gateway, &rq, &rep, &st);
     cairn_request_free(&rq);
     if (err != CAIRN_OK) {
         log_debug("subscription snapshot: %s", st.message);
@@ -52,6 +53,7 @@ void pusher_follow_push_all(pusher *p, int64_t now)
     void *v;
     while (cairn_hashmap_iter_next(&it, NULL, NULL, &v)) {
         pusher_service *svc = v;
+        pusher_service_forget(svc); /* events after it may be lost: read it afresh */
         if (svc->count > 0) {
             pusher_push_schedule(p, svc, wall_ms, now);
             n++;

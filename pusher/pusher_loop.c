@@ -19,6 +19,16 @@
 /* A subscription snapshot the gateway did not deliver is asked again this soon. */
 #define SNAPSHOT_RETRY_MS 100
 
+/* A new subscriber of a service whose change arrived just before it (pusher_recent.h). */
+static void pushed_if_raced(pusher *p, const cairn_subscription *sub, int64_t now)
+{
+    if (!pusher_recent_changed(&p->recent, sub->namespace_id, sub->service, now))
+        return;
+    pusher_service *svc = pusher_subs_service(&p->subs, sub->namespace_id, sub->service);
+    if (svc)
+        pusher_push_schedule(p, svc, now, now);
+}
+
 static void on_subscription(pusher *p, const void *buf, size_t len, int64_t now)
 {
     cairn_subscription sub;
@@ -45,6 +55,7 @@ static void on_subscription(pusher *p, const void *buf, size_t len, int64_t now)
             cairn_counter_inc(p->metrics.sub_added);
             log_debug("subscriber %s:%d for %s (clusters \"%s\")", sub.ip, (int)sub.port,
                       sub.service, sub.clusters ? sub.clusters : "");
+            pushed_if_raced(p, &sub, now);
             break;
         case PUSHER_SUB_REFRESHED:
             cairn_counter_inc(p->metrics.sub_refreshed);
@@ -93,7 +104,8 @@ static void on_event(pusher *p, const void *buf, size_t len, int64_t now)
         return;
     case CAIRN_FOLLOW_GAP:
         /* The first event of a connection, or events were lost: whatever changed meanwhile is
-         * covered by pushing every subscribed service (each push reads the service afresh). */
+         * covered by pushing every subscribed service (each push reads the service afresh,
+         * pusher_follow_push_all forgets what events said). */
         pusher_follow_push_all(p, now);
         cairn_follow_synced(&p->event_follow, ev.revision);
         atomic_store(&p->events_synced, true);
@@ -105,8 +117,13 @@ static void on_event(pusher *p, const void *buf, size_t len, int64_t now)
     if (ev.kind != CAIRN_CHANGE_TICK && ev.namespace_id && ev.service &&
         cairn_push_owner(ev.namespace_id, ev.service, p->cfg.count) == p->cfg.index) {
         pusher_service *svc = pusher_subs_service(&p->subs, ev.namespace_id, ev.service);
-        if (svc)
+        if (svc) {
+            /* Events come in revision order: the last one noted is the service's state. */
+            pusher_service_note_change(svc, &ev);
             pusher_push_schedule(p, svc, ev.at_ms, now);
+        } else {
+            pusher_recent_note(&p->recent, ev.namespace_id, ev.service, now);
+        }
     }
     cairn_event_free(&ev);
 }

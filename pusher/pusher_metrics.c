@@ -38,6 +38,11 @@ int pusher_metrics_init(pusher_metrics *pm, cairn_metrics *m)
     pm->refused_total = C("subscriptions_refused_total", refused_help, "reason=\"total_limit\"");
     pm->refused_invalid = C("subscriptions_refused_total", refused_help, "reason=\"invalid\"");
     pm->rounds = C("push_rounds_total", "Pushes of a changed service (after coalescing).", NULL);
+    static const char source_help[] =
+        "Service states pushed, by source: the change event's snapshot (or removal), or a "
+        "SERVICE_GET read (no snapshot in the event, or events were lost).";
+    pm->snapshot_from_event = C("push_snapshots_total", source_help, "source=\"event\"");
+    pm->snapshot_from_registry = C("push_snapshots_total", source_help, "source=\"registry\"");
     pm->sent = C("pushes_sent_total", "Push datagrams sent (first transmissions).", NULL);
     pm->acked = C("pushes_acked_total", "Pushes acknowledged by their subscriber.", NULL);
     pm->retried = C("pushes_retried_total", "Retransmissions of unacknowledged pushes.", NULL);

@@ -4,6 +4,7 @@
  *   subscriptions_total{result="added|refreshed"}
  *   subscriptions_refused_total{reason="service_limit|total_limit|invalid"}
  *   push_rounds_total                                     pushes of a service (after coalescing)
+ *   push_snapshots_total{source="event|registry"}         where a push's service state came from
  *   pushes_sent_total                                     first transmissions
  *   pushes_acked_total, pushes_retried_total, pushes_failed_total (no ack after the retries,
  *     or a send error), pushes_superseded_total (a newer push replaced an unacked one)
@@ -32,6 +33,7 @@ typedef struct pusher_metrics {
     cairn_counter *rate_limited, *send_deferred;
     cairn_counter *raw_bytes, *sent_bytes, *gzip, *oversize, *zombies;
     cairn_counter *garbage, *unmatched, *registry_errors, *bad_messages;
+    cairn_counter *snapshot_from_event, *snapshot_from_registry;
     cairn_counter *event_gaps, *subscription_snapshots;
     cairn_histogram *ack_seconds, *change_to_send_seconds;
 } pusher_metrics;

@@ -1,10 +1,12 @@
-/* Push rounds: coalescing changes over the merge window, the service snapshot from the registry,
- * one rendering and one datagram per distinct (clusters, agent class), and the sends. */
+/* Push rounds: coalescing changes over the merge window, the service snapshot (the one the newest
+ * change event carried, else read from the registry), one rendering and one datagram per
+ * distinct (clusters, agent class), and the sends. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "cairn_log.h"
 #include "cairn_render.h"
+#include "cairn_requests.h"
 #include "pusher.h"
 #include "pusher_delivery.h"
 #include "pusher_payload.h"
@@ -44,12 +46,32 @@ static void retry_later(pusher *p, pusher_service *svc)
 static cairn_err fetch(pusher *p, const pusher_service *svc, cairn_reply *rep,
                        const cairn_service_snapshot **snap)
 {
+    /* What the newest change event said, when it said it: no registry round trip. */
+    cairn_reply_init(rep);
+    if (svc->removed) {
+        *snap = NULL;
+        cairn_counter_inc(p->metrics.snapshot_from_event);
+        return CAIRN_OK;
+    }
+    if (svc->snapshot) {
+        cairn_status st;
+        if (cairn_snapshot_decode(svc->snapshot, svc->snapshot_len, &rep->snapshot, &st) ==
+            CAIRN_OK) {
+            rep->has_snapshot = true;
+            *snap = rep->snapshot.found ? &rep->snapshot : NULL;
+            cairn_counter_inc(p->metrics.snapshot_from_event);
+            return CAIRN_OK;
+        }
+        log_warn("undecodable snapshot in the change event of %s (%s); reading it instead",
+                 svc->name, st.message);
+    }
     cairn_request rq;
-    cairn_request_init(&rq, CAIRN_MSG_SERVICE_GET);
-    rq.namespace_id = svc->namespace_id; /* borrowed: not freed below */
-    rq.service = svc->name;
     cairn_status st;
-    cairn_err err = cairn_rpc_call(p->registry, &rq, rep, &st);
+    cairn_reply_init(rep);
+    cairn_err err = cairn_request_service_get(&rq, svc->namespace_id, svc->name, &st);
+    if (err == CAIRN_OK)
+        err = cairn_rpc_call(p->registry, &rq, rep, &st);
+    cairn_request_free(&rq);
     if (err == CAIRN_OK && rep->code != CAIRN_OK && rep->code != CAIRN_E_NOT_FOUND)
         err = cairn_fail(&st, rep->code, "%s", rep->message ? rep->message : "");
     if (err != CAIRN_OK) {
@@ -60,6 +82,7 @@ static cairn_err fetch(pusher *p, const pusher_service *svc, cairn_reply *rep,
         p->registry_failing = true;
         return err;
     }
+    cairn_counter_inc(p->metrics.snapshot_from_registry);
     if (p->registry_failing)
         log_info("the registry answers again: pushes resume");
     p->registry_failing = false;
@@ -133,7 +156,8 @@ void pusher_push_run(pusher *p, pusher_service *svc, int64_t now)
         pusher_subs_release_service(&p->subs, svc);
         return;
     }
-    if (now < p->registry_retry_at) {
+    /* Only a push that must read the service waits for a failing registry. */
+    if (now < p->registry_retry_at && !svc->snapshot && !svc->removed) {
         retry_later(p, svc);
         return;
     }
@@ -145,6 +169,7 @@ void pusher_push_run(pusher *p, pusher_service *svc, int64_t now)
         retry_later(p, svc);
         return;
     }
+    pusher_service_forget(svc); /* used: the next change brings its own */
     now = pusher_now_ms(); /* the call took time */
     cairn_counter_inc(p->metrics.rounds);
 

@@ -51,6 +51,7 @@ static void free_sub(pusher_sub *s)
 
 static void free_service(pusher_service *svc)
 {
+    free(svc->snapshot);
     free(svc->namespace_id);
     free(svc->name);
     free(svc->key);
@@ -93,6 +94,24 @@ void pusher_subs_destroy(pusher_subs *t)
     cairn_hashmap_free(t->subs);
     cairn_hashmap_free(t->services);
     t->subs = t->services = NULL;
+}
+
+void pusher_service_forget(pusher_service *svc)
+{
+    free(svc->snapshot);
+    svc->snapshot = NULL;
+    svc->snapshot_len = 0;
+    svc->removed = false;
+}
+
+void pusher_service_note_change(pusher_service *svc, const cairn_change_event *ev)
+{
+    pusher_service_forget(svc);
+    svc->removed = ev->kind == CAIRN_CHANGE_REMOVED;
+    if (ev->snapshot && (svc->snapshot = malloc(ev->snapshot_len ? ev->snapshot_len : 1))) {
+        memcpy(svc->snapshot, ev->snapshot, ev->snapshot_len);
+        svc->snapshot_len = ev->snapshot_len;
+    } /* out of memory: the push reads the service */
 }
 
 pusher_service *pusher_subs_service(const pusher_subs *t, const char *namespace_id,

@@ -47,6 +47,12 @@ struct pusher_service {
     uint32_t count;
     pusher_timer timer;   /* armed while a push is scheduled (the merge window) */
     int64_t change_at_ms; /* wall clock of the oldest change the scheduled push covers */
+    /* What the newest change event said the service now is, kept for the scheduled push so
+     * that it need not read the service back: its encoded snapshot (owned), or removed; with
+     * neither, the push reads it (SERVICE_GET). */
+    char *snapshot;
+    size_t snapshot_len;
+    bool removed;
 };
 
 typedef enum pusher_sub_result {
@@ -89,6 +95,13 @@ pusher_service *pusher_subs_service(const pusher_subs *t, const char *namespace_
 size_t pusher_subs_expire_service(pusher_subs *t, pusher_service *svc, int64_t now,
                                   int64_t ttl_ms);
 size_t pusher_subs_expire(pusher_subs *t, int64_t now, int64_t ttl_ms);
+
+/* Keeps what the change event ev says svc now is (a copy of its snapshot, or that it was
+ * removed), replacing what an older event said; an event without either leaves the push to read
+ * the service. */
+void pusher_service_note_change(pusher_service *svc, const cairn_change_event *ev);
+/* Drops what svc holds: the next push reads the service (after lost events, or once used). */
+void pusher_service_forget(pusher_service *svc);
 
 /* Frees svc when it has no subscriber and no scheduled push; returns true when it did. */
 bool pusher_subs_release_service(pusher_subs *t, pusher_service *svc);

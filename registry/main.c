@@ -6,7 +6,8 @@
 #include "cairn_role.h"
 #include "cairn_rpc.h"
 #include "registry_events.h"
-#include "registry_handlers.h"
+#include "registry_dispatch.h"
+#include "registry_sweep.h"
 
 int main(int argc, char **argv)
 {
@@ -19,11 +20,12 @@ int main(int argc, char **argv)
     registry_metrics metrics;
     registry_writer *writer = NULL;
     registry_events *events = NULL;
+    registry_sweep *sweep = NULL;
     cairn_rpc_server *server = NULL;
     cairn_status st;
     cairn_status_clear(&st);
     char dir[PATH_MAX + 16], cmd_url[PATH_MAX + 64], ev_url[PATH_MAX + 64];
-    registry_metrics_init(&metrics, role.metrics);
+    registry_metrics_init(&metrics, role.metrics, registry_is_read);
     snprintf(dir, sizeof dir, "%s/registry", role.data_dir);
 
     if (registry_store_open(&store, dir, cairn_config_int(cfg, "registry.map_size_mb"), &st)) {
@@ -45,13 +47,33 @@ int main(int argc, char **argv)
         .metrics = &metrics,
         .max_batch = (uint32_t)cairn_config_int(cfg, "registry.max_batch"),
         .max_instances_per_service = cairn_config_int(cfg, "limits.max_instances_per_service"),
+        .limits = {.max_metadata_bytes =
+                       (size_t)cairn_config_int(cfg, "limits.max_metadata_bytes")},
         .publish = registry_events_publish,
         .publish_arg = events,
         .event_tick_ms = cairn_config_int(cfg, "registry.event_tick_ms"),
+        .event_snapshot_max_bytes =
+            (size_t)cairn_config_int(cfg, "registry.event_snapshot_max_bytes"),
     };
     if (registry_writer_start(&wcfg, &writer, &st))
         goto fail;
-    registry reg = {.store = &store, .writer = writer, .metrics = &metrics};
+    registry_sweep_config scfg = {
+        .store = &store,
+        .writer = writer,
+        .metrics = &metrics,
+        .clean_after_ms = cairn_config_int(cfg, "registry.empty_service_clean_after_ms"),
+        .period_ms = cairn_config_int(cfg, "registry.empty_service_sweep_ms"),
+    };
+    if (cairn_config_bool(cfg, "registry.empty_service_clean") &&
+        registry_sweep_start(&scfg, &sweep, &st))
+        goto fail;
+    registry reg = {
+        .store = &store,
+        .writer = writer,
+        .metrics = &metrics,
+        .limits = {.max_metadata_bytes =
+                       (size_t)cairn_config_int(cfg, "limits.max_metadata_bytes")},
+    };
     registry_metrics_attach(&metrics, &store, writer);
     cairn_role_set_health(&role, registry_health, &metrics);
     if (!(server = cairn_rpc_server_start_deferring(
@@ -60,6 +82,9 @@ int main(int argc, char **argv)
         goto fail;
 
     log_info("store %s, commands on %s, events on %s", dir, cmd_url, ev_url);
+    if (sweep)
+        log_info("services empty for %lld ms are removed (a sweep every %lld ms)",
+                 (long long)scfg.clean_after_ms, (long long)scfg.period_ms);
     cairn_role_ready(&role);
     cairn_role_wait_for_stop(&role);
     rc = 0;
@@ -72,6 +97,7 @@ stop:
     if (server)
         cairn_rpc_server_stop(server);
     registry_metrics_detach(&metrics);
+    registry_sweep_stop(sweep); /* its writes go through the writer */
     registry_writer_stop(writer);
     registry_events_close(events);
     registry_store_close(&store);

@@ -103,7 +103,7 @@ static cairn_err summarize_page(registry_store *s, MDB_txn *txn, const char *ns,
 cairn_err registry_service_catalog(registry_store *s, MDB_txn *txn, const cairn_request *req,
                                    cairn_reply *rep, cairn_status *st)
 {
-    const char *ns = registry_req_ns(req);
+    const char *ns = cairn_req_ns(req);
     if (cairn_check_length("namespaceId", ns, CAIRN_MAX_NAMESPACE_LEN, st))
         return st->code;
     catalog_page p = {.group_part = req->group, .name_part = req->filter};

@@ -5,6 +5,7 @@
 #include <nng/protocol/pubsub0/pub.h>
 #include <stdlib.h>
 
+#include "cairn_listen.h"
 #include "cairn_log.h"
 
 struct registry_events {
@@ -24,7 +25,7 @@ registry_events *registry_events_open(const char *url, cairn_status *st)
         free(e);
         return NULL;
     }
-    if ((rc = nng_listen(e->sock, url, NULL, 0))) {
+    if ((rc = cairn_listen(e->sock, url, CAIRN_LISTEN_PUB_MAX))) {
         cairn_fail(st, CAIRN_E_UNAVAILABLE, "listen for event subscribers on %s: %s", url,
                    nng_strerror(rc));
         nng_close(e->sock);

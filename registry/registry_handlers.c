@@ -1,196 +1,9 @@
-/* Dispatch of registry requests and the checks every handler shares. */
+/* The checks and helpers every registry handler shares. */
 #include "registry_handlers.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-
-bool registry_is_write(cairn_msg_type type)
-{
-    switch (type) {
-    case CAIRN_MSG_INSTANCE_UPSERT:
-    case CAIRN_MSG_INSTANCE_PATCH:
-    case CAIRN_MSG_INSTANCE_REMOVE:
-    case CAIRN_MSG_SERVICE_PUT:
-    case CAIRN_MSG_SERVICE_REMOVE:
-    case CAIRN_MSG_BEAT:
-    case CAIRN_MSG_INSTANCE_HEALTH:
-        return true;
-    default:
-        return false;
-    }
-}
-
-void registry_reply_fail(cairn_reply *rep, const cairn_status *st)
-{
-    cairn_reply_free(rep);
-    cairn_reply_init(rep);
-    cairn_reply_set_status(rep, st);
-}
-
-static cairn_err unsupported(const cairn_request *req, cairn_status *st)
-{
-    return cairn_fail(st, CAIRN_E_INVALID, "unsupported request type %d", (int)req->type);
-}
-
-/* A read: answered in the calling worker from a read-only transaction. */
-typedef cairn_err (*read_fn)(registry_store *s, MDB_txn *txn, const cairn_request *req,
-                             cairn_reply *rep, bool *handled, cairn_status *st);
-
-static cairn_err read_stats(registry_store *s, MDB_txn *txn, const cairn_request *req,
-                            cairn_reply *rep, bool *handled, cairn_status *st)
-{
-    return registry_stats(s, txn, rep, st);
-}
-
-static cairn_err read_beat(registry_store *s, MDB_txn *txn, const cairn_request *req,
-                           cairn_reply *rep, bool *handled, cairn_status *st)
-{
-    return registry_beat_read(s, txn, req, rep, handled, st);
-}
-
-#define READ(fn)                                                                           \
-    static cairn_err read_##fn(registry_store *s, MDB_txn *txn, const cairn_request *req,  \
-                               cairn_reply *rep, bool *handled, cairn_status *st)          \
-    {                                                                                      \
-        return registry_##fn(s, txn, req, rep, st);                                        \
-    }
-READ(service_get)
-READ(instance_get)
-READ(service_list)
-READ(snapshot_page)
-READ(service_catalog)
-READ(namespace_list)
-
-/* Every read request type and its handler: the one list of them (metrics label from it too). */
-static const read_fn readers[CAIRN_MSG__END] = {
-    [CAIRN_MSG_SERVICE_GET] = read_service_get,
-    [CAIRN_MSG_INSTANCE_GET] = read_instance_get,
-    [CAIRN_MSG_SERVICE_LIST] = read_service_list,
-    [CAIRN_MSG_STATS] = read_stats,
-    [CAIRN_MSG_SNAPSHOT_PAGE] = read_snapshot_page,
-    [CAIRN_MSG_BEAT] = read_beat, /* most beats change nothing: try the read path first */
-    [CAIRN_MSG_SERVICE_CATALOG] = read_service_catalog,
-    [CAIRN_MSG_NAMESPACE_LIST] = read_namespace_list,
-};
-
-bool registry_is_read(cairn_msg_type type)
-{
-    return (unsigned)type < CAIRN_MSG__END && readers[type];
-}
-
-/* Returns false when the request turned out to need the writer (a beat that changes state). */
-static bool handle_read(registry *r, const cairn_request *req, cairn_reply *rep)
-{
-    cairn_status st;
-    cairn_status_clear(&st);
-    MDB_txn *txn;
-    bool handled = true;
-    cairn_err err = registry_store_read_begin(r->store, &txn, &st);
-    if (err == CAIRN_OK) {
-        err = readers[req->type](r->store, txn, req, rep, &handled, &st);
-        mdb_txn_abort(txn);
-    }
-    if (!handled)
-        return false;
-    registry_metrics_read(r->metrics, req->type);
-    if (err != CAIRN_OK)
-        registry_reply_fail(rep, &st);
-    return true;
-}
-
-static void finish_pending(void *arg)
-{
-    cairn_rpc_pending_finish(arg);
-}
-
-bool registry_defer(void *arg, cairn_rpc_pending *p)
-{
-    registry *r = arg;
-    const cairn_request *req = cairn_rpc_pending_request(p);
-    if (!registry_is_write(req->type))
-        return false;
-    registry_writer_submit_async(r->writer, req, cairn_rpc_pending_reply(p), finish_pending, p);
-    return true;
-}
-
-void registry_handle(void *arg, const cairn_request *req, cairn_reply *rep)
-{
-    registry *r = arg;
-    if (registry_is_read(req->type) && handle_read(r, req, rep))
-        return;
-    if (registry_is_write(req->type)) {
-        registry_writer_submit(r->writer, req, rep);
-        return;
-    }
-    cairn_status st;
-    unsupported(req, &st);
-    registry_reply_fail(rep, &st);
-}
-
-cairn_err registry_apply_write(registry_write_ctx *c, const cairn_request *req, cairn_reply *rep,
-                               cairn_status *st)
-{
-    cairn_err err;
-    switch (req->type) {
-    case CAIRN_MSG_INSTANCE_UPSERT:
-        err = registry_instance_upsert(c, req, rep, st);
-        break;
-    case CAIRN_MSG_INSTANCE_PATCH:
-        err = registry_instance_patch(c, req, rep, st);
-        break;
-    case CAIRN_MSG_INSTANCE_REMOVE:
-        err = registry_instance_remove(c, req, rep, st);
-        break;
-    case CAIRN_MSG_SERVICE_PUT:
-        err = registry_service_put(c, req, rep, st);
-        break;
-    case CAIRN_MSG_SERVICE_REMOVE:
-        err = registry_service_remove(c, req, rep, st);
-        break;
-    case CAIRN_MSG_BEAT:
-        err = registry_beat_write(c, req, rep, st);
-        break;
-    case CAIRN_MSG_INSTANCE_HEALTH:
-        err = registry_instance_health(c, req, rep, st);
-        break;
-    default:
-        err = unsupported(req, st);
-    }
-    if (err == CAIRN_OK)
-        rep->revision = c->changed ? c->revision : 0;
-    return err;
-}
-
-const char *registry_req_ns(const cairn_request *req)
-{
-    return req->namespace_id && *req->namespace_id ? req->namespace_id : CAIRN_DEFAULT_NAMESPACE;
-}
-
-cairn_err registry_check_service_ref(const cairn_request *req, cairn_status *st)
-{
-    if (!req->service || !*req->service)
-        return cairn_fail(st, CAIRN_E_INVALID, "Param 'serviceName' is required.");
-    if (cairn_check_length("namespaceId", registry_req_ns(req), CAIRN_MAX_NAMESPACE_LEN, st) ||
-        cairn_check_length("serviceName", req->service, CAIRN_MAX_SERVICE_LEN, st))
-        return st->code;
-    return CAIRN_OK;
-}
-
-cairn_err registry_check_instance_ref(const cairn_request *req, const char **cluster,
-                                      cairn_status *st)
-{
-    if (registry_check_service_ref(req, st))
-        return st->code;
-    if (!req->has_instance || !req->instance.ip || !*req->instance.ip)
-        return cairn_fail(st, CAIRN_E_INVALID, "Param 'ip' is required.");
-    const char *c = req->instance.cluster;
-    *cluster = c && *c ? c : CAIRN_DEFAULT_CLUSTER;
-    if (cairn_check_length("ip", req->instance.ip, CAIRN_MAX_IP_LEN, st) ||
-        cairn_check_length("clusterName", *cluster, CAIRN_MAX_CLUSTER_LEN, st))
-        return st->code;
-    return CAIRN_OK;
-}
 
 cairn_err registry_need_service(registry_store *s, MDB_txn *txn, const char *ns, const char *name,
                                 cairn_service *svc, cairn_status *st, cairn_err code,
@@ -208,8 +21,57 @@ cairn_err registry_need_service(registry_store *s, MDB_txn *txn, const char *ns,
     return code;
 }
 
+/* Stamps svc's ephemeral state with this store's version at revision rev (a local write), and
+ * marks it as written during a snapshot load under way, so that the load's end keeps it. */
+static cairn_err stamp_local(registry_write_ctx *c, cairn_service *svc, uint64_t rev,
+                             cairn_status *st)
+{
+    cairn_distro_version_free(&svc->distro);
+    svc->distro.epoch = c->store->epoch;
+    svc->distro.seq = rev;
+    uint64_t load;
+    if (registry_store_load_active(c->store, c->txn, &load, st))
+        return st->code;
+    if (load != 0 &&
+        registry_store_load_mark(c->store, c->txn, svc->namespace_id, svc->name, load, st))
+        return st->code;
+    return CAIRN_OK;
+}
+
+static cairn_err touch(registry_write_ctx *c, cairn_service *svc, cairn_change_kind kind,
+                       bool durable, bool ephemeral_changed, cairn_status *st)
+{
+    uint64_t rev;
+    if (registry_store_next_revision(c->store, c->txn, &rev, st))
+        return st->code;
+    svc->revision = rev;
+    svc->modified_ms = c->now_ms;
+    if ((ephemeral_changed && stamp_local(c, svc, rev, st)) ||
+        registry_store_put_service(c->store, c->txn, svc, st) ||
+        registry_store_clear_fresh(c->store, c->txn, st))
+        return st->code;
+    c->changed = true;
+    c->durable = c->durable || durable;
+    c->kind = kind;
+    c->revision = rev;
+    return CAIRN_OK;
+}
+
 cairn_err registry_touch_service(registry_write_ctx *c, cairn_service *svc,
                                  cairn_change_kind kind, bool durable, cairn_status *st)
+{
+    return touch(c, svc, kind, durable, false, st);
+}
+
+cairn_err registry_touch_instances(registry_write_ctx *c, cairn_service *svc,
+                                   bool ephemeral_changed, bool persistent_changed,
+                                   cairn_status *st)
+{
+    return touch(c, svc, CAIRN_CHANGE_INSTANCES, persistent_changed, ephemeral_changed, st);
+}
+
+cairn_err registry_touch_noted(registry_write_ctx *c, cairn_service *svc, cairn_change_kind kind,
+                               cairn_status *st)
 {
     uint64_t rev;
     if (registry_store_next_revision(c->store, c->txn, &rev, st))
@@ -218,9 +80,20 @@ cairn_err registry_touch_service(registry_write_ctx *c, cairn_service *svc,
     svc->modified_ms = c->now_ms;
     if (registry_store_put_service(c->store, c->txn, svc, st))
         return st->code;
+    return registry_write_note_change(c, svc->namespace_id, svc->name, kind, rev, st);
+}
+
+cairn_err registry_drop_service(registry_write_ctx *c, const char *ns, const char *name,
+                                bool durable, cairn_status *st)
+{
+    uint64_t rev;
+    if (registry_store_delete_service(c->store, c->txn, ns, name, st) ||
+        registry_store_next_revision(c->store, c->txn, &rev, st) ||
+        registry_store_clear_fresh(c->store, c->txn, st))
+        return st->code;
     c->changed = true;
     c->durable = c->durable || durable;
-    c->kind = kind;
+    c->kind = CAIRN_CHANGE_REMOVED;
     c->revision = rev;
     return CAIRN_OK;
 }
@@ -278,5 +151,130 @@ cairn_err registry_names_reply(registry_names *n, cairn_reply *rep, cairn_status
     rep->total = n->total;
     n->names = NULL;
     n->count = n->cap = 0;
+    return CAIRN_OK;
+}
+
+/* ---- shared by the replication writes -------------------------------------------------------- */
+
+const char *registry_ns(const char *ns)
+{
+    return ns && *ns ? ns : CAIRN_DEFAULT_NAMESPACE;
+}
+
+cairn_err registry_prepare_instance(const cairn_instance *src, const char *svc, bool ephemeral,
+                                    cairn_instance *in, cairn_status *st)
+{
+    if (cairn_instance_copy(in, src)) {
+        cairn_instance_init(in);
+        return cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
+    }
+    in->ephemeral = ephemeral;
+    if ((!in->cluster || !*in->cluster) &&
+        registry_replace_string(&in->cluster, CAIRN_DEFAULT_CLUSTER, st))
+        return st->code;
+    if (!in->ip || !*in->ip)
+        return cairn_fail(st, CAIRN_E_INVALID, "an instance of %s has no ip", svc);
+    if (cairn_check_length("ip", in->ip, CAIRN_MAX_IP_LEN, st) ||
+        cairn_check_length("clusterName", in->cluster, CAIRN_MAX_CLUSTER_LEN, st) ||
+        cairn_instance_validate(in, st))
+        return st->code;
+    if (!in->instance_id || !*in->instance_id) {
+        free(in->instance_id);
+        if (!(in->instance_id = cairn_instance_default_id(in->ip, in->port, in->cluster, svc)))
+            return cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
+    }
+    cairn_instance_normalize_weight(in);
+    return CAIRN_OK;
+}
+
+typedef struct keys_walk {
+    registry_keys *k;
+    bool nomem;
+} keys_walk;
+
+static bool collect_key(void *arg, const char *ns, const char *svc)
+{
+    keys_walk *w = arg;
+    registry_keys *k = w->k;
+    if (k->count == k->cap) {
+        uint32_t cap = k->cap ? k->cap * 2 : 64;
+        char **a = realloc(k->ns, cap * sizeof *a);
+        if (a)
+            k->ns = a;
+        char **b = realloc(k->svc, cap * sizeof *b);
+        if (b)
+            k->svc = b;
+        if (!a || !b)
+            return !(w->nomem = true);
+        k->cap = cap;
+    }
+    char *x = strdup(ns), *y = strdup(svc);
+    if (!x || !y) {
+        free(x);
+        free(y);
+        return !(w->nomem = true);
+    }
+    k->ns[k->count] = x;
+    k->svc[k->count++] = y;
+    return true;
+}
+
+cairn_err registry_keys_all(registry_store *s, MDB_txn *txn, registry_keys *k, cairn_status *st)
+{
+    memset(k, 0, sizeof *k);
+    keys_walk w = {k, false};
+    if (registry_store_scan_services(s, txn, NULL, NULL, collect_key, &w, st))
+        return st->code;
+    return w.nomem ? cairn_fail(st, CAIRN_E_NOMEM, "out of memory") : CAIRN_OK;
+}
+
+void registry_keys_free(registry_keys *k)
+{
+    for (uint32_t i = 0; i < k->count; i++) {
+        free(k->ns[i]);
+        free(k->svc[i]);
+    }
+    free(k->ns);
+    free(k->svc);
+    memset(k, 0, sizeof *k);
+}
+
+cairn_err registry_nested(registry_write_ctx *c, registry_step_fn step, void *arg, bool *kept,
+                          cairn_err *refused, cairn_status *why, cairn_status *st)
+{
+    *kept = false;
+    *refused = CAIRN_OK;
+    cairn_status_clear(why);
+    MDB_txn *child;
+    int rc = mdb_txn_begin(c->store->env, c->txn, 0, &child);
+    if (rc)
+        return registry_store_fail(rc, "begin nested write", st);
+    registry_write_ctx sub = *c;
+    sub.txn = child;
+    size_t mark = registry_write_notes_mark(c);
+    bool keep = true;
+    cairn_err err = step(&sub, arg, &keep, why);
+    if (err || !keep) {
+        mdb_txn_abort(child);
+        registry_write_notes_rewind(c, mark);
+        if (err == CAIRN_E_STORAGE || err == CAIRN_E_NOMEM)
+            return cairn_fail(st, err, "%s", why->message);
+        *refused = err;
+        return CAIRN_OK;
+    }
+    if ((rc = mdb_txn_commit(child)))
+        return registry_store_fail(rc, "commit nested write", st);
+    c->durable = c->durable || sub.durable;
+    *kept = true;
+    return CAIRN_OK;
+}
+
+cairn_err registry_replace_string(char **dst, const char *src, cairn_status *st)
+{
+    char *copy = src ? strdup(src) : NULL;
+    if (src && !copy)
+        return cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
+    free(*dst);
+    *dst = copy;
     return CAIRN_OK;
 }

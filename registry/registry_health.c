@@ -34,17 +34,17 @@ cairn_err registry_instance_health(registry_write_ctx *c, const cairn_request *r
 {
     (void)rep;
     const char *cluster;
-    if (registry_check_instance_ref(req, &cluster, st))
+    if (cairn_check_instance_ref(req, &cluster, st))
         return st->code;
     if (req->mode != CAIRN_HEALTH_BY_CHECKER && req->mode != CAIRN_HEALTH_MANUAL)
         return cairn_fail(st, CAIRN_E_INVALID, "unsupported health mode %u", req->mode);
-    const char *ns = registry_req_ns(req);
+    const char *ns = cairn_req_ns(req);
     cairn_service svc;
     if (registry_need_service(c->store, c->txn, ns, req->service, &svc, st, CAIRN_E_INVALID,
                               "service not found: %s", req->service))
         return st->code;
     cairn_err err = CAIRN_OK;
-    bool changed = false, persistent_changed = false;
+    bool changed = false, persistent_changed = false; /* changed: the ephemeral one */
     if (req->mode == CAIRN_HEALTH_MANUAL) {
         /* Nacos answers a missing cluster with a NullPointerException (500); say what is
          * missing instead. Health by hand is only for clusters nobody checks (§5). */
@@ -62,11 +62,13 @@ cairn_err registry_instance_health(registry_write_ctx *c, const cairn_request *r
         if (!err)
             err = set_one(c, ns, req, cluster, false, &persistent_changed, st);
     } else {
-        err = set_one(c, ns, req, cluster, req->instance.ephemeral, &changed, st);
-        persistent_changed = changed && !req->instance.ephemeral;
+        bool one = false;
+        err = set_one(c, ns, req, cluster, req->instance.ephemeral, &one, st);
+        changed = one && req->instance.ephemeral;
+        persistent_changed = one && !req->instance.ephemeral;
     }
     if (!err && (changed || persistent_changed))
-        err = registry_touch_service(c, &svc, CAIRN_CHANGE_INSTANCES, persistent_changed, st);
+        err = registry_touch_instances(c, &svc, changed, persistent_changed, st);
     cairn_service_free(&svc);
     return err;
 }

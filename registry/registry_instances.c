@@ -11,16 +11,6 @@ static cairn_err nomem(cairn_status *st)
     return cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
 }
 
-/* Nacos' datum key of an instance, `ip:port:unknown:cluster` (`ip:unknown:cluster` for port <= 0),
- * which is how its messages name one. */
-static void datum_key(char *buf, size_t len, const char *ip, int32_t port, const char *cluster)
-{
-    if (port > 0)
-        snprintf(buf, len, "%s:%d:unknown:%s", ip, (int)port, cluster);
-    else
-        snprintf(buf, len, "%s:unknown:%s", ip, cluster);
-}
-
 /* Looks ip:port up in one cluster, the ephemeral list first, then the persistent one. */
 static cairn_err find_instance(registry_store *s, MDB_txn *txn, const char *ns, const char *svc,
                                const char *cluster, const char *ip, int32_t port,
@@ -68,8 +58,10 @@ static cairn_err snowflake_id(registry_write_ctx *c, const char *ns, const char 
     return err;
 }
 
-static cairn_err add_cluster(cairn_service *svc, const char *name, cairn_status *st)
+cairn_err registry_ensure_cluster(cairn_service *svc, const char *name, cairn_status *st)
 {
+    if (cairn_service_find_cluster(svc, name))
+        return CAIRN_OK;
     if (cairn_check_cluster_chars(name, st))
         return st->code;
     cairn_cluster *grown = realloc(svc->clusters, (svc->cluster_count + 1) * sizeof *grown);
@@ -86,8 +78,8 @@ static cairn_err add_cluster(cairn_service *svc, const char *name, cairn_status 
     return CAIRN_OK;
 }
 
-static cairn_err new_service(cairn_service *svc, const char *ns, const char *name,
-                             cairn_status *st)
+cairn_err registry_new_service(cairn_service *svc, const char *ns, const char *name,
+                               cairn_status *st)
 {
     cairn_service_init(svc);
     svc->defined = false; /* implicit: created by a registration, not by the service API */
@@ -105,7 +97,7 @@ static cairn_err store_instance(registry_write_ctx *c, const char *ns, const cha
     in->modified_ms = c->now_ms;
     if (registry_store_put_instance(c->store, c->txn, ns, svc_name, in, st))
         return st->code;
-    return registry_touch_service(c, svc, CAIRN_CHANGE_INSTANCES, !in->ephemeral, st);
+    return registry_touch_instances(c, svc, in->ephemeral, !in->ephemeral, st);
 }
 
 /* Register (create or replace) or strictly update the instance src of service svc_name in
@@ -146,10 +138,10 @@ static cairn_err put_instance(registry_write_ctx *c, const char *ns, const char 
         if ((err = cairn_check_service_chars(svc_name, st)))
             goto out;
         have_svc = true;
-        if ((err = new_service(&svc, ns, svc_name, st)))
+        if ((err = registry_new_service(&svc, ns, svc_name, st)))
             goto out;
     }
-    if (!cairn_service_find_cluster(&svc, cluster) && (err = add_cluster(&svc, cluster, st)))
+    if ((err = registry_ensure_cluster(&svc, cluster, st)))
         goto out;
 
     cairn_instance old;
@@ -167,7 +159,7 @@ static cairn_err put_instance(registry_write_ctx *c, const char *ns, const char 
     } else {
         if (must_exist) {
             char key[256];
-            datum_key(key, sizeof key, in.ip, in.port, cluster);
+            cairn_instance_datum_key(key, sizeof key, in.ip, in.port, cluster);
             err = cairn_fail(st, CAIRN_E_INVALID, "instance not exist: %s", key);
             goto out;
         }
@@ -203,47 +195,21 @@ cairn_err registry_instance_upsert(registry_write_ctx *c, const cairn_request *r
                                    cairn_reply *rep, cairn_status *st)
 {
     const char *cluster;
-    if (registry_check_instance_ref(req, &cluster, st))
+    if (cairn_check_instance_ref(req, &cluster, st))
         return st->code;
     if (req->mode != CAIRN_UPSERT_REGISTER && req->mode != CAIRN_UPSERT_MUST_EXIST)
         return cairn_fail(st, CAIRN_E_INVALID, "unsupported upsert mode %u", req->mode);
-    return put_instance(c, registry_req_ns(req), req->service, &req->instance, cluster,
+    return put_instance(c, cairn_req_ns(req), req->service, &req->instance, cluster,
                         req->mode == CAIRN_UPSERT_MUST_EXIST, false, st);
-}
-
-static cairn_err apply_patch(cairn_instance *in, const cairn_instance *p, uint32_t mask,
-                             cairn_status *st)
-{
-    if (mask & CAIRN_PATCH_METADATA) {
-        cairn_metadata md;
-        if (cairn_metadata_copy(&md, &p->metadata))
-            return nomem(st);
-        cairn_metadata_free(&in->metadata);
-        in->metadata = md;
-    }
-    if (mask & CAIRN_PATCH_APP) {
-        char *app = p->app ? strdup(p->app) : NULL;
-        if (p->app && !app)
-            return nomem(st);
-        free(in->app);
-        in->app = app;
-    }
-    if (mask & CAIRN_PATCH_WEIGHT)
-        in->weight = p->weight;
-    if (mask & CAIRN_PATCH_HEALTHY)
-        in->healthy = p->healthy;
-    if (mask & CAIRN_PATCH_ENABLED)
-        in->enabled = p->enabled;
-    return CAIRN_OK;
 }
 
 cairn_err registry_instance_patch(registry_write_ctx *c, const cairn_request *req,
                                   cairn_reply *rep, cairn_status *st)
 {
     const char *cluster;
-    if (registry_check_instance_ref(req, &cluster, st))
+    if (cairn_check_instance_ref(req, &cluster, st))
         return st->code;
-    const char *ns = registry_req_ns(req);
+    const char *ns = cairn_req_ns(req);
     cairn_instance in;
     bool found;
     if (find_instance(c->store, c->txn, ns, req->service, cluster, req->instance.ip,
@@ -253,7 +219,7 @@ cairn_err registry_instance_patch(registry_write_ctx *c, const cairn_request *re
         return cairn_fail(st, CAIRN_E_INVALID, "instance not found");
     cairn_service svc;
     bool svc_found = false;
-    cairn_err err = apply_patch(&in, &req->instance, req->patch_mask, st);
+    cairn_err err = cairn_instance_apply_patch(&in, &req->instance, req->patch_mask, st);
     if (!err)
         err = cairn_instance_validate(&in, st);
     if (!err) {
@@ -273,15 +239,32 @@ cairn_err registry_instance_remove(registry_write_ctx *c, const cairn_request *r
                                    cairn_reply *rep, cairn_status *st)
 {
     const char *cluster;
-    if (registry_check_instance_ref(req, &cluster, st))
+    if (cairn_check_instance_ref(req, &cluster, st))
         return st->code;
-    const char *ns = registry_req_ns(req);
+    const char *ns = cairn_req_ns(req);
     cairn_service svc;
     bool found;
     if (registry_store_get_service(c->store, c->txn, ns, req->service, &svc, &found, st))
         return st->code;
     if (!found)
         return CAIRN_OK; /* §2.2: deregistering from a missing service is still "ok" */
+    if (req->instance.ephemeral) {
+        /* A connection's instance is its client's to remove (as in Nacos 2.x, where the caller
+         * is another client): "ok", and nothing changes. */
+        cairn_instance cur;
+        if (registry_store_get_instance(c->store, c->txn, ns, req->service, true, cluster,
+                                        req->instance.ip, req->instance.port, &cur, &found, st)) {
+            cairn_service_free(&svc);
+            return st->code;
+        }
+        bool owned = found && cur.owner && cur.owner[0];
+        if (found)
+            cairn_instance_free(&cur);
+        if (owned) {
+            cairn_service_free(&svc);
+            return CAIRN_OK;
+        }
+    }
     bool deleted;
     cairn_err err = registry_store_delete_instance(c->store, c->txn, ns, req->service,
                                                    req->instance.ephemeral, cluster,
@@ -289,8 +272,8 @@ cairn_err registry_instance_remove(registry_write_ctx *c, const cairn_request *r
                                                    &deleted, st);
     /* The service stays even when it becomes empty, as in Nacos. */
     if (!err && deleted)
-        err = registry_touch_service(c, &svc, CAIRN_CHANGE_INSTANCES, !req->instance.ephemeral,
-                                     st);
+        err = registry_touch_instances(c, &svc, req->instance.ephemeral,
+                                       !req->instance.ephemeral, st);
     cairn_service_free(&svc);
     return err;
 }
@@ -299,9 +282,9 @@ cairn_err registry_instance_get(registry_store *s, MDB_txn *txn, const cairn_req
                                 cairn_reply *rep, cairn_status *st)
 {
     const char *cluster;
-    if (registry_check_instance_ref(req, &cluster, st))
+    if (cairn_check_instance_ref(req, &cluster, st))
         return st->code;
-    const char *ns = registry_req_ns(req);
+    const char *ns = cairn_req_ns(req);
     cairn_service svc;
     if (registry_need_service(s, txn, ns, req->service, &svc, st, CAIRN_E_NOT_FOUND,
                               "no service %s found!", req->service))
@@ -361,11 +344,11 @@ cairn_err registry_beat_read(registry_store *s, MDB_txn *txn, const cairn_reques
 {
     *handled = true;
     const char *cluster;
-    if (registry_check_instance_ref(req, &cluster, st))
+    if (cairn_check_instance_ref(req, &cluster, st))
         return st->code;
     cairn_instance in;
     bool found;
-    if (find_instance(s, txn, registry_req_ns(req), req->service, cluster, req->instance.ip,
+    if (find_instance(s, txn, cairn_req_ns(req), req->service, cluster, req->instance.ip,
                       req->instance.port, &in, &found, st))
         return st->code;
     if (!found) {
@@ -387,9 +370,9 @@ cairn_err registry_beat_write(registry_write_ctx *c, const cairn_request *req, c
                               cairn_status *st)
 {
     const char *cluster;
-    if (registry_check_instance_ref(req, &cluster, st))
+    if (cairn_check_instance_ref(req, &cluster, st))
         return st->code;
-    const char *ns = registry_req_ns(req);
+    const char *ns = cairn_req_ns(req);
     const cairn_instance *sel = &req->instance;
     cairn_instance in;
     bool found;

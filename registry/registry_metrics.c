@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "registry_handlers.h"
 #include "registry_writer.h"
 
 
@@ -25,13 +24,20 @@ static void collect(cairn_metrics *m, void *arg)
                 cairn_gauge_set(rm->services, (double)services);
                 cairn_gauge_set(rm->instances, (double)instances);
             }
+            uint64_t applied;
+            bool fresh;
+            if (registry_store_raft_applied(rm->store, txn, &applied, &st) == CAIRN_OK)
+                cairn_gauge_set(rm->raft_applied, (double)applied);
+            if (registry_store_fresh(rm->store, txn, &fresh, &st) == CAIRN_OK)
+                cairn_gauge_set(rm->store_fresh, fresh ? 1 : 0);
             mdb_txn_abort(txn);
         }
     }
     pthread_mutex_unlock(&rm->mu);
 }
 
-void registry_metrics_init(registry_metrics *rm, cairn_metrics *m)
+void registry_metrics_init(registry_metrics *rm, cairn_metrics *m,
+                           bool (*is_read)(cairn_msg_type type))
 {
     memset(rm, 0, sizeof *rm);
     pthread_mutex_init(&rm->mu, NULL);
@@ -56,8 +62,25 @@ void registry_metrics_init(registry_metrics *rm, cairn_metrics *m)
                                         "Size of the LMDB map (registry.map_size_mb).", NULL);
     rm->services = cairn_metrics_gauge(m, "services", "Services in the store.", NULL);
     rm->instances = cairn_metrics_gauge(m, "instances", "Instances in the store.", NULL);
+    rm->raft_applied = cairn_metrics_gauge(
+        m, "raft_applied", "The raft index of the last persistent batch or state applied.", NULL);
+    rm->store_fresh = cairn_metrics_gauge(
+        m, "store_fresh", "1 while the store has held no data but a snapshot load not ended.",
+        NULL);
+    static const char events_help[] =
+        "Change events of a service published, by whether they carried the service's snapshot "
+        "(omitted: removed, or over registry.event_snapshot_max_bytes; followers then read it).";
+    rm->events_with_snapshot =
+        cairn_metrics_counter(m, "events_total", events_help, "snapshot=\"carried\"");
+    rm->events_without_snapshot =
+        cairn_metrics_counter(m, "events_total", events_help, "snapshot=\"omitted\"");
+    rm->empty_services_removed = cairn_metrics_counter(
+        m, "empty_services_removed_total",
+        "Services removed by the empty-service sweep (registry.empty_service_clean); each is "
+        "also a SERVICE_REMOVE in writes_total.",
+        NULL);
     for (int t = 0; t < CAIRN_MSG__END; t++) {
-        if (!registry_is_read((cairn_msg_type)t))
+        if (!is_read((cairn_msg_type)t))
             continue;
         char labels[64];
         snprintf(labels, sizeof labels, "type=\"%s\"", cairn_msg_type_name((cairn_msg_type)t));

@@ -24,7 +24,14 @@ typedef struct registry_metrics {
     cairn_gauge *map_bytes;
     cairn_gauge *services;
     cairn_gauge *instances;
+    cairn_gauge *raft_applied; /* the raft watermark (PERSIST_APPLY / PERSIST_REPLACE) */
+    cairn_gauge *store_fresh;  /* 1 while the store has held no data but a partial load */
     cairn_counter *reads[CAIRN_MSG__END];
+    /* change events of a service, by whether they carried its snapshot (writer thread) */
+    cairn_counter *events_with_snapshot;
+    cairn_counter *events_without_snapshot;
+    /* services removed by the empty-service sweep (registry_sweep.h) */
+    cairn_counter *empty_services_removed;
     /* writes_total{type,result}, created on first use; touched by the writer thread only. */
     cairn_counter *writes[CAIRN_MSG__END][CAIRN_E__COUNT];
 
@@ -34,8 +41,10 @@ typedef struct registry_metrics {
     struct registry_writer *writer;
 } registry_metrics;
 
-/* m may be NULL (no metrics). Registers the collector on m. */
-void registry_metrics_init(registry_metrics *rm, cairn_metrics *m);
+/* m may be NULL (no metrics). Registers the collector on m, and a reads_total counter for each
+ * message type that is_read says is a read (registry_is_read: the dispatch table's). */
+void registry_metrics_init(registry_metrics *rm, cairn_metrics *m,
+                           bool (*is_read)(cairn_msg_type type));
 /* Points /health and the collector at the open store and running writer. */
 void registry_metrics_attach(registry_metrics *rm, registry_store *store,
                              struct registry_writer *writer);

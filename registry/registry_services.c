@@ -11,55 +11,6 @@ static cairn_err nomem(cairn_status *st)
     return cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
 }
 
-static cairn_err check_cluster(const cairn_cluster *cl, cairn_status *st)
-{
-    if (!cl->name || !*cl->name)
-        return cairn_fail(st, CAIRN_E_INVALID, "Param 'clusterName' is required.");
-    if (cairn_check_length("clusterName", cl->name, CAIRN_MAX_CLUSTER_LEN, st) ||
-        cairn_check_cluster_chars(cl->name, st))
-        return st->code;
-    return CAIRN_OK;
-}
-
-/* Puts each cluster of src into dst, replacing a cluster of the same name. */
-static cairn_err merge_clusters(cairn_service *dst, const cairn_service *src, cairn_status *st)
-{
-    for (uint32_t i = 0; i < src->cluster_count; i++) {
-        const cairn_cluster *cl = &src->clusters[i];
-        if (check_cluster(cl, st))
-            return st->code;
-        cairn_cluster copy;
-        if (cairn_cluster_copy(&copy, cl))
-            return nomem(st);
-        uint32_t j = 0;
-        while (j < dst->cluster_count && strcmp(dst->clusters[j].name, cl->name) != 0)
-            j++;
-        if (j == dst->cluster_count) {
-            cairn_cluster *grown = realloc(dst->clusters, (j + 1) * sizeof *grown);
-            if (!grown) {
-                cairn_cluster_free(&copy);
-                return nomem(st);
-            }
-            dst->clusters = grown;
-            dst->cluster_count++;
-        } else {
-            cairn_cluster_free(&dst->clusters[j]);
-        }
-        dst->clusters[j] = copy;
-    }
-    return CAIRN_OK;
-}
-
-static cairn_err replace_string(char **dst, const char *src, cairn_status *st)
-{
-    char *copy = src ? strdup(src) : NULL;
-    if (src && !copy)
-        return nomem(st);
-    free(*dst);
-    *dst = copy;
-    return CAIRN_OK;
-}
-
 static cairn_err service_create(registry_write_ctx *c, const char *ns, const cairn_request *req,
                                 const cairn_service *def, cairn_status *st)
 {
@@ -81,14 +32,14 @@ static cairn_err service_create(registry_write_ctx *c, const char *ns, const cai
         if (cairn_metadata_copy(&svc.metadata, &def->metadata))
             err = nomem(st);
         if (!err && def->selector_json)
-            err = replace_string(&svc.selector_json, def->selector_json, st);
+            err = registry_replace_string(&svc.selector_json, def->selector_json, st);
         if (!err)
-            err = merge_clusters(&svc, def, st);
+            err = cairn_service_merge_clusters(&svc, def, st);
     }
     if (!err)
-        err = replace_string(&svc.namespace_id, ns, st);
+        err = registry_replace_string(&svc.namespace_id, ns, st);
     if (!err)
-        err = replace_string(&svc.name, req->service, st);
+        err = registry_replace_string(&svc.name, req->service, st);
     svc.defined = true;
     if (!err)
         err = registry_touch_service(c, &svc, CAIRN_CHANGE_SERVICE, true, st);
@@ -116,9 +67,9 @@ static cairn_err service_update(registry_write_ctx *c, const char *ns, const cai
         }
         svc.protect_threshold = def->protect_threshold;
         if (!err)
-            err = replace_string(&svc.selector_json, def->selector_json, st);
+            err = registry_replace_string(&svc.selector_json, def->selector_json, st);
         if (!err)
-            err = merge_clusters(&svc, def, st);
+            err = cairn_service_merge_clusters(&svc, def, st);
     }
     svc.defined = true;
     if (!err)
@@ -138,7 +89,7 @@ static cairn_err service_clusters(registry_write_ctx *c, const char *ns, const c
     if (registry_need_service(c->store, c->txn, ns, req->service, &svc, st, CAIRN_E_INVALID,
                               "service not found:%s", req->service))
         return st->code;
-    cairn_err err = merge_clusters(&svc, def, st);
+    cairn_err err = cairn_service_merge_clusters(&svc, def, st);
     if (!err)
         err = registry_touch_service(c, &svc, CAIRN_CHANGE_SERVICE, true, st);
     cairn_service_free(&svc);
@@ -148,9 +99,9 @@ static cairn_err service_clusters(registry_write_ctx *c, const char *ns, const c
 cairn_err registry_service_put(registry_write_ctx *c, const cairn_request *req, cairn_reply *rep,
                                cairn_status *st)
 {
-    if (registry_check_service_ref(req, st))
+    if (cairn_check_service_ref(req, st))
         return st->code;
-    const char *ns = registry_req_ns(req);
+    const char *ns = cairn_req_ns(req);
     const cairn_service *def = req->has_service ? &req->service_def : NULL;
     switch (req->mode) {
     case CAIRN_SERVICE_CREATE:
@@ -167,31 +118,23 @@ cairn_err registry_service_put(registry_write_ctx *c, const cairn_request *req, 
 cairn_err registry_service_remove(registry_write_ctx *c, const cairn_request *req,
                                   cairn_reply *rep, cairn_status *st)
 {
-    if (registry_check_service_ref(req, st))
+    if (cairn_check_service_ref(req, st))
         return st->code;
-    const char *ns = registry_req_ns(req);
+    const char *ns = cairn_req_ns(req);
     cairn_service svc;
     if (registry_need_service(c->store, c->txn, ns, req->service, &svc, st, CAIRN_E_INVALID,
                               "specified service not exist, serviceName : %s", req->service))
         return st->code;
     cairn_service_free(&svc);
-    uint64_t rev;
-    if (registry_store_delete_service(c->store, c->txn, ns, req->service, st) ||
-        registry_store_next_revision(c->store, c->txn, &rev, st))
-        return st->code;
-    c->changed = true;
-    c->durable = true;
-    c->kind = CAIRN_CHANGE_REMOVED;
-    c->revision = rev;
-    return CAIRN_OK;
+    return registry_drop_service(c, ns, req->service, true, st);
 }
 
 cairn_err registry_service_get(registry_store *s, MDB_txn *txn, const cairn_request *req,
                                cairn_reply *rep, cairn_status *st)
 {
-    if (registry_check_service_ref(req, st))
+    if (cairn_check_service_ref(req, st))
         return st->code;
-    const char *ns = registry_req_ns(req);
+    const char *ns = cairn_req_ns(req);
     cairn_service_snapshot snap;
     memset(&snap, 0, sizeof snap);
     if (registry_store_get_service(s, txn, ns, req->service, &snap.service, &snap.found, st))
@@ -227,7 +170,7 @@ static void list_one(void *arg, const char *grouped)
 cairn_err registry_service_list(registry_store *s, MDB_txn *txn, const cairn_request *req,
                                 cairn_reply *rep, cairn_status *st)
 {
-    const char *ns = registry_req_ns(req);
+    const char *ns = cairn_req_ns(req);
     if (cairn_check_length("namespaceId", ns, CAIRN_MAX_NAMESPACE_LEN, st))
         return st->code;
     const char *group = req->group && *req->group ? req->group : CAIRN_DEFAULT_GROUP;
@@ -248,7 +191,13 @@ cairn_err registry_service_list(registry_store *s, MDB_txn *txn, const cairn_req
     return registry_names_reply(&p.names, rep, st);
 }
 
-cairn_err registry_stats(registry_store *s, MDB_txn *txn, cairn_reply *rep, cairn_status *st)
+cairn_err registry_stats(registry_store *s, MDB_txn *txn, const cairn_request *req,
+                         cairn_reply *rep, cairn_status *st)
 {
+    /* The replication state: the store's Distro epoch, whether it is fresh, the watermark. */
+    rep->store_epoch = s->epoch;
+    if (registry_store_fresh(s, txn, &rep->store_fresh, st) ||
+        registry_store_raft_applied(s, txn, &rep->raft_applied, st))
+        return st->code;
     return registry_store_counts(s, txn, &rep->service_count, &rep->instance_count, st);
 }

@@ -9,6 +9,9 @@
 #include "cairn_keys.h"
 #include "cairn_log.h"
 #include "cairn_msg.h"
+#include "registry_digest_cache.h"
+
+#include <sodium.h>
 
 static const char META_SCHEMA[] = "schema_version";
 static const char META_REVISION[] = "revision";
@@ -87,6 +90,41 @@ static cairn_err meta_put_u64(registry_store *s, MDB_txn *txn, const void *k, si
 
 /* ---- open / close ----------------------------------------------------------------------------- */
 
+static const char META_EPOCH[] = "store_epoch";
+static const char META_FRESH[] = "store_fresh";
+static const char META_RAFT_APPLIED[] = "raft_applied";
+static const char META_LOAD_ACTIVE[] = "load_active";
+/* Snapshot-load marks live in "meta" under LOAD_TAG + the service key (see COUNT_TAG). */
+#define LOAD_TAG '@'
+/* Services whose content digest is remembered (about 100 bytes each). */
+#define DIGEST_CACHE_MAX (1u << 20)
+
+/* The store's Distro epoch: read, or made (random, non-zero) with a new store, which is then
+ * fresh until it holds data (registry_store_clear_fresh). */
+static cairn_err open_epoch(registry_store *s, MDB_txn *txn, cairn_status *st)
+{
+    bool found;
+    if (meta_get_u64(s, txn, META_EPOCH, strlen(META_EPOCH), &s->epoch, &found, st))
+        return st->code;
+    if (found && s->epoch != 0)
+        return CAIRN_OK;
+    if (sodium_init() < 0)
+        return cairn_fail(st, CAIRN_E_INTERNAL, "libsodium cannot start");
+    do
+        randombytes_buf(&s->epoch, sizeof s->epoch);
+    while (s->epoch == 0);
+    /* A store made before epochs existed gets one now, and is fresh only if it is empty. */
+    MDB_stat ms;
+    int rc = mdb_stat(txn, s->services, &ms);
+    if (rc)
+        return registry_store_fail(rc, "stat services", st);
+    if (meta_put_u64(s, txn, META_EPOCH, strlen(META_EPOCH), s->epoch, st) ||
+        (ms.ms_entries == 0 && meta_put_u64(s, txn, META_FRESH, strlen(META_FRESH), 1, st)))
+        return st->code;
+    log_info("new store: Distro epoch %016llx", (unsigned long long)s->epoch);
+    return CAIRN_OK;
+}
+
 static cairn_err open_databases(registry_store *s, cairn_status *st)
 {
     MDB_txn *txn;
@@ -95,7 +133,8 @@ static cairn_err open_databases(registry_store *s, cairn_status *st)
         return registry_store_fail(rc, "begin store set-up", st);
     if ((rc = mdb_dbi_open(txn, "services", MDB_CREATE, &s->services)) ||
         (rc = mdb_dbi_open(txn, "instances", MDB_CREATE, &s->instances)) ||
-        (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta))) {
+        (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) ||
+        (rc = mdb_dbi_open(txn, "owners", MDB_CREATE, &s->owners))) {
         mdb_txn_abort(txn);
         return registry_store_fail(rc, "open databases", st);
     }
@@ -113,6 +152,10 @@ static cairn_err open_databases(registry_store *s, cairn_status *st)
     }
     if (!found && meta_put_u64(s, txn, META_SCHEMA, strlen(META_SCHEMA), REGISTRY_SCHEMA_VERSION,
                                st)) {
+        mdb_txn_abort(txn);
+        return st->code;
+    }
+    if (open_epoch(s, txn, st)) {
         mdb_txn_abort(txn);
         return st->code;
     }
@@ -137,7 +180,7 @@ cairn_err registry_store_open(registry_store *s, const char *dir, int64_t map_si
         return registry_store_fail(rc, "create store environment", st);
     /* Readers are the query workers plus metric collection; 1024 slots leave room for any
      * registry.workers value. */
-    if ((rc = mdb_env_set_maxdbs(env, 3)) || (rc = mdb_env_set_maxreaders(env, 1024)) ||
+    if ((rc = mdb_env_set_maxdbs(env, 4)) || (rc = mdb_env_set_maxreaders(env, 1024)) ||
         (rc = mdb_env_set_mapsize(env, (size_t)map_size_mb * 1024 * 1024))) {
         mdb_env_close(env);
         return registry_store_fail(rc, "configure store environment", st);
@@ -163,6 +206,7 @@ cairn_err registry_store_open(registry_store *s, const char *dir, int64_t map_si
         s->env = NULL;
         return st->code;
     }
+    s->digests = registry_digest_cache_new(DIGEST_CACHE_MAX);
     return CAIRN_OK;
 }
 
@@ -176,6 +220,8 @@ void registry_store_close(registry_store *s)
         log_error("sync store at close: %s", mdb_strerror(rc));
     mdb_env_close(s->env);
     s->env = NULL;
+    registry_digest_cache_free(s->digests);
+    s->digests = NULL;
 }
 
 cairn_err registry_store_read_begin(registry_store *s, MDB_txn **txn, cairn_status *st)
@@ -261,9 +307,9 @@ cairn_err registry_store_instance_count(registry_store *s, MDB_txn *txn, const c
     return meta_get_u64(s, txn, k.bytes, k.len, count, &found, st);
 }
 
-/* Deletes every key of dbi that starts with prefix. */
-static cairn_err delete_prefix(MDB_txn *txn, MDB_dbi dbi, const cairn_key *prefix,
-                               cairn_status *st)
+/* Deletes every key of dbi that starts with prefix; *deleted (may be NULL) counts them. */
+static cairn_err delete_prefix_counted(MDB_txn *txn, MDB_dbi dbi, const cairn_key *prefix,
+                                       uint64_t *deleted, cairn_status *st)
 {
     MDB_cursor *cur;
     int rc = mdb_cursor_open(txn, dbi, &cur);
@@ -279,10 +325,20 @@ static cairn_err delete_prefix(MDB_txn *txn, MDB_dbi dbi, const cairn_key *prefi
         }
         if (rc || (rc = mdb_cursor_del(cur, 0)))
             break;
+        if (deleted)
+            (*deleted)++;
     }
     mdb_cursor_close(cur);
     return rc ? registry_store_fail(rc, "delete instances", st) : CAIRN_OK;
 }
+
+static cairn_err delete_prefix(MDB_txn *txn, MDB_dbi dbi, const cairn_key *prefix,
+                               cairn_status *st)
+{
+    return delete_prefix_counted(txn, dbi, prefix, NULL, st);
+}
+
+static int load_mark_key(cairn_key *k, const char *ns, const char *svc);
 
 cairn_err registry_store_delete_service(registry_store *s, MDB_txn *txn, const char *ns,
                                         const char *svc, cairn_status *st)
@@ -301,6 +357,12 @@ cairn_err registry_store_delete_service(registry_store *s, MDB_txn *txn, const c
     rc = mdb_del(txn, s->meta, &ckey, NULL);
     if (rc && rc != MDB_NOTFOUND)
         return registry_store_fail(rc, "delete instance count", st);
+    if (load_mark_key(&ck, ns, svc))
+        return key_too_long(st);
+    ckey = (MDB_val){ck.len, ck.bytes};
+    rc = mdb_del(txn, s->meta, &ckey, NULL);
+    if (rc && rc != MDB_NOTFOUND)
+        return registry_store_fail(rc, "delete load mark", st);
     return CAIRN_OK;
 }
 
@@ -373,12 +435,14 @@ cairn_err registry_store_delete_instance(registry_store *s, MDB_txn *txn, const 
     return count_add(s, txn, ns, svc, -1, st);
 }
 
-cairn_err registry_store_list_instances(registry_store *s, MDB_txn *txn, const char *ns,
-                                        const char *svc, cairn_instance **out, uint32_t *count,
-                                        cairn_status *st)
+/* Calls fn with each stored instance record of the service, in key order, until it returns
+ * false. The record is borrowed from txn. */
+typedef bool (*instance_record_fn)(void *arg, const MDB_val *val);
+
+static cairn_err each_instance_record(registry_store *s, MDB_txn *txn, const char *ns,
+                                      const char *svc, instance_record_fn fn, void *arg,
+                                      cairn_status *st)
 {
-    *out = NULL;
-    *count = 0;
     cairn_key prefix;
     if (cairn_key_instances_prefix(&prefix, ns, svc))
         return key_too_long(st);
@@ -386,43 +450,136 @@ cairn_err registry_store_list_instances(registry_store *s, MDB_txn *txn, const c
     int rc = mdb_cursor_open(txn, s->instances, &cur);
     if (rc)
         return registry_store_fail(rc, "open cursor", st);
-    cairn_instance *items = NULL;
-    uint32_t n = 0, cap = 0;
-    cairn_err err = CAIRN_OK;
     MDB_val key = {prefix.len, prefix.bytes}, val;
     for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
-         rc == 0 && cairn_key_has_prefix(key.mv_data, key.mv_size, &prefix);
+         rc == 0 && cairn_key_has_prefix(key.mv_data, key.mv_size, &prefix) && fn(arg, &val);
          rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
-        if (n == cap) {
-            uint32_t ncap = cap ? cap * 2 : 8;
-            cairn_instance *grown = realloc(items, ncap * sizeof *items);
-            if (!grown) {
-                err = cairn_fail(st, CAIRN_E_NOMEM, "out of memory listing instances");
-                break;
-            }
-            items = grown;
-            cap = ncap;
-        }
-        cairn_status dst;
-        if (cairn_instance_decode(val.mv_data, val.mv_size, &items[n], &dst) != CAIRN_OK) {
-            err = cairn_fail(st, CAIRN_E_STORAGE, "corrupt instance record in service %s: %s",
-                             svc, dst.message);
-            break;
-        }
-        n++;
     }
     mdb_cursor_close(cur);
-    if (!err && rc && rc != MDB_NOTFOUND)
-        err = registry_store_fail(rc, "list instances", st);
+    if (rc && rc != MDB_NOTFOUND)
+        return registry_store_fail(rc, "list instances", st);
+    return CAIRN_OK;
+}
+
+/* Grows *items (of *cap elements, each `size` bytes) to hold one more than n. */
+static bool grow(void **items, uint32_t n, uint32_t *cap, size_t size)
+{
+    if (n < *cap)
+        return true;
+    uint32_t ncap = *cap ? *cap * 2 : 16;
+    void *grown = realloc(*items, ncap * size);
+    if (!grown)
+        return false;
+    *items = grown;
+    *cap = ncap;
+    return true;
+}
+
+/* The decoded instances of registry_store_list_instances. */
+typedef struct decoded_instances {
+    const char *svc;
+    cairn_instance *items;
+    uint32_t count, cap;
+    cairn_err err;
+    cairn_status *st;
+} decoded_instances;
+
+static bool decode_record(void *arg, const MDB_val *val)
+{
+    decoded_instances *d = arg;
+    if (!grow((void **)&d->items, d->count, &d->cap, sizeof *d->items)) {
+        d->err = cairn_fail(d->st, CAIRN_E_NOMEM, "out of memory listing instances");
+        return false;
+    }
+    cairn_status dst;
+    if (cairn_instance_decode(val->mv_data, val->mv_size, &d->items[d->count], &dst) !=
+        CAIRN_OK) {
+        d->err = cairn_fail(d->st, CAIRN_E_STORAGE, "corrupt instance record in service %s: %s",
+                            d->svc, dst.message);
+        return false;
+    }
+    d->count++;
+    return true;
+}
+
+cairn_err registry_store_list_instances(registry_store *s, MDB_txn *txn, const char *ns,
+                                        const char *svc, cairn_instance **out, uint32_t *count,
+                                        cairn_status *st)
+{
+    *out = NULL;
+    *count = 0;
+    decoded_instances d = {.svc = svc, .st = st};
+    cairn_err err = each_instance_record(s, txn, ns, svc, decode_record, &d, st);
+    if (!err)
+        err = d.err;
     if (err) {
-        for (uint32_t i = 0; i < n; i++)
-            cairn_instance_free(&items[i]);
-        free(items);
+        for (uint32_t i = 0; i < d.count; i++)
+            cairn_instance_free(&d.items[i]);
+        free(d.items);
         return err;
     }
-    *out = items;
-    *count = n;
+    *out = d.items;
+    *count = d.count;
     return CAIRN_OK;
+}
+
+/* The records of one service's instances, borrowed from txn (valid until it ends), while they
+ * fit max_bytes. */
+typedef struct raw_instances {
+    cairn_bytes *items;
+    uint32_t count, cap;
+    size_t bytes, max_bytes;
+    bool too_big, nomem;
+} raw_instances;
+
+static bool collect_record(void *arg, const MDB_val *val)
+{
+    raw_instances *r = arg;
+    r->bytes += val->mv_size;
+    if (r->bytes > r->max_bytes) {
+        r->too_big = true; /* stop reading: the snapshot will not be sent */
+        return false;
+    }
+    if (!grow((void **)&r->items, r->count, &r->cap, sizeof *r->items)) {
+        r->nomem = true;
+        return false;
+    }
+    r->items[r->count++] = (cairn_bytes){val->mv_data, val->mv_size};
+    return true;
+}
+
+cairn_err registry_store_encode_snapshot(registry_store *s, MDB_txn *txn, const char *ns,
+                                         const char *svc, size_t max_bytes, char **out,
+                                         size_t *out_len, cairn_status *st)
+{
+    *out = NULL;
+    *out_len = 0;
+    cairn_key k;
+    if (cairn_key_service(&k, ns, svc))
+        return key_too_long(st);
+    MDB_val sval;
+    bool have;
+    if (get_record(txn, s->services, k.bytes, k.len, "read service", &sval, &have, st))
+        return st->code;
+    if (!have || sval.mv_size > max_bytes)
+        return CAIRN_OK;
+    raw_instances r = {.bytes = sval.mv_size, .max_bytes = max_bytes};
+    cairn_err err = each_instance_record(s, txn, ns, svc, collect_record, &r, st);
+    if (!err && r.nomem)
+        err = cairn_fail(st, CAIRN_E_NOMEM, "out of memory reading a snapshot");
+    if (!err && !r.too_big) {
+        err = cairn_snapshot_assemble((cairn_bytes){sval.mv_data, sval.mv_size}, r.items,
+                                      r.count, out, out_len);
+        if (err)
+            cairn_fail(st, err, "cannot encode the snapshot of %s", svc);
+        else if (*out_len > max_bytes) { /* the map and array headers tipped it over */
+            free(*out);
+            *out = NULL;
+            *out_len = 0;
+        }
+    }
+    free(r.items);
+    return err;
 }
 
 /* ---- namespace listing, revisions, statistics ---------------------------------------------- */
@@ -572,5 +729,136 @@ cairn_err registry_store_usage(registry_store *s, uint64_t *used_bytes, uint64_t
         return registry_store_fail(rc, "store info", st);
     *used_bytes = ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize;
     *map_bytes = info.me_mapsize;
+    return CAIRN_OK;
+}
+
+/* ---- cluster replication --------------------------------------------------------------------- */
+
+cairn_err registry_store_fresh(registry_store *s, MDB_txn *txn, bool *fresh, cairn_status *st)
+{
+    uint64_t v;
+    if (meta_get_u64(s, txn, META_FRESH, strlen(META_FRESH), &v, fresh, st))
+        return st->code;
+    *fresh = *fresh && v != 0;
+    return CAIRN_OK;
+}
+
+cairn_err registry_store_clear_fresh(registry_store *s, MDB_txn *txn, cairn_status *st)
+{
+    MDB_val key = {strlen(META_FRESH), (void *)META_FRESH};
+    int rc = mdb_del(txn, s->meta, &key, NULL);
+    return rc && rc != MDB_NOTFOUND ? registry_store_fail(rc, "clear fresh", st) : CAIRN_OK;
+}
+
+cairn_err registry_store_raft_applied(registry_store *s, MDB_txn *txn, uint64_t *index,
+                                      cairn_status *st)
+{
+    bool found;
+    return meta_get_u64(s, txn, META_RAFT_APPLIED, strlen(META_RAFT_APPLIED), index, &found, st);
+}
+
+cairn_err registry_store_set_raft_applied(registry_store *s, MDB_txn *txn, uint64_t index,
+                                          cairn_status *st)
+{
+    return meta_put_u64(s, txn, META_RAFT_APPLIED, strlen(META_RAFT_APPLIED), index, st);
+}
+
+/* The prefix of one kind of a service's instances ('e' or 'p'). */
+static int kind_prefix(cairn_key *k, const char *ns, const char *svc, bool ephemeral)
+{
+    if (cairn_key_instances_prefix(k, ns, svc) || k->len + 1 > sizeof k->bytes)
+        return -1;
+    k->bytes[k->len++] = ephemeral ? 'e' : 'p';
+    return 0;
+}
+
+cairn_err registry_store_delete_kind(registry_store *s, MDB_txn *txn, const char *ns,
+                                     const char *svc, bool ephemeral, uint64_t *deleted,
+                                     cairn_status *st)
+{
+    *deleted = 0;
+    cairn_key prefix;
+    if (kind_prefix(&prefix, ns, svc, ephemeral))
+        return key_too_long(st);
+    if (delete_prefix_counted(txn, s->instances, &prefix, deleted, st))
+        return st->code;
+    return *deleted ? count_add(s, txn, ns, svc, -(int64_t)*deleted, st) : CAIRN_OK;
+}
+
+cairn_err registry_store_list_kind(registry_store *s, MDB_txn *txn, const char *ns,
+                                   const char *svc, bool ephemeral, cairn_instance **out,
+                                   uint32_t *count, cairn_status *st)
+{
+    cairn_instance *all;
+    uint32_t n, kept = 0;
+    if (registry_store_list_instances(s, txn, ns, svc, &all, &n, st))
+        return st->code;
+    for (uint32_t i = 0; i < n; i++) {
+        if (all[i].ephemeral == ephemeral)
+            all[kept++] = all[i];
+        else
+            cairn_instance_free(&all[i]);
+    }
+    if (kept == 0) {
+        free(all);
+        all = NULL;
+    }
+    *out = all;
+    *count = kept;
+    return CAIRN_OK;
+}
+
+static int load_mark_key(cairn_key *k, const char *ns, const char *svc)
+{
+    if (cairn_key_service(k, ns, svc) || k->len + 1 > sizeof k->bytes)
+        return -1;
+    memmove(k->bytes + 1, k->bytes, k->len);
+    k->bytes[0] = LOAD_TAG;
+    k->len++;
+    return 0;
+}
+
+cairn_err registry_store_load_active(registry_store *s, MDB_txn *txn, uint64_t *load_id,
+                                     cairn_status *st)
+{
+    bool found;
+    return meta_get_u64(s, txn, META_LOAD_ACTIVE, strlen(META_LOAD_ACTIVE), load_id, &found,
+                        st);
+}
+
+cairn_err registry_store_set_load_active(registry_store *s, MDB_txn *txn, uint64_t load_id,
+                                         cairn_status *st)
+{
+    if (load_id != 0)
+        return meta_put_u64(s, txn, META_LOAD_ACTIVE, strlen(META_LOAD_ACTIVE), load_id, st);
+    MDB_val key = {strlen(META_LOAD_ACTIVE), (void *)META_LOAD_ACTIVE};
+    int rc = mdb_del(txn, s->meta, &key, NULL);
+    if (rc && rc != MDB_NOTFOUND)
+        return registry_store_fail(rc, "end load", st);
+    cairn_key prefix = {.bytes = {LOAD_TAG}, .len = 1};
+    return delete_prefix(txn, s->meta, &prefix, st);
+}
+
+cairn_err registry_store_load_mark(registry_store *s, MDB_txn *txn, const char *ns,
+                                   const char *svc, uint64_t load_id, cairn_status *st)
+{
+    cairn_key k;
+    if (load_mark_key(&k, ns, svc))
+        return key_too_long(st);
+    return meta_put_u64(s, txn, k.bytes, k.len, load_id, st);
+}
+
+cairn_err registry_store_load_marked(registry_store *s, MDB_txn *txn, const char *ns,
+                                     const char *svc, uint64_t load_id, bool *marked,
+                                     cairn_status *st)
+{
+    cairn_key k;
+    if (load_mark_key(&k, ns, svc))
+        return key_too_long(st);
+    uint64_t v;
+    bool found;
+    if (meta_get_u64(s, txn, k.bytes, k.len, &v, &found, st))
+        return st->code;
+    *marked = found && v == load_id;
     return CAIRN_OK;
 }

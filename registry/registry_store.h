@@ -1,5 +1,5 @@
-/* The registry's LMDB store: one environment with the named databases "services", "instances"
- * and "meta". Keys come from cairn_keys.h; values are the one msgpack encoding of cairn_service /
+/* The registry's LMDB store: one environment with the named databases "services", "instances",
+ * "meta" and "owners" (the index of connection-owned instances, below). Keys come from cairn_keys.h; values are the one msgpack encoding of cairn_service /
  * cairn_instance (cairn_msg.h). Only the registry's writer thread writes; any thread may read in
  * its own read-only transaction (MDB_NOTLS). LMDB errors become CAIRN_E_STORAGE here. */
 #ifndef REGISTRY_STORE_H
@@ -7,6 +7,7 @@
 
 #include <lmdb.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "cairn_error.h"
@@ -17,9 +18,14 @@
 
 typedef struct registry_store {
     MDB_env *env; /* NULL when closed */
+    uint64_t epoch; /* the store's Distro epoch (random, non-zero; made with the store) */
+    /* Content digests of the ephemeral states by revision (registry_digest_cache.h), derived
+     * data kept with the store; NULL: none (every digest computed). */
+    struct registry_digest_cache *digests;
     MDB_dbi services;
     MDB_dbi instances;
     MDB_dbi meta;
+    MDB_dbi owners;
 } registry_store;
 
 /* Creates dir if needed and opens (or creates) the store in it. */
@@ -67,6 +73,14 @@ cairn_err registry_store_list_instances(registry_store *s, MDB_txn *txn, const c
                                         const char *svc, cairn_instance **out, uint32_t *count,
                                         cairn_status *st);
 
+/* The service with every instance, encoded as a SERVICE_GET reply's snapshot, straight from the
+ * stored records (cairn_snapshot_assemble: nothing is decoded). *out (malloc'd, the caller frees
+ * it) is NULL when there is no such service or the snapshot would be larger than max_bytes;
+ * reading stops as soon as it is. */
+cairn_err registry_store_encode_snapshot(registry_store *s, MDB_txn *txn, const char *ns,
+                                         const char *svc, size_t max_bytes, char **out,
+                                         size_t *out_len, cairn_status *st);
+
 /* Calls fn for each grouped service name of the namespace, in key (lexicographic) order. */
 typedef void (*registry_service_name_fn)(void *arg, const char *grouped);
 cairn_err registry_store_each_service(registry_store *s, MDB_txn *txn, const char *ns,
@@ -99,5 +113,54 @@ cairn_err registry_store_counts(registry_store *s, MDB_txn *txn, uint64_t *servi
 /* Bytes in use (last page + 1, times the page size) and the map size. */
 cairn_err registry_store_usage(registry_store *s, uint64_t *used_bytes, uint64_t *map_bytes,
                                cairn_status *st);
+
+/* ---- cluster replication (meta records; cluster-design §2.5, §2.7) ------------------------- */
+/* Whether the store has held no data since it was made, but a snapshot load not yet ended: set
+ * when the store (and its epoch) is made, cleared by the first local write, replicated write or
+ * the end of a snapshot load. */
+cairn_err registry_store_fresh(registry_store *s, MDB_txn *txn, bool *fresh, cairn_status *st);
+cairn_err registry_store_clear_fresh(registry_store *s, MDB_txn *txn, cairn_status *st);
+/* The raft watermark: the index of the last PERSIST_APPLY or PERSIST_REPLACE (0: none). */
+cairn_err registry_store_raft_applied(registry_store *s, MDB_txn *txn, uint64_t *index,
+                                      cairn_status *st);
+cairn_err registry_store_set_raft_applied(registry_store *s, MDB_txn *txn, uint64_t index,
+                                          cairn_status *st);
+/* Deletes every instance of one kind of the service; *deleted counts them. */
+cairn_err registry_store_delete_kind(registry_store *s, MDB_txn *txn, const char *ns,
+                                     const char *svc, bool ephemeral, uint64_t *deleted,
+                                     cairn_status *st);
+/* The instances of one kind of the service, in key order (as registry_store_list_instances). */
+cairn_err registry_store_list_kind(registry_store *s, MDB_txn *txn, const char *ns,
+                                   const char *svc, bool ephemeral, cairn_instance **out,
+                                   uint32_t *count, cairn_status *st);
+/* The snapshot load under way (0: none); setting 0 ends it and deletes every load mark. */
+cairn_err registry_store_load_active(registry_store *s, MDB_txn *txn, uint64_t *load_id,
+                                     cairn_status *st);
+cairn_err registry_store_set_load_active(registry_store *s, MDB_txn *txn, uint64_t load_id,
+                                         cairn_status *st);
+/* Marks the service as brought (or written) during load load_id; deleted with the service. */
+cairn_err registry_store_load_mark(registry_store *s, MDB_txn *txn, const char *ns,
+                                   const char *svc, uint64_t load_id, cairn_status *st);
+cairn_err registry_store_load_marked(registry_store *s, MDB_txn *txn, const char *ns,
+                                     const char *svc, uint64_t load_id, bool *marked,
+                                     cairn_status *st);
+/* ---- the owners index (registry_owners_index.c) -----------------------------------------------
+ * Which services hold instances of an owner (cairn_instance.owner): keys
+ * <owner> 00 <ns> 00 <grouped>, empty values. It says where to look, not what is there: an entry
+ * may outlive its instances (a v1 register took one over, the service was deleted), and readers
+ * check each instance's owner. Kept by INSTANCE_SET_OWNED and OWNER_DROP. */
+cairn_err registry_owners_put(registry_store *s, MDB_txn *txn, const char *owner, const char *ns,
+                              const char *svc, cairn_status *st);
+cairn_err registry_owners_del(registry_store *s, MDB_txn *txn, const char *owner, const char *ns,
+                              const char *svc, cairn_status *st);
+/* The entries of owner (prefix false) or of every owner starting with it (prefix true), in key
+ * order, malloc'd into *out (free with registry_owned_refs_free). */
+typedef struct registry_owned_refs {
+    char **owner, **ns, **svc;
+    size_t count;
+} registry_owned_refs;
+cairn_err registry_owners_find(registry_store *s, MDB_txn *txn, const char *owner, bool prefix,
+                               registry_owned_refs *out, cairn_status *st);
+void registry_owned_refs_free(registry_owned_refs *r);
 
 #endif

@@ -10,14 +10,71 @@
 
 #include "cairn_clock.h"
 #include "cairn_log.h"
-#include "registry_handlers.h"
+
+/* A change a write named with registry_write_note_change (names owned). */
+typedef struct registry_note {
+    char *ns, *svc;
+    cairn_change_kind kind;
+    uint64_t revision;
+} registry_note;
+
+struct registry_notes {
+    registry_note *items;
+    size_t count, cap;
+};
+
+static void notes_clear(struct registry_notes *n)
+{
+    for (size_t i = 0; i < n->count; i++) {
+        free(n->items[i].ns);
+        free(n->items[i].svc);
+    }
+    free(n->items);
+    memset(n, 0, sizeof *n);
+}
+
+cairn_err registry_write_note_change(registry_write_ctx *c, const char *ns, const char *svc,
+                                     cairn_change_kind kind, uint64_t revision,
+                                     cairn_status *st)
+{
+    struct registry_notes *n = c->notes;
+    if (n->count == n->cap) {
+        size_t cap = n->cap ? n->cap * 2 : 8;
+        registry_note *grown = realloc(n->items, cap * sizeof *grown);
+        if (!grown)
+            return cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
+        n->items = grown;
+        n->cap = cap;
+    }
+    registry_note *it = &n->items[n->count];
+    if (!(it->ns = strdup(ns)) || !(it->svc = strdup(svc))) {
+        free(it->ns);
+        return cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
+    }
+    it->kind = kind;
+    it->revision = revision;
+    n->count++;
+    return CAIRN_OK;
+}
+
+size_t registry_write_notes_mark(const registry_write_ctx *c)
+{
+    return c->notes->count;
+}
+
+void registry_write_notes_rewind(registry_write_ctx *c, size_t mark)
+{
+    struct registry_notes *n = c->notes;
+    while (n->count > mark) {
+        n->count--;
+        free(n->items[n->count].ns);
+        free(n->items[n->count].svc);
+    }
+}
 
 /* One submitted write; allocated at submission, freed by the writer once done() has run. */
 typedef struct write_job {
-    const cairn_request *req;
-    cairn_reply *rep;
-    registry_write_done_fn done;
-    void *done_arg;
+    registry_write wr;
     struct write_job *next;
     /* The outcome, as the writer saw it. */
     bool ok;        /* applied (the reply is a success so far) */
@@ -26,7 +83,15 @@ typedef struct write_job {
     bool durable;
     cairn_change_kind kind;
     uint64_t revision;
+    struct registry_notes notes; /* the changes a many-service write named */
 } write_job;
+
+/* One change to publish: a write's own service, or one it named. */
+typedef struct change {
+    const char *ns, *svc; /* borrowed from the job */
+    cairn_change_kind kind;
+    uint64_t revision;
+} change;
 
 struct registry_writer {
     registry_writer_config cfg;
@@ -40,8 +105,9 @@ struct registry_writer {
     pthread_t thread;
     /* Scratch of the writer thread, max_batch entries each. */
     write_job **batch;
-    write_job **changed;
-    cairn_change_event *events;
+    change *changes; /* grown as needed */
+    size_t changes_cap;
+    cairn_change_event *events; /* changes_cap entries */
     uint64_t last_published; /* the revision of the newest event published (writer thread) */
 };
 
@@ -52,17 +118,11 @@ static double mono_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void job_fail(write_job *j, const cairn_status *st)
 {
-    registry_reply_fail(j->rep, st);
+    cairn_reply_fail(j->wr.rep, st);
     j->ok = j->changed = j->durable = false;
+    notes_clear(&j->notes);
 }
 
 /* Runs one request in its own nested transaction of parent. */
@@ -82,8 +142,10 @@ static void apply_job(registry_writer *w, MDB_txn *parent, int64_t now_ms, write
         .txn = child,
         .now_ms = now_ms,
         .max_instances_per_service = w->cfg.max_instances_per_service,
+        .limits = &w->cfg.limits,
+        .notes = &j->notes,
     };
-    cairn_err err = registry_apply_write(&c, j->req, j->rep, &st);
+    cairn_err err = j->wr.apply(&c, j->wr.req, j->wr.rep, &st);
     if (err == CAIRN_OK) {
         if ((rc = mdb_txn_commit(child)))
             err = registry_store_fail(rc, "commit nested write", &st);
@@ -95,33 +157,113 @@ static void apply_job(registry_writer *w, MDB_txn *parent, int64_t now_ms, write
         return;
     }
     j->ok = true;
-    j->changed = c.changed;
-    j->durable = c.changed && c.durable;
+    j->wr.rep->revision = c.changed ? c.revision : 0;
+    j->changed = c.changed && j->wr.service;
+    /* A many-service write may sync with nothing changed (a raft watermark moves alone). */
+    j->durable = c.durable && (c.changed || !j->wr.service);
     j->kind = c.kind;
     j->revision = c.revision;
 }
 
 static int by_service_then_revision(const void *a, const void *b)
 {
-    const write_job *x = *(write_job *const *)a, *y = *(write_job *const *)b;
-    int r = strcmp(registry_req_ns(x->req), registry_req_ns(y->req));
+    const change *x = a, *y = b;
+    int r = strcmp(x->ns, y->ns);
     if (!r)
-        r = strcmp(x->req->service, y->req->service);
+        r = strcmp(x->svc, y->svc);
     if (!r)
         r = x->revision < y->revision ? -1 : x->revision > y->revision;
     return r;
 }
 
-static bool same_service(const write_job *x, const write_job *y)
+static bool same_service(const change *x, const change *y)
 {
-    return strcmp(x->req->service, y->req->service) == 0 &&
-           strcmp(registry_req_ns(x->req), registry_req_ns(y->req)) == 0;
+    return strcmp(x->svc, y->svc) == 0 && strcmp(x->ns, y->ns) == 0;
 }
 
 static int by_revision(const void *a, const void *b)
 {
     const cairn_change_event *x = a, *y = b;
     return x->revision < y->revision ? -1 : x->revision > y->revision;
+}
+
+/* The read transaction the batch's snapshots come from, begun after its commit on this, the only
+ * writing thread: it sees each changed service exactly as of its event's revision (its last
+ * write in the batch). NULL when events carry no snapshots. */
+static MDB_txn *snapshot_txn_begin(registry_writer *w)
+{
+    MDB_txn *txn = NULL;
+    cairn_status st;
+    if (w->cfg.event_snapshot_max_bytes > 0 &&
+        registry_store_read_begin(w->cfg.store, &txn, &st) != CAIRN_OK) {
+        log_warn("change events go without snapshots: %s", st.message);
+        return NULL;
+    }
+    return txn;
+}
+
+/* Gives ev the snapshot of its service (malloc'd: the caller frees it after publishing). A
+ * removed service, one over the cap, or a failed read goes without; followers then read it. */
+static void attach_snapshot(registry_writer *w, MDB_txn *txn, cairn_change_event *ev)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    cairn_status st;
+    if (txn && ev->kind != CAIRN_CHANGE_REMOVED &&
+        registry_store_encode_snapshot(w->cfg.store, txn, ev->namespace_id, ev->service,
+                                       w->cfg.event_snapshot_max_bytes, &buf, &len,
+                                       &st) != CAIRN_OK)
+        log_warn("change event of %s goes without its snapshot: %s", ev->service, st.message);
+    ev->snapshot = buf;
+    ev->snapshot_len = len;
+    registry_metrics *rm = w->cfg.metrics;
+    if (rm && rm->m)
+        cairn_counter_inc(buf ? rm->events_with_snapshot : rm->events_without_snapshot);
+}
+
+/* Makes room for want changes (and as many events); false when out of memory. */
+static bool changes_reserve(registry_writer *w, size_t want)
+{
+    if (want <= w->changes_cap)
+        return true;
+    size_t cap = w->changes_cap * 2 > want ? w->changes_cap * 2 : want;
+    change *c = realloc(w->changes, cap * sizeof *c);
+    if (c)
+        w->changes = c;
+    cairn_change_event *e = realloc(w->events, cap * sizeof *e);
+    if (e)
+        w->events = e;
+    if (!c || !e)
+        return false;
+    w->changes_cap = cap;
+    return true;
+}
+
+/* Every change of the batch's committed writes into w->changes; returns their number. Without
+ * memory for the named changes, they go unpublished (logged): followers then catch up at the
+ * next event or tick of those services. */
+static size_t collect_changes(registry_writer *w, size_t n)
+{
+    size_t want = 0;
+    for (size_t i = 0; i < n; i++)
+        if (w->batch[i]->committed)
+            want += 1 + w->batch[i]->notes.count;
+    bool room = changes_reserve(w, want);
+    if (!room)
+        log_error("out of memory: the change events of %zu writes go unpublished", want);
+    size_t m = 0;
+    for (size_t i = 0; i < n && m < w->changes_cap; i++) {
+        write_job *j = w->batch[i];
+        if (!j->committed)
+            continue;
+        if (j->changed)
+            w->changes[m++] = (change){j->wr.namespace_id, j->wr.service, j->kind, j->revision};
+        for (size_t k = 0; room && k < j->notes.count; k++) {
+            const registry_note *nt = &j->notes.items[k];
+            w->changes[m++] = (change){nt->ns, nt->svc, nt->kind, nt->revision};
+        }
+    }
+    return m;
 }
 
 /* One event per changed service, carrying its last revision, in revision order. The kind says
@@ -131,29 +273,26 @@ static void publish_events(registry_writer *w, size_t n, int64_t now_ms)
 {
     if (!w->cfg.publish)
         return;
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++)
-        if (w->batch[i]->committed && w->batch[i]->changed)
-            w->changed[m++] = w->batch[i];
-    qsort(w->changed, m, sizeof *w->changed, by_service_then_revision);
+    size_t m = collect_changes(w, n);
+    qsort(w->changes, m, sizeof *w->changes, by_service_then_revision);
     size_t e = 0;
     for (size_t i = 0; i < m;) {
         bool instances = false;
         size_t j = i;
-        for (; j < m && same_service(w->changed[i], w->changed[j]); j++) {
-            if (w->changed[j]->kind == CAIRN_CHANGE_REMOVED)
+        for (; j < m && same_service(&w->changes[i], &w->changes[j]); j++) {
+            if (w->changes[j].kind == CAIRN_CHANGE_REMOVED)
                 instances = false;
-            else if (w->changed[j]->kind == CAIRN_CHANGE_INSTANCES)
+            else if (w->changes[j].kind == CAIRN_CHANGE_INSTANCES)
                 instances = true;
         }
-        const write_job *last = w->changed[j - 1];
+        const change *last = &w->changes[j - 1];
         cairn_change_kind kind = last->kind == CAIRN_CHANGE_REMOVED ? CAIRN_CHANGE_REMOVED
                                  : instances                        ? CAIRN_CHANGE_INSTANCES
                                                                     : CAIRN_CHANGE_SERVICE;
-        /* The event only borrows the request's strings for the duration of publish. */
+        /* The event only borrows the write's names for the duration of publish. */
         w->events[e++] = (cairn_change_event){
-            .namespace_id = (char *)registry_req_ns(last->req),
-            .service = last->req->service,
+            .namespace_id = (char *)last->ns,
+            .service = (char *)last->svc,
             .revision = last->revision,
             .kind = kind,
             .at_ms = now_ms,
@@ -161,11 +300,18 @@ static void publish_events(registry_writer *w, size_t n, int64_t now_ms)
         i = j;
     }
     qsort(w->events, e, sizeof *w->events, by_revision);
+    /* One snapshot at a time: a batch's worth could be max_batch times the cap. */
+    MDB_txn *txn = snapshot_txn_begin(w);
     for (size_t i = 0; i < e; i++) {
         w->events[i].prev_revision = w->last_published;
         w->last_published = w->events[i].revision;
+        attach_snapshot(w, txn, &w->events[i]);
         w->cfg.publish(w->cfg.publish_arg, &w->events[i]);
+        free((void *)w->events[i].snapshot);
+        w->events[i].snapshot = NULL;
     }
+    if (txn)
+        mdb_txn_abort(txn);
 }
 
 static void publish_tick(registry_writer *w)
@@ -178,7 +324,7 @@ static void publish_tick(registry_writer *w)
         .revision = w->last_published,
         .prev_revision = w->last_published,
         .kind = CAIRN_CHANGE_TICK,
-        .at_ms = wall_ms(),
+        .at_ms = cairn_wall_ms(),
     };
     w->cfg.publish(w->cfg.publish_arg, &tick);
 }
@@ -204,7 +350,7 @@ static void wait_for_work(registry_writer *w)
 static void run_batch(registry_writer *w, size_t n)
 {
     registry_metrics *rm = w->cfg.metrics;
-    int64_t now_ms = wall_ms();
+    int64_t now_ms = cairn_wall_ms();
     cairn_status st;
     cairn_status_clear(&st);
     MDB_txn *txn;
@@ -246,7 +392,7 @@ static void run_batch(registry_writer *w, size_t n)
                 for (size_t i = 0; i < n; i++) {
                     write_job *j = w->batch[i];
                     if (j->ok && j->durable) {
-                        registry_reply_fail(j->rep, &st);
+                        cairn_reply_fail(j->wr.rep, &st);
                         j->ok = false;
                     }
                 }
@@ -257,7 +403,7 @@ static void run_batch(registry_writer *w, size_t n)
     if (rm && rm->m) {
         cairn_histogram_observe(rm->batch_size, (double)n);
         for (size_t i = 0; i < n; i++)
-            registry_metrics_write(rm, w->batch[i]->req->type, w->batch[i]->rep->code);
+            registry_metrics_write(rm, w->batch[i]->wr.req->type, w->batch[i]->wr.rep->code);
     }
 }
 
@@ -286,7 +432,8 @@ static void *writer_main(void *arg)
 
         /* The replies go out as soon as the batch is committed (and synced), off the lock. */
         for (size_t i = 0; i < n; i++) {
-            w->batch[i]->done(w->batch[i]->done_arg);
+            w->batch[i]->wr.done(w->batch[i]->wr.done_arg);
+            notes_clear(&w->batch[i]->notes);
             free(w->batch[i]);
         }
         pthread_mutex_lock(&w->mu);
@@ -308,11 +455,9 @@ cairn_err registry_writer_start(const registry_writer_config *cfg, registry_writ
         return cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
     w->cfg = *cfg;
     w->batch = calloc(cfg->max_batch, sizeof *w->batch);
-    w->changed = calloc(cfg->max_batch, sizeof *w->changed);
-    w->events = calloc(cfg->max_batch, sizeof *w->events);
-    if (!w->batch || !w->changed || !w->events) {
+    if (!w->batch || !changes_reserve(w, cfg->max_batch)) {
         free(w->batch);
-        free(w->changed);
+        free(w->changes);
         free(w->events);
         free(w);
         return cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
@@ -327,7 +472,7 @@ cairn_err registry_writer_start(const registry_writer_config *cfg, registry_writ
         mdb_txn_abort(txn);
     if (rerr) {
         free(w->batch);
-        free(w->changed);
+        free(w->changes);
         free(w->events);
         free(w);
         return rerr;
@@ -340,7 +485,7 @@ cairn_err registry_writer_start(const registry_writer_config *cfg, registry_writ
         pthread_cond_destroy(&w->wake);
         pthread_mutex_destroy(&w->mu);
         free(w->batch);
-        free(w->changed);
+        free(w->changes);
         free(w->events);
         free(w);
         return cairn_fail(st, CAIRN_E_INTERNAL, "cannot start the writer thread: %s",
@@ -350,8 +495,7 @@ cairn_err registry_writer_start(const registry_writer_config *cfg, registry_writ
     return CAIRN_OK;
 }
 
-void registry_writer_submit_async(registry_writer *w, const cairn_request *req, cairn_reply *rep,
-                                  registry_write_done_fn done, void *arg)
+void registry_writer_submit_async(registry_writer *w, const registry_write *wr)
 {
     cairn_status st;
     write_job *job = calloc(1, sizeof *job);
@@ -367,11 +511,11 @@ void registry_writer_submit_async(registry_writer *w, const cairn_request *req, 
         else
             cairn_fail(&st, CAIRN_E_UNAVAILABLE, "registry write queue full (%d writes)",
                        REGISTRY_WRITE_QUEUE_MAX);
-        registry_reply_fail(rep, &st);
-        done(arg);
+        cairn_reply_fail(wr->rep, &st);
+        wr->done(wr->done_arg);
         return;
     }
-    *job = (write_job){.req = req, .rep = rep, .done = done, .done_arg = arg};
+    *job = (write_job){.wr = *wr};
     if (w->tail)
         w->tail->next = job;
     else
@@ -384,35 +528,45 @@ void registry_writer_submit_async(registry_writer *w, const cairn_request *req, 
     pthread_mutex_unlock(&w->mu);
 }
 
-/* The waiting submitter of registry_writer_submit. */
+/* The waiting submitter of registry_writer_submit_all: the writes not done yet. */
 typedef struct sync_wait {
     pthread_mutex_t mu;
     pthread_cond_t cond;
-    bool done;
+    size_t pending;
 } sync_wait;
 
-static void wake_submitter(void *arg)
+static void count_down(void *arg)
 {
     sync_wait *sw = arg;
     /* Signal under the lock: the submitter destroys sw only after it has the lock back. */
     pthread_mutex_lock(&sw->mu);
-    sw->done = true;
-    pthread_cond_signal(&sw->cond);
+    if (--sw->pending == 0)
+        pthread_cond_signal(&sw->cond);
     pthread_mutex_unlock(&sw->mu);
 }
 
-void registry_writer_submit(registry_writer *w, const cairn_request *req, cairn_reply *rep)
+void registry_writer_submit_all(registry_writer *w, const registry_write *wrs, size_t n)
 {
-    sync_wait sw = {.done = false};
+    sync_wait sw = {.pending = n};
     pthread_mutex_init(&sw.mu, NULL);
     pthread_cond_init(&sw.cond, NULL);
-    registry_writer_submit_async(w, req, rep, wake_submitter, &sw);
+    for (size_t i = 0; i < n; i++) {
+        registry_write waited = wrs[i];
+        waited.done = count_down;
+        waited.done_arg = &sw;
+        registry_writer_submit_async(w, &waited);
+    }
     pthread_mutex_lock(&sw.mu);
-    while (!sw.done)
+    while (sw.pending > 0)
         pthread_cond_wait(&sw.cond, &sw.mu);
     pthread_mutex_unlock(&sw.mu);
     pthread_cond_destroy(&sw.cond);
     pthread_mutex_destroy(&sw.mu);
+}
+
+void registry_writer_submit(registry_writer *w, const registry_write *wr)
+{
+    registry_writer_submit_all(w, wr, 1);
 }
 
 void registry_writer_stop(registry_writer *w)
@@ -427,7 +581,7 @@ void registry_writer_stop(registry_writer *w)
     pthread_cond_destroy(&w->wake);
     pthread_mutex_destroy(&w->mu);
     free(w->batch);
-    free(w->changed);
+    free(w->changes);
     free(w->events);
     free(w);
 }

@@ -141,6 +141,12 @@ static bool parse_address(const char *s, char *host, size_t host_len, uint16_t *
     return true;
 }
 
+bool cairn_config_parse_address(const char *s, char *host, size_t host_len, uint16_t *port)
+{
+    bool port_range;
+    return parse_address(s, host, host_len, port, &port_range);
+}
+
 /* Parses text for key k into out. where prefixes messages ("config: f:3: " or "--set "). */
 static cairn_err parse_value(const cairn_config_key *k, const char *text, cfg_value *out,
                              const char *where, cairn_status *st)
@@ -540,4 +546,10 @@ void cairn_config_print_reference(FILE *out)
             fprintf(out, " Range %" PRId64 "..%" PRId64 ".", k->min, k->max);
         fputs(" |\n", out);
     }
+}
+
+bool cairn_parse_address(const char *text, char *host, size_t host_len, uint16_t *port)
+{
+    bool port_range;
+    return text && parse_address(text, host, host_len, port, &port_range);
 }

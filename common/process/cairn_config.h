@@ -55,7 +55,14 @@ double cairn_config_double(const cairn_config *cfg, const char *key);
 void cairn_config_address(const cairn_config *cfg, const char *key, char *host, size_t host_len,
                           uint16_t *port);
 
+/* Parses "host:port" or "[v6]:port" (port 0..65535) as ADDRESS keys are parsed: for string keys
+ * that hold an address or a list of them (cluster.*). */
+bool cairn_config_parse_address(const char *s, char *host, size_t host_len, uint16_t *port);
+
 /* The run directory: node.run_dir, or <node.data_dir>/run when that is empty. */
+/* A listener address in the form of CAIRN_CFG_ADDRESS keys (host:port, [ipv6]:port, port
+ * 0..65535), for a key that may also be empty (grpc.listen). False when it is not one. */
+bool cairn_parse_address(const char *text, char *host, size_t host_len, uint16_t *port);
 void cairn_config_run_dir(const cairn_config *cfg, char *buf, size_t len);
 
 /* Writes the reference table as a Markdown table (for the README). */

@@ -37,7 +37,47 @@ int cairn_mkdir_p(const char *path, mode_t mode)
     }
 }
 
+int cairn_private_dir(const char *path, char *why, size_t why_len)
+{
+    if (cairn_mkdir_p(path, 0700) != 0) {
+        snprintf(why, why_len, "cannot create the run directory %s: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        snprintf(why, why_len, "cannot read the run directory %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (sb.st_uid != geteuid()) {
+        snprintf(why, why_len,
+                 "the run directory %s belongs to uid %u, not to this user (uid %u): another "
+                 "user could replace its sockets; give it to this user or set node.run_dir",
+                 path, (unsigned)sb.st_uid, (unsigned)geteuid());
+        return -2;
+    }
+    if (sb.st_mode & (S_IWGRP | S_IWOTH)) {
+        snprintf(why, why_len,
+                 "the run directory %s is writable by %s (mode %04o): another user could "
+                 "replace its sockets; chmod go-w it or set node.run_dir",
+                 path, (sb.st_mode & S_IWOTH) ? "others" : "its group",
+                 (unsigned)(sb.st_mode & 07777));
+        return -2;
+    }
+    return 0;
+}
+
+void cairn_umask_private(void)
+{
+    mode_t old = umask(077);
+    umask(old | 027);
+}
+
 int cairn_write_file_atomic(const char *path, const char *data, size_t len)
+{
+    return cairn_write_file_atomic_mode(path, data, len, 0640);
+}
+
+int cairn_write_file_atomic_mode(const char *path, const char *data, size_t len, mode_t mode)
 {
     char tmp[PATH_MAX];
     int n = snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
@@ -45,7 +85,7 @@ int cairn_write_file_atomic(const char *path, const char *data, size_t len)
         errno = ENAMETOOLONG;
         return -1;
     }
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
     if (fd < 0)
         return -1;
     size_t off = 0;

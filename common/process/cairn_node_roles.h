@@ -22,6 +22,9 @@ typedef struct cairn_node_role {
     const char *count_key;
     const char *index_key;
     cairn_node_role_metric metrics[CAIRN_NODE_ROLE_MAX_METRICS];
+    /* A string key the role depends on: it runs only when that key is not empty (the
+     * replicator, with cluster.members). NULL: always. */
+    const char *when_set;
 } cairn_node_role;
 
 extern const cairn_node_role cairn_node_roles[];

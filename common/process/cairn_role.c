@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cairn_auth.h"
 #include "cairn_endpoints.h"
 #include "cairn_files.h"
 #include "cairn_role_private.h"
@@ -167,6 +168,7 @@ int cairn_role_init(cairn_role *role, const char *name, int argc, char **argv)
 {
     memset(role, 0, sizeof *role);
     role->name = name;
+    cairn_umask_private();
     atomic_store(&stop_signal, 0);
     atomic_store(&ready_flag, false);
 
@@ -219,18 +221,29 @@ int cairn_role_init(cairn_role *role, const char *name, int argc, char **argv)
         release(role);
         return CAIRN_EXIT_CONFIG;
     }
+    /* With auth on, no role serves its admin listener beyond loopback; the gateway, which signs
+     * tokens, needs the secret. */
+    if (cairn_auth_config_check(role->config, strcmp(name, "gateway") == 0, &st) != CAIRN_OK) {
+        fprintf(stderr, "cairn-%s: %s\n", name, st.message);
+        release(role);
+        return CAIRN_EXIT_CONFIG;
+    }
     cairn_log_init(role->name, (cairn_log_level)cairn_config_int(role->config, "log.level"));
 
     snprintf(role->data_dir, sizeof role->data_dir, "%s",
              cairn_config_string(role->config, "node.data_dir"));
     cairn_config_run_dir(role->config, role->run_dir, sizeof role->run_dir);
-    const char *dirs[] = {role->data_dir, role->run_dir};
-    for (size_t i = 0; i < 2; i++) {
-        if (cairn_mkdir_p(dirs[i], 0750) != 0) {
-            log_error("cannot create directory %s: %s", dirs[i], strerror(errno));
-            release(role);
-            return EXIT_CANTCREAT;
-        }
+    if (cairn_mkdir_p(role->data_dir, 0750) != 0) {
+        log_error("cannot create directory %s: %s", role->data_dir, strerror(errno));
+        release(role);
+        return EXIT_CANTCREAT;
+    }
+    char why[PATH_MAX + 256];
+    int dir_rc = cairn_private_dir(role->run_dir, why, sizeof why);
+    if (dir_rc != 0) {
+        log_error("%s", why);
+        release(role);
+        return dir_rc == -2 ? CAIRN_EXIT_CONFIG : EXIT_CANTCREAT;
     }
 
     pthread_once(&wake_once, make_wake_pipe);
@@ -254,6 +267,14 @@ int cairn_role_init(cairn_role *role, const char *name, int argc, char **argv)
                     (double)time(NULL));
     cairn_gauge_set(cairn_metrics_gauge(role->metrics, "ready", "1 once the role is ready.", NULL),
                     0);
+    /* `cairn run` says how often it restarted this role before; systemd keeps its own count. */
+    const char *restarts = getenv("CAIRN_RESTARTS");
+    if (restarts && *restarts)
+        cairn_gauge_set(cairn_metrics_gauge(role->metrics, "restarts",
+                                            "Times `cairn run` restarted this role before this "
+                                            "process started (absent under systemd).",
+                                            NULL),
+                        strtod(restarts, NULL));
 
     log_info("starting %s (data %s, run %s)", CAIRN_VERSION, role->data_dir, role->run_dir);
     if (start_admin(role) != 0) {
@@ -280,21 +301,26 @@ void cairn_role_set_ready_check(cairn_role *role, cairn_health_fn fn, void *arg)
 }
 
 /* Asks a role callback (fn/arg read under health_lock) once the role is started and not
- * stopping; with no callback the answer is yes, "ready". */
+ * stopping; with no callback the answer is yes, "ready". A role not started yet says what its
+ * callback says, after "starting: " (the gateway is started only once the whole node was ready
+ * once, and "starting" alone would hide which role it waits for). */
 static bool ask_role(cairn_health_fn *fn_slot, void **arg_slot, char *detail, size_t detail_len)
 {
     if (atomic_load(&stop_signal) != 0) {
         snprintf(detail, detail_len, "stopping");
         return false;
     }
-    if (!atomic_load(&ready_flag)) {
-        snprintf(detail, detail_len, "starting");
-        return false;
-    }
     pthread_mutex_lock(&health_lock);
     cairn_health_fn fn = *fn_slot;
     void *arg = *arg_slot;
     pthread_mutex_unlock(&health_lock);
+    if (!atomic_load(&ready_flag)) {
+        char why[256] = "";
+        if (fn)
+            fn(arg, why, sizeof why);
+        snprintf(detail, detail_len, "starting%s%.200s", why[0] ? ": " : "", why);
+        return false;
+    }
     snprintf(detail, detail_len, "ready");
     return !fn || fn(arg, detail, detail_len);
 }

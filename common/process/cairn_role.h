@@ -58,8 +58,9 @@ int cairn_role_init(cairn_role *role, const char *name, int argc, char **argv);
 void cairn_role_set_health(cairn_role *role, cairn_health_fn fn, void *arg);
 
 /* Whether the role can serve right now, asked by GET /ready after cairn_role_ready (a role whose
- * inputs come and go, such as a pusher's connections, says so here). Set it before
- * cairn_role_ready; fn runs on the admin listener's thread. */
+ * inputs come and go, such as a pusher's connections, says so here); before it, /ready answers
+ * 503 "starting: <what fn says>". Set it before cairn_role_ready; fn runs on the admin
+ * listener's thread. */
 void cairn_role_set_ready_check(cairn_role *role, cairn_health_fn fn, void *arg);
 
 /* Declares the role ready: sd_notify("READY=1") when under systemd or `cairn run`, an info log

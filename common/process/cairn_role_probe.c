@@ -63,6 +63,12 @@ static void read_metrics(const cairn_node_role *role, const char *text, size_t l
             continue;
         r->metrics[r->metric_count++] = (cairn_role_probe_metric){role->metrics[i].label, v};
     }
+    char start[96];
+    snprintf(start, sizeof start, "cairn_%s_start_time_seconds", role->name);
+    size_t found;
+    double v = cairn_prom_sum_named(&t, start, NULL, &found);
+    if (found == 1 && !isnan(v))
+        r->start_time = v;
     cairn_prom_free(&t);
 }
 

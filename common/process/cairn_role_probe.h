@@ -24,6 +24,7 @@ typedef struct cairn_role_report {
     char detail[256];  /* /health's first line, or why the role could not be asked */
     cairn_role_probe_metric metrics[CAIRN_NODE_ROLE_MAX_METRICS]; /* only those found */
     size_t metric_count;
+    double start_time; /* the process's start, seconds since the epoch; 0 when not known */
 } cairn_role_report;
 
 /* The admin listener of role process name ("registry", "pusher-0") from <run_dir>/<name>.admin:

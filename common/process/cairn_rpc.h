@@ -1,14 +1,20 @@
 /* Request/reply between roles over nng REQ/REP, carrying cairn_msg requests and replies.
  *
- * Client: one REQ socket dialed (non-blocking, redialing forever) to a role's endpoint; each call
- * uses its own nng context, so any number of threads may call at once. A call that gets no reply
+ * Client: one REQ socket dialed (non-blocking, redialing forever: cairn_dial.h replaces a dialer
+ * that nng 1.5.2 stopped) to a role's endpoint; each call uses its own nng context, so any number
+ * of threads may call at once. A call that gets no reply
  * within the timeout fails with CAIRN_E_UNAVAILABLE and "<peer> unavailable: ..." so that the
  * gateway can answer 503 while a role restarts; requests are never resent by nng (a resend could
  * apply a write twice after the caller was told it failed).
  *
  * Server: a REP socket listening on an endpoint with `workers` threads, each on its own context,
  * decoding requests and calling the handler; undecodable requests are answered with
- * CAIRN_E_DECODE and a message, and counted, never crash the server. */
+ * CAIRN_E_DECODE and a message, and counted, never crash the server. No worker ever waits for a
+ * peer: a reply is sent by an aio on the request's own context, and the worker goes back to
+ * receiving. A reply its peer's pipe has not taken within 2 s is dropped, and a peer with 16 MiB
+ * of replies waiting (one that sends and never reads) has its further requests dropped
+ * unanswered until it reads; both are counted (rpc_replies_dropped_total{reason}). Requests
+ * over 16 MiB close their connection (cairn_listen.h). */
 #ifndef CAIRN_RPC_H
 #define CAIRN_RPC_H
 
@@ -26,6 +32,21 @@ cairn_rpc_client *cairn_rpc_client_open(const char *url, const char *peer_name, 
                                         cairn_status *st);
 cairn_err cairn_rpc_call(cairn_rpc_client *c, const cairn_request *req, cairn_reply *rep,
                          cairn_status *st);
+
+/* The outcome of an asynchronous call, as cairn_rpc_call would have returned it: rc and *st, and
+ * *rep (initialised in every case; the callback may take its contents, and frees what it keeps
+ * in rep with cairn_reply_free). Runs on an nng thread: it must not block. */
+typedef void (*cairn_rpc_done)(void *arg, cairn_err rc, cairn_reply *rep, cairn_status *st);
+
+/* Sends req (encoded before this returns: the caller keeps req) without waiting; done is called
+ * exactly once, from an nng thread, when the reply arrives or the timeout passes (nng demo/async:
+ * the exchange is a state machine on an aio, not a thread). Contexts and aios are pooled per
+ * client, so a call allocates nothing but its message. The client must outlive every call
+ * started on it. */
+void cairn_rpc_call_async(cairn_rpc_client *c, const cairn_request *req, cairn_rpc_done done,
+                          void *arg);
+/* Closes the socket (calls in flight end with CAIRN_E_UNAVAILABLE), waits for their callbacks,
+ * frees c. */
 void cairn_rpc_client_close(cairn_rpc_client *c);
 
 /* Fills rep for req. rep arrives initialised (code OK); the handler sets code/message/payload. */

@@ -10,6 +10,7 @@ static const char *const endpoint_files[CAIRN_EP__COUNT] = {
     [CAIRN_EP_GATEWAY_SUBSCRIPTIONS] = "gateway-subscriptions.sock",
     [CAIRN_EP_REPLICATOR_COMMANDS] = "replicator.sock",
     [CAIRN_EP_GATEWAY_COMMANDS] = "gateway.sock",
+    [CAIRN_EP_REPLICATOR_EVENTS] = "replicator-events.sock",
 };
 
 const char *cairn_endpoint_file(cairn_endpoint ep)

@@ -12,6 +12,7 @@ typedef enum cairn_endpoint {
     CAIRN_EP_GATEWAY_SUBSCRIPTIONS, /* gateway PUB: push subscriptions */
     CAIRN_EP_REPLICATOR_COMMANDS,   /* replicator REP */
     CAIRN_EP_GATEWAY_COMMANDS,      /* gateway REP: subscription snapshots for pushers */
+    CAIRN_EP_REPLICATOR_EVENTS,     /* replicator PUB: MEMBERSHIP */
     CAIRN_EP__COUNT
 } cairn_endpoint;
 

@@ -214,6 +214,7 @@ void cairn_instance_free(cairn_instance *in)
     free(in->cluster);
     free(in->instance_id);
     free(in->app);
+    free(in->owner);
     cairn_metadata_free(&in->metadata);
     memset(in, 0, sizeof *in);
 }
@@ -226,6 +227,7 @@ cairn_err cairn_instance_copy(cairn_instance *dst, const cairn_instance *src)
     dst->cluster = dup_opt(src->cluster, &ok);
     dst->instance_id = dup_opt(src->instance_id, &ok);
     dst->app = dup_opt(src->app, &ok);
+    dst->owner = dup_opt(src->owner, &ok);
     if (cairn_metadata_copy(&dst->metadata, &src->metadata) != CAIRN_OK)
         ok = false;
     if (!ok) {
@@ -253,6 +255,7 @@ void cairn_service_free(cairn_service *svc)
     for (uint32_t i = 0; i < svc->cluster_count; i++)
         cairn_cluster_free(&svc->clusters[i]);
     free(svc->clusters);
+    cairn_distro_version_free(&svc->distro);
     memset(svc, 0, sizeof *svc);
 }
 
@@ -263,6 +266,7 @@ cairn_err cairn_service_copy(cairn_service *dst, const cairn_service *src)
     dst->namespace_id = dup_opt(src->namespace_id, &ok);
     dst->name = dup_opt(src->name, &ok);
     dst->selector_json = dup_opt(src->selector_json, &ok);
+    dst->distro.origin = dup_opt(src->distro.origin, &ok);
     dst->clusters = NULL;
     dst->cluster_count = 0;
     if (cairn_metadata_copy(&dst->metadata, &src->metadata) != CAIRN_OK)
@@ -293,6 +297,22 @@ const cairn_cluster *cairn_service_find_cluster(const cairn_service *svc, const 
         if (svc->clusters[i].name && strcmp(svc->clusters[i].name, name) == 0)
             return &svc->clusters[i];
     return NULL;
+}
+
+void cairn_distro_version_free(cairn_distro_version *v)
+{
+    if (!v)
+        return;
+    free(v->origin);
+    memset(v, 0, sizeof *v);
+}
+
+cairn_err cairn_distro_version_copy(cairn_distro_version *dst, const cairn_distro_version *src)
+{
+    bool ok = true;
+    *dst = *src;
+    dst->origin = dup_opt(src->origin, &ok);
+    return ok ? CAIRN_OK : CAIRN_E_NOMEM;
 }
 
 void cairn_service_snapshot_free(cairn_service_snapshot *snap)
@@ -716,6 +736,57 @@ cairn_err cairn_parse_metadata(const char *raw, size_t max_bytes, cairn_metadata
     }
     cairn_metadata_free(out);
     *out = md;
+    return CAIRN_OK;
+}
+
+/* ---- limits --------------------------------------------------------------------------------- */
+
+size_t cairn_metadata_bytes(const cairn_metadata *md)
+{
+    size_t n = 0;
+    for (uint32_t i = 0; i < md->len; i++)
+        n += strlen(md->items[i].key) + strlen(md->items[i].value);
+    return n;
+}
+
+static cairn_err check_metadata(const cairn_metadata *md, size_t max, cairn_status *st)
+{
+    if (max > 0 && cairn_metadata_bytes(md) > max)
+        return cairn_fail(st, CAIRN_E_INVALID, "Param 'metadata' is too long (max %zu bytes)",
+                          max);
+    return CAIRN_OK;
+}
+
+static cairn_err check_text(const char *param, const char *value, size_t max, cairn_status *st)
+{
+    return max > 0 && value ? cairn_check_length(param, value, max, st) : CAIRN_OK;
+}
+
+cairn_err cairn_instance_check_limits(const cairn_instance *in, const cairn_limits *l,
+                                      cairn_status *st)
+{
+    size_t max = l->max_metadata_bytes;
+    if (check_metadata(&in->metadata, max, st) || check_text("app", in->app, max, st))
+        return st->code;
+    return CAIRN_OK;
+}
+
+cairn_err cairn_service_check_limits(const cairn_service *svc, const cairn_limits *l,
+                                     cairn_status *st)
+{
+    size_t max = l->max_metadata_bytes;
+    if (check_metadata(&svc->metadata, max, st) ||
+        check_text("selector", svc->selector_json, max, st))
+        return st->code;
+    for (uint32_t i = 0; i < svc->cluster_count; i++) {
+        const cairn_cluster *c = &svc->clusters[i];
+        if (!c->name || !*c->name)
+            return cairn_fail(st, CAIRN_E_INVALID, "Param 'clusterName' is required.");
+        if (cairn_check_length("clusterName", c->name, CAIRN_MAX_CLUSTER_LEN, st) ||
+            cairn_check_cluster_chars(c->name, st) || check_metadata(&c->metadata, max, st) ||
+            check_text("healthChecker", c->check_path, max, st))
+            return st->code;
+    }
     return CAIRN_OK;
 }
 

@@ -83,7 +83,23 @@ typedef struct cairn_instance {
     bool marked; /* health set by hand: the beat checker leaves it alone */
     cairn_metadata metadata;
     int64_t modified_ms; /* wall clock of the last write */
+    /* Who keeps an ephemeral instance alive: NULL or "" for a v1 client (beats), or
+     * "grpc/<node>/<incarnation>/<connection id>" for a gRPC connection (cairn-grpc), whose
+     * instances get no beats and go when the connection's owner is dropped (OWNER_DROP). */
+    char *owner;
 } cairn_instance;
+
+/* The version of a service's ephemeral state (Distro, cluster-design §2.5.4): the store that
+ * wrote it (epoch: a random non-zero id made once with that node's LMDB store) and that store's
+ * revision of the service at the write (seq). origin names the member that wrote it when the
+ * replicator said so; NULL for a write of this node's own (its identity is the replicator's
+ * business) or when unknown. Two versions come from the same writer exactly when their epochs
+ * are equal: the epoch alone identifies the writing store. */
+typedef struct cairn_distro_version {
+    uint64_t epoch; /* 0: no version (no ephemeral state was ever written with one) */
+    uint64_t seq;
+    char *origin;
+} cairn_distro_version;
 
 typedef struct cairn_service {
     char *namespace_id;
@@ -96,6 +112,7 @@ typedef struct cairn_service {
     bool defined;         /* created through the service API (a persistent definition) */
     uint64_t revision;    /* bumped by every change to the service or its instances */
     int64_t modified_ms;  /* wall clock of the last change */
+    cairn_distro_version distro; /* of the ephemeral instances (cluster replication) */
 } cairn_service;
 
 /* A service with all its instances (both ephemeral and persistent), as one consistent read. */
@@ -131,6 +148,9 @@ const cairn_cluster *cairn_service_find_cluster(const cairn_service *svc, const 
 
 void cairn_service_snapshot_free(cairn_service_snapshot *snap);
 
+void cairn_distro_version_free(cairn_distro_version *v);
+cairn_err cairn_distro_version_copy(cairn_distro_version *dst, const cairn_distro_version *src);
+
 /* ---- names (§1.3) ------------------------------------------------------------------------ */
 /* The grouped name for (serviceName, groupName) per the Nacos filter rewrite: a name already
  * containing "@@" is kept, otherwise groupName (blank → DEFAULT_GROUP) + "@@" + name. Returns a
@@ -160,6 +180,26 @@ bool cairn_parse_bool_strict(const char *s);
  * `metadata format incorrect:<raw>`. Enforces max_bytes (0: no limit) on the raw text. */
 cairn_err cairn_parse_metadata(const char *raw, size_t max_bytes, cairn_metadata *out,
                                cairn_status *st);
+
+/* ---- limits (the limits.* configuration keys) ---------------------------------------------- */
+/* What one write may store. The gateway checks them on the text it parses; the registry checks
+ * them again on every write it is sent, since any local process can reach its socket. */
+typedef struct cairn_limits {
+    size_t max_metadata_bytes; /* limits.max_metadata_bytes; 0: no limit */
+} cairn_limits;
+/* The bytes of a metadata map as the limit counts them: its keys and values. Never more than the
+ * JSON or k=v text the map was parsed from (quotes, colons and separators outweigh the two bytes
+ * a JSON number can gain as text), so text the gateway accepted is accepted here too. */
+size_t cairn_metadata_bytes(const cairn_metadata *md);
+/* Each metadata map within max_metadata_bytes (400 `Param 'metadata' is too long (max N bytes)`,
+ * the gateway's words), and each free-text value (app, health check path, selector) within the
+ * same number of bytes (400 `Param '<name>' is too long (max N bytes)`). */
+cairn_err cairn_instance_check_limits(const cairn_instance *in, const cairn_limits *l,
+                                      cairn_status *st);
+/* The service's metadata and selector, and each cluster's name (cap and characters), metadata
+ * and check path. */
+cairn_err cairn_service_check_limits(const cairn_service *svc, const cairn_limits *l,
+                                     cairn_status *st);
 
 /* ---- instance rules ---------------------------------------------------------------------- */
 /* Weight bounds (400 `instance format invalid: The weights range from 0.0 to 10000.0`), ip and

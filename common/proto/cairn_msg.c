@@ -18,7 +18,23 @@
  *                  group str -   group             (SERVICE_LIST, SERVICE_CATALOG)
  *                  filter str -  filter            (SERVICE_CATALOG)
  *                  page  uint    page_no           (SERVICE_LIST, SERVICE_CATALOG)
- *                  size  uint    page_size         (SERVICE_LIST, SNAPSHOT_PAGE, SERVICE_CATALOG)
+ *                  size  uint    page_size         (SERVICE_LIST, SNAPSHOT_PAGE, SERVICE_CATALOG,
+ *                                                   DISTRO_KEYS, DISTRO_SNAPSHOT)
+ *                  states array  states (state maps)   (DISTRO_APPLY, DISTRO_FETCH)
+ *                  load  uint -  load_id           (DISTRO_APPLY; required in DISTRO_LOAD_END)
+ *                  owners array - owners (str)     (DISTRO_DIGESTS, DISTRO_KEYS; when any)
+ *                  self  str -   self              (DISTRO_DIGESTS, DISTRO_KEYS)
+ *                  bucket uint   bucket            (DISTRO_KEYS)
+ *                  first uint    first             (PERSIST_APPLY)
+ *                  last  uint    last              (PERSIST_APPLY, PERSIST_REPLACE)
+ *                  recs  array   records (record maps)  (PERSIST_APPLY, PERSIST_REPLACE)
+ *                  owner str     owner             (INSTANCE_SET_OWNED, OWNER_DROP)
+ *                  insts array - instances (instance maps)  (INSTANCE_SET_OWNED; written when
+ *                                                   instance_count > 0)
+ *                  to    str     forward_to        (FORWARD)
+ *                  inner bin     inner             (FORWARD: an encoded request)
+ *                  dl    int     deadline_ms       (FORWARD)
+ *                  cmd   uint    cmd               (RAFT_SUBMIT: the wrapped write's type)
  *  reply           code  uint    code (cairn_err)
  *                  msg   str -   message
  *                  rev   uint -  revision
@@ -35,12 +51,27 @@
  *                                                  (when subscription_count > 0)
  *                  more  bool -  more              (when true)
  *                  sums  array - summaries (summary maps)  (when summary_count > 0)
+ *                  epoch uint -  store_epoch
+ *                  fresh bool -  store_fresh       (when true)
+ *                  rwm   uint -  raft_applied
+ *                  skip  bool -  skipped           (when true)
+ *                  outs  array - outcomes (uint)   (when outcome_count > 0)
+ *                  bdig  bin -   digests->digest   (when digests; 256 x 16 bytes)
+ *                  bcnt  array - digests->count    (when digests; 256 uint)
+ *                  states array - states (state maps)  (when state_count > 0)
+ *                  cns   str -   cursor_ns
+ *                  csvc  str -   cursor_svc
+ *                  mship bin -   membership_msg    (when non-NULL: a MEMBERSHIP message)
  *  event           ns    str     namespace_id
  *                  svc   str     service
  *                  rev   uint    revision
  *                  kind  uint    kind (cairn_change_kind)
  *                  at    int     at_ms             (optional when decoding)
  *                  prev  uint -  prev_revision     (written when non-zero)
+ *                  snap  bin -   snapshot          (written when non-NULL: the bytes of
+ *                                                   cairn_snapshot_encode, a snapshot map;
+ *                                                   a bin so that decoding the event leaves
+ *                                                   them undecoded)
  *  subscription    ns    str     namespace_id      (required)
  *                  svc   str     service           (required)
  *                  clusters str  clusters          (NULL is written as ""; decoder default "")
@@ -58,6 +89,7 @@
  *                  healthy, enabled, ephemeral, marked   bool
  *                  meta  map     metadata (str → str, sorted by key)
  *                  mtime int     modified_ms
+ *                  owner str -   owner             (written when non-empty)
  *  service         ns    str -   namespace_id
  *                  name  str -   name (grouped)
  *                  pt    float32 protect_threshold (decoder also takes float64 and integers)
@@ -82,39 +114,142 @@
  *  snapshot        found bool    found             (required)
  *                  svc   map     service
  *                  insts array   instances
+ *  service (cont.) dep   uint -  distro.epoch      (written when non-zero)
+ *                  dseq  uint -  distro.seq        (with dep)
+ *                  dorg  str -   distro.origin     (with dep, when non-NULL)
+ *  state           ns    str     namespace_id      (required)
+ *                  svc   str     service           (required)
+ *                  ep    uint    version.epoch
+ *                  seq   uint    version.seq
+ *                  org   str -   version.origin
+ *                  dig   bin -   digest            (when has_digest; 16 bytes)
+ *                  insts array   instances
+ *  record          op    uint    op (cairn_persist_op)      (required)
+ *                  kind  uint    kind (cairn_persist_kind)  (required)
+ *                  ns    str     namespace_id      (required)
+ *                  svc   str     service           (required)
+ *                  val   map -   service_def or instance, by kind (when has_value; required
+ *                                but for a service delete)
  */
 #include "cairn_msg.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const msg_type_names[CAIRN_MSG__END] = {
-    [CAIRN_MSG_REPLY] = "reply",
-    [CAIRN_MSG_INSTANCE_UPSERT] = "instance_upsert",
-    [CAIRN_MSG_INSTANCE_PATCH] = "instance_patch",
-    [CAIRN_MSG_INSTANCE_REMOVE] = "instance_remove",
-    [CAIRN_MSG_INSTANCE_GET] = "instance_get",
-    [CAIRN_MSG_SERVICE_GET] = "service_get",
-    [CAIRN_MSG_SERVICE_PUT] = "service_put",
-    [CAIRN_MSG_SERVICE_REMOVE] = "service_remove",
-    [CAIRN_MSG_SERVICE_LIST] = "service_list",
-    [CAIRN_MSG_BEAT] = "beat",
-    [CAIRN_MSG_STATS] = "stats",
-    [CAIRN_MSG_CHANGE_EVENT] = "change_event",
-    [CAIRN_MSG_SNAPSHOT_PAGE] = "snapshot_page",
-    [CAIRN_MSG_INSTANCE_HEALTH] = "instance_health",
-    [CAIRN_MSG_SUBSCRIPTION] = "subscription",
-    [CAIRN_MSG_SUBSCRIPTION_SNAPSHOT] = "subscription_snapshot",
-    [CAIRN_MSG_SERVICE_CATALOG] = "service_catalog",
-    [CAIRN_MSG_NAMESPACE_LIST] = "namespace_list",
+/* Which request fields each type carries (the table in cairn_msg.h). */
+enum {
+    RQ_NS = 1u << 0,
+    RQ_SVC = 1u << 1,
+    RQ_INST = 1u << 2,
+    RQ_SVCDEF = 1u << 3,
+    RQ_MODE = 1u << 4,
+    RQ_MASK = 1u << 5,
+    RQ_BODY = 1u << 6,
+    RQ_LIST = 1u << 7, /* group, page */
+    RQ_SIZE = 1u << 8,
+    RQ_FILTER = 1u << 9,
+    /* cluster replication */
+    RQ_STATES = 1u << 10,
+    RQ_LOAD = 1u << 11,
+    RQ_OWNERS = 1u << 12, /* owners, self */
+    RQ_BUCKET = 1u << 13,
+    RQ_FIRST = 1u << 14,
+    RQ_LAST = 1u << 15,
+    RQ_RECORDS = 1u << 16,
+    RQ_OWNER = 1u << 17,
+    RQ_INSTS = 1u << 18,
+    RQ_FWD = 1u << 19, /* forward_to, inner, deadline_ms */
+    RQ_CMD = 1u << 20,
+};
+
+/* Every message type: the one list of them. A new message is an entry here (and its encoder and
+ * decoder below); a new request type only an entry. A type is a request exactly when `request`
+ * is set. */
+static const struct msg_type_info {
+    const char *name;  /* cairn_msg_type_name */
+    bool request;
+    uint32_t fields;   /* RQ_*: encoded */
+    uint32_t required; /* RQ_*: must be present when decoding */
+    uint32_t mode_max; /* RQ_MODE: the largest mode value the type takes */
+} msg_types[CAIRN_MSG__END] = {
+    [CAIRN_MSG_REPLY] = {"reply"},
+    [CAIRN_MSG_INSTANCE_UPSERT] = {"instance_upsert", true, RQ_NS | RQ_SVC | RQ_INST | RQ_MODE,
+                                   RQ_NS | RQ_SVC | RQ_INST, CAIRN_UPSERT_MUST_EXIST},
+    [CAIRN_MSG_INSTANCE_PATCH] = {"instance_patch", true, RQ_NS | RQ_SVC | RQ_INST | RQ_MASK,
+                                  RQ_NS | RQ_SVC | RQ_INST | RQ_MASK},
+    [CAIRN_MSG_INSTANCE_REMOVE] = {"instance_remove", true, RQ_NS | RQ_SVC | RQ_INST,
+                                   RQ_NS | RQ_SVC | RQ_INST},
+    [CAIRN_MSG_INSTANCE_GET] = {"instance_get", true, RQ_NS | RQ_SVC | RQ_INST,
+                                RQ_NS | RQ_SVC | RQ_INST},
+    [CAIRN_MSG_SERVICE_GET] = {"service_get", true, RQ_NS | RQ_SVC, RQ_NS | RQ_SVC},
+    [CAIRN_MSG_SERVICE_PUT] = {"service_put", true, RQ_NS | RQ_SVC | RQ_SVCDEF | RQ_MODE,
+                               RQ_NS | RQ_SVC | RQ_SVCDEF, CAIRN_SERVICE_CLUSTERS},
+    [CAIRN_MSG_SERVICE_REMOVE] = {"service_remove", true, RQ_NS | RQ_SVC, RQ_NS | RQ_SVC},
+    [CAIRN_MSG_SERVICE_LIST] = {"service_list", true, RQ_NS | RQ_LIST | RQ_SIZE, RQ_NS},
+    [CAIRN_MSG_BEAT] = {"beat", true, RQ_NS | RQ_SVC | RQ_INST | RQ_BODY,
+                        RQ_NS | RQ_SVC | RQ_INST},
+    [CAIRN_MSG_STATS] = {"stats", true, 0, 0},
+    [CAIRN_MSG_CHANGE_EVENT] = {"change_event"},
+    /* ns and svc are the cursor: omitted when NULL (the first page) */
+    [CAIRN_MSG_SNAPSHOT_PAGE] = {"snapshot_page", true, RQ_NS | RQ_SVC | RQ_SIZE, RQ_SIZE},
+    [CAIRN_MSG_INSTANCE_HEALTH] = {"instance_health", true, RQ_NS | RQ_SVC | RQ_INST | RQ_MODE,
+                                   RQ_NS | RQ_SVC | RQ_INST, CAIRN_HEALTH_MANUAL},
+    [CAIRN_MSG_SUBSCRIPTION] = {"subscription"},
+    /* page = the pusher's index, size = pusher.count */
+    [CAIRN_MSG_SUBSCRIPTION_SNAPSHOT] = {"subscription_snapshot", true, RQ_LIST | RQ_SIZE,
+                                         RQ_LIST | RQ_SIZE},
+    [CAIRN_MSG_SERVICE_CATALOG] = {"service_catalog", true,
+                                   RQ_NS | RQ_LIST | RQ_FILTER | RQ_SIZE, RQ_NS},
+    [CAIRN_MSG_NAMESPACE_LIST] = {"namespace_list", true, 0, 0},
+    /* cluster replication; ns and svc are cursors where they appear */
+    [CAIRN_MSG_DISTRO_APPLY] = {"distro_apply", true, RQ_STATES | RQ_MODE | RQ_LOAD, RQ_STATES,
+                                CAIRN_DISTRO_FORCE},
+    [CAIRN_MSG_DISTRO_DIGESTS] = {"distro_digests", true, RQ_OWNERS, 0},
+    [CAIRN_MSG_DISTRO_KEYS] = {"distro_keys", true,
+                               RQ_BUCKET | RQ_OWNERS | RQ_NS | RQ_SVC | RQ_SIZE, RQ_BUCKET},
+    [CAIRN_MSG_DISTRO_FETCH] = {"distro_fetch", true, RQ_STATES, RQ_STATES},
+    [CAIRN_MSG_DISTRO_SNAPSHOT] = {"distro_snapshot", true, RQ_NS | RQ_SVC | RQ_SIZE, 0},
+    [CAIRN_MSG_DISTRO_LOAD_END] = {"distro_load_end", true, RQ_LOAD, RQ_LOAD},
+    [CAIRN_MSG_PERSIST_APPLY] = {"persist_apply", true, RQ_FIRST | RQ_LAST | RQ_RECORDS,
+                                 RQ_FIRST | RQ_LAST},
+    [CAIRN_MSG_PERSIST_REPLACE] = {"persist_replace", true, RQ_LAST | RQ_RECORDS, RQ_LAST},
+    [CAIRN_MSG_MEMBERS_GET] = {"members_get", true, 0, 0},
+    [CAIRN_MSG_MEMBERSHIP] = {"membership"},
+    [CAIRN_MSG_INSTANCE_SET_OWNED] = {"instance_set_owned", true,
+                                      RQ_NS | RQ_SVC | RQ_OWNER | RQ_INSTS,
+                                      RQ_NS | RQ_SVC | RQ_OWNER},
+    [CAIRN_MSG_OWNER_DROP] = {"owner_drop", true, RQ_OWNER | RQ_MODE, RQ_OWNER,
+                              CAIRN_OWNER_PREFIX},
+    [CAIRN_MSG_FORWARD] = {"forward", true, RQ_FWD, RQ_FWD},
+    /* a write wrapped for the raft log: the write's fields plus its type */
+    [CAIRN_MSG_RAFT_SUBMIT] = {"raft_submit", true,
+                               RQ_NS | RQ_SVC | RQ_INST | RQ_SVCDEF | RQ_MODE | RQ_MASK | RQ_CMD,
+                               RQ_NS | RQ_SVC | RQ_CMD, CAIRN_SERVICE_CLUSTERS},
 };
 
 const char *cairn_msg_type_name(cairn_msg_type type)
 {
-    if ((unsigned)type >= CAIRN_MSG__END || !msg_type_names[type])
+    if ((unsigned)type >= CAIRN_MSG__END || !msg_types[type].name)
         return "unknown";
-    return msg_type_names[type];
+    return msg_types[type].name;
 }
+
+bool cairn_msg_is_request(cairn_msg_type type)
+{
+    return (unsigned)type < CAIRN_MSG__END && msg_types[type].request;
+}
+
+/* The largest mode value a request type takes. Types without a mode keep the old bound of 1 so
+ * that a stray "mode" field decodes as it always did. */
+static uint32_t request_mode_max(cairn_msg_type type)
+{
+    uint32_t max = msg_types[type].mode_max;
+    return max ? max : CAIRN_UPSERT_MUST_EXIST;
+}
+
+#define PATCH_KNOWN_BITS                                                                   \
+    (CAIRN_PATCH_METADATA | CAIRN_PATCH_APP | CAIRN_PATCH_WEIGHT | CAIRN_PATCH_HEALTHY |   \
+     CAIRN_PATCH_ENABLED)
 
 /* ======================================================================= encoding ========== */
 
@@ -139,38 +274,163 @@ static int pk_str(msgpack_packer *pk, const char *s)
     return 0;
 }
 
-static int pk_kv_str(msgpack_packer *pk, const char *key, const char *s)
+/* ---- maps: each map's fields are listed once, by a fields function that pack_map runs twice,
+ * first counting (pk NULL), then writing. So a map's size is never counted by hand: a field
+ * added, or made optional, is counted by the very line that writes it. ----------------------- */
+
+typedef struct field_writer {
+    msgpack_packer *pk; /* NULL while counting */
+    uint32_t n;         /* fields counted */
+} field_writer;
+
+typedef int (*fields_fn)(field_writer *f, const void *obj);
+
+static int pack_map(msgpack_packer *pk, fields_fn fn, const void *obj)
 {
-    TRY(pk_str(pk, key));
-    return pk_str(pk, s);
+    field_writer count = {NULL, 0};
+    TRY(fn(&count, obj));
+    TRY(msgpack_pack_map(pk, count.n));
+    field_writer write = {pk, 0};
+    return fn(&write, obj);
 }
 
-static int pk_kv_uint(msgpack_packer *pk, const char *key, uint64_t v)
+/* Counts one field; when writing, writes its key and returns true: the caller writes the value. */
+static bool f_key(field_writer *f, const char *key, int *rc)
 {
-    TRY(pk_str(pk, key));
-    return msgpack_pack_uint64(pk, v);
+    f->n++;
+    if (!f->pk)
+        return false;
+    *rc = pk_str(f->pk, key);
+    return *rc == 0;
 }
 
-static int pk_kv_int(msgpack_packer *pk, const char *key, int64_t v)
+/* Each writes one key-value pair (or only counts it). */
+static int f_str(field_writer *f, const char *key, const char *s)
 {
-    TRY(pk_str(pk, key));
-    return msgpack_pack_int64(pk, v);
+    int rc = 0;
+    return f_key(f, key, &rc) ? pk_str(f->pk, s) : rc;
 }
 
-static int pk_kv_bool(msgpack_packer *pk, const char *key, bool v)
+static int f_uint(field_writer *f, const char *key, uint64_t v)
 {
-    TRY(pk_str(pk, key));
-    return v ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+    int rc = 0;
+    return f_key(f, key, &rc) ? msgpack_pack_uint64(f->pk, v) : rc;
 }
 
-static int pk_metadata(msgpack_packer *pk, const char *key, const cairn_metadata *md)
+static int f_int(field_writer *f, const char *key, int64_t v)
 {
-    TRY(pk_str(pk, key));
+    int rc = 0;
+    return f_key(f, key, &rc) ? msgpack_pack_int64(f->pk, v) : rc;
+}
+
+static int f_bool(field_writer *f, const char *key, bool v)
+{
+    int rc = 0;
+    if (!f_key(f, key, &rc))
+        return rc;
+    return v ? msgpack_pack_true(f->pk) : msgpack_pack_false(f->pk);
+}
+
+static int f_double(field_writer *f, const char *key, double v)
+{
+    int rc = 0;
+    return f_key(f, key, &rc) ? msgpack_pack_double(f->pk, v) : rc;
+}
+
+static int f_float(field_writer *f, const char *key, float v)
+{
+    int rc = 0;
+    return f_key(f, key, &rc) ? msgpack_pack_float(f->pk, v) : rc;
+}
+
+static int f_metadata(field_writer *f, const char *key, const cairn_metadata *md)
+{
+    int rc = 0;
+    if (!f_key(f, key, &rc))
+        return rc;
     if (md->len > 0 && !md->items)
         return PACK_INVALID;
-    TRY(msgpack_pack_map(pk, md->len));
-    for (uint32_t i = 0; i < md->len; i++)
-        TRY(pk_kv_str(pk, md->items[i].key, md->items[i].value));
+    TRY(msgpack_pack_map(f->pk, md->len));
+    for (uint32_t i = 0; i < md->len; i++) {
+        TRY(pk_str(f->pk, md->items[i].key));
+        TRY(pk_str(f->pk, md->items[i].value));
+    }
+    return 0;
+}
+
+/* A nested map, written by its own fields function. */
+static int f_map(field_writer *f, const char *key, fields_fn fn, const void *obj)
+{
+    int rc = 0;
+    return f_key(f, key, &rc) ? pack_map(f->pk, fn, obj) : rc;
+}
+
+/* An array of count maps of `size` bytes each, starting at items. */
+static int f_maps(field_writer *f, const char *key, fields_fn fn, const void *items, uint32_t count,
+                  size_t size)
+{
+    int rc = 0;
+    if (!f_key(f, key, &rc))
+        return rc;
+    if (count > 0 && !items)
+        return PACK_INVALID;
+    TRY(msgpack_pack_array(f->pk, count));
+    for (uint32_t i = 0; i < count; i++)
+        TRY(pack_map(f->pk, fn, (const char *)items + i * size));
+    return 0;
+}
+
+static int f_strs(field_writer *f, const char *key, char *const *strs, uint32_t count)
+{
+    int rc = 0;
+    if (!f_key(f, key, &rc))
+        return rc;
+    if (count > 0 && !strs)
+        return PACK_INVALID;
+    TRY(msgpack_pack_array(f->pk, count));
+    for (uint32_t i = 0; i < count; i++)
+        TRY(pk_str(f->pk, strs[i]));
+    return 0;
+}
+
+static int f_bin(field_writer *f, const char *key, const void *data, size_t len)
+{
+    int rc = 0;
+    if (!f_key(f, key, &rc))
+        return rc;
+    TRY(msgpack_pack_bin(f->pk, len));
+    return msgpack_pack_bin_body(f->pk, data, len);
+}
+
+/* "t" and "v", the first two fields of every message. */
+static int f_envelope(field_writer *f, cairn_msg_type type)
+{
+    TRY(f_uint(f, "t", (uint32_t)type));
+    return f_uint(f, "v", CAIRN_MSG_VERSION);
+}
+
+/* ---- the maps ------------------------------------------------------------------------------- */
+
+static int instance_fields(field_writer *f, const void *obj)
+{
+    const cairn_instance *in = obj;
+    TRY(f_str(f, "ip", in->ip));
+    TRY(f_int(f, "port", in->port));
+    if (in->cluster)
+        TRY(f_str(f, "cluster", in->cluster));
+    if (in->instance_id)
+        TRY(f_str(f, "id", in->instance_id));
+    if (in->app)
+        TRY(f_str(f, "app", in->app));
+    TRY(f_double(f, "weight", in->weight));
+    TRY(f_bool(f, "healthy", in->healthy));
+    TRY(f_bool(f, "enabled", in->enabled));
+    TRY(f_bool(f, "ephemeral", in->ephemeral));
+    TRY(f_bool(f, "marked", in->marked));
+    TRY(f_metadata(f, "meta", &in->metadata));
+    TRY(f_int(f, "mtime", in->modified_ms));
+    if (in->owner && in->owner[0])
+        TRY(f_str(f, "owner", in->owner));
     return 0;
 }
 
@@ -178,316 +438,316 @@ int cairn_pack_instance(msgpack_packer *pk, const cairn_instance *in)
 {
     if (!in->ip)
         return PACK_INVALID;
-    uint32_t n = 9 + (in->cluster != NULL) + (in->instance_id != NULL) + (in->app != NULL);
-    TRY(msgpack_pack_map(pk, n));
-    TRY(pk_kv_str(pk, "ip", in->ip));
-    TRY(pk_kv_int(pk, "port", in->port));
-    if (in->cluster)
-        TRY(pk_kv_str(pk, "cluster", in->cluster));
-    if (in->instance_id)
-        TRY(pk_kv_str(pk, "id", in->instance_id));
-    if (in->app)
-        TRY(pk_kv_str(pk, "app", in->app));
-    TRY(pk_str(pk, "weight"));
-    TRY(msgpack_pack_double(pk, in->weight));
-    TRY(pk_kv_bool(pk, "healthy", in->healthy));
-    TRY(pk_kv_bool(pk, "enabled", in->enabled));
-    TRY(pk_kv_bool(pk, "ephemeral", in->ephemeral));
-    TRY(pk_kv_bool(pk, "marked", in->marked));
-    TRY(pk_metadata(pk, "meta", &in->metadata));
-    TRY(pk_kv_int(pk, "mtime", in->modified_ms));
-    return 0;
+    return pack_map(pk, instance_fields, in);
 }
 
-static int pack_cluster(msgpack_packer *pk, const cairn_cluster *c)
+static int cluster_fields(field_writer *f, const void *obj)
 {
-    uint32_t n = 5 + (c->name != NULL) + (c->check_path != NULL);
-    TRY(msgpack_pack_map(pk, n));
+    const cairn_cluster *c = obj;
     if (c->name)
-        TRY(pk_kv_str(pk, "name", c->name));
-    TRY(pk_kv_uint(pk, "check", (uint32_t)c->check_type));
+        TRY(f_str(f, "name", c->name));
+    TRY(f_uint(f, "check", (uint32_t)c->check_type));
     if (c->check_path)
-        TRY(pk_kv_str(pk, "path", c->check_path));
-    TRY(pk_kv_int(pk, "status", c->check_expected_status));
-    TRY(pk_kv_int(pk, "cport", c->check_port));
-    TRY(pk_kv_bool(pk, "useport", c->use_instance_port));
-    TRY(pk_metadata(pk, "meta", &c->metadata));
+        TRY(f_str(f, "path", c->check_path));
+    TRY(f_int(f, "status", c->check_expected_status));
+    TRY(f_int(f, "cport", c->check_port));
+    TRY(f_bool(f, "useport", c->use_instance_port));
+    return f_metadata(f, "meta", &c->metadata);
+}
+
+static int service_fields(field_writer *f, const void *obj)
+{
+    const cairn_service *svc = obj;
+    if (svc->namespace_id)
+        TRY(f_str(f, "ns", svc->namespace_id));
+    if (svc->name)
+        TRY(f_str(f, "name", svc->name));
+    TRY(f_float(f, "pt", svc->protect_threshold));
+    TRY(f_metadata(f, "meta", &svc->metadata));
+    if (svc->selector_json)
+        TRY(f_str(f, "sel", svc->selector_json));
+    TRY(f_maps(f, "clusters", cluster_fields, svc->clusters, svc->cluster_count,
+               sizeof *svc->clusters));
+    TRY(f_bool(f, "defined", svc->defined));
+    TRY(f_uint(f, "rev", svc->revision));
+    TRY(f_int(f, "mtime", svc->modified_ms));
+    if (svc->distro.epoch != 0) {
+        TRY(f_uint(f, "dep", svc->distro.epoch));
+        TRY(f_uint(f, "dseq", svc->distro.seq));
+        if (svc->distro.origin)
+            TRY(f_str(f, "dorg", svc->distro.origin));
+    }
     return 0;
 }
 
 int cairn_pack_service(msgpack_packer *pk, const cairn_service *svc)
 {
-    if (svc->cluster_count > 0 && !svc->clusters)
+    return pack_map(pk, service_fields, svc);
+}
+
+static int snapshot_fields(field_writer *f, const void *obj)
+{
+    const cairn_service_snapshot *snap = obj;
+    TRY(f_bool(f, "found", snap->found));
+    TRY(f_map(f, "svc", service_fields, &snap->service));
+    return f_maps(f, "insts", instance_fields, snap->instances, snap->instance_count,
+                  sizeof *snap->instances);
+}
+
+static int state_fields(field_writer *f, const void *obj)
+{
+    const cairn_distro_state *ds = obj;
+    TRY(f_str(f, "ns", ds->namespace_id));
+    TRY(f_str(f, "svc", ds->service));
+    TRY(f_uint(f, "ep", ds->version.epoch));
+    TRY(f_uint(f, "seq", ds->version.seq));
+    if (ds->version.origin)
+        TRY(f_str(f, "org", ds->version.origin));
+    if (ds->has_digest)
+        TRY(f_bin(f, "dig", ds->digest, sizeof ds->digest));
+    return f_maps(f, "insts", instance_fields, ds->instances, ds->instance_count,
+                  sizeof *ds->instances);
+}
+
+static int record_fields(field_writer *f, const void *obj)
+{
+    const cairn_persist_record *r = obj;
+    TRY(f_uint(f, "op", (uint32_t)r->op));
+    TRY(f_uint(f, "kind", (uint32_t)r->kind));
+    TRY(f_str(f, "ns", r->namespace_id));
+    TRY(f_str(f, "svc", r->service));
+    if (!r->has_value)
+        return 0;
+    if (r->kind == CAIRN_PERSIST_SERVICE)
+        return f_map(f, "val", service_fields, &r->service_def);
+    if (!r->instance.ip)
         return PACK_INVALID;
-    uint32_t n = 6 + (svc->namespace_id != NULL) + (svc->name != NULL) +
-                 (svc->selector_json != NULL);
-    TRY(msgpack_pack_map(pk, n));
-    if (svc->namespace_id)
-        TRY(pk_kv_str(pk, "ns", svc->namespace_id));
-    if (svc->name)
-        TRY(pk_kv_str(pk, "name", svc->name));
-    TRY(pk_str(pk, "pt"));
-    TRY(msgpack_pack_float(pk, svc->protect_threshold));
-    TRY(pk_metadata(pk, "meta", &svc->metadata));
-    if (svc->selector_json)
-        TRY(pk_kv_str(pk, "sel", svc->selector_json));
-    TRY(pk_str(pk, "clusters"));
-    TRY(msgpack_pack_array(pk, svc->cluster_count));
-    for (uint32_t i = 0; i < svc->cluster_count; i++)
-        TRY(pack_cluster(pk, &svc->clusters[i]));
-    TRY(pk_kv_bool(pk, "defined", svc->defined));
-    TRY(pk_kv_uint(pk, "rev", svc->revision));
-    TRY(pk_kv_int(pk, "mtime", svc->modified_ms));
+    return f_map(f, "val", instance_fields, &r->instance);
+}
+
+/* The replication fields of a request (the RQ_ bits from RQ_STATES on). */
+static int request_cluster_fields(field_writer *f, const cairn_request *req, uint32_t has)
+{
+    uint32_t req_bits = msg_types[req->type].required;
+    if (has & RQ_STATES)
+        TRY(f_maps(f, "states", state_fields, req->states, req->state_count,
+                   sizeof *req->states));
+    if ((has & RQ_LOAD) && (req->load_id != 0 || (req_bits & RQ_LOAD)))
+        TRY(f_uint(f, "load", req->load_id));
+    if ((has & RQ_OWNERS) && req->owner_count > 0)
+        TRY(f_strs(f, "owners", req->owners, req->owner_count));
+    if ((has & RQ_OWNERS) && req->self)
+        TRY(f_str(f, "self", req->self));
+    if (has & RQ_BUCKET)
+        TRY(f_uint(f, "bucket", req->bucket));
+    if (has & RQ_FIRST)
+        TRY(f_uint(f, "first", req->first));
+    if (has & RQ_LAST)
+        TRY(f_uint(f, "last", req->last));
+    if (has & RQ_RECORDS)
+        TRY(f_maps(f, "recs", record_fields, req->records, req->record_count,
+                   sizeof *req->records));
+    if (has & RQ_CMD)
+        TRY(f_uint(f, "cmd", req->cmd));
     return 0;
 }
 
-static int pack_snapshot(msgpack_packer *pk, const cairn_service_snapshot *snap)
+static int request_fields(field_writer *f, const void *obj)
 {
-    if (snap->instance_count > 0 && !snap->instances)
-        return PACK_INVALID;
-    TRY(msgpack_pack_map(pk, 3));
-    TRY(pk_kv_bool(pk, "found", snap->found));
-    TRY(pk_str(pk, "svc"));
-    TRY(cairn_pack_service(pk, &snap->service));
-    TRY(pk_str(pk, "insts"));
-    TRY(msgpack_pack_array(pk, snap->instance_count));
-    for (uint32_t i = 0; i < snap->instance_count; i++)
-        TRY(cairn_pack_instance(pk, &snap->instances[i]));
-    return 0;
-}
-
-static int pack_envelope(msgpack_packer *pk, uint32_t fields, cairn_msg_type type)
-{
-    TRY(msgpack_pack_map(pk, 2 + fields));
-    TRY(pk_kv_uint(pk, "t", (uint32_t)type));
-    TRY(pk_kv_uint(pk, "v", CAIRN_MSG_VERSION));
-    return 0;
-}
-
-/* Which request fields each type carries (the table in cairn_msg.h). */
-enum {
-    RQ_NS = 1u << 0,
-    RQ_SVC = 1u << 1,
-    RQ_INST = 1u << 2,
-    RQ_SVCDEF = 1u << 3,
-    RQ_MODE = 1u << 4,
-    RQ_MASK = 1u << 5,
-    RQ_BODY = 1u << 6,
-    RQ_LIST = 1u << 7, /* group, page */
-    RQ_SIZE = 1u << 8,
-    RQ_FILTER = 1u << 9,
-};
-
-/* The request types: a type is a request exactly when it has an entry here. */
-static const struct {
-    bool request;
-    uint32_t fields;   /* encoded */
-    uint32_t required; /* must be present when decoding */
-} request_fields[CAIRN_MSG__END] = {
-    [CAIRN_MSG_INSTANCE_UPSERT] = {true, RQ_NS | RQ_SVC | RQ_INST | RQ_MODE,
-                                   RQ_NS | RQ_SVC | RQ_INST},
-    [CAIRN_MSG_INSTANCE_PATCH] = {true, RQ_NS | RQ_SVC | RQ_INST | RQ_MASK,
-                                  RQ_NS | RQ_SVC | RQ_INST | RQ_MASK},
-    [CAIRN_MSG_INSTANCE_REMOVE] = {true, RQ_NS | RQ_SVC | RQ_INST, RQ_NS | RQ_SVC | RQ_INST},
-    [CAIRN_MSG_INSTANCE_GET] = {true, RQ_NS | RQ_SVC | RQ_INST, RQ_NS | RQ_SVC | RQ_INST},
-    [CAIRN_MSG_SERVICE_GET] = {true, RQ_NS | RQ_SVC, RQ_NS | RQ_SVC},
-    [CAIRN_MSG_SERVICE_PUT] = {true, RQ_NS | RQ_SVC | RQ_SVCDEF | RQ_MODE,
-                               RQ_NS | RQ_SVC | RQ_SVCDEF},
-    [CAIRN_MSG_SERVICE_REMOVE] = {true, RQ_NS | RQ_SVC, RQ_NS | RQ_SVC},
-    [CAIRN_MSG_SERVICE_LIST] = {true, RQ_NS | RQ_LIST | RQ_SIZE, RQ_NS},
-    [CAIRN_MSG_BEAT] = {true, RQ_NS | RQ_SVC | RQ_INST | RQ_BODY, RQ_NS | RQ_SVC | RQ_INST},
-    [CAIRN_MSG_STATS] = {true, 0, 0},
-    /* ns and svc are the cursor: omitted when NULL (the first page) */
-    [CAIRN_MSG_SNAPSHOT_PAGE] = {true, RQ_NS | RQ_SVC | RQ_SIZE, RQ_SIZE},
-    [CAIRN_MSG_INSTANCE_HEALTH] = {true, RQ_NS | RQ_SVC | RQ_INST | RQ_MODE,
-                                   RQ_NS | RQ_SVC | RQ_INST},
-    [CAIRN_MSG_SERVICE_CATALOG] = {true, RQ_NS | RQ_LIST | RQ_FILTER | RQ_SIZE, RQ_NS},
-    [CAIRN_MSG_NAMESPACE_LIST] = {true, 0, 0},
-    /* page = the pusher's index, size = pusher.count */
-    [CAIRN_MSG_SUBSCRIPTION_SNAPSHOT] = {true, RQ_LIST | RQ_SIZE, RQ_LIST | RQ_SIZE},
-};
-
-static bool is_request_type(uint64_t t)
-{
-    return t < CAIRN_MSG__END && request_fields[t].request;
-}
-
-/* The largest mode value a request type takes. Types without a mode keep the old bound of 1 so
- * that a stray "mode" field decodes as it always did. */
-static uint32_t request_mode_max(cairn_msg_type type)
-{
-    switch (type) {
-    case CAIRN_MSG_SERVICE_PUT: return CAIRN_SERVICE_CLUSTERS;
-    case CAIRN_MSG_INSTANCE_HEALTH: return CAIRN_HEALTH_MANUAL;
-    default: return CAIRN_UPSERT_MUST_EXIST;
+    const cairn_request *req = obj;
+    uint32_t has = msg_types[req->type].fields;
+    TRY(f_envelope(f, req->type));
+    /* Optional parts are written when present (every part of the older types is required, so
+     * their encodings are unchanged). */
+    if ((has & RQ_NS) && req->namespace_id)
+        TRY(f_str(f, "ns", req->namespace_id));
+    if ((has & RQ_SVC) && req->service)
+        TRY(f_str(f, "svc", req->service));
+    if ((has & RQ_INST) && req->has_instance)
+        TRY(f_map(f, "inst", instance_fields, &req->instance));
+    if ((has & RQ_SVCDEF) && req->has_service)
+        TRY(f_map(f, "svcdef", service_fields, &req->service_def));
+    if (has & RQ_MODE)
+        TRY(f_uint(f, "mode", req->mode));
+    if (has & RQ_MASK)
+        TRY(f_uint(f, "mask", req->patch_mask));
+    if (has & RQ_BODY)
+        TRY(f_bool(f, "body", req->has_body));
+    if ((has & RQ_LIST) && req->group)
+        TRY(f_str(f, "group", req->group));
+    if ((has & RQ_FILTER) && req->filter)
+        TRY(f_str(f, "filter", req->filter));
+    if (has & RQ_LIST)
+        TRY(f_uint(f, "page", req->page_no));
+    if (has & RQ_SIZE)
+        TRY(f_uint(f, "size", req->page_size));
+    if (has & RQ_OWNER)
+        TRY(f_str(f, "owner", req->owner));
+    if ((has & RQ_INSTS) && req->instance_count > 0)
+        TRY(f_maps(f, "insts", instance_fields, req->instances, req->instance_count,
+                   sizeof *req->instances));
+    if (has & RQ_FWD) {
+        TRY(f_str(f, "to", req->forward_to));
+        TRY(f_bin(f, "inner", req->inner, req->inner_len));
+        TRY(f_int(f, "dl", req->deadline_ms));
     }
+    return request_cluster_fields(f, req, has);
 }
-
-#define PATCH_KNOWN_BITS                                                                   \
-    (CAIRN_PATCH_METADATA | CAIRN_PATCH_APP | CAIRN_PATCH_WEIGHT | CAIRN_PATCH_HEALTHY |   \
-     CAIRN_PATCH_ENABLED)
 
 static int pack_request(msgpack_packer *pk, const cairn_request *req)
 {
-    uint32_t f = request_fields[req->type].fields, r = request_fields[req->type].required;
+    uint32_t r = msg_types[req->type].required;
     if (((r & RQ_NS) && !req->namespace_id) || ((r & RQ_SVC) && !req->service) ||
-        ((r & RQ_INST) && !req->has_instance) || ((r & RQ_SVCDEF) && !req->has_service))
+        ((r & RQ_INST) && !req->has_instance) ||
+        ((r & RQ_SVCDEF) && !req->has_service) || ((r & RQ_OWNER) && !req->owner) ||
+        ((r & RQ_FWD) && (!req->forward_to || !req->inner)))
         return PACK_INVALID;
-    /* Optional parts are written when present (every part of the older types is required, so
-     * their encodings are unchanged). */
-    bool ns = (f & RQ_NS) && req->namespace_id, svc = (f & RQ_SVC) && req->service;
-    bool inst = (f & RQ_INST) && req->has_instance, svcdef = (f & RQ_SVCDEF) && req->has_service;
-    bool group = (f & RQ_LIST) && req->group, filter = (f & RQ_FILTER) && req->filter;
-    uint32_t n = ns + svc + inst + svcdef + !!(f & RQ_MODE) + !!(f & RQ_MASK) + !!(f & RQ_BODY) +
-                 group + filter + !!(f & RQ_LIST) + !!(f & RQ_SIZE);
-    TRY(pack_envelope(pk, n, req->type));
-    if (ns)
-        TRY(pk_kv_str(pk, "ns", req->namespace_id));
-    if (svc)
-        TRY(pk_kv_str(pk, "svc", req->service));
-    if (inst) {
-        TRY(pk_str(pk, "inst"));
-        TRY(cairn_pack_instance(pk, &req->instance));
-    }
-    if (svcdef) {
-        TRY(pk_str(pk, "svcdef"));
-        TRY(cairn_pack_service(pk, &req->service_def));
-    }
-    if (f & RQ_MODE)
-        TRY(pk_kv_uint(pk, "mode", req->mode));
-    if (f & RQ_MASK)
-        TRY(pk_kv_uint(pk, "mask", req->patch_mask));
-    if (f & RQ_BODY)
-        TRY(pk_kv_bool(pk, "body", req->has_body));
-    if (group)
-        TRY(pk_kv_str(pk, "group", req->group));
-    if (filter)
-        TRY(pk_kv_str(pk, "filter", req->filter));
-    if (f & RQ_LIST)
-        TRY(pk_kv_uint(pk, "page", req->page_no));
-    if (f & RQ_SIZE)
-        TRY(pk_kv_uint(pk, "size", req->page_size));
-    return 0;
+    return pack_map(pk, request_fields, req);
 }
 
 /* A subscription's fields; the published message puts t and v before them, a snapshot reply
  * lists them bare. */
-static uint32_t subscription_fields(const cairn_subscription *sub)
+static int subscription_fields(field_writer *f, const void *obj)
 {
-    return 7 + (sub->seq != 0);
-}
-
-static int pack_subscription_fields(msgpack_packer *pk, const cairn_subscription *sub)
-{
+    const cairn_subscription *sub = obj;
     if (!sub->namespace_id || !sub->service || !sub->ip)
         return PACK_INVALID;
-    TRY(pk_kv_str(pk, "ns", sub->namespace_id));
-    TRY(pk_kv_str(pk, "svc", sub->service));
-    TRY(pk_kv_str(pk, "clusters", sub->clusters ? sub->clusters : ""));
-    TRY(pk_kv_str(pk, "ip", sub->ip));
-    TRY(pk_kv_int(pk, "port", sub->port));
-    TRY(pk_kv_str(pk, "agent", sub->agent ? sub->agent : ""));
-    TRY(pk_kv_int(pk, "at", sub->at_ms));
+    TRY(f_str(f, "ns", sub->namespace_id));
+    TRY(f_str(f, "svc", sub->service));
+    TRY(f_str(f, "clusters", sub->clusters ? sub->clusters : ""));
+    TRY(f_str(f, "ip", sub->ip));
+    TRY(f_int(f, "port", sub->port));
+    TRY(f_str(f, "agent", sub->agent ? sub->agent : ""));
+    TRY(f_int(f, "at", sub->at_ms));
     if (sub->seq != 0)
-        TRY(pk_kv_uint(pk, "seq", sub->seq));
+        TRY(f_uint(f, "seq", sub->seq));
     return 0;
 }
 
-static int pack_subscription(msgpack_packer *pk, const cairn_subscription *sub)
+static int subscription_message_fields(field_writer *f, const void *obj)
 {
-    TRY(pack_envelope(pk, subscription_fields(sub), CAIRN_MSG_SUBSCRIPTION));
-    return pack_subscription_fields(pk, sub);
+    TRY(f_envelope(f, CAIRN_MSG_SUBSCRIPTION));
+    return subscription_fields(f, obj);
 }
 
-static int pack_summary(msgpack_packer *pk, const cairn_service_summary *sum)
+static int summary_fields(field_writer *f, const void *obj)
 {
-    TRY(msgpack_pack_map(pk, 5));
-    TRY(pk_kv_str(pk, "name", sum->name));
-    TRY(pk_str(pk, "pt"));
-    TRY(msgpack_pack_float(pk, sum->protect_threshold));
-    TRY(pk_kv_uint(pk, "clusters", sum->cluster_count));
-    TRY(pk_kv_uint(pk, "insts", sum->instance_count));
-    TRY(pk_kv_uint(pk, "healthy", sum->healthy_count));
-    return 0;
+    const cairn_service_summary *sum = obj;
+    TRY(f_str(f, "name", sum->name));
+    TRY(f_float(f, "pt", sum->protect_threshold));
+    TRY(f_uint(f, "clusters", sum->cluster_count));
+    TRY(f_uint(f, "insts", sum->instance_count));
+    return f_uint(f, "healthy", sum->healthy_count);
 }
 
-static int pack_reply(msgpack_packer *pk, const cairn_reply *rep)
+static int f_uints(field_writer *f, const char *key, const uint32_t *v, uint32_t count)
 {
-    if ((rep->name_count > 0 && !rep->names) || (rep->snapshot_count > 0 && !rep->snapshots) ||
-        (rep->subscription_count > 0 && !rep->subscriptions) ||
-        (rep->summary_count > 0 && !rep->summaries))
+    int rc = 0;
+    if (!f_key(f, key, &rc))
+        return rc;
+    if (count > 0 && !v)
         return PACK_INVALID;
-    uint32_t n = 1 + (rep->message != NULL) + (rep->revision != 0) + rep->has_instance +
-                 rep->has_snapshot + (rep->name_count > 0) + (rep->total != 0) +
-                 (rep->beat_code != 0) + (rep->beat_interval_ms != 0) +
-                 (rep->service_count != 0) + (rep->instance_count != 0) +
-                 (rep->snapshot_count > 0) + (rep->subscription_count > 0) + rep->more +
-                 (rep->summary_count > 0);
-    TRY(pack_envelope(pk, n, CAIRN_MSG_REPLY));
-    TRY(pk_kv_uint(pk, "code", (uint32_t)rep->code));
+    TRY(msgpack_pack_array(f->pk, count));
+    for (uint32_t i = 0; i < count; i++)
+        TRY(msgpack_pack_uint32(f->pk, v[i]));
+    return 0;
+}
+
+/* The replication fields of a reply, each written when set. */
+static int reply_cluster_fields(field_writer *f, const cairn_reply *rep)
+{
+    if (rep->store_epoch != 0)
+        TRY(f_uint(f, "epoch", rep->store_epoch));
+    if (rep->store_fresh)
+        TRY(f_bool(f, "fresh", true));
+    if (rep->raft_applied != 0)
+        TRY(f_uint(f, "rwm", rep->raft_applied));
+    if (rep->skipped)
+        TRY(f_bool(f, "skip", true));
+    if (rep->outcome_count > 0)
+        TRY(f_uints(f, "outs", rep->outcomes, rep->outcome_count));
+    if (rep->digests) {
+        TRY(f_bin(f, "bdig", rep->digests->digest, sizeof rep->digests->digest));
+        TRY(f_uints(f, "bcnt", rep->digests->count, CAIRN_DISTRO_BUCKETS));
+    }
+    if (rep->state_count > 0)
+        TRY(f_maps(f, "states", state_fields, rep->states, rep->state_count,
+                   sizeof *rep->states));
+    if (rep->cursor_ns)
+        TRY(f_str(f, "cns", rep->cursor_ns));
+    if (rep->cursor_svc)
+        TRY(f_str(f, "csvc", rep->cursor_svc));
+    return 0;
+}
+
+static int reply_fields(field_writer *f, const void *obj)
+{
+    const cairn_reply *rep = obj;
+    TRY(f_envelope(f, CAIRN_MSG_REPLY));
+    TRY(f_uint(f, "code", (uint32_t)rep->code));
     if (rep->message)
-        TRY(pk_kv_str(pk, "msg", rep->message));
+        TRY(f_str(f, "msg", rep->message));
     if (rep->revision != 0)
-        TRY(pk_kv_uint(pk, "rev", rep->revision));
-    if (rep->has_instance) {
-        TRY(pk_str(pk, "inst"));
-        TRY(cairn_pack_instance(pk, &rep->instance));
-    }
-    if (rep->has_snapshot) {
-        TRY(pk_str(pk, "snap"));
-        TRY(pack_snapshot(pk, &rep->snapshot));
-    }
-    if (rep->name_count > 0) {
-        TRY(pk_str(pk, "names"));
-        TRY(msgpack_pack_array(pk, rep->name_count));
-        for (uint32_t i = 0; i < rep->name_count; i++)
-            TRY(pk_str(pk, rep->names[i]));
-    }
+        TRY(f_uint(f, "rev", rep->revision));
+    if (rep->has_instance)
+        TRY(f_map(f, "inst", instance_fields, &rep->instance));
+    if (rep->has_snapshot)
+        TRY(f_map(f, "snap", snapshot_fields, &rep->snapshot));
+    if (rep->name_count > 0)
+        TRY(f_strs(f, "names", rep->names, rep->name_count));
     if (rep->total != 0)
-        TRY(pk_kv_uint(pk, "total", rep->total));
+        TRY(f_uint(f, "total", rep->total));
     if (rep->beat_code != 0)
-        TRY(pk_kv_int(pk, "bcode", rep->beat_code));
+        TRY(f_int(f, "bcode", rep->beat_code));
     if (rep->beat_interval_ms != 0)
-        TRY(pk_kv_int(pk, "bint", rep->beat_interval_ms));
+        TRY(f_int(f, "bint", rep->beat_interval_ms));
     if (rep->service_count != 0)
-        TRY(pk_kv_uint(pk, "nsvc", rep->service_count));
+        TRY(f_uint(f, "nsvc", rep->service_count));
     if (rep->instance_count != 0)
-        TRY(pk_kv_uint(pk, "ninst", rep->instance_count));
-    if (rep->snapshot_count > 0) {
-        TRY(pk_str(pk, "snaps"));
-        TRY(msgpack_pack_array(pk, rep->snapshot_count));
-        for (uint32_t i = 0; i < rep->snapshot_count; i++)
-            TRY(pack_snapshot(pk, &rep->snapshots[i]));
-    }
-    if (rep->subscription_count > 0) {
-        TRY(pk_str(pk, "subs"));
-        TRY(msgpack_pack_array(pk, rep->subscription_count));
-        for (uint32_t i = 0; i < rep->subscription_count; i++) {
-            TRY(msgpack_pack_map(pk, subscription_fields(&rep->subscriptions[i])));
-            TRY(pack_subscription_fields(pk, &rep->subscriptions[i]));
+        TRY(f_uint(f, "ninst", rep->instance_count));
+    if (rep->snapshot_count > 0)
+        TRY(f_maps(f, "snaps", snapshot_fields, rep->snapshots, rep->snapshot_count,
+                   sizeof *rep->snapshots));
+    if (rep->subscription_count > 0)
+        TRY(f_maps(f, "subs", subscription_fields, rep->subscriptions, rep->subscription_count,
+                   sizeof *rep->subscriptions));
+    if (rep->more)
+        TRY(f_bool(f, "more", true));
+    if (rep->summary_count > 0)
+        TRY(f_maps(f, "sums", summary_fields, rep->summaries, rep->summary_count,
+                   sizeof *rep->summaries));
+    if (rep->membership_msg) {
+        int rc = 0;
+        if (f_key(f, "mship", &rc)) {
+            TRY(msgpack_pack_bin(f->pk, rep->membership_len));
+            TRY(msgpack_pack_bin_body(f->pk, rep->membership_msg, rep->membership_len));
+        } else if (rc) {
+            return rc;
         }
     }
-    if (rep->more)
-        TRY(pk_kv_bool(pk, "more", true));
-    if (rep->summary_count > 0) {
-        TRY(pk_str(pk, "sums"));
-        TRY(msgpack_pack_array(pk, rep->summary_count));
-        for (uint32_t i = 0; i < rep->summary_count; i++)
-            TRY(pack_summary(pk, &rep->summaries[i]));
-    }
-    return 0;
+    return reply_cluster_fields(f, rep);
 }
 
-static int pack_event(msgpack_packer *pk, const cairn_change_event *ev)
+static int event_fields(field_writer *f, const void *obj)
 {
-    TRY(pack_envelope(pk, 5 + (ev->prev_revision != 0), CAIRN_MSG_CHANGE_EVENT));
-    TRY(pk_kv_str(pk, "ns", ev->namespace_id));
-    TRY(pk_kv_str(pk, "svc", ev->service));
-    TRY(pk_kv_uint(pk, "rev", ev->revision));
-    TRY(pk_kv_uint(pk, "kind", (uint32_t)ev->kind));
-    TRY(pk_kv_int(pk, "at", ev->at_ms));
+    const cairn_change_event *ev = obj;
+    TRY(f_envelope(f, CAIRN_MSG_CHANGE_EVENT));
+    TRY(f_str(f, "ns", ev->namespace_id));
+    TRY(f_str(f, "svc", ev->service));
+    TRY(f_uint(f, "rev", ev->revision));
+    TRY(f_uint(f, "kind", (uint32_t)ev->kind));
+    TRY(f_int(f, "at", ev->at_ms));
     if (ev->prev_revision != 0)
-        TRY(pk_kv_uint(pk, "prev", ev->prev_revision));
+        TRY(f_uint(f, "prev", ev->prev_revision));
+    if (ev->snapshot) {
+        int rc = 0;
+        if (f_key(f, "snap", &rc)) {
+            TRY(msgpack_pack_bin(f->pk, ev->snapshot_len));
+            TRY(msgpack_pack_bin_body(f->pk, ev->snapshot, ev->snapshot_len));
+        } else if (rc) {
+            return rc;
+        }
+    }
     return 0;
 }
 
@@ -511,21 +771,31 @@ static cairn_err encode_with(pack_fn fn, const void *obj, char **out, size_t *ou
 }
 
 static int pack_request_v(msgpack_packer *pk, const void *o) { return pack_request(pk, o); }
-static int pack_reply_v(msgpack_packer *pk, const void *o) { return pack_reply(pk, o); }
-static int pack_event_v(msgpack_packer *pk, const void *o) { return pack_event(pk, o); }
+static int pack_reply_v(msgpack_packer *pk, const void *o)
+{
+    return pack_map(pk, reply_fields, o);
+}
+static int pack_event_v(msgpack_packer *pk, const void *o)
+{
+    return pack_map(pk, event_fields, o);
+}
 static int pack_subscription_v(msgpack_packer *pk, const void *o)
 {
-    return pack_subscription(pk, o);
+    return pack_map(pk, subscription_message_fields, o);
 }
 static int pack_instance_v(msgpack_packer *pk, const void *o) { return cairn_pack_instance(pk, o); }
 static int pack_service_v(msgpack_packer *pk, const void *o) { return cairn_pack_service(pk, o); }
+static int pack_snapshot_v(msgpack_packer *pk, const void *o)
+{
+    return pack_map(pk, snapshot_fields, o);
+}
 
 cairn_err cairn_request_encode(const cairn_request *req, char **out, size_t *out_len)
 {
-    if (!req || !is_request_type(req->type))
+    if (!req || !cairn_msg_is_request(req->type))
         return CAIRN_E_INVALID;
     /* a mode the peer's decoder would refuse */
-    if ((request_fields[req->type].fields & RQ_MODE) && req->mode > request_mode_max(req->type))
+    if ((msg_types[req->type].fields & RQ_MODE) && req->mode > request_mode_max(req->type))
         return CAIRN_E_INVALID;
     return encode_with(pack_request_v, req, out, out_len);
 }
@@ -539,7 +809,8 @@ cairn_err cairn_reply_encode(const cairn_reply *rep, char **out, size_t *out_len
 
 cairn_err cairn_event_encode(const cairn_change_event *ev, char **out, size_t *out_len)
 {
-    if (!ev || !ev->namespace_id || !ev->service || (unsigned)ev->kind > CAIRN_CHANGE_TICK)
+    if (!ev || !ev->namespace_id || !ev->service || (unsigned)ev->kind > CAIRN_CHANGE_TICK ||
+        ev->snapshot_len > UINT32_MAX || (!ev->snapshot && ev->snapshot_len > 0))
         return CAIRN_E_INVALID;
     return encode_with(pack_event_v, ev, out, out_len);
 }
@@ -559,6 +830,42 @@ cairn_err cairn_instance_encode(const cairn_instance *in, char **out, size_t *ou
 cairn_err cairn_service_encode(const cairn_service *svc, char **out, size_t *out_len)
 {
     return encode_with(pack_service_v, svc, out, out_len);
+}
+
+cairn_err cairn_snapshot_encode(const cairn_service_snapshot *snap, char **out, size_t *out_len)
+{
+    return encode_with(pack_snapshot_v, snap, out, out_len);
+}
+
+/* pack_snapshot's layout, with the service and instances as ready-made msgpack. */
+typedef struct assembly {
+    cairn_bytes service;
+    const cairn_bytes *instances;
+    uint32_t count;
+} assembly;
+
+static int pack_assembly_v(msgpack_packer *pk, const void *o)
+{
+    const assembly *a = o;
+    if (!a->service.ptr || (a->count > 0 && !a->instances))
+        return PACK_INVALID;
+    TRY(msgpack_pack_map(pk, 3));
+    TRY(pk_str(pk, "found"));
+    TRY(msgpack_pack_true(pk));
+    TRY(pk_str(pk, "svc"));
+    TRY(pk->callback(pk->data, a->service.ptr, a->service.len));
+    TRY(pk_str(pk, "insts"));
+    TRY(msgpack_pack_array(pk, a->count));
+    for (uint32_t i = 0; i < a->count; i++)
+        TRY(pk->callback(pk->data, a->instances[i].ptr, a->instances[i].len));
+    return 0;
+}
+
+cairn_err cairn_snapshot_assemble(cairn_bytes service, const cairn_bytes *instances,
+                                  uint32_t count, char **out, size_t *out_len)
+{
+    assembly a = {.service = service, .instances = instances, .count = count};
+    return encode_with(pack_assembly_v, &a, out, out_len);
 }
 
 /* ======================================================================= decoding ========== */
@@ -752,25 +1059,45 @@ static cairn_err rd_double(const msgpack_object *o, const char *ctx, const char 
     }
 }
 
-/* A map of str → str into md (md is empty on entry; freed by the caller's cleanup). */
+static int kv_order(const void *a, const void *b)
+{
+    return strcmp(((const cairn_kv *)a)->key, ((const cairn_kv *)b)->key);
+}
+
+/* A map of str → str into md (md is empty on entry; freed by the caller's cleanup). The pairs are
+ * read into one array of the map's size, sorted once unless they arrive in order (as every
+ * Cairn encoder writes them), and checked for a repeated key: O(n log n) whatever a peer sends,
+ * where inserting each key into the sorted array moved it (O(n²): 200 000 keys in reverse order
+ * took 20-30 s). A repeated key is rejected like a repeated field. */
 static cairn_err rd_metadata(const msgpack_object *o, const char *ctx, const char *field,
                              cairn_metadata *md, cairn_status *st)
 {
     if (o->type != MSGPACK_OBJECT_MAP)
         return wrong_type(ctx, field, st);
-    for (uint32_t i = 0; i < o->via.map.size; i++) {
+    uint32_t n = o->via.map.size;
+    if (n == 0)
+        return CAIRN_OK;
+    if (!(md->items = calloc(n, sizeof *md->items)))
+        return cairn_fail(st, CAIRN_E_NOMEM, "out of memory decoding a message");
+    bool in_order = true;
+    for (uint32_t i = 0; i < n; i++) {
         const msgpack_object_kv *kv = &o->via.map.ptr[i];
-        char *k = NULL, *v = NULL;
-        cairn_err err = rd_str(&kv->key, ctx, field, &k, st);
+        cairn_kv *item = &md->items[i];
+        md->len = i + 1; /* so that the caller's cleanup frees this pair too */
+        cairn_err err = rd_str(&kv->key, ctx, field, &item->key, st);
         if (err == CAIRN_OK)
-            err = rd_str(&kv->val, ctx, field, &v, st);
-        if (err == CAIRN_OK && cairn_metadata_set(md, k, v) != CAIRN_OK)
-            err = cairn_fail(st, CAIRN_E_NOMEM, "out of memory decoding a message");
-        free(k);
-        free(v);
+            err = rd_str(&kv->val, ctx, field, &item->value, st);
         if (err != CAIRN_OK)
             return err;
+        in_order = in_order && (i == 0 || strcmp(md->items[i - 1].key, item->key) < 0);
     }
+    if (in_order)
+        return CAIRN_OK;
+    qsort(md->items, n, sizeof *md->items, kv_order);
+    for (uint32_t i = 1; i < n; i++)
+        if (strcmp(md->items[i - 1].key, md->items[i].key) == 0)
+            return cairn_fail(st, CAIRN_E_DECODE, "%s: field '%s' has a duplicate key", ctx,
+                              field);
     return CAIRN_OK;
 }
 
@@ -827,10 +1154,10 @@ static cairn_err check_required(uint64_t seen, uint64_t required, const char *ct
 /* ---- instance -------------------------------------------------------------------------------- */
 
 enum { IN_IP, IN_PORT, IN_CLUSTER, IN_ID, IN_APP, IN_WEIGHT, IN_HEALTHY, IN_ENABLED,
-       IN_EPHEMERAL, IN_MARKED, IN_META, IN_MTIME };
+       IN_EPHEMERAL, IN_MARKED, IN_META, IN_MTIME, IN_OWNER };
 static const char *const instance_names[] = {"ip", "port", "cluster", "id", "app", "weight",
                                              "healthy", "enabled", "ephemeral", "marked",
-                                             "meta", "mtime"};
+                                             "meta", "mtime", "owner"};
 
 static cairn_err instance_field(int idx, const msgpack_object *v, void *target, cairn_status *st)
 {
@@ -857,6 +1184,7 @@ static cairn_err instance_field(int idx, const msgpack_object *v, void *target, 
         err = rd_int(v, ctx, f, INT64_MIN, INT64_MAX, &i64, st);
         in->modified_ms = i64;
         return err;
+    case IN_OWNER: return rd_str(v, ctx, f, &in->owner, st);
     }
     return CAIRN_OK;
 }
@@ -920,9 +1248,11 @@ static cairn_err unpack_cluster(const msgpack_object *obj, cairn_cluster *c, cai
     return err;
 }
 
-enum { SV_NS, SV_NAME, SV_PT, SV_META, SV_SEL, SV_CLUSTERS, SV_DEFINED, SV_REV, SV_MTIME };
-static const char *const service_names[] = {"ns", "name", "pt", "meta", "sel", "clusters",
-                                            "defined", "rev", "mtime"};
+enum { SV_NS, SV_NAME, SV_PT, SV_META, SV_SEL, SV_CLUSTERS, SV_DEFINED, SV_REV, SV_MTIME,
+       SV_DEP, SV_DSEQ, SV_DORG };
+static const char *const service_names[] = {"ns",      "name", "pt",    "meta",
+                                            "sel",     "clusters", "defined", "rev",
+                                            "mtime",   "dep",  "dseq",  "dorg"};
 
 static cairn_err service_field(int idx, const msgpack_object *v, void *target, cairn_status *st)
 {
@@ -965,6 +1295,9 @@ static cairn_err service_field(int idx, const msgpack_object *v, void *target, c
         err = rd_int(v, ctx, f, INT64_MIN, INT64_MAX, &i64, st);
         svc->modified_ms = i64;
         return err;
+    case SV_DEP: return rd_uint(v, ctx, f, UINT64_MAX, &svc->distro.epoch, st);
+    case SV_DSEQ: return rd_uint(v, ctx, f, UINT64_MAX, &svc->distro.seq, st);
+    case SV_DORG: return rd_str(v, ctx, f, &svc->distro.origin, st);
     }
     return CAIRN_OK;
 }
@@ -1084,12 +1417,233 @@ cairn_err cairn_msg_peek_type(const char *buf, size_t len, cairn_msg_type *type,
     return err;
 }
 
+/* ---- replication states and records ---------------------------------------------------------- */
+
+/* An array of count maps decoded by fn into a calloc'd array of `size`-byte items; *n counts the
+ * items read so far, so that the caller's free covers them after an error. */
+typedef cairn_err (*unpack_item_fn)(const msgpack_object *obj, void *item, cairn_status *st);
+
+static cairn_err rd_items(const msgpack_object *v, const char *ctx, const char *field,
+                          unpack_item_fn fn, size_t size, void **items, uint32_t *n,
+                          cairn_status *st)
+{
+    if (v->type != MSGPACK_OBJECT_ARRAY)
+        return wrong_type(ctx, field, st);
+    if (v->via.array.size == 0)
+        return CAIRN_OK;
+    if (!(*items = calloc(v->via.array.size, size)))
+        return cairn_fail(st, CAIRN_E_NOMEM, "out of memory decoding a message");
+    for (uint32_t i = 0; i < v->via.array.size; i++) {
+        cairn_err err = fn(&v->via.array.ptr[i], (char *)*items + i * size, st);
+        if (err != CAIRN_OK)
+            return err; /* fn freed its own item */
+        *n = i + 1;
+    }
+    return CAIRN_OK;
+}
+
+static cairn_err unpack_instance_item(const msgpack_object *obj, void *item, cairn_status *st)
+{
+    return cairn_unpack_instance(obj, item, st);
+}
+
+enum { DS_NS, DS_SVC, DS_EP, DS_SEQ, DS_ORG, DS_DIG, DS_INSTS };
+static const char *const state_names[] = {"ns", "svc", "ep", "seq", "org", "dig", "insts"};
+
+static cairn_err state_field(int idx, const msgpack_object *v, void *target, cairn_status *st)
+{
+    cairn_distro_state *ds = target;
+    const char *ctx = "state", *f = state_names[idx];
+    switch (idx) {
+    case DS_NS: return rd_str(v, ctx, f, &ds->namespace_id, st);
+    case DS_SVC: return rd_str(v, ctx, f, &ds->service, st);
+    case DS_EP: return rd_uint(v, ctx, f, UINT64_MAX, &ds->version.epoch, st);
+    case DS_SEQ: return rd_uint(v, ctx, f, UINT64_MAX, &ds->version.seq, st);
+    case DS_ORG: return rd_str(v, ctx, f, &ds->version.origin, st);
+    case DS_DIG:
+        if (v->type != MSGPACK_OBJECT_BIN)
+            return wrong_type(ctx, f, st);
+        if (v->via.bin.size != sizeof ds->digest)
+            return out_of_range(ctx, f, st);
+        memcpy(ds->digest, v->via.bin.ptr, sizeof ds->digest);
+        ds->has_digest = true;
+        return CAIRN_OK;
+    case DS_INSTS:
+        return rd_items(v, ctx, f, unpack_instance_item, sizeof *ds->instances,
+                        (void **)&ds->instances, &ds->instance_count, st);
+    }
+    return CAIRN_OK;
+}
+
+static cairn_err unpack_state(const msgpack_object *obj, void *item, cairn_status *st)
+{
+    cairn_distro_state *ds = item;
+    memset(ds, 0, sizeof *ds);
+    uint64_t seen;
+    cairn_err err = walk_map(obj, "state", state_names, COUNT(state_names), state_field, ds,
+                             &seen, st);
+    if (err == CAIRN_OK)
+        err = check_required(seen, (1u << DS_NS) | (1u << DS_SVC), "state", state_names,
+                             COUNT(state_names), st);
+    if (err != CAIRN_OK)
+        cairn_distro_state_free(ds);
+    return err;
+}
+
+enum { PR_OP, PR_KIND, PR_NS, PR_SVC, PR_VAL };
+static const char *const record_names[] = {"op", "kind", "ns", "svc", "val"};
+
+/* The value is decoded after the walk, once the kind is known. */
+typedef struct record_walk {
+    cairn_persist_record *r;
+    const msgpack_object *val;
+} record_walk;
+
+static cairn_err record_field(int idx, const msgpack_object *v, void *target, cairn_status *st)
+{
+    record_walk *w = target;
+    const char *ctx = "record", *f = record_names[idx];
+    uint64_t u64 = 0;
+    cairn_err err;
+    switch (idx) {
+    case PR_OP:
+        err = rd_uint(v, ctx, f, CAIRN_PERSIST_DEL, &u64, st);
+        w->r->op = (cairn_persist_op)u64;
+        return err;
+    case PR_KIND:
+        err = rd_uint(v, ctx, f, CAIRN_PERSIST_INSTANCE, &u64, st);
+        w->r->kind = (cairn_persist_kind)u64;
+        return err;
+    case PR_NS: return rd_str(v, ctx, f, &w->r->namespace_id, st);
+    case PR_SVC: return rd_str(v, ctx, f, &w->r->service, st);
+    case PR_VAL: w->val = v; return CAIRN_OK;
+    }
+    return CAIRN_OK;
+}
+
+static cairn_err unpack_record(const msgpack_object *obj, void *item, cairn_status *st)
+{
+    cairn_persist_record *r = item;
+    memset(r, 0, sizeof *r);
+    cairn_service_init(&r->service_def);
+    cairn_instance_init(&r->instance);
+    record_walk w = {r, NULL};
+    uint64_t seen;
+    cairn_err err = walk_map(obj, "record", record_names, COUNT(record_names), record_field, &w,
+                             &seen, st);
+    if (err == CAIRN_OK)
+        err = check_required(seen, (1u << PR_OP) | (1u << PR_KIND) | (1u << PR_NS) |
+                                       (1u << PR_SVC),
+                             "record", record_names, COUNT(record_names), st);
+    bool needs_value = !(r->kind == CAIRN_PERSIST_SERVICE && r->op == CAIRN_PERSIST_DEL);
+    if (err == CAIRN_OK && needs_value && !w.val)
+        err = cairn_fail(st, CAIRN_E_DECODE, "record: missing field 'val'");
+    if (err == CAIRN_OK && w.val) {
+        if (r->kind == CAIRN_PERSIST_SERVICE) {
+            cairn_service_free(&r->service_def);
+            err = cairn_unpack_service(w.val, &r->service_def, st);
+        } else {
+            cairn_instance_free(&r->instance);
+            err = cairn_unpack_instance(w.val, &r->instance, st);
+        }
+        r->has_value = err == CAIRN_OK;
+    }
+    if (err != CAIRN_OK)
+        cairn_persist_record_free(r);
+    return err;
+}
+
+/* A str array into *out (calloc'd; *n counts the strings read, for the caller's free). */
+static cairn_err rd_strs(const msgpack_object *v, const char *ctx, const char *field, char ***out,
+                         uint32_t *n, cairn_status *st)
+{
+    if (v->type != MSGPACK_OBJECT_ARRAY)
+        return wrong_type(ctx, field, st);
+    if (v->via.array.size == 0)
+        return CAIRN_OK;
+    if (!(*out = calloc(v->via.array.size, sizeof **out)))
+        return cairn_fail(st, CAIRN_E_NOMEM, "out of memory decoding a message");
+    for (uint32_t i = 0; i < v->via.array.size; i++) {
+        *n = i + 1; /* the slot is NULL until read; freeing it is fine */
+        cairn_err err = rd_str(&v->via.array.ptr[i], ctx, field, &(*out)[i], st);
+        if (err != CAIRN_OK)
+            return err;
+    }
+    return CAIRN_OK;
+}
+
 /* ---- requests -------------------------------------------------------------------------------- */
 
 enum { RF_NS, RF_SVC, RF_INST, RF_SVCDEF, RF_MODE, RF_MASK, RF_BODY, RF_GROUP, RF_PAGE,
-       RF_SIZE, RF_FILTER };
-static const char *const request_names[] = {"ns",   "svc",  "inst",  "svcdef", "mode",  "mask",
-                                            "body", "group", "page", "size",   "filter"};
+       RF_SIZE, RF_FILTER, RF_STATES, RF_LOAD, RF_OWNERS, RF_SELF, RF_BUCKET, RF_FIRST, RF_LAST,
+       RF_RECS, RF_OWNER, RF_INSTS, RF_TO, RF_INNER, RF_DL, RF_CMD };
+static const char *const request_names[] = {"ns",    "svc",    "inst",  "svcdef", "mode",
+                                            "mask",  "body",   "group", "page",   "size",
+                                            "filter", "states", "load", "owners", "self",
+                                            "bucket", "first", "last",  "recs",
+                                            "owner", "insts", "to", "inner", "dl", "cmd"};
+
+/* The replication fields of a request. */
+static cairn_err request_cluster_field(int idx, const msgpack_object *v, cairn_request *req,
+                                       cairn_status *st)
+{
+    const char *ctx = "request", *f = request_names[idx];
+    uint64_t u64;
+    cairn_err err;
+    switch (idx) {
+    case RF_STATES:
+        return rd_items(v, ctx, f, unpack_state, sizeof *req->states, (void **)&req->states,
+                        &req->state_count, st);
+    case RF_LOAD: return rd_uint(v, ctx, f, UINT64_MAX, &req->load_id, st);
+    case RF_OWNERS: return rd_strs(v, ctx, f, &req->owners, &req->owner_count, st);
+    case RF_SELF: return rd_str(v, ctx, f, &req->self, st);
+    case RF_BUCKET:
+        err = rd_uint(v, ctx, f, CAIRN_DISTRO_BUCKETS - 1, &u64, st);
+        req->bucket = (uint32_t)u64;
+        return err;
+    case RF_FIRST: return rd_uint(v, ctx, f, UINT64_MAX, &req->first, st);
+    case RF_LAST: return rd_uint(v, ctx, f, UINT64_MAX, &req->last, st);
+    case RF_RECS:
+        return rd_items(v, ctx, f, unpack_record, sizeof *req->records, (void **)&req->records,
+                        &req->record_count, st);
+    case RF_TO: return rd_str(v, ctx, f, &req->forward_to, st);
+    case RF_INNER:
+        if (v->type != MSGPACK_OBJECT_BIN)
+            return wrong_type(ctx, f, st);
+        free(req->inner);
+        req->inner = malloc(v->via.bin.size ? v->via.bin.size : 1);
+        if (!req->inner)
+            return cairn_fail(st, CAIRN_E_NOMEM, "out of memory decoding a message");
+        memcpy(req->inner, v->via.bin.ptr, v->via.bin.size);
+        req->inner_len = v->via.bin.size;
+        return CAIRN_OK;
+    case RF_DL: return rd_int(v, ctx, f, INT64_MIN, INT64_MAX, &req->deadline_ms, st);
+    case RF_CMD:
+        err = rd_uint(v, ctx, f, CAIRN_MSG__END - 1, &u64, st);
+        req->cmd = (uint32_t)u64;
+        return err;
+    }
+    return CAIRN_OK;
+}
+
+/* The "insts" array of a request: each element an instance map. */
+static cairn_err request_instances(const msgpack_object *v, cairn_request *req, cairn_status *st)
+{
+    if (v->type != MSGPACK_OBJECT_ARRAY)
+        return wrong_type("request", "insts", st);
+    if (v->via.array.size == 0)
+        return CAIRN_OK;
+    req->instances = calloc(v->via.array.size, sizeof *req->instances);
+    if (!req->instances)
+        return cairn_fail(st, CAIRN_E_NOMEM, "out of memory decoding a message");
+    for (uint32_t i = 0; i < v->via.array.size; i++) {
+        cairn_err err = cairn_unpack_instance(&v->via.array.ptr[i], &req->instances[i], st);
+        if (err != CAIRN_OK)
+            return err; /* the earlier ones are counted and freed with the request */
+        req->instance_count = i + 1;
+    }
+    return CAIRN_OK;
+}
 
 static cairn_err request_field(int idx, const msgpack_object *v, void *target, cairn_status *st)
 {
@@ -1127,14 +1681,16 @@ static cairn_err request_field(int idx, const msgpack_object *v, void *target, c
         req->page_size = (uint32_t)u64;
         return err;
     case RF_FILTER: return rd_str(v, ctx, f, &req->filter, st);
+    case RF_OWNER: return rd_str(v, ctx, f, &req->owner, st);
+    case RF_INSTS: return request_instances(v, req, st);
+    default: return request_cluster_field(idx, v, req, st);
     }
-    return CAIRN_OK;
 }
 
 /* The RQ_* bits as a bit set over request_names. */
 static uint64_t request_required_bits(cairn_msg_type type)
 {
-    uint32_t r = request_fields[type].required;
+    uint32_t r = msg_types[type].required;
     uint64_t bits = 0;
     if (r & RQ_NS)
         bits |= 1u << RF_NS;
@@ -1148,6 +1704,22 @@ static uint64_t request_required_bits(cairn_msg_type type)
         bits |= 1u << RF_MASK;
     if (r & RQ_SIZE)
         bits |= 1u << RF_SIZE;
+    if (r & RQ_STATES)
+        bits |= 1u << RF_STATES;
+    if (r & RQ_LOAD)
+        bits |= 1u << RF_LOAD;
+    if (r & RQ_BUCKET)
+        bits |= 1u << RF_BUCKET;
+    if (r & RQ_FIRST)
+        bits |= 1u << RF_FIRST;
+    if (r & RQ_LAST)
+        bits |= 1u << RF_LAST;
+    if (r & RQ_OWNER)
+        bits |= 1u << RF_OWNER;
+    if (r & RQ_FWD)
+        bits |= (1u << RF_TO) | (1u << RF_INNER) | (1u << RF_DL);
+    if (r & RQ_CMD)
+        bits |= (uint64_t)1 << RF_CMD;
     return bits;
 }
 
@@ -1160,7 +1732,7 @@ cairn_err cairn_request_decode(const char *buf, size_t len, cairn_request *req, 
     cairn_err err = unpack_whole(buf, len, &u, st);
     if (err == CAIRN_OK)
         err = unpack_envelope(&u.data, &type, st);
-    if (err == CAIRN_OK && !is_request_type(type))
+    if (err == CAIRN_OK && !cairn_msg_is_request(type))
         err = cairn_fail(st, CAIRN_E_DECODE, "message type %d is not a request", (int)type);
     if (err == CAIRN_OK) {
         req->type = type;
@@ -1179,10 +1751,79 @@ cairn_err cairn_request_decode(const char *buf, size_t len, cairn_request *req, 
 /* ---- replies --------------------------------------------------------------------------------- */
 
 enum { RP_CODE, RP_MSG, RP_REV, RP_INST, RP_SNAP, RP_NAMES, RP_TOTAL, RP_BCODE, RP_BINT,
-       RP_NSVC, RP_NINST, RP_SNAPS, RP_MORE, RP_SUBS, RP_SUMS };
-static const char *const reply_names[] = {"code", "msg", "rev", "inst", "snap", "names",
-                                          "total", "bcode", "bint", "nsvc", "ninst", "snaps",
-                                          "more", "subs", "sums"};
+       RP_NSVC, RP_NINST, RP_SNAPS, RP_MORE, RP_SUBS, RP_SUMS, RP_EPOCH, RP_FRESH, RP_RWM,
+       RP_SKIP, RP_OUTS, RP_BDIG, RP_BCNT, RP_STATES, RP_CNS, RP_CSVC, RP_MSHIP };
+static const char *const reply_names[] = {"code",  "msg",   "rev",  "inst",   "snap",
+                                          "names", "total", "bcode", "bint",  "nsvc",
+                                          "ninst", "snaps", "more", "subs",   "sums",
+                                          "epoch", "fresh", "rwm",  "skip",   "outs",
+                                          "bdig",  "bcnt",  "states", "cns",  "csvc", "mship"};
+
+static cairn_err need_digests(cairn_reply *rep, cairn_status *st)
+{
+    if (!rep->digests && !(rep->digests = calloc(1, sizeof *rep->digests)))
+        return cairn_fail(st, CAIRN_E_NOMEM, "out of memory decoding a message");
+    return CAIRN_OK;
+}
+
+/* "outs" and "bcnt": arrays of uint32. */
+static cairn_err rd_uints(const msgpack_object *v, const char *ctx, const char *field,
+                          uint32_t *out, uint32_t count, cairn_status *st)
+{
+    for (uint32_t i = 0; i < count; i++) {
+        uint64_t u64;
+        cairn_err err = rd_uint(&v->via.array.ptr[i], ctx, field, UINT32_MAX, &u64, st);
+        if (err != CAIRN_OK)
+            return err;
+        out[i] = (uint32_t)u64;
+    }
+    return CAIRN_OK;
+}
+
+/* The replication fields of a reply. */
+static cairn_err reply_cluster_field(int idx, const msgpack_object *v, cairn_reply *rep,
+                                     cairn_status *st)
+{
+    const char *ctx = "reply", *f = reply_names[idx];
+    switch (idx) {
+    case RP_EPOCH: return rd_uint(v, ctx, f, UINT64_MAX, &rep->store_epoch, st);
+    case RP_FRESH: return rd_bool(v, ctx, f, &rep->store_fresh, st);
+    case RP_RWM: return rd_uint(v, ctx, f, UINT64_MAX, &rep->raft_applied, st);
+    case RP_SKIP: return rd_bool(v, ctx, f, &rep->skipped, st);
+    case RP_OUTS:
+        if (v->type != MSGPACK_OBJECT_ARRAY)
+            return wrong_type(ctx, f, st);
+        if (v->via.array.size == 0)
+            return CAIRN_OK;
+        if (!(rep->outcomes = calloc(v->via.array.size, sizeof *rep->outcomes)))
+            return cairn_fail(st, CAIRN_E_NOMEM, "out of memory decoding a message");
+        rep->outcome_count = v->via.array.size;
+        return rd_uints(v, ctx, f, rep->outcomes, rep->outcome_count, st);
+    case RP_BDIG:
+        if (v->type != MSGPACK_OBJECT_BIN)
+            return wrong_type(ctx, f, st);
+        if (v->via.bin.size != sizeof rep->digests->digest)
+            return out_of_range(ctx, f, st);
+        if (need_digests(rep, st))
+            return st->code;
+        memcpy(rep->digests->digest, v->via.bin.ptr, sizeof rep->digests->digest);
+        return CAIRN_OK;
+    case RP_BCNT:
+        if (v->type != MSGPACK_OBJECT_ARRAY)
+            return wrong_type(ctx, f, st);
+        if (v->via.array.size != CAIRN_DISTRO_BUCKETS)
+            return out_of_range(ctx, f, st);
+        if (need_digests(rep, st))
+            return st->code;
+        return rd_uints(v, ctx, f, rep->digests->count, CAIRN_DISTRO_BUCKETS, st);
+    case RP_STATES:
+        return rd_items(v, ctx, f, unpack_state, sizeof *rep->states, (void **)&rep->states,
+                        &rep->state_count, st);
+    case RP_CNS: return rd_str(v, ctx, f, &rep->cursor_ns, st);
+    case RP_CSVC: return rd_str(v, ctx, f, &rep->cursor_svc, st);
+    }
+    return CAIRN_OK;
+}
 
 static cairn_err unpack_subscription(const msgpack_object *obj, cairn_subscription *sub,
                                      cairn_status *st);
@@ -1329,8 +1970,18 @@ static cairn_err reply_field(int idx, const msgpack_object *v, void *target, cai
         }
         return CAIRN_OK;
     case RP_SUMS: return unpack_summaries(v, rep, st);
+    case RP_MSHIP:
+        if (v->type != MSGPACK_OBJECT_BIN)
+            return wrong_type(ctx, f, st);
+        free(rep->membership_msg);
+        rep->membership_msg = malloc(v->via.bin.size ? v->via.bin.size : 1);
+        if (!rep->membership_msg)
+            return cairn_fail(st, CAIRN_E_NOMEM, "out of memory decoding a message");
+        memcpy(rep->membership_msg, v->via.bin.ptr, v->via.bin.size);
+        rep->membership_len = v->via.bin.size;
+        return CAIRN_OK;
+    default: return reply_cluster_field(idx, v, rep, st);
     }
-    return CAIRN_OK;
 }
 
 cairn_err cairn_reply_decode(const char *buf, size_t len, cairn_reply *rep, cairn_status *st)
@@ -1349,6 +2000,9 @@ cairn_err cairn_reply_decode(const char *buf, size_t len, cairn_reply *rep, cair
                        st);
     if (err == CAIRN_OK)
         err = check_required(seen, 1u << RP_CODE, "reply", reply_names, COUNT(reply_names), st);
+    /* The bucket digests and counts come together. */
+    if (err == CAIRN_OK && ((seen >> RP_BDIG) & 1) != ((seen >> RP_BCNT) & 1))
+        err = cairn_fail(st, CAIRN_E_DECODE, "reply: 'bdig' and 'bcnt' come together");
     msgpack_unpacked_destroy(&u);
     if (err != CAIRN_OK)
         cairn_reply_free(rep);
@@ -1357,8 +2011,8 @@ cairn_err cairn_reply_decode(const char *buf, size_t len, cairn_reply *rep, cair
 
 /* ---- events ---------------------------------------------------------------------------------- */
 
-enum { EV_NS, EV_SVC, EV_REV, EV_KIND, EV_AT, EV_PREV };
-static const char *const event_names[] = {"ns", "svc", "rev", "kind", "at", "prev"};
+enum { EV_NS, EV_SVC, EV_REV, EV_KIND, EV_AT, EV_PREV, EV_SNAP };
+static const char *const event_names[] = {"ns", "svc", "rev", "kind", "at", "prev", "snap"};
 
 static cairn_err event_field(int idx, const msgpack_object *v, void *target, cairn_status *st)
 {
@@ -1376,6 +2030,13 @@ static cairn_err event_field(int idx, const msgpack_object *v, void *target, cai
         return err;
     case EV_AT: return rd_int(v, ctx, f, INT64_MIN, INT64_MAX, &ev->at_ms, st);
     case EV_PREV: return rd_uint(v, ctx, f, UINT64_MAX, &ev->prev_revision, st);
+    case EV_SNAP:
+        /* Borrowed: msgpack-c's bin points into the buffer being decoded (cairn_msg.h). */
+        if (v->type != MSGPACK_OBJECT_BIN)
+            return wrong_type(ctx, f, st);
+        ev->snapshot = v->via.bin.ptr;
+        ev->snapshot_len = v->via.bin.size;
+        return CAIRN_OK;
     }
     return CAIRN_OK;
 }
@@ -1506,6 +2167,20 @@ cairn_err cairn_service_decode(const char *buf, size_t len, cairn_service *svc, 
     return err;
 }
 
+cairn_err cairn_snapshot_decode(const char *buf, size_t len, cairn_service_snapshot *snap,
+                                cairn_status *st)
+{
+    msgpack_unpacked u;
+    cairn_err err = unpack_whole(buf, len, &u, st);
+    if (err == CAIRN_OK) {
+        err = unpack_snapshot(&u.data, snap, st);
+    } else {
+        memset(snap, 0, sizeof *snap);
+    }
+    msgpack_unpacked_destroy(&u);
+    return err;
+}
+
 /* ---- lifetimes ------------------------------------------------------------------------------- */
 
 /* Nothing here allocates, so calling cairn_service_init on service_def afterwards is safe. */
@@ -1525,6 +2200,22 @@ void cairn_request_free(cairn_request *req)
     free(req->service);
     free(req->group);
     free(req->filter);
+    for (uint32_t i = 0; i < req->state_count; i++)
+        cairn_distro_state_free(&req->states[i]);
+    free(req->states);
+    for (uint32_t i = 0; i < req->owner_count; i++)
+        free(req->owners[i]);
+    free(req->owners);
+    free(req->self);
+    for (uint32_t i = 0; i < req->record_count; i++)
+        cairn_persist_record_free(&req->records[i]);
+    free(req->records);
+    free(req->owner);
+    for (uint32_t i = 0; i < req->instance_count; i++)
+        cairn_instance_free(&req->instances[i]);
+    free(req->instances);
+    free(req->forward_to);
+    free(req->inner);
     cairn_instance_free(&req->instance);
     cairn_service_free(&req->service_def);
     cairn_request_init(req, type);
@@ -1555,6 +2246,14 @@ void cairn_reply_free(cairn_reply *rep)
     for (uint32_t i = 0; i < rep->summary_count; i++)
         free(rep->summaries[i].name);
     free(rep->summaries);
+    free(rep->outcomes);
+    free(rep->digests);
+    for (uint32_t i = 0; i < rep->state_count; i++)
+        cairn_distro_state_free(&rep->states[i]);
+    free(rep->states);
+    free(rep->cursor_ns);
+    free(rep->cursor_svc);
+    free(rep->membership_msg);
     cairn_reply_init(rep);
 }
 
@@ -1568,6 +2267,12 @@ void cairn_reply_set_status(cairn_reply *rep, const cairn_status *st)
     }
     rep->code = st->code;
     rep->message = strdup(st->message); /* NULL on failure: the code still tells the caller */
+}
+
+void cairn_reply_fail(cairn_reply *rep, const cairn_status *st)
+{
+    cairn_reply_free(rep);
+    cairn_reply_set_status(rep, st);
 }
 
 void cairn_event_free(cairn_change_event *ev)
@@ -1589,4 +2294,74 @@ void cairn_subscription_free(cairn_subscription *sub)
     free(sub->ip);
     free(sub->agent);
     memset(sub, 0, sizeof *sub);
+}
+
+void cairn_distro_state_free(cairn_distro_state *s)
+{
+    if (!s)
+        return;
+    free(s->namespace_id);
+    free(s->service);
+    cairn_distro_version_free(&s->version);
+    for (uint32_t i = 0; i < s->instance_count; i++)
+        cairn_instance_free(&s->instances[i]);
+    free(s->instances);
+    memset(s, 0, sizeof *s);
+}
+
+void cairn_persist_record_free(cairn_persist_record *r)
+{
+    if (!r)
+        return;
+    free(r->namespace_id);
+    free(r->service);
+    cairn_service_free(&r->service_def);
+    cairn_instance_free(&r->instance);
+    memset(r, 0, sizeof *r);
+}
+
+/* ---- the building blocks for the other codecs (cairn_msgpack_codec.h) ---------------------- */
+#include "cairn_msgpack_codec.h"
+
+int cairn_msgpack_pack_str(msgpack_packer *pk, const char *s)
+{
+    return pk_str(pk, s);
+}
+
+cairn_err cairn_msgpack_unpack_whole(const char *buf, size_t len, msgpack_unpacked *u,
+                                     cairn_status *st)
+{
+    return unpack_whole(buf, len, u, st);
+}
+
+cairn_err cairn_msgpack_walk_map(const msgpack_object *obj, const char *ctx,
+                                 const char *const *names, int name_count,
+                                 cairn_msgpack_field_fn fn, void *target, uint64_t *seen,
+                                 cairn_status *st)
+{
+    return walk_map(obj, ctx, names, name_count, fn, target, seen, st);
+}
+
+cairn_err cairn_msgpack_rd_str(const msgpack_object *o, const char *ctx, const char *field,
+                               char **out, cairn_status *st)
+{
+    return rd_str(o, ctx, field, out, st);
+}
+
+cairn_err cairn_msgpack_rd_uint(const msgpack_object *o, const char *ctx, const char *field,
+                                uint64_t max, uint64_t *out, cairn_status *st)
+{
+    return rd_uint(o, ctx, field, max, out, st);
+}
+
+cairn_err cairn_msgpack_rd_int(const msgpack_object *o, const char *ctx, const char *field,
+                               int64_t min, int64_t max, int64_t *out, cairn_status *st)
+{
+    return rd_int(o, ctx, field, min, max, out, st);
+}
+
+cairn_err cairn_msgpack_rd_bool(const msgpack_object *o, const char *ctx, const char *field,
+                                bool *out, cairn_status *st)
+{
+    return rd_bool(o, ctx, field, out, st);
 }

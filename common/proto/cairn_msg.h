@@ -43,12 +43,34 @@ typedef enum cairn_msg_type {
     CAIRN_MSG_SUBSCRIPTION_SNAPSHOT = 16, /* pusher → gateway: every live subscription it owns */
     CAIRN_MSG_SERVICE_CATALOG = 17, /* gateway → registry: a page of services with their counts */
     CAIRN_MSG_NAMESPACE_LIST = 18, /* gateway → registry: the namespaces that hold services */
+    /* Cluster replication, replicator → registry (docs/architecture.md, "Cluster: the
+     * registry's replication messages"). 27-29 are kept for this block. */
+    CAIRN_MSG_DISTRO_APPLY = 19,    /* replace the ephemeral state of services, by version */
+    CAIRN_MSG_DISTRO_DIGESTS = 20,  /* 256 bucket digests of the ephemeral states */
+    CAIRN_MSG_DISTRO_KEYS = 21,     /* the keys, versions and digests of one bucket, paged */
+    CAIRN_MSG_DISTRO_FETCH = 22,    /* the ephemeral states of named services */
+    CAIRN_MSG_DISTRO_SNAPSHOT = 23, /* every ephemeral state, a page at a time */
+    CAIRN_MSG_DISTRO_LOAD_END = 24, /* a snapshot load is complete: drop what it did not bring */
+    CAIRN_MSG_PERSIST_APPLY = 25,   /* a batch of committed raft records, in one transaction */
+    CAIRN_MSG_PERSIST_REPLACE = 26, /* the whole persistent state at a raft index */
+    /* 30..39: connection-owned instances (cairn-grpc) */
+    CAIRN_MSG_INSTANCE_SET_OWNED = 30, /* grpc → registry: an owner's instances of one service */
+    CAIRN_MSG_OWNER_DROP = 31,     /* grpc → registry: every instance of an owner (or prefix) */
+    /* 40-49: cluster membership (cairn-replicator); other numbers are taken by other blocks */
+    CAIRN_MSG_MEMBERS_GET = 40, /* gateway → replicator: the current MEMBERSHIP (reply "mship") */
+    CAIRN_MSG_MEMBERSHIP = 41,  /* replicator PUB: the node's view of the cluster changed */
+    /* 50-54: forwarding a write to its Distro owner (cairn-replicator) */
+    CAIRN_MSG_FORWARD = 50, /* gateway → replicator: run an inner request at the owner */
+    /* 55-59: persistent writes through raft (cairn-replicator) */
+    CAIRN_MSG_RAFT_SUBMIT = 55, /* gateway → replicator: a persistent write for the raft log */
     CAIRN_MSG__END
 } cairn_msg_type;
 
 /* A stable snake_case name of a message type ("instance_upsert"), for logs and metric labels;
  * "unknown" for anything that is not a cairn_msg_type. */
 const char *cairn_msg_type_name(cairn_msg_type type);
+/* Whether type is a request (has fields in the request table of cairn_msg.c). */
+bool cairn_msg_is_request(cairn_msg_type type);
 
 /* How an INSTANCE_UPSERT treats an existing / missing instance. */
 typedef enum cairn_upsert_mode {
@@ -73,6 +95,12 @@ typedef enum cairn_service_mode {
                                    name, nothing else; missing service → 400 `service not found:<svc>` */
 } cairn_service_mode;
 
+/* What an OWNER_DROP's owner names. */
+typedef enum cairn_owner_mode {
+    CAIRN_OWNER_EXACT = 0,  /* that owner */
+    CAIRN_OWNER_PREFIX = 1, /* every owner that starts with it (a node's earlier incarnations) */
+} cairn_owner_mode;
+
 /* Who sets health in an INSTANCE_HEALTH. */
 typedef enum cairn_health_mode {
     CAIRN_HEALTH_BY_CHECKER = 0, /* beat expiry, beat revival, active probe: skipped when marked */
@@ -88,6 +116,75 @@ typedef enum cairn_change_kind {
     CAIRN_CHANGE_TICK = 3,      /* nothing changed: the publisher's newest revision, now and then,
                                    so a follower notices a lost last event (cairn_follow.h) */
 } cairn_change_kind;
+
+/* ---- cluster replication (DISTRO_*, PERSIST_*) ------------------------------------------ */
+
+/* How a DISTRO_APPLY weighs an incoming state against the one held (cairn_distro_rules.h). */
+typedef enum cairn_distro_mode {
+    CAIRN_DISTRO_SAME_ORIGIN = 0, /* only a newer version from the same writer (epoch) */
+    CAIRN_DISTRO_OWNER = 1,       /* that, or any version from another writer: the sender owns
+                                     the service in the receiver's view, or the receiver does
+                                     not own it (§2.5.4) */
+    CAIRN_DISTRO_FORCE = 2,       /* whatever is held (a snapshot load, a repair) */
+} cairn_distro_mode;
+
+/* What a DISTRO_APPLY did with each state (the reply's outcomes, in request order). */
+typedef enum cairn_distro_outcome {
+    CAIRN_DISTRO_APPLIED = 0,
+    CAIRN_DISTRO_STALE = 1,    /* the version rules kept what is held; nothing changed */
+    CAIRN_DISTRO_REJECTED = 2, /* the state is invalid (names, instances, limits); nothing changed */
+} cairn_distro_outcome;
+
+#define CAIRN_DISTRO_BUCKETS 256
+#define CAIRN_DISTRO_DIGEST_LEN 16
+/* Most services in one DISTRO_APPLY or DISTRO_FETCH, and the page size of the replies that
+ * carry states (a page holds at least one state, however large). */
+#define CAIRN_DISTRO_MAX_STATES 512
+#define CAIRN_DISTRO_PAGE_MAX_BYTES (1024 * 1024)
+
+/* The ephemeral state of one service: its key, version and ephemeral instances. An empty list
+ * with a version is a tombstone. In DISTRO_FETCH requests only the key is used; in DISTRO_KEYS
+ * replies the instances are left out and digest is the content digest (cairn_distro_digest.h). */
+typedef struct cairn_distro_state {
+    char *namespace_id;
+    char *service; /* grouped name */
+    cairn_distro_version version;
+    bool has_digest;
+    uint8_t digest[CAIRN_DISTRO_DIGEST_LEN];
+    cairn_instance *instances;
+    uint32_t instance_count;
+} cairn_distro_state;
+
+/* A DISTRO_DIGESTS reply: per bucket, the XOR of its services' entry digests and their count. */
+typedef struct cairn_distro_digests {
+    uint8_t digest[CAIRN_DISTRO_BUCKETS][CAIRN_DISTRO_DIGEST_LEN];
+    uint32_t count[CAIRN_DISTRO_BUCKETS];
+} cairn_distro_digests;
+
+typedef enum cairn_persist_op { CAIRN_PERSIST_PUT = 0, CAIRN_PERSIST_DEL = 1 } cairn_persist_op;
+typedef enum cairn_persist_kind {
+    CAIRN_PERSIST_SERVICE = 0,
+    CAIRN_PERSIST_INSTANCE = 1,
+} cairn_persist_kind;
+
+/* One record of the persistent (raft) state, as PERSIST_APPLY and PERSIST_REPLACE carry it:
+ *  put service   service_def: the definition (threshold, metadata, selector, clusters with their
+ *                checkers, defined); replaces the definition, keeps the instances
+ *  del service   no value: the service goes with all its instances, ephemeral ones too
+ *  put instance  instance: a persistent instance, keyed by (ip, port, cluster)
+ *  del instance  instance: ip, port, cluster select the persistent instance to delete */
+typedef struct cairn_persist_record {
+    cairn_persist_op op;
+    cairn_persist_kind kind;
+    char *namespace_id;
+    char *service; /* grouped name */
+    bool has_value;
+    cairn_service service_def; /* kind SERVICE */
+    cairn_instance instance;   /* kind INSTANCE */
+} cairn_persist_record;
+
+void cairn_distro_state_free(cairn_distro_state *s);
+void cairn_persist_record_free(cairn_persist_record *r);
 
 /* A request to a role. Which fields are encoded, and which are required, depends on type:
  *
@@ -111,6 +208,35 @@ typedef enum cairn_change_kind {
  *                    page_no (1-based; 0 reads as 1), page_size. Both filters are case-sensitive;
  *                    absent or "" matches everything.
  *  NAMESPACE_LIST    (none)
+ *  DISTRO_APPLY      states* (≤ CAIRN_DISTRO_MAX_STATES, each with a version), mode
+ *                    (cairn_distro_mode), load_id (non-zero: the states are a page of that
+ *                    snapshot load)
+ *  DISTRO_DIGESTS    owners, self: only services whose Distro owner among the sorted owners is
+ *                    self (both absent: every service)
+ *  DISTRO_KEYS       bucket*, owners, self (as DIGESTS), ns, svc (the cursor, as SNAPSHOT_PAGE),
+ *                    page_size (most keys; 0: a default)
+ *  DISTRO_FETCH      states* (their ns and svc name the services)
+ *  DISTRO_SNAPSHOT   ns, svc (the cursor), page_size (most bytes of states; 0 or more than
+ *                    CAIRN_DISTRO_PAGE_MAX_BYTES: that)
+ *  DISTRO_LOAD_END   load_id*
+ *  PERSIST_APPLY     first*, last* (the raft indexes the batch covers), records
+ *  PERSIST_REPLACE   last* (the raft index of the state), records (every service definition
+ *                    and persistent instance)
+ *  INSTANCE_SET_OWNED ns*, svc*, owner*, instances (absent or empty: deregister). Replaces every
+ *                    ephemeral instance of the service that owner holds by the list (each one's
+ *                    owner is set to it); a v1 or other owner's instance at the same ip:port:
+ *                    cluster is taken over (last writer owns it).
+ *  OWNER_DROP        owner*, mode (cairn_owner_mode): removes every instance of the owner (or
+ *                    of every owner with that prefix), in one transaction, one change event per
+ *                    service. The reply's total counts the instances removed.
+ *  FORWARD           forward_to* (the owner's identity), inner* (an encoded request:
+ *                    INSTANCE_UPSERT, _PATCH, _REMOVE, _HEALTH or BEAT), deadline_ms* (this
+ *                    host's CLOCK_MONOTONIC ms: past it the gateway has answered 503). The reply
+ *                    is the owner's reply to the inner request, or CAIRN_E_UNAVAILABLE naming
+ *                    the owner (docs/architecture.md, "Cluster: forwarding to the owner").
+ *  RAFT_SUBMIT       cmd* (the write's own type: INSTANCE_UPSERT, INSTANCE_REMOVE, SERVICE_PUT,
+ *                    SERVICE_REMOVE, ...), and that write's fields: ns*, svc*, instance,
+ *                    service_def, mode, patch_mask (cairn_peer_raft.h wraps and unwraps it)
  */
 typedef struct cairn_request {
     cairn_msg_type type;
@@ -127,6 +253,26 @@ typedef struct cairn_request {
     char *filter;        /* SERVICE_CATALOG */
     uint32_t page_no;
     uint32_t page_size;
+    /* cluster replication */
+    cairn_distro_state *states; /* DISTRO_APPLY, DISTRO_FETCH */
+    uint32_t state_count;
+    uint64_t load_id;           /* DISTRO_APPLY, DISTRO_LOAD_END */
+    char **owners;              /* DISTRO_DIGESTS, DISTRO_KEYS */
+    uint32_t owner_count;
+    char *self;                 /* DISTRO_DIGESTS, DISTRO_KEYS */
+    uint32_t bucket;            /* DISTRO_KEYS */
+    uint64_t first, last;       /* PERSIST_APPLY, PERSIST_REPLACE (last) */
+    cairn_persist_record *records;
+    uint32_t record_count;
+    char *owner;                 /* INSTANCE_SET_OWNED, OWNER_DROP */
+    cairn_instance *instances;   /* INSTANCE_SET_OWNED (malloc'd array) */
+    uint32_t instance_count;
+    /* FORWARD */
+    char *forward_to;    /* the owner's identity (its cluster.members entry) */
+    char *inner;         /* the encoded inner request (malloc'd) */
+    size_t inner_len;
+    int64_t deadline_ms; /* CLOCK_MONOTONIC ms of this host */
+    uint32_t cmd;                /* RAFT_SUBMIT: the wrapped write's cairn_msg_type */
 } cairn_request;
 
 /* One service of a SERVICE_CATALOG page: what the console's service list shows. */
@@ -150,7 +296,23 @@ typedef struct cairn_service_summary {
  *                    number of the newest subscription published: the snapshot covers it)
  *  SERVICE_CATALOG   summaries (the page, in key order), total (services matching the filters)
  *  NAMESPACE_LIST    names (namespace ids in key order), total
+ *  MEMBERS_GET       membership_msg (a MEMBERSHIP message; decode it with
+ *                    cairn_membership_decode)
  *  writes            revision (of the service after the write; 0 when nothing changed)
+ *  STATS             also store_epoch, store_fresh (the store has held no data but a partial
+ *                    snapshot load since it was made), raft_applied (the persistent watermark)
+ *  DISTRO_APPLY      outcomes (cairn_distro_outcome, one per state in request order)
+ *  DISTRO_DIGESTS    digests, total (services counted), store_epoch
+ *  DISTRO_KEYS       states (key, version, digest; no instances), more, cursor_ns/cursor_svc
+ *  DISTRO_FETCH      states (one per requested key, in request order; version.epoch 0 and no
+ *                    instances: nothing held)
+ *  DISTRO_SNAPSHOT   states (key order), more, cursor_ns/cursor_svc (the next page starts after)
+ *  DISTRO_LOAD_END   total (services whose ephemeral state was dropped)
+ *  PERSIST_APPLY     raft_applied (the watermark after), skipped (the batch was at or below
+ *  PERSIST_REPLACE   it and changed nothing), total (records applied)
+ *  RAFT_SUBMIT       code/message: the write's verdict (as the registry would answer it);
+ *                    raft_applied: the entry's raft index (committed, and applied by this
+ *                    node's registry) when it entered the log
  */
 typedef struct cairn_reply {
     cairn_err code;
@@ -174,6 +336,21 @@ typedef struct cairn_reply {
     bool more;
     cairn_service_summary *summaries;
     uint32_t summary_count;
+    /* cluster replication */
+    uint64_t store_epoch;
+    bool store_fresh;
+    uint64_t raft_applied;
+    bool skipped;
+    uint32_t *outcomes;
+    uint32_t outcome_count;
+    cairn_distro_digests *digests; /* malloc'd; freed by cairn_reply_free */
+    cairn_distro_state *states;
+    uint32_t state_count;
+    char *cursor_ns;
+    char *cursor_svc;
+    /* MEMBERS_GET: a whole MEMBERSHIP message (cairn_membership_encode), owned (malloc'd) */
+    char *membership_msg;
+    size_t membership_len;
 } cairn_reply;
 
 /* Published by the registry after the write that caused it is committed. */
@@ -185,7 +362,24 @@ typedef struct cairn_change_event {
                                chain of cairn_follow.h); 0 from a publisher that predates it */
     cairn_change_kind kind;
     int64_t at_ms; /* wall clock of the commit */
+    /* The service as of exactly `revision`, encoded by cairn_snapshot_encode (the SERVICE_GET
+     * reply's snapshot), so that a follower need not ask for it; NULL when the event carries
+     * none (TICK and REMOVED events, a snapshot over registry.event_snapshot_max_bytes, a
+     * publisher that predates the field): the follower then asks SERVICE_GET as before.
+     * Borrowed, never freed by cairn_event_free: when encoding, the caller's; after
+     * cairn_event_decode it points into the decoded buffer and is valid as long as that buffer
+     * is. Decoding an event therefore costs nothing for the snapshot; a follower that wants it
+     * decodes it with cairn_snapshot_decode (or copies the bytes to keep them). */
+    const char *snapshot;
+    size_t snapshot_len;
 } cairn_change_event;
+
+/* Largest change event a subscriber must accept: a snapshot at the largest
+ * registry.event_snapshot_max_bytes plus the event's other fields (bounded by the name caps).
+ * Subscribers set it as their socket's receive limit; nng drops the connection on a larger
+ * message. CAIRN_EVENT_SNAPSHOT_MAX_BYTES is the key's maximum in cairn_config_keys.c. */
+#define CAIRN_EVENT_SNAPSHOT_MAX_BYTES (1024 * 1024)
+#define CAIRN_EVENT_MAX_BYTES (CAIRN_EVENT_SNAPSHOT_MAX_BYTES + 4096)
 
 /* Published by the gateway when an instance/list request asks for UDP pushes (§12.1); the pusher
  * owning the service adds or refreshes the subscriber. */
@@ -222,6 +416,8 @@ void cairn_reply_init(cairn_reply *rep);
 void cairn_reply_free(cairn_reply *rep);
 /* Sets code and a copy of the status message. */
 void cairn_reply_set_status(cairn_reply *rep, const cairn_status *st);
+/* Replaces whatever rep holds with the error in st (a failed request carries no payload). */
+void cairn_reply_fail(cairn_reply *rep, const cairn_status *st);
 void cairn_event_free(cairn_change_event *ev);
 void cairn_subscription_free(cairn_subscription *sub);
 
@@ -235,5 +431,73 @@ cairn_err cairn_instance_encode(const cairn_instance *in, char **out, size_t *ou
 cairn_err cairn_instance_decode(const char *buf, size_t len, cairn_instance *in, cairn_status *st);
 cairn_err cairn_service_encode(const cairn_service *svc, char **out, size_t *out_len);
 cairn_err cairn_service_decode(const char *buf, size_t len, cairn_service *svc, cairn_status *st);
+/* A service snapshot alone, as a SERVICE_GET reply carries it ("snap") and a change event
+ * carries it encoded (cairn_change_event.snapshot). Decoding fills *snap (free it with
+ * cairn_service_snapshot_free; left freed on error). */
+cairn_err cairn_snapshot_encode(const cairn_service_snapshot *snap, char **out, size_t *out_len);
+cairn_err cairn_snapshot_decode(const char *buf, size_t len, cairn_service_snapshot *snap,
+                                cairn_status *st);
+/* A snapshot of a found service from values already encoded by cairn_service_encode and
+ * cairn_instance_encode (the registry's stored records), copied instead of decoded and encoded
+ * again: the same bytes as cairn_snapshot_encode of the decoded values. The slices are only
+ * read during the call. */
+typedef struct cairn_bytes {
+    const void *ptr;
+    size_t len;
+} cairn_bytes;
+cairn_err cairn_snapshot_assemble(cairn_bytes service, const cairn_bytes *instances,
+                                  uint32_t count, char **out, size_t *out_len);
+
+/* ---- cluster membership (40-49; codec in cairn_msg_membership.c) --------------------------- */
+
+/* A member as this node sees it (cluster-design §2.9; Nacos's names). Wire values are fixed. */
+typedef enum cairn_member_state {
+    CAIRN_MEMBER_DOWN = 0,       /* fail_count missed pings, a refused redial, or STOPPING */
+    CAIRN_MEMBER_STARTING = 1,   /* reachable, not (yet cluster.up_pings times) READY */
+    CAIRN_MEMBER_SUSPICIOUS = 2, /* 1 .. fail_count-1 missed pings; still owns its services */
+    CAIRN_MEMBER_UP = 3,         /* READY and answering */
+} cairn_member_state;
+
+/* "DOWN", "STARTING", "SUSPICIOUS", "UP" ("UNKNOWN" otherwise). */
+const char *cairn_member_state_name(cairn_member_state s);
+
+typedef struct cairn_member_info {
+    char *id;           /* identity: the cluster.members entry */
+    cairn_member_state state;
+    bool self;
+    bool ready;         /* its phase is READY (distroReady) */
+    bool members_match; /* its cluster.members hash equals ours (self: true) */
+    uint32_t fail_count; /* missed pings in a row */
+    char *peer_address; /* advertised (or, until learned, the default dialed) */
+    char *raft_address;
+    int64_t last_refresh_ms; /* wall clock of its last answer (self: now); 0 never */
+    char *raft_role;    /* "none" until the raft module reports */
+    uint64_t raft_term;
+    char *raft_leader;  /* "" when none */
+    uint64_t raft_applied;
+} cairn_member_info;
+
+/* MEMBERSHIP, published by the replicator on every change (and now and then), and the reply to
+ * MEMBERS_GET. Fields: view (view_version), self, ready, owners (array of ids, sorted by
+ * strcmp: the Distro owner list), members (array of member maps: id, state, self, ready, match,
+ * fails, peer, raft, refresh, rrole, rterm, rlead, rapplied). All strings required. */
+typedef struct cairn_membership {
+    uint64_t view_version;
+    char *self;
+    bool self_ready;
+    char **owners;
+    uint32_t owner_count;
+    cairn_member_info *members; /* in cluster.members order */
+    uint32_t member_count;
+} cairn_membership;
+
+#define CAIRN_MEMBERSHIP_MAX_BYTES (256 * 1024) /* SUB receive limit: 64 members fit easily */
+
+cairn_err cairn_membership_encode(const cairn_membership *m, char **out, size_t *out_len);
+cairn_err cairn_membership_decode(const char *buf, size_t len, cairn_membership *m,
+                                  cairn_status *st);
+void cairn_membership_free(cairn_membership *m);
+/* A MEMBERS_GET request (allocates nothing). */
+void cairn_request_members_get(cairn_request *req);
 
 #endif

@@ -62,21 +62,59 @@ static json_t *host_json(const cairn_instance *in, bool healthy, const char *ser
 
 /* Appends the enabled candidates of one bucket; disabled instances count for protection but
  * are never shown (1.4.8). */
-static bool add_bucket(json_t *hosts, const cairn_service_snapshot *snap, const bool *candidate,
-                       bool want_healthy, bool protect, const char *service_name,
-                       const char *grouped)
+static void add_bucket(cairn_selection *sel, const cairn_service_snapshot *snap,
+                       const bool *candidate, bool want_healthy)
 {
     for (uint32_t i = 0; i < snap->instance_count; i++) {
         const cairn_instance *in = &snap->instances[i];
         if (!candidate[i] || !in->enabled)
             continue;
-        bool bucket = protect || in->healthy; /* protection moves everyone to healthy */
+        bool bucket = sel->protect || in->healthy; /* protection moves everyone to healthy */
         if (bucket != want_healthy)
             continue;
-        if (json_array_append_new(hosts, host_json(in, bucket, service_name, grouped)) != 0)
-            return false;
+        sel->order[sel->count] = i;
+        sel->healthy[sel->count++] = bucket;
     }
-    return true;
+}
+
+int cairn_render_select(const cairn_service_snapshot *snap, const char *clusters,
+                        bool healthy_only, cairn_selection *sel)
+{
+    memset(sel, 0, sizeof *sel);
+    uint32_t n = snap && snap->found ? snap->instance_count : 0;
+    bool *candidate = calloc(n ? n : 1, sizeof *candidate);
+    sel->order = calloc(n ? n : 1, sizeof *sel->order);
+    sel->healthy = calloc(n ? n : 1, sizeof *sel->healthy);
+    if (!candidate || !sel->order || !sel->healthy) {
+        free(candidate);
+        cairn_selection_free(sel);
+        return -1;
+    }
+    /* Candidates: every instance (both kinds) of the selected clusters. */
+    uint32_t total = 0, healthy = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (!cairn_render_cluster_selected(clusters, snap->instances[i].cluster))
+            continue;
+        candidate[i] = true;
+        total++;
+        healthy += snap->instances[i].healthy;
+    }
+    /* Protection (step 8), in Java's float arithmetic: healthy/total <= threshold. */
+    sel->protect = total > 0 && (float)healthy / (float)total <= snap->service.protect_threshold;
+    if (n > 0) {
+        add_bucket(sel, snap, candidate, true);
+        if (!healthy_only)
+            add_bucket(sel, snap, candidate, false);
+    }
+    free(candidate);
+    return 0;
+}
+
+void cairn_selection_free(cairn_selection *sel)
+{
+    free(sel->order);
+    free(sel->healthy);
+    memset(sel, 0, sizeof *sel);
 }
 
 static char *dump(json_t *j, size_t *len)
@@ -102,26 +140,16 @@ char *cairn_render_list(const cairn_service_snapshot *snap, const cairn_list_que
     cairn_split_grouped(grouped, group, sizeof group, bare, sizeof bare);
     const char *shown = q->grouped_names ? grouped : bare;
 
-    /* Candidates: every instance (both kinds) of the selected clusters. */
-    bool *candidate = calloc(snap->instance_count ? snap->instance_count : 1, sizeof *candidate);
-    if (!candidate)
+    cairn_selection sel;
+    if (cairn_render_select(snap, clusters, q->healthy_only, &sel) != 0)
         return NULL;
-    uint32_t total = 0, healthy = 0;
-    for (uint32_t i = 0; i < snap->instance_count; i++) {
-        if (!cairn_render_cluster_selected(clusters, snap->instances[i].cluster))
-            continue;
-        candidate[i] = true;
-        total++;
-        healthy += snap->instances[i].healthy;
-    }
-    /* Protection (step 8), in Java's float arithmetic: healthy/total <= threshold. */
-    bool protect = total > 0 && (float)healthy / (float)total <= snap->service.protect_threshold;
-
+    bool protect = sel.protect;
     json_t *hosts = json_array();
-    bool ok = hosts && add_bucket(hosts, snap, candidate, true, protect, shown, grouped);
-    if (ok && !q->healthy_only)
-        ok = add_bucket(hosts, snap, candidate, false, protect, shown, grouped);
-    free(candidate);
+    bool ok = hosts != NULL;
+    for (uint32_t k = 0; ok && k < sel.count; k++)
+        ok = json_array_append_new(hosts, host_json(&snap->instances[sel.order[k]],
+                                                    sel.healthy[k], shown, grouped)) == 0;
+    cairn_selection_free(&sel);
     char *hosts_text = ok ? json_dumps(hosts, CAIRN_JSON_FLAGS) : NULL;
     if (!hosts_text) {
         json_decref(hosts);

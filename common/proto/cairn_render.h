@@ -35,6 +35,23 @@ typedef struct cairn_list_query {
 char *cairn_render_list(const cairn_service_snapshot *snap, const cairn_list_query *q,
                         size_t *len);
 
+/* The instances a list shows (§2.5 steps 5–8), shared by the v1 list, the UDP push and the gRPC
+ * ServiceInfo so that every client sees the same hosts: the instances of the selected clusters
+ * are the candidates; when healthy/total <= protect_threshold, protection shows every candidate
+ * as healthy; disabled candidates count for protection but are never shown. `order` holds the
+ * shown instances' indexes, the healthy bucket first (in snapshot order), then, unless
+ * healthy_only, the unhealthy one; healthy[k] is the health shown for order[k]. */
+typedef struct cairn_selection {
+    uint32_t *order;
+    bool *healthy;
+    uint32_t count;
+    bool protect; /* reachProtectionThreshold */
+} cairn_selection;
+/* Returns 0, or -1 when out of memory (sel is then empty). Free with cairn_selection_free. */
+int cairn_render_select(const cairn_service_snapshot *snap, const char *clusters,
+                        bool healthy_only, cairn_selection *sel);
+void cairn_selection_free(cairn_selection *sel);
+
 /* Whether cluster is selected by a comma-separated clusters filter (empty parts are ignored; no
  * names at all selects every cluster). */
 bool cairn_render_cluster_selected(const char *clusters, const char *cluster);

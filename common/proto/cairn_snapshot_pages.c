@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cairn_requests.h"
+
 /* The cursor: names are capped (cairn_model.h), so they fit here. */
 typedef struct cursor {
     char ns[CAIRN_MAX_NAMESPACE_LEN + 1];
@@ -48,14 +50,11 @@ cairn_err cairn_snapshot_pages(const char *from_ns, uint32_t page_size, cairn_pa
     bool stop = false;
     for (bool more = true; more && !stop;) {
         cairn_request rq;
-        cairn_request_init(&rq, CAIRN_MSG_SNAPSHOT_PAGE);
-        rq.namespace_id = cur.ns; /* borrowed: taken back before the free */
-        rq.service = cur.svc;
-        rq.page_size = page_size;
         cairn_reply rep;
         cairn_reply_init(&rep);
-        cairn_err err = call(call_arg, &rq, &rep, st);
-        rq.namespace_id = rq.service = NULL;
+        cairn_err err = cairn_request_snapshot_page(&rq, cur.ns, cur.svc, page_size, st);
+        if (err == CAIRN_OK)
+            err = call(call_arg, &rq, &rep, st);
         cairn_request_free(&rq);
         more = err == CAIRN_OK && rep.more && rep.snapshot_count > 0;
         if (err == CAIRN_OK)

@@ -20,3 +20,10 @@ int cairn_cond_init_monotonic(pthread_cond_t *cond)
     pthread_condattr_destroy(&ca);
     return rc;
 }
+
+int64_t cairn_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

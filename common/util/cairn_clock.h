@@ -14,4 +14,8 @@ struct timespec cairn_monotonic_after_ms(int64_t ms);
  * never stretches or cuts a wait). Returns pthread_cond_init's result. */
 int cairn_cond_init_monotonic(pthread_cond_t *cond);
 
+/* The wall clock (CLOCK_REALTIME) in milliseconds since the epoch: the time stored with records
+ * and shown to people. Intervals are measured on CLOCK_MONOTONIC instead. */
+int64_t cairn_wall_ms(void);
+
 #endif

@@ -15,7 +15,13 @@ const state = {
   service: null, // { name, group, cluster, page }
   actionError: null, // the last failed action's error, shown until the next action
   busy: false,
+  // The access token of the login endpoint (auth.enabled); null before a login.
+  token: sessionStorage.getItem('cairn.token'),
+  needLogin: false, // the last call was refused for want of a (valid) user
 };
+
+// The gateway's refusals that a login cures (Nacos' texts); "authorization failed!" does not.
+const LOGIN_REFUSALS = ['user not found!', 'unknown user!', 'token expired!', 'token invalid!'];
 
 // ---- helpers ---------------------------------------------------------------------------------
 
@@ -50,10 +56,47 @@ function query(params) {
 }
 
 async function call(method, path, params) {
-  const res = await fetch(path + query(params), { method, cache: 'no-store' });
+  const headers = state.token ? { Authorization: `Bearer ${state.token}` } : {};
+  const res = await fetch(path + query(params), { method, headers, cache: 'no-store' });
   const text = await res.text();
+  if (res.status === 403 && LOGIN_REFUSALS.includes(text)) state.needLogin = true;
   if (!res.ok) throw new Error(`${method} ${path} answered ${res.status}: ${text}`);
   return text;
+}
+
+// ---- login (only when the node has auth.enabled) ----------------------------------------------
+
+function setToken(token) {
+  state.token = token;
+  if (token === null) sessionStorage.removeItem('cairn.token');
+  else sessionStorage.setItem('cairn.token', token);
+  $('logout').hidden = !token;
+}
+
+async function login(e) {
+  e.preventDefault();
+  const body = new URLSearchParams({ username: $('login-user').value, password: $('login-password').value });
+  const box = $('login-error');
+  try {
+    const res = await fetch('/nacos/v1/auth/login', { method: 'POST', body, cache: 'no-store' });
+    const text = await res.text();
+    if (!res.ok) throw new Error(res.status === 403 ? 'Wrong user or password' : `Login answered ${res.status}: ${text}`);
+    setToken(JSON.parse(text).accessToken);
+    state.needLogin = false;
+    box.hidden = true;
+    $('login-password').value = '';
+    loadNamespaces().catch(showError);
+    refresh();
+  } catch (err) {
+    box.textContent = String(err.message || err);
+    box.hidden = false;
+  }
+}
+
+function logout() {
+  setToken(null);
+  state.needLogin = true;
+  refresh();
 }
 
 async function getJson(path, params) {
@@ -61,6 +104,7 @@ async function getJson(path, params) {
 }
 
 function showError(err) {
+  if (state.needLogin) err = null; // the login form says what is wrong
   const box = $('error');
   box.textContent = err ? String(err.message || err) : '';
   box.hidden = !err;
@@ -326,6 +370,11 @@ function show(view) {
 
 async function refresh() {
   if (state.busy) return;
+  if (state.needLogin) {
+    showError(null);
+    show('login');
+    return;
+  }
   state.busy = true;
   const view = route();
   show(view);
@@ -339,6 +388,7 @@ async function refresh() {
   } finally {
     state.busy = false;
   }
+  if (state.needLogin) refresh();
 }
 
 function start() {
@@ -358,6 +408,9 @@ function start() {
     state.service.page = 1;
     refresh();
   });
+  $('login-form').addEventListener('submit', login);
+  $('logout').addEventListener('click', logout);
+  $('logout').hidden = !state.token;
   window.addEventListener('hashchange', refresh);
   loadNamespaces().catch(showError);
   refresh();

@@ -35,14 +35,19 @@ function chromiumPath() {
 }
 
 // Flags that keep Chromium from reaching anything but the pages it is sent to: no updates, sync,
-// metrics, safe-browsing or other background traffic; host names other than loopback do not
-// resolve.
+// metrics, safe-browsing, DNS-over-HTTPS or other background traffic; host names other than
+// loopback do not resolve.
 const QUIET_FLAGS = [
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
   '--disable-default-apps', '--disable-extensions', '--disable-client-side-phishing-detection',
   '--no-first-run', '--no-default-browser-check', '--metrics-recording-only', '--mute-audio',
-  '--disable-features=Translate,MediaRouter,OptimizationHints,InterestFeedContentSuggestions',
+  // DnsOverHttps: with a public resolver in resolv.conf Chromium upgrades to that provider's DoH
+  // server by address (2001:4860:4860::8888), which the resolver rules below do not catch.
+  '--disable-features=Translate,MediaRouter,OptimizationHints,InterestFeedContentSuggestions,' +
+    'DnsOverHttps,DnsOverHttpsUpgrade,AsyncDns',
   '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1',
+  // Anything not on loopback goes to a proxy that is not there, so it fails on this machine.
+  '--proxy-server=127.0.0.1:9', '--proxy-bypass-list=127.0.0.1;localhost',
   '--disable-gpu', '--hide-scrollbars',
 ];
 

@@ -68,16 +68,19 @@ function formatExchange(e) {
 }
 
 /**
- * A ready NacosNamingClient for the node at `address` ("127.0.0.1:PORT"). The returned client has
+ * A ready NacosNamingClient for the node at `address` ("127.0.0.1:PORT"), with `username` and
+ * `password` when given (the client then sends both on every call). The returned client has
  * `httpLog` (recent exchanges) and `logEntries` (its warnings and errors) for failure messages.
  */
-async function openClient(nodeAddress, { namespace = 'public' } = {}) {
+async function openClient(nodeAddress, { namespace = 'public', username, password } = {}) {
   const httpLog = [];
   const logger = quietLogger();
   const client = new NacosNamingClient({
     logger,
     serverList: nodeAddress,
     namespace,
+    username,
+    password,
     httpclient: recordingHttpClient(httpLog),
   });
   client.httpLog = httpLog;

@@ -2,7 +2,7 @@
 // Test helpers: start one real Cairn node (`cairn run`) on loopback with free ports and a throw-away
 // data directory, and poll for conditions with a deadline (never a fixed sleep).
 
-const { spawn } = require('node:child_process');
+const { execFileSync, spawn } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -59,7 +59,7 @@ async function startNode({ extraSets = [], readyTimeoutMs = 45000, stopTimeoutMs
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-compat-'));
   const sets = ['gateway.listen=127.0.0.1:0', 'gateway.admin_listen=127.0.0.1:0',
     'registry.admin_listen=127.0.0.1:0', 'healthcheck.admin_listen=127.0.0.1:0',
-    'pusher.admin_listen=127.0.0.1:0',
+    'pusher.admin_listen=127.0.0.1:0', 'grpc.listen=127.0.0.1:0', 'grpc.admin_listen=127.0.0.1:0',
     // Active health probes stay on loopback whatever address a test registers.
     'health.probe_networks=127.0.0.0/8', ...extraSets];
   const args = ['run', '--data-dir', dataDir];
@@ -155,4 +155,25 @@ async function waitFor(fn, timeoutMs = 10000, { intervalMs = 50, what = 'conditi
   }
 }
 
-module.exports = { startNode, waitFor };
+/**
+ * Settings for a node with auth.enabled: a token secret and a users file holding `users`
+ * ([[name, password, role], ...], added with `cairn user add`), in a fresh directory.
+ *   { sets: [...] for startNode's extraSets, remove() }
+ */
+function authSettings(users) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-compat-auth-'));
+  const secret = path.join(dir, 'secret');
+  const file = path.join(dir, 'users');
+  fs.writeFileSync(secret, 'compat-test-secret-0123456789abcdef0123456789\n', { mode: 0o600 });
+  for (const [name, password, role] of users) {
+    execFileSync(path.join(binDir(), 'cairn'),
+      ['user', 'add', name, '--role', role, '--set', `auth.users_file=${file}`],
+      { input: `${password}\n`, stdio: ['pipe', 'ignore', 'pipe'] });
+  }
+  return {
+    sets: ['auth.enabled=true', `auth.token_secret_file=${secret}`, `auth.users_file=${file}`],
+    remove: () => fs.rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+module.exports = { startNode, waitFor, authSettings };

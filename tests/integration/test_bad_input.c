@@ -10,6 +10,7 @@
 #include "cairn_harness.h"
 #include "cairn_ipc.h"
 #include "cairn_nacos.h"
+#include "cairn_requests.h"
 
 TestSuite(bad_input, .fini = it_teardown, .timeout = 180);
 
@@ -410,16 +411,17 @@ IT_TEST(bad_input, registry_rejects_undecodable_messages)
     msgpack_sbuffer_destroy(&sb);
 
     /* A valid write cut short must not be applied. */
+    cairn_instance in;
+    cairn_instance_init(&in);
+    in.ip = strdup("127.0.0.1");
+    in.port = 1;
+    in.cluster = strdup("DEFAULT");
+    in.weight = 9;
     cairn_request req;
-    cairn_request_init(&req, CAIRN_MSG_INSTANCE_UPSERT);
-    req.namespace_id = strdup("public");
-    req.service = strdup("DEFAULT_GROUP@@keep");
-    req.has_instance = true;
-    cairn_instance_init(&req.instance);
-    req.instance.ip = strdup("127.0.0.1");
-    req.instance.port = 1;
-    req.instance.cluster = strdup("DEFAULT");
-    req.instance.weight = 9;
+    cairn_status st;
+    cr_assert_eq(cairn_request_instance_upsert(&req, "public", "DEFAULT_GROUP@@keep", &in,
+                                               CAIRN_UPSERT_REGISTER, &st),
+                 CAIRN_OK, "%s", st.message);
     char *enc = NULL;
     size_t enc_len = 0;
     cr_assert_eq(cairn_request_encode(&req, &enc, &enc_len), CAIRN_OK);
@@ -430,7 +432,7 @@ IT_TEST(bad_input, registry_rejects_undecodable_messages)
 
     /* And the registry still serves well-formed requests. */
     cairn_request stats;
-    cairn_request_init(&stats, CAIRN_MSG_STATS);
+    cr_assert_eq(cairn_request_stats(&stats, &st), CAIRN_OK);
     cairn_reply rep;
     cairn_reply_init(&rep);
     cr_assert_eq(registry_request(c.n, &stats, &rep, 5000), CAIRN_OK);

@@ -1,9 +1,12 @@
 /* PUT /nacos/v1/ns/instance/beat (spec §2.7, §16.2 call 3, §17.9–11). */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cairn_harness.h"
+#include "cairn_harness_health.h"
+#include "cairn_ipc.h"
 #include "cairn_nacos.h"
 
 TestSuite(beat, .fini = it_teardown, .timeout = 120);
@@ -202,4 +205,157 @@ IT_TEST(beat, beat_makes_unhealthy_instance_healthy)
     cr_expect_eq(jint(j, "code"), 10200);
     json_decref(j);
     cr_expect(wait_until(listed_healthy, &p, 5000), "a beat did not make the instance healthy");
+}
+
+/* ---- beats stay off the write path ------------------------------------------------------ */
+
+#define WAIT_MS 15000
+
+/* The registry's committed writes of one type (NULL: all), from its writes_total counters. */
+static double registry_writes(const it_node *n, const char *type)
+{
+    char label[64];
+    if (type)
+        snprintf(label, sizeof label, "type=\"%s\"", type);
+    double v = node_metric(n, "registry", "cairn_registry_writes_total", type ? label : NULL);
+    cr_assert_geq(v, 0, "the registry's /metrics cannot be read");
+    return v;
+}
+
+typedef struct fence {
+    it_sub sub;
+    int writes; /* fence registrations made so far */
+} fence;
+
+/* Registers a fresh instance of service "fence" and reads the change stream until its event,
+ * each attempt waiting attempt_ms (the first fence also waits for the subscription to join).
+ * Returns how many events of service watch (grouped, public) came before it: every write
+ * committed before the fence's has been published by then, in commit order. */
+static int fence_changes(const it_node *n, fence *f, const char *watch, int attempts,
+                         int attempt_ms)
+{
+    int seen = 0;
+    for (int a = 0; a < attempts; a++) {
+        char port[16];
+        snprintf(port, sizeof port, "%d", ++f->writes);
+        nacos_write_ok(n, "POST", NS "/instance",
+                       Q("serviceName", "fence", "ip", "127.3.9.9", "port", port));
+        cairn_change_event ev;
+        int64_t deadline = it_now_ms() + attempt_ms;
+        while (it_now_ms() < deadline && events_next(&f->sub, &ev, 50)) {
+            bool ours = ev.service && strcmp(ev.namespace_id, "public") == 0;
+            bool fenced = ours && strcmp(ev.service, "DEFAULT_GROUP@@fence") == 0;
+            if (ours && watch && strcmp(ev.service, watch) == 0)
+                seen++;
+            cairn_event_free(&ev);
+            if (fenced)
+                return seen;
+        }
+    }
+    cr_assert_fail("the fence's change event never arrived on registry-events.sock");
+    return seen;
+}
+
+static void fence_open(const it_node *n, fence *f)
+{
+    f->writes = 0;
+    cr_assert(events_open(&f->sub, n));
+    fence_changes(n, f, NULL, 50, 200); /* SUB joins asynchronously */
+}
+
+static void beat_ok(const it_node *n, const char *svc, const char *ip, int port, const char *what)
+{
+    long code = 0;
+    long status = hc_beat(n, "public", svc, ip, port, &code, NULL);
+    cr_assert_eq(status, 200, "%s: beat answered %ld", what, status);
+    cr_assert_eq(code, 10200, "%s: beat code %ld", what, code);
+}
+
+IT_TEST(beat, light_beats_of_a_healthy_instance_write_nothing)
+{
+    it_node *n = node_start(NULL);
+    nacos_write_ok(n, "POST", NS "/instance",
+                   Q("serviceName", "steady", "ip", "127.3.0.1", "port", "1"));
+    /* The healthcheck knows it (its change event arrived): the beats take the table's path. */
+    cr_assert_geq(node_wait_metric(n, "healthcheck", "cairn_healthcheck_ephemeral_instances_tracked",
+                                   NULL, 1, WAIT_MS),
+                  1, "the healthcheck never tracked the instance");
+    fence f;
+    fence_open(n, &f);
+    double writes0 = registry_writes(n, NULL);
+    double beats0 = node_metric(n, "healthcheck", "cairn_healthcheck_beats_total", NULL);
+    uint64_t rev0 = hc_service_revision(n, "public", "DEFAULT_GROUP@@steady");
+    cr_assert_gt(rev0, 0);
+
+    enum { BEATS = 50 };
+    for (int i = 0; i < BEATS; i++)
+        beat_ok(n, "steady", "127.3.0.1", 1, "healthy instance");
+    int fences0 = f.writes;
+    int changes = fence_changes(n, &f, "DEFAULT_GROUP@@steady", 3, WAIT_MS);
+
+    cr_expect_eq(changes, 0, "%d beats of a healthy instance published %d change events", BEATS,
+                 changes);
+    cr_expect_eq(hc_service_revision(n, "public", "DEFAULT_GROUP@@steady"), rev0,
+                 "beats of a healthy instance changed the service's revision");
+    double writes = registry_writes(n, NULL) - writes0;
+    cr_expect_eq(writes, f.writes - fences0,
+                 "%d beats committed %g registry writes besides the %d fence registrations",
+                 BEATS, writes - (f.writes - fences0), f.writes - fences0);
+    cr_expect_eq(node_metric(n, "healthcheck", "cairn_healthcheck_beats_total", NULL) - beats0,
+                 BEATS, "the healthcheck did not answer every beat");
+    events_close(&f.sub);
+}
+
+typedef struct stored {
+    const it_node *n;
+    bool healthy;
+} stored;
+
+static bool stored_health_is(void *arg)
+{
+    stored *s = arg;
+    hc_state st = hc_instance_state(s->n, "public", "DEFAULT_GROUP@@lapsed", "127.3.0.2", 2, true);
+    return st.found && st.healthy == s->healthy;
+}
+
+IT_TEST(beat, a_beat_after_the_sweep_marked_unhealthy_writes_health_once)
+{
+    /* Sweep every 100 ms; this instance is unhealthy after 2 s without a beat, never removed. */
+    hc_node h;
+    hc_node_start(&h, ARGS("health.check_interval_ms=100"));
+    it_node *n = h.node;
+    nacos_write_ok(n, "POST", NS "/instance",
+                   Q("serviceName", "lapsed", "ip", "127.3.0.2", "port", "2", "metadata",
+                     "{\"preserved.heart.beat.timeout\":\"2000\","
+                     "\"preserved.ip.delete.timeout\":\"600000\"}"));
+    stored st = {n, false};
+    cr_assert(wait_until(stored_health_is, &st, WAIT_MS), "the sweep never marked it unhealthy");
+    /* The sweep counts its flip after the registry committed (and counted) the write. */
+    cr_assert_geq(node_wait_metric(n, "healthcheck", "cairn_healthcheck_flips_total",
+                                   "to=\"unhealthy\"", 1, WAIT_MS),
+                  1);
+    fence f;
+    fence_open(n, &f);
+    double writes0 = registry_writes(n, NULL);
+    double health0 = registry_writes(n, "instance_health");
+    double flips0 = hc_metric(&h, "cairn_healthcheck_flips_total", "to=\"healthy\"");
+
+    /* The first beat revives it; the next ones find it healthy. */
+    beat_ok(n, "lapsed", "127.3.0.2", 2, "first beat after the sweep");
+    st.healthy = true;
+    cr_assert(wait_until(stored_health_is, &st, WAIT_MS), "a beat did not make it healthy");
+    for (int i = 0; i < 10; i++)
+        beat_ok(n, "lapsed", "127.3.0.2", 2, "beat of the revived instance");
+    int fences0 = f.writes;
+    int changes = fence_changes(n, &f, "DEFAULT_GROUP@@lapsed", 3, WAIT_MS);
+
+    cr_expect_eq(changes, 1, "11 beats of an instance marked unhealthy published %d change events",
+                 changes);
+    cr_expect_eq(registry_writes(n, "instance_health") - health0, 1,
+                 "11 beats made %g health writes", registry_writes(n, "instance_health") - health0);
+    double others = registry_writes(n, NULL) - writes0 - (f.writes - fences0);
+    cr_expect_eq(others, 1, "11 beats committed %g writes", others);
+    cr_expect_eq(hc_metric(&h, "cairn_healthcheck_flips_total", "to=\"healthy\"") - flips0, 1);
+    cr_expect(stored_health_is(&st), "not healthy after the beats");
+    events_close(&f.sub);
 }

@@ -215,7 +215,7 @@ static bool roles_ready(void *arg)
     http_resp r = nacos_call(n, "GET", "/nacos/v1/console/cairn/roles", NULL, NULL, NULL);
     json_t *j = r.status == 200 ? json_loads(r.body, 0, NULL) : NULL;
     http_resp_free(&r);
-    bool ok = j && json_array_size(json_object_get(j, "roles")) == 4;
+    bool ok = j && json_array_size(json_object_get(j, "roles")) == 5;
     size_t i;
     json_t *role;
     json_array_foreach(json_object_get(j, "roles"), i, role)
@@ -232,8 +232,8 @@ IT_TEST(console, roles_with_health_and_metrics)
     json_t *j = get_json(n, "/nacos/v1/console/cairn/roles", NULL);
     cr_expect_str_eq(jstr(j, "cluster.mode"), "standalone");
     cr_expect_eq(json_array_size(jget(j, "cluster.members")), 0);
-    const char *names[] = {"registry", "healthcheck", "pusher-0", "gateway"};
-    for (size_t i = 0; i < 4; i++) {
+    const char *names[] = {"registry", "healthcheck", "pusher-0", "gateway", "grpc"};
+    for (size_t i = 0; i < 5; i++) {
         char path[32];
         snprintf(path, sizeof path, "roles.%zu", i);
         json_t *role = jget(j, path);

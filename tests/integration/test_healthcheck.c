@@ -17,6 +17,7 @@
 
 #include "cairn_harness.h"
 #include "cairn_harness_health.h"
+#include "cairn_ip.h"
 #include "cairn_ipc.h"
 #include "cairn_nacos.h"
 
@@ -497,16 +498,54 @@ IT_TEST(healthcheck, tcp_probe_flips_after_consecutive_failures)
 }
 
 /* A tiny HTTP responder (libmicrohttpd) answering every request with `status`, after `delay_ms`;
- * it records the last path and User-Agent and the most requests it served at once. */
+ * it records the last path and User-Agent, the most requests it served at once, every
+ * connection, and how many requests came for each Host (the instance address a probe was for). */
+#define RESPONDER_HOSTS 16
+
 typedef struct responder {
     struct MHD_Daemon *d;
     int port;
     atomic_int status;
     atomic_int delay_ms;
-    atomic_int active, max_active, served;
+    atomic_int active, max_active, served, connections;
     pthread_mutex_t mu;
     char path[256], agent[256];
+    char hosts[RESPONDER_HOSTS][64];
+    int host_requests[RESPONDER_HOSTS];
 } responder;
+
+/* With r->mu held: counts a request for host. */
+static void tally_host(responder *r, const char *host)
+{
+    for (int i = 0; i < RESPONDER_HOSTS; i++) {
+        if (!r->hosts[i][0])
+            snprintf(r->hosts[i], sizeof r->hosts[i], "%s", host);
+        if (strcmp(r->hosts[i], host) == 0) {
+            r->host_requests[i]++;
+            return;
+        }
+    }
+}
+
+/* Requests that came for host. */
+static int host_requests(responder *r, const char *host)
+{
+    int n = 0;
+    pthread_mutex_lock(&r->mu);
+    for (int i = 0; i < RESPONDER_HOSTS; i++)
+        if (strcmp(r->hosts[i], host) == 0)
+            n = r->host_requests[i];
+    pthread_mutex_unlock(&r->mu);
+    return n;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    (void)c, (void)socket_context;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED)
+        atomic_fetch_add(&((responder *)cls)->connections, 1);
+}
 
 static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *url,
                               const char *method, const char *version, const char *data,
@@ -520,9 +559,11 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
             break;
     }
     const char *ua = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "User-Agent");
+    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
     pthread_mutex_lock(&r->mu);
     snprintf(r->path, sizeof r->path, "%s", url);
     snprintf(r->agent, sizeof r->agent, "%s", ua ? ua : "");
+    tally_host(r, host ? host : "");
     pthread_mutex_unlock(&r->mu);
     int delay = atomic_load(&r->delay_ms);
     if (delay > 0) {
@@ -545,7 +586,7 @@ static void responder_start(responder *r, int status)
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     r->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0,
                             NULL, NULL, answer, r, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a,
-                            MHD_OPTION_END);
+                            MHD_OPTION_NOTIFY_CONNECTION, on_connection, r, MHD_OPTION_END);
     cr_assert(r->d, "cannot start the HTTP responder");
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(r->d, MHD_DAEMON_INFO_BIND_PORT);
     cr_assert(info && info->port > 0);
@@ -683,6 +724,143 @@ IT_TEST(healthcheck, none_checker_and_health_by_hand)
     cr_expect_str_eq(jstr(c, "MYSQL.type"), "MYSQL");
     json_decref(c);
     http_resp_free(&r);
+}
+
+/* ---- where probes may go ---------------------------------------------------------------- */
+
+/* Every probe a test below could cause goes to the responder on 127.0.0.1 or nowhere: the
+ * instances at addresses that lead back to this host (0.0.0.0 and :: connect to it, and so does
+ * its own interface address) are checked on the responder's port, and those elsewhere
+ * (link-local, multicast, ...) on port 0, which no probe ever connects to. So even a healthcheck
+ * that probed them would send nothing off this host. */
+
+static const char *const far_ips[] = {"169.254.169.254", "fe80::1",   "224.0.0.1",
+                                      "ff02::1",         "255.255.255.255", "240.0.0.1",
+                                      "::ffff:169.254.169.254", "64:ff9b::a9fe:a9fe"};
+#define FAR_COUNT (sizeof far_ips / sizeof far_ips[0])
+
+/* Addresses that lead back to this host: the given ones, an ordinary (not loopback, not
+ * link-local) address of this host when it has one, and last "localhost". */
+typedef struct near_set {
+    const char *ips[12];
+    size_t count;
+    char own[CAIRN_IP_TEXT_MAX];
+} near_set;
+
+static void near_set_init(near_set *s, const char *const *fixed)
+{
+    memset(s, 0, sizeof *s);
+    for (; *fixed; fixed++)
+        s->ips[s->count++] = *fixed;
+    cairn_ip *own;
+    size_t n;
+    cr_assert_eq(cairn_ip_local_addresses(&own, &n), 0);
+    for (size_t i = 0; i < n; i++) {
+        if (own[i].family == AF_INET && cairn_ip_classify(&own[i]) == CAIRN_IP_ORDINARY) {
+            cairn_ip_format(&own[i], s->own, sizeof s->own);
+            s->ips[s->count++] = s->own;
+            break;
+        }
+    }
+    free(own);
+    s->ips[s->count++] = "localhost";
+}
+
+/* Registers service svc's instances at ips (ports 1, 2, ...) with an HTTP checker on port. */
+static void reg_probed(const it_node *n, const char *svc, const char *const *ips, size_t count,
+                       const char *healthy, int port)
+{
+    for (size_t i = 0; i < count; i++)
+        reg(n, "public", svc, ips[i], (int)i + 1, "false", healthy, NULL);
+    char p[16];
+    snprintf(p, sizeof p, "%d", port);
+    put_checker(n, svc, "{\"type\":\"HTTP\",\"path\":\"/latest/meta-data/\"}", p, "false");
+}
+
+static double probes_made(const hc_node *h)
+{
+    return hc_metric(h, "cairn_healthcheck_probes_total", "result=\"success\"") +
+           hc_metric(h, "cairn_healthcheck_probes_total", "result=\"failure\"") +
+           hc_metric(h, "cairn_healthcheck_probes_total", "result=\"timeout\"");
+}
+
+/* A node whose probes may go to `networks` (a --set), a responder, and two services registered
+ * with `healthy`: "near" at the addresses near_set_init makes of `fixed`, checked on the
+ * responder's port, and "far" at far_ips, checked on port 0. */
+static void start_probe_targets(hc_node *h, responder *r, near_set *near, const char *networks,
+                                const char *const *fixed, const char *healthy)
+{
+    hc_node_start(h, ARGS(FAST_SWEEP, FAST_PROBES, networks));
+    responder_start(r, 200);
+    near_set_init(near, fixed);
+    reg_probed(h->node, "near", near->ips, near->count, healthy, r->port);
+    reg_probed(h->node, "far", far_ips, FAR_COUNT, healthy, 0);
+}
+
+IT_TEST(healthcheck, default_probe_networks_keep_probes_off_this_host_and_special_addresses)
+{
+    hc_node h;
+    responder r;
+    near_set near;
+    /* The default: health.probe_networks empty (the base sets allow loopback; this undoes it).
+     * The barrier is "localhost": a hostname is resolved, then refused for the loopback address
+     * it resolves to, once per interval. Three of those mean three rounds of probes. */
+    start_probe_targets(&h, &r, &near, "health.probe_networks=",
+                        ARGS("127.0.0.1", "127.0.0.2", "::ffff:127.0.0.1", "0.0.0.0", "::", "::1"),
+                        "true");
+    const it_node *n = h.node;
+
+    metric_cond rounds = {&h, "cairn_healthcheck_probes_total",
+                          "type=\"http\",result=\"denied\"", 3};
+    cr_assert(wait_until(metric_reaches, &rounds, WAIT_MS),
+              "localhost was not refused 3 times; the responder on 127.0.0.1 saw %d probes",
+              atomic_load(&r.connections));
+    cr_expect_eq(atomic_load(&r.connections), 0, "a probe reached the responder on 127.0.0.1");
+    cr_expect_eq(probes_made(&h), 0, "a probe was made");
+    wait_metric_is(&h, "cairn_healthcheck_probe_denied_instances", NULL,
+                   (double)(near.count - 1 + FAR_COUNT));
+    cr_expect_eq(hc_metric(&h, "cairn_healthcheck_probed_instances", NULL), 1,
+                 "only the hostname is scheduled (and refused once resolved)");
+    /* Not probed, so left as registered: nothing a client could read off a port. */
+    for (size_t i = 0; i < near.count; i++)
+        expect_state(n, "public", "near", near.ips[i], (int)i + 1, false, true, true,
+                     "not probed");
+    for (size_t i = 0; i < FAR_COUNT; i++)
+        expect_state(n, "public", "far", far_ips[i], (int)i + 1, false, true, true, "not probed");
+    char *log = hc_log(&h);
+    cr_expect(strstr(log, "169.254.169.254:1 is not probed: a link-local address"), "%s", log);
+    cr_expect(strstr(log, "127.0.0.1:1 is not probed: a loopback address"));
+    char line[64];
+    snprintf(line, sizeof line, "localhost:%zu is not probed: it resolves to", near.count);
+    cr_expect(strstr(log, line), "the refused hostname is not logged");
+    free(log);
+    responder_stop(&r);
+}
+
+IT_TEST(healthcheck, loopback_is_probed_only_when_probe_networks_lists_it)
+{
+    hc_node h;
+    responder r;
+    near_set near;
+    /* Registered unhealthy: the two listed ones turn healthy by their probes. */
+    start_probe_targets(&h, &r, &near, "health.probe_networks=127.0.0.0/8",
+                        ARGS("127.0.0.1", "::ffff:127.0.0.1", "0.0.0.0", "::"), "false");
+    const it_node *n = h.node;
+    wait_state(n, "public", "near", "127.0.0.1", 1, false, true, true, "loopback listed");
+    wait_state(n, "public", "near", "::ffff:127.0.0.1", 2, false, true, true, "mapped loopback");
+    /* Both probed three times (the healthy threshold): every instance had as many rounds. */
+    cr_expect_geq(host_requests(&r, "127.0.0.1"), 3);
+    cr_expect_geq(host_requests(&r, "[::ffff:127.0.0.1]"), 3);
+    cr_expect_eq(host_requests(&r, "0.0.0.0"), 0, "0.0.0.0 is never probed");
+    cr_expect_eq(host_requests(&r, "[::]"), 0, ":: is never probed");
+    cr_expect_eq(host_requests(&r, "localhost"), 0, "no hostnames under a list");
+    wait_metric_is(&h, "cairn_healthcheck_probe_denied_instances", NULL,
+                   (double)(near.count - 2 + FAR_COUNT));
+    cr_expect_eq(hc_metric(&h, "cairn_healthcheck_probed_instances", NULL), 2);
+    for (size_t i = 2; i < near.count; i++)
+        expect_state(n, "public", "near", near.ips[i], (int)i + 1, false, true, false,
+                     "not probed");
+    responder_stop(&r);
 }
 
 /* ---- restart ------------------------------------------------------------------------------- */

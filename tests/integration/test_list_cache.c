@@ -13,6 +13,7 @@
 #include "cairn_ipc.h"
 #include "cairn_nacos.h"
 #include "cairn_prom_text.h"
+#include "cairn_requests.h"
 
 TestSuite(list_cache, .fini = it_teardown, .timeout = 180);
 
@@ -207,18 +208,17 @@ IT_TEST(list_cache, an_expiry_by_the_healthcheck_reaches_the_cache)
 /* Registers ip:port in svc through the registry's own socket, bypassing the gateway. */
 static void register_directly(const it_node *n, const char *svc, const char *ip, int port)
 {
+    cairn_instance in;
+    cairn_instance_init(&in);
+    in.ip = strdup(ip);
+    in.port = port;
+    in.cluster = strdup("DEFAULT");
+    in.app = strdup("DEFAULT");
+    cr_assert(in.ip && in.cluster && in.app);
     cairn_request rq;
-    cairn_request_init(&rq, CAIRN_MSG_INSTANCE_UPSERT);
-    rq.namespace_id = strdup("public");
-    rq.service = strdup(svc);
-    rq.has_instance = true;
-    cairn_instance_init(&rq.instance);
-    rq.instance.ip = strdup(ip);
-    rq.instance.port = port;
-    rq.instance.cluster = strdup("DEFAULT");
-    rq.instance.app = strdup("DEFAULT");
-    cr_assert(rq.namespace_id && rq.service && rq.instance.ip && rq.instance.cluster &&
-              rq.instance.app);
+    cairn_status st;
+    cr_assert_eq(cairn_request_instance_upsert(&rq, "public", svc, &in, CAIRN_UPSERT_REGISTER, &st),
+                 CAIRN_OK, "%s", st.message);
     cairn_reply rep;
     cairn_err err = registry_request(n, &rq, &rep, 5000);
     cr_assert_eq(err, CAIRN_OK, "direct upsert: %s", cairn_err_name(err));

@@ -2,6 +2,7 @@
  * /ready, and `cairn status`. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,4 +151,73 @@ IT_TEST(metrics, cairn_status_fails_when_a_role_is_down)
     cr_expect(strstr(out, "registry") != NULL, "status does not mention the registry:\n%s", out);
     free(out);
     free(err);
+}
+
+/* One role's line of `cairn status`: ROLE STATE PID UPTIME RESTARTS ADMIN DETAIL. */
+typedef struct status_row {
+    const it_node *n;
+    const char *role;
+    char state[16], pid[24], uptime[24], restarts[24];
+    char out[4096]; /* the whole output, for messages */
+} status_row;
+
+static bool read_status_row(status_row *row)
+{
+    char bin[PATH_MAX];
+    snprintf(bin, sizeof bin, "%s/cairn", CAIRN_BIN_DIR);
+    char *out = NULL, *err = NULL;
+    it_run(ARGS(bin, "status", "--data-dir", row->n->data_dir), 10000, &out, &err);
+    snprintf(row->out, sizeof row->out, "%s", out ? out : "");
+    free(out);
+    free(err);
+    char lines[sizeof row->out];
+    snprintf(lines, sizeof lines, "%s", row->out);
+    for (char *line = strtok(lines, "\n"); line; line = strtok(NULL, "\n")) {
+        char name[64];
+        if (sscanf(line, "%63s %15s %23s %23s %23s", name, row->state, row->pid, row->uptime,
+                   row->restarts) == 5 &&
+            strcmp(name, row->role) == 0)
+            return true;
+    }
+    return false;
+}
+
+typedef struct restart_wait {
+    status_row row;
+    long pid;
+} restart_wait;
+
+/* Whether status shows the role restarted once, in process pid. */
+static bool status_shows_restart(void *arg)
+{
+    restart_wait *w = arg;
+    return read_status_row(&w->row) && atol(w->row.pid) == w->pid &&
+           strcmp(w->row.restarts, "1") == 0 && strcmp(w->row.state, "ready") == 0;
+}
+
+IT_TEST(metrics, cairn_status_shows_pid_uptime_and_restarts)
+{
+    it_node *n = node_start(NULL);
+    status_row row = {.n = n, .role = "registry"};
+    cr_assert(read_status_row(&row), "no registry line in cairn status");
+    pid_t reg = node_role_pid(n, "cairn-registry");
+    cr_expect_eq(atol(row.pid), (long)reg, "registry pid %s, running %ld", row.pid, (long)reg);
+    cr_expect_str_eq(row.restarts, "0");
+    cr_expect(strchr(row.uptime, 's') || strchr(row.uptime, 'm'), "uptime \"%s\"", row.uptime);
+    status_row gw = {.n = n, .role = "gateway"};
+    cr_assert(read_status_row(&gw), "no gateway line in cairn status");
+    cr_expect_eq(atol(gw.pid), (long)node_role_pid(n, "cairn-gateway"));
+
+    cr_assert_eq(kill(reg, SIGKILL), 0);
+    pid_t again = node_wait_role_restart(n, "cairn-registry", reg, IT_READY_TIMEOUT_MS);
+    cr_assert_neq(again, 0, "the registry was not restarted");
+    restart_wait w = {.row = {.n = n, .role = "registry"}, .pid = (long)again};
+    cr_assert(wait_until(status_shows_restart, &w, IT_READY_TIMEOUT_MS),
+              "cairn status does not show the restart (want pid %ld, restarts 1):\n%s",
+              (long)again, w.row.out);
+    cr_assert(read_status_row(&gw));
+    cr_expect_str_eq(gw.restarts, "0", "only the registry restarted");
+    cr_assert(node_wait_registry_ready(n, IT_READY_TIMEOUT_MS));
+    cr_expect_eq(node_metric(n, "registry", "cairn_registry_restarts", NULL), 1);
+    cr_expect_eq(node_metric(n, "gateway", "cairn_gateway_restarts", NULL), 0);
 }

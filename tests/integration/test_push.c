@@ -484,6 +484,20 @@ IT_TEST(push, only_push_capable_agents_subscribe)
     udp_close(&u);
 }
 
+/* The first subscription the tap sees, listing svc with clientIP until one shows up (the tap
+ * joins asynchronously); asserts one does within 10 s. */
+static void tap_first(it_pushers *ps, it_sub *tap, const char *svc, const char *clusters,
+                      const char *client_ip, cairn_subscription *s)
+{
+    int64_t deadline = it_now_ms() + 10000;
+    bool got = false;
+    while (!got && it_now_ms() < deadline) {
+        json_decref(push_list(ps, IT_PUSH_UA, svc, clusters, 4321, client_ip));
+        got = subscriptions_tap_next(tap, s, 200);
+    }
+    cr_assert(got, "no subscription published within 10 s");
+}
+
 IT_TEST(push, pushes_go_to_the_tcp_peer_unless_client_ip_is_trusted)
 {
     it_pushers ps;
@@ -491,14 +505,7 @@ IT_TEST(push, pushes_go_to_the_tcp_peer_unless_client_ip_is_trusted)
     it_sub tap;
     subscriptions_tap_open(&tap, ps.node);
     cairn_subscription s;
-    /* The tap joins asynchronously: list until a subscription shows up on it. */
-    int64_t deadline = it_now_ms() + 10000;
-    bool got = false;
-    while (!got && it_now_ms() < deadline) {
-        json_decref(push_list(&ps, IT_PUSH_UA, "peer", "c1,c2", 4321, IT_FOREIGN_CLIENT_IP));
-        got = subscriptions_tap_next(&tap, &s, 200);
-    }
-    cr_assert(got, "no subscription published within 10 s");
+    tap_first(&ps, &tap, "peer", "c1,c2", IT_FOREIGN_CLIENT_IP, &s);
     cr_expect_str_eq(s.ip, "127.0.0.1", "the destination must be the TCP peer, not clientIP");
     cr_expect_eq(s.port, 4321);
     cr_expect_str_eq(s.namespace_id, "public");
@@ -514,18 +521,50 @@ IT_TEST(push, pushes_go_to_the_tcp_peer_unless_client_ip_is_trusted)
      * the service, so nothing is ever sent to that (foreign) address. */
     pushers_start(&ps, ARGS("push.trust_client_ip=true"), 1);
     subscriptions_tap_open(&tap, ps.node);
-    deadline = it_now_ms() + 10000;
-    got = false;
-    while (!got && it_now_ms() < deadline) {
-        json_decref(push_list(&ps, IT_PUSH_UA, "peer", "", 4321, IT_FOREIGN_CLIENT_IP));
-        got = subscriptions_tap_next(&tap, &s, 200);
-    }
-    cr_assert(got, "no subscription published within 10 s");
+    tap_first(&ps, &tap, "peer", "", IT_FOREIGN_CLIENT_IP, &s);
     cr_expect_str_eq(s.ip, IT_FOREIGN_CLIENT_IP);
     cairn_subscription_free(&s);
     json_decref(push_list(&ps, IT_PUSH_UA, "peer", "", 4321, "not-an-address"));
     cr_assert(subscriptions_tap_next(&tap, &s, 5000));
     cr_expect_str_eq(s.ip, "127.0.0.1", "a clientIP that is no address falls back to the peer");
+    cairn_subscription_free(&s);
+    events_close(&tap);
+}
+
+/* push.trust_client_ip never makes a multicast, broadcast, unspecified (or, from a loopback peer,
+ * link-local) clientIP a destination: the subscription is made for the TCP peer instead, as
+ * without the setting, and counted. No change is made to the service, so nothing is ever sent,
+ * whichever address a broken gateway recorded. */
+IT_TEST(push, trusted_client_ip_is_never_a_special_address)
+{
+    it_pushers ps;
+    pushers_start(&ps, ARGS("push.trust_client_ip=true"), 1);
+    it_sub tap;
+    subscriptions_tap_open(&tap, ps.node);
+    cairn_subscription s;
+    tap_first(&ps, &tap, "special", "", IT_FOREIGN_CLIENT_IP, &s);
+    cr_expect_str_eq(s.ip, IT_FOREIGN_CLIENT_IP, "an ordinary clientIP is still trusted");
+    cairn_subscription_free(&s);
+
+    const char *special[] = {"224.0.0.1", "255.255.255.255", "0.0.0.0",         "::",
+                             "ff02::1",   "::ffff:224.0.0.1", "169.254.169.254", "240.0.0.1"};
+    size_t n = sizeof special / sizeof special[0];
+    for (size_t i = 0; i < n; i++) {
+        json_decref(push_list(&ps, IT_PUSH_UA, "special", "", 4321, special[i]));
+        cr_assert(subscriptions_tap_next(&tap, &s, 5000), "no subscription for clientIP %s",
+                  special[i]);
+        cr_expect_str_eq(s.ip, "127.0.0.1", "clientIP %s became the destination %s", special[i],
+                         s.ip);
+        cr_expect_eq(s.port, 4321);
+        cairn_subscription_free(&s);
+    }
+    cr_expect_eq(node_metric(ps.node, "gateway", "cairn_gateway_push_client_ip_refused_total",
+                             NULL),
+                 (double)n);
+    /* A loopback clientIP from a loopback peer (a proxy on this host) is taken as it is. */
+    json_decref(push_list(&ps, IT_PUSH_UA, "special", "", 4321, "127.0.0.2"));
+    cr_assert(subscriptions_tap_next(&tap, &s, 5000));
+    cr_expect_str_eq(s.ip, "127.0.0.2");
     cairn_subscription_free(&s);
     events_close(&tap);
 }
@@ -709,4 +748,107 @@ IT_TEST(push, a_pusher_index_not_below_the_count_is_a_config_error)
     char data[PATH_MAX + 16];
     snprintf(data, sizeof data, "%s/data", dir);
     cr_expect(access(data, F_OK) != 0, "a pusher with a bad index created %s", data);
+}
+
+/* ---- change events carry the service's snapshot --------------------------------------------- */
+
+static double service_gets(const it_pushers *ps)
+{
+    return node_metric(ps->node, "registry", "cairn_registry_reads_total",
+                       "type=\"service_get\"");
+}
+
+typedef struct tracked_wait {
+    const it_pushers *ps;
+    double want;
+    double last;
+} tracked_wait;
+
+static bool tracked_is(void *arg)
+{
+    tracked_wait *w = arg;
+    w->last = node_metric(w->ps->node, "healthcheck", "cairn_healthcheck_instances_tracked", NULL);
+    return w->last == w->want;
+}
+
+/* The healthcheck's table holds want instances (it follows registrations and removals). */
+static void expect_tracked(const it_pushers *ps, double want)
+{
+    tracked_wait w = {.ps = ps, .want = want};
+    cr_assert(wait_until(tracked_is, &w, PUSH_WAIT_MS), "healthcheck tracks %.0f, not %.0f",
+              w.last, want);
+}
+
+/* Registers ip:8080 in "snap", or deregisters it, and expects the push of the hosts after it. */
+static void change_and_expect_push(it_pushers *ps, it_udp *u, const char *method, const char *ip,
+                                   int hosts)
+{
+    nacos_write_ok(ps->node, method, NS "/instance",
+                   Q("serviceName", "snap", "ip", ip, "port", "8080"));
+    it_push p;
+    expect_push(u, G("snap"), &p, method);
+    cr_expect_eq(push_host_count(&p), hosts, "%s", p.text);
+    cr_expect_eq(push_has_host(&p, ip, 8080), strcmp(method, "POST") == 0, "%s", p.text);
+    udp_ack(u, &p, false);
+    it_push_free(&p);
+}
+
+/* The pusher pushes, and the healthcheck tracks, each change from the snapshot its event carries:
+ * the registry answers no SERVICE_GET meanwhile. */
+IT_TEST(push, changes_are_followed_from_the_events_snapshots)
+{
+    it_pushers ps;
+    pushers_start(&ps, ARGS("push.merge_window_ms=20"), 1);
+    it_udp u;
+    udp_open(&u);
+    push_subscribe(&ps, &u, "snap", ""); /* its list may read the service */
+    double gets = service_gets(&ps);
+    cr_assert_geq(gets, 0);
+
+    change_and_expect_push(&ps, &u, "POST", "127.0.0.1", 1);
+    change_and_expect_push(&ps, &u, "POST", "127.0.0.2", 2);
+    expect_tracked(&ps, 2);
+    change_and_expect_push(&ps, &u, "POST", "127.0.0.3", 3);
+    change_and_expect_push(&ps, &u, "DELETE", "127.0.0.2", 2);
+    expect_tracked(&ps, 2);
+
+    cr_expect_eq(service_gets(&ps), gets, "the registry was asked for the service");
+    cr_expect_geq(pusher_metric(&ps, 0, "push_snapshots_total", "source=\"event\""),
+                  4);
+    cr_expect_eq(pusher_metric(&ps, 0, "push_snapshots_total",
+                               "source=\"registry\""),
+                 0);
+    cr_expect_geq(node_metric(ps.node, "registry", "cairn_registry_events_total",
+                              "snapshot=\"carried\""),
+                  4);
+    udp_close(&u);
+}
+
+/* Without snapshots in events (registry.event_snapshot_max_bytes=0, as for a service over the
+ * cap) both read the service back, and still follow every change. */
+IT_TEST(push, without_snapshots_changes_are_read_back)
+{
+    it_pushers ps;
+    pushers_start(&ps, ARGS("push.merge_window_ms=20", "registry.event_snapshot_max_bytes=0"), 1);
+    it_udp u;
+    udp_open(&u);
+    push_subscribe(&ps, &u, "snap", "");
+    double gets = service_gets(&ps);
+
+    change_and_expect_push(&ps, &u, "POST", "127.0.0.1", 1);
+    change_and_expect_push(&ps, &u, "POST", "127.0.0.2", 2);
+    change_and_expect_push(&ps, &u, "DELETE", "127.0.0.1", 1);
+    expect_tracked(&ps, 1);
+
+    /* one read per change by the pusher and one by the healthcheck (it may merge some) */
+    cr_expect_geq(service_gets(&ps), gets + 3 + 1);
+    cr_expect_geq(pusher_metric(&ps, 0, "push_snapshots_total",
+                                "source=\"registry\""),
+                  3);
+    cr_expect_eq(pusher_metric(&ps, 0, "push_snapshots_total", "source=\"event\""),
+                 0);
+    cr_expect_eq(node_metric(ps.node, "registry", "cairn_registry_events_total",
+                             "snapshot=\"carried\""),
+                 0);
+    udp_close(&u);
 }

@@ -100,9 +100,7 @@ IT_TEST(readiness, the_node_is_up_only_while_every_role_is)
     cr_assert_eq(kill(pusher, SIGCONT), 0);
     cr_expect(wait_until(node_says, &up, WAIT_MS), "not UP again once the pusher answers");
 
-    pid_t hc = node_role_pid(n, "cairn-healthcheck");
-    cr_assert_gt(hc, 0);
-    cr_assert_eq(kill(hc, SIGSTOP), 0);
+    pid_t hc = node_freeze_role(n, "cairn-healthcheck");
     cr_expect(wait_until(node_says, &down, WAIT_MS), "UP with the healthcheck stopped");
     cr_assert_eq(kill(hc, SIGCONT), 0);
     cr_expect(wait_until(node_says, &up, WAIT_MS), "not UP again once the healthcheck answers");

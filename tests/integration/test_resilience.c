@@ -252,7 +252,9 @@ IT_TEST(resilience, gateway_without_registry_503_then_recovers)
     r = nacos_call_at(gw_http, "GET", NS "/instance/list", Q("serviceName", "late"), NULL, NULL);
     cr_expect_eq(r.status, 503, "registry stopped: expected 503, got %ld \"%s\"", r.status,
                  r.body);
-    cr_expect_lt(r.elapsed_ms, 2000);
+    /* Answered at the registry timeout (1.5 s), not held: the bound leaves room for a loaded
+     * machine (it once took just over 2 s while a parallel build ran). */
+    cr_expect_lt(r.elapsed_ms, 3000, "the 503 took %ld ms", r.elapsed_ms);
     http_resp_free(&r);
 }
 

@@ -654,7 +654,7 @@ static bool admin_files_present(void *arg)
     return node_refresh_addrs(arg);
 }
 
-it_node *node_start(const it_node_opts *opts)
+it_node *node_spawn(const it_node_opts *opts)
 {
     static const it_node_opts none = {0};
     if (!opts)
@@ -698,7 +698,20 @@ it_node *node_start(const it_node_opts *opts)
     cr_assert(g_node_count < MAX_TRACKED);
     n->run = it_spawn("cairn run", argv, log_path, true);
     g_nodes[g_node_count++] = n;
+    return n;
+}
 
+it_node *node_start(const it_node_opts *opts)
+{
+    it_node *n = node_spawn(opts);
+    node_await_ready(n);
+    return n;
+}
+
+void node_await_ready(it_node *n)
+{
+    char log_path[PATH_MAX + 16];
+    snprintf(log_path, sizeof log_path, "%s/node.log", n->dir);
     char why[512];
     size_t extra = 0;
     if (!read_ready_line(n->run, n->ready_line, sizeof n->ready_line, IT_READY_TIMEOUT_MS, why,
@@ -741,7 +754,6 @@ it_node *node_start(const it_node_opts *opts)
     cr_assert(it_read_addr_file(path, from_file, sizeof from_file));
     cr_assert(strcmp(from_file, n->gateway) == 0,
               "ready line says gateway %s but run/gateway.http says %s", n->gateway, from_file);
-    return n;
 }
 
 void node_stop(it_node *n)
@@ -796,6 +808,44 @@ pid_t node_role_instance_pid(const it_node *n, const char *binary, const char *a
     pid_t pid = 0;
     return find_pids(binary, false, n->data_dir, n->run ? n->run->pid : 0, arg, &pid, 1) ? pid
                                                                                            : 0;
+}
+
+/* True when every thread of pid is stopped ('T', or 't' under a tracer). */
+static bool all_threads_stopped(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return false;
+    bool stopped = true, any = false;
+    struct dirent *e;
+    while (stopped && (e = readdir(d)) != NULL) {
+        if (!isdigit((unsigned char)e->d_name[0]))
+            continue;
+        char task[300], state;
+        pid_t ppid;
+        snprintf(task, sizeof task, "%d/task/%s", (int)pid, e->d_name);
+        any = true;
+        stopped = read_stat(task, &state, &ppid) && (state == 'T' || state == 't');
+    }
+    closedir(d);
+    return any && stopped;
+}
+
+pid_t node_freeze_role(const it_node *n, const char *binary)
+{
+    pid_t pids[2] = {0, 0};
+    size_t found = find_pids(binary, false, n->data_dir, n->run ? n->run->pid : 0, NULL, pids, 2);
+    cr_assert_eq(found, 1, "expected one %s of the node, found %zu", binary, found);
+    cr_assert_eq(kill(pids[0], SIGSTOP), 0, "SIGSTOP %s: %s", binary, strerror(errno));
+    int64_t deadline = it_now_ms() + 5000;
+    while (!all_threads_stopped(pids[0])) {
+        cr_assert(it_now_ms() < deadline, "%s (pid %d) did not stop within 5 s", binary,
+                  (int)pids[0]);
+        pause_ms(1);
+    }
+    return pids[0];
 }
 
 pid_t node_wait_role_restart(const it_node *n, const char *binary, pid_t old_pid, int timeout_ms)

@@ -22,6 +22,14 @@
 #error "CAIRN_BIN_DIR must be defined by the build"
 #endif
 
+/* True in the sanitizer build (make test SANITIZE=1, CAIRN_IT_SANITIZED from the build), where
+ * every role runs several times slower: load tests scale their request counts by it. */
+#ifdef CAIRN_IT_SANITIZED
+#define IT_SANITIZED true
+#else
+#define IT_SANITIZED false
+#endif
+
 #define IT_READY_TIMEOUT_MS 20000 /* start-up of a node or a role */
 #define IT_STOP_TIMEOUT_MS 15000  /* SIGTERM to exit, before SIGKILL */
 
@@ -38,7 +46,8 @@
         "pusher.admin_listen=127.0.0.1:0", "health.probe_networks=127.0.0.0/8",                \
         "health.beat_timeout_ms=600000", "health.delete_timeout_ms=1200000",                  \
         "run.stop_timeout_ms=5000", "registry.event_tick_ms=100",                             \
-        "gateway.registry_timeout_ms=5000"
+        "gateway.registry_timeout_ms=5000", "grpc.listen=127.0.0.1:0",                        \
+        "grpc.admin_listen=127.0.0.1:0", "grpc.registry_timeout_ms=5000"
 
 /* A NULL-terminated array literal of strings: ARGS("a", "b"). */
 #define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
@@ -125,6 +134,11 @@ typedef struct it_node {
 /* Starts `cairn run --data-dir <tmp>/data --set ...`, waits for the ready line and reads the admin
  * address files. Asserts on failure (with the log tail). Registered for teardown. */
 it_node *node_start(const it_node_opts *opts);
+/* node_start in two steps: spawn `cairn run` (registered for teardown) without waiting, then
+ * wait for its ready line and read the addresses (asserting as node_start does). Several nodes
+ * spawned first can become ready together (a cluster whose members wait for each other). */
+it_node *node_spawn(const it_node_opts *opts);
+void node_await_ready(it_node *n);
 /* SIGTERM to `cairn run`; expects a clean exit within IT_STOP_TIMEOUT_MS, nothing more on its
  * stdout than the one ready line, and no role process of this node left behind. Idempotent. */
 void node_stop(it_node *n);
@@ -140,6 +154,10 @@ pid_t node_role_pid(const it_node *n, const char *binary);
 /* The same for the copy of a role whose command line holds the argument arg exactly (the index
  * `cairn run` gives each copy: "pusher.index=1"); NULL: any copy. */
 pid_t node_role_instance_pid(const it_node *n, const char *binary, const char *arg);
+/* SIGSTOPs the node's role binary and waits (up to 5 s) until every one of its threads is
+ * stopped, so a request sent afterwards cannot be served by it; asserts that it is the node's
+ * only process of that binary. Returns its pid (for SIGCONT). */
+pid_t node_freeze_role(const it_node *n, const char *binary);
 /* Polls until a live pid of binary differs from old_pid (restart); returns it, or 0. */
 pid_t node_wait_role_restart(const it_node *n, const char *binary, pid_t old_pid, int timeout_ms);
 /* The same for the copy whose command line holds arg (see node_role_instance_pid). */

@@ -10,6 +10,7 @@
 #include "cairn_http.h"
 #include "cairn_ipc.h"
 #include "cairn_nacos.h"
+#include "cairn_requests.h"
 
 bool hc_admin_addr(const hc_node *h, char *buf, size_t len)
 {
@@ -54,9 +55,8 @@ static bool service_snapshot(const it_node *n, const char *ns, const char *group
                              cairn_reply *rep)
 {
     cairn_request rq;
-    cairn_request_init(&rq, CAIRN_MSG_SERVICE_GET);
-    rq.namespace_id = strdup(ns);
-    rq.service = strdup(grouped);
+    cairn_status st;
+    cr_assert_eq(cairn_request_service_get(&rq, ns, grouped, &st), CAIRN_OK, "%s", st.message);
     cairn_err err = registry_request(n, &rq, rep, 5000);
     cairn_request_free(&rq);
     cr_assert_eq(err, CAIRN_OK, "SERVICE_GET %s %s failed (%d)", ns, grouped, (int)err);

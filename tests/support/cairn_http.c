@@ -27,15 +27,9 @@ static void curl_init_once(void)
         atexit(curl_cleanup_at_exit);
 }
 
-typedef struct buf {
-    char *data;
-    size_t len;
-    size_t cap;
-} buf;
-
-static size_t on_body(char *ptr, size_t size, size_t nmemb, void *arg)
+size_t http_body_write(char *ptr, size_t size, size_t nmemb, void *arg)
 {
-    buf *b = arg;
+    http_body *b = arg;
     size_t n = size * nmemb;
     if (b->len + n + 1 > b->cap) {
         size_t cap = (b->len + n + 1) * 2;
@@ -51,6 +45,23 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
+void http_easy_setup(void *easy, const char *url, int timeout_ms, http_body *resp, void *priv)
+{
+    CURL *e = easy;
+    curl_easy_reset(e);
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_PROXY, ""); /* loopback only: ignore proxy variables */
+    curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, http_body_write);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, resp);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, priv);
+    resp->len = 0;
+    if (resp->data)
+        resp->data[0] = '\0';
+}
+
 static long elapsed_since(const struct timespec *t0)
 {
     struct timespec t1;
@@ -63,7 +74,7 @@ http_resp http_request(const char *method, const char *url, const char *body, si
 {
     pthread_once(&g_curl_once, curl_init_once);
     http_resp r = {0};
-    buf b = {calloc(1, 1), 0, 1};
+    http_body b = {calloc(1, 1), 0, 1};
     CURL *c = curl_easy_init();
     struct curl_slist *hl = NULL;
     if (!c || !b.data) {
@@ -79,7 +90,7 @@ http_resp http_request(const char *method, const char *url, const char *body, si
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_body_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
     bool has_body = body != NULL || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
                     strcmp(method, "PATCH") == 0;
@@ -181,7 +192,7 @@ http_resp http_get_addr(const char *hostport, const char *path, int timeout_ms)
     return http_request("GET", url, NULL, 0, NULL, NULL, timeout_ms);
 }
 
-static int tcp_connect(const char *hostport)
+int tcp_open(const char *hostport)
 {
     char host[64];
     const char *colon = strrchr(hostport, ':');
@@ -203,7 +214,7 @@ static int tcp_connect(const char *hostport)
 
 bool tcp_can_connect(const char *hostport)
 {
-    int fd = tcp_connect(hostport);
+    int fd = tcp_open(hostport);
     if (fd < 0)
         return false;
     close(fd);
@@ -213,20 +224,34 @@ bool tcp_can_connect(const char *hostport)
 char *tcp_exchange(const char *hostport, const void *data, size_t len, int timeout_ms,
                    size_t *out_len)
 {
-    int fd = tcp_connect(hostport);
+    int fd = tcp_open(hostport);
     if (fd < 0)
         return NULL;
+    tcp_send_all(fd, data, len, timeout_ms); /* the server may close early on garbage */
+    shutdown(fd, SHUT_WR);
+    char *reply = tcp_read_all(fd, timeout_ms, out_len, NULL);
+    close(fd);
+    return reply;
+}
+
+size_t tcp_send_all(int fd, const void *data, size_t len, int timeout_ms)
+{
     struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     size_t sent = 0;
     while (sent < len) {
         ssize_t n = send(fd, (const char *)data + sent, len - sent, MSG_NOSIGNAL);
         if (n <= 0)
-            break; /* the server may close early on garbage; read what it said */
+            break;
         sent += (size_t)n;
     }
-    shutdown(fd, SHUT_WR);
-    buf b = {calloc(1, 1), 0, 1};
+    return sent;
+}
+
+char *tcp_read_all(int fd, int timeout_ms, size_t *out_len, bool *closed)
+{
+    http_body b = {calloc(1, 1), 0, 1};
+    bool eof = false;
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     while (b.data) {
@@ -238,13 +263,16 @@ char *tcp_exchange(const char *hostport, const void *data, size_t len, int timeo
             break;
         char chunk[4096];
         ssize_t n = recv(fd, chunk, sizeof chunk, 0);
-        if (n <= 0)
+        if (n <= 0) {
+            eof = true; /* closed, or reset */
             break;
-        if (on_body(chunk, 1, (size_t)n, &b) != (size_t)n)
+        }
+        if (http_body_write(chunk, 1, (size_t)n, &b) != (size_t)n)
             break;
     }
-    close(fd);
     if (out_len)
         *out_len = b.len;
+    if (closed)
+        *closed = eof;
     return b.data;
 }

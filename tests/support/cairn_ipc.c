@@ -2,11 +2,17 @@
 #include "cairn_ipc.h"
 
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <nng/protocol/pubsub0/sub.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "cairn_endpoints.h"
 
@@ -140,5 +146,125 @@ void events_close(it_sub *s)
     if (s->open) {
         nng_close(s->sock);
         s->open = false;
+    }
+}
+
+/* ---- SP over ipc without nng --------------------------------------------------------------- */
+
+void it_socket_path(const it_node *n, cairn_endpoint ep, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/%s", n->run_dir, cairn_endpoint_file(ep));
+}
+
+/* Waits until fd is ready for events, at most until the deadline; false on timeout. */
+static bool sp_wait(int fd, short events, int64_t deadline)
+{
+    for (;;) {
+        int64_t left = deadline - it_now_ms();
+        if (left <= 0)
+            return false;
+        struct pollfd p = {.fd = fd, .events = events};
+        int rc = poll(&p, 1, (int)left);
+        if (rc > 0)
+            return true;
+        if (rc < 0 && errno != EINTR)
+            return false;
+    }
+}
+
+static bool sp_write_all(int fd, const void *data, size_t len, int64_t deadline)
+{
+    const char *p = data;
+    while (len > 0) {
+        ssize_t w = send(fd, p, len, MSG_NOSIGNAL);
+        if (w > 0) {
+            p += w;
+            len -= (size_t)w;
+        } else if (w < 0 && errno != EAGAIN && errno != EINTR) {
+            return false;
+        } else if (!sp_wait(fd, POLLOUT, deadline)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+int it_sp_connect(const char *path, uint16_t proto, int timeout_ms)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof addr.sun_path) {
+        cr_log_error("it_sp_connect: path too long: %s", path);
+        return -1;
+    }
+    strcpy(addr.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0 ||
+        fcntl(fd, F_SETFL, O_NONBLOCK) != 0) {
+        cr_log_error("it_sp_connect %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    int64_t deadline = it_now_ms() + timeout_ms;
+    const unsigned char mine[8] = {0, 'S', 'P', 0, (unsigned char)(proto >> 8),
+                                   (unsigned char)proto, 0, 0};
+    unsigned char theirs[8];
+    size_t got = 0;
+    bool ok = sp_write_all(fd, mine, sizeof mine, deadline);
+    while (ok && got < sizeof theirs) {
+        ssize_t r = recv(fd, theirs + got, sizeof theirs - got, 0);
+        if (r > 0)
+            got += (size_t)r;
+        else if (r == 0 || (errno != EAGAIN && errno != EINTR) || !sp_wait(fd, POLLIN, deadline))
+            ok = false;
+    }
+    if (!ok || memcmp(theirs, "\0SP\0", 4) != 0) {
+        cr_log_error("it_sp_connect %s: no SP handshake", path);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+bool it_sp_send(int fd, uint64_t announced, const void *body, size_t body_len, int timeout_ms)
+{
+    unsigned char head[9] = {1};
+    for (int i = 0; i < 8; i++)
+        head[1 + i] = (unsigned char)(announced >> (56 - 8 * i));
+    int64_t deadline = it_now_ms() + timeout_ms;
+    return sp_write_all(fd, head, sizeof head, deadline) &&
+           (body_len == 0 || sp_write_all(fd, body, body_len, deadline));
+}
+
+bool it_sp_send_request(int fd, uint32_t id, const cairn_request *req, int timeout_ms)
+{
+    char *enc = NULL;
+    size_t len = 0;
+    if (cairn_request_encode(req, &enc, &len) != CAIRN_OK)
+        return false;
+    char *body = malloc(len + 4);
+    bool ok = body != NULL;
+    if (ok) {
+        id |= 0x80000000u;
+        for (int i = 0; i < 4; i++)
+            body[i] = (char)(id >> (24 - 8 * i));
+        memcpy(body + 4, enc, len);
+        ok = it_sp_send(fd, len + 4, body, len + 4, timeout_ms);
+    }
+    free(body);
+    free(enc);
+    return ok;
+}
+
+bool it_sp_closed_within(int fd, int timeout_ms)
+{
+    int64_t deadline = it_now_ms() + timeout_ms;
+    char buf[4096];
+    for (;;) {
+        ssize_t r = recv(fd, buf, sizeof buf, 0);
+        if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR))
+            return true; /* EOF, or a reset */
+        if (r < 0 && !sp_wait(fd, POLLIN, deadline))
+            return false;
     }
 }

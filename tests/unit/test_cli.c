@@ -79,12 +79,27 @@ Test(cli, notify_parse)
     cr_assert(!z.ready);
 }
 
-Test(cli, roles_table_starts_registry_first_and_gateway_last)
+static size_t role_index(const char *name)
+{
+    for (size_t i = 0; i < cairn_node_role_count; i++)
+        if (strcmp(cairn_node_roles[i].name, name) == 0)
+            return i;
+    cr_assert_fail("no role %s", name);
+    return 0;
+}
+
+/* The registry first; the gateway after the roles it calls (clients reach a node whose beat and
+ * push roles are up); cairn-grpc after the gateway, whose port it may derive its own from. */
+Test(cli, roles_table_starts_registry_first_and_gateway_after_its_backends)
 {
     cr_assert_geq(cairn_node_role_count, 2);
     cr_assert_str_eq(cairn_node_roles[0].name, "registry");
     cr_assert_str_eq(cairn_node_roles[0].binary, "cairn-registry");
-    cr_assert_str_eq(cairn_node_roles[cairn_node_role_count - 1].name, "gateway");
+    size_t gateway = role_index("gateway");
+    cr_assert_gt(gateway, role_index("healthcheck"));
+    cr_assert_gt(gateway, role_index("pusher"));
+    cr_assert_gt(role_index("grpc"), gateway);
+    cr_assert_str_eq(cairn_node_roles[cairn_node_role_count - 1].name, "grpc");
 }
 
 Test(cli, counted_roles_expand_into_indexed_processes)
@@ -96,7 +111,8 @@ Test(cli, counted_roles_expand_into_indexed_processes)
     size_t n = 0;
     cairn_node_role_instance *inst = cairn_node_role_instances(cfg, &n);
     cr_assert_not_null(inst);
-    cr_assert_eq(n, cairn_node_role_count - 1 + 3);
+    /* the pusher row becomes 3 processes; the replicator row none (no cluster.members) */
+    cr_assert_eq(n, cairn_node_role_count - 2 + 3);
     size_t pushers = 0;
     for (size_t i = 0; i < n; i++) {
         if (strcmp(inst[i].role->name, "pusher") != 0) {
@@ -119,9 +135,35 @@ Test(cli, counted_roles_expand_into_indexed_processes)
     cfg = cairn_config_load(NULL, none, 1, &st);
     cr_assert_not_null(cfg, "%s", st.message);
     inst = cairn_node_role_instances(cfg, &n);
-    cr_assert_eq(n, cairn_node_role_count - 1);
+    cr_assert_eq(n, cairn_node_role_count - 2);
     free(inst);
     cairn_config_free(cfg);
+}
+
+Test(cli, replicator_runs_only_in_a_cluster)
+{
+    cairn_status st;
+    const char *cluster[] = {"cluster.members=127.0.0.1:8848"};
+    for (int with = 0; with < 2; with++) {
+        cairn_config *cfg = cairn_config_load(NULL, cluster, (size_t)with, &st);
+        cr_assert_not_null(cfg, "%s", st.message);
+        size_t n = 0;
+        cairn_node_role_instance *inst = cairn_node_role_instances(cfg, &n);
+        size_t replicator = n, gateway = n;
+        for (size_t i = 0; i < n; i++) {
+            if (strcmp(inst[i].name, "replicator") == 0)
+                replicator = i;
+            if (strcmp(inst[i].name, "gateway") == 0)
+                gateway = i;
+        }
+        cr_assert_eq(replicator < n, with == 1);
+        cr_assert_lt(gateway, n);
+        /* The gateway follows the membership from its start. */
+        if (with)
+            cr_assert_lt(replicator, gateway, "the replicator starts after the gateway");
+        free(inst);
+        cairn_config_free(cfg);
+    }
 }
 
 Test(cli, http_get_errors)

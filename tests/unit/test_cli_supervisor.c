@@ -18,6 +18,8 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "cairn_clock.h"
+#include "cli_state.h"
 #include "cli_supervisor.h"
 
 __attribute__((constructor)) static void fake_role(void)
@@ -204,4 +206,50 @@ Test(supervisor, missing_role_binary_is_an_error)
     char err[512];
     cr_assert_eq(cli_supervisor_init(&sv, bin_dir, run_dir, &opts, cfg, err, sizeof err), -1);
     cr_assert(strstr(err, cairn_node_roles[1].binary) && strstr(err, "not found"), "%s", err);
+}
+
+/* The record `cairn status` reads, as of the last save. */
+static const cli_role_record *saved(const char *name, cli_role_record *records, size_t max)
+{
+    cr_assert_eq(cli_supervisor_save(&sv), 0, "%s", strerror(errno));
+    cr_assert_not(sv.changed);
+    long supervisor = 0;
+    int n = cli_state_read(run_dir, &supervisor, records, max);
+    cr_assert_eq(n, (int)sv.count);
+    cr_assert_eq(supervisor, (long)getpid());
+    for (int i = 0; i < n; i++)
+        if (strcmp(records[i].name, name) == 0)
+            return &records[i];
+    cr_assert_fail("no record of %s", name);
+    return NULL;
+}
+
+Test(supervisor, the_state_file_says_pid_start_and_restarts)
+{
+    start("");
+    UNTIL(cli_supervisor_all_ready(&sv), "all ready");
+    cr_assert(sv.changed);
+    cli_role_record records[8];
+    const cli_role_record *r = saved("registry", records, 8);
+    cli_child *reg = &sv.children[0];
+    pid_t first = reg->pid;
+    cr_assert_eq(r->pid, (long)first);
+    cr_assert_eq(r->restarts, 0);
+    cr_assert_str_eq(r->state, "ready");
+    int64_t wall = cairn_wall_ms();
+    cr_assert(r->started_ms > wall - 60000 && r->started_ms <= wall, "started %lld, now %lld",
+              (long long)r->started_ms, (long long)wall);
+
+    cr_assert_eq(kill(first, SIGKILL), 0);
+    UNTIL(reg->state == CHILD_WAITING, "registry exit noticed");
+    r = saved("registry", records, 8);
+    cr_assert_eq(r->pid, 0);
+    cr_assert_str_eq(r->state, "restarting");
+    UNTIL(reg->state == CHILD_READY, "registry ready again");
+    r = saved("registry", records, 8);
+    cr_assert_eq(r->pid, (long)reg->pid);
+    cr_assert_neq(r->pid, (long)first);
+    cr_assert_eq(r->restarts, 1);
+    cr_assert_str_eq(r->state, "ready");
+    cr_assert_eq(saved("gateway", records, 8)->restarts, 0, "only the registry restarted");
 }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cairn_config.h"
+#include "cairn_msg.h"
 
 static char tmp_dir[] = "/tmp/cairn-config-test-XXXXXX";
 static char conf_path[PATH_MAX];
@@ -367,4 +368,14 @@ Test(config_misuse, getter_misuse_aborts, .signal = SIGABRT)
     cairn_config *cfg = cairn_config_load(NULL, NULL, 0, &st);
     cr_assert_not_null(cfg);
     cairn_config_int(cfg, "gateway.listen"); /* an address, not an int */
+}
+
+/* Subscribers size their receive limit for the largest snapshot the key allows. */
+Test(config, event_snapshot_cap_fits_the_subscribers_limit)
+{
+    const cairn_config_key *k = cairn_config_reference;
+    while (k->key && strcmp(k->key, "registry.event_snapshot_max_bytes") != 0)
+        k++;
+    cr_assert_not_null(k->key);
+    cr_assert_eq(k->max, CAIRN_EVENT_SNAPSHOT_MAX_BYTES);
 }

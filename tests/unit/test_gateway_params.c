@@ -22,7 +22,7 @@ static void add(gateway_params *p, const char *k, const char *v)
 Test(gateway_params, first_value_wins_query_before_body)
 {
     gateway_params p;
-    gateway_params_init(&p, 0);
+    gateway_params_init(&p, 0, 0);
     add(&p, "ip", "127.0.0.1"); /* query */
     add(&p, "ip", "127.0.0.2"); /* body */
     add(&p, "port", "80");     /* body only */
@@ -35,7 +35,7 @@ Test(gateway_params, first_value_wins_query_before_body)
 Test(gateway_params, values_are_trimmed_and_blank_is_absent)
 {
     gateway_params p;
-    gateway_params_init(&p, 0);
+    gateway_params_init(&p, 0, 0);
     add(&p, "a", "  v w \t\r\n");
     add(&p, "b", " \t ");
     add(&p, "c", "");
@@ -56,7 +56,7 @@ Test(gateway_params, values_are_trimmed_and_blank_is_absent)
 Test(gateway_params, too_long_value_is_a_400)
 {
     gateway_params p;
-    gateway_params_init(&p, 8);
+    gateway_params_init(&p, 8, 0);
     add(&p, "ok", "12345678");
     add(&p, "metadata", "123456789");
     cairn_status st;
@@ -69,7 +69,7 @@ Test(gateway_params, too_long_value_is_a_400)
 Test(gateway_params, invalid_utf8_is_a_400)
 {
     gateway_params p;
-    gateway_params_init(&p, 0);
+    gateway_params_init(&p, 0, 0);
     add(&p, "ip", "caf\xc3\xa9");
     cairn_status st;
     cr_assert_eq(gateway_params_check(&p, &st), CAIRN_OK);
@@ -79,11 +79,85 @@ Test(gateway_params, invalid_utf8_is_a_400)
     gateway_params_free(&p);
 }
 
+/* Every add counts towards max_params, a repeated key too; past it nothing more is stored and the
+ * check is a 400 that the router answers before any handler runs. */
+Test(gateway_params, too_many_params_is_a_400)
+{
+    gateway_params p;
+    gateway_params_init(&p, 0, 4);
+    add(&p, "a", "1");
+    add(&p, "b", "2");
+    add(&p, "a", "3");
+    add(&p, "c", "4");
+    cairn_status st;
+    cairn_status_clear(&st);
+    cr_assert_eq(gateway_params_check(&p, &st), CAIRN_OK);
+    add(&p, "d", "5");
+    cr_assert_eq(gateway_params_check(&p, &st), CAIRN_E_INVALID);
+    cr_assert_str_eq(st.message, "Too many parameters (max 4)");
+    cr_assert_str_eq(gateway_params_get(&p, "a"), "1");
+    cr_assert_str_eq(gateway_params_get(&p, "c"), "4");
+    cr_assert_null(gateway_params_get(&p, "d"));
+    gateway_params q;
+    cr_assert(gateway_params_copy(&q, &p));
+    cr_assert_eq(gateway_params_check(&q, &st), CAIRN_E_INVALID);
+    cr_assert_str_eq(st.message, "Too many parameters (max 4)");
+    gateway_params_free(&q);
+    gateway_params_free(&p);
+}
+
+#define MANY 100000
+
+/* A merge of 100 000 parameters, each key then repeated, runs in linear time (quadratic, this is
+ * some 10^10 key comparisons and runs past the test's timeout) with every rule kept: the first
+ * value wins, values are trimmed, blank reads as absent, the serviceName rewrite still finds
+ * its parts, and a copy answers the same. */
+Test(gateway_params, merge_of_many_keys_keeps_the_rules)
+{
+    gateway_params p;
+    gateway_params_init(&p, 0, 0);
+    char key[32], value[32];
+    for (int i = 0; i < MANY; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        snprintf(value, sizeof value, i % 10 == 0 ? " " : " v%d ", i);
+        add(&p, key, value);
+        if (i == MANY / 2) {
+            add(&p, "serviceName", "svc");
+            add(&p, "groupName", "");
+        }
+    }
+    add(&p, "groupName", "later");
+    for (int i = 0; i < MANY; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        add(&p, key, "second");
+    }
+    cr_assert_eq(p.len, MANY + 2);
+    cr_assert_eq(gateway_params_apply_grouping(&p), CAIRN_OK);
+    cr_assert_str_eq(gateway_params_get(&p, "serviceName"), "DEFAULT_GROUP@@svc");
+    gateway_params q;
+    cr_assert(gateway_params_copy(&q, &p));
+    for (int i = 0; i < MANY; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        snprintf(value, sizeof value, "v%d", i);
+        for (int c = 0; c < 2; c++) {
+            const char *v = gateway_params_get(c ? &q : &p, key);
+            if (i % 10 == 0)
+                cr_assert_null(v, "%s: %s", key, v);
+            else
+                cr_assert(v && strcmp(v, value) == 0, "%s: %s", key, v ? v : "(absent)");
+        }
+    }
+    cr_assert_null(gateway_params_get(&p, "k" "100000"));
+    cr_assert_eq(q.len, MANY + 2);
+    gateway_params_free(&q);
+    gateway_params_free(&p);
+}
+
 static const char *grouped(const char *service, const char *dom, const char *group)
 {
     static char out[256];
     gateway_params p;
-    gateway_params_init(&p, 0);
+    gateway_params_init(&p, 0, 0);
     if (service)
         add(&p, "serviceName", service);
     if (dom)
@@ -126,7 +200,7 @@ Test(gateway_params, service_format_check_after_rewrite)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         gateway_params p;
-        gateway_params_init(&p, 0);
+        gateway_params_init(&p, 0, 0);
         add(&p, "serviceName", cases[i].name);
         cr_assert_eq(gateway_params_apply_grouping(&p), CAIRN_OK);
         cairn_status st;
@@ -138,7 +212,7 @@ Test(gateway_params, service_format_check_after_rewrite)
         gateway_params_free(&p);
     }
     gateway_params p;
-    gateway_params_init(&p, 0);
+    gateway_params_init(&p, 0, 0);
     cairn_status st;
     const char *svc;
     cr_assert_eq(gateway_param_service(&p, true, "Parameter 'serviceName' is missing", &svc, &st),
@@ -150,7 +224,7 @@ Test(gateway_params, service_format_check_after_rewrite)
 Test(gateway_params, cluster_and_namespace_defaults)
 {
     gateway_params p;
-    gateway_params_init(&p, 0);
+    gateway_params_init(&p, 0, 0);
     cr_assert_str_eq(gateway_param_cluster(&p), "DEFAULT");
     add(&p, "cluster", "legacy");
     cr_assert_str_eq(gateway_param_cluster(&p), "legacy");
@@ -166,7 +240,7 @@ Test(gateway_params, cluster_and_namespace_defaults)
 Test(gateway_params, int_params_use_java_parsing)
 {
     gateway_params p;
-    gateway_params_init(&p, 0);
+    gateway_params_init(&p, 0, 0);
     add(&p, "port", "80x");
     int32_t v = -1;
     cairn_status st;
@@ -191,6 +265,10 @@ static void echo_handler(void *arg, gateway_request *req, gateway_response *resp
     for (size_t i = 0; i < req->params->len; i++)
         fprintf(f, "%s=[%s]\n", req->params->items[i].key, req->params->items[i].value);
     fprintf(f, "peer=%s\n", req->peer_ip);
+    cairn_status st;
+    cairn_status_clear(&st);
+    if (gateway_params_check(req->params, &st) != CAIRN_OK)
+        fprintf(f, "check=%s\n", st.message);
     fclose(f);
     resp->status = 200;
     resp->content_type = "text/plain";
@@ -208,6 +286,7 @@ static gateway_http *start_echo(const char *address_file)
         .connection_timeout_s = 5,
         .max_body_bytes = 1024,
         .max_param_bytes = 256,
+        .max_params = 16,
         .address_file = address_file,
         .handler = echo_handler,
     };
@@ -371,4 +450,47 @@ Test(gateway_http, writes_the_bound_address)
     cr_assert_neq(gateway_http_port(h), 0);
     gateway_http_stop(h);
     unlink(path);
+}
+
+/* Query and form parameters count together; past gateway.max_params the request is refused
+ * however many more the body holds, and no more than one past the limit are kept. */
+Test(gateway_http, too_many_parameters)
+{
+    gateway_http *h = start_echo(NULL);
+    char body[1024] = "";
+    size_t len = 0;
+    for (int i = 0; i < 10; i++)
+        len += (size_t)snprintf(body + len, sizeof body - len, "%sb%d=%d", i ? "&" : "", i, i);
+    /* 6 in the query + 10 in the body: at the limit. */
+    char *resp = request(gateway_http_port(h),
+                         "POST /q?q0=&q1=&q2=&q3=&q4=&q5= HTTP/1.1\r\nHost: x\r\n"
+                         "Content-Type: application/x-www-form-urlencoded\r\n"
+                         "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                         len, body);
+    cr_assert(strstr(resp, "\nb9=[9]\n"), "%s", resp);
+    cr_assert_null(strstr(resp, "check="), "%s", resp);
+    free(resp);
+    /* One more in the query. */
+    resp = request(gateway_http_port(h),
+                   "POST /q?q0=&q1=&q2=&q3=&q4=&q5=&q6= HTTP/1.1\r\nHost: x\r\n"
+                   "Content-Type: application/x-www-form-urlencoded\r\n"
+                   "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                   len, body);
+    cr_assert(strstr(resp, "\ncheck=Too many parameters (max 16)\n"), "%s", resp);
+    free(resp);
+    /* A body of 100 parameters (under max_body_bytes): the first 16 are kept, the rest are
+     * dropped unread. */
+    len = 0;
+    for (int i = 0; i < 100; i++)
+        len += (size_t)snprintf(body + len, sizeof body - len, "%sk%d=", i ? "&" : "", i);
+    resp = request(gateway_http_port(h),
+                   "POST /q HTTP/1.1\r\nHost: x\r\n"
+                   "Content-Type: application/x-www-form-urlencoded\r\n"
+                   "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                   len, body);
+    cr_assert(strstr(resp, "\ncheck=Too many parameters (max 16)\n"), "%s", resp);
+    cr_assert(strstr(resp, "\nk15=[]\n"), "%s", resp);
+    cr_assert_null(strstr(resp, "\nk16="), "%s", resp);
+    free(resp);
+    gateway_http_stop(h);
 }

@@ -9,6 +9,7 @@
 #include "cairn_java_hash.h"
 #include "cairn_metrics.h"
 #include "cairn_msg.h"
+#include "cairn_requests.h"
 #include "cairn_rpc.h"
 #include "gateway_push.h"
 
@@ -49,9 +50,7 @@ static void snapshot(const char *name, uint32_t index, cairn_reply *rep)
     cairn_rpc_client *c = cairn_rpc_client_open(url, "gateway", 2000, &st);
     cr_assert_not_null(c, "%s", st.message);
     cairn_request rq;
-    cairn_request_init(&rq, CAIRN_MSG_SUBSCRIPTION_SNAPSHOT);
-    rq.page_no = index;
-    rq.page_size = 2;
+    cr_assert_eq(cairn_request_subscription_snapshot(&rq, index, 2, &st), CAIRN_OK);
     cr_assert_eq(cairn_rpc_call(c, &rq, rep, &st), CAIRN_OK, "%s", st.message);
     cairn_request_free(&rq);
     cairn_rpc_client_close(c);
@@ -74,6 +73,47 @@ Test(gateway_push, destination_is_the_peer_unless_client_ip_is_trusted)
     cr_assert_str_eq(gateway_push_destination(p, "127.0.0.1", "1.2.3"), "127.0.0.1");
     cr_assert_str_eq(gateway_push_destination(p, "127.0.0.1", NULL), "127.0.0.1");
     gateway_push_close(p);
+}
+
+/* Under push.trust_client_ip a clientIP no subscriber can have falls back to the peer, and a
+ * loopback or link-local one is taken only from a peer on loopback or the same link. Pure
+ * decisions: nothing is sent anywhere (the remote peer is a documentation address). */
+Test(gateway_push, trusted_client_ip_is_never_a_special_address)
+{
+    cairn_metrics *m = cairn_metrics_new("gateway");
+    gateway_push *p = open_push("gw-push-special", true, 100, m);
+    const char *never[] = {"224.0.0.1",       "239.255.255.250", "ff02::1",
+                           "::ffff:224.0.0.1", "255.255.255.255", "0.0.0.0",
+                           "::",              "::ffff:0.0.0.0",  "240.0.0.1",
+                           "0.1.2.3"};
+    size_t n = sizeof never / sizeof never[0];
+    for (size_t i = 0; i < n; i++) {
+        cr_expect_str_eq(gateway_push_destination(p, "198.51.100.3", never[i]), "198.51.100.3",
+                         "clientIP %s from a remote peer", never[i]);
+        cr_expect_str_eq(gateway_push_destination(p, "127.0.0.1", never[i]), "127.0.0.1",
+                         "clientIP %s from a loopback peer", never[i]);
+    }
+    /* Loopback and link-local: only when the peer proves it is there too. */
+    cr_expect_str_eq(gateway_push_destination(p, "198.51.100.3", "127.0.0.1"), "198.51.100.3");
+    cr_expect_str_eq(gateway_push_destination(p, "198.51.100.3", "::1"), "198.51.100.3");
+    cr_expect_str_eq(gateway_push_destination(p, "198.51.100.3", "::ffff:127.0.0.1"), "198.51.100.3");
+    cr_expect_str_eq(gateway_push_destination(p, "127.0.0.1", "127.0.0.2"), "127.0.0.2",
+                     "a proxy on this host passing a local client");
+    cr_expect_str_eq(gateway_push_destination(p, "::1", "127.0.0.2"), "127.0.0.2");
+    cr_expect_str_eq(gateway_push_destination(p, "198.51.100.3", "169.254.169.254"), "198.51.100.3");
+    cr_expect_str_eq(gateway_push_destination(p, "127.0.0.1", "169.254.169.254"), "127.0.0.1");
+    cr_expect_str_eq(gateway_push_destination(p, "169.254.1.1", "169.254.1.2"), "169.254.1.2");
+    cr_expect_str_eq(gateway_push_destination(p, "198.51.100.3", "198.51.100.9"), "198.51.100.9");
+    cr_expect_null(gateway_push_destination(p, "", "224.0.0.1"), "no peer, no destination");
+    size_t text_len;
+    char *text = cairn_metrics_render(m, &text_len);
+    char want[96];
+    /* 2n special, 3 loopback, 2 link-local, the one without a peer. */
+    snprintf(want, sizeof want, "cairn_gateway_push_client_ip_refused_total %zu\n", 2 * n + 6);
+    cr_expect(strstr(text, want), "want %s in:\n%s", want, text);
+    free(text);
+    gateway_push_close(p);
+    cairn_metrics_free(m);
 }
 
 Test(gateway_push, publishes_numbered_subscriptions_and_counts_honestly)

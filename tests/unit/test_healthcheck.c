@@ -97,45 +97,126 @@ Test(healthcheck, responsibility)
     cr_assert(healthcheck_is_responsible("public", a));
     cr_assert_not(healthcheck_is_responsible("public", b));
 
-    /* A node missing from the list checks everything (as DistroMapper.responsible does). */
+    /* A node missing from the list (not READY) checks nothing (DistroMapper's checked all). */
     cr_assert_eq(healthcheck_set_members(members, 3, "127.0.0.9:8848"), 0);
-    cr_assert(healthcheck_is_responsible("public", a));
-    cr_assert(healthcheck_is_responsible("public", c));
+    cr_assert_not(healthcheck_is_responsible("public", a));
+    cr_assert_not(healthcheck_is_responsible("public", c));
     healthcheck_members_reset();
     cr_assert(healthcheck_is_responsible("public", c));
+}
+
+static bool allowed(hc_netfilter *f, const char *host)
+{
+    return hc_netfilter_deny(f, host) == NULL;
 }
 
 Test(healthcheck, probe_networks)
 {
     hc_netfilter f;
     cairn_status st;
-    cr_assert_eq(hc_netfilter_parse(&f, "", &st), CAIRN_OK);
-    cr_assert(hc_netfilter_allows(&f, "127.1.2.3"));
-    cr_assert(hc_netfilter_allows(&f, "db.example"), "empty list: anything, hostnames too");
-    hc_netfilter_free(&f);
-
     cr_assert_eq(hc_netfilter_parse(&f, "127.0.0.0/16, 127.1.0.0/16,::1", &st), CAIRN_OK,
                  "%s", st.message);
     cr_assert_eq(f.count, 3);
-    cr_assert(hc_netfilter_allows(&f, "127.0.0.1"));
-    cr_assert(hc_netfilter_allows(&f, "127.0.255.2"));
-    cr_assert(hc_netfilter_allows(&f, "127.1.200.3"));
-    cr_assert_not(hc_netfilter_allows(&f, "127.2.0.1"));
-    cr_assert(hc_netfilter_allows(&f, "::1"));
-    cr_assert_not(hc_netfilter_allows(&f, "::2"));
-    cr_assert_not(hc_netfilter_allows(&f, "localhost"), "no hostnames under a list");
+    cr_assert(allowed(&f, "127.0.0.1"));
+    cr_assert(allowed(&f, "127.0.255.2"));
+    cr_assert(allowed(&f, "127.1.200.3"));
+    cr_assert(allowed(&f, "::ffff:127.0.0.1"), "IPv4-mapped is its IPv4 address");
+    cr_assert_not(allowed(&f, "127.2.0.1"));
+    cr_assert(allowed(&f, "::1"));
+    cr_assert_not(allowed(&f, "::2"));
+    cr_assert_str_eq(hc_netfilter_deny(&f, "10.0.0.1"), "outside health.probe_networks");
+    cr_assert_not(allowed(&f, "localhost"), "no hostnames under a list");
+    cr_assert_not(allowed(&f, "0.0.0.0"), "unspecified: never, whatever the list");
+    cr_assert_not(allowed(&f, "::"));
+    cr_assert_not(allowed(&f, ""));
     hc_netfilter_free(&f);
 
     /* A prefix that does not end on an octet: 127.20.0.0/15 is 127.20.x.x and 127.21.x.x. */
     cr_assert_eq(hc_netfilter_parse(&f, "127.20.0.0/15", &st), CAIRN_OK);
-    cr_assert(hc_netfilter_allows(&f, "127.21.255.1"));
-    cr_assert_not(hc_netfilter_allows(&f, "127.22.0.1"));
+    cr_assert(allowed(&f, "127.21.255.1"));
+    cr_assert_not(allowed(&f, "127.22.0.1"));
     hc_netfilter_free(&f);
+    /* An IPv4-mapped block is the IPv4 block. */
+    cr_assert_eq(hc_netfilter_parse(&f, "::ffff:127.0.0.0/104", &st), CAIRN_OK, "%s",
+                 st.message);
+    cr_assert(allowed(&f, "127.9.9.9"));
+    cr_assert_not(allowed(&f, "128.0.0.1"));
+    hc_netfilter_free(&f);
+    cr_assert_eq(hc_netfilter_parse(&f, "::ffff:127.0.0.0/95", &st), CAIRN_E_INVALID,
+                 "a mapped block reaching past the mapped range");
 
     cr_assert_eq(hc_netfilter_parse(&f, "127.0.0.0/33", &st), CAIRN_E_INVALID);
     cr_assert(strstr(st.message, "health.probe_networks"), "%s", st.message);
     cr_assert_eq(hc_netfilter_parse(&f, "nonsense", &st), CAIRN_E_INVALID);
     cr_assert_eq(hc_netfilter_parse(&f, "127.0.0.0/", &st), CAIRN_E_INVALID);
+    /* Listing a range probes never reach is a mistake worth stopping for. */
+    const char *never[] = {"169.254.0.0/16", "169.254.169.254", "fe80::/10", "224.0.0.0/4",
+                           "ff02::1",        "0.0.0.0",         "::",        "255.255.255.255",
+                           "240.0.0.0/8",    "::ffff:169.254.0.0/112"};
+    for (size_t i = 0; i < sizeof never / sizeof never[0]; i++) {
+        cr_expect_eq(hc_netfilter_parse(&f, never[i], &st), CAIRN_E_INVALID, "%s accepted",
+                     never[i]);
+        cr_expect(strstr(st.message, "probes never go there"), "%s", st.message);
+    }
+}
+
+/* The default (an empty list): anything but special-purpose addresses, loopback and this host. */
+Test(healthcheck, probe_networks_default_keeps_probes_off_special_and_own_addresses)
+{
+    hc_netfilter f;
+    cairn_status st;
+    cr_assert_eq(hc_netfilter_parse(&f, "", &st), CAIRN_OK);
+    const char *never[] = {"169.254.169.254", "169.254.0.1",     "fe80::1",
+                           "fe80::a9fe:a9fe", "0.0.0.0",         "0.1.2.3",
+                           "::",              "224.0.0.1",       "239.255.255.250",
+                           "ff02::1",         "255.255.255.255", "240.0.0.1",
+                           "127.0.0.1",       "127.1.2.3",       "::1",
+                           "::ffff:127.0.0.1", "::ffff:169.254.169.254", "::ffff:0.0.0.0",
+                           "::ffff:224.0.0.1", "64:ff9b::169.254.169.254", "::7f00:1"};
+    for (size_t i = 0; i < sizeof never / sizeof never[0]; i++)
+        cr_expect_not(allowed(&f, never[i]), "%s allowed by default", never[i]);
+    cr_expect_str_eq(hc_netfilter_deny(&f, "169.254.169.254"),
+                     "a link-local address (never probed)");
+    cr_expect_str_eq(hc_netfilter_deny(&f, "::ffff:127.0.0.1"),
+                     "a loopback address, which health.probe_networks does not list");
+    const char *fine[] = {"10.0.0.1", "192.168.1.20", "172.16.0.1", "2001:db8::1", "fd00::1",
+                          "::ffff:10.0.0.1"};
+    for (size_t i = 0; i < sizeof fine / sizeof fine[0]; i++)
+        cr_expect(allowed(&f, fine[i]), "%s denied: %s", fine[i], hc_netfilter_deny(&f, fine[i]));
+    cr_expect(allowed(&f, "db.example"), "a hostname: its resolved address is checked later");
+
+    /* This host's own addresses, as the interfaces gave them (set here, not read). */
+    cairn_ip own[2];
+    cr_assert(cairn_ip_parse("10.0.0.5", &own[0]));
+    cr_assert(cairn_ip_parse("10.0.0.255", &own[1])); /* its broadcast address */
+    hc_netfilter_set_own(&f, own, 2);
+    cr_expect_str_eq(hc_netfilter_deny(&f, "10.0.0.5"),
+                     "an address of this host, which health.probe_networks does not name");
+    cr_expect_not(allowed(&f, "::ffff:10.0.0.5"));
+    cr_expect_not(allowed(&f, "10.0.0.255"));
+    cr_expect(allowed(&f, "10.0.0.6"));
+    hc_netfilter_free(&f);
+
+    /* Only a list opens loopback or this host, and only by naming them: wide blocks do not. */
+    cr_assert_eq(hc_netfilter_parse(&f, "0.0.0.0/0, 10.0.0.0/8, ::/0", &st), CAIRN_OK, "%s",
+                 st.message);
+    hc_netfilter_set_own(&f, own, 2);
+    cr_expect_not(allowed(&f, "127.0.0.1"));
+    cr_expect_not(allowed(&f, "::1"));
+    cr_expect_not(allowed(&f, "10.0.0.5"));
+    cr_expect_not(allowed(&f, "169.254.169.254"));
+    cr_expect_not(allowed(&f, "fe80::1"));
+    cr_expect(allowed(&f, "10.0.0.6"));
+    cr_expect(allowed(&f, "2001:db8::1"));
+    hc_netfilter_free(&f);
+    cr_assert_eq(hc_netfilter_parse(&f, "10.0.0.0/8, 10.0.0.5, 127.0.0.0/8", &st), CAIRN_OK);
+    hc_netfilter_set_own(&f, own, 2);
+    cr_expect(allowed(&f, "10.0.0.5"), "named as a single address");
+    cr_expect(allowed(&f, "127.0.0.1"));
+    cr_expect(allowed(&f, "::ffff:127.0.0.1"));
+    cr_expect_not(allowed(&f, "10.0.0.255"), "a broadcast address of this host is not named");
+    cr_expect_not(allowed(&f, "::1"), "IPv6 loopback is not in 127.0.0.0/8");
+    hc_netfilter_free(&f);
 }
 
 /* ---- the table ------------------------------------------------------------------------------ */
@@ -276,6 +357,8 @@ Test(healthcheck_table, probed_list_follows_checker_kind_and_network)
     hc_instance *p = find("127.0.0.1", 80, false);
     cr_assert_neq(p->probe_index, HC_NOT_PROBED);
     cr_assert_eq(find("127.1.0.1", 80, false)->probe_index, HC_NOT_PROBED);
+    cr_assert(find("127.1.0.1", 80, false)->probe_denied);
+    cr_assert_eq(hc_table_denied(&table), 1, "the persistent instance off the network");
     cr_assert_eq(hc_instance_cluster(p)->check_type, CAIRN_CHECK_TCP);
 
     /* The cluster's checker becomes NONE: no more probes. */
@@ -286,13 +369,24 @@ Test(healthcheck_table, probed_list_follows_checker_kind_and_network)
     cairn_service_snapshot_free(&s);
     hc_table_counts(&table, &all, &eph, &probed);
     cr_assert_eq(probed, 0);
+    cr_assert_eq(hc_table_denied(&table), 0, "no checker, nothing denied");
 
-    make_snapshot(&s, 7, (const char *const[]){"127.0.0.1:80:p", NULL}, CAIRN_CHECK_HTTP);
+    make_snapshot(&s, 7,
+                  (const char *const[]){"127.0.0.1:80:p", "127.1.0.1:80:p", "127.1.0.2:80:p",
+                                        NULL},
+                  CAIRN_CHECK_TCP);
+    cr_assert_eq(hc_table_apply(&table, "public", SVC, &s, 2500, 0), 0);
+    cairn_service_snapshot_free(&s);
+    cr_assert_eq(hc_table_denied(&table), 2);
+
+    /* Removed instances leave the count. */
+    make_snapshot(&s, 8, (const char *const[]){"127.0.0.1:80:p", NULL}, CAIRN_CHECK_HTTP);
     cr_assert_eq(hc_table_apply(&table, "public", SVC, &s, 3000, 0), 0);
     cairn_service_snapshot_free(&s);
     hc_table_counts(&table, &all, &eph, &probed);
     cr_assert_eq(all, 1);
     cr_assert_eq(probed, 1);
+    cr_assert_eq(hc_table_denied(&table), 0);
     cr_assert_eq(table.probed[0], find("127.0.0.1", 80, false));
 }
 
@@ -315,4 +409,27 @@ Test(healthcheck_table, track_from_a_beat)
     cr_assert_null(hc_table_find(&table, "public", SVC, true, "DEFAULT", "127.0.0.9", 9));
     hc_table_unlock(&table);
     cairn_instance_free(&in);
+}
+
+/* Connection-owned instances live as long as their gRPC connection: the table never tracks them,
+ * so the sweep neither expires them nor counts them for self-preservation. */
+Test(healthcheck_table, owned_instances_are_not_tracked)
+{
+    cairn_service_snapshot s;
+    make_snapshot(&s, 3, (const char *const[]){"127.0.0.1:80:e", "127.0.0.2:80:e", NULL},
+                  CAIRN_CHECK_TCP);
+    s.instances[1].owner = strdup("grpc/n1/0001/1700000000000_127.0.0.1_5000");
+    cr_assert_eq(hc_table_apply(&table, "public", SVC, &s, 1000, 1), 0);
+    cr_assert(find("127.0.0.1", 80, true));
+    cr_assert_null(find("127.0.0.2", 80, true), "an owned instance is not tracked");
+    size_t all, eph, probed;
+    hc_table_counts(&table, &all, &eph, &probed);
+    cr_expect_eq(eph, 1, "and is not counted among the ephemeral ones");
+    /* One that a v1 client held before (tracked) is dropped once a connection owns it. */
+    cairn_service_snapshot_free(&s);
+    make_snapshot(&s, 4, (const char *const[]){"127.0.0.1:80:e", NULL}, CAIRN_CHECK_TCP);
+    s.instances[0].owner = strdup("grpc/n1/0001/c2");
+    cr_assert_eq(hc_table_apply(&table, "public", SVC, &s, 2000, 0), 0);
+    cairn_service_snapshot_free(&s);
+    cr_assert_null(find("127.0.0.1", 80, true));
 }

@@ -378,6 +378,53 @@ Test(pusher_subs, identity_refresh_limits_and_zombies)
     cr_assert_eq(drops, 3);
 }
 
+/* A service keeps what the newest change event said it is, for its next push. */
+Test(pusher_subs, the_newest_event_snapshot_is_kept_until_forgotten)
+{
+    pusher_udp u = v4_socket();
+    pusher_subs t;
+    cr_assert_eq(pusher_subs_init(&t, 10, 10, NULL, NULL), 0);
+    cairn_subscription a = sub("G@@a", "", "127.0.0.1", 5000, NULL);
+    cr_assert_eq(pusher_subs_upsert(&t, &u, &a, 0), PUSHER_SUB_ADDED);
+    pusher_service *svc = pusher_subs_service(&t, "public", "G@@a");
+    cr_assert_not_null(svc);
+    cr_assert_null(svc->snapshot);
+
+    char older[] = "older", newer[] = "newer!";
+    cairn_change_event ev = {.namespace_id = "public", .service = "G@@a", .revision = 5,
+                             .kind = CAIRN_CHANGE_INSTANCES, .snapshot = older,
+                             .snapshot_len = 5};
+    pusher_service_note_change(svc, &ev);
+    ev.revision = 6;
+    ev.snapshot = newer;
+    ev.snapshot_len = 6;
+    pusher_service_note_change(svc, &ev);
+    newer[0] = 'X'; /* a copy is kept, not the event's buffer */
+    cr_assert_eq(svc->snapshot_len, 6);
+    cr_assert_eq(memcmp(svc->snapshot, "newer!", 6), 0);
+    cr_assert_not(svc->removed);
+
+    ev.kind = CAIRN_CHANGE_REMOVED; /* a removal carries nothing and means "empty" */
+    ev.snapshot = NULL;
+    ev.snapshot_len = 0;
+    pusher_service_note_change(svc, &ev);
+    cr_assert(svc->removed);
+    cr_assert_null(svc->snapshot);
+
+    ev.kind = CAIRN_CHANGE_INSTANCES; /* one too large to carry: the push reads the service */
+    pusher_service_note_change(svc, &ev);
+    cr_assert_not(svc->removed);
+    cr_assert_null(svc->snapshot);
+
+    ev.snapshot = older;
+    ev.snapshot_len = 5;
+    pusher_service_note_change(svc, &ev);
+    pusher_service_forget(svc);
+    cr_assert_null(svc->snapshot);
+    pusher_service_note_change(svc, &ev);
+    pusher_subs_destroy(&t); /* frees what is held */
+}
+
 Test(pusher_subs, ownership_is_the_java_hash_of_the_service_key)
 {
     /* One pusher owns everything. */

@@ -23,12 +23,8 @@ static void catalog(const char *ns, const char *group, const char *filter, uint3
                     uint32_t size, cairn_reply *rep)
 {
     cairn_request r;
-    cairn_request_init(&r, CAIRN_MSG_SERVICE_CATALOG);
-    r.namespace_id = strdup(ns);
-    r.group = group ? strdup(group) : NULL;
-    r.filter = filter ? strdup(filter) : NULL;
-    r.page_no = page;
-    r.page_size = size;
+    cairn_status st;
+    cr_assert_eq(cairn_request_service_catalog(&r, ns, group, filter, page, size, &st), CAIRN_OK);
     fx_call(&fx, &r, rep);
     cairn_request_free(&r);
     cr_assert_eq(rep->code, CAIRN_OK, "%s", rep->message ? rep->message : "");
@@ -127,7 +123,8 @@ Test(registry_catalog, counts_instances_healthy_and_clusters)
 Test(registry_catalog, namespaces_in_key_order)
 {
     cairn_request r;
-    cairn_request_init(&r, CAIRN_MSG_NAMESPACE_LIST);
+    cairn_status st;
+    cr_assert_eq(cairn_request_namespace_list(&r, &st), CAIRN_OK);
     cairn_reply rep;
     fx_call(&fx, &r, &rep);
     cr_expect_eq(rep.code, CAIRN_OK);
@@ -139,13 +136,11 @@ Test(registry_catalog, namespaces_in_key_order)
         for (int k = 0; k < 3; k++) {
             char svc[32];
             snprintf(svc, sizeof svc, "g@@s%d", k);
-            req_register(&r, svc, "127.0.0.1", 80, true);
-            free(r.namespace_id);
-            r.namespace_id = strdup(spaces[i]);
+            req_register_in(&r, spaces[i], svc, "127.0.0.1", 80, true);
             char msg[256];
             cr_assert_eq(fx_do(&fx, &r, NULL, msg, sizeof msg), CAIRN_OK, "%s", msg);
         }
-    cairn_request_init(&r, CAIRN_MSG_NAMESPACE_LIST);
+    cr_assert_eq(cairn_request_namespace_list(&r, &st), CAIRN_OK);
     fx_call(&fx, &r, &rep);
     cr_assert_eq(rep.name_count, 4);
     cr_expect_str_eq(rep.names[0], "dev");

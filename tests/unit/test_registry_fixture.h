@@ -13,7 +13,9 @@
 #include <time.h>
 
 #include "cairn_msg.h"
+#include "registry_dispatch.h"
 #include "registry_handlers.h"
+#include "cairn_requests.h"
 
 typedef struct fixture {
     char dir[64];       /* temp dir (removed at the end) */
@@ -26,10 +28,11 @@ typedef struct fixture {
     uint32_t max_batch;
     int64_t max_instances;
     int64_t map_mb;
+    size_t event_snapshot_max; /* registry.event_snapshot_max_bytes (fx_open: the default) */
     registry_publish_fn publish; /* NULL: capture into events */
     void *publish_arg;
     pthread_mutex_t ev_mu;
-    cairn_change_event *events; /* captured, owned copies */
+    cairn_change_event *events; /* captured, owned copies (the snapshot bytes too) */
     size_t n_events, cap_events;
 } fixture;
 
@@ -46,6 +49,12 @@ static inline void fx_capture(void *arg, const cairn_change_event *ev)
     *c = *ev;
     c->namespace_id = strdup(ev->namespace_id);
     c->service = strdup(ev->service);
+    if (ev->snapshot) {
+        char *copy = malloc(ev->snapshot_len ? ev->snapshot_len : 1);
+        cr_assert(copy);
+        memcpy(copy, ev->snapshot, ev->snapshot_len);
+        c->snapshot = copy;
+    }
     pthread_mutex_unlock(&f->ev_mu);
 }
 
@@ -59,6 +68,7 @@ static inline void fx_start_writer(fixture *f)
         .max_instances_per_service = f->max_instances,
         .publish = f->publish ? f->publish : fx_capture,
         .publish_arg = f->publish ? f->publish_arg : f,
+        .event_snapshot_max_bytes = f->event_snapshot_max,
     };
     cr_assert_eq(registry_writer_start(&wc, &f->writer, &st), CAIRN_OK, "%s", st.message);
     registry_metrics_attach(&f->metrics, &f->store, f->writer);
@@ -80,7 +90,7 @@ static inline void fx_start(fixture *f)
     cairn_status_clear(&st);
     f->m = cairn_metrics_new("registry");
     cr_assert(f->m);
-    registry_metrics_init(&f->metrics, f->m);
+    registry_metrics_init(&f->metrics, f->m, registry_is_read);
     cr_assert_eq(registry_store_open(&f->store, f->store_dir, f->map_mb, &st), CAIRN_OK, "%s",
                  st.message);
     fx_start_writer(f);
@@ -105,6 +115,7 @@ static inline void fx_open(fixture *f, uint32_t max_batch, int64_t max_instances
     f->max_batch = max_batch;
     f->max_instances = max_instances;
     f->map_mb = 64;
+    f->event_snapshot_max = 65536;
     pthread_mutex_init(&f->ev_mu, NULL);
     fx_start(f);
 }
@@ -118,8 +129,10 @@ static inline void fx_close(fixture *f)
 {
     if (f->m)
         fx_stop(f);
-    for (size_t i = 0; i < f->n_events; i++)
+    for (size_t i = 0; i < f->n_events; i++) {
+        free((void *)f->events[i].snapshot);
         cairn_event_free(&f->events[i]);
+    }
     free(f->events);
     pthread_mutex_destroy(&f->ev_mu);
     nftw(f->dir, fx_rm, 8, FTW_DEPTH | FTW_PHYS);
@@ -135,6 +148,8 @@ static inline size_t fx_event_count(fixture *f)
 
 /* ---- requests ------------------------------------------------------------------------------ */
 
+/* A raw request of type in namespace public, for the tests that send what the builders
+ * (cairn_requests.h) would not: a missing service, an instance without ip, and so on. */
 static inline void req_base(cairn_request *r, cairn_msg_type type, const char *svc)
 {
     cairn_request_init(r, type);
@@ -152,22 +167,35 @@ static inline void req_set_instance(cairn_request *r, const char *ip, int32_t po
     r->instance.ephemeral = ephemeral;
 }
 
-/* INSTANCE_UPSERT of ip:port in cluster DEFAULT. */
+/* INSTANCE_UPSERT of ip:port in cluster DEFAULT of namespace ns. */
+static inline void req_register_in(cairn_request *r, const char *ns, const char *svc,
+                                   const char *ip, int32_t port, bool ephemeral)
+{
+    cairn_instance in;
+    cairn_instance_init(&in);
+    in.ip = strdup(ip);
+    in.port = port;
+    in.cluster = strdup("DEFAULT");
+    in.ephemeral = ephemeral;
+    cairn_status st;
+    cr_assert_eq(cairn_request_instance_upsert(r, ns, svc, &in, CAIRN_UPSERT_REGISTER, &st),
+                 CAIRN_OK, "%s", st.message);
+}
+
+/* INSTANCE_UPSERT of ip:port in cluster DEFAULT of namespace public. */
 static inline void req_register(cairn_request *r, const char *svc, const char *ip, int32_t port,
                                 bool ephemeral)
 {
-    req_base(r, CAIRN_MSG_INSTANCE_UPSERT, svc);
-    req_set_instance(r, ip, port, "DEFAULT", ephemeral);
-    r->mode = CAIRN_UPSERT_REGISTER;
+    req_register_in(r, "public", svc, ip, port, ephemeral);
 }
 
 /* SERVICE_PUT with a default service definition (the wire requires one). */
 static inline void req_service_put(cairn_request *r, const char *svc, cairn_service_mode mode)
 {
-    req_base(r, CAIRN_MSG_SERVICE_PUT, svc);
-    r->mode = mode;
-    r->has_service = true;
-    cairn_service_init(&r->service_def);
+    cairn_service def;
+    cairn_service_init(&def);
+    cairn_status st;
+    cr_assert_eq(cairn_request_service_put(r, "public", svc, &def, mode, &st), CAIRN_OK);
 }
 
 /* Sends req through registry_handle the way the rpc server does: the request and the reply
@@ -224,7 +252,8 @@ static inline uint64_t fx_register(fixture *f, const char *svc, const char *ip, 
 static inline void fx_snapshot(fixture *f, const char *svc, cairn_reply *rep)
 {
     cairn_request r;
-    req_base(&r, CAIRN_MSG_SERVICE_GET, svc);
+    cairn_status st;
+    cr_assert_eq(cairn_request_service_get(&r, "public", svc, &st), CAIRN_OK);
     fx_call(f, &r, rep);
     cairn_request_free(&r);
     cr_assert_eq(rep->code, CAIRN_OK);
@@ -234,7 +263,8 @@ static inline void fx_snapshot(fixture *f, const char *svc, cairn_reply *rep)
 static inline void fx_stats(fixture *f, uint64_t *services, uint64_t *instances)
 {
     cairn_request r;
-    cairn_request_init(&r, CAIRN_MSG_STATS);
+    cairn_status st;
+    cr_assert_eq(cairn_request_stats(&r, &st), CAIRN_OK);
     cairn_reply rep;
     fx_call(f, &r, &rep);
     cairn_request_free(&r);

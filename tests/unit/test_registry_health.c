@@ -218,12 +218,10 @@ static size_t page_all(uint32_t page_size, size_t *pages, uint64_t *instances)
     *instances = 0;
     for (;;) {
         cairn_request r;
-        cairn_request_init(&r, CAIRN_MSG_SNAPSHOT_PAGE);
-        r.page_size = page_size;
-        if (ns[0]) {
-            r.namespace_id = strdup(ns);
-            r.service = strdup(svc);
-        }
+        cairn_status st;
+        cr_assert_eq(cairn_request_snapshot_page(&r, ns[0] ? ns : NULL, ns[0] ? svc : NULL,
+                                                 page_size, &st),
+                     CAIRN_OK);
         cairn_reply rep;
         fx_call(&fx, &r, &rep);
         cairn_request_free(&r);
@@ -283,10 +281,9 @@ Test(registry_health, snapshot_pages)
 
     /* A cursor naming a service that is gone resumes after where it was. */
     cairn_request r;
-    cairn_request_init(&r, CAIRN_MSG_SNAPSHOT_PAGE);
-    r.page_size = 100;
-    r.namespace_id = strdup("alpha");
-    r.service = strdup("DEFAULT_GROUP@@s00x");
+    cairn_status st;
+    cr_assert_eq(cairn_request_snapshot_page(&r, "alpha", "DEFAULT_GROUP@@s00x", 100, &st),
+                 CAIRN_OK);
     cairn_reply rep;
     fx_call(&fx, &r, &rep);
     cairn_request_free(&r);
@@ -297,8 +294,7 @@ Test(registry_health, snapshot_pages)
     cr_assert_not(rep.more);
     cairn_reply_free(&rep);
 
-    cairn_request_init(&r, CAIRN_MSG_SNAPSHOT_PAGE);
-    r.page_size = 0;
+    cr_assert_eq(cairn_request_snapshot_page(&r, NULL, NULL, 0, &st), CAIRN_OK);
     char msg[512];
     cr_assert_eq(fx_do(&fx, &r, NULL, msg, sizeof msg), CAIRN_E_INVALID);
     cr_assert_str_eq(msg, "page_size must be at least 1");

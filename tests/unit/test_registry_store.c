@@ -397,11 +397,8 @@ static void list(const char *ns, const char *group, uint32_t page_no, uint32_t p
                  cairn_reply *rep)
 {
     cairn_request r;
-    cairn_request_init(&r, CAIRN_MSG_SERVICE_LIST);
-    r.namespace_id = strdup(ns);
-    r.group = group ? strdup(group) : NULL;
-    r.page_no = page_no;
-    r.page_size = page_size;
+    cairn_status st;
+    cr_assert_eq(cairn_request_service_list(&r, ns, group, page_no, page_size, &st), CAIRN_OK);
     fx_call(&fx, &r, rep);
     cairn_request_free(&r);
     cr_assert_eq(rep->code, CAIRN_OK);

@@ -23,6 +23,23 @@ static uint64_t counter_of(const char *name, const char *labels)
     return cairn_counter_value(cairn_metrics_counter(fx.m, name, "", labels));
 }
 
+/* When ev carries a snapshot: it decodes, and is its service exactly at the event's revision
+ * (the service's revision; every instance written at or before it). Returns whether it did. */
+static bool expect_snapshot_at_revision(const cairn_change_event *ev)
+{
+    if (!ev->snapshot)
+        return false;
+    cairn_service_snapshot snap;
+    cairn_status st;
+    cr_assert_eq(cairn_snapshot_decode(ev->snapshot, ev->snapshot_len, &snap, &st), CAIRN_OK,
+                 "%s", st.message);
+    cr_assert(snap.found);
+    cr_assert_str_eq(snap.service.name, ev->service);
+    cr_assert_eq(snap.service.revision, ev->revision);
+    cairn_service_snapshot_free(&snap);
+    return true;
+}
+
 /* ---- 8 threads x 500 registrations ------------------------------------------------------------ */
 
 #define THREADS 8
@@ -107,6 +124,12 @@ Test(registry_writer, concurrent_writers_all_land_in_batches)
     for (size_t i = 1; i < fx.n_events; i++)
         cr_assert_gt(fx.events[i].revision, fx.events[i - 1].revision);
     cr_assert_leq(fx.n_events, THREADS * PER_THREAD);
+    /* Batches with several writes to a service: its event's snapshot is still the service at
+     * the event's revision. */
+    size_t carried = 0;
+    for (size_t i = 0; i < fx.n_events; i++)
+        carried += expect_snapshot_at_revision(&fx.events[i]) ? 1 : 0;
+    cr_assert_gt(carried, 0);
 }
 
 /* ---- one batch with failing requests in it ---------------------------------------------------- */
@@ -342,4 +365,68 @@ Test(registry_writer, events_are_published_on_pub)
     nng_close(sub);
     fx_stop_writer(&fx);
     registry_events_close(ev);
+}
+
+/* ---- events carry the service's snapshot ---------------------------------------------------- */
+
+/* The snapshot an event carries is the SERVICE_GET snapshot of that moment, byte for byte; a
+ * removal carries none. */
+Test(registry_writer, events_carry_the_snapshot_at_their_revision)
+{
+    fx_open(&fx, 512, 20000);
+    for (int i = 0; i < 3; i++) {
+        char ip[32];
+        snprintf(ip, sizeof ip, "127.0.0.%d", i + 1);
+        uint64_t rev = fx_register(&fx, SVC, ip, 8080, i != 1);
+        cr_assert_eq(fx_event_count(&fx), (size_t)i + 1);
+        const cairn_change_event *ev = &fx.events[i];
+        cr_assert_eq(ev->revision, rev);
+        cr_assert(expect_snapshot_at_revision(ev));
+        cairn_reply rep;
+        fx_snapshot(&fx, SVC, &rep);
+        char *want;
+        size_t want_len;
+        cr_assert_eq(cairn_snapshot_encode(&rep.snapshot, &want, &want_len), CAIRN_OK);
+        cr_assert_eq(ev->snapshot_len, want_len);
+        cr_expect_eq(memcmp(ev->snapshot, want, want_len), 0, "not the SERVICE_GET snapshot");
+        cr_assert_eq(rep.snapshot.instance_count, (uint32_t)i + 1);
+        free(want);
+        cairn_reply_free(&rep);
+    }
+    cairn_request r;
+    req_base(&r, CAIRN_MSG_SERVICE_REMOVE, SVC);
+    cr_assert_eq(fx_do(&fx, &r, NULL, NULL, 0), CAIRN_OK);
+    cr_assert_eq(fx_event_count(&fx), 4);
+    cr_assert_eq(fx.events[3].kind, CAIRN_CHANGE_REMOVED);
+    cr_assert_null(fx.events[3].snapshot);
+    cr_assert_eq(counter_of("events_total", "snapshot=\"carried\""), 3);
+    cr_assert_eq(counter_of("events_total", "snapshot=\"omitted\""), 1);
+}
+
+/* Over registry.event_snapshot_max_bytes an event goes without, and 0 turns snapshots off. */
+Test(registry_writer, snapshots_over_the_cap_are_left_out)
+{
+    fx_open(&fx, 512, 20000);
+    fx_stop_writer(&fx);
+    fx.event_snapshot_max = 600;
+    fx_start_writer(&fx);
+    size_t first_without = 0;
+    for (int i = 0; i < 20 && !first_without; i++) {
+        char ip[32];
+        snprintf(ip, sizeof ip, "127.0.1.%d", i + 1);
+        fx_register(&fx, SVC, ip, 8080, true);
+        const cairn_change_event *ev = &fx.events[fx_event_count(&fx) - 1];
+        if (ev->snapshot)
+            cr_assert_leq(ev->snapshot_len, 600);
+        else
+            first_without = (size_t)i + 1;
+    }
+    cr_assert_gt(first_without, 1, "the cap left out even a one-instance snapshot");
+    cr_assert(expect_snapshot_at_revision(&fx.events[first_without - 2]));
+
+    fx_stop_writer(&fx);
+    fx.event_snapshot_max = 0;
+    fx_start_writer(&fx);
+    fx_register(&fx, "DEFAULT_GROUP@@tiny", "127.0.2.1", 8080, true);
+    cr_assert_null(fx.events[fx_event_count(&fx) - 1].snapshot);
 }

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cairn_requests.h"
 #include "cairn_rpc.h"
 
 static char tmp_dir[] = "/tmp/cairn-rpc-test-XXXXXX";
@@ -39,7 +40,20 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* STATS → counts; SERVICE_LIST → echoes the group back as the only name; SERVICE_GET of
+#define BIG_NAMES 1000 /* 500-byte names: a ~500 KB reply, more than a socket's buffers hold */
+
+static void big_reply(cairn_reply *rep)
+{
+    rep->names = calloc(BIG_NAMES, sizeof *rep->names);
+    for (int i = 0; i < BIG_NAMES; i++) {
+        rep->names[i] = malloc(501);
+        memset(rep->names[i], 'n', 500);
+        rep->names[i][500] = '\0';
+    }
+    rep->name_count = rep->total = BIG_NAMES;
+}
+
+/* STATS → counts; SERVICE_LIST → names 500 KB of names for the group "big", else echoes the group back as the only name; SERVICE_GET of
  * "missing" → NOT_FOUND with a message. */
 static void handler(void *arg, const cairn_request *req, cairn_reply *rep)
 {
@@ -50,6 +64,10 @@ static void handler(void *arg, const cairn_request *req, cairn_reply *rep)
         rep->instance_count = 11;
         break;
     case CAIRN_MSG_SERVICE_LIST:
+        if (req->group && strcmp(req->group, "big") == 0) {
+            big_reply(rep);
+            break;
+        }
         rep->names = calloc(1, sizeof *rep->names);
         rep->names[0] = strdup(req->group ? req->group : "");
         rep->name_count = 1;
@@ -86,12 +104,9 @@ static cairn_err call_list(cairn_rpc_client *c, const char *group, cairn_reply *
                            cairn_status *st)
 {
     cairn_request req;
-    cairn_request_init(&req, CAIRN_MSG_SERVICE_LIST);
-    req.namespace_id = strdup("public");
-    req.group = strdup(group);
-    req.page_no = 1;
-    req.page_size = 10;
-    cairn_err err = cairn_rpc_call(c, &req, rep, st);
+    cairn_err err = cairn_request_service_list(&req, "public", group, 1, 10, st);
+    if (err == CAIRN_OK)
+        err = cairn_rpc_call(c, &req, rep, st);
     cairn_request_free(&req);
     return err;
 }
@@ -105,7 +120,7 @@ Test(rpc, request_and_reply)
     cairn_request req;
     cairn_reply rep;
     cairn_status st;
-    cairn_request_init(&req, CAIRN_MSG_STATS);
+    cr_assert_eq(cairn_request_stats(&req, &st), CAIRN_OK);
     cr_assert_eq(cairn_rpc_call(c, &req, &rep, &st), CAIRN_OK, "%s", st.message);
     cr_assert_eq(rep.code, CAIRN_OK);
     cr_assert_eq(rep.service_count, 7);
@@ -119,9 +134,7 @@ Test(rpc, request_and_reply)
     cairn_reply_free(&rep);
 
     /* The peer's error code and message are the call's result. */
-    cairn_request_init(&req, CAIRN_MSG_SERVICE_GET);
-    req.namespace_id = strdup("public");
-    req.service = strdup("missing");
+    cr_assert_eq(cairn_request_service_get(&req, "public", "missing", &st), CAIRN_OK);
     cr_assert_eq(cairn_rpc_call(c, &req, &rep, &st), CAIRN_E_NOT_FOUND);
     cr_assert_eq(st.code, CAIRN_E_NOT_FOUND);
     cr_assert_str_eq(st.message, "service missing not found");
@@ -341,10 +354,11 @@ static void *call_stats(void *arg)
 {
     cairn_rpc_client *c = arg;
     cairn_request rq;
-    cairn_request_init(&rq, CAIRN_MSG_STATS);
     cairn_reply rep;
     cairn_status st;
-    cairn_err err = cairn_rpc_call(c, &rq, &rep, &st);
+    cairn_err err = cairn_request_stats(&rq, &st);
+    if (err == CAIRN_OK)
+        err = cairn_rpc_call(c, &rq, &rep, &st);
     intptr_t got = err == CAIRN_OK ? (intptr_t)rep.service_count : -1;
     cairn_reply_free(&rep);
     return (void *)got;
@@ -370,9 +384,7 @@ Test(rpc, deferred_requests_do_not_hold_a_worker)
 
     /* Meanwhile the same worker still answers what it does not defer. */
     cairn_request rq;
-    cairn_request_init(&rq, CAIRN_MSG_SERVICE_LIST);
-    rq.namespace_id = strdup("public");
-    rq.group = strdup("g");
+    cr_assert_eq(cairn_request_service_list(&rq, "public", "g", 0, 0, &st), CAIRN_OK);
     cairn_reply rep;
     cr_assert_eq(cairn_rpc_call(c, &rq, &rep, &st), CAIRN_OK, "%s", st.message);
     cairn_reply_free(&rep);
@@ -393,4 +405,141 @@ Test(rpc, deferred_requests_do_not_hold_a_worker)
     cairn_rpc_server_stop(s);
     pthread_cond_destroy(&h.all_in);
     pthread_mutex_destroy(&h.mu);
+}
+
+/* ---- asynchronous calls ----------------------------------------------------------------- */
+
+#define ASYNC_CALLS 200
+
+typedef struct outcomes {
+    pthread_mutex_t mu;
+    pthread_cond_t changed;
+    int done, ok, unavailable, not_found;
+    uint64_t stats_sum;
+} outcomes;
+
+static void count_outcome(void *arg, cairn_err rc, cairn_reply *rep, cairn_status *st)
+{
+    outcomes *o = arg;
+    pthread_mutex_lock(&o->mu);
+    o->done++;
+    o->ok += rc == CAIRN_OK;
+    o->unavailable += rc == CAIRN_E_UNAVAILABLE && st->code == CAIRN_E_UNAVAILABLE;
+    o->not_found += rc == CAIRN_E_NOT_FOUND && strstr(st->message, "not found") != NULL;
+    if (rc == CAIRN_OK)
+        o->stats_sum += rep->service_count;
+    pthread_cond_broadcast(&o->changed);
+    pthread_mutex_unlock(&o->mu);
+}
+
+static void wait_done(outcomes *o, int n)
+{
+    pthread_mutex_lock(&o->mu);
+    while (o->done < n)
+        pthread_cond_wait(&o->changed, &o->mu); /* the test's timeout bounds this */
+    pthread_mutex_unlock(&o->mu);
+}
+
+Test(rpc, async_calls_complete_once_each_with_the_reply_or_the_peer_error)
+{
+    cairn_rpc_server *s = start_server(NULL);
+    cairn_rpc_client *c = open_client(5000);
+    outcomes o = {.done = 0};
+    pthread_mutex_init(&o.mu, NULL);
+    pthread_cond_init(&o.changed, NULL);
+    cairn_request stats, missing;
+    cairn_request_init(&stats, CAIRN_MSG_STATS);
+    cairn_request_init(&missing, CAIRN_MSG_SERVICE_GET);
+    missing.namespace_id = strdup("public");
+    missing.service = strdup("missing");
+    /* Many in flight at once on one client: each gets its own context from the pool. */
+    for (int i = 0; i < ASYNC_CALLS; i++)
+        cairn_rpc_call_async(c, i % 4 ? &stats : &missing, count_outcome, &o);
+    wait_done(&o, ASYNC_CALLS);
+    cr_expect_eq(o.ok, ASYNC_CALLS * 3 / 4);
+    cr_expect_eq(o.not_found, ASYNC_CALLS / 4, "the peer's error is the call's result");
+    cr_expect_eq(o.stats_sum, 7u * (ASYNC_CALLS * 3 / 4), "every reply went to its own call");
+    cairn_request_free(&stats);
+    cairn_request_free(&missing);
+    cairn_rpc_client_close(c);
+    cairn_rpc_server_stop(s);
+    pthread_cond_destroy(&o.changed);
+    pthread_mutex_destroy(&o.mu);
+}
+
+Test(rpc, async_calls_to_nobody_end_unavailable_at_the_timeout_and_close_waits_for_them)
+{
+    cairn_rpc_client *c = open_client(300);
+    outcomes o = {.done = 0};
+    pthread_mutex_init(&o.mu, NULL);
+    pthread_cond_init(&o.changed, NULL);
+    cairn_request stats;
+    cairn_request_init(&stats, CAIRN_MSG_STATS);
+    int64_t t0 = now_ms();
+    for (int i = 0; i < 10; i++)
+        cairn_rpc_call_async(c, &stats, count_outcome, &o);
+    wait_done(&o, 10);
+    int64_t elapsed = now_ms() - t0;
+    cr_expect_eq(o.unavailable, 10);
+    cr_expect_geq(elapsed, 280, "gave up after %lld ms", (long long)elapsed);
+    /* Calls still in flight when the client closes end too (unavailable), before close returns. */
+    for (int i = 0; i < 10; i++)
+        cairn_rpc_call_async(c, &stats, count_outcome, &o);
+    cairn_rpc_client_close(c);
+    cr_expect_eq(o.done, 20);
+    cr_expect_eq(o.unavailable, 20);
+    cairn_request_free(&stats);
+    pthread_cond_destroy(&o.changed);
+    pthread_mutex_destroy(&o.mu);
+}
+
+/* ---- a peer that stops reading --------------------------------------------------------------- */
+
+#define FLOOD 40
+
+Test(rpc, a_peer_that_stops_reading_holds_no_worker)
+{
+    cairn_metrics *m = cairn_metrics_new("test");
+    cairn_status st;
+    cairn_rpc_server *s = cairn_rpc_server_start(url, 4, handler, NULL, m, &st);
+    cr_assert_not_null(s, "%s", st.message);
+    /* nng's raw REQ mode keeps each reply in its receive queue until the application receives
+     * it; nobody does, so the queue fills and the peer's pipe stops reading. */
+    nng_socket peer;
+    cr_assert_eq(nng_req0_open_raw(&peer), 0);
+    cr_assert_eq(nng_socket_set_ms(peer, NNG_OPT_SENDTIMEO, 5000), 0);
+    cr_assert_eq(nng_dial(peer, url, NULL, 0), 0);
+    cairn_request big;
+    cr_assert_eq(cairn_request_service_list(&big, "public", "big", 1, 10, &st), CAIRN_OK);
+    char *enc;
+    size_t enc_len;
+    cr_assert_eq(cairn_request_encode(&big, &enc, &enc_len), CAIRN_OK);
+    cairn_request_free(&big);
+    for (uint32_t i = 0; i < FLOOD; i++) {
+        nng_msg *msg;
+        cr_assert_eq(nng_msg_alloc(&msg, 0), 0);
+        cr_assert_eq(nng_msg_header_append_u32(msg, 0x80000000u | i), 0);
+        cr_assert_eq(nng_msg_append(msg, enc, enc_len), 0);
+        cr_assert_eq(nng_sendmsg(peer, msg, 0), 0, "request %u not sent", i);
+    }
+    free(enc);
+
+    /* Everyone else is answered within their timeout all the while. */
+    cairn_rpc_client *c = open_client(2000);
+    for (int i = 0; i < 20; i++) {
+        cairn_reply rep;
+        cr_assert_eq(call_list(c, "small", &rep, &st), CAIRN_OK, "call %d: %s", i, st.message);
+        cairn_reply_free(&rep);
+    }
+    cairn_rpc_client_close(c);
+    /* And what the stalled peer could not take was dropped and counted. */
+    char *text = cairn_metrics_render(m, NULL);
+    cr_expect_not_null(strstr(text, "cairn_test_rpc_replies_dropped_total{reason=\"backlog\"}"),
+                       "%s", text);
+    free(text);
+    int64_t t0 = now_ms();
+    cairn_rpc_server_stop(s);
+    cr_expect_lt(now_ms() - t0, 5000, "stopping took %lld ms", (long long)(now_ms() - t0));
+    nng_close(peer);
+    cairn_metrics_free(m);
 }

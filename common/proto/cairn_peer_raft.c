@@ -1,0 +1,216 @@
+/* Raft commands, RAFT_SUBMIT wrapping and the RAFT_FORWARD bodies (cairn_peer_raft.h). */
+#include "cairn_peer_raft.h"
+
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cairn_msgpack_codec.h"
+
+static bool is_command_type(uint32_t type, bool instance, bool ephemeral)
+{
+    switch (type) {
+    case CAIRN_MSG_INSTANCE_UPSERT:
+    case CAIRN_MSG_INSTANCE_PATCH:
+    case CAIRN_MSG_INSTANCE_REMOVE:
+        return instance && !ephemeral;
+    case CAIRN_MSG_SERVICE_PUT:
+    case CAIRN_MSG_SERVICE_REMOVE:
+        return true;
+    default:
+        return false;
+    }
+}
+
+bool cairn_raft_is_command(const cairn_request *w)
+{
+    return w && is_command_type(w->type, w->has_instance, w->instance.ephemeral);
+}
+
+cairn_err cairn_raft_submit_wrap(cairn_request *rq, cairn_status *st)
+{
+    if (!cairn_raft_is_command(rq))
+        return cairn_fail(st, CAIRN_E_INVALID, "a %s is not a raft command",
+                          cairn_msg_type_name(rq->type));
+    rq->cmd = (uint32_t)rq->type;
+    rq->type = CAIRN_MSG_RAFT_SUBMIT;
+    return CAIRN_OK;
+}
+
+cairn_err cairn_raft_submit_unwrap(cairn_request *rq, cairn_status *st)
+{
+    if (rq->type != CAIRN_MSG_RAFT_SUBMIT)
+        return cairn_fail(st, CAIRN_E_INVALID, "a %s is not a RAFT_SUBMIT",
+                          cairn_msg_type_name(rq->type));
+    if (!is_command_type(rq->cmd, rq->has_instance, rq->instance.ephemeral))
+        return cairn_fail(st, CAIRN_E_INVALID, "a raft submit of %s%s is not a raft command",
+                          rq->has_instance && rq->instance.ephemeral ? "an ephemeral " : "",
+                          cairn_msg_type_name((cairn_msg_type)rq->cmd));
+    if (rq->cmd == CAIRN_MSG_SERVICE_PUT && !rq->has_service)
+        return cairn_fail(st, CAIRN_E_INVALID, "a raft submit of service_put has no service");
+    rq->type = (cairn_msg_type)rq->cmd;
+    rq->cmd = 0;
+    return CAIRN_OK;
+}
+
+/* ---- RAFT_FORWARD ------------------------------------------------------------------------- */
+
+#define pk_s cairn_msgpack_pack_str
+
+static cairn_err release(msgpack_sbuffer *sb, int rc, char **out, size_t *out_len)
+{
+    if (rc) {
+        msgpack_sbuffer_destroy(sb);
+        return CAIRN_E_NOMEM;
+    }
+    *out_len = sb->size;
+    *out = msgpack_sbuffer_release(sb);
+    return CAIRN_OK;
+}
+
+cairn_err cairn_peer_raft_forward_encode(const cairn_peer_raft_forward *f, char **out,
+                                         size_t *out_len)
+{
+    if (!f->cmd || f->cmd_len == 0 || f->cmd_len > CAIRN_RAFT_CMD_MAX)
+        return CAIRN_E_INVALID;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    int rc = msgpack_pack_map(&pk, 2) || pk_s(&pk, "cmd") ||
+             msgpack_pack_bin(&pk, f->cmd_len) || msgpack_pack_bin_body(&pk, f->cmd, f->cmd_len) ||
+             pk_s(&pk, "budget") || msgpack_pack_uint32(&pk, f->budget_ms);
+    return release(&sb, rc, out, out_len);
+}
+
+enum { F_CMD, F_BUDGET, F__COUNT };
+static const char *const forward_names[F__COUNT] = {"cmd", "budget"};
+
+static cairn_err forward_field(int idx, const msgpack_object *v, void *target, cairn_status *st)
+{
+    cairn_peer_raft_forward *f = target;
+    if (idx == F_BUDGET) {
+        uint64_t u = 0;
+        cairn_err err = cairn_msgpack_rd_uint(v, "raft forward", "budget", UINT32_MAX, &u, st);
+        f->budget_ms = (uint32_t)u;
+        return err;
+    }
+    if (v->type != MSGPACK_OBJECT_BIN)
+        return cairn_fail(st, CAIRN_E_DECODE, "raft forward: cmd is not a bin");
+    uint32_t n = v->via.bin.size;
+    if (n == 0 || n > CAIRN_RAFT_CMD_MAX)
+        return cairn_fail(st, CAIRN_E_DECODE, "raft forward: cmd of %u bytes (1..%d allowed)", n,
+                          CAIRN_RAFT_CMD_MAX);
+    free(f->cmd);
+    if (!(f->cmd = malloc(n)))
+        return cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
+    memcpy(f->cmd, v->via.bin.ptr, n);
+    f->cmd_len = n;
+    return CAIRN_OK;
+}
+
+cairn_err cairn_peer_raft_forward_decode(const char *buf, size_t len, cairn_peer_raft_forward *f,
+                                         cairn_status *st)
+{
+    memset(f, 0, sizeof *f);
+    msgpack_unpacked u;
+    uint64_t seen = 0;
+    cairn_err err = cairn_msgpack_unpack_whole(buf, len, &u, st);
+    if (err == CAIRN_OK)
+        err = cairn_msgpack_walk_map(&u.data, "raft forward", forward_names, F__COUNT,
+                                     forward_field, f, &seen, st);
+    if (err == CAIRN_OK && (seen & 3u) != 3u)
+        err = cairn_fail(st, CAIRN_E_DECODE, "raft forward: cmd and budget are required");
+    msgpack_unpacked_destroy(&u);
+    if (err != CAIRN_OK)
+        cairn_peer_raft_forward_free(f);
+    return err;
+}
+
+void cairn_peer_raft_forward_free(cairn_peer_raft_forward *f)
+{
+    free(f->cmd);
+    memset(f, 0, sizeof *f);
+}
+
+/* ---- RAFT_FORWARD_ACK --------------------------------------------------------------------- */
+
+cairn_err cairn_peer_raft_ack_encode(const cairn_peer_raft_ack *a, char **out, size_t *out_len)
+{
+    if ((unsigned)a->status >= CAIRN_RAFT_FWD__COUNT || a->code >= CAIRN_E__COUNT)
+        return CAIRN_E_INVALID;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    int rc = msgpack_pack_map(&pk, 5) || pk_s(&pk, "status") ||
+             msgpack_pack_uint32(&pk, (uint32_t)a->status) || pk_s(&pk, "code") ||
+             msgpack_pack_uint32(&pk, a->code) || pk_s(&pk, "msg") || pk_s(&pk, a->msg) ||
+             pk_s(&pk, "index") || msgpack_pack_uint64(&pk, a->index) || pk_s(&pk, "leader") ||
+             pk_s(&pk, a->leader);
+    return release(&sb, rc, out, out_len);
+}
+
+enum { A_STATUS, A_CODE, A_MSG, A_INDEX, A_LEADER, A__COUNT };
+static const char *const ack_names[A__COUNT] = {"status", "code", "msg", "index", "leader"};
+
+/* A string field copied into a fixed buffer; longer than the buffer is an error. */
+static cairn_err rd_fixed(const msgpack_object *v, const char *field, char *dst, size_t cap,
+                          cairn_status *st)
+{
+    char *s = NULL;
+    if (cairn_msgpack_rd_str(v, "raft forward ack", field, &s, st) != CAIRN_OK)
+        return st->code;
+    size_t n = strlen(s);
+    if (n >= cap) {
+        free(s);
+        return cairn_fail(st, CAIRN_E_DECODE, "raft forward ack: %s longer than %zu bytes", field,
+                          cap - 1);
+    }
+    memcpy(dst, s, n + 1);
+    free(s);
+    return CAIRN_OK;
+}
+
+static cairn_err ack_field(int idx, const msgpack_object *v, void *target, cairn_status *st)
+{
+    cairn_peer_raft_ack *a = target;
+    uint64_t u = 0;
+    cairn_err err = CAIRN_OK;
+    switch (idx) {
+    case A_STATUS:
+        err = cairn_msgpack_rd_uint(v, "raft forward ack", "status", CAIRN_RAFT_FWD__COUNT - 1,
+                                    &u, st);
+        a->status = (cairn_raft_fwd_status)u;
+        return err;
+    case A_CODE:
+        err = cairn_msgpack_rd_uint(v, "raft forward ack", "code", CAIRN_E__COUNT - 1, &u, st);
+        a->code = (uint32_t)u;
+        return err;
+    case A_MSG: return rd_fixed(v, "msg", a->msg, sizeof a->msg, st);
+    case A_INDEX: return cairn_msgpack_rd_uint(v, "raft forward ack", "index", UINT64_MAX,
+                                               &a->index, st);
+    default: return rd_fixed(v, "leader", a->leader, sizeof a->leader, st);
+    }
+}
+
+cairn_err cairn_peer_raft_ack_decode(const char *buf, size_t len, cairn_peer_raft_ack *a,
+                                     cairn_status *st)
+{
+    memset(a, 0, sizeof *a);
+    msgpack_unpacked u;
+    uint64_t seen = 0;
+    cairn_err err = cairn_msgpack_unpack_whole(buf, len, &u, st);
+    if (err == CAIRN_OK)
+        err = cairn_msgpack_walk_map(&u.data, "raft forward ack", ack_names, A__COUNT, ack_field,
+                                     a, &seen, st);
+    if (err == CAIRN_OK && (seen & 1u) == 0)
+        err = cairn_fail(st, CAIRN_E_DECODE, "raft forward ack: the status is missing");
+    if (err == CAIRN_OK && a->status == CAIRN_RAFT_FWD_COMMITTED && a->index == 0)
+        err = cairn_fail(st, CAIRN_E_DECODE, "raft forward ack: committed without an index");
+    msgpack_unpacked_destroy(&u);
+    if (err != CAIRN_OK)
+        memset(a, 0, sizeof *a);
+    return err;
+}

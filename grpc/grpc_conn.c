@@ -1,0 +1,413 @@
+/* Connections: accept, socket I/O through nghttp2's memory interface, liveness, close, and the
+ * OWNER_DROP that follows a close (grpc.h). Loop thread only. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "cairn_clock.h"
+#include "cairn_log.h"
+#include "cairn_requests.h"
+#include "grpc.h"
+#include "grpc_calls.h"
+
+grpc_conn *grpc_conn_find(grpc_server *s, uint64_t serial)
+{
+    return cairn_hashmap_get(s->conns, &serial, sizeof serial);
+}
+
+/* "<epoch ms>_<ip>_<port>" as Nacos mints it (§2.1). */
+static void conn_id(grpc_conn *c, const struct sockaddr_storage *peer)
+{
+    char ip[INET6_ADDRSTRLEN] = "unknown";
+    int port = 0;
+    if (peer->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)peer;
+        inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
+        port = ntohs(a->sin_port);
+    } else if (peer->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)peer;
+        inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
+        port = ntohs(a->sin6_port);
+    }
+    snprintf(c->id, sizeof c->id, "%" PRId64 "_%s_%d", cairn_wall_ms(), ip, port);
+    snprintf(c->owner, sizeof c->owner, "%s%s/%s", c->srv->owner_prefix, c->srv->incarnation,
+             c->id);
+}
+
+static void conn_free(grpc_conn *c)
+{
+    grpc_server *s = c->srv;
+    pusher_timers_disarm(&s->timers, &c->timer);
+    cairn_hashmap_remove(s->conns, &c->serial, sizeof c->serial);
+    while (c->writes) {
+        struct grpc_call *w = c->writes;
+        c->writes = w->next;
+        grpc_call_free(w);
+    }
+    grpc_pushq_free(&c->pushq);
+    free(c->subs);
+    c->subs = NULL;
+    c->closed = true;
+    c->next_dead = s->graveyard;
+    s->graveyard = c;
+}
+
+void grpc_conn_bury(grpc_server *s)
+{
+    while (s->graveyard) {
+        grpc_conn *c = s->graveyard;
+        s->graveyard = c->next_dead;
+        free(c);
+    }
+}
+
+static void accept_one(grpc_server *s, int fd, const struct sockaddr_storage *peer)
+{
+    if (s->open_conns >= s->cfg.max_connections) {
+        cairn_counter_inc(s->metrics.refused);
+        close(fd);
+        return;
+    }
+    grpc_conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        close(fd);
+        return;
+    }
+    c->ep_kind = GRPC_EP_CONN;
+    c->srv = s;
+    c->fd = fd;
+    c->serial = ++s->next_serial;
+    pusher_timer_init(&c->timer, GRPC_TIMER_CONN);
+    grpc_pushq_init(&c->pushq, s->cfg.max_pending_pushes);
+    grpc_liveness_init(&c->live, grpc_now_ms());
+    conn_id(c, peer);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (cairn_hashmap_put(s->conns, &c->serial, sizeof c->serial, c, NULL) != 0 ||
+        grpc_h2_open(c) != 0 || grpc_epoll_add(s, fd, EPOLLIN, c) != 0) {
+        if (c->h2)
+            grpc_h2_close(c);
+        close(fd);
+        conn_free(c);
+        return;
+    }
+    s->open_conns++;
+    cairn_gauge_set(s->metrics.connections, s->open_conns);
+    cairn_counter_inc(s->metrics.accepted);
+    log_debug("connection %s", c->id);
+    grpc_conn_rearm(c);
+    grpc_conn_flush(c);
+}
+
+void grpc_conn_accept_all(grpc_server *s)
+{
+    for (int i = 0; i < 256; i++) {
+        struct sockaddr_storage peer;
+        socklen_t len = sizeof peer;
+        int fd = accept4(s->listen_fd, (struct sockaddr *)&peer, &len,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+                errno != ECONNABORTED)
+                log_warn("accept: %s", strerror(errno));
+            return;
+        }
+        accept_one(s, fd, &peer);
+    }
+}
+
+/* Writes what nghttp2 has for the socket; false when the connection broke. */
+static bool write_out(grpc_conn *c)
+{
+    for (;;) {
+        if (c->pend_len == 0) {
+            ssize_t n = nghttp2_session_mem_send(c->h2, &c->pend);
+            if (n < 0)
+                return false;
+            c->pend_len = (size_t)n;
+            if (n == 0)
+                break;
+        }
+        ssize_t w = send(c->fd, c->pend, c->pend_len, MSG_NOSIGNAL);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                break;
+            return false;
+        }
+        cairn_counter_add(c->srv->metrics.bytes_out, (uint64_t)w);
+        c->pend += w;
+        c->pend_len -= (size_t)w;
+    }
+    bool want_out = c->pend_len > 0;
+    if (want_out != c->out_armed) {
+        c->out_armed = want_out;
+        grpc_epoll_mod(c->srv, c->fd, EPOLLIN | (want_out ? EPOLLOUT : 0), c);
+    }
+    return true;
+}
+
+void grpc_conn_flush(grpc_conn *c)
+{
+    if (c->closed)
+        return;
+    if (!c->closing && !write_out(c)) {
+        cairn_counter_inc(c->srv->metrics.closed_error);
+        c->closing = true;
+    }
+    /* the client's backlog: a bi-stream with output it does not take */
+    bool backlog = c->pend_len > 0 || (c->bidi && grpc_stream_backlog(c->bidi) > 0);
+    if (!backlog)
+        c->blocked_since = 0;
+    else if (!c->blocked_since)
+        c->blocked_since = grpc_now_ms();
+    if (c->closing || (!nghttp2_session_want_read(c->h2) && !nghttp2_session_want_write(c->h2) &&
+                       c->pend_len == 0))
+        grpc_conn_close(c, c->closing ? "error" : NULL);
+}
+
+static void read_in(grpc_conn *c)
+{
+    uint8_t buf[16384];
+    for (int i = 0; i < 64 && !c->closing; i++) {
+        ssize_t n = recv(c->fd, buf, sizeof buf, 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                cairn_counter_inc(c->srv->metrics.closed_error);
+                c->closing = true;
+            }
+            return;
+        }
+        if (n == 0) {
+            cairn_counter_inc(c->srv->metrics.closed_client);
+            grpc_conn_close(c, NULL);
+            return;
+        }
+        cairn_counter_add(c->srv->metrics.bytes_in, (uint64_t)n);
+        ssize_t used = nghttp2_session_mem_recv(c->h2, buf, (size_t)n);
+        if (used < 0) {
+            /* a protocol error: nghttp2 has queued GOAWAY; send it, then close */
+            cairn_counter_inc(c->srv->metrics.bad_frame);
+            log_debug("connection %s: %s", c->id, nghttp2_strerror((int)used));
+            write_out(c);
+            c->closing = true;
+            return;
+        }
+    }
+}
+
+void grpc_conn_io(grpc_conn *c, uint32_t events)
+{
+    if (c->closed)
+        return; /* closed earlier in this batch of events */
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+        read_in(c);
+    if (c->closed)
+        return; /* read_in closed it */
+    grpc_push_send_due(c, grpc_now_ms());
+    grpc_conn_flush(c);
+    grpc_conn_rearm(c); /* pushes sent now wait for acks; blocked output has a deadline */
+}
+
+/* Finishes a close: the owner's instances go (after a write in flight), then the struct. */
+static void release(grpc_conn *c)
+{
+    if (c->write_busy)
+        return; /* write_finished comes back here */
+    if (c->owns)
+        grpc_drop_owner(c->srv, c->owner, CAIRN_OWNER_EXACT);
+    conn_free(c);
+}
+
+void grpc_conn_close(grpc_conn *c, const char *why)
+{
+    grpc_server *s = c->srv;
+    if (c->closed) {
+        release(c);
+        return;
+    }
+    if (why)
+        log_debug("connection %s closed: %s", c->id, why);
+    c->closed = true;
+    grpc_push_forget_conn(c);
+    grpc_h2_close(c);
+    epoll_ctl(s->ep, EPOLL_CTL_DEL, c->fd, NULL);
+    close(c->fd);
+    c->fd = -1;
+    s->open_conns--;
+    cairn_gauge_set(s->metrics.connections, s->open_conns);
+    while (c->writes) { /* not sent yet: nobody waits for them any more */
+        struct grpc_call *w = c->writes;
+        c->writes = w->next;
+        grpc_call_free(w);
+    }
+    release(c);
+}
+
+/* The earliest of the liveness check, a push deadline and the blocked-output limit. */
+static int64_t conn_due(const grpc_conn *c)
+{
+    const grpc_settings *cfg = &c->srv->cfg;
+    int64_t due = grpc_liveness_due(&c->live, cfg->detect_idle_ms, cfg->detect_timeout_ms);
+    int64_t p = grpc_pushq_due(&c->pushq);
+    if (p < due && grpc_push_can_send(c)) /* else the socket's readiness resumes them */
+        due = p;
+    if (c->blocked_since && c->blocked_since + cfg->max_blocked_ms < due)
+        due = c->blocked_since + cfg->max_blocked_ms;
+    return due;
+}
+
+void grpc_conn_rearm(grpc_conn *c)
+{
+    if (!c->closed)
+        grpc_timer_arm(c->srv, &c->timer, conn_due(c));
+}
+
+/* A ClientDetectionRequest on the bi-stream. */
+static void probe(grpc_conn *c)
+{
+    if (!c->bidi)
+        return; /* nothing to probe on: the timeout closes it unless the client speaks */
+    uint64_t id = ++c->next_request_id;
+    char *json = grpc_json_server_request(id, NULL, "internal");
+    uint8_t *framed;
+    size_t len;
+    if (json && grpc_payload_encode_framed("ClientDetectionRequest", json, strlen(json), &framed,
+                                           &len) == 0 &&
+        grpc_stream_send(c->bidi, framed, len) == 0)
+        cairn_counter_inc(c->srv->metrics.probes);
+    free(json);
+}
+
+void grpc_conn_timer(grpc_conn *c, int64_t now)
+{
+    const grpc_settings *cfg = &c->srv->cfg;
+    grpc_live_action a = grpc_liveness_check(&c->live, now, cfg->detect_idle_ms,
+                                             cfg->detect_timeout_ms);
+    if (a == GRPC_LIVE_DEAD) {
+        cairn_counter_inc(c->srv->metrics.closed_idle);
+        grpc_conn_close(c, "no answer to the client detection");
+        return;
+    }
+    if (c->blocked_since && now - c->blocked_since >= cfg->max_blocked_ms) {
+        cairn_counter_inc(c->srv->metrics.closed_blocked);
+        grpc_conn_close(c, "the client does not read");
+        return;
+    }
+    if (a == GRPC_LIVE_PROBE)
+        probe(c);
+    size_t retried = grpc_pushq_expire(&c->pushq, now, cfg->retry_delay_ms);
+    cairn_counter_add(c->srv->metrics.pushes_retried, retried);
+    grpc_push_send_due(c, now);
+    grpc_conn_flush(c);
+    grpc_conn_rearm(c);
+}
+
+void grpc_conns_close_all(grpc_server *s)
+{
+    cairn_hashmap_iter it;
+    const void *k;
+    void *v;
+    /* collect first: closing changes the map */
+    size_t n = cairn_hashmap_size(s->conns), i = 0;
+    grpc_conn **all = calloc(n ? n : 1, sizeof *all);
+    if (!all)
+        return;
+    cairn_hashmap_iter_init(&it, s->conns);
+    while (cairn_hashmap_iter_next(&it, &k, NULL, &v) && i < n)
+        all[i++] = v;
+    for (size_t j = 0; j < i; j++) {
+        grpc_conn *c = all[j];
+        if (!c->closed)
+            cairn_counter_inc(s->metrics.closed_shutdown);
+        c->write_busy = false; /* the loop is over: nothing will come back */
+        if (c->closed)
+            conn_free(c);
+        else {
+            grpc_push_forget_conn(c);
+            grpc_h2_close(c);
+            epoll_ctl(s->ep, EPOLL_CTL_DEL, c->fd, NULL);
+            close(c->fd);
+            conn_free(c);
+        }
+    }
+    free(all);
+    s->open_conns = 0;
+}
+
+/* ---- OWNER_DROP, retried until the registry acknowledges it --------------------------------- */
+
+typedef struct grpc_drop {
+    pusher_timer timer;
+    cairn_owner_mode mode;
+    char owner[];
+} grpc_drop;
+
+static void drop_send(grpc_server *s, grpc_drop *d);
+
+static void drop_done(grpc_server *s, struct grpc_call *call)
+{
+    grpc_drop *d = call->ctx;
+    if (call->rc == CAIRN_OK && call->rep.code == CAIRN_OK) {
+        cairn_counter_inc(s->metrics.drops_ok);
+        if (d->mode == CAIRN_OWNER_PREFIX) {
+            log_info("dropped %u instances of earlier incarnations (%s)", call->rep.total,
+                     d->owner);
+            atomic_store(&s->stale_dropped, true);
+        }
+        free(d);
+    } else {
+        cairn_counter_inc(s->metrics.drops_retried);
+        log_warn("dropping the instances of %s failed, retrying: %s", d->owner,
+                 call->rc != CAIRN_OK ? call->st.message
+                 : call->rep.message  ? call->rep.message
+                                      : "registry error");
+        grpc_timer_arm(s, &d->timer, grpc_now_ms() + s->cfg.retry_delay_ms + 100);
+    }
+    grpc_call_free(call);
+}
+
+static void drop_send(grpc_server *s, grpc_drop *d)
+{
+    struct grpc_call *call = grpc_call_new(s, drop_done);
+    cairn_status st;
+    if (!call || cairn_request_owner_drop(&call->req, d->owner, d->mode, &st) != CAIRN_OK) {
+        grpc_call_free(call);
+        grpc_timer_arm(s, &d->timer, grpc_now_ms() + s->cfg.retry_delay_ms + 100);
+        return;
+    }
+    call->ctx = d;
+    call->free_ctx = free;
+    grpc_call_start(call);
+}
+
+void grpc_drop_owner(grpc_server *s, const char *owner, cairn_owner_mode mode)
+{
+    size_t n = strlen(owner) + 1;
+    grpc_drop *d = malloc(sizeof *d + n);
+    if (!d) {
+        log_error("out of memory: the instances of %s stay until the next start", owner);
+        return;
+    }
+    pusher_timer_init(&d->timer, GRPC_TIMER_DROP);
+    d->mode = mode;
+    memcpy(d->owner, owner, n);
+    drop_send(s, d);
+}
+
+void grpc_drop_timer(grpc_server *s, pusher_timer *t)
+{
+    drop_send(s, (grpc_drop *)((char *)t - offsetof(grpc_drop, timer)));
+}

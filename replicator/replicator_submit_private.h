@@ -1,0 +1,91 @@
+/* The submit jobs shared by replicator_submit.c (routing, local answers, the tick) and
+ * replicator_submit_peer.c (RAFT_FORWARD both ways). Loop thread unless said. */
+#ifndef REPLICATOR_SUBMIT_PRIVATE_H
+#define REPLICATOR_SUBMIT_PRIVATE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "cairn_metrics.h"
+#include "cairn_peer_raft.h"
+#include "raft_commands.h"
+#include "replicator.h"
+#include "replicator_submit.h"
+
+typedef enum job_state {
+    J_ROUTE,   /* waiting for a leader (or a connection to it) */
+    J_RAFT,    /* appended here; raft's callback pending */
+    J_FORWARD, /* RAFT_FORWARD in flight */
+    J_APPLY,   /* committed and accepted; waiting for the local registry (local jobs) */
+    J_DONE,
+} job_state;
+
+/* What RAFT_SUBMIT results are counted as (raft_submits_total{result}). */
+typedef enum submit_result {
+    SR_OK, SR_REJECTED, SR_NO_LEADER, SR_UNKNOWN, SR_TIMEOUT, SR_FAILED, SR__COUNT
+} submit_result;
+
+typedef enum forward_result {
+    FR_OK, FR_NOT_LEADER, FR_UNKNOWN, FR_FAILED, FR_UNREACHABLE, FR__COUNT
+} forward_result;
+
+typedef struct submit_job {
+    struct submit_job *prev, *next; /* the live list */
+    replicator *r;
+    bool from_peer;
+    cairn_rpc_pending *pending;     /* a local RAFT_SUBMIT */
+    int worker;                     /* a peer's RAFT_FORWARD: the listener context */
+    cairn_peer_envelope env;        /* ... and its envelope (the ack answers its nonce) */
+    char *cmd;                      /* the encoded write: the raft entry's command */
+    size_t cmd_len;
+    char what[96];                  /* "service_put ns/svc" for logs */
+    int64_t start_ms, deadline_ms, leader_wait_until_ms, apply_until_ms;
+    job_state state;
+    uint64_t index;
+    bool answered;
+    int holds; /* a raft callback or a forward outstanding: the job outlives its answer */
+    /* the forward in flight (fields the nng callback reads are set before the send) */
+    size_t peer;
+    nng_ctx ctx;
+    nng_aio *aio;
+    bool sending;
+    uint8_t nonce[CAIRN_PEER_NONCE_BYTES];
+    int64_t sent_ms;
+    int timeout_ms;
+} submit_job;
+
+struct repl_submit {
+    replicator *r;
+    submit_job *jobs;
+    uv_timer_t tick;
+    bool tick_open, tick_running;
+    atomic_bool shutting;
+    atomic_int peer_deferred;
+    int submit_timeout_ms, forward_wait_ms;
+    raft_cmd_limits lim;
+    cairn_counter *submits[SR__COUNT];
+    cairn_counter *forwards[FR__COUNT];
+    cairn_counter *forwards_in, *commits, *apply_wait_timeouts;
+    cairn_histogram *latency;
+};
+
+/* replicator_submit.c */
+void submit_route(submit_job *j);
+void submit_job_release(submit_job *j); /* drops a hold; frees an answered job with none */
+void submit_finish(submit_job *j);      /* answered: done, freed when nothing holds it */
+void submit_answer_local(submit_job *j, cairn_err code, const char *msg, uint64_t index,
+                         submit_result result);
+void submit_committed(submit_job *j, cairn_err code, const char *msg, uint64_t index);
+/* replicator_submit_peer.c */
+/* Sends j's command to member idx (the leader). false: not sent (no connection, no memory). */
+bool submit_forward(submit_job *j, size_t idx);
+/* The RAFT_FORWARD_ACK a, sealed as the answer to req, in a new nng message (NULL: no memory).
+ * Any thread. */
+nng_msg *submit_build_ack(replicator *r, const cairn_peer_envelope *req,
+                          const cairn_peer_raft_ack *a);
+void submit_answer_peer(submit_job *j, cairn_raft_fwd_status status, cairn_err code,
+                        const char *msg, uint64_t index, const char *leader);
+
+#endif

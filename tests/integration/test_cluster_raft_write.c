@@ -1,0 +1,358 @@
+/* Persistent writes through raft, through real nodes: a persistent registration on a follower is
+ * listed at once on that follower (read-your-writes) and soon on every member; service create
+ * and update through any member; a write refused by the rules gets the standalone answer; kill -9
+ * of the leader's replicator under a bounded persistent write load loses no acknowledged write
+ * (counted on every survivor; failover time printed); with two of three replicators gone
+ * persistent writes get 503 within the bound while an ephemeral registration and a list still
+ * answer 200. Write latency through raft is printed. */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cairn_cluster.h"
+#include "cairn_http.h"
+#include "cairn_nacos.h"
+
+#define ELECT_BOUND_MS (IT_SANITIZED ? 40000 : 20000) /* generous: bounds a wait only */
+#define VISIBLE_BOUND_MS (IT_SANITIZED ? 30000 : 10000)
+#define SUBMIT_TIMEOUT_MS 3000
+#define FORWARD_WAIT_MS 2000
+
+TestSuite(cluster_raft_write, .fini = it_teardown, .timeout = 290);
+
+static const char *const sets[] = {
+    "raft.election_timeout_ms=1000", "raft.heartbeat_ms=100", "raft.bootstrap_wait_ms=1000",
+    "raft.submit_timeout_ms=3000", "raft.forward_wait_ms=2000", NULL};
+
+/* ---- who leads ----------------------------------------------------------------------------- */
+
+/* The leader node i names in its own operator/servers entry ("" when none). */
+static bool leader_seen_by(const it_cluster *c, int i, char *leader, size_t len)
+{
+    leader[0] = '\0';
+    http_resp r = http_get_addr(c->nodes[i]->gateway, "/nacos/v1/ns/operator/servers", 2000);
+    json_t *root = r.status == 200 ? json_loads(r.body, 0, NULL) : NULL;
+    size_t k;
+    json_t *s;
+    json_array_foreach(json_object_get(root, "servers"), k, s) {
+        const char *address = json_string_value(json_object_get(s, "address"));
+        const char *l = json_string_value(
+            json_object_get(json_object_get(s, "extendInfo"), "raftLeader"));
+        if (address && strcmp(address, c->ids[i]) == 0 && l && strcmp(l, "none") != 0)
+            snprintf(leader, len, "%s", l);
+    }
+    json_decref(root);
+    http_resp_free(&r);
+    return leader[0] != '\0';
+}
+
+typedef struct agree_arg {
+    const it_cluster *c;
+    unsigned nodes;
+    const char *not_leader;
+    int leader; /* index, once agreed */
+} agree_arg;
+
+static bool agree(void *arg)
+{
+    agree_arg *a = arg;
+    char first[64] = "", l[64];
+    for (int i = 0; i < a->c->count; i++) {
+        if (!(a->nodes & (1u << i)))
+            continue;
+        if (!leader_seen_by(a->c, i, l, sizeof l))
+            return false;
+        if (!first[0])
+            snprintf(first, sizeof first, "%s", l);
+        else if (strcmp(first, l) != 0)
+            return false;
+    }
+    if (a->not_leader && strcmp(first, a->not_leader) == 0)
+        return false;
+    for (int i = 0; i < a->c->count; i++)
+        if (strcmp(a->c->ids[i], first) == 0)
+            a->leader = i;
+    return true;
+}
+
+static int wait_leader(const it_cluster *c, unsigned nodes, const char *not_leader)
+{
+    agree_arg a = {.c = c, .nodes = nodes, .not_leader = not_leader, .leader = -1};
+    cr_assert(wait_until(agree, &a, ELECT_BOUND_MS), "the members agree on no raft leader");
+    cr_assert(a.leader >= 0);
+    return a.leader;
+}
+
+/* ---- writes and reads ---------------------------------------------------------------------- */
+
+/* POST a persistent instance ip:port of svc on node i; the HTTP status (0: no answer). */
+static long persist_register(const it_cluster *c, int i, const char *svc, const char *ip,
+                             int port, char *body, size_t body_len)
+{
+    char p[16];
+    snprintf(p, sizeof p, "%d", port);
+    http_resp r = nacos_call(c->nodes[i], "POST", NS "/instance",
+                             Q("serviceName", svc, "ip", ip, "port", p, "ephemeral", "false"),
+                             NULL, NULL);
+    long status = r.status;
+    if (body)
+        snprintf(body, body_len, "%s", r.body ? r.body : "");
+    http_resp_free(&r);
+    return status;
+}
+
+/* Whether node i lists ip:port in svc (its ok is false when the list itself failed). */
+static bool listed(const it_cluster *c, int i, const char *svc, const char *ip, int port,
+                   bool *ok)
+{
+    http_resp r = nacos_call(c->nodes[i], "GET", NS "/instance/list", Q("serviceName", svc),
+                             NULL, NULL);
+    bool found = false;
+    *ok = r.status == 200;
+    if (*ok) {
+        json_t *l = json_loads(r.body, 0, NULL);
+        found = l && list_find_host(l, ip, port) != NULL;
+        json_decref(l);
+    }
+    http_resp_free(&r);
+    return found;
+}
+
+typedef struct everywhere_arg {
+    const it_cluster *c;
+    unsigned nodes;
+    const char *svc, *ip;
+    const int *ports;
+    int count;
+    int missing; /* on the last look */
+} everywhere_arg;
+
+/* Every node in nodes lists every ip:ports[k] of svc. */
+static bool everywhere(void *arg)
+{
+    everywhere_arg *e = arg;
+    e->missing = 0;
+    for (int i = 0; i < e->c->count; i++) {
+        if (!(e->nodes & (1u << i)))
+            continue;
+        http_resp r = nacos_call(e->c->nodes[i], "GET", NS "/instance/list",
+                                 Q("serviceName", e->svc), NULL, NULL);
+        json_t *l = r.status == 200 ? json_loads(r.body, 0, NULL) : NULL;
+        for (int k = 0; k < e->count; k++)
+            if (!l || !list_find_host(l, e->ip, e->ports[k]))
+                e->missing++;
+        json_decref(l);
+        http_resp_free(&r);
+    }
+    return e->missing == 0;
+}
+
+static int cmp_ll(const void *a, const void *b)
+{
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return (x > y) - (x < y);
+}
+
+/* n sequential persistent registrations on node i; prints p50/p99 in ms. */
+static void measure(const it_cluster *c, int i, const char *label, int n)
+{
+    long long *ms = calloc((size_t)n, sizeof *ms);
+    cr_assert(ms);
+    char svc[64];
+    snprintf(svc, sizeof svc, "raft-latency-%s", label);
+    for (int k = 0; k < n; k++) {
+        int64_t t0 = it_now_ms();
+        char body[256];
+        long s = persist_register(c, i, svc, "127.89.0.1", 1000 + k, body, sizeof body);
+        cr_assert_eq(s, 200, "latency write %d on %s: %ld %s", k, label, s, body);
+        ms[k] = it_now_ms() - t0;
+    }
+    qsort(ms, (size_t)n, sizeof *ms, cmp_ll);
+    printf("raft write latency through the %s (%d sequential HTTP persistent registrations): "
+           "p50 %lld ms, p90 %lld ms, max %lld ms\n",
+           label, n, ms[n / 2], ms[n * 9 / 10], ms[n - 1]);
+    fflush(stdout);
+    free(ms);
+}
+
+/* A service created on one follower, refused again on the other with the standalone text,
+ * updated on the leader: read at once there and soon on every member. */
+static void services_through_any_member(const it_cluster *c, int leader, int f, int g)
+{
+    nacos_write_ok(c->nodes[f], "POST", NS "/service",
+                   Q("serviceName", "raft-svc", "protectThreshold", "0.25", "metadata", "k=v1"));
+    nacos_expect_error(c->nodes[g], "POST", NS "/service",
+                       Q("serviceName", "raft-svc", "protectThreshold", "0.5"), NULL, 400,
+                       "specified service already exists, serviceName : DEFAULT_GROUP@@raft-svc",
+                       false);
+    nacos_write_ok(c->nodes[leader], "PUT", NS "/service",
+                   Q("serviceName", "raft-svc", "protectThreshold", "0.75", "metadata", "k=v2"));
+    http_resp r = nacos_call(c->nodes[leader], "GET", NS "/service", Q("serviceName", "raft-svc"),
+                             NULL, NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    json_t *svc = json_parse_or_fail(r.body);
+    cr_assert_float_eq(jnum(svc, "protectThreshold"), 0.75, 1e-6, "%s", r.body);
+    json_decref(svc);
+    http_resp_free(&r);
+    for (int i = 0; i < 3; i++) { /* soon on every member */
+        int64_t until = it_now_ms() + VISIBLE_BOUND_MS;
+        double pt = -1;
+        while (it_now_ms() < until && pt != 0.75) {
+            http_resp s = nacos_call(c->nodes[i], "GET", NS "/service",
+                                     Q("serviceName", "raft-svc"), NULL, NULL);
+            json_t *j = s.status == 200 ? json_loads(s.body, 0, NULL) : NULL;
+            json_t *v = j ? json_object_get(j, "protectThreshold") : NULL;
+            pt = v ? json_number_value(v) : -1;
+            json_decref(j);
+            http_resp_free(&s);
+        }
+        cr_assert_float_eq(pt, 0.75, 1e-6, "node %d shows no service update", i);
+    }
+}
+
+IT_TEST(cluster_raft_write, follower_write_is_read_at_once_there_and_soon_everywhere)
+{
+    it_cluster_opts o = {.nodes = 3, .layout = IT_LAYOUT_PORTS, .wrong_secret_node = -1,
+                         .sets = sets};
+    it_cluster *c = cluster_start(&o);
+    int leader = wait_leader(c, 0x7, NULL);
+    int f = (leader + 1) % 3, g = (leader + 2) % 3;
+
+    char body[256];
+    cr_assert_eq(persist_register(c, f, "raft-ryw", "127.81.0.1", 8080, body, sizeof body), 200,
+                 "%s", body);
+    cr_assert_str_eq(body, "ok");
+    bool ok;
+    cr_assert(listed(c, f, "raft-ryw", "127.81.0.1", 8080, &ok), "the follower that acknowledged "
+              "the write does not list it at once (read-your-writes)");
+    int port = 8080;
+    everywhere_arg e = {.c = c, .nodes = 0x7, .svc = "raft-ryw", .ip = "127.81.0.1",
+                        .ports = &port, .count = 1};
+    cr_assert(wait_until(everywhere, &e, VISIBLE_BOUND_MS), "not on every member");
+    /* persistent: a deregistration through the other follower goes through raft too */
+    nacos_write_ok(c->nodes[g], "DELETE", NS "/instance",
+                   Q("serviceName", "raft-ryw", "ip", "127.81.0.1", "port", "8080", "ephemeral",
+                     "false"));
+    cr_assert(!listed(c, g, "raft-ryw", "127.81.0.1", 8080, &ok) && ok,
+              "the deregistration is not read at once where it was acknowledged");
+
+    services_through_any_member(c, leader, f, g);
+    /* ephemeral registrations are not raft's: still 200 */
+    nacos_write_ok(c->nodes[f], "POST", NS "/instance",
+                   Q("serviceName", "raft-eph", "ip", "127.81.0.2", "port", "80"));
+    measure(c, leader, "leader", IT_SANITIZED ? 20 : 60);
+    measure(c, f, "follower", IT_SANITIZED ? 20 : 60);
+    cr_assert_geq(node_metric(c->nodes[f], "replicator", "cairn_replicator_raft_forwards_total",
+                              "result=\"ok\""),
+                  1, "the follower's forwards are not counted");
+    cr_assert_geq(node_metric(c->nodes[leader], "replicator",
+                              "cairn_replicator_raft_submits_total", "result=\"ok\""),
+                  1, "the leader's submits are not counted");
+}
+
+/* ---- kill -9 the leader under load --------------------------------------------------------- */
+
+#define LOAD_MAX_WRITES 400
+#define LOAD_AFTER_KILL 40
+
+IT_TEST(cluster_raft_write, leader_kill_under_load_loses_no_acknowledged_write)
+{
+    it_cluster_opts o = {.nodes = 3, .layout = IT_LAYOUT_PORTS, .wrong_secret_node = -1,
+                         .sets = sets};
+    it_cluster *c = cluster_start(&o);
+    int leader = wait_leader(c, 0x7, NULL);
+    int f = (leader + 1) % 3;
+    int *acked = calloc(LOAD_MAX_WRITES, sizeof *acked);
+    cr_assert(acked);
+    int n_acked = 0, n_failed = 0, after_kill = 0;
+    int64_t killed_at = 0, failover_ms = -1, deadline = it_now_ms() + 120000;
+    it_node *victim = c->nodes[leader];
+    for (int k = 0; k < LOAD_MAX_WRITES && it_now_ms() < deadline && after_kill < LOAD_AFTER_KILL;
+         k++) {
+        if (k == 30) { /* kill -9 the leader's replicator, its supervisor held */
+            pid_t repl = node_role_pid(victim, "cairn-replicator");
+            cr_assert(repl > 0);
+            cr_assert_eq(kill(victim->run->pid, SIGSTOP), 0);
+            killed_at = it_now_ms();
+            cr_assert_eq(kill(repl, SIGKILL), 0);
+        }
+        char body[256];
+        long s = persist_register(c, f, "raft-load", "127.82.0.1", 20000 + k, body, sizeof body);
+        if (s == 200) {
+            acked[n_acked++] = 20000 + k;
+            if (killed_at) {
+                after_kill++;
+                if (failover_ms < 0)
+                    failover_ms = it_now_ms() - killed_at;
+            }
+        } else {
+            cr_assert(s == 503, "write %d: %ld %s (only 200 or 503 allowed)", k, s, body);
+            n_failed++;
+        }
+    }
+    printf("raft failover under a sequential persistent write load through a follower: leader "
+           "replicator kill -9 -> next acknowledged write %lld ms (election timeout 1000 ms); "
+           "%d acknowledged, %d answered 503\n",
+           (long long)failover_ms, n_acked, n_failed);
+    fflush(stdout);
+    cr_assert(failover_ms >= 0, "no write acknowledged after the leader was killed");
+    cr_assert_geq(after_kill, LOAD_AFTER_KILL, "only %d writes acknowledged after the kill",
+                  after_kill);
+    everywhere_arg e = {.c = c, .nodes = 0x7u & ~(1u << leader), .svc = "raft-load",
+                        .ip = "127.82.0.1", .ports = acked, .count = n_acked};
+    bool all = wait_until(everywhere, &e, VISIBLE_BOUND_MS);
+    kill(victim->run->pid, SIGCONT);
+    cr_assert(all, "%d acknowledged writes missing on the survivors (of %d acknowledged)",
+              e.missing, n_acked);
+    printf("raft failover: all %d acknowledged writes present on both survivors (0 lost)\n",
+           n_acked);
+    free(acked);
+}
+
+/* ---- a minority ---------------------------------------------------------------------------- */
+
+IT_TEST(cluster_raft_write, minority_refuses_persistent_writes_but_serves_the_rest)
+{
+    it_cluster_opts o = {.nodes = 3, .layout = IT_LAYOUT_PORTS, .wrong_secret_node = -1,
+                         .sets = sets};
+    it_cluster *c = cluster_start(&o);
+    int leader = wait_leader(c, 0x7, NULL);
+    int survivor = (leader + 1) % 3;
+    char body[256];
+    cr_assert_eq(persist_register(c, survivor, "raft-minority", "127.83.0.1", 1, body,
+                                  sizeof body), 200, "%s", body);
+    for (int i = 0; i < 3; i++) { /* the two others lose their replicators */
+        if (i == survivor)
+            continue;
+        pid_t repl = node_role_pid(c->nodes[i], "cairn-replicator");
+        cr_assert(repl > 0);
+        cr_assert_eq(kill(c->nodes[i]->run->pid, SIGSTOP), 0);
+        cr_assert_eq(kill(repl, SIGKILL), 0);
+    }
+    for (int k = 0; k < 3; k++) {
+        int64_t t0 = it_now_ms();
+        long s = persist_register(c, survivor, "raft-minority", "127.83.0.1", 2 + k, body,
+                                  sizeof body);
+        int64_t took = it_now_ms() - t0;
+        printf("raft minority: persistent write %d answered %ld in %lld ms: %s\n", k, s,
+               (long long)took, body);
+        fflush(stdout);
+        cr_assert_eq(s, 503, "a minority acknowledged a persistent write: %s", body);
+        cr_assert_leq(took, SUBMIT_TIMEOUT_MS + (IT_SANITIZED ? 6000 : 3000),
+                      "the 503 took %lld ms", (long long)took);
+        cr_assert(strstr(body, "raft") != NULL, "the 503 does not say why: %s", body);
+    }
+    nacos_write_ok(c->nodes[survivor], "POST", NS "/instance",
+                   Q("serviceName", "raft-minority-eph", "ip", "127.83.0.2", "port", "80"));
+    bool ok;
+    cr_assert(listed(c, survivor, "raft-minority-eph", "127.83.0.2", 80, &ok) && ok,
+              "the ephemeral registration is not listed");
+    cr_assert(listed(c, survivor, "raft-minority", "127.83.0.1", 1, &ok) && ok,
+              "the earlier persistent write is not listed");
+    for (int i = 0; i < 3; i++)
+        if (i != survivor)
+            kill(c->nodes[i]->run->pid, SIGCONT);
+}

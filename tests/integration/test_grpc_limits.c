@@ -1,0 +1,360 @@
+/* cairn-grpc's connection and stream limits over real HTTP/2: streams past
+ * grpc.max_streams_per_connection are reset with REFUSED_STREAM while the connection's other
+ * streams and later ones are served; connections past grpc.max_connections are closed as they
+ * are accepted while those admitted keep working, and a freed slot admits a new one.
+ *
+ * The stream test drives its own nghttp2 client session: it opens every stream before reading
+ * the server's SETTINGS (as a client that has not seen them yet may), with bodies held back, so
+ * the server sees more concurrent streams than it allows. */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <nghttp2/nghttp2.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "cairn_grpc_client.h"
+#include "cairn_harness.h"
+#include "cairn_nacos.h"
+#include "grpc_codec.h"
+
+TestSuite(grpc_limits, .fini = it_teardown, .timeout = 240);
+
+#define WAIT_MS 10000
+#define STREAMS 6 /* opened at once; the server allows fewer */
+#define ALLOWED 3 /* grpc.max_streams_per_connection */
+
+static void grpc_addr(const it_node *n, char *addr, size_t len)
+{
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/grpc.addr", n->run_dir);
+    cr_assert(it_read_addr_file(path, addr, len), "no %s", path);
+}
+
+/* ---- a raw client: streams held open --------------------------------------------------------- */
+
+typedef struct held {
+    int32_t id;
+    uint8_t *body; /* NULL: held back (DEFERRED) */
+    size_t len, off;
+    bool closed;
+    uint32_t error; /* RST_STREAM code (0: closed normally) */
+    grpc_reader rd;
+    char *reply_type; /* type of the Payload answered */
+} held;
+
+typedef struct raw {
+    int fd;
+    nghttp2_session *h2;
+    bool dead;
+    held s[STREAMS + 1];
+} raw;
+
+static ssize_t raw_send(nghttp2_session *h2, const uint8_t *data, size_t len, int flags,
+                        void *user)
+{
+    raw *r = user;
+    ssize_t n = send(r->fd, data, len, MSG_NOSIGNAL);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return NGHTTP2_ERR_WOULDBLOCK;
+    if (n < 0)
+        r->dead = true;
+    return n < 0 ? NGHTTP2_ERR_CALLBACK_FAILURE : n;
+}
+
+static int raw_close(nghttp2_session *h2, int32_t id, uint32_t error, void *user)
+{
+    held *h = nghttp2_session_get_stream_user_data(h2, id);
+    if (h) {
+        h->closed = true;
+        h->error = error;
+    }
+    return 0;
+}
+
+static int raw_data(nghttp2_session *h2, uint8_t flags, int32_t id, const uint8_t *data,
+                    size_t len, void *user)
+{
+    held *h = nghttp2_session_get_stream_user_data(h2, id);
+    if (!h)
+        return 0;
+    grpc_reader_feed(&h->rd, data, len);
+    const uint8_t *m;
+    size_t n;
+    grpc_payload p;
+    if (grpc_reader_next(&h->rd, &m, &n) == GRPC_READ_MESSAGE && !h->reply_type &&
+        grpc_payload_decode(m, n, &p) == 0) {
+        h->reply_type = strdup(p.type);
+        grpc_payload_free(&p);
+    }
+    return 0;
+}
+
+static ssize_t raw_body(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t length,
+                        uint32_t *flags, nghttp2_data_source *src, void *user)
+{
+    held *h = src->ptr;
+    if (!h->body)
+        return NGHTTP2_ERR_DEFERRED;
+    size_t n = h->len - h->off < length ? h->len - h->off : length;
+    memcpy(buf, h->body + h->off, n);
+    h->off += n;
+    if (h->off == h->len)
+        *flags |= NGHTTP2_DATA_FLAG_EOF;
+    return (ssize_t)n;
+}
+
+static void raw_pump(raw *r, int ms)
+{
+    int64_t until = it_now_ms() + ms;
+    do {
+        nghttp2_session_send(r->h2);
+        struct pollfd p = {r->fd, POLLIN, 0};
+        if (poll(&p, 1, 20) > 0) {
+            uint8_t buf[16384];
+            ssize_t n = recv(r->fd, buf, sizeof buf, 0);
+            if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) ||
+                (n > 0 && nghttp2_session_mem_recv(r->h2, buf, (size_t)n) < 0)) {
+                r->dead = true;
+                return;
+            }
+        }
+    } while (!r->dead && it_now_ms() < until);
+}
+
+static void raw_open(raw *r, const char *hostport)
+{
+    memset(r, 0, sizeof *r);
+    const char *colon = strrchr(hostport, ':');
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
+    char host[64];
+    snprintf(host, sizeof host, "%.*s", (int)(colon - hostport), hostport);
+    cr_assert_eq(inet_pton(AF_INET, host, &a.sin_addr), 1);
+    r->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert(r->fd >= 0 && connect(r->fd, (struct sockaddr *)&a, sizeof a) == 0);
+    fcntl(r->fd, F_SETFL, O_NONBLOCK);
+    nghttp2_session_callbacks *cb;
+    nghttp2_session_callbacks_new(&cb);
+    nghttp2_session_callbacks_set_send_callback(cb, raw_send);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cb, raw_close);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, raw_data);
+    nghttp2_session_client_new(&r->h2, cb, r);
+    nghttp2_session_callbacks_del(cb);
+    nghttp2_submit_settings(r->h2, NGHTTP2_FLAG_NONE, NULL, 0);
+}
+
+#define NV(n, v) {(uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v), NGHTTP2_NV_FLAG_NONE}
+
+/* A unary stream whose body is held back until raw_release. */
+static void raw_stream(raw *r, held *h)
+{
+    nghttp2_nv hdrs[] = {NV(":method", "POST"), NV(":scheme", "http"),
+                         NV(":path", "/Request/request"), NV(":authority", "cairn"),
+                         NV("content-type", "application/grpc"), NV("te", "trailers")};
+    grpc_reader_init(&h->rd, 1 << 20);
+    nghttp2_data_provider prd = {.source.ptr = h, .read_callback = raw_body};
+    h->id = nghttp2_submit_request(r->h2, NULL, hdrs, 6, &prd, h);
+    cr_assert(h->id > 0);
+}
+
+/* Sends a ServerCheckRequest on a held stream and ends it. */
+static void raw_release(raw *r, held *h)
+{
+    const char *json = "{\"headers\":{},\"module\":\"internal\"}";
+    cr_assert_eq(grpc_payload_encode_framed("ServerCheckRequest", json, strlen(json), &h->body,
+                                            &h->len), 0);
+    nghttp2_session_resume_data(r->h2, h->id);
+}
+
+static void raw_close_all(raw *r)
+{
+    nghttp2_session_del(r->h2);
+    close(r->fd);
+    for (size_t i = 0; i < sizeof r->s / sizeof r->s[0]; i++) {
+        free(r->s[i].body);
+        free(r->s[i].reply_type);
+        grpc_reader_free(&r->s[i].rd);
+    }
+}
+
+static int refused_count(const raw *r)
+{
+    int n = 0;
+    for (int i = 0; i < STREAMS; i++)
+        n += r->s[i].closed && r->s[i].error == NGHTTP2_REFUSED_STREAM;
+    return n;
+}
+
+/* ---- the tests ------------------------------------------------------------------------------- */
+
+IT_TEST(grpc_limits, streams_past_the_limit_are_refused_and_the_rest_served)
+{
+    it_node_opts o = {.sets = ARGS("grpc.max_streams_per_connection=3")};
+    it_node *n = node_start(&o);
+    char addr[64];
+    grpc_addr(n, addr, sizeof addr);
+    raw r;
+    raw_open(&r, addr);
+    for (int i = 0; i < STREAMS; i++)
+        raw_stream(&r, &r.s[i]);
+    nghttp2_session_send(r.h2); /* every HEADERS out before the server's SETTINGS are read */
+    int64_t until = it_now_ms() + WAIT_MS;
+    while (refused_count(&r) < STREAMS - ALLOWED && !r.dead && it_now_ms() < until)
+        raw_pump(&r, 50);
+    cr_assert_not(r.dead, "the connection lives");
+    cr_expect_eq(refused_count(&r), STREAMS - ALLOWED, "REFUSED_STREAM past the limit");
+    for (int i = 0; i < ALLOWED; i++)
+        cr_expect_not(r.s[i].closed, "stream %d (within the limit) is open", r.s[i].id);
+
+    /* the streams within the limit are served */
+    for (int i = 0; i < ALLOWED; i++)
+        raw_release(&r, &r.s[i]);
+    until = it_now_ms() + WAIT_MS;
+    while (!(r.s[0].closed && r.s[1].closed && r.s[2].closed) && !r.dead &&
+           it_now_ms() < until)
+        raw_pump(&r, 50);
+    for (int i = 0; i < ALLOWED; i++) {
+        cr_expect(r.s[i].closed && r.s[i].error == 0, "stream %d ended cleanly", r.s[i].id);
+        cr_expect_str_eq(r.s[i].reply_type ? r.s[i].reply_type : "", "ServerCheckResponse");
+    }
+    /* and, with their slots free, a new stream on the same connection is too */
+    held *late = &r.s[STREAMS];
+    raw_stream(&r, late);
+    raw_release(&r, late);
+    until = it_now_ms() + WAIT_MS;
+    while (!late->closed && !r.dead && it_now_ms() < until)
+        raw_pump(&r, 50);
+    cr_expect(late->closed && late->error == 0, "a stream after the refusals is served");
+    cr_expect_str_eq(late->reply_type ? late->reply_type : "", "ServerCheckResponse");
+    raw_close_all(&r);
+
+    /* the server serves other connections all along */
+    it_grpc *g = grpc_open_setup(addr);
+    it_grpc_reply rep;
+    grpc_call(g, "HealthCheckRequest", "{}", &rep, WAIT_MS);
+    cr_expect_str_eq(rep.type ? rep.type : "", "HealthCheckResponse");
+    grpc_reply_free(&rep);
+    grpc_close(g);
+}
+
+static void expect_serves(it_grpc *g, const char *who)
+{
+    it_grpc_reply rep;
+    grpc_call(g, "HealthCheckRequest", "{}", &rep, WAIT_MS);
+    cr_expect_str_eq(rep.type ? rep.type : "", "HealthCheckResponse", "%s", who);
+    grpc_reply_free(&rep);
+}
+
+/* A connection the server keeps: its ServerCheckRequest is answered and it stays open. */
+static it_grpc *admitted(const char *addr)
+{
+    it_grpc *g = grpc_open(addr);
+    if (!g)
+        return NULL;
+    it_grpc_reply rep;
+    grpc_call(g, "ServerCheckRequest", "{\"headers\":{},\"module\":\"internal\"}", &rep, 2000);
+    bool ok = rep.type && strcmp(rep.type, "ServerCheckResponse") == 0 && grpc_alive(g);
+    grpc_reply_free(&rep);
+    if (!ok) {
+        grpc_close(g);
+        return NULL;
+    }
+    return g;
+}
+
+IT_TEST(grpc_limits, connections_past_the_limit_are_closed_and_the_rest_served)
+{
+    it_node_opts o = {.sets = ARGS("grpc.max_connections=3")};
+    it_node *n = node_start(&o);
+    char addr[64];
+    grpc_addr(n, addr, sizeof addr);
+    it_grpc *held_conns[3];
+    for (int i = 0; i < 3; i++)
+        held_conns[i] = grpc_open_setup(addr);
+
+    /* the fourth is closed as it is accepted: it never gets an answer */
+    it_grpc *extra = grpc_open(addr);
+    cr_assert(extra, "the TCP connection is accepted");
+    int64_t until = it_now_ms() + WAIT_MS;
+    while (grpc_alive(extra) && it_now_ms() < until)
+        grpc_pump(extra, 50);
+    cr_expect_not(grpc_alive(extra), "the connection past grpc.max_connections is closed");
+    grpc_close(extra);
+    cr_expect_geq(node_metric(n, "grpc", "cairn_grpc_connections_total", "refused"), 1);
+
+    /* those admitted are served */
+    for (int i = 0; i < 3; i++)
+        expect_serves(held_conns[i], "an admitted connection");
+
+    /* a freed slot admits a new connection once the server has seen the close */
+    grpc_close(held_conns[0]);
+    it_grpc *again = NULL;
+    until = it_now_ms() + WAIT_MS;
+    while (!again && it_now_ms() < until)
+        again = admitted(addr);
+    cr_assert(again, "a connection is admitted after one closed (ServerCheckRequest answered)");
+    for (int i = 1; i < 3; i++)
+        expect_serves(held_conns[i], "an admitted connection");
+    grpc_close(again);
+    grpc_close(held_conns[1]);
+    grpc_close(held_conns[2]);
+}
+
+/* A subscriber that stops reading its socket: pushes back up behind HTTP/2 flow control, and once
+ * its output has waited grpc.push_ack_timeout_ms x 60 (here 600 ms) the connection is closed;
+ * other clients are served all along. */
+IT_TEST(grpc_limits, a_client_that_stops_reading_is_closed)
+{
+    it_node_opts o = {.sets = ARGS("grpc.push_ack_timeout_ms=10", "grpc.push_retry_delay_ms=50",
+                                   "grpc.push_merge_window_ms=0", "grpc.detect_idle_ms=600000")};
+    it_node *n = node_start(&o);
+    char addr[64];
+    grpc_addr(n, addr, sizeof addr);
+    it_grpc *slow = grpc_open_setup(addr);
+    it_grpc_reply rep;
+    grpc_call(slow, "SubscribeServiceRequest",
+              grpc_naming_body("public", "wide", "\"subscribe\":true,\"clusters\":\"\""), &rep,
+              WAIT_MS);
+    cr_assert_str_eq(rep.type ? rep.type : "", "SubscribeServiceResponse");
+    grpc_reply_free(&rep);
+    /* from here on nothing reads slow's socket */
+
+    /* one ServiceInfo of about 100 KB: more than the client's 64 KiB flow-control window */
+    static char body[160 * 1024];
+    size_t off = (size_t)snprintf(body, sizeof body,
+                                  "{\"headers\":{},\"namespace\":\"public\",\"serviceName\":"
+                                  "\"wide\",\"groupName\":\"DEFAULT_GROUP\",\"module\":\"naming\","
+                                  "\"type\":\"batchRegisterInstance\",\"instances\":[");
+    char pad[401];
+    memset(pad, 'm', 400);
+    pad[400] = 0;
+    for (int i = 0; i < 200; i++)
+        off += (size_t)snprintf(body + off, sizeof body - off,
+                                "%s{\"ip\":\"127.0.0.1\",\"port\":%d,\"weight\":1.0,"
+                                "\"healthy\":true,\"enabled\":true,\"ephemeral\":true,"
+                                "\"metadata\":{\"pad\":\"%s\"}}",
+                                i ? "," : "", 1000 + i, pad);
+    snprintf(body + off, sizeof body - off, "]}");
+    it_grpc *pub = grpc_open_setup(addr);
+    grpc_call(pub, "BatchInstanceRequest", body, &rep, WAIT_MS);
+    cr_assert_str_eq(rep.type ? rep.type : "", "BatchInstanceResponse", "%s",
+                     rep.json ? rep.json : "");
+    grpc_reply_free(&rep);
+
+    double closed = node_wait_metric(n, "grpc", "cairn_grpc_connections_closed_total", "blocked",
+                                     1, WAIT_MS);
+    cr_expect_geq(closed, 1, "the connection whose output waited is closed as blocked");
+    expect_serves(pub, "another client");
+    int64_t until = it_now_ms() + WAIT_MS; /* the slow client finds its connection closed */
+    while (grpc_alive(slow) && it_now_ms() < until)
+        grpc_pump(slow, 50);
+    cr_expect_not(grpc_alive(slow));
+    grpc_close(slow);
+    grpc_close(pub);
+}

@@ -1,0 +1,180 @@
+/* Connection-owned instances in the registry: INSTANCE_SET_OWNED replaces an owner's share of a
+ * service, OWNER_DROP removes an owner's (or a prefix's) instances in one write with one change
+ * event per service, v1 writes and owned instances side by side. Real LMDB store, requests
+ * through the msgpack encoding (test_registry_fixture.h). */
+#include "test_registry_fixture.h"
+
+#define SVC "DEFAULT_GROUP@@demo"
+#define SVC2 "DEFAULT_GROUP@@other"
+
+static fixture fx;
+
+static void setup(void)
+{
+    fx_open(&fx, 512, 20000);
+}
+
+static void teardown(void)
+{
+    fx_close(&fx);
+}
+
+TestSuite(registry_owners, .init = setup, .fini = teardown);
+
+static void owned(cairn_instance *in, const char *ip, int32_t port, const char *cluster)
+{
+    cairn_instance_init(in);
+    in->ip = strdup(ip);
+    in->port = port;
+    in->cluster = cluster ? strdup(cluster) : NULL;
+}
+
+/* SET_OWNED of the given ip:port list (port 0 ends it) in cluster c1; returns the reply code. */
+static cairn_err set_owned(const char *svc, const char *owner, const char *const *ips,
+                           const int *ports)
+{
+    cairn_instance in[8];
+    uint32_t n = 0;
+    for (; ips && ips[n]; n++)
+        owned(&in[n], ips[n], ports[n], n % 2 ? "c2" : NULL);
+    cairn_request r;
+    cairn_status st;
+    cr_assert_eq(cairn_request_instance_set_owned(&r, "public", svc, owner, in, n, &st),
+                 CAIRN_OK, "%s", st.message);
+    return fx_do(&fx, &r, NULL, NULL, 0);
+}
+
+static uint32_t drop(const char *owner, cairn_owner_mode mode)
+{
+    cairn_request r;
+    cairn_status st;
+    cr_assert_eq(cairn_request_owner_drop(&r, owner, mode, &st), CAIRN_OK);
+    cairn_reply rep;
+    fx_call(&fx, &r, &rep);
+    cairn_request_free(&r);
+    cr_assert_eq(rep.code, CAIRN_OK, "%s", rep.message ? rep.message : "");
+    uint32_t total = rep.total;
+    cairn_reply_free(&rep);
+    return total;
+}
+
+static uint32_t count_of(const char *svc, const char *owner)
+{
+    cairn_reply rep;
+    fx_snapshot(&fx, svc, &rep);
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < rep.snapshot.instance_count; i++) {
+        const char *o = rep.snapshot.instances[i].owner;
+        if (!owner ? !o || !*o : o && strcmp(o, owner) == 0)
+            n++;
+    }
+    cairn_reply_free(&rep);
+    return n;
+}
+
+Test(registry_owners, set_owned_replaces_the_owners_share)
+{
+    cr_assert_eq(set_owned(SVC, "grpc/n1/1/a", (const char *[]){"127.0.0.1", NULL},
+                           (int[]){80}), CAIRN_OK);
+    cr_assert_eq(set_owned(SVC, "grpc/n1/1/b", (const char *[]){"127.0.0.2", "127.0.0.3", NULL},
+                           (int[]){80, 81}), CAIRN_OK);
+    fx_register(&fx, SVC, "127.0.0.9", 90, true); /* a v1 instance beside them */
+    cr_expect_eq(count_of(SVC, "grpc/n1/1/a"), 1);
+    cr_expect_eq(count_of(SVC, "grpc/n1/1/b"), 2);
+    cr_expect_eq(count_of(SVC, NULL), 1);
+
+    /* A register replaces a: its old instance goes. */
+    cr_assert_eq(set_owned(SVC, "grpc/n1/1/a", (const char *[]){"127.0.0.4", NULL},
+                           (int[]){80}), CAIRN_OK);
+    cairn_reply rep;
+    fx_snapshot(&fx, SVC, &rep);
+    cr_expect_eq(rep.snapshot.instance_count, 4);
+    for (uint32_t i = 0; i < rep.snapshot.instance_count; i++) {
+        const cairn_instance *in = &rep.snapshot.instances[i];
+        cr_expect_str_neq(in->ip, "127.0.0.1");
+        cr_expect(in->ephemeral);
+        cr_expect(in->instance_id && *in->instance_id, "every instance has an id");
+        if (strcmp(in->ip, "127.0.0.4") == 0) {
+            cr_expect_str_eq(in->cluster, "DEFAULT", "a blank cluster is DEFAULT");
+            cr_expect_str_eq(in->instance_id, "127.0.0.4#80#DEFAULT#" SVC);
+        }
+    }
+    cairn_reply_free(&rep);
+
+    /* An empty list deregisters; again: still ok, nothing changes. */
+    cr_assert_eq(set_owned(SVC, "grpc/n1/1/b", NULL, NULL), CAIRN_OK);
+    cr_expect_eq(count_of(SVC, "grpc/n1/1/b"), 0);
+    size_t events = fx_event_count(&fx);
+    cr_assert_eq(set_owned(SVC, "grpc/n1/1/b", NULL, NULL), CAIRN_OK);
+    cr_assert_eq(set_owned("DEFAULT_GROUP@@missing", "grpc/n1/1/b", NULL, NULL), CAIRN_OK);
+    cr_expect_eq(fx_event_count(&fx), events, "a deregister that removes nothing is no change");
+}
+
+Test(registry_owners, v1_delete_leaves_an_owned_instance)
+{
+    cr_assert_eq(set_owned(SVC, "grpc/n1/1/a", (const char *[]){"127.0.0.1", NULL},
+                           (int[]){80}), CAIRN_OK);
+    cairn_request r;
+    cairn_status st;
+    cr_assert_eq(cairn_request_instance_remove(&r, "public", SVC, "127.0.0.1", 80, "DEFAULT",
+                                               true, &st), CAIRN_OK);
+    cr_assert_eq(fx_do(&fx, &r, NULL, NULL, 0), CAIRN_OK, "answered ok");
+    cr_expect_eq(count_of(SVC, "grpc/n1/1/a"), 1, "and the connection still owns it");
+    /* A v1 register of the same ip:port:cluster takes it over (last writer owns it). */
+    fx_register(&fx, SVC, "127.0.0.1", 80, true);
+    cr_expect_eq(count_of(SVC, "grpc/n1/1/a"), 0);
+    cr_expect_eq(count_of(SVC, NULL), 1);
+    cr_expect_eq(drop("grpc/n1/1/a", CAIRN_OWNER_EXACT), 0, "the v1 instance is not a's");
+    cr_expect_eq(count_of(SVC, NULL), 1);
+}
+
+Test(registry_owners, drop_removes_every_service_with_one_event_each)
+{
+    cr_assert_eq(set_owned(SVC, "grpc/n1/1/a", (const char *[]){"127.0.0.1", "127.0.0.2", NULL},
+                           (int[]){80, 80}), CAIRN_OK);
+    cr_assert_eq(set_owned(SVC2, "grpc/n1/1/a", (const char *[]){"127.0.0.1", NULL},
+                           (int[]){80}), CAIRN_OK);
+    cr_assert_eq(set_owned(SVC2, "grpc/n1/2/b", (const char *[]){"127.0.0.5", NULL},
+                           (int[]){80}), CAIRN_OK);
+    cr_assert_eq(set_owned(SVC2, "grpc/n2/1/c", (const char *[]){"127.0.0.6", NULL},
+                           (int[]){80}), CAIRN_OK);
+    fx_register(&fx, SVC, "127.0.0.9", 90, true);
+    size_t before = fx_event_count(&fx);
+
+    cr_expect_eq(drop("grpc/n1/1/a", CAIRN_OWNER_EXACT), 3);
+    cr_assert_eq(fx_event_count(&fx), before + 2, "one event per service");
+    pthread_mutex_lock(&fx.ev_mu);
+    const cairn_change_event *e1 = &fx.events[before], *e2 = &fx.events[before + 1];
+    cr_expect(strcmp(e1->service, e2->service) != 0);
+    cr_expect_lt(e1->revision, e2->revision);
+    cr_expect_eq(e2->prev_revision, e1->revision, "the chain holds");
+    cr_expect_eq(e1->kind, CAIRN_CHANGE_INSTANCES);
+    pthread_mutex_unlock(&fx.ev_mu);
+    cr_expect_eq(count_of(SVC, NULL), 1, "the v1 instance stays");
+    cr_expect_eq(count_of(SVC2, "grpc/n1/2/b"), 1);
+
+    /* A prefix drops every incarnation of node n1, not n2. */
+    cr_expect_eq(drop("grpc/n1/", CAIRN_OWNER_PREFIX), 1);
+    cr_expect_eq(count_of(SVC2, "grpc/n1/2/b"), 0);
+    cr_expect_eq(count_of(SVC2, "grpc/n2/1/c"), 1);
+    cr_expect_eq(drop("grpc/n1/", CAIRN_OWNER_PREFIX), 0, "nothing left: ok, nothing changes");
+}
+
+Test(registry_owners, set_owned_refuses_bad_instances_whole)
+{
+    cr_assert_eq(set_owned(SVC, "grpc/n1/1/a", (const char *[]){"127.0.0.1", NULL},
+                           (int[]){80}), CAIRN_OK);
+    cairn_instance in[2];
+    owned(&in[0], "127.0.0.2", 80, NULL);
+    owned(&in[1], "127.0.0.3", 80, "bad.cluster");
+    cairn_request r;
+    cairn_status st;
+    cr_assert_eq(cairn_request_instance_set_owned(&r, "public", SVC, "grpc/n1/1/a", in, 2, &st),
+                 CAIRN_OK);
+    cr_expect_neq(fx_do(&fx, &r, NULL, NULL, 0), CAIRN_OK);
+    cairn_reply rep;
+    fx_snapshot(&fx, SVC, &rep);
+    cr_expect_eq(rep.snapshot.instance_count, 1, "nothing of a refused batch is applied");
+    cr_expect_str_eq(rep.snapshot.instances[0].ip, "127.0.0.1");
+    cairn_reply_free(&rep);
+}
