@@ -2,6 +2,7 @@
 #include "cairn_cluster.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <netinet/in.h>
@@ -14,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cairn_cluster_config.h"
 #include "cairn_http.h"
 #include "cairn_java_hash.h"
 #include "cairn_nacos.h"
@@ -34,19 +36,71 @@ static bool port_free(const char *host, int port)
     return ok;
 }
 
-/* A port in 20000..27999 (below the kernel's ephemeral range, so port-0 listeners never take
- * it) free on every host given, with +1001 free too when `peer_too`. */
-static int pick_port(const char *const *hosts, int host_count, bool peer_too)
+/* Claims port for this test process across every test process of the machine: a file named by
+ * the port under PORT_CLAIM_DIR, created exclusively, holding the claimer's pid. A free port is
+ * not enough: Criterion runs two tests at once and a cluster that restarts its nodes leaves its
+ * ports free for a moment, so another test could pick them then. A claim whose process is gone
+ * is taken over. Claims last as long as the test process. */
+#define PORT_CLAIM_DIR "/tmp/cairn-it-ports"
+static bool claim_port(int port)
+{
+    mkdir(PORT_CLAIM_DIR, 0777); /* shared by every user's test runs; the claims are files */
+    char path[64], pid[24];
+    snprintf(path, sizeof path, PORT_CLAIM_DIR "/%d", port);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd >= 0) {
+            int len = snprintf(pid, sizeof pid, "%d", (int)getpid());
+            bool ok = write(fd, pid, (size_t)len) == len;
+            close(fd);
+            return ok;
+        }
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue; /* released meanwhile */
+        ssize_t n = read(fd, pid, sizeof pid - 1);
+        close(fd);
+        pid[n > 0 ? n : 0] = '\0';
+        int holder = atoi(pid);
+        if (holder == (int)getpid())
+            return false; /* this process's own cluster holds it */
+        if (n > 0 && holder > 0 && (kill(holder, 0) == 0 || errno != ESRCH))
+            return false;
+        unlink(path); /* a claim left by a process that has exited */
+    }
+    return false;
+}
+
+/* Claims the gateway port and, for a cluster on several hosts, the derived peer and Raft ports
+ * (cairn_cluster_config.h); false after releasing nothing (a partial claim is harmless: its
+ * ports are skipped until this process exits). */
+static bool claim_ports(int port, bool derived_too)
+{
+    if (!claim_port(port))
+        return false;
+    return !derived_too || (claim_port(port + CAIRN_CLUSTER_PEER_PORT_OFFSET) &&
+                            claim_port(port + CAIRN_CLUSTER_RAFT_PORT_OFFSET));
+}
+
+/* A port in 21000..28999 (below the kernel's ephemeral range, so port-0 listeners never take
+ * it) free on every host given and claimed for this process, with the derived peer and Raft
+ * ports free and claimed too when `derived_too`. */
+static int pick_port(const char *const *hosts, int host_count, bool derived_too)
 {
     static unsigned seed;
-    if (!seed)
-        seed = (unsigned)time(NULL) ^ (unsigned)getpid();
+    if (!seed) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        seed = (unsigned)ts.tv_nsec ^ ((unsigned)getpid() << 16) ^ (unsigned)ts.tv_sec;
+    }
     for (int t = 0; t < PORT_TRIES; t++) {
-        int port = 20000 + (int)(rand_r(&seed) % 8000);
+        int port = 21000 + (int)(rand_r(&seed) % 8000);
         bool ok = true;
         for (int h = 0; h < host_count && ok; h++)
-            ok = port_free(hosts[h], port) && (!peer_too || port_free(hosts[h], port + 1001));
-        if (ok)
+            ok = port_free(hosts[h], port) &&
+                 (!derived_too || (port_free(hosts[h], port + CAIRN_CLUSTER_PEER_PORT_OFFSET) &&
+                                   port_free(hosts[h], port + CAIRN_CLUSTER_RAFT_PORT_OFFSET)));
+        if (ok && claim_ports(port, derived_too))
             return port;
     }
     cr_assert_fail("no free port found in %d tries", PORT_TRIES);
