@@ -26,7 +26,7 @@ async function freePortPair() {
     s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
   });
   for (let i = 0; i < 200; i++) {
-    const p = 20000 + Math.floor(Math.random() * 20000);
+    const p = 20000 + Math.floor(Math.random() * 11000); // below the ephemeral range (32768)
     if (await free(p) && await free(p + 1000)) return p;
   }
   throw new Error('no free port pair');
