@@ -158,6 +158,10 @@ struct grpc_server {
     grpc_conn *graveyard;   /* freed connections, released by grpc_conn_bury */
     uint32_t open_conns;
     uint64_t next_serial;
+    int spare_fd;           /* /dev/null, given up to accept and close one connection when the
+                             * descriptor limit is reached (-1: none) */
+    int64_t fd_limit_warned_ms; /* when the last "descriptor limit" warning was logged */
+    uint64_t fd_limit_refused;  /* connections refused that way since that warning */
     cairn_hashmap *watches; /* ns 00 svc → grpc_watch* */
     int64_t last_ref_time;  /* high-water mark of lastRefTime */
     bool any_owned;         /* a connection sent instances: drop them at shutdown */

@@ -2,6 +2,7 @@
  * OWNER_DROP that follows a close (grpc.h). Loop thread only. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -108,6 +109,34 @@ static void accept_one(grpc_server *s, int fd, const struct sockaddr_storage *pe
     grpc_conn_flush(c);
 }
 
+/* At the descriptor limit (EMFILE/ENFILE) the pending connection cannot be accepted, and the
+ * level-triggered listener would wake the loop again at once, for ever. The spare descriptor is
+ * given up to accept that connection and close it (the client sees its connection closed, as
+ * past grpc.max_connections, and may try another node), then taken back. One warning per 10 s.
+ * false when even that failed: the caller stops for this round. */
+static bool refuse_at_fd_limit(grpc_server *s)
+{
+    if (s->spare_fd < 0)
+        return false;
+    close(s->spare_fd);
+    int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd >= 0) {
+        close(fd);
+        cairn_counter_inc(s->metrics.refused);
+        s->fd_limit_refused++;
+    }
+    s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int64_t now = grpc_now_ms();
+    if (s->fd_limit_refused && now - s->fd_limit_warned_ms >= 10000) {
+        log_warn("descriptor limit reached: %llu connection(s) refused at accept since the last "
+                 "warning (raise the hard RLIMIT_NOFILE or lower grpc.max_connections)",
+                 (unsigned long long)s->fd_limit_refused);
+        s->fd_limit_warned_ms = now;
+        s->fd_limit_refused = 0;
+    }
+    return fd >= 0 && s->spare_fd >= 0;
+}
+
 void grpc_conn_accept_all(grpc_server *s)
 {
     for (int i = 0; i < 256; i++) {
@@ -115,6 +144,11 @@ void grpc_conn_accept_all(grpc_server *s)
         socklen_t len = sizeof peer;
         int fd = accept4(s->listen_fd, (struct sockaddr *)&peer, &len,
                          SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
+            if (!refuse_at_fd_limit(s))
+                return;
+            continue;
+        }
         if (fd < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
                 errno != ECONNABORTED)

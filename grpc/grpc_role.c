@@ -182,6 +182,7 @@ int grpc_server_open(grpc_server *s, cairn_role *role)
     memset(s, 0, sizeof *s);
     s->role = role;
     s->ep = s->listen_fd = s->calls_fd = s->events_fd = -1;
+    s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     pthread_mutex_init(&s->done_mu, NULL);
     pusher_timers_init(&s->timers);
     cairn_follow_init(&s->follow);
@@ -329,6 +330,8 @@ void grpc_server_close(grpc_server *s)
     cairn_sub_close(&s->events);
     if (s->listen_fd >= 0)
         close(s->listen_fd);
+    if (s->spare_fd >= 0)
+        close(s->spare_fd);
     if (s->calls_fd >= 0)
         close(s->calls_fd);
     if (s->ep >= 0)

@@ -8,6 +8,7 @@
  * the server sees more concurrent streams than it allows. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <nghttp2/nghttp2.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -304,6 +306,78 @@ IT_TEST(grpc_limits, connections_past_the_limit_are_closed_and_the_rest_served)
     grpc_close(again);
     grpc_close(held_conns[1]);
     grpc_close(held_conns[2]);
+}
+
+/* Open descriptors of process pid. */
+static int open_fds(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(path);
+    cr_assert(d, "cannot read %s", path);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+/* At the descriptor limit (RLIMIT_NOFILE of cairn-grpc lowered under it, below what
+ * grpc.max_connections allows), connections the role cannot accept are closed at once, as past
+ * grpc.max_connections, instead of waiting in the backlog while the loop wakes for them again
+ * and again; those admitted are served, and a freed descriptor admits a new connection. */
+IT_TEST(grpc_limits, connections_past_the_descriptor_limit_are_closed_and_the_rest_served)
+{
+    it_node *n = node_start(NULL);
+    char addr[64];
+    grpc_addr(n, addr, sizeof addr);
+    pid_t pid = node_role_pid(n, "cairn-grpc");
+    cr_assert(pid > 0, "cairn-grpc runs");
+    it_grpc *held_conns[2];
+    for (int i = 0; i < 2; i++)
+        held_conns[i] = grpc_open_setup(addr);
+    struct rlimit before, low;
+    cr_assert_eq(prlimit(pid, RLIMIT_NOFILE, NULL, &before), 0, "%s", strerror(errno));
+    rlim_t limit = (rlim_t)open_fds(pid) + 8; /* fd numbers stay below it: a few to spare */
+    low = (struct rlimit){limit, before.rlim_max}; /* the soft limit: it can be raised back */
+    cr_assert_eq(prlimit(pid, RLIMIT_NOFILE, &low, NULL), 0, "%s", strerror(errno));
+
+    enum { EXTRA = 24 };
+    it_grpc *extra[EXTRA];
+    for (int i = 0; i < EXTRA; i++) {
+        extra[i] = grpc_open(addr);
+        cr_assert(extra[i], "the kernel completes the TCP connection");
+    }
+    int closed = 0;
+    int64_t until = it_now_ms() + WAIT_MS;
+    while (closed < EXTRA - 8 && it_now_ms() < until) {
+        closed = 0;
+        for (int i = 0; i < EXTRA; i++) {
+            grpc_pump(extra[i], 5);
+            closed += !grpc_alive(extra[i]);
+        }
+    }
+    cr_expect_geq(closed, EXTRA - 8, "%d of %d connections past the descriptor limit closed",
+                  closed, EXTRA);
+    for (int i = 0; i < 2; i++)
+        expect_serves(held_conns[i], "a connection admitted before the limit");
+    for (int i = 0; i < EXTRA; i++)
+        grpc_close(extra[i]);
+
+    /* descriptors freed: a new connection is admitted and served */
+    it_grpc *again = NULL;
+    until = it_now_ms() + WAIT_MS;
+    while (!again && it_now_ms() < until)
+        again = admitted(addr);
+    cr_assert(again, "a connection is admitted once descriptors are free again");
+    grpc_close(again);
+    cr_expect_eq(node_role_pid(n, "cairn-grpc"), pid, "cairn-grpc kept running");
+    /* the admin listener needs a descriptor too */
+    cr_assert_eq(prlimit(pid, RLIMIT_NOFILE, &before, NULL), 0, "%s", strerror(errno));
+    cr_expect_geq(node_metric(n, "grpc", "cairn_grpc_connections_total", "refused"),
+                  EXTRA - 8);
+    grpc_close(held_conns[0]);
+    grpc_close(held_conns[1]);
 }
 
 /* A subscriber that stops reading its socket: pushes back up behind HTTP/2 flow control, and once
