@@ -120,6 +120,29 @@ static int hosts_of(const it_node *n, const char *service, const char *ns)
     return count;
 }
 
+/* The type of the DEFAULT cluster's checker of service (read as root), or "" when it has none. */
+static const char *checker_type(const it_node *n, const char *service)
+{
+    static char type[16];
+    type[0] = '\0';
+    http_resp r = call(n, "GET", NS "/service",
+                       Q("serviceName", service, "username", "root", "password", "root-pw"));
+    cr_assert_eq(r.status, 200, "GET service %s: %ld %s", service, r.status, r.body);
+    json_t *j = json_parse_or_fail(r.body);
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(j, "clusters"), i, c)
+    {
+        const char *t = json_string_value(json_object_get(json_object_get(c, "healthChecker"),
+                                                          "type"));
+        if (strcmp(json_string_value(json_object_get(c, "name")), "DEFAULT") == 0 && t)
+            snprintf(type, sizeof type, "%s", t);
+    }
+    json_decref(j);
+    http_resp_free(&r);
+    return type;
+}
+
 IT_TEST(auth, off_by_default_everything_works_as_before)
 {
     it_node *n = node_start(NULL);
@@ -265,10 +288,17 @@ IT_TEST(auth, permissions_by_role_and_namespace)
              "app-pw"),
            403, "authorization failed!");
     expect(n, "DELETE", NS "/service", w, 403, "authorization failed!");
+    /* Only an admin sets a cluster's checker: an HTTP checker from a writer changes nothing. */
+    const char *http_checker = "{\"type\":\"HTTP\",\"path\":\"/probe\"}";
     expect(n, "PUT", NS "/cluster",
-           Q("serviceName", "s4", "clusterName", "DEFAULT", "username", "app", "password",
-             "app-pw"),
+           Q("serviceName", "s4", "clusterName", "DEFAULT", "healthChecker", http_checker,
+             "username", "app", "password", "app-pw"),
            403, "authorization failed!");
+    cr_expect_str_eq(checker_type(n, "s4"), "TCP", "a writer's checker was stored");
+    nacos_write_ok(n, "PUT", NS "/cluster",
+                   Q("serviceName", "s4", "clusterName", "DEFAULT", "healthChecker",
+                     http_checker, "username", "root", "password", "root-pw"));
+    cr_expect_str_eq(checker_type(n, "s4"), "HTTP", "the admin's checker was not stored");
     expect(n, "PUT", NS "/health/instance",
            Q("serviceName", "s4", "ip", "127.0.0.1", "port", "1", "healthy", "false", "username",
              "app", "password", "app-pw"),
