@@ -1,7 +1,7 @@
 /* Authentication and authorisation (auth.enabled): off by default; when on, every call needs a
  * user with the permission, refusals are 403 with Nacos' texts and change nothing, tokens from
- * the login endpoint work until they expire, `cairn user` edits reach a running node, and a node
- * without a token secret does not start. */
+ * the login endpoint work until they expire, `cairn user` edits (add, passwd, del) reach a
+ * running node, and a node without a token secret does not start. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -319,27 +319,37 @@ IT_TEST(auth, permissions_by_role_and_namespace)
 typedef struct login_state {
     const it_node *n;
     long want;
+    const char *password; /* NULL: late-pw */
 } login_state;
 
 static bool login_answers(void *arg)
 {
     login_state *s = arg;
-    http_resp r = call(s->n, "POST", LOGIN, Q("username", "late", "password", "late-pw"));
+    http_resp r = call(s->n, "POST", LOGIN,
+                       Q("username", "late", "password", s->password ? s->password : "late-pw"));
     bool ok = r.status == s->want;
     http_resp_free(&r);
     return ok;
 }
 
-IT_TEST(auth, cairn_user_add_and_del_reach_a_running_node)
+IT_TEST(auth, cairn_user_add_passwd_and_del_reach_a_running_node)
 {
     auth_files f;
     it_node *n = auth_node(&f, NULL);
-    login_state s = {n, 403};
+    login_state s = {.n = n, .want = 403};
     cr_expect(login_answers(&s), "an unknown user logged in");
     cr_assert_eq(user_cmd(&f, "add", "late", "late-pw", "read:*"), 0, "%s", user_err);
     cr_expect_neq(user_cmd(&f, "add", "late", "other", NULL), 0, "added twice");
     s.want = 200;
     cr_expect(wait_until(login_answers, &s, 10000), "the added user cannot log in");
+    /* passwd: the old password stops working, the new one works. */
+    cr_assert_eq(user_cmd(&f, "passwd", "late", "late-pw2", NULL), 0, "%s", user_err);
+    s.want = 403;
+    cr_expect(wait_until(login_answers, &s, 10000), "the old password still logs in");
+    login_state changed = {.n = n, .want = 200, .password = "late-pw2"};
+    cr_expect(wait_until(login_answers, &changed, 10000), "the new password does not log in");
+    cr_expect_neq(user_cmd(&f, "passwd", "nobody", "pw", NULL), 0, "passwd of an unknown user");
+    s.password = "late-pw2";
     cr_assert_eq(user_cmd(&f, "del", "late", NULL, NULL), 0, "%s", user_err);
     s.want = 403;
     cr_expect(wait_until(login_answers, &s, 10000), "the deleted user still logs in");
