@@ -1,6 +1,6 @@
 /* Authentication and authorisation (auth.enabled): off by default; when on, every call needs a
  * user with the permission, refusals are 403 with Nacos' texts and change nothing, tokens from
- * the login endpoint work until they expire, `cairn user` edits (add, passwd, del) reach a
+ * the login endpoint work until they expire, `cairn user` edits (add, passwd, roles, del) reach a
  * running node, and a node without a token secret does not start. */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -332,7 +332,19 @@ static bool login_answers(void *arg)
     return ok;
 }
 
-IT_TEST(auth, cairn_user_add_passwd_and_del_reach_a_running_node)
+/* Whether late (password late-pw2) registers an instance in public with the answer want. */
+static bool late_registers(void *arg)
+{
+    login_state *s = arg;
+    http_resp r = call(s->n, "POST", NS "/instance",
+                       Q("serviceName", "late-svc", "ip", "127.0.0.9", "port", "1", "username",
+                         "late", "password", "late-pw2"));
+    bool ok = r.status == s->want;
+    http_resp_free(&r);
+    return ok;
+}
+
+IT_TEST(auth, cairn_user_edits_reach_a_running_node)
 {
     auth_files f;
     it_node *n = auth_node(&f, NULL);
@@ -350,6 +362,21 @@ IT_TEST(auth, cairn_user_add_passwd_and_del_reach_a_running_node)
     cr_expect(wait_until(login_answers, &changed, 10000), "the new password does not log in");
     cr_expect_neq(user_cmd(&f, "passwd", "nobody", "pw", NULL), 0, "passwd of an unknown user");
     s.password = "late-pw2";
+    /* roles: read:* does not register; write:public does. */
+    login_state reg = {.n = n, .want = 403};
+    cr_expect(late_registers(&reg), "read:* registered an instance");
+    cr_assert_eq(user_cmd(&f, "roles", "late", NULL, "write:public"), 0, "%s", user_err);
+    reg.want = 200;
+    cr_expect(wait_until(late_registers, &reg, 10000), "write:public does not register");
+    /* list: names and roles, no hashes. */
+    char *out = NULL, *err = NULL;
+    cr_expect_eq(it_run(ARGS(bin("cairn"), "user", "list", "--set", f.users_set), 60000, &out,
+                        &err),
+                 0, "%s", err ? err : "");
+    cr_expect(out && strstr(out, "late\twrite:public\n") && strstr(out, "root\tadmin\n"),
+              "cairn user list: %s", out ? out : "");
+    cr_expect(out && !strstr(out, "argon2"), "cairn user list shows hashes: %s", out);
+    free(out), free(err);
     cr_assert_eq(user_cmd(&f, "del", "late", NULL, NULL), 0, "%s", user_err);
     s.want = 403;
     cr_expect(wait_until(login_answers, &s, 10000), "the deleted user still logs in");
