@@ -67,14 +67,19 @@ bench:
 # `make soak`: the kill -9 soak of tests/integration/test_soak.c at length (`make test` runs 10
 # kills): SOAK_KILLS kills within SOAK_SECONDS, SOAK_CONNECTIONS keep-alive connections of load;
 # SOAK_SEED (printed by every run) replays a run's kill order and choices. SANITIZE=1 works too.
+# Then tests/integration/test_cluster_soak.c: CLUSTER_SOAK_KILLS whole-node kills of a
+# three-node cluster (`make test` runs 3; at most 16).
 SOAK_KILLS ?= 100
 SOAK_SECONDS ?= 1800
 SOAK_CONNECTIONS ?=
 SOAK_SEED ?=
+CLUSTER_SOAK_KILLS ?= 16
 .PHONY: soak
 soak: build-tests
 	SOAK_KILLS=$(SOAK_KILLS) SOAK_SECONDS=$(SOAK_SECONDS) SOAK_CONNECTIONS=$(SOAK_CONNECTIONS) \
 	SOAK_SEED=$(SOAK_SEED) $(BUILD_DIR)/bin/integration_test_soak --verbose
+	CLUSTER_SOAK_KILLS=$(CLUSTER_SOAK_KILLS) SOAK_SEED=$(SOAK_SEED) \
+	$(BUILD_DIR)/bin/integration_test_cluster_soak --verbose
 
 # `make cluster`: a local 3-node development cluster on 127.0.0.1, 127.0.0.2 and 127.0.0.3 with a
 # generated secret and data in a private temp dir (CLUSTER_DIR to choose it); Ctrl-C stops all.

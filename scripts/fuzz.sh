@@ -18,7 +18,7 @@ fi
 
 dict_for() {
   case $1 in
-    beat|metadata|selector|ack) echo "$src/dict/json.dict" ;;
+    beat|metadata|selector|ack|grpc) echo "$src/dict/json.dict" ;;
     params|java_numbers) echo "$src/dict/params.dict" ;;
     config) echo "$src/dict/config.dict" ;;
     request|reply|event|subscription|records) echo "$src/dict/msgpack.dict" ;;

@@ -1,7 +1,7 @@
 /* Authentication and authorisation (auth.enabled): off by default; when on, every call needs a
  * user with the permission, refusals are 403 with Nacos' texts and change nothing, tokens from
- * the login endpoint work until they expire, `cairn user` edits reach a running node, and a node
- * without a token secret does not start. */
+ * the login endpoint work until they expire, `cairn user` edits (add, passwd, roles, del) reach a
+ * running node, and a node without a token secret does not start. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,6 +118,29 @@ static int hosts_of(const it_node *n, const char *service, const char *ns)
     }
     http_resp_free(&r);
     return count;
+}
+
+/* The type of the DEFAULT cluster's checker of service (read as root), or "" when it has none. */
+static const char *checker_type(const it_node *n, const char *service)
+{
+    static char type[16];
+    type[0] = '\0';
+    http_resp r = call(n, "GET", NS "/service",
+                       Q("serviceName", service, "username", "root", "password", "root-pw"));
+    cr_assert_eq(r.status, 200, "GET service %s: %ld %s", service, r.status, r.body);
+    json_t *j = json_parse_or_fail(r.body);
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(j, "clusters"), i, c)
+    {
+        const char *t = json_string_value(json_object_get(json_object_get(c, "healthChecker"),
+                                                          "type"));
+        if (strcmp(json_string_value(json_object_get(c, "name")), "DEFAULT") == 0 && t)
+            snprintf(type, sizeof type, "%s", t);
+    }
+    json_decref(j);
+    http_resp_free(&r);
+    return type;
 }
 
 IT_TEST(auth, off_by_default_everything_works_as_before)
@@ -265,10 +288,17 @@ IT_TEST(auth, permissions_by_role_and_namespace)
              "app-pw"),
            403, "authorization failed!");
     expect(n, "DELETE", NS "/service", w, 403, "authorization failed!");
+    /* Only an admin sets a cluster's checker: an HTTP checker from a writer changes nothing. */
+    const char *http_checker = "{\"type\":\"HTTP\",\"path\":\"/probe\"}";
     expect(n, "PUT", NS "/cluster",
-           Q("serviceName", "s4", "clusterName", "DEFAULT", "username", "app", "password",
-             "app-pw"),
+           Q("serviceName", "s4", "clusterName", "DEFAULT", "healthChecker", http_checker,
+             "username", "app", "password", "app-pw"),
            403, "authorization failed!");
+    cr_expect_str_eq(checker_type(n, "s4"), "TCP", "a writer's checker was stored");
+    nacos_write_ok(n, "PUT", NS "/cluster",
+                   Q("serviceName", "s4", "clusterName", "DEFAULT", "healthChecker",
+                     http_checker, "username", "root", "password", "root-pw"));
+    cr_expect_str_eq(checker_type(n, "s4"), "HTTP", "the admin's checker was not stored");
     expect(n, "PUT", NS "/health/instance",
            Q("serviceName", "s4", "ip", "127.0.0.1", "port", "1", "healthy", "false", "username",
              "app", "password", "app-pw"),
@@ -289,27 +319,64 @@ IT_TEST(auth, permissions_by_role_and_namespace)
 typedef struct login_state {
     const it_node *n;
     long want;
+    const char *password; /* NULL: late-pw */
 } login_state;
 
 static bool login_answers(void *arg)
 {
     login_state *s = arg;
-    http_resp r = call(s->n, "POST", LOGIN, Q("username", "late", "password", "late-pw"));
+    http_resp r = call(s->n, "POST", LOGIN,
+                       Q("username", "late", "password", s->password ? s->password : "late-pw"));
     bool ok = r.status == s->want;
     http_resp_free(&r);
     return ok;
 }
 
-IT_TEST(auth, cairn_user_add_and_del_reach_a_running_node)
+/* Whether late (password late-pw2) registers an instance in public with the answer want. */
+static bool late_registers(void *arg)
+{
+    login_state *s = arg;
+    http_resp r = call(s->n, "POST", NS "/instance",
+                       Q("serviceName", "late-svc", "ip", "127.0.0.9", "port", "1", "username",
+                         "late", "password", "late-pw2"));
+    bool ok = r.status == s->want;
+    http_resp_free(&r);
+    return ok;
+}
+
+IT_TEST(auth, cairn_user_edits_reach_a_running_node)
 {
     auth_files f;
     it_node *n = auth_node(&f, NULL);
-    login_state s = {n, 403};
+    login_state s = {.n = n, .want = 403};
     cr_expect(login_answers(&s), "an unknown user logged in");
     cr_assert_eq(user_cmd(&f, "add", "late", "late-pw", "read:*"), 0, "%s", user_err);
     cr_expect_neq(user_cmd(&f, "add", "late", "other", NULL), 0, "added twice");
     s.want = 200;
     cr_expect(wait_until(login_answers, &s, 10000), "the added user cannot log in");
+    /* passwd: the old password stops working, the new one works. */
+    cr_assert_eq(user_cmd(&f, "passwd", "late", "late-pw2", NULL), 0, "%s", user_err);
+    s.want = 403;
+    cr_expect(wait_until(login_answers, &s, 10000), "the old password still logs in");
+    login_state changed = {.n = n, .want = 200, .password = "late-pw2"};
+    cr_expect(wait_until(login_answers, &changed, 10000), "the new password does not log in");
+    cr_expect_neq(user_cmd(&f, "passwd", "nobody", "pw", NULL), 0, "passwd of an unknown user");
+    s.password = "late-pw2";
+    /* roles: read:* does not register; write:public does. */
+    login_state reg = {.n = n, .want = 403};
+    cr_expect(late_registers(&reg), "read:* registered an instance");
+    cr_assert_eq(user_cmd(&f, "roles", "late", NULL, "write:public"), 0, "%s", user_err);
+    reg.want = 200;
+    cr_expect(wait_until(late_registers, &reg, 10000), "write:public does not register");
+    /* list: names and roles, no hashes. */
+    char *out = NULL, *err = NULL;
+    cr_expect_eq(it_run(ARGS(bin("cairn"), "user", "list", "--set", f.users_set), 60000, &out,
+                        &err),
+                 0, "%s", err ? err : "");
+    cr_expect(out && strstr(out, "late\twrite:public\n") && strstr(out, "root\tadmin\n"),
+              "cairn user list: %s", out ? out : "");
+    cr_expect(out && !strstr(out, "argon2"), "cairn user list shows hashes: %s", out);
+    free(out), free(err);
     cr_assert_eq(user_cmd(&f, "del", "late", NULL, NULL), 0, "%s", user_err);
     s.want = 403;
     cr_expect(wait_until(login_answers, &s, 10000), "the deleted user still logs in");
