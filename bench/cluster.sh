@@ -205,6 +205,12 @@ cluster_run() {
   [ "$QUICK" = 0 ] || { vis_count=50; kills=2; }
   : >"$CLUSTER"
   start_cluster
+  # BENCH_CLUSTER_PERSIST_ONLY=1: only the persistent writes against etcd (raft write path work)
+  if [ "${BENCH_CLUSTER_PERSIST_ONLY:-0}" = 1 ]; then
+    cluster_persist
+    cluster_cleanup
+    return
+  fi
   cluster_visibility "$vis_count"
   cluster_register
   cluster_persist
