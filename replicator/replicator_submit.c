@@ -131,6 +131,9 @@ void submit_committed(submit_job *j, cairn_err code, const char *msg, uint64_t i
     cairn_counter_inc(j->r->submit->commits);
     if (j->answered)
         return;
+    if (!j->from_peer)
+        cairn_histogram_observe(j->r->submit->commit_latency,
+                                (double)(repl_now_ms() - j->start_ms) / 1000.0);
     if (j->from_peer) {
         submit_answer_peer(j, CAIRN_RAFT_FWD_COMMITTED, code, msg, index, "");
         cairn_raft_node *n = repl_raft_node(j->r);
@@ -401,7 +404,7 @@ nng_msg *repl_submit_on_peer_forward(replicator *r, int worker, const cairn_peer
         return NULL;
     }
     repl_submit *s = r->submit;
-    if (!s || atomic_fetch_add(&s->peer_deferred, 1) >= REPL_SUBMIT_MAX_DEFERRED) {
+    if (!s || atomic_fetch_add(&s->peer_deferred, 1) >= s->forward_max_pending) {
         if (s)
             atomic_fetch_sub(&s->peer_deferred, 1);
         cairn_peer_raft_forward_free(&in->fwd);
@@ -446,6 +449,11 @@ static void metrics_init(repl_submit *s, cairn_metrics *reg)
     s->latency = cairn_metrics_histogram(reg, "raft_submit_seconds",
                                          "From RAFT_SUBMIT to its acknowledgement (accepted).",
                                          NULL, bounds, sizeof bounds / sizeof bounds[0]);
+    s->commit_latency = cairn_metrics_histogram(
+        reg, "raft_submit_commit_seconds",
+        "From RAFT_SUBMIT to its commit (the rest of raft_submit_seconds waits for this "
+        "node's registry to apply it).",
+        NULL, bounds, sizeof bounds / sizeof bounds[0]);
 }
 
 cairn_err repl_submit_open(replicator *r, cairn_status *st)
@@ -457,6 +465,9 @@ cairn_err repl_submit_open(replicator *r, cairn_status *st)
     s->r = r;
     s->submit_timeout_ms = (int)cairn_config_int(cfg, "raft.submit_timeout_ms");
     s->forward_wait_ms = (int)cairn_config_int(cfg, "raft.forward_wait_ms");
+    s->forward_max_pending = (int)cairn_config_int(cfg, "raft.forward_max_pending");
+    if (s->forward_max_pending > REPL_PEER_RAFT_WORKERS)
+        s->forward_max_pending = REPL_PEER_RAFT_WORKERS;
     s->lim = (raft_cmd_limits){{(size_t)cairn_config_int(cfg, "limits.max_metadata_bytes")},
                                cairn_config_int(cfg, "limits.max_instances_per_service")};
     uv_timer_init(replicator_loop_uv(r), &s->tick);

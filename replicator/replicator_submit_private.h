@@ -63,12 +63,12 @@ struct repl_submit {
     bool tick_open, tick_running;
     atomic_bool shutting;
     atomic_int peer_deferred;
-    int submit_timeout_ms, forward_wait_ms;
+    int submit_timeout_ms, forward_wait_ms, forward_max_pending;
     raft_cmd_limits lim;
     cairn_counter *submits[SR__COUNT];
     cairn_counter *forwards[FR__COUNT];
     cairn_counter *forwards_in, *commits, *apply_wait_timeouts;
-    cairn_histogram *latency;
+    cairn_histogram *latency, *commit_latency;
 };
 
 /* replicator_submit.c */
