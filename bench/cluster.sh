@@ -184,6 +184,12 @@ cluster_persist() {
   local title="register, persistent, 3 nodes"
   local base="etcd $(etcd --version | sed -n 's/^etcd Version: //p') put, 3 members"
   local what="3-node cluster through raft, $PERSIST_CONNECTIONS connections to node 1 / etcd member 1"
+  # node 1's raft role decides the path (a follower forwards every write to the leader)
+  local role
+  role=$(curl -fsS "http://${CLUSTER_GWS[0]}/nacos/v1/ns/operator/servers" 2>/dev/null |
+    tr '{' '\n' | grep -F "\"address\":\"${CLUSTER_GWS[0]}\"" -A1 | grep -o '"raftRole":"[a-z]*"' |
+    head -n1 | cut -d'"' -f4)
+  what="$what; node 1 was the raft ${role:-?} at the end"
   cpu_track cairn ""; cpu_track base ""
   SIDE_LOAD[cairn]="" SIDE_LOAD[base]=""
   if [ "$cairn_on" = 1 ]; then
@@ -205,6 +211,12 @@ cluster_run() {
   [ "$QUICK" = 0 ] || { vis_count=50; kills=2; }
   : >"$CLUSTER"
   start_cluster
+  # BENCH_CLUSTER_PERSIST_ONLY=1: only the persistent writes against etcd (raft write path work)
+  if [ "${BENCH_CLUSTER_PERSIST_ONLY:-0}" = 1 ]; then
+    cluster_persist
+    cluster_cleanup
+    return
+  fi
   cluster_visibility "$vis_count"
   cluster_register
   cluster_persist

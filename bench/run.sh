@@ -14,7 +14,8 @@
 #     --only cluster only the three-node cluster and etcd (bench/cluster.sh); not with --write-docs
 # Environment: BENCH_CONNECTIONS (32) keep-alive connections of every HTTP and gRPC load;
 # BENCH_GRPC_IDLE_CONNS (10000) idle gRPC connections whose memory is measured;
-# BENCH_PERSIST_CONNECTIONS (64) those of the cluster's persistent writes and etcd's.
+# BENCH_PERSIST_CONNECTIONS (64) those of the cluster's persistent writes and etcd's;
+# BENCH_CLUSTER_PERSIST_ONLY=1 with --only cluster: only those persistent writes.
 #
 # Needs wrk, etcd, gnuplot, curl and taskset: scripts/install-deps.sh bench.
 set -euo pipefail

@@ -15,6 +15,7 @@ struct cairn_raft_fsm {
     uint64_t applied;
     cairn_raft_batch pending; /* PERSIST_APPLY being filled; first == 0 while empty */
     cairn_raft_result result;
+    cairn_status statuses[CAIRN_RAFT_BATCH_MAX];
     cairn_raft_fsm_stats stats;
 };
 
@@ -31,25 +32,39 @@ void cairn_raft_fsm_flush(cairn_raft_fsm *f)
         emit(f, &f->pending);
 }
 
-static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
+/* One command: decoded and run on the state; its verdict in *st. */
+static void apply_command(cairn_raft_fsm *f, const char *cmd, size_t len, cairn_status *st)
 {
-    cairn_raft_fsm *f = (cairn_raft_fsm *)fsm;
-    uint64_t index = f->raft ? raft_last_applied(f->raft) + 1 : f->applied + 1;
-    f->result.index = index;
-    cairn_status_clear(&f->result.status);
     cairn_request req;
-    cairn_status *st = &f->result.status;
-    const char *cmd;
-    size_t len;
-    if (!cairn_raft_entry_command(buf, &cmd, &len))
-        cairn_fail(st, CAIRN_E_DECODE, "not a framed raft entry");
-    else if (cairn_request_decode(cmd, len, &req, st) == CAIRN_OK) {
+    cairn_status_clear(st);
+    if (cairn_request_decode(cmd, len, &req, st) == CAIRN_OK) {
         raft_cmd_apply(f->state, &f->opt.limits, &req, &f->pending, st); /* a rejection
                                                                            appends nothing */
         cairn_request_free(&req);
     }
     if (st->code != CAIRN_OK)
         f->stats.rejected++;
+}
+
+static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
+{
+    cairn_raft_fsm *f = (cairn_raft_fsm *)fsm;
+    uint64_t index = f->raft ? raft_last_applied(f->raft) + 1 : f->applied + 1;
+    f->result.index = index;
+    cairn_status_clear(&f->result.status);
+    const char *cmds[CAIRN_RAFT_BATCH_MAX];
+    size_t lens[CAIRN_RAFT_BATCH_MAX], n = 0;
+    if (!cairn_raft_entry_commands(buf, cmds, lens, &n)) {
+        n = 0;
+        cairn_fail(&f->result.status, CAIRN_E_DECODE, "not a framed raft entry");
+        f->stats.rejected++;
+    }
+    for (size_t i = 0; i < n; i++)
+        apply_command(f, cmds[i], lens[i], &f->statuses[i]);
+    if (n)
+        f->result.status = f->statuses[0];
+    f->result.count = n;
+    f->result.statuses = f->statuses;
     if (!f->pending.first)
         f->pending.first = index;
     f->pending.last = index;
@@ -90,6 +105,83 @@ bool cairn_raft_entry_command(const struct raft_buffer *buf, const char **cmd, s
             return false;
     *cmd = (const char *)p + ENTRY_HEADER;
     *len = n;
+    return true;
+}
+
+/* A framed command at p (avail bytes): its command and the frame's length; false when p
+ * holds none. */
+static bool frame_at(const unsigned char *p, size_t avail, const char **cmd, size_t *len,
+                     size_t *frame)
+{
+    if (avail < ENTRY_HEADER || p[4] || p[5] || p[6] || p[7])
+        return false;
+    size_t n = (size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
+    if (n > avail - ENTRY_HEADER)
+        return false;
+    size_t total = (ENTRY_HEADER + n + 7) / 8 * 8;
+    if (total > avail)
+        return false;
+    for (size_t i = ENTRY_HEADER + n; i < total; i++)
+        if (p[i])
+            return false;
+    *cmd = (const char *)p + ENTRY_HEADER;
+    *len = n;
+    *frame = total;
+    return true;
+}
+
+int cairn_raft_entry_encode_batch(const void *const *cmds, const size_t *lens, size_t n,
+                                  struct raft_buffer *out)
+{
+    if (n == 0 || n > CAIRN_RAFT_BATCH_MAX)
+        return RAFT_INVALID;
+    size_t total = ENTRY_HEADER;
+    for (size_t i = 0; i < n; i++) {
+        if (lens[i] > UINT32_MAX - 16 || total > UINT32_MAX)
+            return RAFT_TOOBIG;
+        total += (ENTRY_HEADER + lens[i] + 7) / 8 * 8;
+    }
+    unsigned char *p = raft_calloc(1, total);
+    if (!p)
+        return RAFT_NOMEM;
+    p[3] = (unsigned char)n; /* n <= 64: the count's other bytes stay 0 */
+    p[4] = 1;
+    size_t at = ENTRY_HEADER;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = lens[i];
+        p[at] = (unsigned char)(len >> 24), p[at + 1] = (unsigned char)(len >> 16);
+        p[at + 2] = (unsigned char)(len >> 8), p[at + 3] = (unsigned char)len;
+        memcpy(p + at + ENTRY_HEADER, cmds[i], len);
+        at += (ENTRY_HEADER + len + 7) / 8 * 8;
+    }
+    out->base = p;
+    out->len = total;
+    return 0;
+}
+
+bool cairn_raft_entry_commands(const struct raft_buffer *buf, const char **cmds, size_t *lens,
+                               size_t *n)
+{
+    const unsigned char *p = buf->base;
+    *n = 0;
+    if (cairn_raft_entry_command(buf, &cmds[0], &lens[0])) {
+        *n = 1;
+        return true;
+    }
+    if (buf->len < ENTRY_HEADER || buf->len % 8 != 0 || p[4] != 1 || p[5] || p[6] || p[7])
+        return false;
+    size_t count = (size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
+    if (count == 0 || count > CAIRN_RAFT_BATCH_MAX)
+        return false;
+    size_t at = ENTRY_HEADER, frame;
+    for (size_t i = 0; i < count; i++) {
+        if (!frame_at(p + at, buf->len - at, &cmds[i], &lens[i], &frame))
+            return false;
+        at += frame;
+    }
+    if (at != buf->len)
+        return false;
+    *n = count;
     return true;
 }
 

@@ -43,6 +43,20 @@ int cairn_raft_entry_encode(const void *cmd, size_t len, struct raft_buffer *out
 /* The command inside an entry (a slice of buf); false when buf is not framed so. */
 bool cairn_raft_entry_command(const struct raft_buffer *buf, const char **cmd, size_t *len);
 
+/* A batch entry carries several commands, applied in order as if each were an entry of its own
+ * (each has its own verdict; all share the entry's index): count (u32 BE), the byte 1, 3 zero
+ * bytes, then each command framed as a single-command entry is. The leader appends the writes
+ * that reach it in one loop turn as one entry: one disk write and one AppendEntries per
+ * follower instead of one per write. */
+#define CAIRN_RAFT_BATCH_MAX 64
+/* n (1..CAIRN_RAFT_BATCH_MAX) commands into one batch entry (raft_calloc'd, as above). */
+int cairn_raft_entry_encode_batch(const void *const *cmds, const size_t *lens, size_t n,
+                                  struct raft_buffer *out);
+/* The commands of a single-command or batch entry (slices of buf) into cmds/lens (room for
+ * CAIRN_RAFT_BATCH_MAX), their number in *n; false when buf is neither. */
+bool cairn_raft_entry_commands(const struct raft_buffer *buf, const char **cmds, size_t *lens,
+                               size_t *n);
+
 typedef struct cairn_raft_fsm_options {
     raft_cmd_limits limits; /* must be equal on every member (see raft_commands.h) */
     cairn_raft_emit_fn emit; /* NULL: batches are dropped (tests of the state alone) */
@@ -51,7 +65,10 @@ typedef struct cairn_raft_fsm_options {
 
 typedef struct cairn_raft_result {
     uint64_t index;     /* the entry's log index: raft_last_applied() + 1 inside apply */
-    cairn_status status; /* CAIRN_OK, or the rejection (code and Nacos' message) */
+    cairn_status status; /* CAIRN_OK, or the rejection (code and Nacos' message); of a batch
+                            entry: its first command's, or why the entry did not decode */
+    size_t count;                 /* verdicts in statuses: the entry's commands (0: none decoded) */
+    const cairn_status *statuses; /* each command's verdict, in the entry's order */
 } cairn_raft_result;
 
 cairn_raft_fsm *cairn_raft_fsm_new(const cairn_raft_fsm_options *o);

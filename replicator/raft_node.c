@@ -234,25 +234,29 @@ cairn_err cairn_raft_node_start(cairn_raft_node *n, bool bootstrap_all, cairn_st
 typedef struct submit {
     struct raft_apply req; /* first */
     cairn_raft_submit_cb cb;
-    void *arg;
+    size_t count;
+    void *args[]; /* count */
 } submit;
 
 static void on_applied(struct raft_apply *req, int status, void *result)
 {
     submit *s = (submit *)req;
     cairn_raft_submit_result r;
-    memset(&r, 0, sizeof r);
-    if (status == 0) {
-        const cairn_raft_result *res = result;
-        r.status = CAIRN_RAFT_COMMITTED;
-        r.index = res->index;
-        r.result = res->status;
-    } else {
-        r.status = CAIRN_RAFT_UNKNOWN;
-        cairn_fail(&r.result, CAIRN_E_UNAVAILABLE, "outcome unknown, retry (%s)",
-                   raft_strerror(status));
+    const cairn_raft_result *res = status == 0 ? result : NULL;
+    for (size_t i = 0; i < s->count; i++) {
+        memset(&r, 0, sizeof r);
+        if (res) {
+            r.status = CAIRN_RAFT_COMMITTED;
+            r.index = res->index;
+            /* an entry that did not decode as sent (cannot happen: ours) gives all its error */
+            r.result = res->count == s->count ? res->statuses[i] : res->status;
+        } else {
+            r.status = CAIRN_RAFT_UNKNOWN;
+            cairn_fail(&r.result, CAIRN_E_UNAVAILABLE, "outcome unknown, retry (%s)",
+                       raft_strerror(status));
+        }
+        s->cb(s->args[i], &r);
     }
-    s->cb(s->arg, &r);
     free(s);
 }
 
@@ -268,19 +272,22 @@ static void submit_refused(cairn_raft_node *n, cairn_raft_submit_status status, 
     cb(arg, &r);
 }
 
-/* Appends cmd; returns 0, or a raft error with nothing appended. */
-static int append(cairn_raft_node *n, const void *cmd, size_t len, cairn_raft_submit_cb cb,
-                  void *arg)
+/* Appends the commands as one entry; returns 0, or a raft error with nothing appended. */
+static int append(cairn_raft_node *n, size_t count, const void *const *cmds, const size_t *lens,
+                  cairn_raft_submit_cb cb, void *const *args)
 {
-    submit *s = calloc(1, sizeof *s);
+    submit *s = calloc(1, sizeof *s + count * sizeof s->args[0]);
     struct raft_buffer buf = {NULL, 0};
-    int rv = s ? cairn_raft_entry_encode(cmd, len, &buf) : RAFT_NOMEM;
+    int rv = !s ? RAFT_NOMEM
+             : count == 1 ? cairn_raft_entry_encode(cmds[0], lens[0], &buf)
+                          : cairn_raft_entry_encode_batch(cmds, lens, count, &buf);
     if (rv != 0) {
         free(s);
         return rv;
     }
     s->cb = cb;
-    s->arg = arg;
+    s->count = count;
+    memcpy(s->args, args, count * sizeof s->args[0]);
     rv = raft_apply(&n->raft, &s->req, &buf, 1, on_applied);
     if (rv != 0) {
         raft_free(buf.base); /* not appended: still ours */
@@ -289,17 +296,33 @@ static int append(cairn_raft_node *n, const void *cmd, size_t len, cairn_raft_su
     return rv;
 }
 
+void cairn_raft_node_submit_batch(cairn_raft_node *n, size_t count, const void *const *cmds,
+                                  const size_t *lens, cairn_raft_submit_cb cb, void *const *args)
+{
+    int rv = 0;
+    cairn_raft_submit_status status = CAIRN_RAFT_FAILED;
+    const char *why = "raft is not running";
+    if (count == 0)
+        return;
+    if (count > CAIRN_RAFT_BATCH_MAX) {
+        why = "too many commands for one entry";
+    } else if (n->started && !n->stopping && raft_state(&n->raft) != RAFT_LEADER) {
+        status = CAIRN_RAFT_NOT_LEADER;
+        why = "not the raft leader";
+    } else if (n->started && !n->stopping) {
+        if ((rv = append(n, count, cmds, lens, cb, args)) == 0)
+            return;
+        status = rv == RAFT_NOTLEADER ? CAIRN_RAFT_NOT_LEADER : CAIRN_RAFT_FAILED;
+        why = raft_strerror(rv);
+    }
+    for (size_t i = 0; i < count; i++)
+        submit_refused(n, status, why, cb, args[i]);
+}
+
 void cairn_raft_node_submit(cairn_raft_node *n, const void *cmd, size_t len,
                             cairn_raft_submit_cb cb, void *arg)
 {
-    int rv;
-    if (!n->started || n->stopping)
-        submit_refused(n, CAIRN_RAFT_FAILED, "raft is not running", cb, arg);
-    else if (raft_state(&n->raft) != RAFT_LEADER)
-        submit_refused(n, CAIRN_RAFT_NOT_LEADER, "not the raft leader", cb, arg);
-    else if ((rv = append(n, cmd, len, cb, arg)) != 0)
-        submit_refused(n, rv == RAFT_NOTLEADER ? CAIRN_RAFT_NOT_LEADER : CAIRN_RAFT_FAILED,
-                       raft_strerror(rv), cb, arg);
+    cairn_raft_node_submit_batch(n, 1, &cmd, &len, cb, &arg);
 }
 
 typedef struct nudge {

@@ -76,6 +76,10 @@ typedef void (*cairn_raft_submit_cb)(void *arg, const cairn_raft_submit_result *
  * once: later for an appended entry, or before this returns (NOT_LEADER, FAILED). */
 void cairn_raft_node_submit(cairn_raft_node *n, const void *cmd, size_t len,
                             cairn_raft_submit_cb cb, void *arg);
+/* The same for n commands (1..CAIRN_RAFT_BATCH_MAX) appended as one batch entry (raft_fsm.h):
+ * cb runs exactly once per command, with args[i] and that command's verdict, in order. */
+void cairn_raft_node_submit_batch(cairn_raft_node *n, size_t count, const void *const *cmds,
+                                  const size_t *lens, cairn_raft_submit_cb cb, void *const *args);
 
 /* Leader only: tells the followers the current commit index now rather than with the next
  * heartbeat (which libraft 0.15 sends up to two heartbeat intervals later), by appending a

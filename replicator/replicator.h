@@ -45,8 +45,13 @@
 typedef struct replicator replicator;
 typedef struct repl_sync repl_sync;
 
-#define REPL_PEER_WORKERS 32 /* contexts of the peer listener: requests answered at once (a
-                                 deferred FORWARD or DISTRO_SYNC holds one until answered) */
+/* Contexts of the peer listener: requests answered at once (a deferred FORWARD, DISTRO_SYNC,
+ * read or RAFT_FORWARD holds one until answered). Pings, Distro and reads share the first 32
+ * (Distro sync takes at most half, reads a quarter); forwarded raft writes have their own, up
+ * to raft.forward_max_pending (at most 128). */
+#define REPL_PEER_BASE_WORKERS 32
+#define REPL_PEER_RAFT_WORKERS 128
+#define REPL_PEER_WORKERS (REPL_PEER_BASE_WORKERS + REPL_PEER_RAFT_WORKERS)
 
 /* ---- the loop (replicator_loop.c) --------------------------------------------------------- */
 

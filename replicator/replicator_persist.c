@@ -13,9 +13,15 @@
 #define PERSIST_TIMEOUT_MS 5000
 #define PERSIST_RETRY_MS 500
 
+/* Batches queued behind the one in flight are merged into one PERSIST_APPLY up to this size
+ * (the records' values and names; the rpc limit is 16 MiB): the registry syncs once per
+ * request, so under load one sync covers every entry committed during the previous one. */
+#define PERSIST_MERGE_BYTES (4u << 20)
+
 typedef struct queued {
     struct queued *next;
     cairn_request rq;
+    size_t bytes; /* the records' values and names, for PERSIST_MERGE_BYTES */
 } queued;
 
 struct repl_persist {
@@ -167,11 +173,57 @@ static void send_head(repl_persist *p)
     cairn_rpc_call_async(p->client, &p->head->rq, on_reply, p);
 }
 
+static size_t batch_bytes(const cairn_raft_batch *b)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < b->count; i++) {
+        const cairn_raft_record *r = &b->records[i];
+        n += r->value_len + (r->ns ? strlen(r->ns) : 0) + (r->service ? strlen(r->service) : 0) +
+             16;
+    }
+    return n;
+}
+
+bool repl_persist_merge(cairn_request *into, cairn_request *from)
+{
+    if (into->type != CAIRN_MSG_PERSIST_APPLY || from->type != CAIRN_MSG_PERSIST_APPLY ||
+        from->first <= into->last)
+        return false;
+    uint32_t n = into->record_count, m = from->record_count;
+    if (m) {
+        cairn_persist_record *recs = realloc(into->records, (size_t)(n + m) * sizeof *recs);
+        if (!recs)
+            return false;
+        memcpy(recs + n, from->records, (size_t)m * sizeof *recs);
+        into->records = recs;
+        into->record_count = n + m;
+        from->record_count = 0; /* moved: from keeps only its (now empty) array */
+    }
+    into->last = from->last;
+    return true;
+}
+
+/* q onto the tail, when the tail has never been sent (the head may have been: a resend must
+ * carry the same range, so that a registry that applied it already skips it by its watermark)
+ * and the merged request stays under PERSIST_MERGE_BYTES. true: q is merged. */
+static bool merge_into_tail(repl_persist *p, queued *q)
+{
+    queued *t = p->tail;
+    if (!t || t == p->head || t->bytes + q->bytes > PERSIST_MERGE_BYTES ||
+        !repl_persist_merge(&t->rq, &q->rq))
+        return false;
+    t->bytes += q->bytes;
+    p->stats.merged++;
+    return true;
+}
+
 void repl_persist_emit(void *arg, cairn_raft_batch *batch)
 {
     repl_persist *p = arg;
     queued *q = calloc(1, sizeof *q);
     cairn_status st;
+    if (q)
+        q->bytes = batch_bytes(batch);
     if (!q || repl_persist_request(batch, &q->rq, &st) != CAIRN_OK) {
         log_error("raft batch %llu..%llu not handed to the registry: %s",
                   (unsigned long long)batch->first, (unsigned long long)batch->last,
@@ -182,6 +234,11 @@ void repl_persist_emit(void *arg, cairn_raft_batch *batch)
         return;
     }
     p->stats.queued++;
+    if (merge_into_tail(p, q)) {
+        cairn_request_free(&q->rq);
+        free(q);
+        return;
+    }
     if (p->tail)
         p->tail->next = q;
     else

@@ -1,6 +1,7 @@
 /* Where the raft FSM's batches go (cluster-design §2.7 steps 3-5): each cairn_raft_batch becomes
  * one PERSIST_APPLY {first, last, records} (or PERSIST_REPLACE {last, records} after a snapshot
- * restore) to the local registry's registry.sock, in order, one request in flight. A request the
+ * restore) to the local registry's registry.sock, in order, one request in flight; batches that
+ * wait behind it are merged into one PERSIST_APPLY (up to 4 MiB of records). A request the
  * registry does not answer (restarting, timeout) is sent again after a short delay; one it
  * answers with an error is logged and dropped (the registry's watermark decides what it takes,
  * and resending the same bytes would be refused the same way).
@@ -11,6 +12,7 @@
 #ifndef REPLICATOR_PERSIST_H
 #define REPLICATOR_PERSIST_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "cairn_error.h"
@@ -26,12 +28,20 @@ typedef struct repl_persist repl_persist;
  * (free with cairn_request_free) in every case. */
 cairn_err repl_persist_request(const cairn_raft_batch *b, cairn_request *rq, cairn_status *st);
 
+/* Pure: moves from's records after into's when both are PERSIST_APPLY and from covers later
+ * entries (from->first > into->last; a gap is a barrier or configuration entry, which has no
+ * records): into then covers into->first..from->last and from keeps no records (free it as
+ * usual). false, nothing moved: not mergeable, or out of memory. */
+bool repl_persist_merge(cairn_request *into, cairn_request *from);
+
 repl_persist *repl_persist_new(replicator *r, cairn_status *st);
 /* The FSM's emit callback (cairn_raft_emit_fn): takes the batch's contents. */
 void repl_persist_emit(void *arg, cairn_raft_batch *batch);
-/* Counters for the log and tests: batches sent and answered OK, dropped, resent. */
+/* Counters for the log and tests: batches sent and answered OK, dropped, resent, queued, and
+ * of those queued, merged into the one queued before (batches wait behind the request in
+ * flight; consecutive PERSIST_APPLYs travel as one, so the registry syncs once for them). */
 typedef struct repl_persist_stats {
-    uint64_t sent_ok, dropped, resent, queued;
+    uint64_t sent_ok, dropped, resent, queued, merged;
 } repl_persist_stats;
 repl_persist_stats repl_persist_stats_get(const repl_persist *p);
 /* The registry's raft watermark as its last answers said it (0 before the first): every entry

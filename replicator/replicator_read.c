@@ -13,7 +13,7 @@
 /* Listener contexts waiting for the registry on a read: DISTRO_SYNC takes at most half of
  * them, reads a quarter, so PINGs are always answered. Past that a read is not answered and the
  * reader times out. */
-#define MAX_DEFERRED_READS (REPL_PEER_WORKERS / 4)
+#define MAX_DEFERRED_READS (REPL_PEER_BASE_WORKERS / 4)
 static atomic_int deferred;
 
 /* ---- the server side (nng threads) --------------------------------------------------------- */

@@ -131,6 +131,9 @@ void submit_committed(submit_job *j, cairn_err code, const char *msg, uint64_t i
     cairn_counter_inc(j->r->submit->commits);
     if (j->answered)
         return;
+    if (!j->from_peer)
+        cairn_histogram_observe(j->r->submit->commit_latency,
+                                (double)(repl_now_ms() - j->start_ms) / 1000.0);
     if (j->from_peer) {
         submit_answer_peer(j, CAIRN_RAFT_FWD_COMMITTED, code, msg, index, "");
         cairn_raft_node *n = repl_raft_node(j->r);
@@ -176,11 +179,68 @@ static void on_raft_done(void *arg, const cairn_raft_submit_result *res)
     submit_job_release(j);
 }
 
+/* The commands of one batch entry stay under this (a command alone may be larger). */
+#define REPL_SUBMIT_BATCH_BYTES (256 * 1024)
+
+/* Appends the gathered jobs as one entry (or refuses them all, raft gone). Jobs routed again
+ * from inside (a refusal) gather into the next batch. */
+static void flush_batch(repl_submit *s)
+{
+    size_t count = s->batch_count;
+    submit_job *jobs[CAIRN_RAFT_BATCH_MAX];
+    const void *cmds[CAIRN_RAFT_BATCH_MAX];
+    size_t lens[CAIRN_RAFT_BATCH_MAX];
+    void *args[CAIRN_RAFT_BATCH_MAX];
+    memcpy(jobs, s->batch, count * sizeof jobs[0]);
+    s->batch_count = 0;
+    s->batch_bytes = 0;
+    for (size_t i = 0; i < count; i++) {
+        cmds[i] = jobs[i]->cmd;
+        lens[i] = jobs[i]->cmd_len;
+        args[i] = jobs[i];
+    }
+    cairn_raft_node *n = repl_raft_node(s->r);
+    if (n) {
+        cairn_raft_node_submit_batch(n, count, cmds, lens, on_raft_done, args);
+        return;
+    }
+    cairn_raft_submit_result res;
+    memset(&res, 0, sizeof res);
+    res.status = CAIRN_RAFT_FAILED;
+    cairn_fail(&res.result, CAIRN_E_UNAVAILABLE, "raft is not running");
+    for (size_t i = 0; i < count; i++)
+        on_raft_done(jobs[i], &res);
+}
+
+static void on_batcher(uv_idle_t *h)
+{
+    repl_submit *s = h->data;
+    if (s->batch_count)
+        flush_batch(s);
+    if (!s->batch_count) {
+        uv_idle_stop(&s->batcher);
+        s->batcher_running = false;
+    }
+}
+
+/* j joins the batch this loop turn appends (n leads: checked by the caller). */
 static void append_here(submit_job *j, cairn_raft_node *n)
 {
+    (void)n;
+    repl_submit *s = j->r->submit;
     j->state = J_RAFT;
     j->holds++;
-    cairn_raft_node_submit(n, j->cmd, j->cmd_len, on_raft_done, j);
+    if (s->batch_count == CAIRN_RAFT_BATCH_MAX ||
+        (s->batch_count && s->batch_bytes + j->cmd_len > REPL_SUBMIT_BATCH_BYTES))
+        flush_batch(s);
+    s->batch[s->batch_count++] = j;
+    s->batch_bytes += j->cmd_len;
+    if (s->batcher_open && !s->batcher_running) {
+        uv_idle_start(&s->batcher, on_batcher);
+        s->batcher_running = true;
+    } else if (!s->batcher_open) {
+        flush_batch(s); /* stopping: no loop turn to wait for */
+    }
 }
 
 void submit_route(submit_job *j)
@@ -401,7 +461,7 @@ nng_msg *repl_submit_on_peer_forward(replicator *r, int worker, const cairn_peer
         return NULL;
     }
     repl_submit *s = r->submit;
-    if (!s || atomic_fetch_add(&s->peer_deferred, 1) >= REPL_SUBMIT_MAX_DEFERRED) {
+    if (!s || atomic_fetch_add(&s->peer_deferred, 1) >= s->forward_max_pending) {
         if (s)
             atomic_fetch_sub(&s->peer_deferred, 1);
         cairn_peer_raft_forward_free(&in->fwd);
@@ -446,6 +506,11 @@ static void metrics_init(repl_submit *s, cairn_metrics *reg)
     s->latency = cairn_metrics_histogram(reg, "raft_submit_seconds",
                                          "From RAFT_SUBMIT to its acknowledgement (accepted).",
                                          NULL, bounds, sizeof bounds / sizeof bounds[0]);
+    s->commit_latency = cairn_metrics_histogram(
+        reg, "raft_submit_commit_seconds",
+        "From RAFT_SUBMIT to its commit (the rest of raft_submit_seconds waits for this "
+        "node's registry to apply it).",
+        NULL, bounds, sizeof bounds / sizeof bounds[0]);
 }
 
 cairn_err repl_submit_open(replicator *r, cairn_status *st)
@@ -457,11 +522,17 @@ cairn_err repl_submit_open(replicator *r, cairn_status *st)
     s->r = r;
     s->submit_timeout_ms = (int)cairn_config_int(cfg, "raft.submit_timeout_ms");
     s->forward_wait_ms = (int)cairn_config_int(cfg, "raft.forward_wait_ms");
+    s->forward_max_pending = (int)cairn_config_int(cfg, "raft.forward_max_pending");
+    if (s->forward_max_pending > REPL_PEER_RAFT_WORKERS)
+        s->forward_max_pending = REPL_PEER_RAFT_WORKERS;
     s->lim = (raft_cmd_limits){{(size_t)cairn_config_int(cfg, "limits.max_metadata_bytes")},
                                cairn_config_int(cfg, "limits.max_instances_per_service")};
     uv_timer_init(replicator_loop_uv(r), &s->tick);
     s->tick.data = s;
     s->tick_open = true;
+    uv_idle_init(replicator_loop_uv(r), &s->batcher);
+    s->batcher.data = s;
+    s->batcher_open = true;
     metrics_init(s, r->role->metrics);
     repl_persist_on_applied(repl_raft_persist(r), on_applied, s);
     r->submit = s;
@@ -503,6 +574,11 @@ void repl_submit_stop(replicator *r)
     s->tick_open = false;
     s->tick_running = false;
     uv_close((uv_handle_t *)&s->tick, NULL);
+    s->batcher_open = false;
+    s->batcher_running = false;
+    uv_close((uv_handle_t *)&s->batcher, NULL);
+    if (s->batch_count) /* answered by the drain; raft refuses or appends them as it stops */
+        flush_batch(s);
 }
 
 void repl_submit_free(replicator *r)

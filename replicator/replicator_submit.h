@@ -30,10 +30,9 @@
 
 #define REPL_SUBMIT_TICK_MS 10
 #define REPL_SUBMIT_APPLY_WAIT_MS 1000
-/* Listener contexts a leader lets wait for commits of forwarded writes at once (of
- * REPL_PEER_WORKERS; Distro sync takes at most half, PINGs need the rest). Past it a forward is
- * answered FAILED `raft leader busy` at once, and the client gets 503. */
-#define REPL_SUBMIT_MAX_DEFERRED 12
+/* Forwarded writes a leader lets wait for their commits at once: raft.forward_max_pending (each
+ * holds one of the listener's REPL_PEER_RAFT_WORKERS contexts). Past it a forward is answered
+ * FAILED `raft leader busy` at once, and the client gets 503. */
 
 typedef struct replicator replicator;
 typedef struct repl_submit repl_submit;

@@ -11,6 +11,7 @@
 #include "cairn_metrics.h"
 #include "cairn_peer_raft.h"
 #include "raft_commands.h"
+#include "raft_fsm.h"
 #include "replicator.h"
 #include "replicator_submit.h"
 
@@ -61,14 +62,21 @@ struct repl_submit {
     submit_job *jobs;
     uv_timer_t tick;
     bool tick_open, tick_running;
+    /* Jobs to append here, gathered during a loop turn and appended as one batch entry when
+     * the turn's callbacks have run (a uv_idle, which also keeps the poll from blocking while
+     * jobs wait; REPL_SUBMIT_BATCH_BYTES ends a batch early). */
+    uv_idle_t batcher;
+    bool batcher_open, batcher_running;
+    submit_job *batch[CAIRN_RAFT_BATCH_MAX];
+    size_t batch_count, batch_bytes;
     atomic_bool shutting;
     atomic_int peer_deferred;
-    int submit_timeout_ms, forward_wait_ms;
+    int submit_timeout_ms, forward_wait_ms, forward_max_pending;
     raft_cmd_limits lim;
     cairn_counter *submits[SR__COUNT];
     cairn_counter *forwards[FR__COUNT];
     cairn_counter *forwards_in, *commits, *apply_wait_timeouts;
-    cairn_histogram *latency;
+    cairn_histogram *latency, *commit_latency;
 };
 
 /* replicator_submit.c */

@@ -18,7 +18,7 @@
 /* Listener contexts waiting for an apply; at most half of them, so PINGs are always answered
  * (one replicator per process). Past that a DISTRO_SYNC is answered UNAVAILABLE at once and the
  * sender backs off. */
-#define MAX_DEFERRED (REPL_PEER_WORKERS / 2)
+#define MAX_DEFERRED (REPL_PEER_BASE_WORKERS / 2)
 static atomic_int deferred;
 
 typedef struct incoming {

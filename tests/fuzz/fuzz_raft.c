@@ -1,6 +1,6 @@
 /* The replicator's raft decoders of bytes from other members: the FSM snapshot
  * (raft_snapshot_decode; from a leader's InstallSnapshot or the raft dir), the entry framing
- * (cairn_raft_entry_command; every log entry) and the handshake's HELLO (raft_handshake.h; any
+ * (cairn_raft_entry_command(s); every log entry) and the handshake's HELLO (raft_handshake.h; any
  * TCP peer of the raft port). A snapshot that decodes encodes to a canonical form that decodes to
  * the same bytes again; a framed command lies inside the entry. */
 #include "fuzz_util.h"
@@ -39,6 +39,12 @@ static void entry_and_hello(const uint8_t *data, size_t size)
     size_t len;
     if (cairn_raft_entry_command(&buf, &cmd, &len))
         FUZZ_CHECK(cmd >= (const char *)data && cmd + len <= (const char *)data + size);
+    const char *cmds[CAIRN_RAFT_BATCH_MAX];
+    size_t lens[CAIRN_RAFT_BATCH_MAX], n;
+    if (cairn_raft_entry_commands(&buf, cmds, lens, &n))
+        for (size_t i = 0; i < n; i++)
+            FUZZ_CHECK(cmds[i] >= (const char *)data &&
+                       cmds[i] + lens[i] <= (const char *)data + size);
     cairn_raft_hs hs;
     memset(&hs, 0, sizeof hs);
     size_t ident;

@@ -303,3 +303,46 @@ Test(raft_commands, entries_are_framed_to_multiples_of_eight)
     size_t n;
     cr_assert_not(cairn_raft_entry_command(&raw, &got, &n));
 }
+
+/* A batch entry holds its commands in order, framed each; anything off by a byte is refused, and
+ * a single-command entry reads as a batch of one. */
+Test(raft_commands, batch_entries_round_trip_and_refuse_damage)
+{
+    const char *in[3] = {"a", "", "0123456789abcdef-"};
+    size_t in_lens[3] = {1, 0, 17};
+    struct raft_buffer b;
+    cr_assert_eq(cairn_raft_entry_encode_batch((const void *const *)in, in_lens, 3, &b), 0);
+    cr_assert_eq(b.len % 8, 0);
+    const char *cmds[CAIRN_RAFT_BATCH_MAX];
+    size_t lens[CAIRN_RAFT_BATCH_MAX], n;
+    cr_assert(cairn_raft_entry_commands(&b, cmds, lens, &n));
+    cr_assert_eq(n, 3);
+    for (size_t i = 0; i < 3; i++) {
+        cr_assert_eq(lens[i], in_lens[i]);
+        cr_assert_eq(memcmp(cmds[i], in[i], in_lens[i]), 0);
+    }
+    const char *one;
+    size_t one_len;
+    cr_assert_not(cairn_raft_entry_command(&b, &one, &one_len)); /* not a single command */
+    struct raft_buffer shorter = {b.base, b.len - 8};
+    cr_assert_not(cairn_raft_entry_commands(&shorter, cmds, lens, &n));
+    unsigned char *p = b.base;
+    p[3] = 4; /* one command more than it holds */
+    cr_assert_not(cairn_raft_entry_commands(&b, cmds, lens, &n));
+    p[3] = 3;
+    p[b.len - 1] = 1; /* non-zero padding of the last command */
+    cr_assert_not(cairn_raft_entry_commands(&b, cmds, lens, &n));
+    p[b.len - 1] = 0;
+    p[4] = 2; /* not a batch marker */
+    cr_assert_not(cairn_raft_entry_commands(&b, cmds, lens, &n));
+    p[4] = 1;
+    cr_assert(cairn_raft_entry_commands(&b, cmds, lens, &n));
+    raft_free(b.base);
+    cr_assert_neq(cairn_raft_entry_encode_batch((const void *const *)in, in_lens, 0, &b), 0);
+    struct raft_buffer single;
+    cr_assert_eq(cairn_raft_entry_encode("xyz", 3, &single), 0);
+    cr_assert(cairn_raft_entry_commands(&single, cmds, lens, &n));
+    cr_assert_eq(n, 1);
+    cr_assert_eq(lens[0], 3);
+    raft_free(single.base);
+}

@@ -177,6 +177,47 @@ Test(raft_fixture, rejection_is_the_result_everywhere_and_the_log_goes_on)
     }
 }
 
+/* A batch entry: its commands applied in order on every server, each with its own verdict
+ * (one refused among them changes nothing for the others), all at the entry's index. */
+Test(raft_fixture, batch_entry_applies_each_command_with_its_own_verdict)
+{
+    start_fixture(N);
+    char *cmds[3];
+    size_t lens[3];
+    lens[0] = encode_upsert("127.9.0.1", 8080, CAIRN_UPSERT_REGISTER, &cmds[0]);
+    lens[1] = encode_upsert("127.9.0.2", 8080, CAIRN_UPSERT_MUST_EXIST, &cmds[1]);
+    lens[2] = encode_upsert("127.9.0.3", 8080, CAIRN_UPSERT_REGISTER, &cmds[2]);
+    static struct raft_apply req;
+    applied a;
+    memset(&a, 0, sizeof a);
+    memset(&req, 0, sizeof req);
+    req.data = &a;
+    struct raft_buffer buf;
+    cr_assert_eq(cairn_raft_entry_encode_batch((const void *const *)cmds, lens, 3, &buf), 0);
+    cr_assert_eq(buf.len % 8, 0);
+    cr_assert_eq(raft_apply(leader(), &req, &buf, 1, on_applied), 0);
+    for (unsigned i = 0; i < N; i++)
+        cr_assert(raft_fixture_step_until_applied(&f, i, req.index, 10000), "server %u", i);
+    cr_assert(a.done);
+    cr_assert_eq(a.status, 0);
+    cr_assert_eq(a.result.index, a.req_index);
+    cr_assert_eq(a.result.count, 3);
+    cr_assert_eq(a.result.statuses[0].code, CAIRN_OK, "%s", a.result.statuses[0].message);
+    cr_assert_eq(a.result.statuses[1].code, CAIRN_E_INVALID);
+    cr_assert(strstr(a.result.statuses[1].message, "instance not exist"), "%s",
+              a.result.statuses[1].message);
+    cr_assert_eq(a.result.statuses[2].code, CAIRN_OK, "%s", a.result.statuses[2].message);
+    for (unsigned i = 0; i < N; i++) {
+        cairn_raft_fsm_flush(fsm[i]);
+        cr_assert_eq(instances(i), 2, "server %u", i);
+        cr_assert_eq(cairn_raft_fsm_stats_get(fsm[i]).rejected, 1);
+        cr_assert_eq(em[i].last, a.req_index);
+        cr_assert_eq(em[i].records, 3); /* the implicit service and two instances */
+    }
+    for (int k = 0; k < 3; k++)
+        free(cmds[k]);
+}
+
 Test(raft_fixture, killed_leader_is_replaced_and_writes_go_on)
 {
     start_fixture(N);

@@ -1,5 +1,6 @@
 /* The raft FSM's batches as the registry requests they become (replicator_persist.h): every
- * record kind, PERSIST_APPLY and PERSIST_REPLACE, through an encode/decode round trip. */
+ * record kind, PERSIST_APPLY and PERSIST_REPLACE, through an encode/decode round trip, and the
+ * merging of queued PERSIST_APPLYs. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,4 +122,72 @@ Test(repl_persist, undecodable_value_fails_the_batch)
     cr_assert_neq(repl_persist_request(&b, &rq, &st), CAIRN_OK);
     cairn_request_free(&rq);
     cairn_raft_batch_free(&b);
+}
+
+/* Batches queued behind the request in flight travel as one PERSIST_APPLY: records in order,
+ * the range from the first's first to the last's last (a gap is a barrier entry). */
+Test(repl_persist, later_apply_batches_merge_in_order)
+{
+    cairn_raft_batch a, b, c;
+    fill(&a);
+    a.first = 5, a.last = 6;
+    fill(&b);
+    b.first = 8, b.last = 9; /* 7: a barrier, no record */
+    cairn_raft_batch_init(&c);
+    c.first = c.last = 10; /* a rejected entry: no record either */
+    cairn_request ra, rb, rc, got;
+    cairn_status st;
+    cr_assert_eq(repl_persist_request(&a, &ra, &st), CAIRN_OK, "%s", st.message);
+    cr_assert_eq(repl_persist_request(&b, &rb, &st), CAIRN_OK, "%s", st.message);
+    cr_assert_eq(repl_persist_request(&c, &rc, &st), CAIRN_OK, "%s", st.message);
+    cr_assert(repl_persist_merge(&ra, &rb));
+    cr_assert(repl_persist_merge(&ra, &rc));
+    cr_assert_eq(rb.record_count, 0);
+    cairn_request_free(&rb);
+    cairn_request_free(&rc);
+    round_trip(&ra, &got);
+    cr_assert_eq(got.type, CAIRN_MSG_PERSIST_APPLY);
+    cr_assert_eq(got.first, 5);
+    cr_assert_eq(got.last, 10);
+    cr_assert_eq(got.record_count, 8);
+    cr_assert_eq(got.records[0].kind, CAIRN_PERSIST_SERVICE); /* a's, then b's */
+    cr_assert_eq(got.records[3].op, CAIRN_PERSIST_DEL);
+    cr_assert_eq(got.records[4].kind, CAIRN_PERSIST_SERVICE);
+    cr_assert_str_eq(got.records[5].instance.ip, "127.0.7.7");
+    cairn_request_free(&ra);
+    cairn_request_free(&got);
+    cairn_raft_batch_free(&a);
+    cairn_raft_batch_free(&b);
+    cairn_raft_batch_free(&c);
+}
+
+/* A replacement, or a batch that is not after the other, is never merged: nothing moves. */
+Test(repl_persist, replace_or_earlier_batches_do_not_merge)
+{
+    cairn_raft_batch a, b, r;
+    fill(&a);
+    a.first = 5, a.last = 9;
+    fill(&b);
+    b.first = 9, b.last = 12; /* overlaps a */
+    fill(&r);
+    r.replace = true;
+    r.last = 20;
+    cairn_request ra, rb, rr;
+    cairn_status st;
+    cr_assert_eq(repl_persist_request(&a, &ra, &st), CAIRN_OK, "%s", st.message);
+    cr_assert_eq(repl_persist_request(&b, &rb, &st), CAIRN_OK, "%s", st.message);
+    cr_assert_eq(repl_persist_request(&r, &rr, &st), CAIRN_OK, "%s", st.message);
+    cr_assert_not(repl_persist_merge(&ra, &rb));
+    cr_assert_not(repl_persist_merge(&ra, &rr));
+    cr_assert_not(repl_persist_merge(&rr, &rb));
+    cr_assert_eq(ra.last, 9);
+    cr_assert_eq(ra.record_count, 4);
+    cr_assert_eq(rb.record_count, 4);
+    cr_assert_eq(rr.record_count, 4);
+    cairn_request_free(&ra);
+    cairn_request_free(&rb);
+    cairn_request_free(&rr);
+    cairn_raft_batch_free(&a);
+    cairn_raft_batch_free(&b);
+    cairn_raft_batch_free(&r);
 }
