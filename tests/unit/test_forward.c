@@ -55,6 +55,13 @@ Test(forward, which_requests_travel)
     }
     rq.type = CAIRN_MSG_INSTANCE_REMOVE;
     cairn_request_free(&rq);
+    /* a gRPC connection's share of a service goes to the service's owner */
+    cairn_status st;
+    cr_assert_eq(cairn_request_instance_set_owned(&rq, "public", "DEFAULT_GROUP@@svc",
+                                                  "grpc/127.0.0.1:8848/1/c", NULL, 0, &st),
+                 CAIRN_OK);
+    cr_expect(cairn_forward_wanted(&rq));
+    cairn_request_free(&rq);
 }
 
 Test(forward, local_request_golden_bytes_and_round_trip)
