@@ -60,7 +60,7 @@ typedef struct grpc_settings {
 } grpc_settings;
 
 enum { GRPC_EP_LISTENER = 1, GRPC_EP_CALLS, GRPC_EP_EVENTS, GRPC_EP_CONN };
-enum { GRPC_TIMER_CONN = 1, GRPC_TIMER_WATCH, GRPC_TIMER_DROP };
+enum { GRPC_TIMER_CONN = 1, GRPC_TIMER_WATCH, GRPC_TIMER_DROP, GRPC_TIMER_STALE };
 
 typedef struct grpc_server grpc_server;
 typedef struct grpc_conn grpc_conn;

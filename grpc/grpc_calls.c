@@ -61,9 +61,13 @@ static void on_reply(void *arg, cairn_err rc, cairn_reply *rep, cairn_status *st
 void grpc_call_start(grpc_call *call)
 {
     grpc_server *s = call->srv;
+    if (call->forwarded) { /* wrapped by the caller for a member of its choosing */
+        cairn_rpc_call_async(grpc_cluster_replicator(s->cluster), &call->req, on_reply, call);
+        return;
+    }
     char owner[CAIRN_CLUSTER_ID_MAX];
     /* the owner of then: a write queued behind others, or a retried release, follows the view */
-    if (call->routed && !call->forwarded && s->cluster &&
+    if (call->routed && s->cluster &&
         grpc_cluster_peer_owner(s->cluster, call->req.service, owner)) {
         cairn_status st;
         if (grpc_cluster_wrap(s->cluster, &call->req, owner, &st) == CAIRN_OK) {

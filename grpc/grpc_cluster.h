@@ -32,6 +32,14 @@ bool grpc_cluster_peer_owner(grpc_cluster *gc, const char *grouped, char *owner)
 /* Wraps *req (an INSTANCE_SET_OWNED) in place as a FORWARD to owner with the forward deadline. */
 cairn_err grpc_cluster_wrap(grpc_cluster *gc, cairn_request *req, const char *owner,
                             cairn_status *st);
+/* Start-up, after the local drop of earlier incarnations: the same OWNER_DROP (grpc/<node>/)
+ * goes to every other member of the first view (waited for at most 5 s) as a FORWARD, retried
+ * until each answers or leaves the owner list; then stale_dropped is set and the role listens.
+ * This covers cairn-grpc restarting alone, which its peers never see as a member going DOWN. */
+void grpc_cluster_stale_begin(grpc_server *s);
+void grpc_cluster_stale_timer(grpc_server *s);
+/* Takes the start-up timer out of the server's heap (before grpc_cluster_close). */
+void grpc_cluster_disarm(grpc_server *s);
 /* The local replicator's rpc client (FORWARDs). */
 cairn_rpc_client *grpc_cluster_replicator(grpc_cluster *gc);
 

@@ -17,6 +17,7 @@
 #include "cairn_log.h"
 #include "cairn_requests.h"
 #include "grpc.h"
+#include "grpc_cluster.h"
 #include "grpc_calls.h"
 
 grpc_conn *grpc_conn_find(grpc_server *s, uint64_t serial)
@@ -415,7 +416,10 @@ static void drop_done(grpc_server *s, struct grpc_call *call)
         if (d->mode == CAIRN_OWNER_PREFIX) {
             log_info("dropped %u instances of earlier incarnations (%s)", call->rep.total,
                      d->owner);
-            atomic_store(&s->stale_dropped, true);
+            if (s->cluster)
+                grpc_cluster_stale_begin(s); /* the other members next, then listen */
+            else
+                atomic_store(&s->stale_dropped, true);
         }
         free(d);
     } else {

@@ -324,6 +324,7 @@ void grpc_server_close(grpc_server *s)
             drop_incarnation(s, &d);
         cairn_rpc_client_close(s->registry); /* calls in flight end and land in the queue */
     }
+    grpc_cluster_disarm(s);
     grpc_cluster_close(s->cluster); /* its forwards too */
     s->cluster = NULL;
     pthread_mutex_destroy(&d.mu);

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include "cairn_cluster.h"
 #include "cairn_grpc_client.h"
@@ -173,4 +175,51 @@ IT_TEST(cluster_grpc, a_dead_nodes_instances_leave_the_survivors_and_the_others_
     fflush(stdout);
     grpc_close(gd);
     grpc_close(ga);
+}
+
+/* cairn-grpc alone crashes and its supervisor starts it again: the node stays UP, so no peer sees
+ * a member go DOWN; the new incarnation has every member drop the earlier ones before it
+ * listens. */
+IT_TEST(cluster_grpc, a_restarted_grpc_role_has_every_member_drop_its_earlier_incarnations)
+{
+    it_cluster_opts o = {.nodes = 3, .layout = IT_LAYOUT_HOSTS, .wrong_secret_node = -1};
+    it_cluster *c = cluster_start(&o);
+    cr_assert(cluster_wait_all(c, 0, 0, "UP", UP_TIMEOUT_MS), "not every node shows all 3 UP");
+    const int entry = 2;
+    char other[64];
+    service_owned(c, "grpc-rs-other", entry, false, other, sizeof other);
+    it_grpc *g = grpc_to(c->nodes[entry]);
+    grpc_register(g, other, "127.0.62.1");
+    want w = {c, ~0u, other, "127.0.62.1", 1};
+    cr_assert(wait_until(everywhere, &w, BOUND_MS), "%s is not listed on every node", other);
+    pid_t old = node_role_pid(c->nodes[entry], "cairn-grpc");
+    cr_assert(old > 0);
+    int64_t t0 = it_now_ms();
+    cr_assert_eq(kill(old, SIGKILL), 0);
+    cr_assert(node_wait_role_restart(c->nodes[entry], "cairn-grpc", old, BOUND_MS) > 0,
+              "cairn-grpc was not started again");
+    w.state = -1;
+    cr_assert(wait_until(everywhere, &w, BOUND_MS),
+              "the killed incarnation's instance of %s is still listed somewhere", other);
+    printf("cluster grpc: cairn-grpc killed alone, its instance gone from all 3 nodes after "
+           "%lld ms (restart included)\n",
+           (long long)(it_now_ms() - t0));
+    fflush(stdout);
+    /* the new incarnation serves, and its writes reach every node */
+    it_grpc *g2 = NULL;
+    char path[PATH_MAX + 16], addr[64];
+    snprintf(path, sizeof path, "%s/grpc.addr", c->nodes[entry]->run_dir);
+    for (int64_t until = it_now_ms() + BOUND_MS; !g2 && it_now_ms() < until;) {
+        if (it_read_addr_file(path, addr, sizeof addr))
+            g2 = grpc_open(addr);
+        if (!g2)
+            usleep(100 * 1000);
+    }
+    grpc_close(g2);
+    grpc_close(g);
+    g2 = grpc_to(c->nodes[entry]);
+    grpc_register(g2, other, "127.0.62.2");
+    want w2 = {c, ~0u, other, "127.0.62.2", 1};
+    cr_assert(wait_until(everywhere, &w2, BOUND_MS), "the new incarnation's write is not everywhere");
+    grpc_close(g2);
 }
