@@ -248,3 +248,31 @@ Test(registry_owners, replicated_owned_instances_can_be_dropped)
     cr_expect_eq(count_of(SVC, "grpc/127.0.0.3:8848/1/a"), 0);
     cr_expect_eq(count_of(SVC, NULL), 1, "the instance without an owner stays");
 }
+
+/* An owned write is an ephemeral write like any other: it carries the store's Distro version, so
+ * the owner's sync (which leaves out states without one) sends it to the other members. */
+Test(registry_owners, owned_writes_and_drops_carry_a_distro_version)
+{
+    cr_assert_eq(set_owned(SVC, "grpc/n1/1/a", (const char *[]){"127.0.0.1", NULL}, (int[]){80}),
+                 CAIRN_OK);
+    uint64_t seq = 0;
+    for (int round = 0; round < 2; round++) {
+        const char *ns[] = {"public"}, *svc[] = {SVC};
+        cairn_request r;
+        cairn_status st;
+        cr_assert_eq(cairn_request_distro_fetch(&r, ns, svc, 1, &st), CAIRN_OK, "%s",
+                     st.message);
+        cairn_reply rep;
+        fx_call(&fx, &r, &rep);
+        cairn_request_free(&r);
+        cr_assert_eq(rep.code, CAIRN_OK);
+        cr_assert_eq(rep.state_count, 1);
+        cr_expect_neq(rep.states[0].version.epoch, 0, "round %d: versioned", round);
+        cr_expect_gt(rep.states[0].version.seq, seq, "round %d: a newer version", round);
+        seq = rep.states[0].version.seq;
+        cr_expect_eq(rep.states[0].instance_count, round == 0 ? 1u : 0u);
+        cairn_reply_free(&rep);
+        if (round == 0)
+            cr_expect_eq(drop("grpc/n1/1/a", CAIRN_OWNER_EXACT), 1);
+    }
+}
