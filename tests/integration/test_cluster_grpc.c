@@ -223,3 +223,61 @@ IT_TEST(cluster_grpc, a_restarted_grpc_role_has_every_member_drop_its_earlier_in
     cr_assert(wait_until(everywhere, &w2, BOUND_MS), "the new incarnation's write is not everywhere");
     grpc_close(g2);
 }
+
+/* The owner's replicator frozen (it stays an owner: cluster.fail_count 100): a gRPC register on a
+ * non-owner is answered with an ErrorResponse naming the owner at the forward timeout (never a
+ * stall), the connection serves on, and after the thaw the register goes through. */
+static const char *const FROZEN_SETS[] = {"cluster.fail_count=100",
+                                          "cluster.forward_timeout_ms=1000", NULL};
+
+IT_TEST(cluster_grpc, a_frozen_owner_costs_an_error_response_not_a_stall)
+{
+    it_cluster_opts o = {.nodes = 3, .layout = IT_LAYOUT_HOSTS, .wrong_secret_node = -1,
+                         .sets = FROZEN_SETS};
+    it_cluster *c = cluster_start(&o);
+    cr_assert(cluster_wait_all(c, 0, 0, "UP", UP_TIMEOUT_MS), "not every node shows all 3 UP");
+    const int entry = 0;
+    char svc[64];
+    service_owned(c, "grpc-fz", entry, false, svc, sizeof svc);
+    int owner = cluster_owner_among(c, IT_CLUSTER_ALL, svc);
+    it_node *victim = c->nodes[owner];
+    it_grpc *g = grpc_to(c->nodes[entry]);
+    cr_assert_eq(kill(victim->run->pid, SIGSTOP), 0); /* no restart of the frozen role */
+    pid_t repl = node_freeze_role(victim, "cairn-replicator");
+    char extra[512];
+    snprintf(extra, sizeof extra,
+             "\"type\":\"registerInstance\",\"instance\":{\"ip\":\"127.0.63.1\",\"port\":8080,"
+             "\"weight\":1.0,\"healthy\":true,\"enabled\":true,\"ephemeral\":true,"
+             "\"clusterName\":\"DEFAULT\",\"metadata\":{}}");
+    it_grpc_reply r;
+    int64_t t0 = it_now_ms();
+    grpc_call(g, "InstanceRequest", grpc_naming_body("public", svc, extra), &r, CALL_MS);
+    int64_t took = it_now_ms() - t0;
+    bool error = r.type && strcmp(r.type, "ErrorResponse") == 0;
+    bool named = r.json && strstr(r.json, c->ids[owner]);
+    printf("cluster grpc: a register for a frozen owner answered %s after %lld ms "
+           "(cluster.forward_timeout_ms 1000): %s\n",
+           r.type ? r.type : "nothing", (long long)took, r.json ? r.json : "");
+    fflush(stdout);
+    grpc_reply_free(&r);
+    /* the connection serves on */
+    grpc_call(g, "ServiceQueryRequest",
+              grpc_naming_body("public", svc, "\"cluster\":\"\",\"healthyOnly\":false"), &r,
+              CALL_MS);
+    bool served = r.type && strcmp(r.type, "QueryServiceResponse") == 0;
+    grpc_reply_free(&r);
+    kill(repl, SIGCONT);
+    kill(victim->run->pid, SIGCONT);
+    cr_expect(error, "no ErrorResponse for a frozen owner");
+    cr_expect(named, "the error does not name the owner %s", c->ids[owner]);
+    cr_expect_geq(took, 900, "answered before the timeout");
+    cr_expect_leq(took, IT_SANITIZED ? 8000 : 4000, "not bounded by the timeout");
+    cr_expect(served, "a query on the same connection was not served");
+    cr_expect_geq(grpc_metric(c->nodes[entry], "cairn_grpc_owned_forwards_total",
+                              "result=\"failed\""), 1);
+    /* the owner is back: the same register goes through and reaches every node */
+    grpc_register(g, svc, "127.0.63.1");
+    want w = {c, ~0u, svc, "127.0.63.1", 1};
+    cr_assert(wait_until(everywhere, &w, BOUND_MS), "not on every node after the thaw");
+    grpc_close(g);
+}
