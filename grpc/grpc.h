@@ -17,6 +17,7 @@
  *      grpc_calls.c    registry calls (async REQ on nng aios; a connection's writes in order)
  *      grpc_auth.c     access tokens of naming calls (auth.enabled; grpc_auth.h)
  *      grpc_drain.c    the stop: ConnectResetRequest to every client, then wait for them to go
+ *      grpc_cluster.c  in a cluster: owners of services, writes forwarded to them (grpc_cluster.h)
  *  - nng's aio threads only run grpc_calls.c's completion, which queues the call and writes the
  *    eventfd; nng's pipe callback only sets an atomic.
  *  - the admin listener's thread reads atomics for /ready and counters for /metrics.
@@ -59,7 +60,7 @@ typedef struct grpc_settings {
 } grpc_settings;
 
 enum { GRPC_EP_LISTENER = 1, GRPC_EP_CALLS, GRPC_EP_EVENTS, GRPC_EP_CONN };
-enum { GRPC_TIMER_CONN = 1, GRPC_TIMER_WATCH, GRPC_TIMER_DROP };
+enum { GRPC_TIMER_CONN = 1, GRPC_TIMER_WATCH, GRPC_TIMER_DROP, GRPC_TIMER_STALE };
 
 typedef struct grpc_server grpc_server;
 typedef struct grpc_conn grpc_conn;
@@ -120,6 +121,8 @@ struct grpc_conn {
     uint64_t next_request_id;
     grpc_sub **subs;
     size_t sub_count, sub_cap;
+    char **svcs;     /* cluster: "ns\0grouped" of every service it wrote (released at close) */
+    size_t svc_count, svc_cap;
     struct grpc_call *writes; /* queued writes (the head is in flight when write_busy) */
     bool write_busy;
     pusher_timer timer;
@@ -176,6 +179,7 @@ struct grpc_server {
     int64_t next_registry_probe;
     int exit_code; /* non-zero: the loop stopped for a failure */
     struct grpc_auth *auth; /* access tokens (grpc_auth.h) */
+    struct grpc_cluster *cluster; /* NULL standalone (grpc_cluster.h) */
 };
 
 /* ---- grpc_role.c ---------------------------------------------------------------------------- */
@@ -220,7 +224,15 @@ void grpc_conn_timer(grpc_conn *c, int64_t now);
 void grpc_conn_rearm(grpc_conn *c);
 /* The owner is gone from the registry or must go: an OWNER_DROP retried until acknowledged. */
 void grpc_drop_owner(grpc_server *s, const char *owner, cairn_owner_mode mode);
+/* Cluster: owner's share of service (ns, grouped) emptied at the service's owner (an empty
+ * INSTANCE_SET_OWNED, routed when sent), retried until acknowledged. */
+void grpc_release_owned(grpc_server *s, const char *owner, const char *ns, const char *grouped);
+/* Cluster: remembers that c wrote into (ns, grouped), to release it there at close. -1 when out
+ * of memory. */
+int grpc_conn_note_service(grpc_conn *c, const char *ns, const char *grouped);
 void grpc_drop_timer(grpc_server *s, pusher_timer *t);
+/* Frees a drop or release still waiting for its retry (shutdown). */
+void grpc_drop_discard(pusher_timer *t);
 void grpc_conns_close_all(grpc_server *s);
 /* Frees the connections released during this loop iteration. */
 void grpc_conn_bury(grpc_server *s);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cairn_log.h"
+#include "grpc_cluster.h"
 
 grpc_call *grpc_call_new(grpc_server *s, grpc_call_fn done)
 {
@@ -59,7 +60,28 @@ static void on_reply(void *arg, cairn_err rc, cairn_reply *rep, cairn_status *st
 
 void grpc_call_start(grpc_call *call)
 {
-    cairn_rpc_call_async(call->srv->registry, &call->req, on_reply, call);
+    grpc_server *s = call->srv;
+    if (call->forwarded) { /* wrapped by the caller for a member of its choosing */
+        cairn_rpc_call_async(grpc_cluster_replicator(s->cluster), &call->req, on_reply, call);
+        return;
+    }
+    char owner[CAIRN_CLUSTER_ID_MAX];
+    /* the owner of then: a write queued behind others, or a retried release, follows the view */
+    if (call->routed && s->cluster &&
+        grpc_cluster_peer_owner(s->cluster, call->req.service, owner)) {
+        cairn_status st;
+        if (grpc_cluster_wrap(s->cluster, &call->req, owner, &st) == CAIRN_OK) {
+            call->forwarded = true;
+            cairn_rpc_call_async(grpc_cluster_replicator(s->cluster), &call->req, on_reply,
+                                 call);
+            return;
+        }
+        cairn_reply rep; /* out of memory: answered as a failure, as the rpc would */
+        cairn_reply_init(&rep);
+        on_reply(call, st.code, &rep, &st);
+        return;
+    }
+    cairn_rpc_call_async(s->registry, &call->req, on_reply, call);
 }
 
 void grpc_call_write(grpc_conn *c, grpc_call *call)
@@ -118,7 +140,12 @@ void grpc_calls_drain(grpc_server *s)
     while (list) {
         grpc_call *call = list;
         list = call->next;
-        atomic_store(&s->registry_ok, call->rc != CAIRN_E_UNAVAILABLE);
+        if (call->forwarded) /* the owner's answer says nothing of the local registry */
+            cairn_counter_inc(call->rc == CAIRN_OK && call->rep.code != CAIRN_E_UNAVAILABLE
+                                  ? s->metrics.forwards_ok
+                                  : s->metrics.forwards_failed);
+        else
+            atomic_store(&s->registry_ok, call->rc != CAIRN_E_UNAVAILABLE);
         bool is_write = call->is_write;
         uint64_t serial = call->conn_serial;
         call->done(s, call); /* frees the call, or keeps it (a retried drop) */

@@ -20,6 +20,8 @@ struct grpc_call {
     uint64_t conn_serial; /* 0: no connection */
     int32_t stream_id;
     bool is_write;        /* one of the connection's ordered writes */
+    bool routed;          /* an INSTANCE_SET_OWNED: in a cluster it goes to the service's owner */
+    bool forwarded;       /* it went as a FORWARD through the replicator */
     /* what the continuation needs */
     const char *type_name; /* the request's metadata.type, for metrics */
     char *resp_type;       /* the response's type name (static string) */

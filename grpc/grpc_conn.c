@@ -18,6 +18,7 @@
 #include "cairn_log.h"
 #include "cairn_requests.h"
 #include "grpc.h"
+#include "grpc_cluster.h"
 #include "grpc_calls.h"
 
 grpc_conn *grpc_conn_find(grpc_server *s, uint64_t serial)
@@ -57,6 +58,11 @@ static void conn_free(grpc_conn *c)
     grpc_pushq_free(&c->pushq);
     free(c->subs);
     c->subs = NULL;
+    for (size_t i = 0; i < c->svc_count; i++)
+        free(c->svcs[i]);
+    free(c->svcs);
+    c->svcs = NULL;
+    c->svc_count = 0;
     c->closed = true;
     c->next_dead = s->graveyard;
     s->graveyard = c;
@@ -260,7 +266,11 @@ static void release(grpc_conn *c)
 {
     if (c->write_busy)
         return; /* write_finished comes back here */
-    if (c->owns)
+    if (c->owns && c->srv->cluster) /* each service at its owner: a local drop syncs nothing */
+        for (size_t i = 0; i < c->svc_count; i++)
+            grpc_release_owned(c->srv, c->owner, c->svcs[i],
+                               c->svcs[i] + strlen(c->svcs[i]) + 1);
+    else if (c->owns)
         grpc_drop_owner(c->srv, c->owner, CAIRN_OWNER_EXACT);
     conn_free(c);
 }
@@ -386,20 +396,64 @@ void grpc_conns_close_all(grpc_server *s)
 typedef struct grpc_drop {
     pusher_timer timer;
     cairn_owner_mode mode;
+    char *svc;   /* a release: "ns\0grouped" (malloc'd), or NULL for an OWNER_DROP */
     char owner[];
 } grpc_drop;
+
+static void drop_free(void *p)
+{
+    grpc_drop *d = p;
+    free(d->svc);
+    free(d);
+}
+
+int grpc_conn_note_service(grpc_conn *c, const char *ns, const char *grouped)
+{
+    for (size_t i = 0; i < c->svc_count; i++)
+        if (strcmp(c->svcs[i], ns) == 0 && strcmp(c->svcs[i] + strlen(ns) + 1, grouped) == 0)
+            return 0;
+    if (c->svc_count == c->svc_cap) {
+        size_t cap = c->svc_cap ? c->svc_cap * 2 : 4;
+        char **n = realloc(c->svcs, cap * sizeof *n);
+        if (!n)
+            return -1;
+        c->svcs = n;
+        c->svc_cap = cap;
+    }
+    size_t a = strlen(ns) + 1, b = strlen(grouped) + 1;
+    char *e = malloc(a + b);
+    if (!e)
+        return -1;
+    memcpy(e, ns, a);
+    memcpy(e + a, grouped, b);
+    c->svcs[c->svc_count++] = e;
+    return 0;
+}
 
 static void drop_send(grpc_server *s, grpc_drop *d);
 
 static void drop_done(grpc_server *s, struct grpc_call *call)
 {
     grpc_drop *d = call->ctx;
-    if (call->rc == CAIRN_OK && call->rep.code == CAIRN_OK) {
+    if (d->svc && call->rc == CAIRN_OK && call->rep.code == CAIRN_OK) {
+        cairn_counter_inc(s->metrics.releases_ok);
+        drop_free(d);
+    } else if (d->svc) {
+        cairn_counter_inc(s->metrics.releases_retried);
+        log_warn("releasing %s of %s failed, retrying: %s", d->svc + strlen(d->svc) + 1, d->owner,
+                 call->rc != CAIRN_OK ? call->st.message
+                 : call->rep.message  ? call->rep.message
+                                      : "registry error");
+        grpc_timer_arm(s, &d->timer, grpc_now_ms() + s->cfg.retry_delay_ms + 100);
+    } else if (call->rc == CAIRN_OK && call->rep.code == CAIRN_OK) {
         cairn_counter_inc(s->metrics.drops_ok);
         if (d->mode == CAIRN_OWNER_PREFIX) {
             log_info("dropped %u instances of earlier incarnations (%s)", call->rep.total,
                      d->owner);
-            atomic_store(&s->stale_dropped, true);
+            if (s->cluster)
+                grpc_cluster_stale_begin(s); /* the other members next, then listen */
+            else
+                atomic_store(&s->stale_dropped, true);
         }
         free(d);
     } else {
@@ -417,13 +471,21 @@ static void drop_send(grpc_server *s, grpc_drop *d)
 {
     struct grpc_call *call = grpc_call_new(s, drop_done);
     cairn_status st;
-    if (!call || cairn_request_owner_drop(&call->req, d->owner, d->mode, &st) != CAIRN_OK) {
+    cairn_err built = CAIRN_E_NOMEM;
+    if (call && d->svc) {
+        call->routed = true;
+        built = cairn_request_instance_set_owned(&call->req, d->svc, d->svc + strlen(d->svc) + 1,
+                                                 d->owner, NULL, 0, &st);
+    } else if (call) {
+        built = cairn_request_owner_drop(&call->req, d->owner, d->mode, &st);
+    }
+    if (built != CAIRN_OK) {
         grpc_call_free(call);
         grpc_timer_arm(s, &d->timer, grpc_now_ms() + s->cfg.retry_delay_ms + 100);
         return;
     }
     call->ctx = d;
-    call->free_ctx = free;
+    call->free_ctx = drop_free;
     grpc_call_start(call);
 }
 
@@ -437,8 +499,35 @@ void grpc_drop_owner(grpc_server *s, const char *owner, cairn_owner_mode mode)
     }
     pusher_timer_init(&d->timer, GRPC_TIMER_DROP);
     d->mode = mode;
+    d->svc = NULL;
     memcpy(d->owner, owner, n);
     drop_send(s, d);
+}
+
+void grpc_release_owned(grpc_server *s, const char *owner, const char *ns, const char *grouped)
+{
+    size_t n = strlen(owner) + 1, a = strlen(ns) + 1, b = strlen(grouped) + 1;
+    grpc_drop *d = malloc(sizeof *d + n);
+    char *svc = malloc(a + b);
+    if (!d || !svc) {
+        free(d);
+        free(svc);
+        log_error("out of memory: the instances of %s in %s stay until its node goes down", owner,
+                  grouped);
+        return;
+    }
+    pusher_timer_init(&d->timer, GRPC_TIMER_DROP);
+    d->mode = CAIRN_OWNER_EXACT;
+    memcpy(svc, ns, a);
+    memcpy(svc + a, grouped, b);
+    d->svc = svc;
+    memcpy(d->owner, owner, n);
+    drop_send(s, d);
+}
+
+void grpc_drop_discard(pusher_timer *t)
+{
+    drop_free((char *)t - offsetof(grpc_drop, timer));
 }
 
 void grpc_drop_timer(grpc_server *s, pusher_timer *t)

@@ -9,6 +9,7 @@
 #include "cairn_log.h"
 #include "cairn_requests.h"
 #include "grpc.h"
+#include "grpc_cluster.h"
 #include "grpc_calls.h"
 
 #define MAX_WAIT_MS 200 /* a stop signal is noticed within this */
@@ -89,6 +90,9 @@ static void run_timers(grpc_server *s, int64_t now)
             break;
         case GRPC_TIMER_DROP:
             grpc_drop_timer(s, t);
+            break;
+        case GRPC_TIMER_STALE:
+            grpc_cluster_stale_timer(s);
             break;
         }
     }

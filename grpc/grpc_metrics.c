@@ -23,6 +23,9 @@ int grpc_metrics_init(grpc_metrics *gm, cairn_metrics *m)
     static const char bytes_help[] = "Socket bytes, by direction.";
     static const char bad_help[] = "Malformed input, by what was wrong.";
     static const char drop_help[] = "OWNER_DROP requests answered, or retried after a failure.";
+    static const char fwd_help[] = "Connection writes forwarded to the service's owner member.";
+    static const char rel_help[] = "A closed connection's instances of one service removed at "
+                                   "its owner member, or retried.";
     gm->connections = note(cairn_metrics_gauge(m, "connections", "Open gRPC connections.", NULL),
                            &ok);
     gm->accepted = C("connections_total", conn_help, "result=\"accepted\"");
@@ -55,6 +58,10 @@ int grpc_metrics_init(grpc_metrics *gm, cairn_metrics *m)
                             "Calls answered with an error because the registry failed.", NULL);
     gm->drops_ok = C("owner_drops_total", drop_help, "result=\"ok\"");
     gm->drops_retried = C("owner_drops_total", drop_help, "result=\"retried\"");
+    gm->forwards_ok = C("owned_forwards_total", fwd_help, "result=\"ok\"");
+    gm->forwards_failed = C("owned_forwards_total", fwd_help, "result=\"failed\"");
+    gm->releases_ok = C("owned_releases_total", rel_help, "result=\"ok\"");
+    gm->releases_retried = C("owned_releases_total", rel_help, "result=\"retried\"");
     gm->event_gaps = C("event_gaps_total", "Lost change events (every subscription pushed).",
                        NULL);
 #undef C

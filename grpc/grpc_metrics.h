@@ -11,6 +11,10 @@
  *   malformed_total{what="frame|protobuf|json|size|compressed|content_type|path"}
  *   registry_errors_total             calls answered 500 because the registry failed
  *   owner_drops_total{result="ok|retried"}                           OWNER_DROP at close and start
+ *   owned_forwards_total{result="ok|failed"}   a connection's writes sent to another member, the
+ *                                     service's owner (cluster; failed: no answer or refused)
+ *   owned_releases_total{result="ok|retried"}  cluster: a closed connection's share of a service
+ *                                     emptied at the service's owner
  *   event_gaps_total                  lost change events (every subscribed service pushed) */
 #ifndef GRPC_METRICS_H
 #define GRPC_METRICS_H
@@ -28,6 +32,7 @@ typedef struct grpc_metrics {
     cairn_counter *bad_frame, *bad_protobuf, *bad_json, *bad_size, *bad_compressed;
     cairn_counter *bad_content_type, *bad_path;
     cairn_counter *registry_errors, *drops_ok, *drops_retried, *event_gaps;
+    cairn_counter *forwards_ok, *forwards_failed, *releases_ok, *releases_retried;
 } grpc_metrics;
 
 int grpc_metrics_init(grpc_metrics *gm, cairn_metrics *m);

@@ -127,7 +127,11 @@ static void set_owned(grpc_stream *st, const char *type, const char *resp_type, 
         call->op = (char *)op;
         built = cairn_request_instance_set_owned(&call->req, ref->ns, ref->grouped,
                                                  st->conn->owner, instances, n, &bst);
+        call->routed = true;
         st->conn->owns = st->conn->srv->any_owned = true;
+        if (built == CAIRN_OK && st->conn->srv->cluster &&
+            grpc_conn_note_service(st->conn, ref->ns, ref->grouped) != 0)
+            built = cairn_fail(&bst, CAIRN_E_NOMEM, "out of memory");
     }
     for (uint32_t i = 0; i < n; i++)
         cairn_instance_free(&instances[i]);

@@ -19,6 +19,7 @@
 #include "cairn_files.h"
 #include "cairn_requests.h"
 #include "grpc.h"
+#include "grpc_cluster.h"
 #include "grpc_calls.h"
 #include "grpc_auth.h"
 
@@ -203,6 +204,13 @@ int grpc_server_open(grpc_server *s, cairn_role *role)
     }
     if (!err)
         err = open_sockets(s, &st);
+    if (!err) {
+        char run[PATH_MAX];
+        cairn_config_run_dir(role->config, run, sizeof run);
+        err = grpc_cluster_open(role->config, run, &s->cluster, s->node, &st);
+        if (!err && s->cluster) /* owners name the member: its peers drop them when it dies */
+            snprintf(s->owner_prefix, sizeof s->owner_prefix, "grpc/%s/", s->node);
+    }
     if (err) {
         log_error("cannot start: %s", st.message);
         return err == CAIRN_E_INVALID ? CAIRN_EXIT_CONFIG : EXIT_FAILURE;
@@ -317,6 +325,9 @@ void grpc_server_close(grpc_server *s)
             drop_incarnation(s, &d);
         cairn_rpc_client_close(s->registry); /* calls in flight end and land in the queue */
     }
+    grpc_cluster_disarm(s);
+    grpc_cluster_close(s->cluster); /* its forwards too */
+    s->cluster = NULL;
     pthread_mutex_destroy(&d.mu);
     pthread_cond_destroy(&d.cond);
     grpc_calls_discard(s);
@@ -325,7 +336,7 @@ void grpc_server_close(grpc_server *s)
     pusher_timer *t;
     while ((t = pusher_timers_pop_due(&s->timers, INT64_MAX)))
         if (t->kind == GRPC_TIMER_DROP)
-            free(t); /* the timer is the drop's first member */
+            grpc_drop_discard(t); /* the timer is the drop's first member */
     pusher_timers_free(&s->timers);
     cairn_sub_close(&s->events);
     if (s->listen_fd >= 0)

@@ -31,6 +31,11 @@ static cairn_err replace_ephemeral(registry_write_ctx *c, cairn_service *rec,
         if (!err)
             err = registry_store_put_instance(c->store, c->txn, rec->namespace_id, rec->name,
                                               &in, st);
+        /* a replica indexes gRPC owners too: when this node becomes the service's owner, it
+         * can drop a dead member's connections (OWNER_DROP) from what it holds */
+        if (!err && in.owner && in.owner[0])
+            err = registry_owners_put(c->store, c->txn, in.owner, rec->namespace_id, rec->name,
+                                      st);
         cairn_instance_free(&in);
         if (err)
             return err;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cairn_distro_rules.h"
 #include "registry_handlers.h"
 
 static cairn_err nomem(cairn_status *st)
@@ -126,8 +127,9 @@ cairn_err registry_instance_set_owned(registry_write_ctx *c, const cairn_request
         err = req->instance_count > 0
                   ? registry_owners_put(c->store, c->txn, req->owner, ns, name, st)
                   : registry_owners_del(c->store, c->txn, req->owner, ns, name, st);
+    /* stamped with this store's Distro version, so the owner's sync carries it */
     if (!err && (removed > 0 || req->instance_count > 0))
-        err = registry_touch_service(c, &svc, CAIRN_CHANGE_INSTANCES, false, st);
+        err = registry_touch_instances(c, &svc, true, false, st);
     cairn_service_free(&svc);
     return err;
 }
@@ -148,7 +150,7 @@ static cairn_err drop_one(registry_write_ctx *c, const registry_owned_refs *refs
     bool have;
     if (service_for(c, refs->ns[i], refs->svc[i], false, &svc, &have, st) || !have)
         return have ? st->code : CAIRN_OK;
-    cairn_err err = registry_touch_service(c, &svc, CAIRN_CHANGE_INSTANCES, false, st);
+    cairn_err err = registry_touch_instances(c, &svc, true, false, st);
     cairn_service_free(&svc);
     c->changed = false; /* the write names no service: each one is an extra */
     if (!err)
@@ -168,8 +170,11 @@ cairn_err registry_owner_drop(registry_write_ctx *c, const cairn_request *req, c
         return st->code;
     uint32_t total = 0;
     cairn_err err = CAIRN_OK;
+    bool scoped = req->owner_count > 0 || req->self;
     for (size_t i = 0; !err && i < refs.count; i++)
-        err = drop_one(c, &refs, i, &total, st);
+        if (!scoped || cairn_distro_selected(refs.svc[i], (const char *const *)req->owners,
+                                             req->owner_count, req->self))
+            err = drop_one(c, &refs, i, &total, st);
     registry_owned_refs_free(&refs);
     if (!err)
         rep->total = total;

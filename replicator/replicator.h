@@ -145,6 +145,7 @@ struct replicator {
     struct repl_submit *submit; /* persistent writes into raft (replicator_submit.h) */
     struct repl_load *load;     /* Distro load on start (replicator_distro.h) */
     struct repl_verify *verify; /* Distro verify rounds (replicator_distro.h) */
+    struct repl_grpc_owners *grpc_owners; /* dead members' gRPC instances */
 };
 
 /* main.c's steps. replicator_init reads the cluster config (exit 78 on error, printed). */

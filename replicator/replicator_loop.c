@@ -9,6 +9,7 @@
 #include "cairn_log.h"
 #include "replicator.h"
 #include "replicator_distro.h"
+#include "replicator_grpc_owners.h"
 #include "replicator_raft.h"
 #include "replicator_submit.h"
 #include "replicator_sync.h"
@@ -140,6 +141,7 @@ static void ping_round(replicator *r, int timeout_ms)
         r->raft_fn(r->raft_arg, &raft);
     repl_members_set_self_raft(&r->members, &raft);
     settle(r, 0);
+    repl_grpc_owners_tick(r);
     int64_t now = repl_now_ms();
     for (size_t i = 0; i < r->members.count; i++)
         if (i != r->members.self)
@@ -226,6 +228,8 @@ static void apply_outcome(replicator *r, void *arg)
         repl_load_peer_report(r, o->idx, &o->ping);
     else if ((changed & REPL_CHANGED_STATE) && m->state == CAIRN_MEMBER_DOWN)
         repl_load_peer_lost(r, o->idx);
+    if ((changed & REPL_CHANGED_STATE) && m->state == CAIRN_MEMBER_DOWN)
+        repl_grpc_owners_member_down(r, o->idx);
     free(o);
 }
 

@@ -5,6 +5,7 @@
 
 #include "cairn_log.h"
 #include "replicator.h"
+#include "replicator_grpc_owners.h"
 #include "replicator_forward.h"
 #include "replicator_submit.h"
 #include "replicator_distro.h"
@@ -44,6 +45,10 @@ int replicator_init(replicator *r, cairn_role *role)
     pthread_mutex_init(&r->card.lock, NULL);
     repl_members_init(&r->members, &r->cfg);
     replicator_metrics_init(&r->metrics, role->metrics, &r->cfg);
+    if (repl_grpc_owners_open(r, &st) != CAIRN_OK) {
+        log_error("%s", st.message);
+        return EXIT_FAILURE;
+    }
     return 0;
 }
 
@@ -98,6 +103,7 @@ void replicator_destroy(replicator *r)
     repl_distro_destroy(r);
     repl_sync_destroy(r);
     repl_forward_destroy(r);
+    repl_grpc_owners_free(r);
     cairn_peer_guard_destroy(&r->guard);
     pthread_mutex_destroy(&r->queue_lock);
     pthread_mutex_destroy(&r->card.lock);

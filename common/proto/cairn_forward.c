@@ -15,6 +15,9 @@ bool cairn_forward_wanted(const cairn_request *rq)
     case CAIRN_MSG_INSTANCE_PATCH:
     case CAIRN_MSG_INSTANCE_REMOVE:
         return rq->service != NULL && rq->has_instance && rq->instance.ephemeral;
+    case CAIRN_MSG_INSTANCE_SET_OWNED: return rq->service != NULL && rq->owner != NULL;
+    case CAIRN_MSG_OWNER_DROP: /* a restarted cairn-grpc's earlier incarnations, at a peer */
+        return rq->owner != NULL && strncmp(rq->owner, "grpc/", 5) == 0;
     default: return false;
     }
 }

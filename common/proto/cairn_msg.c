@@ -22,8 +22,9 @@
  *                                                   DISTRO_KEYS, DISTRO_SNAPSHOT)
  *                  states array  states (state maps)   (DISTRO_APPLY, DISTRO_FETCH)
  *                  load  uint -  load_id           (DISTRO_APPLY; required in DISTRO_LOAD_END)
- *                  owners array - owners (str)     (DISTRO_DIGESTS, DISTRO_KEYS; when any)
- *                  self  str -   self              (DISTRO_DIGESTS, DISTRO_KEYS)
+ *                  owners array - owners (str)     (DISTRO_DIGESTS, DISTRO_KEYS, OWNER_DROP;
+ *                                                   when any)
+ *                  self  str -   self              (DISTRO_DIGESTS, DISTRO_KEYS, OWNER_DROP)
  *                  bucket uint   bucket            (DISTRO_KEYS)
  *                  first uint    first             (PERSIST_APPLY)
  *                  last  uint    last              (PERSIST_APPLY, PERSIST_REPLACE)
@@ -218,7 +219,7 @@ static const struct msg_type_info {
     [CAIRN_MSG_INSTANCE_SET_OWNED] = {"instance_set_owned", true,
                                       RQ_NS | RQ_SVC | RQ_OWNER | RQ_INSTS,
                                       RQ_NS | RQ_SVC | RQ_OWNER},
-    [CAIRN_MSG_OWNER_DROP] = {"owner_drop", true, RQ_OWNER | RQ_MODE, RQ_OWNER,
+    [CAIRN_MSG_OWNER_DROP] = {"owner_drop", true, RQ_OWNER | RQ_MODE | RQ_OWNERS, RQ_OWNER,
                               CAIRN_OWNER_PREFIX},
     [CAIRN_MSG_FORWARD] = {"forward", true, RQ_FWD, RQ_FWD},
     /* a write wrapped for the raft log: the write's fields plus its type */

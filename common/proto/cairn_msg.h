@@ -226,11 +226,13 @@ void cairn_persist_record_free(cairn_persist_record *r);
  *                    ephemeral instance of the service that owner holds by the list (each one's
  *                    owner is set to it); a v1 or other owner's instance at the same ip:port:
  *                    cluster is taken over (last writer owns it).
- *  OWNER_DROP        owner*, mode (cairn_owner_mode): removes every instance of the owner (or
- *                    of every owner with that prefix), in one transaction, one change event per
- *                    service. The reply's total counts the instances removed.
+ *  OWNER_DROP        owner*, mode (cairn_owner_mode), owners, self: removes every instance of
+ *                    the owner (or of every owner with that prefix), in one transaction, one
+ *                    change event per service; with owners or self, only in the services
+ *                    selected as DISTRO_DIGESTS selects them. The reply's total counts the
+ *                    instances removed.
  *  FORWARD           forward_to* (the owner's identity), inner* (an encoded request:
- *                    INSTANCE_UPSERT, _PATCH, _REMOVE, _HEALTH or BEAT), deadline_ms* (this
+ *                    INSTANCE_UPSERT, _PATCH, _REMOVE, _HEALTH, BEAT or INSTANCE_SET_OWNED), deadline_ms* (this
  *                    host's CLOCK_MONOTONIC ms: past it the gateway has answered 503). The reply
  *                    is the owner's reply to the inner request, or CAIRN_E_UNAVAILABLE naming
  *                    the owner (docs/architecture.md, "Cluster: forwarding to the owner").
@@ -257,7 +259,7 @@ typedef struct cairn_request {
     cairn_distro_state *states; /* DISTRO_APPLY, DISTRO_FETCH */
     uint32_t state_count;
     uint64_t load_id;           /* DISTRO_APPLY, DISTRO_LOAD_END */
-    char **owners;              /* DISTRO_DIGESTS, DISTRO_KEYS */
+    char **owners;              /* DISTRO_DIGESTS, DISTRO_KEYS, OWNER_DROP */
     uint32_t owner_count;
     char *self;                 /* DISTRO_DIGESTS, DISTRO_KEYS */
     uint32_t bucket;            /* DISTRO_KEYS */

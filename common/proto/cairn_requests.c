@@ -421,3 +421,16 @@ cairn_err cairn_request_owner_drop(cairn_request *rq, const char *owner, cairn_o
     b.rq.mode = (uint32_t)mode;
     return finish(&b, rq, st);
 }
+
+cairn_err cairn_request_owner_drop_owned(cairn_request *rq, const char *owner,
+                                         cairn_owner_mode mode, const char *const *owners,
+                                         uint32_t owner_count, const char *self,
+                                         cairn_status *st)
+{
+    build b;
+    begin(&b, CAIRN_MSG_OWNER_DROP);
+    copy(&b, &b.rq.owner, owner, true, "owner");
+    b.rq.mode = (uint32_t)mode;
+    owner_filter(&b, owners, owner_count, self);
+    return finish(&b, rq, st);
+}

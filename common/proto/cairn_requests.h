@@ -134,5 +134,11 @@ cairn_err cairn_request_instance_set_owned(cairn_request *rq, const char *ns, co
 /* OWNER_DROP: remove every instance of owner, or of every owner starting with it (mode). */
 cairn_err cairn_request_owner_drop(cairn_request *rq, const char *owner, cairn_owner_mode mode,
                                    cairn_status *st);
+/* OWNER_DROP limited to the services whose Distro owner among owners (sorted) is self (as
+ * DISTRO_DIGESTS selects them): a member's share of a dead member's gRPC instances. */
+cairn_err cairn_request_owner_drop_owned(cairn_request *rq, const char *owner,
+                                         cairn_owner_mode mode, const char *const *owners,
+                                         uint32_t owner_count, const char *self,
+                                         cairn_status *st);
 
 #endif

@@ -47,13 +47,27 @@ Test(forward, which_requests_travel)
     rq.instance.ephemeral = true;
     const cairn_msg_type local[] = {CAIRN_MSG_INSTANCE_HEALTH, CAIRN_MSG_INSTANCE_GET,
                                     CAIRN_MSG_SERVICE_PUT, CAIRN_MSG_SERVICE_REMOVE,
-                                    CAIRN_MSG_DISTRO_LOAD_END, CAIRN_MSG_FORWARD,
-                                    CAIRN_MSG_OWNER_DROP};
+                                    CAIRN_MSG_DISTRO_LOAD_END, CAIRN_MSG_FORWARD};
     for (size_t i = 0; i < sizeof local / sizeof local[0]; i++) {
         rq.type = local[i];
         cr_expect(!cairn_forward_wanted(&rq), "%s travels", cairn_msg_type_name(local[i]));
     }
     rq.type = CAIRN_MSG_INSTANCE_REMOVE;
+    cairn_request_free(&rq);
+    /* a gRPC connection's share of a service goes to the service's owner */
+    cairn_status st;
+    cr_assert_eq(cairn_request_instance_set_owned(&rq, "public", "DEFAULT_GROUP@@svc",
+                                                  "grpc/127.0.0.1:8848/1/c", NULL, 0, &st),
+                 CAIRN_OK);
+    cr_expect(cairn_forward_wanted(&rq));
+    cairn_request_free(&rq);
+    /* a gRPC owner's drop travels (a restarted cairn-grpc's earlier incarnations); no other */
+    cr_assert_eq(cairn_request_owner_drop(&rq, "grpc/127.0.0.1:8848/", CAIRN_OWNER_PREFIX, &st),
+                 CAIRN_OK);
+    cr_expect(cairn_forward_wanted(&rq));
+    cairn_request_free(&rq);
+    cr_assert_eq(cairn_request_owner_drop(&rq, "x", CAIRN_OWNER_PREFIX, &st), CAIRN_OK);
+    cr_expect(!cairn_forward_wanted(&rq));
     cairn_request_free(&rq);
 }
 

@@ -4,6 +4,8 @@
  * through the msgpack encoding (test_registry_fixture.h). */
 #include "test_registry_fixture.h"
 
+#include "cairn_distro_rules.h"
+
 #define SVC "DEFAULT_GROUP@@demo"
 #define SVC2 "DEFAULT_GROUP@@other"
 
@@ -177,4 +179,100 @@ Test(registry_owners, set_owned_refuses_bad_instances_whole)
     cr_expect_eq(rep.snapshot.instance_count, 1, "nothing of a refused batch is applied");
     cr_expect_str_eq(rep.snapshot.instances[0].ip, "127.0.0.1");
     cairn_reply_free(&rep);
+}
+
+/* A member's share of a dead member's instances: OWNER_DROP with the owner list and self removes
+ * them only from the services self owns among those owners. */
+Test(registry_owners, a_scoped_drop_removes_only_in_the_services_self_owns)
+{
+    const char *owners[] = {"127.0.0.1:8848", "127.0.0.2:8848"};
+    /* two services, one for each owner */
+    char mine[64] = "", theirs[64] = "";
+    for (int k = 0; k < 100 && (!mine[0] || !theirs[0]); k++) {
+        char name[64];
+        snprintf(name, sizeof name, "DEFAULT_GROUP@@s%d", k);
+        bool self = cairn_distro_selected(name, owners, 2, owners[0]);
+        if (self && !mine[0])
+            snprintf(mine, sizeof mine, "%s", name);
+        if (!self && !theirs[0])
+            snprintf(theirs, sizeof theirs, "%s", name);
+    }
+    cr_assert(mine[0] && theirs[0]);
+    const char *dead = "grpc/127.0.0.3:8848/1/a", *live = "grpc/127.0.0.2:8848/1/b";
+    cr_assert_eq(set_owned(mine, dead, (const char *[]){"127.0.0.1", NULL}, (int[]){80}),
+                 CAIRN_OK);
+    cr_assert_eq(set_owned(theirs, dead, (const char *[]){"127.0.0.1", NULL}, (int[]){80}),
+                 CAIRN_OK);
+    cr_assert_eq(set_owned(mine, live, (const char *[]){"127.0.0.2", NULL}, (int[]){80}),
+                 CAIRN_OK);
+    cairn_request r;
+    cairn_status st;
+    cr_assert_eq(cairn_request_owner_drop_owned(&r, "grpc/127.0.0.3:8848/", CAIRN_OWNER_PREFIX,
+                                                owners, 2, owners[0], &st),
+                 CAIRN_OK, "%s", st.message);
+    cairn_reply rep;
+    fx_call(&fx, &r, &rep);
+    cairn_request_free(&r);
+    cr_assert_eq(rep.code, CAIRN_OK);
+    cr_expect_eq(rep.total, 1);
+    cairn_reply_free(&rep);
+    cr_expect_eq(count_of(mine, dead), 0, "self's service: dropped");
+    cr_expect_eq(count_of(theirs, dead), 1, "the other owner's service: left to it");
+    cr_expect_eq(count_of(mine, live), 1, "another member's connection stays");
+}
+
+/* A state replicated by Distro is indexed by its owners, so the member that takes a service over
+ * can drop a dead member's connections from it. */
+Test(registry_owners, replicated_owned_instances_can_be_dropped)
+{
+    cairn_distro_state *ds = calloc(1, sizeof *ds);
+    ds->namespace_id = strdup("public");
+    ds->service = strdup(SVC);
+    ds->version.epoch = 77;
+    ds->version.seq = 5;
+    ds->version.origin = strdup("127.0.0.2:8848");
+    ds->instances = calloc(2, sizeof *ds->instances);
+    ds->instance_count = 2;
+    owned(&ds->instances[0], "127.0.0.1", 80, NULL);
+    ds->instances[0].ephemeral = true;
+    ds->instances[0].owner = strdup("grpc/127.0.0.3:8848/1/a");
+    owned(&ds->instances[1], "127.0.0.2", 80, NULL);
+    ds->instances[1].ephemeral = true;
+    cairn_request r;
+    cairn_status st;
+    cr_assert_eq(cairn_request_distro_apply(&r, ds, 1, CAIRN_DISTRO_FORCE, 0, &st), CAIRN_OK,
+                 "%s", st.message);
+    cr_assert_eq(fx_do(&fx, &r, NULL, NULL, 0), CAIRN_OK);
+    cr_assert_eq(count_of(SVC, "grpc/127.0.0.3:8848/1/a"), 1, "the owner came with the state");
+    cr_expect_eq(drop("grpc/127.0.0.3:8848/", CAIRN_OWNER_PREFIX), 1);
+    cr_expect_eq(count_of(SVC, "grpc/127.0.0.3:8848/1/a"), 0);
+    cr_expect_eq(count_of(SVC, NULL), 1, "the instance without an owner stays");
+}
+
+/* An owned write is an ephemeral write like any other: it carries the store's Distro version, so
+ * the owner's sync (which leaves out states without one) sends it to the other members. */
+Test(registry_owners, owned_writes_and_drops_carry_a_distro_version)
+{
+    cr_assert_eq(set_owned(SVC, "grpc/n1/1/a", (const char *[]){"127.0.0.1", NULL}, (int[]){80}),
+                 CAIRN_OK);
+    uint64_t seq = 0;
+    for (int round = 0; round < 2; round++) {
+        const char *ns[] = {"public"}, *svc[] = {SVC};
+        cairn_request r;
+        cairn_status st;
+        cr_assert_eq(cairn_request_distro_fetch(&r, ns, svc, 1, &st), CAIRN_OK, "%s",
+                     st.message);
+        cairn_reply rep;
+        fx_call(&fx, &r, &rep);
+        cairn_request_free(&r);
+        cr_assert_eq(rep.code, CAIRN_OK);
+        cr_assert_eq(rep.state_count, 1);
+        cr_expect_neq(rep.states[0].version.epoch, 0, "round %d: versioned", round);
+        cr_expect_gt(rep.states[0].version.seq, seq, "round %d: a newer version", round);
+        seq = rep.states[0].version.seq;
+        cr_expect_eq(rep.states[0].instance_count, round == 0 ? 1u : 0u);
+        cairn_reply_free(&rep);
+        if (round == 0)
+            cr_expect_eq(drop("grpc/n1/1/a", CAIRN_OWNER_EXACT), 1);
+    }
 }

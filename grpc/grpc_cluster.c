@@ -1,0 +1,270 @@
+/* cairn-grpc in a cluster: the owner list and the forward leg (grpc_cluster.h). */
+#include "grpc_cluster.h"
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cairn_distro_rules.h"
+#include "cairn_endpoints.h"
+#include "cairn_forward.h"
+#include "cairn_grpc_owner.h"
+#include "cairn_java_hash.h"
+#include "cairn_log.h"
+#include "cairn_requests.h"
+#include "grpc_calls.h"
+#include "cairn_members_follow.h"
+
+/* The replicator answers at the deadline; the rpc's own timeout only covers a replicator that
+ * does not answer at all (as gateway_forward.c). */
+#define LOCAL_SLACK_MS 250
+
+struct grpc_cluster {
+    char self[CAIRN_CLUSTER_ID_MAX];
+    int timeout_ms; /* cluster.forward_timeout_ms */
+    cairn_rpc_client *replicator;
+    cairn_members_follower *follower;
+    pthread_mutex_t lock;
+    char *owner_ids; /* the latest owner list, NUL-separated, under lock */
+    size_t owner_len;
+    uint32_t owner_count;
+    bool have_view;  /* under lock */
+    /* start-up: the earlier incarnations' instances at the other members (loop thread) */
+    pusher_timer stale_timer;
+    int64_t view_deadline;
+    bool stale_sent;
+    uint32_t target_count;
+    char targets[CAIRN_CLUSTER_MAX_MEMBERS][CAIRN_CLUSTER_ID_MAX];
+    bool target_done[CAIRN_CLUSTER_MAX_MEMBERS];
+    bool target_busy[CAIRN_CLUSTER_MAX_MEMBERS];
+};
+
+/* How long a starting cairn-grpc waits for its replicator's first view before it listens
+ * without having asked the other members to drop its earlier incarnations. */
+#define STALE_VIEW_WAIT_MS 5000
+
+/* Follower thread: keep the owner list. */
+static void keep(void *arg, const cairn_membership *m, const char *buf, size_t len)
+{
+    (void)buf;
+    (void)len;
+    grpc_cluster *gc = arg;
+    size_t total = 0;
+    for (uint32_t i = 0; i < m->owner_count; i++)
+        total += strlen(m->owners[i]) + 1;
+    char *ids = malloc(total ? total : 1);
+    if (!ids)
+        return; /* the previous view stays */
+    size_t at = 0;
+    for (uint32_t i = 0; i < m->owner_count; i++) {
+        size_t n = strlen(m->owners[i]) + 1;
+        memcpy(ids + at, m->owners[i], n);
+        at += n;
+    }
+    pthread_mutex_lock(&gc->lock);
+    free(gc->owner_ids);
+    gc->owner_ids = ids;
+    gc->owner_len = total;
+    gc->owner_count = m->owner_count;
+    gc->have_view = true;
+    pthread_mutex_unlock(&gc->lock);
+}
+
+cairn_err grpc_cluster_open(const cairn_config *cfg, const char *run_dir, grpc_cluster **out,
+                            char *node, cairn_status *st)
+{
+    *out = NULL;
+    cairn_cluster_config *cc = calloc(1, sizeof *cc);
+    if (!cc)
+        return cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
+    if (cairn_cluster_config_load(cfg, cc, st) != CAIRN_OK || cc->count == 0) {
+        cairn_err err = cc->count == 0 && st->code == CAIRN_OK ? CAIRN_OK : st->code;
+        free(cc);
+        return err;
+    }
+    grpc_cluster *gc = calloc(1, sizeof *gc);
+    if (!gc) {
+        free(cc);
+        return cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
+    }
+    snprintf(gc->self, sizeof gc->self, "%s", cc->members[cc->self].id);
+    free(cc);
+    cairn_grpc_member_node(gc->self, node);
+    gc->timeout_ms = (int)cairn_config_int(cfg, "cluster.forward_timeout_ms");
+    pusher_timer_init(&gc->stale_timer, GRPC_TIMER_STALE);
+    pthread_mutex_init(&gc->lock, NULL);
+    char url[PATH_MAX + 64];
+    if (cairn_endpoint_url(run_dir, CAIRN_EP_REPLICATOR_COMMANDS, url, sizeof url) != 0) {
+        grpc_cluster_close(gc);
+        return cairn_fail(st, CAIRN_E_INVALID, "run directory path too long");
+    }
+    if (!(gc->replicator = cairn_rpc_client_open(url, "replicator",
+                                                 gc->timeout_ms + LOCAL_SLACK_MS, st)) ||
+        !(gc->follower = cairn_members_follow_start(run_dir, keep, gc, st))) {
+        grpc_cluster_close(gc);
+        return st->code;
+    }
+    *out = gc;
+    return CAIRN_OK;
+}
+
+void grpc_cluster_close(grpc_cluster *gc)
+{
+    if (!gc)
+        return;
+    cairn_members_follow_stop(gc->follower);
+    if (gc->replicator)
+        cairn_rpc_client_close(gc->replicator);
+    pthread_mutex_destroy(&gc->lock);
+    free(gc->owner_ids);
+    free(gc);
+}
+
+bool grpc_cluster_peer_owner(grpc_cluster *gc, const char *grouped, char *owner)
+{
+    bool peer = false;
+    pthread_mutex_lock(&gc->lock);
+    if (gc->owner_count > 0) {
+        uint32_t k = cairn_distro_index(grouped, strlen(grouped), gc->owner_count);
+        const char *id = gc->owner_ids;
+        for (uint32_t i = 0; i < k; i++)
+            id += strlen(id) + 1;
+        peer = strcmp(id, gc->self) != 0;
+        if (peer)
+            snprintf(owner, CAIRN_CLUSTER_ID_MAX, "%s", id);
+    }
+    pthread_mutex_unlock(&gc->lock);
+    return peer;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+cairn_err grpc_cluster_wrap(grpc_cluster *gc, cairn_request *req, const char *owner,
+                            cairn_status *st)
+{
+    cairn_request fw;
+    if (cairn_request_forward(&fw, req, owner, mono_ms() + gc->timeout_ms, st) != CAIRN_OK)
+        return st->code;
+    cairn_request_free(req);
+    *req = fw;
+    return CAIRN_OK;
+}
+
+cairn_rpc_client *grpc_cluster_replicator(grpc_cluster *gc)
+{
+    return gc->replicator;
+}
+
+/* ---- start-up: earlier incarnations at the other members ------------------------------------ */
+
+/* Whether id is in the latest owner list. */
+static bool is_owner(grpc_cluster *gc, const char *id)
+{
+    bool found = false;
+    pthread_mutex_lock(&gc->lock);
+    const char *at = gc->owner_ids;
+    for (uint32_t i = 0; i < gc->owner_count && !found; i++, at += strlen(at) + 1)
+        found = strcmp(at, id) == 0;
+    pthread_mutex_unlock(&gc->lock);
+    return found;
+}
+
+static void stale_finish(grpc_server *s, const char *how)
+{
+    log_info("earlier incarnations at the other members: %s", how);
+    atomic_store(&s->stale_dropped, true);
+}
+
+static void stale_send(grpc_server *s, uint32_t k);
+
+static void stale_done(grpc_server *s, struct grpc_call *call)
+{
+    grpc_cluster *gc = s->cluster;
+    uint32_t k = (uint32_t)(uintptr_t)call->ctx;
+    gc->target_busy[k] = false;
+    if (call->rc == CAIRN_OK && call->rep.code == CAIRN_OK) {
+        cairn_counter_inc(s->metrics.drops_ok);
+        log_info("dropped %u instances of earlier incarnations at %s", call->rep.total,
+                 gc->targets[k]);
+        gc->target_done[k] = true;
+    } else if (!is_owner(gc, gc->targets[k])) {
+        gc->target_done[k] = true; /* gone from the view: down, and its peers drop for it */
+    } else {
+        cairn_counter_inc(s->metrics.drops_retried);
+        log_warn("dropping earlier incarnations at %s failed, retrying: %s", gc->targets[k],
+                 call->rc != CAIRN_OK ? call->st.message
+                 : call->rep.message  ? call->rep.message
+                                      : "error");
+        grpc_timer_arm(s, &gc->stale_timer, grpc_now_ms() + s->cfg.retry_delay_ms + 100);
+    }
+    grpc_call_free(call);
+    for (uint32_t i = 0; i < gc->target_count; i++)
+        if (!gc->target_done[i])
+            return;
+    stale_finish(s, "dropped everywhere");
+}
+
+static void stale_send(grpc_server *s, uint32_t k)
+{
+    grpc_cluster *gc = s->cluster;
+    struct grpc_call *call = grpc_call_new(s, stale_done);
+    cairn_status st;
+    if (!call || cairn_request_owner_drop(&call->req, s->owner_prefix, CAIRN_OWNER_PREFIX, &st) ||
+        grpc_cluster_wrap(gc, &call->req, gc->targets[k], &st)) {
+        grpc_call_free(call);
+        grpc_timer_arm(s, &gc->stale_timer, grpc_now_ms() + s->cfg.retry_delay_ms + 100);
+        return;
+    }
+    call->forwarded = true;
+    call->ctx = (void *)(uintptr_t)k;
+    gc->target_busy[k] = true;
+    grpc_call_start(call);
+}
+
+void grpc_cluster_stale_begin(grpc_server *s)
+{
+    grpc_cluster *gc = s->cluster;
+    gc->view_deadline = grpc_now_ms() + STALE_VIEW_WAIT_MS;
+    grpc_cluster_stale_timer(s);
+}
+
+void grpc_cluster_stale_timer(grpc_server *s)
+{
+    grpc_cluster *gc = s->cluster;
+    int64_t now = grpc_now_ms();
+    if (!gc->stale_sent) {
+        pthread_mutex_lock(&gc->lock);
+        bool have = gc->have_view;
+        const char *at = gc->owner_ids;
+        for (uint32_t i = 0; have && i < gc->owner_count; i++, at += strlen(at) + 1)
+            if (strcmp(at, gc->self) != 0)
+                snprintf(gc->targets[gc->target_count++], CAIRN_CLUSTER_ID_MAX, "%s", at);
+        pthread_mutex_unlock(&gc->lock);
+        if (!have && now < gc->view_deadline) {
+            grpc_timer_arm(s, &gc->stale_timer, now + 100);
+            return;
+        }
+        gc->stale_sent = true;
+        if (!have || gc->target_count == 0) {
+            stale_finish(s, have ? "no other member in the view" : "no view from the replicator");
+            return;
+        }
+    }
+    for (uint32_t k = 0; k < gc->target_count; k++)
+        if (!gc->target_done[k] && !gc->target_busy[k])
+            stale_send(s, k);
+}
+
+void grpc_cluster_disarm(grpc_server *s)
+{
+    if (s->cluster)
+        pusher_timers_disarm(&s->timers, &s->cluster->stale_timer);
+}

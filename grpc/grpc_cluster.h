@@ -1,0 +1,46 @@
+/* cairn-grpc in a cluster (docs/architecture.md, "Cluster: gRPC instances"). A connection's
+ * instances are written at their service's Distro owner, which syncs them to every member, as
+ * the gateway's forwarded v1 writes are: INSTANCE_SET_OWNED for a service another member owns
+ * travels as a FORWARD through the local replicator (replicator.sock) with the deadline
+ * cluster.forward_timeout_ms; one this node owns, or any while there is no view yet, goes to the
+ * local registry. The owner is chosen when the write is sent (not when it was queued), so a
+ * retried release follows a view change. Standalone (no cluster.members) nothing here runs and
+ * owners keep the host-name node.
+ *
+ * Threads: a follower thread (cairn_members_follow.h) keeps the latest owner list under a short
+ * lock; the loop thread looks owners up. The forwards are async rpcs like the registry's. */
+#ifndef GRPC_CLUSTER_H
+#define GRPC_CLUSTER_H
+
+#include <stdbool.h>
+
+#include "cairn_cluster_config.h"
+#include "grpc.h"
+
+typedef struct grpc_cluster grpc_cluster;
+
+/* Reads the cluster config of the role: standalone → *out NULL and CAIRN_OK; a cluster → the
+ * follower runs, the replicator client is open, and node (char[CAIRN_GRPC_NODE_MAX]) is the
+ * member's node name for owners. */
+cairn_err grpc_cluster_open(const cairn_config *cfg, const char *run_dir, grpc_cluster **out,
+                            char *node, cairn_status *st);
+void grpc_cluster_close(grpc_cluster *gc);
+
+/* The member that owns grouped: false when it is self, or there is no view or no owner (the
+ * write is then local); true with its identity in owner[CAIRN_CLUSTER_ID_MAX]. Loop thread. */
+bool grpc_cluster_peer_owner(grpc_cluster *gc, const char *grouped, char *owner);
+/* Wraps *req (an INSTANCE_SET_OWNED) in place as a FORWARD to owner with the forward deadline. */
+cairn_err grpc_cluster_wrap(grpc_cluster *gc, cairn_request *req, const char *owner,
+                            cairn_status *st);
+/* Start-up, after the local drop of earlier incarnations: the same OWNER_DROP (grpc/<node>/)
+ * goes to every other member of the first view (waited for at most 5 s) as a FORWARD, retried
+ * until each answers or leaves the owner list; then stale_dropped is set and the role listens.
+ * This covers cairn-grpc restarting alone, which its peers never see as a member going DOWN. */
+void grpc_cluster_stale_begin(grpc_server *s);
+void grpc_cluster_stale_timer(grpc_server *s);
+/* Takes the start-up timer out of the server's heap (before grpc_cluster_close). */
+void grpc_cluster_disarm(grpc_server *s);
+/* The local replicator's rpc client (FORWARDs). */
+cairn_rpc_client *grpc_cluster_replicator(grpc_cluster *gc);
+
+#endif

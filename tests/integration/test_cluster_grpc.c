@@ -1,0 +1,283 @@
+/* gRPC instances in a cluster (docs/architecture.md, "Cluster: gRPC instances"): a connection's
+ * instance registered on a node that does not own the service is written at the owner and listed
+ * by every node; it goes everywhere when the connection closes; when the node holding the
+ * connection dies, the survivors remove its connections' instances and keep everyone else's. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include "cairn_cluster.h"
+#include "cairn_grpc_client.h"
+#include "cairn_nacos.h"
+
+#define UP_TIMEOUT_MS (IT_SANITIZED ? 60000 : 30000)
+#define BOUND_MS (IT_SANITIZED ? 40000 : 20000) /* generous: the targets are well under 2 s */
+#define CALL_MS 15000
+
+TestSuite(cluster_grpc, .fini = it_teardown, .timeout = 280);
+
+typedef struct want {
+    const it_cluster *c;
+    unsigned mask; /* nodes asked */
+    const char *name, *ip;
+    int state; /* as cluster_host_health_at: 1 healthy, -1 not listed */
+} want;
+
+static bool everywhere(void *arg)
+{
+    want *w = arg;
+    for (int i = 0; i < w->c->count; i++)
+        if ((w->mask & (1u << i)) &&
+            cluster_host_health_at(w->c->nodes[i]->gateway, w->name, w->ip) != w->state)
+            return false;
+    return true;
+}
+
+static it_grpc *grpc_to(const it_node *n)
+{
+    char path[PATH_MAX + 16], addr[64];
+    snprintf(path, sizeof path, "%s/grpc.addr", n->run_dir);
+    cr_assert(it_read_addr_file(path, addr, sizeof addr), "no %s", path);
+    return grpc_open_setup(addr);
+}
+
+/* registerInstance of ip:8080 in DEFAULT_GROUP@@svc on g; asserts the InstanceResponse. */
+static void grpc_register(it_grpc *g, const char *svc, const char *ip)
+{
+    char extra[512];
+    snprintf(extra, sizeof extra,
+             "\"type\":\"registerInstance\",\"instance\":{\"ip\":\"%s\",\"port\":8080,"
+             "\"weight\":1.0,\"healthy\":true,\"enabled\":true,\"ephemeral\":true,"
+             "\"clusterName\":\"DEFAULT\",\"metadata\":{}}",
+             ip);
+    it_grpc_reply r;
+    grpc_call(g, "InstanceRequest", grpc_naming_body("public", svc, extra), &r, CALL_MS);
+    cr_assert_eq(r.grpc_status, 0, "register %s: grpc-status %d", svc, r.grpc_status);
+    cr_assert(r.type && r.json, "register %s: no answer", svc);
+    cr_assert_str_eq(r.type, "InstanceResponse", "register %s: %s", svc, r.json);
+    cr_assert(strstr(r.json, "\"resultCode\":200"), "register %s: %s", svc, r.json);
+    grpc_reply_free(&r);
+}
+
+/* A service name whose owner among every member is `owner` (or, want_owner false, is not). */
+static void service_owned(const it_cluster *c, const char *stem, int owner, bool want_owner,
+                          char *name, size_t len)
+{
+    for (int k = 0; k < 1000; k++) {
+        snprintf(name, len, "%s-%d", stem, k);
+        if ((cluster_owner_among(c, IT_CLUSTER_ALL, name) == owner) == want_owner)
+            return;
+    }
+    cr_assert_fail("no service name for owner %d", owner);
+}
+
+static double grpc_metric(const it_node *n, const char *sample, const char *label)
+{
+    return node_metric(n, "grpc", sample, label);
+}
+
+IT_TEST(cluster_grpc, an_instance_on_a_non_owner_reaches_every_node_and_leaves_with_its_connection)
+{
+    it_cluster_opts o = {.nodes = 3, .layout = IT_LAYOUT_HOSTS, .wrong_secret_node = -1};
+    it_cluster *c = cluster_start(&o);
+    cr_assert(cluster_wait_all(c, 0, 0, "UP", UP_TIMEOUT_MS), "not every node shows all 3 UP");
+    const int entry = 0;
+    char other[64], own[64];
+    service_owned(c, "grpc-cl-other", entry, false, other, sizeof other);
+    service_owned(c, "grpc-cl-own", entry, true, own, sizeof own);
+    it_grpc *g = grpc_to(c->nodes[entry]);
+    int64_t t0 = it_now_ms();
+    grpc_register(g, other, "127.0.60.1");
+    grpc_register(g, own, "127.0.60.2");
+    want w1 = {c, ~0u, other, "127.0.60.1", 1}, w2 = {c, ~0u, own, "127.0.60.2", 1};
+    cr_assert(wait_until(everywhere, &w1, BOUND_MS),
+              "%s (owner %d) registered on node %d is not listed on every node", other,
+              cluster_owner_among(c, IT_CLUSTER_ALL, other), entry);
+    int64_t visible = it_now_ms() - t0;
+    cr_assert(wait_until(everywhere, &w2, BOUND_MS), "%s is not listed on every node", own);
+    cr_expect_geq(grpc_metric(c->nodes[entry], "cairn_grpc_owned_forwards_total",
+                              "result=\"ok\""), 1, "the write on the non-owner was forwarded");
+    /* re-registration from the same connection replaces, also at a remote owner */
+    grpc_register(g, other, "127.0.60.3");
+    want w3 = {c, ~0u, other, "127.0.60.3", 1};
+    w1.state = -1;
+    cr_assert(wait_until(everywhere, &w3, BOUND_MS) && wait_until(everywhere, &w1, BOUND_MS),
+              "the replacement did not reach every node");
+    t0 = it_now_ms();
+    grpc_close(g);
+    w3.state = -1;
+    w2.state = -1;
+    cr_assert(wait_until(everywhere, &w3, BOUND_MS),
+              "%s is still listed somewhere after its connection closed", other);
+    int64_t gone = it_now_ms() - t0;
+    cr_assert(wait_until(everywhere, &w2, BOUND_MS),
+              "%s is still listed somewhere after its connection closed", own);
+    cr_expect_geq(node_wait_metric(c->nodes[entry], "grpc", "cairn_grpc_owned_releases_total",
+                                   "result=\"ok\"", 1, BOUND_MS),
+                  1, "the close released the remote owner's share");
+    printf("cluster grpc: registered on a non-owner, listed on all 3 nodes after %lld ms; "
+           "closed, gone from all 3 after %lld ms\n",
+           (long long)visible, (long long)gone);
+    fflush(stdout);
+}
+
+IT_TEST(cluster_grpc, a_dead_nodes_instances_leave_the_survivors_and_the_others_stay)
+{
+    it_cluster_opts o = {.nodes = 3, .layout = IT_LAYOUT_HOSTS, .wrong_secret_node = -1};
+    it_cluster *c = cluster_start(&o);
+    cr_assert(cluster_wait_all(c, 0, 0, "UP", UP_TIMEOUT_MS), "not every node shows all 3 UP");
+    const int dead = 1, alive = 2;
+    char other[64], own[64];
+    service_owned(c, "grpc-dn-other", dead, false, other, sizeof other);
+    service_owned(c, "grpc-dn-own", dead, true, own, sizeof own); /* its owner dies too */
+    it_grpc *gd = grpc_to(c->nodes[dead]);
+    it_grpc *ga = grpc_to(c->nodes[alive]);
+    grpc_register(gd, other, "127.0.61.1");
+    grpc_register(gd, own, "127.0.61.2");
+    grpc_register(ga, other, "127.0.61.3");
+    grpc_register(ga, own, "127.0.61.4");
+    nacos_write_ok(c->nodes[alive], "POST", NS "/instance",
+                   Q("serviceName", other, "ip", "127.0.61.5", "port", "8080"));
+    const char *ips[] = {"127.0.61.1", "127.0.61.2", "127.0.61.3", "127.0.61.4", "127.0.61.5"};
+    const char *svcs[] = {other, own, other, own, other};
+    for (int k = 0; k < 5; k++) {
+        want w = {c, ~0u, svcs[k], ips[k], 1};
+        cr_assert(wait_until(everywhere, &w, BOUND_MS), "%s %s is not listed on every node",
+                  svcs[k], ips[k]);
+    }
+    cluster_crash_node(c, dead);
+    int64_t t0 = it_now_ms();
+    unsigned survivors = ~0u & ~(1u << dead);
+    want g1 = {c, survivors, other, "127.0.61.1", -1}, g2 = {c, survivors, own, "127.0.61.2", -1};
+    cr_assert(wait_until(everywhere, &g1, BOUND_MS),
+              "the dead node's instance of %s is still listed after %d ms", other, BOUND_MS);
+    int64_t gone = it_now_ms() - t0;
+    cr_assert(wait_until(everywhere, &g2, BOUND_MS),
+              "the dead node's instance of %s (which it owned) is still listed", own);
+    int64_t gone_own = it_now_ms() - t0;
+    /* the survivors' own clients keep theirs, gRPC and v1 */
+    for (int k = 2; k < 5; k++) {
+        want w = {c, survivors, svcs[k], ips[k], 1};
+        cr_expect(everywhere(&w), "%s %s of a live client is gone", svcs[k], ips[k]);
+    }
+    double drops = 0;
+    for (int i = 0; i < c->count; i++)
+        if (i != dead)
+            drops += node_metric(c->nodes[i], "replicator",
+                                 "cairn_replicator_grpc_member_dropped_instances_total", NULL);
+    cr_expect_geq(drops, 2, "the survivors counted the dead member's instances they removed");
+    printf("cluster grpc: node killed, its instances gone from the survivors after %lld ms "
+           "(service it did not own) and %lld ms (service it owned)\n",
+           (long long)gone, (long long)gone_own);
+    fflush(stdout);
+    grpc_close(gd);
+    grpc_close(ga);
+}
+
+/* cairn-grpc alone crashes and its supervisor starts it again: the node stays UP, so no peer sees
+ * a member go DOWN; the new incarnation has every member drop the earlier ones before it
+ * listens. */
+IT_TEST(cluster_grpc, a_restarted_grpc_role_has_every_member_drop_its_earlier_incarnations)
+{
+    it_cluster_opts o = {.nodes = 3, .layout = IT_LAYOUT_HOSTS, .wrong_secret_node = -1};
+    it_cluster *c = cluster_start(&o);
+    cr_assert(cluster_wait_all(c, 0, 0, "UP", UP_TIMEOUT_MS), "not every node shows all 3 UP");
+    const int entry = 2;
+    char other[64];
+    service_owned(c, "grpc-rs-other", entry, false, other, sizeof other);
+    it_grpc *g = grpc_to(c->nodes[entry]);
+    grpc_register(g, other, "127.0.62.1");
+    want w = {c, ~0u, other, "127.0.62.1", 1};
+    cr_assert(wait_until(everywhere, &w, BOUND_MS), "%s is not listed on every node", other);
+    pid_t old = node_role_pid(c->nodes[entry], "cairn-grpc");
+    cr_assert(old > 0);
+    int64_t t0 = it_now_ms();
+    cr_assert_eq(kill(old, SIGKILL), 0);
+    cr_assert(node_wait_role_restart(c->nodes[entry], "cairn-grpc", old, BOUND_MS) > 0,
+              "cairn-grpc was not started again");
+    w.state = -1;
+    cr_assert(wait_until(everywhere, &w, BOUND_MS),
+              "the killed incarnation's instance of %s is still listed somewhere", other);
+    printf("cluster grpc: cairn-grpc killed alone, its instance gone from all 3 nodes after "
+           "%lld ms (restart included)\n",
+           (long long)(it_now_ms() - t0));
+    fflush(stdout);
+    /* the new incarnation serves, and its writes reach every node */
+    it_grpc *g2 = NULL;
+    char path[PATH_MAX + 16], addr[64];
+    snprintf(path, sizeof path, "%s/grpc.addr", c->nodes[entry]->run_dir);
+    for (int64_t until = it_now_ms() + BOUND_MS; !g2 && it_now_ms() < until;) {
+        if (it_read_addr_file(path, addr, sizeof addr))
+            g2 = grpc_open(addr);
+        if (!g2)
+            usleep(100 * 1000);
+    }
+    grpc_close(g2);
+    grpc_close(g);
+    g2 = grpc_to(c->nodes[entry]);
+    grpc_register(g2, other, "127.0.62.2");
+    want w2 = {c, ~0u, other, "127.0.62.2", 1};
+    cr_assert(wait_until(everywhere, &w2, BOUND_MS), "the new incarnation's write is not everywhere");
+    grpc_close(g2);
+}
+
+/* The owner's replicator frozen (it stays an owner: cluster.fail_count 100): a gRPC register on a
+ * non-owner is answered with an ErrorResponse naming the owner at the forward timeout (never a
+ * stall), the connection serves on, and after the thaw the register goes through. */
+static const char *const FROZEN_SETS[] = {"cluster.fail_count=100",
+                                          "cluster.forward_timeout_ms=1000", NULL};
+
+IT_TEST(cluster_grpc, a_frozen_owner_costs_an_error_response_not_a_stall)
+{
+    it_cluster_opts o = {.nodes = 3, .layout = IT_LAYOUT_HOSTS, .wrong_secret_node = -1,
+                         .sets = FROZEN_SETS};
+    it_cluster *c = cluster_start(&o);
+    cr_assert(cluster_wait_all(c, 0, 0, "UP", UP_TIMEOUT_MS), "not every node shows all 3 UP");
+    const int entry = 0;
+    char svc[64];
+    service_owned(c, "grpc-fz", entry, false, svc, sizeof svc);
+    int owner = cluster_owner_among(c, IT_CLUSTER_ALL, svc);
+    it_node *victim = c->nodes[owner];
+    it_grpc *g = grpc_to(c->nodes[entry]);
+    cr_assert_eq(kill(victim->run->pid, SIGSTOP), 0); /* no restart of the frozen role */
+    pid_t repl = node_freeze_role(victim, "cairn-replicator");
+    char extra[512];
+    snprintf(extra, sizeof extra,
+             "\"type\":\"registerInstance\",\"instance\":{\"ip\":\"127.0.63.1\",\"port\":8080,"
+             "\"weight\":1.0,\"healthy\":true,\"enabled\":true,\"ephemeral\":true,"
+             "\"clusterName\":\"DEFAULT\",\"metadata\":{}}");
+    it_grpc_reply r;
+    int64_t t0 = it_now_ms();
+    grpc_call(g, "InstanceRequest", grpc_naming_body("public", svc, extra), &r, CALL_MS);
+    int64_t took = it_now_ms() - t0;
+    bool error = r.type && strcmp(r.type, "ErrorResponse") == 0;
+    bool named = r.json && strstr(r.json, c->ids[owner]);
+    printf("cluster grpc: a register for a frozen owner answered %s after %lld ms "
+           "(cluster.forward_timeout_ms 1000): %s\n",
+           r.type ? r.type : "nothing", (long long)took, r.json ? r.json : "");
+    fflush(stdout);
+    grpc_reply_free(&r);
+    /* the connection serves on */
+    grpc_call(g, "ServiceQueryRequest",
+              grpc_naming_body("public", svc, "\"cluster\":\"\",\"healthyOnly\":false"), &r,
+              CALL_MS);
+    bool served = r.type && strcmp(r.type, "QueryServiceResponse") == 0;
+    grpc_reply_free(&r);
+    kill(repl, SIGCONT);
+    kill(victim->run->pid, SIGCONT);
+    cr_expect(error, "no ErrorResponse for a frozen owner");
+    cr_expect(named, "the error does not name the owner %s", c->ids[owner]);
+    cr_expect_geq(took, 900, "answered before the timeout");
+    cr_expect_leq(took, IT_SANITIZED ? 8000 : 4000, "not bounded by the timeout");
+    cr_expect(served, "a query on the same connection was not served");
+    cr_expect_geq(grpc_metric(c->nodes[entry], "cairn_grpc_owned_forwards_total",
+                              "result=\"failed\""), 1);
+    /* the owner is back: the same register goes through and reaches every node */
+    grpc_register(g, svc, "127.0.63.1");
+    want w = {c, ~0u, svc, "127.0.63.1", 1};
+    cr_assert(wait_until(everywhere, &w, BOUND_MS), "not on every node after the thaw");
+    grpc_close(g);
+}
