@@ -15,6 +15,9 @@ bool cairn_forward_wanted(const cairn_request *rq)
     case CAIRN_MSG_INSTANCE_PATCH:
     case CAIRN_MSG_INSTANCE_REMOVE:
         return rq->service != NULL && rq->has_instance && rq->instance.ephemeral;
+    case CAIRN_MSG_INSTANCE_HEALTH: /* by hand, of the ephemeral instance only */
+        return rq->service != NULL && rq->has_instance && rq->instance.ephemeral &&
+               rq->mode == CAIRN_HEALTH_MANUAL_KIND;
     default: return false;
     }
 }
