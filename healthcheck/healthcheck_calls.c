@@ -43,7 +43,9 @@ static cairn_err call_and_free(healthcheck *hc, cairn_request *rq, cairn_err err
 
 /* A persistent instance's flip in a cluster: a raft command (cairn_peer_raft.h), answered once
  * committed and applied here, or 503 within raft.submit_timeout_ms (the prober then keeps its
- * old state and flips again after the next probe). */
+ * old state and flips again after the next probe). A service the raft state does not know
+ * (persistent instances written by cairn-grpc stay local) is refused there: its flip is written
+ * to the local registry, as before raft. */
 static cairn_err submit_and_free(healthcheck *hc, cairn_request *rq, cairn_err err,
                                  cairn_status *st)
 {
@@ -55,6 +57,8 @@ static cairn_err submit_and_free(healthcheck *hc, cairn_request *rq, cairn_err e
         if (err == CAIRN_OK && rep.code != CAIRN_OK)
             err = cairn_fail(st, rep.code, "raft: %s", rep.message ? rep.message : "");
         cairn_reply_free(&rep);
+        if (err == CAIRN_E_INVALID && cairn_raft_submit_unwrap(rq, st) == CAIRN_OK)
+            return call_and_free(hc, rq, CAIRN_OK, st);
     }
     if (err != CAIRN_OK)
         hc_count(hc->metrics.registry_errors, 1);
