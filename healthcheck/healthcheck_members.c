@@ -101,8 +101,8 @@ cairn_err hc_members_start(healthcheck *hc, cairn_status *st)
         NULL);
     char url[PATH_MAX + 64];
     if (cairn_endpoint_url(hc->role->run_dir, CAIRN_EP_REPLICATOR_COMMANDS, url, sizeof url))
-        return cairn_fail(st, CAIRN_E_INVALID, "node.run_dir is too long for an ipc socket path: %s",
-                          hc->role->run_dir);
+        return cairn_fail(st, CAIRN_E_INVALID,
+                          "node.run_dir is too long for an ipc socket path: %s", hc->role->run_dir);
     int timeout = (int)cairn_config_int(hc->role->config, "raft.submit_timeout_ms") + RAFT_SLACK_MS;
     if (!(hc->raft = cairn_rpc_client_open(url, "replicator", timeout, st)))
         return st->code;

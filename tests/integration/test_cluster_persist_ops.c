@@ -128,7 +128,8 @@ typedef struct want_arg {
 static bool shows(const want_arg *w, const host_view *v)
 {
     return v->listed && (w->healthy < 0 || v->healthy == (w->healthy == 1)) &&
-           (!w->meta || strcmp(v->meta, w->meta) == 0) && (w->weight == 0 || v->weight == w->weight);
+           (!w->meta || strcmp(v->meta, w->meta) == 0) &&
+           (w->weight == 0 || v->weight == w->weight);
 }
 
 static bool all_show(void *arg)
