@@ -8,6 +8,7 @@
 #include "gateway_forward.h"
 #include "gateway_reply.h"
 #include "gateway_route.h"
+#include "gateway_route_kind.h"
 #include "gateway_route_persist.h"
 
 typedef struct gateway_job {
@@ -97,6 +98,10 @@ void gateway_finish_write(gateway *gw, gateway_request *req, gateway_response *r
     if (err != CAIRN_OK) {
         cairn_request_free(rq);
         gateway_reply_error(resp, st);
+        return;
+    }
+    if (gateway_route_kind_wanted(gw, rq)) { /* a cluster's write of either kind: look first */
+        gateway_route_kind(gw, req, resp, rq);
         return;
     }
     if (gateway_route_persist(gw, rq)) { /* a cluster's persistent write: through raft */

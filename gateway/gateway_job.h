@@ -29,7 +29,8 @@ void gateway_ask_beats(gateway *gw, gateway_request *req, gateway_response *resp
                        void (*free_data)(void *));
 
 /* The end of every write endpoint: when err is CAIRN_OK sends *rq to the registry (in a cluster
- * a persistent write to raft instead, gateway_route_persist.h) and answers `ok` or the error;
+ * a persistent write to raft instead, gateway_route_persist.h, and a patch or health by hand to
+ * the path of the instance's kind, gateway_route_kind.h) and answers `ok` or the error;
  * otherwise answers the error in *st at once. *rq is taken or freed in every case. */
 void gateway_finish_write(gateway *gw, gateway_request *req, gateway_response *resp,
                           cairn_request *rq, cairn_err err, cairn_status *st);

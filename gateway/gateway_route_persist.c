@@ -73,20 +73,32 @@ static void invalidate(gateway *gw, const cairn_request *rq)
     gateway_cache_invalidate(gw->list_cache, ns, rq->service, UINT64_MAX);
 }
 
-static void submitted(void *arg, cairn_err rc, cairn_reply *rep, cairn_status *st)
+cairn_err gateway_raft_outcome(gateway *gw, const cairn_request *rq, cairn_err rc,
+                               const cairn_reply *rep, cairn_status *st)
 {
-    raft_job *job = arg;
     if (rc == CAIRN_OK && rep->code != CAIRN_OK)
         rc = cairn_fail(st, rep->code, "%s",
                         rep->message && rep->message[0] ? rep->message : cairn_err_name(rep->code));
     else if (rc == CAIRN_E_DECODE)
         rc = cairn_fail(st, CAIRN_E_INTERNAL, "caused: %s;", st->message);
     if (rc == CAIRN_OK || rc == CAIRN_E_UNAVAILABLE || rc == CAIRN_E_INTERNAL)
-        invalidate(job->gw, &job->rq);
+        invalidate(gw, rq);
     if (rc == CAIRN_E_UNAVAILABLE && !strstr(st->message, "try again")) {
         size_t n = strlen(st->message);
         snprintf(st->message + n, sizeof st->message - n, "; try again");
     }
+    return rc;
+}
+
+void gateway_raft_call(gateway *gw, cairn_request *submit, cairn_rpc_done done, void *arg)
+{
+    cairn_rpc_call_async(gw->raft->replicator, submit, done, arg);
+}
+
+static void submitted(void *arg, cairn_err rc, cairn_reply *rep, cairn_status *st)
+{
+    raft_job *job = arg;
+    rc = gateway_raft_outcome(job->gw, &job->rq, rc, rep, st);
     gateway_response resp = {0};
     if (rc != CAIRN_OK)
         gateway_reply_error(&resp, st);

@@ -52,6 +52,9 @@ typedef struct healthcheck {
     cairn_rpc_server *server;
     hc_sync *sync;
     hc_members *members; /* cluster only: follows MEMBERSHIP (healthcheck_members.c) */
+    /* cluster only: the replicator, which takes a persistent instance's health flips into the
+     * raft log (hc_call_set_health); opened and closed with members */
+    cairn_rpc_client *raft;
     hc_sweeper *sweeper;
     hc_prober *prober;
     char run_dir[PATH_MAX];
@@ -80,7 +83,7 @@ int64_t hc_now_ms(void);
 /* Each returns the call's outcome (CAIRN_E_UNAVAILABLE when the registry is down or slow) and
  * counts failures; rep-carrying ones leave the reply for the caller to free. */
 cairn_err hc_call(healthcheck *hc, const cairn_request *req, cairn_reply *rep, cairn_status *st);
-/* INSTANCE_HEALTH BY_CHECKER. */
+/* INSTANCE_HEALTH BY_CHECKER; in a cluster a persistent instance's goes through raft (hc->raft). */
 cairn_err hc_call_set_health(healthcheck *hc, const char *ns, const char *svc, const char *cluster,
                              const char *ip, int32_t port, bool ephemeral, bool healthy,
                              cairn_status *st);

@@ -2,6 +2,7 @@
 #include <time.h>
 
 #include "cairn_log.h"
+#include "cairn_peer_raft.h"
 #include "cairn_requests.h"
 #include "healthcheck.h"
 
@@ -40,6 +41,31 @@ static cairn_err call_and_free(healthcheck *hc, cairn_request *rq, cairn_err err
     return err;
 }
 
+/* A persistent instance's flip in a cluster: a raft command (cairn_peer_raft.h), answered once
+ * committed and applied here, or 503 within raft.submit_timeout_ms (the prober then keeps its
+ * old state and flips again after the next probe). A service the raft state does not know
+ * (persistent instances written by cairn-grpc stay local) is refused there: its flip is written
+ * to the local registry, as before raft. */
+static cairn_err submit_and_free(healthcheck *hc, cairn_request *rq, cairn_err err,
+                                 cairn_status *st)
+{
+    if (err == CAIRN_OK)
+        err = cairn_raft_submit_wrap(rq, st);
+    if (err == CAIRN_OK) {
+        cairn_reply rep;
+        err = cairn_rpc_call(hc->raft, rq, &rep, st);
+        if (err == CAIRN_OK && rep.code != CAIRN_OK)
+            err = cairn_fail(st, rep.code, "raft: %s", rep.message ? rep.message : "");
+        cairn_reply_free(&rep);
+        if (err == CAIRN_E_INVALID && cairn_raft_submit_unwrap(rq, st) == CAIRN_OK)
+            return call_and_free(hc, rq, CAIRN_OK, st);
+    }
+    if (err != CAIRN_OK)
+        hc_count(hc->metrics.registry_errors, 1);
+    cairn_request_free(rq);
+    return err;
+}
+
 cairn_err hc_call_set_health(healthcheck *hc, const char *ns, const char *svc, const char *cluster,
                              const char *ip, int32_t port, bool ephemeral, bool healthy,
                              cairn_status *st)
@@ -47,6 +73,8 @@ cairn_err hc_call_set_health(healthcheck *hc, const char *ns, const char *svc, c
     cairn_request rq;
     cairn_err err = cairn_request_instance_health(&rq, ns, svc, ip, port, cluster, ephemeral,
                                                   healthy, CAIRN_HEALTH_BY_CHECKER, st);
+    if (!ephemeral && hc->raft)
+        return submit_and_free(hc, &rq, err, st);
     return call_and_free(hc, &rq, err, st);
 }
 

@@ -4,16 +4,24 @@
  * consult per service. Instances a non-owner holds by Distro replication get no beats there, so
  * without this every other node would expire them. Services that become this node's in a new
  * view get a full grace period first (healthcheck_grace.h). Standalone (no cluster.members):
- * nothing runs, every service is checked. */
+ * nothing runs, every service is checked.
+ * It also opens the healthcheck's client of the replicator (hc->raft): an owner's probes flip a
+ * persistent instance's health through the raft log, so every node sees the flip (Nacos 1.4.8:
+ * the responsible node decides, the cluster follows). */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cairn_cluster_config.h"
+#include "cairn_endpoints.h"
 #include "cairn_log.h"
 #include "cairn_members_follow.h"
 #include "healthcheck.h"
 #include "healthcheck_grace.h"
 #include "healthcheck_responsibility.h"
+
+/* The replicator answers within raft.submit_timeout_ms; this bounds one that is gone. */
+#define RAFT_SLACK_MS 2000
 
 struct hc_members {
     cairn_members_follower *follower;
@@ -91,6 +99,13 @@ cairn_err hc_members_start(healthcheck *hc, cairn_status *st)
         hc->role->metrics, "grace_resets_total",
         "Instances given a full grace period because this node became their service's owner.",
         NULL);
+    char url[PATH_MAX + 64];
+    if (cairn_endpoint_url(hc->role->run_dir, CAIRN_EP_REPLICATOR_COMMANDS, url, sizeof url))
+        return cairn_fail(st, CAIRN_E_INVALID,
+                          "node.run_dir is too long for an ipc socket path: %s", hc->role->run_dir);
+    int timeout = (int)cairn_config_int(hc->role->config, "raft.submit_timeout_ms") + RAFT_SLACK_MS;
+    if (!(hc->raft = cairn_rpc_client_open(url, "replicator", timeout, st)))
+        return st->code;
     /* in a cluster nothing is swept before the first view says this node owns it */
     const char *nobody = "";
     healthcheck_set_members(&nobody, 1, cfg.members[cfg.self].id);
@@ -104,6 +119,8 @@ void hc_members_stop(healthcheck *hc)
     if (!m)
         return;
     cairn_members_follow_stop(m->follower);
+    cairn_rpc_client_close(hc->raft);
+    hc->raft = NULL;
     free_owners(m);
     free(m);
     hc->members = NULL;

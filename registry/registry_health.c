@@ -36,7 +36,7 @@ cairn_err registry_instance_health(registry_write_ctx *c, const cairn_request *r
     const char *cluster;
     if (cairn_check_instance_ref(req, &cluster, st))
         return st->code;
-    if (req->mode != CAIRN_HEALTH_BY_CHECKER && req->mode != CAIRN_HEALTH_MANUAL)
+    if (req->mode > CAIRN_HEALTH_MANUAL_KIND)
         return cairn_fail(st, CAIRN_E_INVALID, "unsupported health mode %u", req->mode);
     const char *ns = cairn_req_ns(req);
     cairn_service svc;
@@ -45,7 +45,7 @@ cairn_err registry_instance_health(registry_write_ctx *c, const cairn_request *r
         return st->code;
     cairn_err err = CAIRN_OK;
     bool changed = false, persistent_changed = false; /* changed: the ephemeral one */
-    if (req->mode == CAIRN_HEALTH_MANUAL) {
+    if (req->mode == CAIRN_HEALTH_MANUAL || req->mode == CAIRN_HEALTH_MANUAL_KIND) {
         /* Nacos answers a missing cluster with a NullPointerException (500); say what is
          * missing instead. Health by hand is only for clusters nobody checks (§5). */
         const cairn_cluster *cl = cairn_service_find_cluster(&svc, cluster);
@@ -56,10 +56,13 @@ cairn_err registry_instance_health(registry_write_ctx *c, const cairn_request *r
             err = cairn_fail(st, CAIRN_E_INVALID, "health check is still working, service: %s",
                              req->service);
         /* The API names no kind: like Nacos, it sets every instance with that ip:port in the
-         * cluster, ephemeral and persistent. */
-        if (!err)
+         * cluster, ephemeral and persistent. In a cluster the gateway sends each kind on its own
+         * path (MANUAL_KIND to the Distro owner, the persistent one through raft). */
+        bool eph = req->mode == CAIRN_HEALTH_MANUAL || req->instance.ephemeral;
+        bool pers = req->mode == CAIRN_HEALTH_MANUAL || !req->instance.ephemeral;
+        if (!err && eph)
             err = set_one(c, ns, req, cluster, true, &changed, st);
-        if (!err)
+        if (!err && pers)
             err = set_one(c, ns, req, cluster, false, &persistent_changed, st);
     } else {
         bool one = false;

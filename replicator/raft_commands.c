@@ -85,12 +85,12 @@ static cairn_err instance_health(raft_cp_state *s, const cairn_request *req,
     const char *cluster;
     if (cairn_check_instance_ref(req, &cluster, st))
         return st->code;
-    if (req->mode != CAIRN_HEALTH_BY_CHECKER && req->mode != CAIRN_HEALTH_MANUAL)
+    if (req->mode > CAIRN_HEALTH_MANUAL_KIND)
         return cairn_fail(st, CAIRN_E_INVALID, "unsupported health mode %u", req->mode);
     raft_cp_service *svc = raft_state_service(s, cairn_req_ns(req), req->service);
     if (!svc)
         return cairn_fail(st, CAIRN_E_INVALID, "service not found: %s", req->service);
-    if (req->mode == CAIRN_HEALTH_MANUAL) {
+    if (req->mode != CAIRN_HEALTH_BY_CHECKER) { /* by hand (of the persistent kind here) */
         const cairn_cluster *cl = cairn_service_find_cluster(&svc->def, cluster);
         if (!cl)
             return cairn_fail(st, CAIRN_E_INVALID, "cluster not found: %s, service: %s", cluster,

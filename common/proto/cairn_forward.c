@@ -18,6 +18,9 @@ bool cairn_forward_wanted(const cairn_request *rq)
     case CAIRN_MSG_INSTANCE_SET_OWNED: return rq->service != NULL && rq->owner != NULL;
     case CAIRN_MSG_OWNER_DROP: /* a restarted cairn-grpc's earlier incarnations, at a peer */
         return rq->owner != NULL && strncmp(rq->owner, "grpc/", 5) == 0;
+    case CAIRN_MSG_INSTANCE_HEALTH: /* by hand, of the ephemeral instance only */
+        return rq->service != NULL && rq->has_instance && rq->instance.ephemeral &&
+               rq->mode == CAIRN_HEALTH_MANUAL_KIND;
     default: return false;
     }
 }

@@ -27,10 +27,11 @@
 #define CAIRN_FORWARD_MAX_MS 60000 /* cluster.forward_timeout_ms's maximum */
 
 /* Whether a request goes to its service's owner in a cluster: an ephemeral instance's register,
- * update, patch or deregister (INSTANCE_UPSERT, _PATCH, _REMOVE with instance.ephemeral), every
- * BEAT, a gRPC connection's INSTANCE_SET_OWNED, and the OWNER_DROP of a gRPC owner (grpc/...)
- * that a restarted cairn-grpc sends every member for its earlier incarnations. Everything else
- * (persistent instances, services, health by hand, reads) does not. */
+ * update, patch or deregister (INSTANCE_UPSERT, _PATCH, _REMOVE with instance.ephemeral), its
+ * health by hand (INSTANCE_HEALTH MANUAL_KIND with instance.ephemeral), every BEAT, a gRPC
+ * connection's INSTANCE_SET_OWNED, and the OWNER_DROP of a gRPC owner (grpc/...) that a
+ * restarted cairn-grpc sends every member for its earlier incarnations. Everything else
+ * (persistent instances, services, the checkers' health, reads) does not. */
 bool cairn_forward_wanted(const cairn_request *rq);
 
 /* FORWARD (local leg): *fw gets a copy of owner and the encoding of inner (kept by the caller). */

@@ -194,7 +194,7 @@ static const struct msg_type_info {
     /* ns and svc are the cursor: omitted when NULL (the first page) */
     [CAIRN_MSG_SNAPSHOT_PAGE] = {"snapshot_page", true, RQ_NS | RQ_SVC | RQ_SIZE, RQ_SIZE},
     [CAIRN_MSG_INSTANCE_HEALTH] = {"instance_health", true, RQ_NS | RQ_SVC | RQ_INST | RQ_MODE,
-                                   RQ_NS | RQ_SVC | RQ_INST, CAIRN_HEALTH_MANUAL},
+                                   RQ_NS | RQ_SVC | RQ_INST, CAIRN_HEALTH_MANUAL_KIND},
     [CAIRN_MSG_SUBSCRIPTION] = {"subscription"},
     /* page = the pusher's index, size = pusher.count */
     [CAIRN_MSG_SUBSCRIPTION_SNAPSHOT] = {"subscription_snapshot", true, RQ_LIST | RQ_SIZE,

@@ -106,6 +106,8 @@ typedef enum cairn_health_mode {
     CAIRN_HEALTH_BY_CHECKER = 0, /* beat expiry, beat revival, active probe: skipped when marked */
     CAIRN_HEALTH_MANUAL = 1,     /* PUT /health/instance (§5): only where the cluster's checker is
                                     NONE, else 400 `health check is still working, service: <svc>` */
+    CAIRN_HEALTH_MANUAL_KIND = 2, /* as MANUAL, but only the instance of the kind `ephemeral` names
+                                     (a cluster sets each kind on its own path) */
 } cairn_health_mode;
 
 /* What a change event reports. */

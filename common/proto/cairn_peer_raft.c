@@ -14,6 +14,7 @@ static bool is_command_type(uint32_t type, bool instance, bool ephemeral)
     case CAIRN_MSG_INSTANCE_UPSERT:
     case CAIRN_MSG_INSTANCE_PATCH:
     case CAIRN_MSG_INSTANCE_REMOVE:
+    case CAIRN_MSG_INSTANCE_HEALTH:
         return instance && !ephemeral;
     case CAIRN_MSG_SERVICE_PUT:
     case CAIRN_MSG_SERVICE_REMOVE:

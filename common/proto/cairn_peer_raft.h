@@ -31,8 +31,9 @@
 
 #define CAIRN_RAFT_CMD_MAX (1024 * 1024) /* the largest command a forward carries */
 
-/* Whether the write goes through the raft log in a cluster: INSTANCE_UPSERT, INSTANCE_PATCH and
- * INSTANCE_REMOVE of a persistent instance (instance.ephemeral false), SERVICE_PUT (create,
+/* Whether the write goes through the raft log in a cluster: INSTANCE_UPSERT, INSTANCE_PATCH,
+ * INSTANCE_REMOVE and INSTANCE_HEALTH of a persistent instance (instance.ephemeral false; a
+ * health by hand of a persistent instance is MANUAL with ephemeral false), SERVICE_PUT (create,
  * update, clusters) and SERVICE_REMOVE. Everything else stays with the local registry. */
 bool cairn_raft_is_command(const cairn_request *write);
 

@@ -68,6 +68,22 @@ Test(forward, which_requests_travel)
     cairn_request_free(&rq);
     cr_assert_eq(cairn_request_owner_drop(&rq, "x", CAIRN_OWNER_PREFIX, &st), CAIRN_OK);
     cr_expect(!cairn_forward_wanted(&rq));
+    /* health by hand travels only as MANUAL_KIND of the ephemeral instance (the gateway sends
+     * the persistent one through raft) */
+    cairn_request_free(&rq);
+    cairn_request_init(&rq, CAIRN_MSG_STATS);
+    cr_assert_eq(cairn_request_instance_health(&rq, "public", "DEFAULT_GROUP@@svc",
+                                               "198.51.100.1", 8080, "DEFAULT", true, false,
+                                               CAIRN_HEALTH_MANUAL_KIND, &st),
+                 CAIRN_OK, "%s", st.message);
+    cr_expect(cairn_forward_wanted(&rq));
+    rq.instance.ephemeral = false;
+    cr_expect(!cairn_forward_wanted(&rq), "a persistent instance's health travels");
+    rq.instance.ephemeral = true;
+    rq.mode = CAIRN_HEALTH_MANUAL;
+    cr_expect(!cairn_forward_wanted(&rq), "health of both kinds travels");
+    rq.mode = CAIRN_HEALTH_BY_CHECKER;
+    cr_expect(!cairn_forward_wanted(&rq), "a checker's health travels");
     cairn_request_free(&rq);
 }
 

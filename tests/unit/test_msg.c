@@ -1530,15 +1530,15 @@ Test(reject, new_modes_and_required_fields)
     cairn_request req;
     cairn_status st;
 
-    b_mode_request(&b, CAIRN_MSG_INSTANCE_HEALTH, 2);
+    b_mode_request(&b, CAIRN_MSG_INSTANCE_HEALTH, 3);
     expect_decode_error(MSG_REQUEST, &b, "request: field 'mode' is out of range");
     b_mode_request(&b, CAIRN_MSG_SERVICE_PUT, 3);
     expect_decode_error(MSG_REQUEST, &b, "request: field 'mode' is out of range");
     /* the largest valid values decode */
-    b_mode_request(&b, CAIRN_MSG_INSTANCE_HEALTH, CAIRN_HEALTH_MANUAL);
+    b_mode_request(&b, CAIRN_MSG_INSTANCE_HEALTH, CAIRN_HEALTH_MANUAL_KIND);
     cr_expect_eq(cairn_request_decode(b.sb.data, b.sb.size, &req, &st), CAIRN_OK, "%s",
                  st.message);
-    cr_expect_eq(req.mode, CAIRN_HEALTH_MANUAL);
+    cr_expect_eq(req.mode, CAIRN_HEALTH_MANUAL_KIND);
     cairn_request_free(&req);
     msgpack_sbuffer_destroy(&b.sb);
     b_mode_request(&b, CAIRN_MSG_SERVICE_PUT, CAIRN_SERVICE_CLUSTERS);
@@ -1555,7 +1555,7 @@ Test(reject, new_modes_and_required_fields)
     char *buf = NULL;
     size_t len = 0;
     new_request(&req, 3);
-    req.mode = 2;
+    req.mode = 3;
     cr_expect_eq(cairn_request_encode(&req, &buf, &len), CAIRN_E_INVALID);
     cairn_request_free(&req);
     new_request(&req, 5);

@@ -53,6 +53,17 @@ Test(peer_raft, which_writes_are_raft_commands)
     cairn_request_init(&rq, CAIRN_MSG_BEAT);
     cr_assert_not(cairn_raft_is_command(&rq));
     cairn_request_free(&rq);
+    /* health of a persistent instance (a probe's flip, or by hand), not of an ephemeral one */
+    cairn_request_init(&rq, CAIRN_MSG_INSTANCE_HEALTH);
+    cr_assert_eq(cairn_request_instance_health(&rq, "public", "DEFAULT_GROUP@@s", "127.0.0.9", 80,
+                                               "DEFAULT", false, false, CAIRN_HEALTH_BY_CHECKER,
+                                               &st),
+                 CAIRN_OK);
+    cr_assert(cairn_raft_is_command(&rq));
+    rq.instance.ephemeral = true;
+    rq.mode = CAIRN_HEALTH_MANUAL;
+    cr_assert_not(cairn_raft_is_command(&rq), "an ephemeral instance's health is Distro's");
+    cairn_request_free(&rq);
 }
 
 Test(peer_raft, submit_golden_bytes)

@@ -165,6 +165,29 @@ Test(registry_health, manual_needs_checker_none)
 
 }
 
+/* MANUAL_KIND (a cluster sends each kind on its own path): the named kind only, with MANUAL's
+ * cluster rules. */
+Test(registry_health, manual_kind_sets_one_kind)
+{
+    fx_register(&fx, SVC, "127.0.0.1", 80, true);
+    fx_register(&fx, SVC, "127.0.0.1", 80, false);
+    char msg[512];
+    cairn_request r;
+    uint64_t rev;
+    req_health(&r, SVC, "127.0.0.1", 80, "DEFAULT", true, false, CAIRN_HEALTH_MANUAL_KIND);
+    cr_assert_eq(fx_do(&fx, &r, NULL, msg, sizeof msg), CAIRN_E_INVALID);
+    cr_assert_str_eq(msg, "health check is still working, service: " SVC);
+    cr_assert_eq(put_cluster(SVC, "DEFAULT", CAIRN_CHECK_NONE, msg), CAIRN_OK, "%s", msg);
+    req_health(&r, SVC, "127.0.0.1", 80, "DEFAULT", true, false, CAIRN_HEALTH_MANUAL_KIND);
+    cr_assert_eq(fx_do(&fx, &r, &rev, msg, sizeof msg), CAIRN_OK, "%s", msg);
+    cr_assert_gt(rev, 0);
+    cr_assert_not(healthy_in_snapshot(SVC, "127.0.0.1", 80, true));
+    cr_assert(healthy_in_snapshot(SVC, "127.0.0.1", 80, false), "the persistent one is untouched");
+    req_health(&r, SVC, "127.0.0.1", 80, "DEFAULT", false, false, CAIRN_HEALTH_MANUAL_KIND);
+    cr_assert_eq(fx_do(&fx, &r, &rev, msg, sizeof msg), CAIRN_OK, "%s", msg);
+    cr_assert_not(healthy_in_snapshot(SVC, "127.0.0.1", 80, false));
+}
+
 Test(registry_health, clusters_mode)
 {
     char msg[512];

@@ -1,0 +1,399 @@
+/* Writes that name no instance kind, through real nodes: a PATCH of a persistent instance on a
+ * follower and a health set by hand of a persistent instance go through raft (read at once where
+ * acknowledged, soon on every member); an active probe's flip of a persistent instance on its
+ * service's owner reaches every member; a health set by hand of an ephemeral instance on a node
+ * that does not own its service reaches the owner and, by Distro, every member; without a
+ * majority the persistent PATCH and health answer 503 within the bound. Latencies are printed. */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "cairn_cluster.h"
+#include "cairn_http.h"
+#include "cairn_nacos.h"
+
+#define ELECT_BOUND_MS (IT_SANITIZED ? 40000 : 20000) /* generous: bounds a wait only */
+#define VISIBLE_BOUND_MS (IT_SANITIZED ? 40000 : 20000)
+#define SUBMIT_TIMEOUT_MS 3000
+
+TestSuite(cluster_persist_ops, .fini = it_teardown, .timeout = 290);
+
+/* Probes every 200 ms; beats never expire an instance here (a health by hand is what changes). */
+static const char *const sets[] = {
+    "raft.election_timeout_ms=1000", "raft.heartbeat_ms=100", "raft.bootstrap_wait_ms=1000",
+    "raft.submit_timeout_ms=3000", "raft.forward_wait_ms=2000", "health.probe_interval_ms=200",
+    "health.probe_timeout_ms=300", "health.probe_unhealthy_threshold=2",
+    "health.beat_timeout_ms=3600000", "health.delete_timeout_ms=7200000", NULL};
+
+/* ---- who leads ----------------------------------------------------------------------------- */
+
+static bool leader_seen_by(const it_cluster *c, int i, char *leader, size_t len)
+{
+    leader[0] = '\0';
+    http_resp r = http_get_addr(c->nodes[i]->gateway, "/nacos/v1/ns/operator/servers", 2000);
+    json_t *root = r.status == 200 ? json_loads(r.body, 0, NULL) : NULL;
+    size_t k;
+    json_t *s;
+    json_array_foreach(json_object_get(root, "servers"), k, s) {
+        const char *address = json_string_value(json_object_get(s, "address"));
+        const char *l = json_string_value(
+            json_object_get(json_object_get(s, "extendInfo"), "raftLeader"));
+        if (address && strcmp(address, c->ids[i]) == 0 && l && strcmp(l, "none") != 0)
+            snprintf(leader, len, "%s", l);
+    }
+    json_decref(root);
+    http_resp_free(&r);
+    return leader[0] != '\0';
+}
+
+typedef struct agree_arg {
+    const it_cluster *c;
+    int leader;
+} agree_arg;
+
+static bool agree(void *arg)
+{
+    agree_arg *a = arg;
+    char first[64] = "", l[64];
+    for (int i = 0; i < a->c->count; i++) {
+        if (!leader_seen_by(a->c, i, l, sizeof l))
+            return false;
+        if (!first[0])
+            snprintf(first, sizeof first, "%s", l);
+        else if (strcmp(first, l) != 0)
+            return false;
+    }
+    for (int i = 0; i < a->c->count; i++)
+        if (strcmp(a->c->ids[i], first) == 0)
+            a->leader = i;
+    return a->leader >= 0;
+}
+
+static int wait_leader(const it_cluster *c)
+{
+    agree_arg a = {.c = c, .leader = -1};
+    cr_assert(wait_until(agree, &a, ELECT_BOUND_MS), "the members agree on no raft leader");
+    return a.leader;
+}
+
+/* ---- one host as a node lists it ----------------------------------------------------------- */
+
+typedef struct host_view {
+    bool listed; /* the detail answered */
+    bool healthy;
+    double weight;
+    char meta[64]; /* metadata "k", "" when absent */
+} host_view;
+
+/* The instance detail (GET /instance: the node's registry, no list cache, and no protection
+ * threshold turning an all-unhealthy list healthy). */
+static host_view host_at(const it_node *n, const char *svc, const char *ip, int port)
+{
+    host_view v = {0};
+    char p[16];
+    snprintf(p, sizeof p, "%d", port);
+    http_resp r = nacos_call(n, "GET", NS "/instance",
+                             Q("serviceName", svc, "ip", ip, "port", p), NULL, NULL);
+    json_t *h = r.status == 200 ? json_loads(r.body, 0, NULL) : NULL;
+    if (h) {
+        v.listed = true;
+        v.healthy = json_is_true(json_object_get(h, "healthy"));
+        v.weight = json_number_value(json_object_get(h, "weight"));
+        const char *m = json_string_value(json_object_get(json_object_get(h, "metadata"), "k"));
+        snprintf(v.meta, sizeof v.meta, "%s", m ? m : "");
+    }
+    json_decref(h);
+    http_resp_free(&r);
+    return v;
+}
+
+/* What every node of the cluster must show for one host. */
+typedef struct want_arg {
+    const it_cluster *c;
+    const char *svc, *ip;
+    int port;
+    int healthy;      /* -1: any */
+    const char *meta; /* NULL: any */
+    double weight;    /* 0: any */
+    int wrong;        /* the first node that did not show it on the last look, else -1 */
+    host_view last;
+} want_arg;
+
+static bool shows(const want_arg *w, const host_view *v)
+{
+    return v->listed && (w->healthy < 0 || v->healthy == (w->healthy == 1)) &&
+           (!w->meta || strcmp(v->meta, w->meta) == 0) &&
+           (w->weight == 0 || v->weight == w->weight);
+}
+
+static bool all_show(void *arg)
+{
+    want_arg *w = arg;
+    w->wrong = -1;
+    for (int i = 0; i < w->c->count; i++) {
+        w->last = host_at(w->c->nodes[i], w->svc, w->ip, w->port);
+        if (!shows(w, &w->last)) {
+            w->wrong = i;
+            return false;
+        }
+    }
+    return true;
+}
+
+static void wait_all_show(want_arg *w, const char *what)
+{
+    bool ok = wait_until(all_show, w, VISIBLE_BOUND_MS);
+    cr_assert(ok, "%s: node %d shows listed=%d healthy=%d weight=%g k=%s", what, w->wrong,
+              w->last.listed, w->last.healthy, w->last.weight, w->last.meta);
+}
+
+static void expect_shown_at(want_arg *w, int i, const char *what)
+{
+    host_view v = host_at(w->c->nodes[i], w->svc, w->ip, w->port);
+    cr_assert(shows(w, &v), "%s is not read at once on node %d where it was acknowledged "
+              "(listed=%d healthy=%d weight=%g k=%s)", what, i, v.listed, v.healthy, v.weight,
+              v.meta);
+}
+
+/* ---- writes -------------------------------------------------------------------------------- */
+
+static long call(const it_node *n, const char *method, const char *path,
+                 const char *const *query, char *body, size_t body_len)
+{
+    http_resp r = nacos_call(n, method, path, query, NULL, NULL);
+    long status = r.status;
+    snprintf(body, body_len, "%s", r.body ? r.body : "");
+    http_resp_free(&r);
+    return status;
+}
+
+static void none_checker(const it_node *n, const char *svc)
+{
+    nacos_write_ok(n, "PUT", NS "/cluster",
+                   Q("serviceName", svc, "clusterName", "DEFAULT", "healthChecker",
+                     "{\"type\":\"NONE\"}", "checkPort", "80", "useInstancePort4Check", "true"));
+}
+
+typedef struct none_arg {
+    const it_cluster *c;
+    const char *svc;
+} none_arg;
+
+/* Every node's registry has the raft entry that made svc's DEFAULT cluster NONE (a follower
+ * applies a commit a heartbeat or so after the member that acknowledged it). */
+static bool none_everywhere(void *arg)
+{
+    none_arg *a = arg;
+    for (int i = 0; i < a->c->count; i++) {
+        http_resp r = nacos_call(a->c->nodes[i], "GET", NS "/service",
+                                 Q("serviceName", a->svc), NULL, NULL);
+        json_t *d = r.status == 200 ? json_loads(r.body, 0, NULL) : NULL;
+        json_t *t = d ? jget(d, "clusters.0.healthChecker.type") : NULL;
+        bool none = t && json_is_string(t) && strcmp(json_string_value(t), "NONE") == 0;
+        json_decref(d);
+        http_resp_free(&r);
+        if (!none)
+            return false;
+    }
+    return true;
+}
+
+static void wait_none_everywhere(const it_cluster *c, const char *svc)
+{
+    none_arg a = {c, svc};
+    cr_assert(wait_until(none_everywhere, &a, VISIBLE_BOUND_MS),
+              "not every member has the NONE checker of %s", svc);
+}
+
+static int cmp_ll(const void *a, const void *b)
+{
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return (x > y) - (x < y);
+}
+
+/* n sequential PATCHes (metadata k=m<k>) of the persistent 127.84.0.1:8080 of pops-p on node i;
+ * prints p50/p90/max in ms. */
+static void measure_patch(const it_cluster *c, int i, const char *label, int n)
+{
+    long long *ms = calloc((size_t)n, sizeof *ms);
+    cr_assert(ms);
+    for (int k = 0; k < n; k++) {
+        char meta[32], body[256];
+        snprintf(meta, sizeof meta, "k=m%d", k);
+        int64_t t0 = it_now_ms();
+        long s = call(c->nodes[i], "PATCH", NS "/instance",
+                      Q("serviceName", "pops-p", "ip", "127.84.0.1", "port", "8080", "metadata",
+                        meta),
+                      body, sizeof body);
+        ms[k] = it_now_ms() - t0;
+        cr_assert_eq(s, 200, "patch %d on the %s: %ld %s", k, label, s, body);
+    }
+    qsort(ms, (size_t)n, sizeof *ms, cmp_ll);
+    printf("persistent PATCH through raft on the %s (%d sequential HTTP requests): p50 %lld ms, "
+           "p90 %lld ms, max %lld ms\n",
+           label, n, ms[n / 2], ms[n * 9 / 10], ms[n - 1]);
+    fflush(stdout);
+    free(ms);
+}
+
+/* A port on 127.0.0.1 nothing listens on (bound, then closed): a TCP probe there fails. */
+static int closed_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t len = sizeof a;
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+IT_TEST(cluster_persist_ops, patch_and_health_reach_every_member)
+{
+    it_cluster_opts o = {.nodes = 3, .layout = IT_LAYOUT_PORTS, .wrong_secret_node = -1,
+                         .sets = sets};
+    it_cluster *c = cluster_start(&o);
+    int leader = wait_leader(c);
+    int f = (leader + 1) % 3, g = (leader + 2) % 3;
+    char body[256];
+
+    /* A persistent instance, then a PATCH on a follower: through raft, not just one node. */
+    cr_assert_eq(call(c->nodes[f], "POST", NS "/instance",
+                      Q("serviceName", "pops-p", "ip", "127.84.0.1", "port", "8080", "ephemeral",
+                        "false", "metadata", "k=v0"),
+                      body, sizeof body),
+                 200, "%s", body);
+    want_arg w = {.c = c, .svc = "pops-p", .ip = "127.84.0.1", .port = 8080, .healthy = -1,
+                  .meta = "v0"};
+    wait_all_show(&w, "the persistent registration");
+    nacos_write_ok(c->nodes[g], "PATCH", NS "/instance",
+                   Q("serviceName", "pops-p", "ip", "127.84.0.1", "port", "8080", "metadata",
+                     "k=v1", "weight", "3"));
+    w.meta = "v1";
+    w.weight = 3;
+    expect_shown_at(&w, g, "the PATCH");
+    wait_all_show(&w, "the PATCH of a persistent instance");
+
+    /* Health by hand of the persistent instance, on the other follower. */
+    none_checker(c->nodes[leader], "pops-p");
+    nacos_write_ok(c->nodes[f], "PUT", NS "/health/instance",
+                   Q("serviceName", "pops-p", "ip", "127.84.0.1", "port", "8080", "healthy",
+                     "false"));
+    w.healthy = 0;
+    expect_shown_at(&w, f, "the health by hand");
+    wait_all_show(&w, "the health by hand of a persistent instance");
+    int64_t t0 = it_now_ms();
+    nacos_write_ok(c->nodes[g], "PUT", NS "/health/instance",
+                   Q("serviceName", "pops-p", "ip", "127.84.0.1", "port", "8080", "healthy",
+                     "true"));
+    printf("persistent health by hand through raft on a follower: %lld ms\n",
+           (long long)(it_now_ms() - t0));
+    w.healthy = 1;
+    expect_shown_at(&w, g, "the health by hand");
+    wait_all_show(&w, "the second health by hand of a persistent instance");
+    /* the rules still answer as standalone: a checked cluster refuses health by hand */
+    cr_assert_eq(call(c->nodes[f], "POST", NS "/instance",
+                      Q("serviceName", "pops-checked", "ip", "127.84.0.3", "port", "8080",
+                        "ephemeral", "false"),
+                      body, sizeof body),
+                 200, "%s", body);
+    nacos_expect_error(c->nodes[g], "PUT", NS "/health/instance",
+                       Q("serviceName", "pops-checked", "ip", "127.84.0.3", "port", "8080",
+                         "healthy", "false"),
+                       NULL, 400,
+                       "health check is still working, service: DEFAULT_GROUP@@pops-checked",
+                       false);
+    measure_patch(c, f, "follower", IT_SANITIZED ? 10 : 30);
+    measure_patch(c, leader, "leader", IT_SANITIZED ? 10 : 30);
+
+    /* Health by hand of an ephemeral instance on a node that does not own its service. */
+    int owner = cluster_owner_among(c, IT_CLUSTER_ALL, "pops-e");
+    int other = (owner + 1) % 3;
+    nacos_write_ok(c->nodes[other], "POST", NS "/service", Q("serviceName", "pops-e"));
+    none_checker(c->nodes[other], "pops-e");
+    wait_none_everywhere(c, "pops-e");
+    nacos_write_ok(c->nodes[other], "POST", NS "/instance",
+                   Q("serviceName", "pops-e", "ip", "127.84.0.2", "port", "8080"));
+    want_arg e = {.c = c, .svc = "pops-e", .ip = "127.84.0.2", .port = 8080, .healthy = 1};
+    wait_all_show(&e, "the ephemeral registration");
+    t0 = it_now_ms();
+    nacos_write_ok(c->nodes[other], "PUT", NS "/health/instance",
+                   Q("serviceName", "pops-e", "ip", "127.84.0.2", "port", "8080", "healthy",
+                     "false"));
+    printf("ephemeral health by hand forwarded to the owner: %lld ms\n",
+           (long long)(it_now_ms() - t0));
+    fflush(stdout);
+    e.healthy = 0;
+    host_view ov = host_at(c->nodes[owner], "pops-e", "127.84.0.2", 8080);
+    cr_assert(ov.listed && !ov.healthy,
+              "the owner does not show the health set by hand on a non-owner at once");
+    wait_all_show(&e, "the ephemeral health by hand");
+
+    /* The owner's probes flip a persistent instance (default TCP checker, nothing listening):
+     * every member sees it, not only the owner. */
+    int port = closed_port();
+    char p[16];
+    snprintf(p, sizeof p, "%d", port);
+    cr_assert_eq(call(c->nodes[f], "POST", NS "/instance",
+                      Q("serviceName", "pops-probe", "ip", "127.0.0.1", "port", p, "ephemeral",
+                        "false"),
+                      body, sizeof body),
+                 200, "%s", body);
+    want_arg pr = {.c = c, .svc = "pops-probe", .ip = "127.0.0.1", .port = port, .healthy = 0};
+    wait_all_show(&pr, "the probes' flip of a persistent instance");
+}
+
+IT_TEST(cluster_persist_ops, minority_answers_503_for_persistent_patch_and_health)
+{
+    it_cluster_opts o = {.nodes = 3, .layout = IT_LAYOUT_PORTS, .wrong_secret_node = -1,
+                         .sets = sets};
+    it_cluster *c = cluster_start(&o);
+    int leader = wait_leader(c);
+    int survivor = (leader + 1) % 3;
+    char body[256];
+    cr_assert_eq(call(c->nodes[survivor], "POST", NS "/instance",
+                      Q("serviceName", "pops-m", "ip", "127.85.0.1", "port", "8080", "ephemeral",
+                        "false"),
+                      body, sizeof body),
+                 200, "%s", body);
+    none_checker(c->nodes[survivor], "pops-m");
+    want_arg w = {.c = c, .svc = "pops-m", .ip = "127.85.0.1", .port = 8080, .healthy = 1};
+    wait_all_show(&w, "the persistent registration");
+    for (int i = 0; i < 3; i++) { /* the two others lose their replicators */
+        if (i == survivor)
+            continue;
+        pid_t repl = node_role_pid(c->nodes[i], "cairn-replicator");
+        cr_assert(repl > 0);
+        cr_assert_eq(kill(c->nodes[i]->run->pid, SIGSTOP), 0);
+        cr_assert_eq(kill(repl, SIGKILL), 0);
+    }
+    const char *const *writes[] = {
+        Q("serviceName", "pops-m", "ip", "127.85.0.1", "port", "8080", "weight", "5"),
+        Q("serviceName", "pops-m", "ip", "127.85.0.1", "port", "8080", "healthy", "false")};
+    const char *methods[] = {"PATCH", "PUT"};
+    const char *paths[] = {NS "/instance", NS "/health/instance"};
+    for (int k = 0; k < 2; k++) {
+        int64_t t0 = it_now_ms();
+        long s = call(c->nodes[survivor], methods[k], paths[k], writes[k], body, sizeof body);
+        int64_t took = it_now_ms() - t0;
+        printf("raft minority: persistent %s %s answered %ld in %lld ms: %s\n", methods[k],
+               paths[k], s, (long long)took, body);
+        fflush(stdout);
+        cr_assert_eq(s, 503, "a minority acknowledged a persistent %s: %s", methods[k], body);
+        cr_assert_leq(took, SUBMIT_TIMEOUT_MS + (IT_SANITIZED ? 6000 : 3000),
+                      "the 503 took %lld ms", (long long)took);
+    }
+    host_view v = host_at(c->nodes[survivor], "pops-m", "127.85.0.1", 8080);
+    cr_assert(v.listed && v.healthy && v.weight == 1, "a refused write changed the instance "
+              "(healthy=%d weight=%g)", v.healthy, v.weight);
+    for (int i = 0; i < 3; i++)
+        if (i != survivor)
+            kill(c->nodes[i]->run->pid, SIGCONT);
+}
