@@ -267,6 +267,23 @@ static pid_t replicator_of(const char *dir)
     return found;
 }
 
+/* The parent of pid (its `cairn run` supervisor); 0 when unknown. */
+static pid_t parent_of(pid_t pid)
+{
+    char path[64], stat[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(stat, 1, sizeof stat - 1, f) : 0;
+    if (f)
+        fclose(f);
+    stat[n] = '\0';
+    const char *end = strrchr(stat, ')'); /* "pid (comm) state ppid ..." */
+    int ppid = 0;
+    if (!end || sscanf(end + 1, " %*c %d", &ppid) != 1)
+        return 0;
+    return (pid_t)ppid;
+}
+
 /* Polls agreed_leader(mask) until it names a leader other than `not` (-1: any), at most until
  * end_us; the leader or -1. */
 static int wait_leader(unsigned mask, int not, int64_t end_us)
@@ -291,11 +308,18 @@ static int failover(int kills, char *const dirs[NODES], int timeout_ms)
             fprintf(stderr, "failover: no agreed leader or no replicator process (kill %d)\n", k);
             break;
         }
+        /* the supervisor is held while the survivors elect: restarted within 200 ms, the killed
+         * member could otherwise win the election again and no other leader would be named */
+        pid_t supervisor = parent_of(pid);
+        if (supervisor > 1)
+            kill(supervisor, SIGSTOP);
         int64_t t0 = now_us();
         if (kill(pid, SIGKILL) != 0)
             break;
         unsigned survivors = 0x7 & ~(1u << leader);
         int next = wait_leader(survivors, leader, t0 + (int64_t)timeout_ms * 1000);
+        if (supervisor > 1)
+            kill(supervisor, SIGCONT);
         if (next < 0) {
             fprintf(stderr, "failover: no new leader within %d ms (kill %d)\n", timeout_ms, k);
             break;

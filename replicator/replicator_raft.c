@@ -14,6 +14,7 @@
 #include "replicator_persist.h"
 
 struct repl_raft {
+    replicator *r;
     cairn_raft_node *node;
     repl_persist *persist;   /* the FSM's batches to the registry */
     bool started;
@@ -93,6 +94,19 @@ static void metrics_init(struct repl_raft *rr, cairn_metrics *reg)
     }
 }
 
+static void update_metrics(struct repl_raft *rr);
+
+/* The poll saw the role, term or leader change: metrics, operator/servers and the peers hear of
+ * it now rather than on the next ping round (up to cluster.ping_interval_ms later). */
+static void on_changed(void *arg)
+{
+    struct repl_raft *rr = arg;
+    if (!rr->node || !rr->started || rr->stopping || rr->r->stopping)
+        return;
+    update_metrics(rr);
+    repl_loop_raft_changed(rr->r);
+}
+
 static cairn_err fill_options(replicator *r, struct repl_raft *rr, cairn_raft_node_options *o,
                               char *listen, size_t listen_len, cairn_status *st)
 {
@@ -123,6 +137,8 @@ static cairn_err fill_options(replicator *r, struct repl_raft *rr, cairn_raft_no
         .snapshot_trailing = (unsigned)cairn_config_int(cfg, "raft.snapshot_trailing"),
         .transport = {.listen = listen, .secret = secret, .secret_len = secret_len,
                       .resolve = resolve, .resolve_arg = r},
+        .changed = on_changed,
+        .changed_arg = rr,
         .fsm = {.limits = {{(size_t)cairn_config_int(cfg, "limits.max_metadata_bytes")},
                            cairn_config_int(cfg, "limits.max_instances_per_service")},
                 .emit = repl_persist_emit,
@@ -156,6 +172,7 @@ cairn_err repl_raft_open(replicator *r, cairn_status *st)
     if (!rr)
         return cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
     r->raft = rr;
+    rr->r = r;
     if (!(rr->persist = repl_persist_new(r, st)))
         return st->code;
     cairn_raft_node_options o;
