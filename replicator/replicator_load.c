@@ -11,6 +11,7 @@
 #include "cairn_requests.h"
 #include "distro_load.h"
 #include "replicator_distro.h"
+#include "replicator_raft.h"
 #include "replicator_read.h"
 #include "replicator_sync.h"
 
@@ -355,8 +356,7 @@ static void create_engine(replicator *r)
         log_error("distro load: out of memory");
         return;
     }
-    /* raft's catch-up is not a condition yet: persistent writes do not go through raft */
-    distro_load_set_raft_caught_up(l->eng, true);
+    distro_load_set_raft_caught_up(l->eng, repl_raft_caught_up(r));
     log_info("distro load: store %s; %zu peers", l->store_fresh ? "fresh" : "holds data", n);
     for (size_t i = 0; i < r->cfg.count; i++) /* what the peers said before the engine existed */
         if (i != r->cfg.self && l->heard[i] && r->members.m[i].state != CAIRN_MEMBER_DOWN)
@@ -470,6 +470,15 @@ void repl_load_peer_lost(replicator *r, size_t idx)
     if (!l->eng || l->ready)
         return;
     distro_load_peer_lost(l->eng, r->cfg.members[idx].id, repl_now_ms());
+    pump(r);
+}
+
+void repl_load_raft_progress(replicator *r)
+{
+    repl_load *l = r->load;
+    if (!l || !l->eng || l->ready || !repl_raft_caught_up(r))
+        return;
+    distro_load_set_raft_caught_up(l->eng, true);
     pump(r);
 }
 
