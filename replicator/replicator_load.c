@@ -275,6 +275,10 @@ static void became_ready(replicator *r)
         cairn_gauge_set(l->load_seconds, (double)s.load_ms / 1000.0);
     log_info("distro: %s (%lld ms after start, %llu pages)", distro_load_reason(l->eng),
              (long long)(repl_now_ms() - l->started_ms), (unsigned long long)s.pages);
+    if (s.raft_lagging) /* no leader, or a slow catch-up: persistent reads may be stale */
+        log_warn("ready before raft caught up (raft.ready_timeout_ms %lld): persistent data may "
+                 "lag until it does",
+                 (long long)cairn_config_int(r->role->config, "raft.ready_timeout_ms"));
     replicator_self_ready_gate(r);
     repl_verify_start(r);
 }
