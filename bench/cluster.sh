@@ -82,7 +82,7 @@ cluster_failover() {
     --kills "$kills" --timeout-ms 20000 >"$f" 2>&1 || log "failover: $(tail -2 "$f")"
   cluster_row "Raft failover (leader's replicator kill -9, new leader named by both survivors)" \
     "$(bench_field "$f" p50_us)" "" "$(bench_field "$f" max_us)" "$(bench_field "$f" kills)" "-" \
-    "raft.election_timeout_ms 500; a node's raft state reaches operator/servers on its replicator's ping round (cluster.ping_interval_ms 500), which adds up to 0.5 s; the time to the next acknowledged persistent write is measured by tests/integration/test_cluster_raft_write, not here"
+    "raft.election_timeout_ms 500 (randomized 0.5-1 s), heartbeat 50 ms; a node publishes a raft role or leader change within a heartbeat; the time to the next acknowledged persistent write is measured by tests/integration/test_cluster_raft_write, not here"
   log "failover: p50 $(bench_field "$f" p50_us) us, max $(bench_field "$f" max_us) us over $(bench_field "$f" kills) kills"
 }
 

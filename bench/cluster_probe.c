@@ -198,8 +198,9 @@ static int visibility(int count, int timeout_ms)
 }
 
 /* The raft leader node i names for itself in its operator/servers entry, as a member index (-1:
- * none, or the request failed). */
-static int leader_named_by(int i)
+ * none, or the request failed). settled: only once node i has applied a raft entry, so a member
+ * that joined holds the configuration and can vote when the leader is killed. */
+static int leader_named_by(int i, bool settled)
 {
     char *body = NULL;
     long status = call(i, "GET", "/nacos/v1/ns/operator/servers", &body);
@@ -210,9 +211,11 @@ static int leader_named_by(int i)
     json_t *s;
     json_array_foreach(json_object_get(root, "servers"), k, s) {
         const char *address = json_string_value(json_object_get(s, "address"));
-        const char *named = json_string_value(
-            json_object_get(json_object_get(s, "extendInfo"), "raftLeader"));
+        json_t *ext = json_object_get(s, "extendInfo");
+        const char *named = json_string_value(json_object_get(ext, "raftLeader"));
         if (!address || !named || strcmp(address, g_members[i]) != 0)
+            continue;
+        if (settled && json_integer_value(json_object_get(ext, "raftApplied")) < 1)
             continue;
         for (int m = 0; m < NODES; m++)
             if (strcmp(named, g_members[m]) == 0)
@@ -223,13 +226,13 @@ static int leader_named_by(int i)
 }
 
 /* The leader every node in mask names, when they all name the same one (-1 otherwise). */
-static int agreed_leader(unsigned mask)
+static int agreed_leader(unsigned mask, bool settled)
 {
     int leader = -1;
     for (int i = 0; i < NODES; i++) {
         if (!(mask & (1u << i)))
             continue;
-        int l = leader_named_by(i);
+        int l = leader_named_by(i, settled);
         if (l < 0 || (leader >= 0 && l != leader))
             return -1;
         leader = l;
@@ -267,12 +270,29 @@ static pid_t replicator_of(const char *dir)
     return found;
 }
 
+/* The parent of pid (its `cairn run` supervisor); 0 when unknown. */
+static pid_t parent_of(pid_t pid)
+{
+    char path[64], stat[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(stat, 1, sizeof stat - 1, f) : 0;
+    if (f)
+        fclose(f);
+    stat[n] = '\0';
+    const char *end = strrchr(stat, ')'); /* "pid (comm) state ppid ..." */
+    int ppid = 0;
+    if (!end || sscanf(end + 1, " %*c %d", &ppid) != 1)
+        return 0;
+    return (pid_t)ppid;
+}
+
 /* Polls agreed_leader(mask) until it names a leader other than `not` (-1: any), at most until
  * end_us; the leader or -1. */
-static int wait_leader(unsigned mask, int not, int64_t end_us)
+static int wait_leader(unsigned mask, int not, int64_t end_us, bool settled)
 {
     while (now_us() < end_us) {
-        int l = agreed_leader(mask);
+        int l = agreed_leader(mask, settled);
         if (l >= 0 && l != not)
             return l;
         usleep(2000);
@@ -285,17 +305,24 @@ static int failover(int kills, char *const dirs[NODES], int timeout_ms)
     int64_t lat[64];
     int n = 0;
     for (int k = 0; k < kills && k < 64; k++) {
-        int leader = wait_leader(0x7, -1, now_us() + (int64_t)timeout_ms * 1000);
+        int leader = wait_leader(0x7, -1, now_us() + (int64_t)timeout_ms * 1000, true);
         pid_t pid = leader >= 0 ? replicator_of(dirs[leader]) : 0;
         if (pid <= 0) {
             fprintf(stderr, "failover: no agreed leader or no replicator process (kill %d)\n", k);
             break;
         }
+        /* the supervisor is held while the survivors elect: restarted within 200 ms, the killed
+         * member could otherwise win the election again and no other leader would be named */
+        pid_t supervisor = parent_of(pid);
+        if (supervisor > 1)
+            kill(supervisor, SIGSTOP);
         int64_t t0 = now_us();
         if (kill(pid, SIGKILL) != 0)
             break;
         unsigned survivors = 0x7 & ~(1u << leader);
-        int next = wait_leader(survivors, leader, t0 + (int64_t)timeout_ms * 1000);
+        int next = wait_leader(survivors, leader, t0 + (int64_t)timeout_ms * 1000, false);
+        if (supervisor > 1)
+            kill(supervisor, SIGCONT);
         if (next < 0) {
             fprintf(stderr, "failover: no new leader within %d ms (kill %d)\n", timeout_ms, k);
             break;

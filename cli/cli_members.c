@@ -34,15 +34,16 @@ bool cli_print_members(const char *run_dir, int timeout_ms)
         return false;
     }
     printf("view %llu, %u owners\n", (unsigned long long)m.view_version, m.owner_count);
-    printf("%-22s %-10s %-5s %-22s %-22s %-9s %s\n", "MEMBER", "STATE", "FAILS", "PEER", "RAFT",
-           "RAFT_ROLE", "NOTE");
+    printf("%-22s %-10s %-5s %-22s %-22s %-9s %-6s %-20s %s\n", "MEMBER", "STATE", "FAILS",
+           "PEER", "RAFT", "RAFT_ROLE", "TERM", "RAFT_ID", "NOTE");
     bool all_up = true;
     for (uint32_t i = 0; i < m.member_count; i++) {
         const cairn_member_info *x = &m.members[i];
         all_up = all_up && x->state == CAIRN_MEMBER_UP;
-        printf("%-22s %-10s %-5u %-22s %-22s %-9s %s%s\n", x->id,
+        printf("%-22s %-10s %-5u %-22s %-22s %-9s %-6llu %-20llu %s%s\n", x->id,
                cairn_member_state_name(x->state), x->fail_count, x->peer_address,
-               x->raft_address, x->raft_role, x->self ? "self" : "",
+               x->raft_address, x->raft_role, (unsigned long long)x->raft_term,
+               (unsigned long long)x->raft_id, x->self ? "self" : "",
                x->members_match ? "" : " members differ");
     }
     cairn_membership_free(&m);

@@ -40,3 +40,17 @@ const char *cairn_raft_start_name(cairn_raft_start d)
     }
     return "unknown";
 }
+
+bool cairn_raft_catchup_step(cairn_raft_catchup *c, const cairn_raft_catchup_input *in)
+{
+    if (c->done || in->brand_new)
+        return c->done = true;
+    if (!in->started)
+        return false;
+    if (!c->have_target && (in->self_leader || in->leader_reported)) {
+        c->have_target = true;
+        c->target = in->self_leader ? in->self_commit : in->leader_commit;
+    }
+    c->done = c->have_target && in->applied >= c->target && in->registry_idle;
+    return c->done;
+}

@@ -42,4 +42,34 @@ typedef struct cairn_raft_start_input {
 cairn_raft_start cairn_raft_start_decide(const cairn_raft_start_input *in);
 const char *cairn_raft_start_name(cairn_raft_start d);
 
+/* Readiness gated on raft catch-up (cluster-design §2.8 step 4): a member turns READY only once
+ * its registry holds every persistent entry the leader had committed when this member first
+ * heard of it, or a lagging member's reads would show stale persistent data. The target is the
+ * first commit index a leader of the member's current term reports (in its PING), or the
+ * member's own commit index when it is the leader. A member of a brand-new cluster (it
+ * bootstrapped, or would bootstrap now: cairn_raft_start_decide without the wait) has nothing to
+ * catch up, also before raft starts, so a new cluster is not held for raft.bootstrap_wait_ms.
+ * Without a leader (a full-cluster restart before
+ * a majority is up) this never says caught up: the Distro load bounds that wait with
+ * raft.ready_timeout_ms (distro_load.h). Once caught up, always caught up. Pure. */
+typedef struct cairn_raft_catchup {
+    bool have_target;
+    uint64_t target;
+    bool done;
+} cairn_raft_catchup;
+
+typedef struct cairn_raft_catchup_input {
+    bool started;          /* raft runs */
+    bool brand_new;        /* it bootstrapped a brand-new cluster in this run, or would now */
+    bool self_leader;
+    uint64_t self_commit;
+    bool leader_reported;  /* the leader (of self's term) reported its commit index in a PING */
+    uint64_t leader_commit;
+    uint64_t applied;      /* raft's last applied entry */
+    bool registry_idle;    /* every batch applied so far has been answered by the registry */
+} cairn_raft_catchup_input;
+
+/* Updates c from in; whether this member has caught up. */
+bool cairn_raft_catchup_step(cairn_raft_catchup *c, const cairn_raft_catchup_input *in);
+
 #endif

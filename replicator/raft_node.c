@@ -29,6 +29,8 @@ struct cairn_raft_node {
     cairn_raft_stopped_cb stopped_cb;
     void *stopped_arg;
     raft_id last_leader;
+    int last_state;
+    uint64_t last_term;
     uint64_t leader_changes;
     bool nudging, nudge_again; /* a barrier in flight; another wanted after it */
 };
@@ -82,10 +84,16 @@ static void on_poll(uv_timer_t *h)
 {
     cairn_raft_node *n = h->data;
     raft_id id = leader_identity(n, NULL, 0);
-    if (id != n->last_leader) {
-        n->last_leader = id;
+    int state = n->raft_ready ? raft_state(&n->raft) : RAFT_UNAVAILABLE;
+    uint64_t term = n->raft_ready ? n->raft.current_term : 0;
+    bool changed = id != n->last_leader || state != n->last_state || term != n->last_term;
+    if (id != n->last_leader)
         n->leader_changes++;
-    }
+    n->last_leader = id;
+    n->last_state = state;
+    n->last_term = term;
+    if (changed && n->opt.changed && !n->stopping)
+        n->opt.changed(n->opt.changed_arg);
 }
 
 static cairn_err copy_options(cairn_raft_node *n, const cairn_raft_node_options *o,

@@ -40,6 +40,11 @@ typedef struct cairn_raft_node_options {
     size_t segment_size;          /* 0: libraft's 8 MiB; tests shrink it */
     unsigned connect_retry_ms;    /* redial delay after a failed connection; 0: 250 */
     cairn_raft_transport_options transport; /* loop is filled in from above */
+    /* Called (loop thread) as soon as the poll sees this node's raft state, term or known
+     * leader change, so the role publishes it at once instead of on its next ping round.
+     * Optional. */
+    void (*changed)(void *arg);
+    void *changed_arg;
     cairn_raft_fsm_options fsm;
 } cairn_raft_node_options;
 
@@ -99,8 +104,9 @@ typedef struct cairn_raft_node_status {
     uint64_t leader_changes; /* times the known leader changed (polled, see below) */
 } cairn_raft_node_status;
 
-/* libraft 0.15 has no state-change callback: the node polls raft_state()/raft_leader() every
- * heartbeat; status reads the current values directly. */
+/* libraft 0.15 has no state-change callback: the node polls raft_state()/raft_leader() and the
+ * term every heartbeat (options.changed hears of a change); status reads the current values
+ * directly. */
 void cairn_raft_node_status_get(cairn_raft_node *n, cairn_raft_node_status *out);
 const char *cairn_raft_state_name(int state);
 cairn_raft_fsm *cairn_raft_node_fsm(cairn_raft_node *n);

@@ -77,6 +77,9 @@ typedef struct replicator_self_card {
 typedef void (*replicator_raft_status_fn)(void *arg, cairn_raft_status *out);
 /* Installs the provider; loop thread, or before replicator_start. */
 void replicator_set_raft_provider(replicator *r, replicator_raft_status_fn fn, void *arg);
+/* The raft module saw its role, term or leader change (loop thread): samples the provider now,
+ * publishes MEMBERSHIP (operator/servers) and PINGs every idle peer with the new state. */
+void repl_loop_raft_changed(replicator *r);
 
 /* ---- one peer's dialing side (replicator_peer_dial.c; loop thread unless said) ------------- */
 typedef struct repl_peer {

@@ -21,6 +21,8 @@ void repl_load_start(replicator *r);
  * DOWN. */
 void repl_load_peer_report(replicator *r, size_t idx, const cairn_peer_ping *ping);
 void repl_load_peer_lost(replicator *r, size_t idx);
+/* Raft may have caught up (repl_raft_caught_up): READY may follow. Loop thread. */
+void repl_load_raft_progress(replicator *r);
 /* The local store's epoch as STATS last said (0: not known yet). Loop thread. */
 uint64_t repl_load_store_epoch(const replicator *r);
 /* The view hash peer idx last announced in a PING or PONG; false when not heard since it was

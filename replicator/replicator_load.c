@@ -11,6 +11,7 @@
 #include "cairn_requests.h"
 #include "distro_load.h"
 #include "replicator_distro.h"
+#include "replicator_raft.h"
 #include "replicator_read.h"
 #include "replicator_sync.h"
 
@@ -274,6 +275,10 @@ static void became_ready(replicator *r)
         cairn_gauge_set(l->load_seconds, (double)s.load_ms / 1000.0);
     log_info("distro: %s (%lld ms after start, %llu pages)", distro_load_reason(l->eng),
              (long long)(repl_now_ms() - l->started_ms), (unsigned long long)s.pages);
+    if (s.raft_lagging) /* no leader, or a slow catch-up: persistent reads may be stale */
+        log_warn("ready before raft caught up (raft.ready_timeout_ms %lld): persistent data may "
+                 "lag until it does",
+                 (long long)cairn_config_int(r->role->config, "raft.ready_timeout_ms"));
     replicator_self_ready_gate(r);
     repl_verify_start(r);
 }
@@ -355,8 +360,7 @@ static void create_engine(replicator *r)
         log_error("distro load: out of memory");
         return;
     }
-    /* raft's catch-up is not a condition yet: persistent writes do not go through raft */
-    distro_load_set_raft_caught_up(l->eng, true);
+    distro_load_set_raft_caught_up(l->eng, repl_raft_caught_up(r));
     log_info("distro load: store %s; %zu peers", l->store_fresh ? "fresh" : "holds data", n);
     for (size_t i = 0; i < r->cfg.count; i++) /* what the peers said before the engine existed */
         if (i != r->cfg.self && l->heard[i] && r->members.m[i].state != CAIRN_MEMBER_DOWN)
@@ -470,6 +474,15 @@ void repl_load_peer_lost(replicator *r, size_t idx)
     if (!l->eng || l->ready)
         return;
     distro_load_peer_lost(l->eng, r->cfg.members[idx].id, repl_now_ms());
+    pump(r);
+}
+
+void repl_load_raft_progress(replicator *r)
+{
+    repl_load *l = r->load;
+    if (!l || !l->eng || l->ready || !repl_raft_caught_up(r))
+        return;
+    distro_load_set_raft_caught_up(l->eng, true);
     pump(r);
 }
 

@@ -148,6 +148,22 @@ static void ping_round(replicator *r, int timeout_ms)
             repl_peer_ping(&r->peers[i], now, timeout_ms);
 }
 
+void repl_loop_raft_changed(replicator *r)
+{
+    if (r->stopping || !r->raft_fn)
+        return;
+    cairn_raft_status raft = {.role = "none"};
+    r->raft_fn(r->raft_arg, &raft);
+    repl_members_set_self_raft(&r->members, &raft);
+    settle(r, 0);
+    repl_local_publish(r);
+    int interval = r->cfg.ping_interval_ms;
+    int64_t now = repl_now_ms();
+    for (size_t i = 0; i < r->members.count; i++)
+        if (i != r->members.self && r->members.m[i].state != CAIRN_MEMBER_DOWN)
+            repl_peer_ping(&r->peers[i], now, interval > 20 ? interval - 10 : interval);
+}
+
 static void on_ping_timer(uv_timer_t *t)
 {
     replicator *r = t->data;
@@ -184,6 +200,12 @@ static void follow_address(replicator *r, size_t idx)
     }
 }
 
+static bool raft_moved(const cairn_raft_status *a, const cairn_raft_status *b)
+{
+    return a->term != b->term || strcmp(a->role, b->role) != 0 ||
+           strcmp(a->leader, b->leader) != 0;
+}
+
 static void apply_outcome(replicator *r, void *arg)
 {
     ping_outcome *o = arg;
@@ -194,6 +216,7 @@ static void apply_outcome(replicator *r, void *arg)
     repl_member *m = &r->members.m[o->idx];
     repl_peer *p = &r->peers[o->idx];
     uint64_t old_inc = m->incarnation;
+    cairn_raft_status old_raft = m->raft;
     int changed;
     if (o->heard) {
         changed = repl_members_heard_ping(&r->members, o->idx, &o->ping, o->incarnation,
@@ -224,6 +247,8 @@ static void apply_outcome(replicator *r, void *arg)
         log_info("peer %s: %s", m->id, cairn_member_state_name(m->state));
     follow_address(r, o->idx);
     settle(r, changed);
+    if (!changed && raft_moved(&old_raft, &m->raft))
+        repl_local_publish(r); /* its new raft role or leader shows in operator/servers now */
     if (o->ok || o->heard)
         repl_load_peer_report(r, o->idx, &o->ping);
     else if ((changed & REPL_CHANGED_STATE) && m->state == CAIRN_MEMBER_DOWN)

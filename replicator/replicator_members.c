@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "raft_ids.h"
+
 void repl_members_init(repl_members *ms, const cairn_cluster_config *cfg)
 {
     memset(ms, 0, sizeof *ms);
@@ -208,6 +210,7 @@ void repl_members_view(const repl_members *ms, int64_t wall_ms, cairn_membership
         x->raft_term = m->raft.term;
         x->raft_leader = (char *)m->raft.leader;
         x->raft_applied = m->raft.applied;
+        x->raft_id = cairn_raft_id(m->id);
     }
     out->member_count = (uint32_t)ms->count;
 }

@@ -105,6 +105,11 @@ static void advance(repl_persist *p, uint64_t w)
         p->on_applied(p->on_applied_arg, w);
 }
 
+bool repl_persist_idle(const repl_persist *p)
+{
+    return !p->head && !p->in_flight;
+}
+
 static void pop_head(repl_persist *p)
 {
     queued *q = p->head;

@@ -48,6 +48,8 @@ repl_persist_stats repl_persist_stats_get(const repl_persist *p);
  * at or below it is readable there. Loop thread. A write is acknowledged to its client only once
  * this reaches the write's index (read-your-writes, cluster-design §2.7 step 4). */
 uint64_t repl_persist_applied(const repl_persist *p);
+/* Every batch emitted so far has been answered (nothing queued or in flight). Loop thread. */
+bool repl_persist_idle(const repl_persist *p);
 /* fn runs on the loop thread each time the watermark advances, with the new value. */
 typedef void (*repl_persist_applied_fn)(void *arg, uint64_t applied);
 void repl_persist_on_applied(repl_persist *p, repl_persist_applied_fn fn, void *arg);

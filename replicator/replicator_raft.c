@@ -11,15 +11,19 @@
 #include "raft_bootstrap.h"
 #include "raft_node.h"
 #include "replicator.h"
+#include "replicator_distro.h"
 #include "replicator_persist.h"
 
 struct repl_raft {
+    replicator *r;
     cairn_raft_node *node;
     repl_persist *persist;   /* the FSM's batches to the registry */
     bool started;
     bool stopping;
     bool pristine_at_open;   /* the dir held no raft state when this process opened it */
     bool leader_seen;        /* a leader has been known since start */
+    bool bootstrapped;       /* it bootstrapped a brand-new cluster in this run */
+    cairn_raft_catchup catchup;
     int64_t waiting_since_ms;
     bool ever_initialized[CAIRN_CLUSTER_MAX_MEMBERS];
     unsigned char secret[32]; /* one-member clusters have no cluster secret: a random one */
@@ -93,6 +97,20 @@ static void metrics_init(struct repl_raft *rr, cairn_metrics *reg)
     }
 }
 
+static void update_metrics(struct repl_raft *rr);
+
+/* The poll saw the role, term or leader change: metrics, operator/servers and the peers hear of
+ * it now rather than on the next ping round (up to cluster.ping_interval_ms later). */
+static void on_changed(void *arg)
+{
+    struct repl_raft *rr = arg;
+    if (!rr->node || !rr->started || rr->stopping || rr->r->stopping)
+        return;
+    update_metrics(rr);
+    repl_loop_raft_changed(rr->r);
+    repl_load_raft_progress(rr->r);
+}
+
 static cairn_err fill_options(replicator *r, struct repl_raft *rr, cairn_raft_node_options *o,
                               char *listen, size_t listen_len, cairn_status *st)
 {
@@ -123,6 +141,8 @@ static cairn_err fill_options(replicator *r, struct repl_raft *rr, cairn_raft_no
         .snapshot_trailing = (unsigned)cairn_config_int(cfg, "raft.snapshot_trailing"),
         .transport = {.listen = listen, .secret = secret, .secret_len = secret_len,
                       .resolve = resolve, .resolve_arg = r},
+        .changed = on_changed,
+        .changed_arg = rr,
         .fsm = {.limits = {{(size_t)cairn_config_int(cfg, "limits.max_metadata_bytes")},
                            cairn_config_int(cfg, "limits.max_instances_per_service")},
                 .emit = repl_persist_emit,
@@ -156,6 +176,7 @@ cairn_err repl_raft_open(replicator *r, cairn_status *st)
     if (!rr)
         return cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
     r->raft = rr;
+    rr->r = r;
     if (!(rr->persist = repl_persist_new(r, st)))
         return st->code;
     cairn_raft_node_options o;
@@ -176,10 +197,10 @@ cairn_err repl_raft_open(replicator *r, cairn_status *st)
     return CAIRN_OK;
 }
 
-/* While not started: the bootstrap decision from what the peers' PINGs said. */
-static void decide(replicator *r, struct repl_raft *rr)
+/* The bootstrap decision's input from what the peers' PINGs said (views: room for every peer). */
+static cairn_raft_start_input start_input(replicator *r, struct repl_raft *rr,
+                                          cairn_raft_peer_view *views)
 {
-    cairn_raft_peer_view views[CAIRN_CLUSTER_MAX_MEMBERS];
     size_t n = 0;
     for (size_t i = 0; i < r->members.count; i++) {
         if (i == r->members.self)
@@ -193,7 +214,7 @@ static void decide(replicator *r, struct repl_raft *rr)
             .ever_initialized = rr->ever_initialized[i],
         };
     }
-    cairn_raft_start_input in = {
+    return (cairn_raft_start_input){
         .self_pristine = rr->pristine_at_open,
         .waiting_since_ms = rr->waiting_since_ms,
         .now_ms = repl_now_ms(),
@@ -201,6 +222,13 @@ static void decide(replicator *r, struct repl_raft *rr)
         .peers = views,
         .peer_count = n,
     };
+}
+
+/* While not started: the bootstrap decision from what the peers' PINGs said. */
+static void decide(replicator *r, struct repl_raft *rr)
+{
+    cairn_raft_peer_view views[CAIRN_CLUSTER_MAX_MEMBERS];
+    cairn_raft_start_input in = start_input(r, rr, views);
     cairn_raft_start d = cairn_raft_start_decide(&in);
     if (d == CAIRN_RAFT_START_WAIT)
         return;
@@ -212,6 +240,7 @@ static void decide(replicator *r, struct repl_raft *rr)
         return;
     }
     rr->started = true;
+    rr->bootstrapped = d == CAIRN_RAFT_START_BOOTSTRAP;
     log_info("raft started: %s after %lld ms", cairn_raft_start_name(d),
              (long long)(in.now_ms - rr->waiting_since_ms));
 }
@@ -247,6 +276,44 @@ void repl_raft_tick(replicator *r)
     if (!rr->started && !rr->stopping)
         decide(r, rr);
     update_metrics(rr);
+    repl_load_raft_progress(r);
+}
+
+bool repl_raft_caught_up(replicator *r)
+{
+    struct repl_raft *rr = r->raft;
+    if (!rr)
+        return true; /* no raft module: nothing to wait for */
+    cairn_raft_catchup_input in = {.started = rr->node && rr->started && !rr->stopping,
+                                   .brand_new = rr->bootstrapped};
+    if (!rr->started && !rr->stopping && !rr->catchup.done) {
+        cairn_raft_peer_view views[CAIRN_CLUSTER_MAX_MEMBERS];
+        cairn_raft_start_input si = start_input(r, rr, views);
+        si.bootstrap_wait_ms = 0; /* would it bootstrap now: nothing to catch up anywhere */
+        in.brand_new = cairn_raft_start_decide(&si) == CAIRN_RAFT_START_BOOTSTRAP;
+    }
+    if (in.started && !rr->catchup.done) {
+        cairn_raft_node_status s;
+        cairn_raft_node_status_get(rr->node, &s);
+        /* what raft applied in this loop turn goes to the registry before the check */
+        cairn_raft_fsm_flush(cairn_raft_node_fsm(rr->node));
+        in.self_leader = s.state == RAFT_LEADER;
+        in.self_commit = s.commit;
+        in.applied = s.last_applied;
+        in.registry_idle = repl_persist_idle(rr->persist);
+        int li = s.leader[0] ? repl_members_find(&r->members, s.leader) : -1;
+        const repl_member *lm = li >= 0 ? &r->members.m[li] : NULL;
+        if (lm && !lm->self && strcmp(lm->raft.role, "leader") == 0 && lm->raft.term == s.term) {
+            in.leader_reported = true;
+            in.leader_commit = lm->raft.commit;
+        }
+    }
+    bool was = rr->catchup.have_target;
+    bool done = cairn_raft_catchup_step(&rr->catchup, &in);
+    if (!was && rr->catchup.have_target)
+        log_info("raft: catching up to the leader's commit index %llu",
+                 (unsigned long long)rr->catchup.target);
+    return done;
 }
 
 static void on_stopped(void *arg)

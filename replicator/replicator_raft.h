@@ -9,6 +9,8 @@
 #ifndef REPLICATOR_RAFT_H
 #define REPLICATOR_RAFT_H
 
+#include <stdbool.h>
+
 #include "cairn_error.h"
 
 typedef struct replicator replicator;
@@ -18,6 +20,9 @@ typedef struct replicator replicator;
 cairn_err repl_raft_open(replicator *r, cairn_status *st);
 /* Each ping round: decides how to start while not started, then refreshes the metrics. */
 void repl_raft_tick(replicator *r);
+/* Whether raft has caught up with the leader's commit index known at join (raft_bootstrap.h,
+ * cairn_raft_catchup_step), the registry included; re-evaluated on each call. Loop thread. */
+bool repl_raft_caught_up(replicator *r);
 /* SIGTERM: stop the node (leadership transfer first when leading); the loop keeps running until
  * raft has released every handle. */
 void repl_raft_stop(replicator *r);

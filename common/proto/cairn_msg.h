@@ -479,12 +479,13 @@ typedef struct cairn_member_info {
     uint64_t raft_term;
     char *raft_leader;  /* "" when none */
     uint64_t raft_applied;
+    uint64_t raft_id;   /* its raft server id (FNV-1a 64 of id, replicator/raft_ids.h) */
 } cairn_member_info;
 
 /* MEMBERSHIP, published by the replicator on every change (and now and then), and the reply to
  * MEMBERS_GET. Fields: view (view_version), self, ready, owners (array of ids, sorted by
  * strcmp: the Distro owner list), members (array of member maps: id, state, self, ready, match,
- * fails, peer, raft, refresh, rrole, rterm, rlead, rapplied). All strings required. */
+ * fails, peer, raft, refresh, rrole, rterm, rlead, rapplied, rid). All strings required. */
 typedef struct cairn_membership {
     uint64_t view_version;
     char *self;

@@ -94,6 +94,53 @@ static bool agree(void *arg)
     return leaders == leader_asked && leaders <= 1;
 }
 
+/* Every node lists every member with the same non-empty raftId, distinct per member, and a Nacos
+ * raftMetaData whose naming group names the leader by its raft address with the member's term. */
+static void check_raft_ids(const it_cluster *c, const char *leader)
+{
+    char ids[8][24] = {{0}};
+    for (int i = 0; i < c->count; i++) {
+        http_resp r = http_get_addr(c->nodes[i]->gateway, "/nacos/v1/ns/operator/servers", 5000);
+        json_t *root = r.status == 200 ? json_loads(r.body, 0, NULL) : NULL;
+        cr_assert(root, "node %d: operator/servers answers %ld", i, r.status);
+        size_t k;
+        json_t *s;
+        char leader_raft[64] = "";
+        json_array_foreach(json_object_get(root, "servers"), k, s) {
+            json_t *ext = json_object_get(s, "extendInfo");
+            if (strcmp(json_string_value(json_object_get(s, "address")), leader) == 0)
+                snprintf(leader_raft, sizeof leader_raft, "%s",
+                         json_string_value(json_object_get(ext, "raftAddress")));
+        }
+        json_array_foreach(json_object_get(root, "servers"), k, s) {
+            const char *address = json_string_value(json_object_get(s, "address"));
+            json_t *ext = json_object_get(s, "extendInfo");
+            const char *id = json_string_value(json_object_get(ext, "raftId"));
+            cr_assert(id && id[0] && k < 8, "node %d: %s has no raftId", i, address);
+            if (i == 0)
+                snprintf(ids[k], sizeof ids[k], "%s", id);
+            else
+                cr_expect_str_eq(id, ids[k], "node %d: %s's raftId differs", i, address);
+            for (size_t j = 0; i == 0 && j < k; j++)
+                cr_expect_str_neq(ids[j], id, "two members share raftId %s", id);
+            if (strcmp(address, c->ids[i]) != 0)
+                continue; /* a node's own entry is the one that knows its leader now */
+            json_t *g = json_object_get(
+                json_object_get(json_object_get(ext, "raftMetaData"), "metaDataMap"),
+                "naming_persistent_service_v2");
+            cr_assert(json_is_object(g), "node %d: no raftMetaData naming group", i);
+            cr_expect_str_eq(json_string_value(json_object_get(g, "leader")), leader_raft,
+                             "node %d: raftMetaData leader", i);
+            cr_expect_eq(json_integer_value(json_object_get(g, "term")),
+                         json_integer_value(json_object_get(ext, "raftTerm")));
+            cr_expect_eq(json_array_size(json_object_get(g, "raftGroupMember")),
+                         (size_t)c->count);
+        }
+        json_decref(root);
+        http_resp_free(&r);
+    }
+}
+
 static int index_of(const it_cluster *c, const char *id)
 {
     for (int i = 0; i < c->count; i++)
@@ -114,6 +161,7 @@ IT_TEST(cluster_raft, three_members_elect_one_leader_then_reelect_after_kill)
            a.leader, a.term, (long long)(it_now_ms() - t0));
     int li = index_of(c, a.leader);
     cr_assert(li >= 0, "the leader %s is no member", a.leader);
+    check_raft_ids(c, a.leader);
     cr_assert_geq(node_wait_metric(c->nodes[li], "replicator", "cairn_replicator_raft_role", NULL,
                                    3, 5000),
                   3, "the leader's raft_role metric is not 3");

@@ -2174,9 +2174,10 @@ static void membership_round_trip(void)
     char *owners[] = {"127.0.0.10:8848", "127.0.0.2:8848"};
     cairn_member_info members[] = {
         {"127.0.0.2:8848", CAIRN_MEMBER_UP, true, true, true, 0, "127.0.0.2:9849",
-         "127.0.0.2:7848", 1700000000000, "none", 0, "", 0},
+         "127.0.0.2:7848", 1700000000000, "none", 0, "", 0, 1},
         {"127.0.0.10:8848", CAIRN_MEMBER_SUSPICIOUS, false, true, false, 2, "127.0.0.10:9849",
-         "127.0.0.10:7848", 1700000000001, "leader", 3, "127.0.0.10:8848", 42}};
+         "127.0.0.10:7848", 1700000000001, "leader", 3, "127.0.0.10:8848", 42,
+         0xfedcba9876543210ull}};
     cairn_membership m = {7, "127.0.0.2:8848", true, owners, 2, members, 2};
     char *buf, *again;
     size_t len, again_len;

@@ -18,17 +18,17 @@ static char *hex(const char *b, size_t n)
 
 static char *owners[] = {"a:1"};
 static cairn_member_info members[] = {
-    {"a:1", CAIRN_MEMBER_UP, true, true, true, 0, "a:2", "a:3", 5, "none", 0, "", 0}};
+    {"a:1", CAIRN_MEMBER_UP, true, true, true, 0, "a:2", "a:3", 5, "none", 0, "", 0, 7}};
 static const cairn_membership SAMPLE = {2, "a:1", true, owners, 1, members, 1};
 
 /* {t:41, v:1, view:2, self:"a:1", ready:true, owners:["a:1"], members:[{id:"a:1", state:3,
  * self:true, ready:true, match:true, fails:0, peer:"a:2", raft:"a:3", refresh:5, rrole:"none",
- * rterm:0, rlead:"", rapplied:0}]} */
+ * rterm:0, rlead:"", rapplied:0, rid:7}]} */
 static const char GOLDEN[] =
     "87a17429a17601a47669657702a473656c66a3613a31a57265616479c3a66f776e65727391a3613a31a76d656d62"
-    "657273918da26964a3613a31a5737461746503a473656c66c3a57265616479c3a56d61746368c3a56661696c7300"
+    "657273918ea26964a3613a31a5737461746503a473656c66c3a57265616479c3a56d61746368c3a56661696c7300"
     "a470656572a3613a32a472616674a3613a33a77265667265736805a572726f6c65a46e6f6e65a5727465726d00a5"
-    "726c656164a0a8726170706c69656400";
+    "726c656164a0a8726170706c69656400a372696407";
 
 Test(membership, golden_bytes)
 {
@@ -67,6 +67,7 @@ Test(membership, reply_carries_a_membership)
                  CAIRN_OK);
     cr_expect_str_eq(m.self, "a:1");
     cr_expect_eq(m.members[0].state, CAIRN_MEMBER_UP);
+    cr_expect_eq(m.members[0].raft_id, 7);
     cairn_membership_free(&m);
     cairn_reply_free(&got);
     cairn_reply_free(&rep);

@@ -129,3 +129,40 @@ Test(raft_handshake, challenge_and_proof_verify_only_with_the_secret)
     memcpy(hello, "GET / HT", 8);
     cr_assert_not(cairn_raft_hs_hello_fixed(&listener, hello, &ident));
 }
+
+Test(raft_catchup, ready_once_the_leaders_commit_at_join_is_applied_and_in_the_registry)
+{
+    cairn_raft_catchup c = {0};
+    cairn_raft_catchup_input in = {.started = false, .leader_reported = true,
+                                   .leader_commit = 40, .applied = 100, .registry_idle = true};
+    cr_expect_not(cairn_raft_catchup_step(&c, &in), "raft not started yet");
+    in.started = true;
+    in.leader_reported = false;
+    cr_expect_not(cairn_raft_catchup_step(&c, &in), "no leader known: no target");
+    in.leader_reported = true;
+    in.applied = 10;
+    cr_expect_not(cairn_raft_catchup_step(&c, &in), "applied 10 of 40");
+    cr_expect_eq(c.target, 40);
+    in.leader_commit = 90; /* the target is the commit first seen, not a moving one */
+    in.applied = 40;
+    in.registry_idle = false;
+    cr_expect_not(cairn_raft_catchup_step(&c, &in), "the registry has not answered yet");
+    in.registry_idle = true;
+    cr_expect(cairn_raft_catchup_step(&c, &in));
+    in.applied = 0;
+    in.started = false;
+    cr_expect(cairn_raft_catchup_step(&c, &in), "once caught up, always");
+}
+
+Test(raft_catchup, bootstrapped_here_or_leading)
+{
+    cairn_raft_catchup c = {0};
+    cairn_raft_catchup_input in = {.started = false, .brand_new = true};
+    cr_expect(cairn_raft_catchup_step(&c, &in), "a brand-new cluster has nothing to catch up");
+    cairn_raft_catchup d = {0};
+    cairn_raft_catchup_input l = {.started = true, .self_leader = true, .self_commit = 7,
+                                  .applied = 6, .registry_idle = true};
+    cr_expect_not(cairn_raft_catchup_step(&d, &l), "a new leader applies its commit first");
+    l.applied = 7;
+    cr_expect(cairn_raft_catchup_step(&d, &l));
+}
