@@ -39,18 +39,22 @@ static void on_event(grpc_server *s, const void *buf, size_t len, int64_t now)
     cairn_status st;
     if (cairn_event_decode(buf, len, &ev, &st) != CAIRN_OK) {
         log_debug("undecodable change event: %s", st.message);
+        grpc_query_cache_flush(s); /* which service changed is unknown */
         return;
     }
     switch (cairn_follow_next(&s->follow, ev.prev_revision, ev.revision)) {
     case CAIRN_FOLLOW_APPLY:
-        if (ev.kind != CAIRN_CHANGE_TICK)
+        if (ev.kind != CAIRN_CHANGE_TICK) {
+            grpc_query_cache_changed(s, ev.namespace_id, ev.service, ev.revision);
             grpc_push_changed(s, ev.namespace_id, ev.service, now);
+        }
         break;
     case CAIRN_FOLLOW_STALE:
         break;
     case CAIRN_FOLLOW_GAP:
         /* the first event of a connection, or events were lost: push every subscription */
         cairn_counter_inc(s->metrics.event_gaps);
+        grpc_query_cache_flush(s);
         grpc_push_all(s, now);
         cairn_follow_synced(&s->follow, ev.revision);
         break;

@@ -125,6 +125,8 @@ static void on_events_pipe(void *arg, bool connected)
 {
     grpc_server *s = arg;
     atomic_store(&s->events_reconnected, true);
+    /* events may have been missed either way: set_live flushes (calls serialised, cairn_sub.h) */
+    grpc_query_cache_set_live(s, connected);
 }
 
 static bool ready_check(void *arg, char *detail, size_t len)
@@ -197,7 +199,7 @@ int grpc_server_open(grpc_server *s, cairn_role *role)
     if (!err) {
         s->conns = cairn_hashmap_new(64);
         s->watches = cairn_hashmap_new(64);
-        if (!s->conns || !s->watches)
+        if (!s->conns || !s->watches || grpc_query_cache_open(s) != 0)
             err = cairn_fail(&st, CAIRN_E_NOMEM, "out of memory");
     }
     if (!err)
@@ -326,7 +328,8 @@ void grpc_server_close(grpc_server *s)
         if (t->kind == GRPC_TIMER_DROP)
             free(t); /* the timer is the drop's first member */
     pusher_timers_free(&s->timers);
-    cairn_sub_close(&s->events);
+    cairn_sub_close(&s->events); /* no pipe callback after this */
+    grpc_query_cache_close(s);
     if (s->listen_fd >= 0)
         close(s->listen_fd);
     if (s->calls_fd >= 0)
