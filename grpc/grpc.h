@@ -110,8 +110,8 @@ struct grpc_conn {
     bool closing;    /* close at the next chance (set inside nghttp2 callbacks) */
     bool closed;     /* socket gone; waiting for its in-flight write */
     bool out_armed;  /* EPOLLOUT requested */
-    const uint8_t *pend; /* nghttp2 output not yet written (valid until the next mem_send) */
-    size_t pend_len;
+    uint8_t *pend;   /* output the socket did not take (malloc'd; NULL when none) */
+    size_t pend_off, pend_len;
     int64_t blocked_since; /* output waiting since (0: none) */
     grpc_liveness live;
     grpc_pushq pushq;
@@ -152,6 +152,7 @@ struct grpc_server {
     int ep_listener, ep_calls, ep_events; /* epoll tags (their addresses) */
     cairn_rpc_client *registry;
     cairn_sub events;
+    nng_aio *events_aio;    /* reused by every receive of an event (no aio per receive) */
     cairn_follow follow;
     atomic_bool events_reconnected;
     /* ServiceInfo text of queries and subscriptions (grpc_query_cache.c); NULL: disabled */

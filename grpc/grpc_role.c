@@ -151,6 +151,8 @@ static cairn_err open_sockets(grpc_server *s, cairn_status *st)
     if (cairn_endpoint_url(run, CAIRN_EP_REGISTRY_EVENTS, url, sizeof url) != 0 ||
         cairn_sub_open(&s->events, url, CAIRN_EVENT_MAX_BYTES, 0, on_events_pipe, s, st))
         return st->code ? st->code : CAIRN_E_INVALID;
+    if (nng_aio_alloc(&s->events_aio, NULL, NULL) != 0)
+        return cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
     if (nng_socket_get_int(s->events.sock, NNG_OPT_RECVFD, &s->events_fd) != 0)
         return cairn_fail(st, CAIRN_E_INTERNAL, "no receive fd on the events socket");
     s->ep = epoll_create1(EPOLL_CLOEXEC);
@@ -329,6 +331,8 @@ void grpc_server_close(grpc_server *s)
             free(t); /* the timer is the drop's first member */
     pusher_timers_free(&s->timers);
     cairn_sub_close(&s->events); /* no pipe callback after this */
+    if (s->events_aio)
+        nng_aio_free(s->events_aio);
     grpc_query_cache_close(s);
     if (s->listen_fd >= 0)
         close(s->listen_fd);
