@@ -15,6 +15,7 @@
  *      grpc_naming.c   what each message type means (handlers, ErrorResponse rules)
  *      grpc_push.c     subscriptions, merge windows, NotifySubscriberRequest and acks
  *      grpc_calls.c    registry calls (async REQ on nng aios; a connection's writes in order)
+ *      grpc_query_cache.c  ServiceInfo answers cached until their service changes
  *      grpc_auth.c     access tokens of naming calls (auth.enabled; grpc_auth.h)
  *      grpc_drain.c    the stop: ConnectResetRequest to every client, then wait for them to go
  *  - nng's aio threads only run grpc_calls.c's completion, which queues the call and writes the
