@@ -267,3 +267,37 @@ IT_TEST(grpc_cache, max_age_zero_disables_the_cache)
                  "a disabled cache answered from the cache");
     grpc_close(g);
 }
+
+/* An answer of about 100 KB (more than one gathered send, and than the client's flow-control
+ * window): whole, and the same from the cache. */
+IT_TEST(grpc_cache, a_large_answer_arrives_whole_rendered_and_cached)
+{
+    it_node *n = start(ARGS(LONG_AGE));
+    it_grpc *g = connect_setup(n);
+    wait_cache_live(n);
+    static char body[160 * 1024];
+    size_t off = (size_t)snprintf(body, sizeof body,
+                                  "{\"headers\":{},\"namespace\":\"public\",\"serviceName\":"
+                                  "\"wide\",\"groupName\":\"DEFAULT_GROUP\",\"module\":\"naming\","
+                                  "\"type\":\"batchRegisterInstance\",\"instances\":[");
+    char pad[401];
+    memset(pad, 'm', 400);
+    pad[400] = 0;
+    for (int i = 0; i < 200; i++)
+        off += (size_t)snprintf(body + off, sizeof body - off,
+                                "%s{\"ip\":\"127.0.0.1\",\"port\":%d,\"weight\":1.0,"
+                                "\"healthy\":true,\"enabled\":true,\"ephemeral\":true,"
+                                "\"metadata\":{\"pad\":\"%s\"}}",
+                                i ? "," : "", 1000 + i, pad);
+    snprintf(body + off, sizeof body - off, "]}");
+    free(call_text(g, "BatchInstanceRequest", body, "BatchInstanceResponse"));
+    cr_expect_eq(query_hosts(g, "wide"), 200);
+    char *a = query_text(g, "wide");
+    cr_expect_gt(strlen(a), 90000, "the answer is %zu bytes", strlen(a));
+    query_twice_second_hits(n, g, "wide");
+    char *b = query_text(g, "wide");
+    cr_expect_str_eq(b, a);
+    free(a);
+    free(b);
+    grpc_close(g);
+}
