@@ -143,7 +143,8 @@ static void render_list(gateway *gw, const cairn_request *rq, cairn_err rc, cair
             .cache_millis = q.cache_millis,
         };
         uint64_t revision = snap && snap->found ? snap->service.revision : 0;
-        cairn_body_cache_put(gw->list_cache, &key, f->ticket, revision, body, len, gateway_now_ms());
+        cairn_body_cache_put(gw->list_cache, &key, f->ticket, revision, body, len,
+                             gateway_now_ms());
     }
     gateway_reply_json_text(resp, body, len);
 }

@@ -318,7 +318,8 @@ void cairn_body_cache_free(cairn_body_cache *c)
     free(c);
 }
 
-char *cairn_body_cache_get(cairn_body_cache *c, const cairn_body_cache_key *k, int64_t now_ms, size_t *len)
+char *cairn_body_cache_get(cairn_body_cache *c, const cairn_body_cache_key *k, int64_t now_ms,
+                           size_t *len)
 {
     char *copy = NULL;
     char small[SMALL_KEY], *heap;
@@ -348,7 +349,7 @@ uint64_t cairn_body_cache_ticket(cairn_body_cache *c, const char *namespace_id, 
 }
 
 bool cairn_body_cache_put(cairn_body_cache *c, const cairn_body_cache_key *k, uint64_t ticket,
-                       uint64_t revision, const char *body, size_t len, int64_t now_ms)
+                          uint64_t revision, const char *body, size_t len, int64_t now_ms)
 {
     if (ticket == 0 || !atomic_load(&c->live) || len > c->max_bytes)
         return false;
@@ -421,7 +422,7 @@ done:
 }
 
 void cairn_body_cache_invalidate(cairn_body_cache *c, const char *namespace_id, const char *service,
-                              uint64_t revision)
+                                 uint64_t revision)
 {
     const char *ns = or_empty(namespace_id), *svc = or_empty(service);
     size_t nl = strlen(ns) + 1, sl = strlen(svc) + 1;

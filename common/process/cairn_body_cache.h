@@ -7,11 +7,13 @@
  * remembers the service revision it was rendered from. An entry stays right until the service
  * changes.
  *
- * Invalidation: cairn_body_cache_invalidate(ns, svc, rev) drops the service's entries rendered at a
- * revision older than rev (a registry change event, or the reply of a write this gateway sent).
+ * Invalidation: cairn_body_cache_invalidate(ns, svc, rev) drops the service's entries rendered
+ * at a revision older than rev (a registry change event, or the reply of a write the process
+ * sent).
  * Every invalidation of a service also voids the tickets taken for it before, so that a fill that
  * read the registry before a change cannot store its stale body after the change was seen:
- *   t = cairn_body_cache_ticket(...);  ...ask the registry, render...;  cairn_body_cache_put(..., t, ...)
+ *   t = cairn_body_cache_ticket(...);  ...ask the registry, render...;
+ *   cairn_body_cache_put(..., t, ...)
  * While the cache is not live (no connection to the registry's events: events may be missed) it
  * answers every lookup with a miss and stores nothing; cairn_body_cache_flush empties it. Entries
  * older than max_age_ms are misses whatever happened: the bound on staleness if an event is lost
@@ -59,21 +61,22 @@ void cairn_body_cache_free(cairn_body_cache *c);
 /* A hit: a malloc'd copy of the body (*len set), which the caller frees. NULL: a miss (absent,
  * older than max_age_ms, cache not live, or out of memory). now_ms is monotonic. */
 char *cairn_body_cache_get(cairn_body_cache *c, const cairn_body_cache_key *k, int64_t now_ms,
-                        size_t *len);
+                           size_t *len);
 
 /* Taken before asking the registry for the data of a fill; 0 when nothing may be stored. */
-uint64_t cairn_body_cache_ticket(cairn_body_cache *c, const char *namespace_id, const char *service);
+uint64_t cairn_body_cache_ticket(cairn_body_cache *c, const char *namespace_id,
+                                 const char *service);
 
 /* Stores a body rendered from the service at `revision` (0: the service did not exist), unless
  * the service was invalidated (or the cache flushed) since the ticket was taken. Returns whether
  * it was stored. The body is copied. */
 bool cairn_body_cache_put(cairn_body_cache *c, const cairn_body_cache_key *k, uint64_t ticket,
-                       uint64_t revision, const char *body, size_t len, int64_t now_ms);
+                          uint64_t revision, const char *body, size_t len, int64_t now_ms);
 
 /* The service changed at `revision`: drops its entries rendered before it (UINT64_MAX: all of
  * them) and voids its outstanding tickets. */
 void cairn_body_cache_invalidate(cairn_body_cache *c, const char *namespace_id, const char *service,
-                              uint64_t revision);
+                                 uint64_t revision);
 
 /* Drops everything and voids every ticket. */
 void cairn_body_cache_flush(cairn_body_cache *c);

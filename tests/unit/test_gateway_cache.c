@@ -1,5 +1,6 @@
 /* The body cache (cairn_body_cache.c: the gateway's list bodies, cairn-grpc's ServiceInfo
- * answers) and the gateway's subscription to the registry's change events (gateway_cache_events.c, over nng inproc): fill and hit, what the key tells
+ * answers) and the gateway's subscription to the registry's change events
+ * (gateway_cache_events.c, over nng inproc): fill and hit, what the key tells
  * apart, invalidation by revision, fill tickets, max age, the bounds, flushes when the event
  * connection comes and goes, and readers racing an invalidator (run under ASan in the sanitizer
  * build). */
@@ -36,12 +37,12 @@ static cairn_body_cache *new_cache(size_t entries, size_t bytes, int64_t max_age
 static cairn_body_cache_key key_of(const char *ns, const char *svc)
 {
     return (cairn_body_cache_key){.namespace_id = ns, .service = svc, .clusters = "", .env = "",
-                               .cache_millis = 3000};
+                                  .cache_millis = 3000};
 }
 
 /* Fills k with body at revision rev through the ticket protocol; returns whether it was stored. */
-static bool fill(cairn_body_cache *c, const cairn_body_cache_key *k, uint64_t rev, const char *body,
-                 int64_t now)
+static bool fill(cairn_body_cache *c, const cairn_body_cache_key *k, uint64_t rev,
+                 const char *body, int64_t now)
 {
     uint64_t t = cairn_body_cache_ticket(c, k->namespace_id, k->service);
     return cairn_body_cache_put(c, k, t, rev, body, strlen(body), now);
