@@ -10,7 +10,7 @@
 #include "cairn_msg.h"
 #include "cairn_role.h"
 #include "cairn_rpc.h"
-#include "gateway_cache.h"
+#include "cairn_body_cache.h"
 #include "gateway_cache_events.h"
 #include "gateway_http.h"
 #include "gateway_metrics.h"
@@ -30,7 +30,7 @@ typedef struct gateway {
     struct gateway_auth *auth;       /* who may call what (gateway_auth.h) */
     /* instance/list bodies, kept in step with the registry's change events; both NULL when
      * gateway.list_cache_max_age_ms is 0. */
-    gateway_cache *list_cache;
+    cairn_body_cache *list_cache;
     gateway_cache_events *list_events;
     /* the cluster view (gateway_members.h); NULL when standalone */
     struct gateway_members *members;

@@ -21,7 +21,7 @@ struct gateway_cache_events {
     atomic_bool reconnected;
     pthread_t thread;
     bool started;
-    gateway_cache *cache;
+    cairn_body_cache *cache;
     atomic_bool stopping;
 };
 
@@ -30,7 +30,7 @@ static void on_pipe(void *arg, bool connected)
 {
     gateway_cache_events *ev = arg;
     atomic_store(&ev->reconnected, true);
-    gateway_cache_set_live(ev->cache, connected); /* the calls are serialised (cairn_sub.h) */
+    cairn_body_cache_set_live(ev->cache, connected); /* the calls are serialised (cairn_sub.h) */
     if (atomic_load(&ev->stopping))
         return;
     if (connected)
@@ -63,13 +63,13 @@ static void *events_main(void *arg)
             switch (cairn_follow_next(&ev->follow, e.prev_revision, e.revision)) {
             case CAIRN_FOLLOW_APPLY:
                 if (e.kind != CAIRN_CHANGE_TICK)
-                    gateway_cache_invalidate(ev->cache, e.namespace_id, e.service, e.revision);
+                    cairn_body_cache_invalidate(ev->cache, e.namespace_id, e.service, e.revision);
                 break;
             case CAIRN_FOLLOW_STALE:
                 break;
             case CAIRN_FOLLOW_GAP:
                 /* Which services changed in the gap is unknown: drop everything cached. */
-                gateway_cache_flush(ev->cache);
+                cairn_body_cache_flush(ev->cache);
                 cairn_follow_synced(&ev->follow, e.revision);
                 break;
             }
@@ -77,14 +77,14 @@ static void *events_main(void *arg)
         } else {
             /* Which service changed is unknown: nothing cached can be trusted. */
             log_warn("list cache: undecodable change event (%s); flushing", st.message);
-            gateway_cache_flush(ev->cache);
+            cairn_body_cache_flush(ev->cache);
         }
         nng_free(buf, len);
     }
     return NULL;
 }
 
-gateway_cache_events *gateway_cache_events_start(const char *url, gateway_cache *cache,
+gateway_cache_events *gateway_cache_events_start(const char *url, cairn_body_cache *cache,
                                                  cairn_status *st)
 {
     gateway_cache_events *ev = calloc(1, sizeof *ev);

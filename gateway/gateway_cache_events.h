@@ -7,13 +7,13 @@
 #define GATEWAY_CACHE_EVENTS_H
 
 #include "cairn_error.h"
-#include "gateway_cache.h"
+#include "cairn_body_cache.h"
 
 typedef struct gateway_cache_events gateway_cache_events;
 
 /* Dials url (redialing until the registry is there) and starts the thread. NULL with *st set on
  * failure. */
-gateway_cache_events *gateway_cache_events_start(const char *url, gateway_cache *cache,
+gateway_cache_events *gateway_cache_events_start(const char *url, cairn_body_cache *cache,
                                                  cairn_status *st);
 /* Closes the socket and joins the thread; the cache is no longer touched afterwards. */
 void gateway_cache_events_stop(gateway_cache_events *ev);

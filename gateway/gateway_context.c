@@ -55,7 +55,7 @@ static void observe(void *arg, const char *method, const char *endpoint, int sta
     gateway_metrics_observe(&gw->metrics, method, endpoint, status, seconds);
 }
 
-/* The list cache and its subscription to the registry's change events (gateway_cache.h). */
+/* The list cache and its subscription to the registry's change events (cairn_body_cache.h). */
 static cairn_err open_list_cache(gateway *gw, cairn_status *st)
 {
     const cairn_config *cfg = gw->role->config;
@@ -67,13 +67,13 @@ static cairn_err open_list_cache(gateway *gw, cairn_status *st)
         return cairn_fail(st, CAIRN_E_INVALID,
                           "node.run_dir is too long for an ipc socket path: %s",
                           gw->role->run_dir);
-    gateway_cache_options o = {
+    cairn_body_cache_options o = {
         .max_entries = (size_t)cairn_config_int(cfg, "gateway.list_cache_entries"),
         .max_bytes = (size_t)cairn_config_int(cfg, "gateway.list_cache_max_bytes"),
         .max_age_ms = max_age_ms,
         .metrics = gw->role->metrics,
     };
-    if (!(gw->list_cache = gateway_cache_new(&o)))
+    if (!(gw->list_cache = cairn_body_cache_new(&o)))
         return cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
     if (!(gw->list_events = gateway_cache_events_start(url, gw->list_cache, st)))
         return st->code;
@@ -105,9 +105,9 @@ static void invalidate_after_write(gateway *gw, const cairn_request *req, cairn_
     const char *ns = req->namespace_id && *req->namespace_id ? req->namespace_id
                                                              : CAIRN_DEFAULT_NAMESPACE;
     if (rc == CAIRN_E_UNAVAILABLE || rc == CAIRN_E_INTERNAL)
-        gateway_cache_invalidate(gw->list_cache, ns, req->service, UINT64_MAX);
+        cairn_body_cache_invalidate(gw->list_cache, ns, req->service, UINT64_MAX);
     else if (rc == CAIRN_OK && rep->revision > 0)
-        gateway_cache_invalidate(gw->list_cache, ns, req->service, rep->revision);
+        cairn_body_cache_invalidate(gw->list_cache, ns, req->service, rep->revision);
 }
 
 static cairn_err open_push(gateway *gw, cairn_status *st)
@@ -245,7 +245,7 @@ void gateway_close(gateway *gw)
     gw->push = NULL;
     gateway_cache_events_stop(gw->list_events);
     gw->list_events = NULL;
-    gateway_cache_free(gw->list_cache);
+    cairn_body_cache_free(gw->list_cache);
     gw->list_cache = NULL;
     if (gw->beats && gw->beats != gw->registry)
         cairn_rpc_client_close(gw->beats);

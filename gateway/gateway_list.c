@@ -38,7 +38,7 @@ static int64_t subscribe(gateway *gw, const char *agent, const char *ns, const c
 /* A cached body for the request, answered (and the subscription published, as for a rendered
  * one). false: render it. *subscribed tells whether subscribe() already ran, with *cache_millis
  * its outcome. */
-static bool answer_cached(gateway *gw, const gateway_request *req, gateway_cache_key *key,
+static bool answer_cached(gateway *gw, const gateway_request *req, cairn_body_cache_key *key,
                           const char *dest, int32_t udp_port, gateway_response *resp,
                           bool *subscribed, int64_t *cache_millis)
 {
@@ -46,7 +46,7 @@ static bool answer_cached(gateway *gw, const gateway_request *req, gateway_cache
      * tells; a hit looks up the likely outcome and is dropped in the rare case of another. */
     key->cache_millis = dest ? CAIRN_PUSH_CACHE_MILLIS : CAIRN_LIST_CACHE_MILLIS;
     size_t len = 0;
-    char *body = gateway_cache_get(gw->list_cache, key, gateway_now_ms(), &len);
+    char *body = cairn_body_cache_get(gw->list_cache, key, gateway_now_ms(), &len);
     if (!body)
         return false;
     *cache_millis = subscribe(gw, req->user_agent, key->namespace_id, key->service, key->clusters, dest,
@@ -82,7 +82,7 @@ static void fill_free(void *arg)
 }
 
 static list_fill *fill_new(const gateway_request *req, const cairn_list_query *q,
-                           const gateway_cache_key *key, const char *dest, int32_t udp_port,
+                           const cairn_body_cache_key *key, const char *dest, int32_t udp_port,
                            uint64_t ticket, bool subscribed)
 {
     list_fill *f = calloc(1, sizeof *f);
@@ -133,7 +133,7 @@ static void render_list(gateway *gw, const cairn_request *rq, cairn_err rc, cair
                                                                                 : NULL;
     char *body = cairn_render_list(snap, &q, &len);
     if (body && f->ticket) {
-        gateway_cache_key key = {
+        cairn_body_cache_key key = {
             .namespace_id = f->ns,
             .service = f->svc,
             .clusters = f->clusters,
@@ -143,7 +143,8 @@ static void render_list(gateway *gw, const cairn_request *rq, cairn_err rc, cair
             .cache_millis = q.cache_millis,
         };
         uint64_t revision = snap && snap->found ? snap->service.revision : 0;
-        gateway_cache_put(gw->list_cache, &key, f->ticket, revision, body, len, gateway_now_ms());
+        cairn_body_cache_put(gw->list_cache, &key, f->ticket, revision, body, len,
+                             gateway_now_ms());
     }
     gateway_reply_json_text(resp, body, len);
 }
@@ -173,7 +174,7 @@ void gateway_instance_list(gateway *gw, gateway_request *req, gateway_response *
         .cache_millis = CAIRN_LIST_CACHE_MILLIS,
     };
     const char *dest = push_destination(gw, req, udp_port);
-    gateway_cache_key key = {
+    cairn_body_cache_key key = {
         .namespace_id = ns,
         .service = svc,
         .clusters = q.clusters,
@@ -186,7 +187,7 @@ void gateway_instance_list(gateway *gw, gateway_request *req, gateway_response *
         answer_cached(gw, req, &key, dest, udp_port, resp, &subscribed, &q.cache_millis))
         return;
     /* Taken before the registry is asked: a change seen after this voids the fill. */
-    uint64_t ticket = gw->list_cache ? gateway_cache_ticket(gw->list_cache, ns, svc) : 0;
+    uint64_t ticket = gw->list_cache ? cairn_body_cache_ticket(gw->list_cache, ns, svc) : 0;
     list_fill *fill = fill_new(req, &q, &key, dest, udp_port, ticket, subscribed);
     cairn_request rq;
     if (cairn_request_service_get(&rq, ns, svc, &st) != CAIRN_OK || !fill) {

@@ -90,7 +90,7 @@ static bool roles_ready(gateway *gw, char *why, size_t why_len)
         snprintf(why, why_len, "the cluster view does not say this member is READY yet");
         return false;
     }
-    if (gw->list_cache && !gateway_cache_live(gw->list_cache)) {
+    if (gw->list_cache && !cairn_body_cache_live(gw->list_cache)) {
         snprintf(why, why_len, "the gateway is not following the registry's change events");
         return false;
     }

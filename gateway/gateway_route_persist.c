@@ -70,7 +70,7 @@ static void invalidate(gateway *gw, const cairn_request *rq)
         return;
     const char *ns = rq->namespace_id && *rq->namespace_id ? rq->namespace_id
                                                            : CAIRN_DEFAULT_NAMESPACE;
-    gateway_cache_invalidate(gw->list_cache, ns, rq->service, UINT64_MAX);
+    cairn_body_cache_invalidate(gw->list_cache, ns, rq->service, UINT64_MAX);
 }
 
 cairn_err gateway_raft_outcome(gateway *gw, const cairn_request *rq, cairn_err rc,

@@ -15,6 +15,7 @@
  *      grpc_naming.c   what each message type means (handlers, ErrorResponse rules)
  *      grpc_push.c     subscriptions, merge windows, NotifySubscriberRequest and acks
  *      grpc_calls.c    registry calls (async REQ on nng aios; a connection's writes in order)
+ *      grpc_query_cache.c  ServiceInfo answers cached until their service changes
  *      grpc_auth.c     access tokens of naming calls (auth.enabled; grpc_auth.h)
  *      grpc_drain.c    the stop: ConnectResetRequest to every client, then wait for them to go
  *      grpc_cluster.c  in a cluster: owners of services, writes forwarded to them (grpc_cluster.h)
@@ -32,6 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cairn_body_cache.h"
 #include "cairn_follow.h"
 #include "cairn_hashmap.h"
 #include "cairn_msg.h"
@@ -110,8 +112,8 @@ struct grpc_conn {
     bool closing;    /* close at the next chance (set inside nghttp2 callbacks) */
     bool closed;     /* socket gone; waiting for its in-flight write */
     bool out_armed;  /* EPOLLOUT requested */
-    const uint8_t *pend; /* nghttp2 output not yet written (valid until the next mem_send) */
-    size_t pend_len;
+    uint8_t *pend;   /* output the socket did not take (malloc'd; NULL when none) */
+    size_t pend_off, pend_len;
     int64_t blocked_since; /* output waiting since (0: none) */
     grpc_liveness live;
     grpc_pushq pushq;
@@ -154,8 +156,11 @@ struct grpc_server {
     int ep_listener, ep_calls, ep_events; /* epoll tags (their addresses) */
     cairn_rpc_client *registry;
     cairn_sub events;
+    nng_aio *events_aio;    /* reused by every receive of an event (no aio per receive) */
     cairn_follow follow;
     atomic_bool events_reconnected;
+    /* ServiceInfo text of queries and subscriptions (grpc_query_cache.c); NULL: disabled */
+    cairn_body_cache *query_cache;
     pusher_timers timers;
     cairn_hashmap *conns;   /* serial → grpc_conn* (closed ones waiting for a write too) */
     grpc_conn *graveyard;   /* freed connections, released by grpc_conn_bury */
@@ -258,6 +263,30 @@ size_t grpc_stream_backlog(const grpc_stream *st);
 void grpc_naming_unary(grpc_stream *st, const uint8_t *msg, size_t len);
 /* A message on the bi-stream (setup, acks). */
 void grpc_naming_stream(grpc_stream *st, const uint8_t *msg, size_t len);
+
+/* ---- grpc_query_cache.c -------------------------------------------------------------------- */
+/* The ServiceInfo cache (cairn_body_cache.h): the text of a ServiceInfo keyed by (namespace,
+ * service, clusters string, healthyOnly), the service revision it was rendered at, dropped by
+ * the registry's change events (grpc_loop.c) and by the replies of this role's writes. Live only
+ * while the events connection is up. Loop thread, except set_live (nng's pipe callback). */
+/* Opens it from grpc.query_cache_* (none when max_age_ms is 0). 0, or -1 when out of memory. */
+int grpc_query_cache_open(grpc_server *s);
+void grpc_query_cache_close(grpc_server *s);
+/* The cached ServiceInfo text (malloc'd, *len set), or NULL: a miss. */
+char *grpc_query_cache_get(grpc_server *s, const grpc_service_ref *ref, const char *clusters,
+                           bool healthy_only, size_t *len);
+/* Taken before the SERVICE_GET of a fill; 0: store nothing. */
+uint64_t grpc_query_cache_ticket(grpc_server *s, const grpc_service_ref *ref);
+void grpc_query_cache_put(grpc_server *s, const grpc_service_ref *ref, const char *clusters,
+                          bool healthy_only, uint64_t ticket, uint64_t revision,
+                          const char *info, size_t len);
+/* A change of (ns, svc) at revision (UINT64_MAX: outcome unknown, drop every answer). */
+void grpc_query_cache_changed(grpc_server *s, const char *ns, const char *svc,
+                              uint64_t revision);
+/* Events may have been missed: drop everything. */
+void grpc_query_cache_flush(grpc_server *s);
+/* The events connection came up or went down (nng's pipe callback). */
+void grpc_query_cache_set_live(grpc_server *s, bool live);
 
 /* ---- grpc_push.c ---------------------------------------------------------------------------- */
 /* Records (subscribe) or removes the connection's subscription. -1 when out of memory. */

@@ -29,6 +29,7 @@ struct grpc_call {
     grpc_service_ref ref;
     char *clusters;
     bool healthy_only;
+    uint64_t ticket;       /* a query's fill ticket of the ServiceInfo cache (0: none) */
     void *ctx;             /* grpc_watch*, grpc_drop* */
     void (*free_ctx)(void *ctx); /* frees ctx when the call is dropped unanswered (shutdown) */
     /* the outcome */

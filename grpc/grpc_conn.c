@@ -165,29 +165,87 @@ void grpc_conn_accept_all(grpc_server *s)
     }
 }
 
-/* Writes what nghttp2 has for the socket; false when the connection broke. */
-static bool write_out(grpc_conn *c)
+/* One send of len bytes: how many the socket took (0 when it is full), -1 when it broke. */
+static ssize_t send_some(grpc_conn *c, const uint8_t *data, size_t len)
 {
     for (;;) {
-        if (c->pend_len == 0) {
-            ssize_t n = nghttp2_session_mem_send(c->h2, &c->pend);
+        ssize_t w = send(c->fd, data, len, MSG_NOSIGNAL);
+        if (w >= 0) {
+            cairn_counter_add(c->srv->metrics.bytes_out, (uint64_t)w);
+            return w;
+        }
+        if (errno == EINTR)
+            continue;
+        return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+    }
+}
+
+/* Keeps a[0..alen) then b[0..blen) as the output the socket has not taken (pend was empty). */
+static bool hold(grpc_conn *c, const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+    if (!(c->pend = malloc(alen + blen)))
+        return false;
+    memcpy(c->pend, a, alen);
+    if (blen)
+        memcpy(c->pend + alen, b, blen);
+    c->pend_off = 0;
+    c->pend_len = alen + blen;
+    return true;
+}
+
+/* Writes what nghttp2 has for the socket; false when the connection broke. nghttp2 hands out
+ * its output a frame or so at a time (a reply is HEADERS, DATA and trailers): the pieces are
+ * gathered and sent with one system call. Only what the socket does not take is kept (pend), so
+ * an idle connection holds no buffer. */
+static bool write_out(grpc_conn *c)
+{
+    uint8_t buf[16384];
+    for (;;) {
+        if (c->pend_len > 0) {
+            ssize_t w = send_some(c, c->pend + c->pend_off, c->pend_len);
+            if (w < 0)
+                return false;
+            c->pend_off += (size_t)w;
+            c->pend_len -= (size_t)w;
+            if (c->pend_len > 0)
+                break; /* the socket is full */
+            free(c->pend);
+            c->pend = NULL;
+            c->pend_off = 0;
+        }
+        size_t used = 0;
+        bool more = true;
+        while (more) {
+            const uint8_t *data;
+            ssize_t n = nghttp2_session_mem_send(c->h2, &data);
             if (n < 0)
                 return false;
-            c->pend_len = (size_t)n;
-            if (n == 0)
+            if (n == 0) {
+                more = false;
+            } else if (used + (size_t)n <= sizeof buf) {
+                memcpy(buf + used, data, (size_t)n);
+                used += (size_t)n;
+            } else { /* no room: all of it goes to pend, sent at the top of the loop */
+                if (!hold(c, buf, used, data, (size_t)n))
+                    return false;
+                used = 0;
                 break;
+            }
         }
-        ssize_t w = send(c->fd, c->pend, c->pend_len, MSG_NOSIGNAL);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                break;
+        if (c->pend_len > 0)
+            continue;
+        if (used == 0)
+            break;
+        ssize_t w = send_some(c, buf, used);
+        if (w < 0)
             return false;
+        if ((size_t)w < used) {
+            if (!hold(c, buf + w, used - (size_t)w, NULL, 0))
+                return false;
+            break; /* the socket is full */
         }
-        cairn_counter_add(c->srv->metrics.bytes_out, (uint64_t)w);
-        c->pend += w;
-        c->pend_len -= (size_t)w;
+        if (!more)
+            break;
     }
     bool want_out = c->pend_len > 0;
     if (want_out != c->out_armed) {
@@ -245,6 +303,8 @@ static void read_in(grpc_conn *c)
             c->closing = true;
             return;
         }
+        if ((size_t)n < sizeof buf)
+            return; /* drained: spare the recv that would say EAGAIN (epoll is level-triggered) */
     }
 }
 
@@ -290,6 +350,9 @@ void grpc_conn_close(grpc_conn *c, const char *why)
     epoll_ctl(s->ep, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     c->fd = -1;
+    free(c->pend);
+    c->pend = NULL;
+    c->pend_len = 0;
     s->open_conns--;
     cairn_gauge_set(s->metrics.connections, s->open_conns);
     while (c->writes) { /* not sent yet: nobody waits for them any more */

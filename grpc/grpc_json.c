@@ -186,6 +186,30 @@ char *grpc_json_error(int result_code, int error_code, const char *message)
                           "message", message ? message : ""));
 }
 
+char *grpc_json_service_answer(bool subscribe, const char *info)
+{
+    static const char head[] = "{\"resultCode\":200,\"errorCode\":0,";
+    static const char msg[] = "\"message\":\"success\",";
+    static const char key[] = "\"serviceInfo\":";
+    size_t n = strlen(info), at = 0;
+    char *out = malloc(sizeof head + sizeof msg + sizeof key + n + 2);
+    if (!out)
+        return NULL;
+    memcpy(out, head, sizeof head - 1);
+    at = sizeof head - 1;
+    if (subscribe) {
+        memcpy(out + at, msg, sizeof msg - 1);
+        at += sizeof msg - 1;
+    }
+    memcpy(out + at, key, sizeof key - 1);
+    at += sizeof key - 1;
+    memcpy(out + at, info, n);
+    at += n;
+    out[at++] = '}';
+    out[at] = '\0';
+    return out;
+}
+
 char *grpc_json_ok(json_t *extra)
 {
     json_t *j = json_pack("{s:i, s:i}", "resultCode", 200, "errorCode", 0);

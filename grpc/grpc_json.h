@@ -48,6 +48,11 @@ uint64_t grpc_json_request_id(const json_t *body);
 json_t *grpc_json_service_info(const cairn_service_snapshot *snap, const grpc_service_ref *ref,
                                const char *clusters, bool healthy_only, int64_t last_ref_time);
 
+/* The answer to a query ({"resultCode":200,"errorCode":0,"serviceInfo":info}) or a subscription
+ * (the same with "message":"success" before serviceInfo) around a ServiceInfo's compact text:
+ * the bytes grpc_json_ok would give for the parsed info. */
+char *grpc_json_service_answer(bool subscribe, const char *info);
+
 /* {"resultCode":result_code,"errorCode":error_code,"message":message} (ErrorResponse). */
 char *grpc_json_error(int result_code, int error_code, const char *message);
 /* A success response: {"resultCode":200,"errorCode":0, ...extra's members in order}; extra

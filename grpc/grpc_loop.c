@@ -40,18 +40,22 @@ static void on_event(grpc_server *s, const void *buf, size_t len, int64_t now)
     cairn_status st;
     if (cairn_event_decode(buf, len, &ev, &st) != CAIRN_OK) {
         log_debug("undecodable change event: %s", st.message);
+        grpc_query_cache_flush(s); /* which service changed is unknown */
         return;
     }
     switch (cairn_follow_next(&s->follow, ev.prev_revision, ev.revision)) {
     case CAIRN_FOLLOW_APPLY:
-        if (ev.kind != CAIRN_CHANGE_TICK)
+        if (ev.kind != CAIRN_CHANGE_TICK) {
+            grpc_query_cache_changed(s, ev.namespace_id, ev.service, ev.revision);
             grpc_push_changed(s, ev.namespace_id, ev.service, now);
+        }
         break;
     case CAIRN_FOLLOW_STALE:
         break;
     case CAIRN_FOLLOW_GAP:
         /* the first event of a connection, or events were lost: push every subscription */
         cairn_counter_inc(s->metrics.event_gaps);
+        grpc_query_cache_flush(s);
         grpc_push_all(s, now);
         cairn_follow_synced(&s->follow, ev.revision);
         break;
@@ -63,17 +67,21 @@ static void drain_events(grpc_server *s)
 {
     if (atomic_exchange(&s->events_reconnected, false))
         cairn_follow_lost(&s->follow);
+    /* What nng_recv(NNG_FLAG_NONBLOCK) does, on one aio for all receives: nng_recv allocates
+     * an aio per call (a getrandom and a few locks each) and copies the body. */
     for (int i = 0; i < BATCH; i++) {
-        char *buf = NULL;
-        size_t len = 0;
-        int rc = nng_recv(s->events.sock, &buf, &len, NNG_FLAG_ALLOC | NNG_FLAG_NONBLOCK);
+        nng_aio_set_timeout(s->events_aio, NNG_DURATION_ZERO);
+        nng_recv_aio(s->events.sock, s->events_aio);
+        nng_aio_wait(s->events_aio);
+        int rc = nng_aio_result(s->events_aio);
         if (rc != 0) {
-            if (rc != NNG_EAGAIN && rc != NNG_ECLOSED)
+            if (rc != NNG_ETIMEDOUT && rc != NNG_ECLOSED)
                 log_warn("receive on the registry events: %s", nng_strerror(rc));
             return;
         }
-        on_event(s, buf, len, grpc_now_ms());
-        nng_free(buf, len);
+        nng_msg *m = nng_aio_get_msg(s->events_aio);
+        on_event(s, nng_msg_body(m), nng_msg_len(m), grpc_now_ms());
+        nng_msg_free(m);
     }
 }
 

@@ -7,6 +7,7 @@
 
 #include "cairn_clock.h"
 #include "cairn_log.h"
+#include "cairn_render.h"
 #include "cairn_requests.h"
 #include "grpc.h"
 #include "grpc_auth.h"
@@ -101,8 +102,20 @@ static void health_check(grpc_stream *st, const char *type, const json_t *body)
 
 /* ---- writes: the connection's instances, persistent instances -------------------------------- */
 
+/* After a write: drop the service's cached answers older than it before the client hears back,
+ * so that its next query shows the write whatever the change event's timing. An unknown outcome
+ * (it may have been applied) drops all of them; a refused write changed nothing. */
+static void invalidate_after_write(grpc_server *s, const struct grpc_call *call)
+{
+    if (call->rc != CAIRN_OK)
+        grpc_query_cache_changed(s, call->ref.ns, call->ref.grouped, UINT64_MAX);
+    else if (call->rep.code == CAIRN_OK && call->rep.revision > 0)
+        grpc_query_cache_changed(s, call->ref.ns, call->ref.grouped, call->rep.revision);
+}
+
 static void write_done(grpc_server *s, struct grpc_call *call)
 {
+    invalidate_after_write(s, call);
     grpc_conn *c;
     grpc_stream *st = call_stream(s, call, &c);
     if (st) {
@@ -125,6 +138,7 @@ static void set_owned(grpc_stream *st, const char *type, const char *resp_type, 
     if (call) {
         call->resp_type = (char *)resp_type;
         call->op = (char *)op;
+        call->ref = *ref;
         built = cairn_request_instance_set_owned(&call->req, ref->ns, ref->grouped,
                                                  st->conn->owner, instances, n, &bst);
         call->routed = true;
@@ -235,6 +249,7 @@ static void persistent_request(grpc_stream *st, const char *type, const json_t *
     if (call) {
         call->resp_type = "InstanceResponse";
         call->op = (char *)op;
+        call->ref = ref;
         built = op == ops[0]
                     ? cairn_request_instance_upsert(&call->req, ref.ns, ref.grouped, &in,
                                                     CAIRN_UPSERT_REGISTER, &s)
@@ -247,48 +262,79 @@ static void persistent_request(grpc_stream *st, const char *type, const json_t *
 
 /* ---- reads --------------------------------------------------------------------------------- */
 
+/* Answers st with a ServiceInfo text (QueryServiceResponse or SubscribeServiceResponse). */
+static void reply_service_info(grpc_stream *st, const char *type, const char *resp_type,
+                               const char *info)
+{
+    bool subscribe = strcmp(resp_type, "SubscribeServiceResponse") == 0;
+    char *json = grpc_json_service_answer(subscribe, info);
+    if (!json) {
+        reply_error(st, type, 500, 500, "out of memory");
+        return;
+    }
+    grpc_stream_reply(st, resp_type, json);
+    free(json);
+    grpc_metrics_request(&st->conn->srv->metrics, type, true);
+}
+
 static void query_done(grpc_server *s, struct grpc_call *call)
 {
     grpc_conn *c;
     grpc_stream *st = call_stream(s, call, &c);
+    bool ok = call->rc == CAIRN_OK && call->rep.code == CAIRN_OK;
+    char *info = NULL;
+    if (ok) {
+        /* rendered and cached even when the stream went: the next query will want it */
+        const cairn_service_snapshot *snap = &call->rep.snapshot;
+        json_t *j = grpc_json_service_info(snap, &call->ref, call->clusters, call->healthy_only,
+                                           grpc_push_ref_time(s));
+        info = j ? json_dumps(j, CAIRN_JSON_FLAGS) : NULL;
+        json_decref(j);
+        if (info)
+            grpc_query_cache_put(s, &call->ref, call->clusters, call->healthy_only, call->ticket,
+                                 snap->found ? snap->service.revision : 0, info, strlen(info));
+    }
     if (st) {
-        if (call->rc != CAIRN_OK || call->rep.code != CAIRN_OK) {
+        if (!ok)
             reply_failed_call(st, call);
-        } else {
-            json_t *info = grpc_json_service_info(&call->rep.snapshot, &call->ref, call->clusters,
-                                                  call->healthy_only, grpc_push_ref_time(s));
-            json_t *extra = NULL;
-            if (info && strcmp(call->resp_type, "SubscribeServiceResponse") == 0)
-                extra = json_pack("{s:s, s:o}", "message", "success", "serviceInfo", info);
-            else if (info)
-                extra = json_pack("{s:o}", "serviceInfo", info);
-            if (extra)
-                reply_ok(st, call->type_name, call->resp_type, extra);
-            else
-                reply_error(st, call->type_name, 500, 500, "out of memory");
-        }
+        else if (info)
+            reply_service_info(st, call->type_name, call->resp_type, info);
+        else
+            reply_error(st, call->type_name, 500, 500, "out of memory");
         grpc_conn_flush(c);
     }
+    free(info);
     grpc_call_free(call);
 }
 
 static void get_service(grpc_stream *st, const char *type, const char *resp_type,
                         const grpc_service_ref *ref, const char *clusters, bool healthy_only)
 {
+    grpc_server *s = st->conn->srv;
+    clusters = clusters ? clusters : "";
+    size_t len;
+    char *cached = grpc_query_cache_get(s, ref, clusters, healthy_only, &len);
+    if (cached) {
+        reply_service_info(st, type, resp_type, cached);
+        free(cached);
+        return;
+    }
     struct grpc_call *call = call_for(st, type, query_done);
-    cairn_status s;
+    cairn_status bst;
     cairn_err built = CAIRN_E_NOMEM;
     if (call) {
         call->resp_type = (char *)resp_type;
         call->ref = *ref;
         call->healthy_only = healthy_only;
-        call->clusters = strdup(clusters ? clusters : "");
-        built = call->clusters ? cairn_request_service_get(&call->req, ref->ns, ref->grouped, &s)
+        /* taken before the registry is asked: a change seen after this voids the fill */
+        call->ticket = grpc_query_cache_ticket(s, ref);
+        call->clusters = strdup(clusters);
+        built = call->clusters ? cairn_request_service_get(&call->req, ref->ns, ref->grouped, &bst)
                                : CAIRN_E_NOMEM;
         if (!call->clusters)
-            cairn_fail(&s, CAIRN_E_NOMEM, "out of memory");
+            cairn_fail(&bst, CAIRN_E_NOMEM, "out of memory");
     }
-    launch(st, type, call, built, &s, false);
+    launch(st, type, call, built, &bst, false);
 }
 
 static void query_request(grpc_stream *st, const char *type, const json_t *body)

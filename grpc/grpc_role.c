@@ -126,6 +126,8 @@ static void on_events_pipe(void *arg, bool connected)
 {
     grpc_server *s = arg;
     atomic_store(&s->events_reconnected, true);
+    /* events may have been missed either way: set_live flushes (calls serialised, cairn_sub.h) */
+    grpc_query_cache_set_live(s, connected);
 }
 
 static bool ready_check(void *arg, char *detail, size_t len)
@@ -150,6 +152,8 @@ static cairn_err open_sockets(grpc_server *s, cairn_status *st)
     if (cairn_endpoint_url(run, CAIRN_EP_REGISTRY_EVENTS, url, sizeof url) != 0 ||
         cairn_sub_open(&s->events, url, CAIRN_EVENT_MAX_BYTES, 0, on_events_pipe, s, st))
         return st->code ? st->code : CAIRN_E_INVALID;
+    if (nng_aio_alloc(&s->events_aio, NULL, NULL) != 0)
+        return cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
     if (nng_socket_get_int(s->events.sock, NNG_OPT_RECVFD, &s->events_fd) != 0)
         return cairn_fail(st, CAIRN_E_INTERNAL, "no receive fd on the events socket");
     s->ep = epoll_create1(EPOLL_CLOEXEC);
@@ -199,7 +203,7 @@ int grpc_server_open(grpc_server *s, cairn_role *role)
     if (!err) {
         s->conns = cairn_hashmap_new(64);
         s->watches = cairn_hashmap_new(64);
-        if (!s->conns || !s->watches)
+        if (!s->conns || !s->watches || grpc_query_cache_open(s) != 0)
             err = cairn_fail(&st, CAIRN_E_NOMEM, "out of memory");
     }
     if (!err)
@@ -338,7 +342,10 @@ void grpc_server_close(grpc_server *s)
         if (t->kind == GRPC_TIMER_DROP)
             grpc_drop_discard(t); /* the timer is the drop's first member */
     pusher_timers_free(&s->timers);
-    cairn_sub_close(&s->events);
+    cairn_sub_close(&s->events); /* no pipe callback after this */
+    if (s->events_aio)
+        nng_aio_free(s->events_aio);
+    grpc_query_cache_close(s);
     if (s->listen_fd >= 0)
         close(s->listen_fd);
     if (s->spare_fd >= 0)

@@ -318,6 +318,16 @@ const cairn_config_key cairn_config_reference[] = {
     {"distro.verify_interval_ms", CAIRN_CFG_INT, "5000", 0, 3600000,
      "How often a member compares the copies it holds with each READY peer's own services and "
      "repairs what differs (0: no verify rounds)."},
+    /* cairn-grpc: the ServiceInfo cache of queries and subscriptions */
+    {"grpc.query_cache_max_age_ms", CAIRN_CFG_INT, "2000", 0, 3600000,
+     "ServiceQuery and SubscribeService answers are cached per service, clusters and "
+     "healthyOnly, dropped when the registry reports a change and after a write through this "
+     "cairn-grpc; a cached answer older than this is rendered afresh anyway (the bound on "
+     "staleness should a change event be lost). 0 disables the cache."},
+    {"grpc.query_cache_entries", CAIRN_CFG_INT, "10000", 1, 10000000,
+     "Most ServiceInfo answers kept in cairn-grpc's query cache; more evict random ones."},
+    {"grpc.query_cache_max_bytes", CAIRN_CFG_INT, "67108864", 65536, 68719476736,
+     "Most bytes of ServiceInfo kept in cairn-grpc's query cache; larger ones are not cached."},
 
     {0},
 };

@@ -1,5 +1,6 @@
-/* The gateway's instance/list body cache (gateway_cache.c) and its subscription to the registry's
- * change events (gateway_cache_events.c, over nng inproc): fill and hit, what the key tells
+/* The body cache (cairn_body_cache.c: the gateway's list bodies, cairn-grpc's ServiceInfo
+ * answers) and the gateway's subscription to the registry's change events
+ * (gateway_cache_events.c, over nng inproc): fill and hit, what the key tells
  * apart, invalidation by revision, fill tickets, max age, the bounds, flushes when the event
  * connection comes and goes, and readers racing an invalidator (run under ASan in the sanitizer
  * build). */
@@ -16,48 +17,48 @@
 
 #include "cairn_metrics.h"
 #include "cairn_msg.h"
-#include "gateway_cache.h"
+#include "cairn_body_cache.h"
 #include "gateway_cache_events.h"
 
 #define NS "public"
 #define SVC "DEFAULT_GROUP@@svc"
 
-static gateway_cache *new_cache(size_t entries, size_t bytes, int64_t max_age_ms,
-                                cairn_metrics *m)
+static cairn_body_cache *new_cache(size_t entries, size_t bytes, int64_t max_age_ms,
+                                   cairn_metrics *m)
 {
-    gateway_cache_options o = {
+    cairn_body_cache_options o = {
         .max_entries = entries, .max_bytes = bytes, .max_age_ms = max_age_ms, .metrics = m};
-    gateway_cache *c = gateway_cache_new(&o);
+    cairn_body_cache *c = cairn_body_cache_new(&o);
     cr_assert_not_null(c);
-    gateway_cache_set_live(c, true);
+    cairn_body_cache_set_live(c, true);
     return c;
 }
 
-static gateway_cache_key key_of(const char *ns, const char *svc)
+static cairn_body_cache_key key_of(const char *ns, const char *svc)
 {
-    return (gateway_cache_key){.namespace_id = ns, .service = svc, .clusters = "", .env = "",
-                               .cache_millis = 3000};
+    return (cairn_body_cache_key){.namespace_id = ns, .service = svc, .clusters = "", .env = "",
+                                  .cache_millis = 3000};
 }
 
 /* Fills k with body at revision rev through the ticket protocol; returns whether it was stored. */
-static bool fill(gateway_cache *c, const gateway_cache_key *k, uint64_t rev, const char *body,
-                 int64_t now)
+static bool fill(cairn_body_cache *c, const cairn_body_cache_key *k, uint64_t rev,
+                 const char *body, int64_t now)
 {
-    uint64_t t = gateway_cache_ticket(c, k->namespace_id, k->service);
-    return gateway_cache_put(c, k, t, rev, body, strlen(body), now);
+    uint64_t t = cairn_body_cache_ticket(c, k->namespace_id, k->service);
+    return cairn_body_cache_put(c, k, t, rev, body, strlen(body), now);
 }
 
 /* The cached body of k at now, or NULL; the caller frees. */
-static char *lookup(gateway_cache *c, const gateway_cache_key *k, int64_t now)
+static char *lookup(cairn_body_cache *c, const cairn_body_cache_key *k, int64_t now)
 {
     size_t len = 0;
-    char *b = gateway_cache_get(c, k, now, &len);
+    char *b = cairn_body_cache_get(c, k, now, &len);
     if (b)
         cr_assert_eq(strlen(b), len, "length %zu does not match the body \"%s\"", len, b);
     return b;
 }
 
-static void expect_body(gateway_cache *c, const gateway_cache_key *k, int64_t now,
+static void expect_body(cairn_body_cache *c, const cairn_body_cache_key *k, int64_t now,
                         const char *want)
 {
     char *b = lookup(c, k, now);
@@ -76,34 +77,58 @@ static uint64_t counter(cairn_metrics *m, const char *name)
     return cairn_counter_value(cairn_metrics_counter(m, name, "", NULL));
 }
 
-Test(gateway_cache, fill_then_hit_and_metrics)
+Test(cairn_body_cache, fill_then_hit_and_metrics)
 {
     cairn_metrics *m = cairn_metrics_new("gateway");
-    gateway_cache *c = new_cache(100, 1 << 20, 1000, m);
-    gateway_cache_key k = key_of(NS, SVC);
+    cairn_body_cache *c = new_cache(100, 1 << 20, 1000, m);
+    cairn_body_cache_key k = key_of(NS, SVC);
     expect_body(c, &k, 0, NULL);
     cr_assert(fill(c, &k, 5, "{\"hosts\":[]}", 0));
     expect_body(c, &k, 1, "{\"hosts\":[]}");
     expect_body(c, &k, 2, "{\"hosts\":[]}");
-    cr_expect_eq(gateway_cache_entry_count(c), 1);
-    cr_expect_eq(gateway_cache_byte_count(c), strlen("{\"hosts\":[]}"));
+    cr_expect_eq(cairn_body_cache_entry_count(c), 1);
+    cr_expect_eq(cairn_body_cache_byte_count(c), strlen("{\"hosts\":[]}"));
     cr_expect_eq(counter(m, "list_cache_hits_total"), 2);
     cr_expect_eq(counter(m, "list_cache_misses_total"), 1);
     cr_expect_eq(cairn_gauge_value(cairn_metrics_gauge(m, "list_cache_entries", "", NULL)), 1.0);
     /* A refill of the same key replaces the body. */
     cr_assert(fill(c, &k, 6, "second", 3));
     expect_body(c, &k, 4, "second");
-    cr_expect_eq(gateway_cache_entry_count(c), 1);
-    gateway_cache_free(c);
+    cr_expect_eq(cairn_body_cache_entry_count(c), 1);
+    cairn_body_cache_free(c);
     cairn_metrics_free(m);
 }
 
-Test(gateway_cache, every_part_of_the_key_tells_bodies_apart)
+/* Another user names its metrics: cairn-grpc's query_cache_*. */
+Test(cairn_body_cache, metric_prefix_names_the_metrics)
 {
-    gateway_cache *c = new_cache(100, 1 << 20, 1000, NULL);
-    gateway_cache_key base = key_of(NS, SVC);
+    cairn_metrics *m = cairn_metrics_new("grpc");
+    cairn_body_cache_options o = {.max_entries = 10, .max_bytes = 1 << 20, .max_age_ms = 1000,
+                                  .metrics = m, .metric_prefix = "query_cache",
+                                  .what = "ServiceInfo answers"};
+    cairn_body_cache *c = cairn_body_cache_new(&o);
+    cr_assert(c);
+    cairn_body_cache_set_live(c, true);
+    cairn_body_cache_key k = {.namespace_id = NS, .service = SVC, .clusters = "c1"};
+    expect_body(c, &k, 0, NULL);
+    cr_assert(fill(c, &k, 3, "{\"hosts\":[]}", 0));
+    expect_body(c, &k, 1, "{\"hosts\":[]}");
+    cairn_body_cache_invalidate(c, NS, SVC, 4);
+    expect_body(c, &k, 2, NULL);
+    cr_expect_eq(counter(m, "query_cache_hits_total"), 1);
+    cr_expect_eq(counter(m, "query_cache_misses_total"), 2);
+    cr_expect_eq(counter(m, "query_cache_invalidations_total"), 1);
+    cr_expect_eq(counter(m, "list_cache_hits_total"), 0, "no list_cache_* metrics");
+    cairn_body_cache_free(c);
+    cairn_metrics_free(m);
+}
+
+Test(cairn_body_cache, every_part_of_the_key_tells_bodies_apart)
+{
+    cairn_body_cache *c = new_cache(100, 1 << 20, 1000, NULL);
+    cairn_body_cache_key base = key_of(NS, SVC);
     cr_assert(fill(c, &base, 1, "base", 0));
-    gateway_cache_key v[8];
+    cairn_body_cache_key v[8];
     for (int i = 0; i < 8; i++)
         v[i] = base;
     v[0].namespace_id = "other-ns";
@@ -129,15 +154,15 @@ Test(gateway_cache, every_part_of_the_key_tells_bodies_apart)
         snprintf(body, sizeof body, "v%d", i);
         expect_body(c, &v[i], 1, body);
     }
-    cr_expect_eq(gateway_cache_entry_count(c), 9);
-    gateway_cache_free(c);
+    cr_expect_eq(cairn_body_cache_entry_count(c), 9);
+    cairn_body_cache_free(c);
 }
 
-Test(gateway_cache, invalidation_drops_only_older_revisions_of_that_service)
+Test(cairn_body_cache, invalidation_drops_only_older_revisions_of_that_service)
 {
     cairn_metrics *m = cairn_metrics_new("gateway");
-    gateway_cache *c = new_cache(100, 1 << 20, 1000, m);
-    gateway_cache_key a = key_of(NS, SVC), a_java = a, b = key_of(NS, "DEFAULT_GROUP@@b"),
+    cairn_body_cache *c = new_cache(100, 1 << 20, 1000, m);
+    cairn_body_cache_key a = key_of(NS, SVC), a_java = a, b = key_of(NS, "DEFAULT_GROUP@@b"),
                       other_ns = key_of("dev", SVC);
     a_java.grouped_names = true;
     cr_assert(fill(c, &a, 5, "a", 0));
@@ -146,61 +171,61 @@ Test(gateway_cache, invalidation_drops_only_older_revisions_of_that_service)
     cr_assert(fill(c, &other_ns, 4, "dev", 0));
 
     /* An event at the revision the bodies were rendered at (our own write's echo) keeps them. */
-    gateway_cache_invalidate(c, NS, SVC, 5);
+    cairn_body_cache_invalidate(c, NS, SVC, 5);
     expect_body(c, &a, 1, "a");
     expect_body(c, &a_java, 1, "a-java");
     cr_expect_eq(counter(m, "list_cache_invalidations_total"), 0);
 
     /* A newer one drops every variant of that service, nothing else. */
-    gateway_cache_invalidate(c, NS, SVC, 6);
+    cairn_body_cache_invalidate(c, NS, SVC, 6);
     expect_body(c, &a, 1, NULL);
     expect_body(c, &a_java, 1, NULL);
     expect_body(c, &b, 1, "b");
     expect_body(c, &other_ns, 1, "dev");
     cr_expect_eq(counter(m, "list_cache_invalidations_total"), 2);
-    cr_expect_eq(gateway_cache_entry_count(c), 2);
+    cr_expect_eq(cairn_body_cache_entry_count(c), 2);
 
     /* A body of a missing service is revision 0: its creation drops it. */
-    gateway_cache_key gone = key_of(NS, "DEFAULT_GROUP@@new");
+    cairn_body_cache_key gone = key_of(NS, "DEFAULT_GROUP@@new");
     cr_assert(fill(c, &gone, 0, "{\"hosts\":[]}", 0));
-    gateway_cache_invalidate(c, NS, "DEFAULT_GROUP@@new", 7);
+    cairn_body_cache_invalidate(c, NS, "DEFAULT_GROUP@@new", 7);
     expect_body(c, &gone, 1, NULL);
 
     /* UINT64_MAX: everything of the service, whatever its revision. */
-    gateway_cache_invalidate(c, "dev", SVC, UINT64_MAX);
+    cairn_body_cache_invalidate(c, "dev", SVC, UINT64_MAX);
     expect_body(c, &other_ns, 1, NULL);
     expect_body(c, &b, 1, "b");
-    gateway_cache_free(c);
+    cairn_body_cache_free(c);
     cairn_metrics_free(m);
 }
 
-Test(gateway_cache, a_fill_that_saw_no_change_cannot_store_after_one)
+Test(cairn_body_cache, a_fill_that_saw_no_change_cannot_store_after_one)
 {
-    gateway_cache *c = new_cache(100, 1 << 20, 1000, NULL);
-    gateway_cache_key k = key_of(NS, SVC);
+    cairn_body_cache *c = new_cache(100, 1 << 20, 1000, NULL);
+    cairn_body_cache_key k = key_of(NS, SVC);
     /* The fill asked the registry (revision 5) while the change to 6 was being applied. */
-    uint64_t t = gateway_cache_ticket(c, NS, SVC);
+    uint64_t t = cairn_body_cache_ticket(c, NS, SVC);
     cr_assert_neq(t, 0);
-    gateway_cache_invalidate(c, NS, SVC, 6);
-    cr_expect_not(gateway_cache_put(c, &k, t, 5, "stale", 5, 0));
+    cairn_body_cache_invalidate(c, NS, SVC, 6);
+    cr_expect_not(cairn_body_cache_put(c, &k, t, 5, "stale", 5, 0));
     expect_body(c, &k, 1, NULL);
     /* A fill started after the change stores. */
     cr_expect(fill(c, &k, 6, "fresh", 0));
     expect_body(c, &k, 1, "fresh");
     /* Two fills finishing out of order never go back to the older body. */
-    uint64_t t1 = gateway_cache_ticket(c, NS, SVC), t2 = gateway_cache_ticket(c, NS, SVC);
-    cr_expect(gateway_cache_put(c, &k, t2, 8, "newer", 5, 0));
-    cr_expect_not(gateway_cache_put(c, &k, t1, 7, "older", 5, 0));
+    uint64_t t1 = cairn_body_cache_ticket(c, NS, SVC), t2 = cairn_body_cache_ticket(c, NS, SVC);
+    cr_expect(cairn_body_cache_put(c, &k, t2, 8, "newer", 5, 0));
+    cr_expect_not(cairn_body_cache_put(c, &k, t1, 7, "older", 5, 0));
     expect_body(c, &k, 1, "newer");
     /* No ticket, no store. */
-    cr_expect_not(gateway_cache_put(c, &k, 0, 9, "none", 4, 0));
-    gateway_cache_free(c);
+    cr_expect_not(cairn_body_cache_put(c, &k, 0, 9, "none", 4, 0));
+    cairn_body_cache_free(c);
 }
 
-Test(gateway_cache, entries_older_than_max_age_are_misses)
+Test(cairn_body_cache, entries_older_than_max_age_are_misses)
 {
-    gateway_cache *c = new_cache(100, 1 << 20, 2000, NULL);
-    gateway_cache_key k = key_of(NS, SVC);
+    cairn_body_cache *c = new_cache(100, 1 << 20, 2000, NULL);
+    cairn_body_cache_key k = key_of(NS, SVC);
     cr_assert(fill(c, &k, 1, "body", 10000));
     expect_body(c, &k, 10000, "body");
     expect_body(c, &k, 11999, "body");
@@ -208,50 +233,50 @@ Test(gateway_cache, entries_older_than_max_age_are_misses)
     /* The refill replaces it. */
     cr_assert(fill(c, &k, 1, "again", 12000));
     expect_body(c, &k, 12001, "again");
-    gateway_cache_free(c);
+    cairn_body_cache_free(c);
 }
 
-Test(gateway_cache, not_live_serves_and_stores_nothing_and_flushes)
+Test(cairn_body_cache, not_live_serves_and_stores_nothing_and_flushes)
 {
     cairn_metrics *m = cairn_metrics_new("gateway");
-    gateway_cache *c = new_cache(100, 1 << 20, 1000, m);
-    gateway_cache_key k = key_of(NS, SVC);
+    cairn_body_cache *c = new_cache(100, 1 << 20, 1000, m);
+    cairn_body_cache_key k = key_of(NS, SVC);
     cr_assert(fill(c, &k, 1, "body", 0));
-    uint64_t t = gateway_cache_ticket(c, NS, SVC);
+    uint64_t t = cairn_body_cache_ticket(c, NS, SVC);
 
-    gateway_cache_set_live(c, false);
+    cairn_body_cache_set_live(c, false);
     expect_body(c, &k, 1, NULL);
-    cr_expect_eq(gateway_cache_ticket(c, NS, SVC), 0);
-    cr_expect_not(gateway_cache_put(c, &k, t, 1, "late", 4, 0));
-    cr_expect_eq(gateway_cache_entry_count(c), 0);
+    cr_expect_eq(cairn_body_cache_ticket(c, NS, SVC), 0);
+    cr_expect_not(cairn_body_cache_put(c, &k, t, 1, "late", 4, 0));
+    cr_expect_eq(cairn_body_cache_entry_count(c), 0);
 
     /* Back up: empty (events may have been missed), and tickets from before are void. */
-    gateway_cache_set_live(c, true);
-    cr_expect_not(gateway_cache_put(c, &k, t, 1, "late", 4, 0));
+    cairn_body_cache_set_live(c, true);
+    cr_expect_not(cairn_body_cache_put(c, &k, t, 1, "late", 4, 0));
     expect_body(c, &k, 1, NULL);
     cr_expect(fill(c, &k, 2, "new", 0));
-    gateway_cache_flush(c);
+    cairn_body_cache_flush(c);
     expect_body(c, &k, 1, NULL);
     cr_expect_eq(counter(m, "list_cache_flushes_total"), 4); /* new_cache's, down, up, flush */
-    gateway_cache_free(c);
+    cairn_body_cache_free(c);
     cairn_metrics_free(m);
 }
 
-Test(gateway_cache, entry_and_byte_bounds_hold)
+Test(cairn_body_cache, entry_and_byte_bounds_hold)
 {
     cairn_metrics *m = cairn_metrics_new("gateway");
-    gateway_cache *c = new_cache(8, 1 << 20, 1000, m);
+    cairn_body_cache *c = new_cache(8, 1 << 20, 1000, m);
     for (int i = 0; i < 100; i++) {
         char svc[32];
         snprintf(svc, sizeof svc, "DEFAULT_GROUP@@s%d", i);
-        gateway_cache_key k = key_of(NS, svc);
+        cairn_body_cache_key k = key_of(NS, svc);
         cr_assert(fill(c, &k, 1, svc, 0), "put %d refused", i);
-        cr_assert_leq(gateway_cache_entry_count(c), 8);
+        cr_assert_leq(cairn_body_cache_entry_count(c), 8);
         expect_body(c, &k, 1, svc); /* the newest is there */
     }
-    cr_expect_eq(gateway_cache_entry_count(c), 8);
+    cr_expect_eq(cairn_body_cache_entry_count(c), 8);
     cr_expect_eq(counter(m, "list_cache_evictions_total"), 92);
-    gateway_cache_free(c);
+    cairn_body_cache_free(c);
 
     /* Bytes: 300-byte bodies in 1000 bytes. A body above the bound is not stored at all. */
     c = new_cache(1000, 1000, 1000, NULL);
@@ -261,19 +286,19 @@ Test(gateway_cache, entry_and_byte_bounds_hold)
     for (int i = 0; i < 20; i++) {
         char svc[32];
         snprintf(svc, sizeof svc, "DEFAULT_GROUP@@s%d", i);
-        gateway_cache_key k = key_of(NS, svc);
+        cairn_body_cache_key k = key_of(NS, svc);
         cr_assert(fill(c, &k, 1, body, 0));
-        cr_assert_leq(gateway_cache_byte_count(c), 1000);
+        cr_assert_leq(cairn_body_cache_byte_count(c), 1000);
     }
-    cr_expect_eq(gateway_cache_entry_count(c), 3);
+    cr_expect_eq(cairn_body_cache_entry_count(c), 3);
     char *big = malloc(1002);
     memset(big, 'y', 1001);
     big[1001] = '\0';
-    gateway_cache_key k = key_of(NS, "DEFAULT_GROUP@@big");
+    cairn_body_cache_key k = key_of(NS, "DEFAULT_GROUP@@big");
     cr_expect_not(fill(c, &k, 1, big, 0));
-    cr_expect_eq(gateway_cache_entry_count(c), 3);
+    cr_expect_eq(cairn_body_cache_entry_count(c), 3);
     free(big);
-    gateway_cache_free(c);
+    cairn_body_cache_free(c);
     cairn_metrics_free(m);
 }
 
@@ -287,7 +312,7 @@ Test(gateway_cache, entry_and_byte_bounds_hold)
 #define RACE_ROUNDS 20000
 
 typedef struct race {
-    gateway_cache *c;
+    cairn_body_cache *c;
     _Atomic uint64_t truth[RACE_SERVICES];
     _Atomic uint64_t done[RACE_SERVICES];
     atomic_bool stop;
@@ -308,11 +333,11 @@ static void *race_reader(void *arg)
         int s = rand_r(&seed) % RACE_SERVICES;
         char svc[48];
         race_svc(s, svc, sizeof svc);
-        gateway_cache_key k = key_of(NS, svc);
+        cairn_body_cache_key k = key_of(NS, svc);
         k.healthy_only = rand_r(&seed) % 2;
         uint64_t floor = atomic_load(&r->done[s]);
         size_t len;
-        char *b = gateway_cache_get(r->c, &k, 0, &len);
+        char *b = cairn_body_cache_get(r->c, &k, 0, &len);
         if (b) {
             uint64_t rev = strtoull(strchr(b, ':') + 1, NULL, 10);
             if (rev < floor)
@@ -321,11 +346,11 @@ static void *race_reader(void *arg)
             free(b);
             continue;
         }
-        uint64_t t = gateway_cache_ticket(r->c, NS, svc);
+        uint64_t t = cairn_body_cache_ticket(r->c, NS, svc);
         uint64_t rev = atomic_load(&r->truth[s]); /* "ask the registry" */
         char body[96];
         snprintf(body, sizeof body, "%s:%" PRIu64, svc, rev);
-        gateway_cache_put(r->c, &k, t, rev, body, strlen(body), 0);
+        cairn_body_cache_put(r->c, &k, t, rev, body, strlen(body), 0);
     }
     return NULL;
 }
@@ -340,15 +365,15 @@ static void *race_writer(void *arg)
         char svc[48];
         race_svc(s, svc, sizeof svc);
         atomic_store(&r->truth[s], ++rev);
-        gateway_cache_invalidate(r->c, NS, svc, rev);
+        cairn_body_cache_invalidate(r->c, NS, svc, rev);
         atomic_store(&r->done[s], rev);
         if (rev % 5000 == 0)
-            gateway_cache_flush(r->c); /* a reconnect now and then */
+            cairn_body_cache_flush(r->c); /* a reconnect now and then */
     }
     return NULL;
 }
 
-Test(gateway_cache, readers_racing_an_invalidator_never_see_older_than_a_finished_write,
+Test(cairn_body_cache, readers_racing_an_invalidator_never_see_older_than_a_finished_write,
      .timeout = 60)
 {
     race *r = calloc(1, sizeof *r);
@@ -367,8 +392,8 @@ Test(gateway_cache, readers_racing_an_invalidator_never_see_older_than_a_finishe
     cr_expect_eq(atomic_load(&r->stale), 0, "%d hits were older than a finished write",
                  atomic_load(&r->stale));
     cr_expect_gt(atomic_load(&r->hits), 0, "the race never hit the cache");
-    cr_expect_leq(gateway_cache_entry_count(r->c), RACE_SERVICES);
-    gateway_cache_free(r->c);
+    cr_expect_leq(cairn_body_cache_entry_count(r->c), RACE_SERVICES);
+    cairn_body_cache_free(r->c);
     free(r);
 }
 
@@ -382,10 +407,10 @@ static int64_t mono_ms(void)
 }
 
 /* Polls until the cache is live (or not), within 5 s. */
-static bool wait_live(gateway_cache *c, bool live)
+static bool wait_live(cairn_body_cache *c, bool live)
 {
     for (int64_t end = mono_ms() + 5000; mono_ms() < end;) {
-        if ((gateway_cache_ticket(c, NS, SVC) != 0) == live)
+        if ((cairn_body_cache_ticket(c, NS, SVC) != 0) == live)
             return true;
         struct timespec nap = {0, 2 * 1000 * 1000};
         nanosleep(&nap, NULL);
@@ -423,7 +448,7 @@ static bool synced_at(cairn_metrics *m, nng_socket pub, uint64_t rev)
 }
 
 /* Waits until k misses; true within 5 s. */
-static bool gone(gateway_cache *c, const gateway_cache_key *k)
+static bool gone(cairn_body_cache *c, const cairn_body_cache_key *k)
 {
     for (int64_t end = mono_ms() + 5000; mono_ms() < end;) {
         char *b = lookup(c, k, 1);
@@ -436,13 +461,13 @@ static bool gone(gateway_cache *c, const gateway_cache_key *k)
     return false;
 }
 
-Test(gateway_cache, events_invalidate_and_reconnects_flush, .timeout = 30)
+Test(cairn_body_cache, events_invalidate_and_reconnects_flush, .timeout = 30)
 {
     static const char url[] = "inproc://gw-cache-events";
     cairn_metrics *m = cairn_metrics_new("gateway");
-    gateway_cache_options o = {.max_entries = 100, .max_bytes = 1 << 20, .max_age_ms = 100000,
+    cairn_body_cache_options o = {.max_entries = 100, .max_bytes = 1 << 20, .max_age_ms = 100000,
                                .metrics = m};
-    gateway_cache *c = gateway_cache_new(&o);
+    cairn_body_cache *c = cairn_body_cache_new(&o);
     cr_assert_not_null(c);
     cairn_status st;
     gateway_cache_events *ev = gateway_cache_events_start(url, c, &st);
@@ -454,7 +479,7 @@ Test(gateway_cache, events_invalidate_and_reconnects_flush, .timeout = 30)
     cr_assert_eq(nng_listen(pub, url, NULL, 0), 0);
     cr_assert(wait_live(c, true), "not live 5 s after the publisher came up");
     cr_assert(synced_at(m, pub, 10), "no tick taken within 5 s");
-    gateway_cache_key k = key_of(NS, SVC), other = key_of(NS, "DEFAULT_GROUP@@other");
+    cairn_body_cache_key k = key_of(NS, SVC), other = key_of(NS, "DEFAULT_GROUP@@other");
     cr_assert(fill(c, &k, 10, "body", 0));
     cr_assert(fill(c, &other, 10, "other", 0));
 
@@ -490,6 +515,6 @@ Test(gateway_cache, events_invalidate_and_reconnects_flush, .timeout = 30)
 
     gateway_cache_events_stop(ev);
     nng_close(pub);
-    gateway_cache_free(c);
+    cairn_body_cache_free(c);
     cairn_metrics_free(m);
 }

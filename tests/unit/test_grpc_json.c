@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cairn_render.h"
 #include "grpc_json.h"
 
 static json_t *parse(const char *text)
@@ -157,4 +158,32 @@ Test(grpc_json, envelopes)
     j = parse("{\"requestId\":\"x1\"}");
     cr_expect_eq(grpc_json_request_id(j), 0);
     json_decref(j);
+}
+
+/* The cached ServiceInfo's wrapping gives the bytes the whole answer rendered by jansson has. */
+Test(grpc_json, service_answer_is_the_rendered_answer)
+{
+    cairn_service_snapshot s;
+    memset(&s, 0, sizeof s);
+    s.found = true;
+    cairn_service_init(&s.service);
+    add(&s, "127.0.0.1", "c1", true, true);
+    add(&s, "127.0.0.2", "c2", false, true);
+    grpc_service_ref ref = {"public", "DEFAULT_GROUP", "svc", "DEFAULT_GROUP@@svc"};
+    for (int subscribe = 0; subscribe < 2; subscribe++) {
+        json_t *info = grpc_json_service_info(&s, &ref, "c1,c2", false, 1234567);
+        char *text = json_dumps(info, CAIRN_JSON_FLAGS);
+        json_t *extra = subscribe ? json_pack("{s:s, s:O}", "message", "success", "serviceInfo",
+                                              info)
+                                  : json_pack("{s:O}", "serviceInfo", info);
+        char *want = grpc_json_ok(extra);
+        char *got = grpc_json_service_answer(subscribe, text);
+        cr_assert(want && got);
+        cr_expect_str_eq(got, want);
+        free(want);
+        free(got);
+        free(text);
+        json_decref(info);
+    }
+    cairn_service_snapshot_free(&s);
 }

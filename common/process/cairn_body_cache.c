@@ -1,8 +1,9 @@
-/* The instance/list body cache: striped hash tables of rendered bodies, revision-checked
- * invalidation, and fill tickets (see gateway_cache.h for the contract). */
-#include "gateway_cache.h"
+/* The body cache: striped hash tables of rendered bodies, revision-checked
+ * invalidation, and fill tickets (see cairn_body_cache.h for the contract). */
+#include "cairn_body_cache.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +41,7 @@ typedef struct stripe {
     _Atomic uint64_t seq;
 } stripe;
 
-struct gateway_cache {
+struct cairn_body_cache {
     stripe *stripes;
     size_t max_entries, max_bytes;
     int64_t max_age_ms;
@@ -68,7 +69,7 @@ static uint64_t service_hash(const char *ns, const char *svc)
     return h;
 }
 
-static stripe *stripe_of(gateway_cache *c, uint64_t svc_hash)
+static stripe *stripe_of(cairn_body_cache *c, uint64_t svc_hash)
 {
     return &c->stripes[(svc_hash ^ (svc_hash >> 32)) & (STRIPES - 1)];
 }
@@ -80,7 +81,7 @@ static const char *or_empty(const char *s)
 
 /* The key bytes: ns \0 svc \0 clusters \0 env \0 flags cache_millis. Strings hold no NUL, so
  * the encoding is unambiguous. Returns the length; writes into buf when it fits. */
-static size_t key_bytes(const gateway_cache_key *k, char *buf, size_t cap, size_t *svc_len)
+static size_t key_bytes(const cairn_body_cache_key *k, char *buf, size_t cap, size_t *svc_len)
 {
     const char *parts[4] = {or_empty(k->namespace_id), or_empty(k->service),
                             or_empty(k->clusters), or_empty(k->env)};
@@ -102,7 +103,7 @@ static size_t key_bytes(const gateway_cache_key *k, char *buf, size_t cap, size_
 }
 
 /* The key in buf (SMALL_KEY bytes) or in a malloc'd buffer (*heap, to free). NULL: no memory. */
-static char *make_key(const gateway_cache_key *k, char *buf, char **heap, size_t *len,
+static char *make_key(const cairn_body_cache_key *k, char *buf, char **heap, size_t *len,
                       size_t *svc_len)
 {
     *heap = NULL;
@@ -132,7 +133,7 @@ static void gauge_add(cairn_gauge *g, double d)
 /* ---- stripes ------------------------------------------------------------------------------- */
 
 /* Takes e out of s (write lock held) and gives back its room; the caller frees it. */
-static void stripe_remove(gateway_cache *c, stripe *s, cache_entry *e)
+static void stripe_remove(cairn_body_cache *c, stripe *s, cache_entry *e)
 {
     cairn_hashmap_remove(s->map, e->data, e->key_len);
     cache_entry *last = s->items[--s->count];
@@ -155,7 +156,7 @@ static void free_list(cache_entry *e)
 
 /* Drops the entries of s matching (all, or the service prefix with a revision below rev), and
  * voids the stripe's tickets. Write lock held. Returns the dropped entries as a list. */
-static cache_entry *stripe_drop(gateway_cache *c, stripe *s, const char *prefix, size_t plen,
+static cache_entry *stripe_drop(cairn_body_cache *c, stripe *s, const char *prefix, size_t plen,
                                 uint64_t hash, uint64_t rev, size_t *dropped)
 {
     atomic_fetch_add(&s->seq, 1);
@@ -192,7 +193,7 @@ static uint64_t next_random(void)
 
 /* Evicts one random entry from the next non-empty stripe (one stripe lock at a time, never
  * while holding another). Returns false when the cache is empty. */
-static bool evict_one(gateway_cache *c)
+static bool evict_one(cairn_body_cache *c)
 {
     unsigned start = atomic_fetch_add(&c->hand, 1);
     for (unsigned i = 0; i < STRIPES; i++) {
@@ -213,7 +214,7 @@ static bool evict_one(gateway_cache *c)
 }
 
 /* Reserves n of *used under limit, evicting to make room. */
-static bool reserve(gateway_cache *c, _Atomic size_t *used, size_t n, size_t limit)
+static bool reserve(cairn_body_cache *c, _Atomic size_t *used, size_t n, size_t limit)
 {
     for (int evicted = 0;; evicted++) {
         size_t have = atomic_load(used);
@@ -225,11 +226,41 @@ static bool reserve(gateway_cache *c, _Atomic size_t *used, size_t n, size_t lim
     }
 }
 
+/* <prefix>_<name>, with help "<pre><what><post>". */
+static void *metric(cairn_metrics *m, bool counter, const char *prefix, const char *name,
+                    const char *what, const char *pre, const char *post)
+{
+    char full[96], text[320];
+    snprintf(full, sizeof full, "%s_%s", prefix, name);
+    snprintf(text, sizeof text, "%s%s%s", pre, what, post);
+    return counter ? (void *)cairn_metrics_counter(m, full, text, NULL)
+                   : (void *)cairn_metrics_gauge(m, full, text, NULL);
+}
+
+static void make_metrics(cairn_body_cache *c, cairn_metrics *m, const char *p, const char *w)
+{
+    c->hits = metric(m, true, p, "hits_total", w, "Requests for ", " answered from the cache.");
+    c->misses = metric(m, true, p, "misses_total", w, "Requests for ",
+                       " the cache could not answer (rendered afresh).");
+    c->invalidations = metric(m, true, p, "invalidations_total", w, "Cached ",
+                              " dropped because their service changed or events may have been "
+                              "missed.");
+    c->evictions = metric(m, true, p, "evictions_total", w, "Cached ",
+                          " dropped to stay within the entry and byte bounds.");
+    c->flushes = metric(m, true, p, "flushes_total", w, "Times the cache of ",
+                        " was emptied: the registry's change events connection came up or went "
+                        "down, or events were missed.");
+    c->entries_gauge = metric(m, false, p, "entries", w, "Entries in the cache of ", ".");
+    c->bytes_gauge = metric(m, false, p, "bytes", w, "Bytes in the cache of ", ".");
+    c->live_gauge = metric(m, false, p, "live", w, "1 while the cache of ",
+                           " follows the registry's change events (it serves only then).");
+}
+
 /* ---- the API ------------------------------------------------------------------------------- */
 
-gateway_cache *gateway_cache_new(const gateway_cache_options *o)
+cairn_body_cache *cairn_body_cache_new(const cairn_body_cache_options *o)
 {
-    gateway_cache *c = calloc(1, sizeof *c);
+    cairn_body_cache *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
     c->max_entries = o->max_entries > 0 ? o->max_entries : 1;
@@ -265,39 +296,13 @@ gateway_cache *gateway_cache_new(const gateway_cache_options *o)
         free(c);
         return NULL;
     }
-    cairn_metrics *m = o->metrics;
-    if (m) {
-        c->hits = cairn_metrics_counter(m, "list_cache_hits_total",
-                                        "instance/list answers served from the body cache.", NULL);
-        c->misses = cairn_metrics_counter(
-            m, "list_cache_misses_total",
-            "instance/list requests the body cache could not answer (rendered afresh).", NULL);
-        c->invalidations = cairn_metrics_counter(
-            m, "list_cache_invalidations_total",
-            "Cached list bodies dropped because their service changed or events may have been "
-            "missed.",
-            NULL);
-        c->evictions = cairn_metrics_counter(
-            m, "list_cache_evictions_total",
-            "Cached list bodies dropped to stay within the entry and byte bounds.", NULL);
-        c->flushes = cairn_metrics_counter(
-            m, "list_cache_flushes_total",
-            "Times the whole list cache was emptied: the registry's change events connection "
-            "came up or went down.",
-            NULL);
-        c->entries_gauge = cairn_metrics_gauge(m, "list_cache_entries",
-                                               "Bodies in the list cache.", NULL);
-        c->bytes_gauge = cairn_metrics_gauge(m, "list_cache_bytes",
-                                             "Bytes of bodies in the list cache.", NULL);
-        c->live_gauge = cairn_metrics_gauge(
-            m, "list_cache_live",
-            "1 while the list cache follows the registry's change events (it serves only then).",
-            NULL);
-    }
+    if (o->metrics)
+        make_metrics(c, o->metrics, o->metric_prefix ? o->metric_prefix : "list_cache",
+                     o->what ? o->what : "instance/list bodies");
     return c;
 }
 
-void gateway_cache_free(gateway_cache *c)
+void cairn_body_cache_free(cairn_body_cache *c)
 {
     if (!c)
         return;
@@ -313,7 +318,8 @@ void gateway_cache_free(gateway_cache *c)
     free(c);
 }
 
-char *gateway_cache_get(gateway_cache *c, const gateway_cache_key *k, int64_t now_ms, size_t *len)
+char *cairn_body_cache_get(cairn_body_cache *c, const cairn_body_cache_key *k, int64_t now_ms,
+                           size_t *len)
 {
     char *copy = NULL;
     char small[SMALL_KEY], *heap;
@@ -335,15 +341,15 @@ char *gateway_cache_get(gateway_cache *c, const gateway_cache_key *k, int64_t no
     return copy;
 }
 
-uint64_t gateway_cache_ticket(gateway_cache *c, const char *namespace_id, const char *service)
+uint64_t cairn_body_cache_ticket(cairn_body_cache *c, const char *namespace_id, const char *service)
 {
     if (!atomic_load(&c->live))
         return 0;
     return atomic_load(&stripe_of(c, service_hash(or_empty(namespace_id), or_empty(service)))->seq);
 }
 
-bool gateway_cache_put(gateway_cache *c, const gateway_cache_key *k, uint64_t ticket,
-                       uint64_t revision, const char *body, size_t len, int64_t now_ms)
+bool cairn_body_cache_put(cairn_body_cache *c, const cairn_body_cache_key *k, uint64_t ticket,
+                          uint64_t revision, const char *body, size_t len, int64_t now_ms)
 {
     if (ticket == 0 || !atomic_load(&c->live) || len > c->max_bytes)
         return false;
@@ -415,8 +421,8 @@ done:
     return stored;
 }
 
-void gateway_cache_invalidate(gateway_cache *c, const char *namespace_id, const char *service,
-                              uint64_t revision)
+void cairn_body_cache_invalidate(cairn_body_cache *c, const char *namespace_id, const char *service,
+                                 uint64_t revision)
 {
     const char *ns = or_empty(namespace_id), *svc = or_empty(service);
     size_t nl = strlen(ns) + 1, sl = strlen(svc) + 1;
@@ -440,7 +446,7 @@ void gateway_cache_invalidate(gateway_cache *c, const char *namespace_id, const 
     count(c->invalidations, dropped);
 }
 
-void gateway_cache_flush(gateway_cache *c)
+void cairn_body_cache_flush(cairn_body_cache *c)
 {
     size_t dropped = 0;
     for (size_t i = 0; i < STRIPES; i++) {
@@ -454,27 +460,27 @@ void gateway_cache_flush(gateway_cache *c)
     count(c->flushes, 1);
 }
 
-void gateway_cache_set_live(gateway_cache *c, bool live)
+void cairn_body_cache_set_live(cairn_body_cache *c, bool live)
 {
     /* Going live: flush first, so nothing filled while events were missed survives. Going
      * down: stop serving first, then flush (and void the fills in progress). */
     if (live) {
-        gateway_cache_flush(c);
+        cairn_body_cache_flush(c);
         atomic_store(&c->live, true);
     } else {
         atomic_store(&c->live, false);
-        gateway_cache_flush(c);
+        cairn_body_cache_flush(c);
     }
     if (c->live_gauge)
         cairn_gauge_set(c->live_gauge, live ? 1 : 0);
 }
 
-bool gateway_cache_live(gateway_cache *c)
+bool cairn_body_cache_live(cairn_body_cache *c)
 {
     return atomic_load(&c->live);
 }
 
-size_t gateway_cache_entry_count(gateway_cache *c)
+size_t cairn_body_cache_entry_count(cairn_body_cache *c)
 {
     size_t n = 0;
     for (size_t i = 0; i < STRIPES; i++) {
@@ -485,7 +491,7 @@ size_t gateway_cache_entry_count(gateway_cache *c)
     return n;
 }
 
-size_t gateway_cache_byte_count(gateway_cache *c)
+size_t cairn_body_cache_byte_count(cairn_body_cache *c)
 {
     size_t n = 0;
     for (size_t i = 0; i < STRIPES; i++) {
