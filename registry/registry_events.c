@@ -7,6 +7,7 @@
 
 #include "cairn_listen.h"
 #include "cairn_log.h"
+#include "cairn_sub.h"
 
 struct registry_events {
     nng_socket sock;
@@ -25,7 +26,12 @@ registry_events *registry_events_open(const char *url, cairn_status *st)
         free(e);
         return NULL;
     }
-    if ((rc = cairn_listen(e->sock, url, CAIRN_LISTEN_PUB_MAX))) {
+    /* nng queues 16 messages per subscriber and drops the oldest beyond that; one commit
+     * publishes an event per changed service (up to registry.max_batch at once), faster than a
+     * pipe writes them, and a dropped event costs every follower a full reload. Queue as many
+     * as a subscriber's own receive queue holds. */
+    if ((rc = nng_socket_set_int(e->sock, NNG_OPT_SENDBUF, CAIRN_SUB_QUEUE)) ||
+        (rc = cairn_listen(e->sock, url, CAIRN_LISTEN_PUB_MAX))) {
         cairn_fail(st, CAIRN_E_UNAVAILABLE, "listen for event subscribers on %s: %s", url,
                    nng_strerror(rc));
         nng_close(e->sock);

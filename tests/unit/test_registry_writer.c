@@ -3,6 +3,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/sub.h>
 #include <stdatomic.h>
+#include <unistd.h>
 
 #include "registry_events.h"
 #include "test_registry_fixture.h"
@@ -365,6 +366,69 @@ Test(registry_writer, events_are_published_on_pub)
     nng_close(sub);
     fx_stop_writer(&fx);
     registry_events_close(ev);
+}
+
+/* A commit publishes one event per changed service in one burst, faster than the pipe writes
+ * them: a subscriber that keeps reading gets every one (nng's default of 16 queued per
+ * subscriber dropped most of a burst, and each drop cost every follower a full reload). */
+Test(registry_writer, a_burst_of_events_reaches_a_reading_subscriber_whole)
+{
+    char dir[] = "/tmp/cairn-events-XXXXXX", url[128];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(url, sizeof url, "ipc://%s/events.sock", dir);
+    cairn_status st;
+    registry_events *ev = registry_events_open(url, &st);
+    cr_assert_not_null(ev, "%s", st.message);
+    nng_socket sub;
+    cr_assert_eq(nng_sub0_open(&sub), 0);
+    cr_assert_eq(nng_socket_set(sub, NNG_OPT_SUB_SUBSCRIBE, "", 0), 0);
+    cr_assert_eq(nng_socket_set_int(sub, NNG_OPT_RECVBUF, 8192), 0);
+    cr_assert_eq(nng_socket_set_ms(sub, NNG_OPT_RECVTIMEO, 100), 0);
+    cr_assert_eq(nng_dial(sub, url, NULL, NNG_FLAG_NONBLOCK), 0);
+
+    /* PUB drops what it sends before the subscriber is connected: tick until one arrives. */
+    cairn_change_event e = {.namespace_id = "public", .service = SVC, .revision = 1,
+                            .kind = CAIRN_CHANGE_TICK, .at_ms = 1};
+    char *buf;
+    size_t len;
+    bool connected = false;
+    for (int i = 0; i < 600 && !connected; i++) {
+        registry_events_publish(ev, &e);
+        connected = nng_recv(sub, &buf, &len, NNG_FLAG_ALLOC) == 0;
+    }
+    cr_assert(connected, "the subscriber never connected");
+    nng_free(buf, len);
+    while (nng_recv(sub, &buf, &len, NNG_FLAG_ALLOC | NNG_FLAG_NONBLOCK) == 0)
+        nng_free(buf, len); /* ticks still in flight */
+
+    enum { BURST = 4000 };
+    for (uint64_t r = 2; r < 2 + BURST; r++) {
+        e.kind = CAIRN_CHANGE_INSTANCES;
+        e.prev_revision = r - 1;
+        e.revision = r;
+        registry_events_publish(ev, &e);
+    }
+    uint64_t want = 2;
+    int rc;
+    while (want < 2 + BURST && (rc = nng_recv(sub, &buf, &len, NNG_FLAG_ALLOC)) == 0) {
+        cairn_change_event got;
+        cr_assert_eq(cairn_event_decode(buf, len, &got, &st), CAIRN_OK, "%s", st.message);
+        nng_free(buf, len);
+        if (got.kind != CAIRN_CHANGE_TICK) {
+            cr_assert_eq(got.revision, want, "event %llu lost (got %llu)",
+                         (unsigned long long)want, (unsigned long long)got.revision);
+            want++;
+        }
+        cairn_event_free(&got);
+    }
+    cr_assert_eq(want, 2 + BURST, "%llu of %d events arrived", (unsigned long long)(want - 2),
+                 BURST);
+    nng_close(sub);
+    registry_events_close(ev);
+    char sock[160];
+    snprintf(sock, sizeof sock, "%s/events.sock", dir);
+    unlink(sock);
+    rmdir(dir);
 }
 
 /* ---- events carry the service's snapshot ---------------------------------------------------- */
