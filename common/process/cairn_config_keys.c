@@ -21,7 +21,7 @@ const cairn_config_key cairn_config_reference[] = {
      "HTTP threads (libmicrohttpd poll loops). They parse, render and answer; a request that "
      "needs another role waits suspended, not on a thread. More than one lets a large body "
      "rendered on a list cache miss hold up only its own thread's connections; many more than "
-     "cores only add wake-ups (16 cost about 20% more CPU per beat than 4 on 2 cores)."},
+     "cores only add wake-ups (on 2 cores, 16 threads cost 10-20% more CPU per beat than 4)."},
     {"gateway.max_connections", CAIRN_CFG_INT, "4096", 16, 1000000,
      "Concurrent HTTP connections; a further connection is closed as soon as it is accepted, "
      "without an answer (rather than left waiting)."},
