@@ -40,6 +40,34 @@ static void on_pipe(void *arg, bool connected)
                  "they are back");
 }
 
+static void take_event(gateway_cache_events *ev, const char *buf, size_t len)
+{
+    cairn_change_event e;
+    cairn_status st;
+    /* The event's snapshot, if any, stays undecoded bytes in buf: invalidating needs only
+     * the service and its revision. */
+    if (cairn_event_decode(buf, len, &e, &st) != CAIRN_OK) {
+        /* Which service changed is unknown: nothing cached can be trusted. */
+        log_warn("list cache: undecodable change event (%s); flushing", st.message);
+        cairn_body_cache_flush(ev->cache);
+        return;
+    }
+    switch (cairn_follow_next(&ev->follow, e.prev_revision, e.revision)) {
+    case CAIRN_FOLLOW_APPLY:
+        if (e.kind != CAIRN_CHANGE_TICK)
+            cairn_body_cache_invalidate(ev->cache, e.namespace_id, e.service, e.revision);
+        break;
+    case CAIRN_FOLLOW_STALE:
+        break;
+    case CAIRN_FOLLOW_GAP:
+        /* Which services changed in the gap is unknown: drop everything cached. */
+        cairn_body_cache_flush(ev->cache);
+        cairn_follow_synced(&ev->follow, e.revision);
+        break;
+    }
+    cairn_event_free(&e);
+}
+
 static void *events_main(void *arg)
 {
     gateway_cache_events *ev = arg;
@@ -53,31 +81,17 @@ static void *events_main(void *arg)
             log_warn("list cache: receiving a change event: %s", nng_strerror(rv));
             continue;
         }
-        cairn_change_event e;
-        cairn_status st;
         if (atomic_exchange(&ev->reconnected, false))
             cairn_follow_lost(&ev->follow); /* set_live flushed: start over from here */
-        /* The event's snapshot, if any, stays undecoded bytes in buf: invalidating needs only
-         * the service and its revision. */
-        if (cairn_event_decode(buf, len, &e, &st) == CAIRN_OK) {
-            switch (cairn_follow_next(&ev->follow, e.prev_revision, e.revision)) {
-            case CAIRN_FOLLOW_APPLY:
-                if (e.kind != CAIRN_CHANGE_TICK)
-                    cairn_body_cache_invalidate(ev->cache, e.namespace_id, e.service, e.revision);
-                break;
-            case CAIRN_FOLLOW_STALE:
-                break;
-            case CAIRN_FOLLOW_GAP:
-                /* Which services changed in the gap is unknown: drop everything cached. */
+        /* One commit's events back to back (cairn_event_next). */
+        cairn_status st;
+        for (size_t off = 0, n; off < len; off += n) {
+            if (cairn_event_next(buf + off, len - off, &n, &st) != CAIRN_OK) {
+                log_warn("list cache: undecodable change event (%s); flushing", st.message);
                 cairn_body_cache_flush(ev->cache);
-                cairn_follow_synced(&ev->follow, e.revision);
                 break;
             }
-            cairn_event_free(&e);
-        } else {
-            /* Which service changed is unknown: nothing cached can be trusted. */
-            log_warn("list cache: undecodable change event (%s); flushing", st.message);
-            cairn_body_cache_flush(ev->cache);
+            take_event(ev, buf + off, n);
         }
         nng_free(buf, len);
     }

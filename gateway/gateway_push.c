@@ -291,7 +291,7 @@ gateway_push *gateway_push_open(const gateway_push_options *opts, cairn_status *
     p->sock_open = true;
     if ((rc = nng_pipe_notify(p->sock, NNG_PIPE_EV_ADD_POST, on_pipe, p)) ||
         (rc = nng_pipe_notify(p->sock, NNG_PIPE_EV_REM_POST, on_pipe, p)) ||
-        (rc = cairn_listen(p->sock, opts->publish_url, CAIRN_LISTEN_PUB_MAX))) {
+        (rc = cairn_listen_pub(p->sock, opts->publish_url))) {
         cairn_fail(st, CAIRN_E_UNAVAILABLE, "listen for pushers on %s: %s", opts->publish_url,
                    nng_strerror(rc));
         gateway_push_close(p);

@@ -34,7 +34,7 @@ void grpc_timer_arm(grpc_server *s, pusher_timer *t, int64_t due)
         log_error("out of memory arming a timer");
 }
 
-static void on_event(grpc_server *s, const void *buf, size_t len, int64_t now)
+static void on_one_event(grpc_server *s, const void *buf, size_t len, int64_t now)
 {
     cairn_change_event ev;
     cairn_status st;
@@ -61,6 +61,20 @@ static void on_event(grpc_server *s, const void *buf, size_t len, int64_t now)
         break;
     }
     cairn_event_free(&ev);
+}
+
+/* One message: a commit's events back to back (cairn_event_next). */
+static void on_event(grpc_server *s, const void *buf, size_t len, int64_t now)
+{
+    cairn_status st;
+    for (size_t off = 0, n; off < len; off += n) {
+        if (cairn_event_next((const char *)buf + off, len - off, &n, &st) != CAIRN_OK) {
+            log_debug("undecodable change event: %s", st.message);
+            grpc_query_cache_flush(s); /* which service changed is unknown */
+            return;
+        }
+        on_one_event(s, (const char *)buf + off, n, now);
+    }
 }
 
 static void drain_events(grpc_server *s)

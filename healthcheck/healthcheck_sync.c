@@ -27,7 +27,7 @@
 #define HC_RESYNC_MS 300000
 #define HC_PAGE_SIZE 256
 #define HC_RECV_TIMEOUT_MS 100
-#define HC_EVENT_BATCH 4096  /* events merged before their services are fetched */
+#define HC_EVENT_BATCH 4096  /* event messages merged before their services are fetched */
 #define HC_RETRY_MIN_MS 100
 #define HC_RETRY_MAX_MS 2000
 
@@ -191,32 +191,47 @@ static void pending_add(hc_sync *s, const cairn_change_event *ev)
     free(key);
 }
 
-/* Reads one event message; false when none arrived (or the socket is closing). */
+static void take_event(hc_sync *s, const char *buf, size_t len)
+{
+    cairn_change_event ev;
+    cairn_status st;
+    if (cairn_event_decode(buf, len, &ev, &st) != CAIRN_OK) {
+        log_warn("undecodable change event: %s", st.message);
+        return;
+    }
+    switch (cairn_follow_next(&s->follow, ev.prev_revision, ev.revision)) {
+    case CAIRN_FOLLOW_APPLY:
+        if (ev.kind != CAIRN_CHANGE_TICK)
+            pending_add(s, &ev);
+        break;
+    case CAIRN_FOLLOW_STALE:
+        break; /* the last load covered it */
+    case CAIRN_FOLLOW_GAP:
+        if (s->loaded && !atomic_exchange(&s->reload, true))
+            log_info("change events were missed (revision %llu); reloading",
+                     (unsigned long long)ev.revision);
+        break;
+    }
+    cairn_event_free(&ev);
+}
+
+/* Reads one message of events (one commit's); false when none arrived (or the socket is
+ * closing). */
 static bool receive_event(hc_sync *s, int flags)
 {
     nng_msg *msg;
     int rv = nng_recvmsg(s->sub.sock, &msg, flags);
     if (rv != 0)
         return false;
-    cairn_change_event ev;
+    const char *buf = nng_msg_body(msg);
+    size_t len = nng_msg_len(msg), n;
     cairn_status st;
-    if (cairn_event_decode(nng_msg_body(msg), nng_msg_len(msg), &ev, &st) == CAIRN_OK) {
-        switch (cairn_follow_next(&s->follow, ev.prev_revision, ev.revision)) {
-        case CAIRN_FOLLOW_APPLY:
-            if (ev.kind != CAIRN_CHANGE_TICK)
-                pending_add(s, &ev);
-            break;
-        case CAIRN_FOLLOW_STALE:
-            break; /* the last load covered it */
-        case CAIRN_FOLLOW_GAP:
-            if (s->loaded && !atomic_exchange(&s->reload, true))
-                log_info("change events were missed (revision %llu); reloading",
-                         (unsigned long long)ev.revision);
+    for (size_t off = 0; off < len; off += n) {
+        if (cairn_event_next(buf + off, len - off, &n, &st) != CAIRN_OK) {
+            log_warn("undecodable change event: %s", st.message);
             break;
         }
-        cairn_event_free(&ev);
-    } else {
-        log_warn("undecodable change event: %s", st.message);
+        take_event(s, buf + off, n);
     }
     nng_msg_free(msg);
     return true;

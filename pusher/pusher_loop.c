@@ -79,7 +79,7 @@ static void on_subscription(pusher *p, const void *buf, size_t len, int64_t now)
     cairn_subscription_free(&sub);
 }
 
-static void on_event(pusher *p, const void *buf, size_t len, int64_t now)
+static void on_one_event(pusher *p, const void *buf, size_t len, int64_t now)
 {
     cairn_change_event ev;
     cairn_status st;
@@ -126,6 +126,20 @@ static void on_event(pusher *p, const void *buf, size_t len, int64_t now)
         }
     }
     cairn_event_free(&ev);
+}
+
+/* One message: a commit's events back to back (cairn_event_next). */
+static void on_event(pusher *p, const void *buf, size_t len, int64_t now)
+{
+    cairn_status st;
+    for (size_t off = 0, n; off < len; off += n) {
+        if (cairn_event_next((const char *)buf + off, len - off, &n, &st) != CAIRN_OK) {
+            cairn_counter_inc(p->metrics.bad_messages);
+            log_debug("undecodable change event: %s", st.message);
+            return;
+        }
+        on_one_event(p, (const char *)buf + off, n, now);
+    }
 }
 
 /* Takes the connection flags the pipe callbacks set, loads the subscription snapshot when one

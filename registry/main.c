@@ -50,6 +50,7 @@ int main(int argc, char **argv)
         .limits = {.max_metadata_bytes =
                        (size_t)cairn_config_int(cfg, "limits.max_metadata_bytes")},
         .publish = registry_events_publish,
+        .publish_end = registry_events_flush,
         .publish_arg = events,
         .event_tick_ms = cairn_config_int(cfg, "registry.event_tick_ms"),
         .event_snapshot_max_bytes =

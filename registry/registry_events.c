@@ -10,6 +10,7 @@
 
 struct registry_events {
     nng_socket sock;
+    nng_msg *pending; /* this commit's events not sent yet (writer thread); NULL: none */
 };
 
 registry_events *registry_events_open(const char *url, cairn_status *st)
@@ -25,7 +26,8 @@ registry_events *registry_events_open(const char *url, cairn_status *st)
         free(e);
         return NULL;
     }
-    if ((rc = cairn_listen(e->sock, url, CAIRN_LISTEN_PUB_MAX))) {
+    /* one commit publishes an event per changed service, up to registry.max_batch at once */
+    if ((rc = cairn_listen_pub(e->sock, url))) {
         cairn_fail(st, CAIRN_E_UNAVAILABLE, "listen for event subscribers on %s: %s", url,
                    nng_strerror(rc));
         nng_close(e->sock);
@@ -33,6 +35,20 @@ registry_events *registry_events_open(const char *url, cairn_status *st)
         return NULL;
     }
     return e;
+}
+
+void registry_events_flush(void *arg)
+{
+    registry_events *e = arg;
+    nng_msg *msg = e->pending;
+    if (!msg)
+        return;
+    e->pending = NULL;
+    int rc = nng_sendmsg(e->sock, msg, 0);
+    if (rc) {
+        nng_msg_free(msg);
+        log_warn("publish change events: %s", nng_strerror(rc));
+    }
 }
 
 void registry_events_publish(void *arg, const cairn_change_event *ev)
@@ -44,7 +60,13 @@ void registry_events_publish(void *arg, const cairn_change_event *ev)
         log_error("cannot encode change event of %s", ev->service);
         return;
     }
-    int rc = nng_send(e->sock, buf, len, 0);
+    if (e->pending && nng_msg_len(e->pending) + len > CAIRN_EVENT_PACK_BYTES)
+        registry_events_flush(e);
+    int rc = 0;
+    if (!e->pending)
+        rc = nng_msg_alloc(&e->pending, 0);
+    if (!rc && (rc = nng_msg_append(e->pending, buf, len)) != 0)
+        registry_events_flush(e); /* what it held goes; this one is lost (followers repair) */
     free(buf);
     if (rc)
         log_warn("publish change event of %s: %s", ev->service, nng_strerror(rc));
@@ -54,6 +76,8 @@ void registry_events_close(registry_events *e)
 {
     if (!e)
         return;
+    if (e->pending)
+        nng_msg_free(e->pending);
     nng_close(e->sock);
     free(e);
 }

@@ -312,6 +312,8 @@ static void publish_events(registry_writer *w, size_t n, int64_t now_ms)
     }
     if (txn)
         mdb_txn_abort(txn);
+    if (e > 0 && w->cfg.publish_end)
+        w->cfg.publish_end(w->cfg.publish_arg);
 }
 
 static void publish_tick(registry_writer *w)
@@ -327,6 +329,8 @@ static void publish_tick(registry_writer *w)
         .at_ms = cairn_wall_ms(),
     };
     w->cfg.publish(w->cfg.publish_arg, &tick);
+    if (w->cfg.publish_end)
+        w->cfg.publish_end(w->cfg.publish_arg);
 }
 
 /* Waits (mu held) for work or a stop; publishes a tick each time event_tick_ms passes idle. */

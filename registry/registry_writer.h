@@ -24,6 +24,9 @@
 /* Called on the writer thread after a commit, once per changed service; ev and its snapshot
  * bytes are valid only during the call. */
 typedef void (*registry_publish_fn)(void *arg, const cairn_change_event *ev);
+/* Called on the writer thread after the events of one commit (or a tick): what the publisher
+ * held of them goes out now. */
+typedef void (*registry_publish_end_fn)(void *arg);
 
 typedef struct registry_writer_config {
     registry_store *store;
@@ -32,6 +35,7 @@ typedef struct registry_writer_config {
     int64_t max_instances_per_service; /* limits.max_instances_per_service */
     cairn_limits limits;              /* for writes that check their parts themselves */
     registry_publish_fn publish;      /* may be NULL */
+    registry_publish_end_fn publish_end; /* may be NULL */
     void *publish_arg;
     int64_t event_tick_ms;            /* registry.event_tick_ms; 0: no ticks */
     size_t event_snapshot_max_bytes;  /* registry.event_snapshot_max_bytes; 0: none */

@@ -83,7 +83,7 @@ cairn_err repl_local_start(replicator *r, cairn_status *st)
     int rv = nng_pub0_open(&r->events_pub);
     if (rv == 0) {
         r->events_open = true;
-        rv = cairn_listen(r->events_pub, url, CAIRN_LISTEN_PUB_MAX);
+        rv = cairn_listen_pub(r->events_pub, url);
     }
     if (rv != 0)
         return cairn_fail(st, CAIRN_E_INTERNAL, "cannot listen on %s: %s", url, nng_strerror(rv));

@@ -104,9 +104,16 @@ static void on_sub_aio(void *arg)
         return;
     if (rv == 0) {
         nng_msg *msg = nng_aio_get_msg(s->sub_aio);
+        /* One commit's events back to back (cairn_event_next). */
+        const char *buf = nng_msg_body(msg);
+        size_t len = nng_msg_len(msg), n;
         cairn_change_event ev;
         cairn_status st;
-        if (cairn_event_decode(nng_msg_body(msg), nng_msg_len(msg), &ev, &st) == CAIRN_OK) {
+        for (size_t off = 0; off < len; off += n) {
+            if (cairn_event_next(buf + off, len - off, &n, &st) != CAIRN_OK)
+                break;
+            if (cairn_event_decode(buf + off, n, &ev, &st) != CAIRN_OK)
+                continue;
             changed *c = calloc(1, sizeof *c);
             if (c && ev.kind != CAIRN_CHANGE_TICK && ev.namespace_id && ev.service && (c->ns = strdup(ev.namespace_id)) &&
                 (c->svc = strdup(ev.service))) {

@@ -16,3 +16,9 @@ int cairn_listen(nng_socket sock, const char *url, size_t max_msg_bytes)
     nng_listener_close(l);
     return rv;
 }
+
+int cairn_listen_pub(nng_socket sock, const char *url)
+{
+    int rv = nng_socket_set_int(sock, NNG_OPT_SENDBUF, CAIRN_LISTEN_PUB_QUEUE);
+    return rv != 0 ? rv : cairn_listen(sock, url, CAIRN_LISTEN_PUB_MAX);
+}

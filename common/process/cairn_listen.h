@@ -28,4 +28,11 @@
  * nng error; on error nothing listens. */
 int cairn_listen(nng_socket sock, const char *url, size_t max_msg_bytes);
 
+/* cairn_listen for a PUB socket: the receive bound is CAIRN_LISTEN_PUB_MAX, and each subscriber
+ * gets a send queue of CAIRN_LISTEN_PUB_QUEUE messages. nng's default is 16 and it drops the
+ * oldest beyond that; a burst (one commit's events, a membership change) outruns a pipe's
+ * writes, and every message dropped costs the subscriber a gap and a full reload. */
+#define CAIRN_LISTEN_PUB_QUEUE 8192 /* nng's maximum, as the subscribers' CAIRN_SUB_QUEUE */
+int cairn_listen_pub(nng_socket sock, const char *url);
+
 #endif

@@ -2366,3 +2366,10 @@ cairn_err cairn_msgpack_rd_bool(const msgpack_object *o, const char *ctx, const 
 {
     return rd_bool(o, ctx, field, out, st);
 }
+
+cairn_err cairn_event_next(const char *buf, size_t len, size_t *event_len, cairn_status *st)
+{
+    if (!buf || len == 0 || !msgpack_bounded((const uint8_t *)buf, len, event_len))
+        return cairn_fail(st, CAIRN_E_DECODE, "truncated or malformed change event");
+    return CAIRN_OK;
+}

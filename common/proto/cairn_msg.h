@@ -505,4 +505,13 @@ void cairn_membership_free(cairn_membership *m);
 /* A MEMBERS_GET request (allocates nothing). */
 void cairn_request_members_get(cairn_request *req);
 
+/* One message on the registry's event socket holds one commit's change events back to back
+ * (each a whole cairn_event_encode'd message), as many as fit CAIRN_EVENT_PACK_BYTES; an event
+ * larger than that goes alone. A follower reads each with cairn_event_next, then decodes it:
+ * one message and one wake-up per commit and follower instead of one per event. */
+#define CAIRN_EVENT_PACK_BYTES (64 * 1024)
+/* The length of the first event of buf (len > 0); CAIRN_E_DECODE when it is malformed or
+ * truncated (the rest of the message is then unreadable). */
+cairn_err cairn_event_next(const char *buf, size_t len, size_t *event_len, cairn_status *st);
+
 #endif

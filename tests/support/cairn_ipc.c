@@ -128,21 +128,33 @@ bool events_open(it_sub *s, const it_node *n)
 
 bool events_next(it_sub *s, cairn_change_event *ev, int timeout_ms)
 {
-    nng_msg *msg = it_sub_next(s, timeout_ms);
-    if (!msg)
-        return false;
+    if (s->held && s->held_off >= nng_msg_len(s->held)) {
+        nng_msg_free(s->held);
+        s->held = NULL;
+    }
+    if (!s->held) {
+        if (!(s->held = it_sub_next(s, timeout_ms)))
+            return false;
+        s->held_off = 0;
+    }
+    const char *buf = (const char *)nng_msg_body(s->held) + s->held_off;
+    size_t left = nng_msg_len(s->held) - s->held_off, n = 0;
     cairn_status st;
     memset(ev, 0, sizeof *ev);
-    cairn_err e = cairn_event_decode(nng_msg_body(msg), nng_msg_len(msg), ev, &st);
-    size_t len = nng_msg_len(msg);
-    nng_msg_free(msg);
-    cr_assert(e == CAIRN_OK, "a %zu-byte message on registry-events.sock does not decode: %s",
-              len, st.message);
+    cairn_err e = cairn_event_next(buf, left, &n, &st);
+    if (e == CAIRN_OK)
+        e = cairn_event_decode(buf, n, ev, &st);
+    cr_assert(e == CAIRN_OK, "a %zu-byte event on registry-events.sock does not decode: %s", left,
+              st.message);
+    s->held_off += n;
     return true;
 }
 
 void events_close(it_sub *s)
 {
+    if (s->held)
+        nng_msg_free(s->held);
+    s->held = NULL;
     if (s->open) {
         nng_close(s->sock);
         s->open = false;

@@ -30,6 +30,8 @@ cairn_err registry_request(const it_node *n, const cairn_request *req, cairn_rep
 typedef struct it_sub {
     nng_socket sock;
     bool open;
+    nng_msg *held; /* events_next: the message whose events are being handed out */
+    size_t held_off; /* where its next event starts */
 } it_sub;
 /* Opens s on the node's endpoint ep; false (logged) on failure. Close with events_close. */
 bool it_sub_open(it_sub *s, const it_node *n, cairn_endpoint ep);
@@ -38,7 +40,8 @@ nng_msg *it_sub_next(it_sub *s, int timeout_ms);
 
 /* it_sub_open on the registry's registry-events.sock. */
 bool events_open(it_sub *s, const it_node *n);
-/* Next event within timeout_ms; false on timeout. A message that does not decode is reported
+/* Next event within timeout_ms; false on timeout. A message holds one commit's events back to
+ * back (cairn_event_next): they come one per call. An event that does not decode is reported
  * by a failing assertion. */
 bool events_next(it_sub *s, cairn_change_event *ev, int timeout_ms);
 void events_close(it_sub *s);

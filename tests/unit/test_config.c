@@ -68,7 +68,7 @@ Test(config, defaults_match_the_reference_table)
     cairn_config *cfg = cairn_config_load(NULL, NULL, 0, &st);
     cr_assert_not_null(cfg, "%s", st.message);
     cr_assert_eq(st.code, CAIRN_OK);
-    cr_assert_eq(cairn_config_int(cfg, "gateway.threads"), 16);
+    cr_assert_eq(cairn_config_int(cfg, "gateway.threads"), 4);
     cr_assert_eq(cairn_config_int(cfg, "registry.map_size_mb"), 4096);
     cr_assert_str_eq(cairn_config_string(cfg, "node.run_dir"), "");
 
@@ -322,7 +322,7 @@ Test(config, reference_table_is_complete_markdown)
     for (char *p = buf; *p; p++)
         lines += *p == '\n';
     cr_assert_eq(lines, rows + 2);
-    cr_assert_not_null(strstr(buf, "| `gateway.threads` | `16` | HTTP worker threads. "));
+    cr_assert_not_null(strstr(buf, "| `gateway.threads` | `4` | HTTP threads (libmicrohttpd poll loops). "));
     cr_assert_not_null(strstr(buf, "Range 1..256. |\n| `gateway.max_connections` |"));
     cr_assert_not_null(strstr(buf, "| `node.run_dir` | (empty) |"));
     free(buf);

@@ -30,6 +30,7 @@ typedef struct fixture {
     int64_t map_mb;
     size_t event_snapshot_max; /* registry.event_snapshot_max_bytes (fx_open: the default) */
     registry_publish_fn publish; /* NULL: capture into events */
+    registry_publish_end_fn publish_end; /* with publish */
     void *publish_arg;
     pthread_mutex_t ev_mu;
     cairn_change_event *events; /* captured, owned copies (the snapshot bytes too) */
@@ -67,6 +68,7 @@ static inline void fx_start_writer(fixture *f)
         .max_batch = f->max_batch,
         .max_instances_per_service = f->max_instances,
         .publish = f->publish ? f->publish : fx_capture,
+        .publish_end = f->publish ? f->publish_end : NULL,
         .publish_arg = f->publish ? f->publish_arg : f,
         .event_snapshot_max_bytes = f->event_snapshot_max,
     };

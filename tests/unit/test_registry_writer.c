@@ -3,6 +3,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/sub.h>
 #include <stdatomic.h>
+#include <unistd.h>
 
 #include "registry_events.h"
 #include "test_registry_fixture.h"
@@ -329,6 +330,7 @@ Test(registry_writer, events_are_published_on_pub)
     cr_assert_not_null(ev, "%s", st.message);
     fx_stop_writer(&fx);
     fx.publish = registry_events_publish;
+    fx.publish_end = registry_events_flush;
     fx.publish_arg = ev;
     fx_start_writer(&fx);
 
@@ -365,6 +367,147 @@ Test(registry_writer, events_are_published_on_pub)
     nng_close(sub);
     fx_stop_writer(&fx);
     registry_events_close(ev);
+}
+
+/* A registry_events publisher and a subscriber connected to it (as the followers set theirs). */
+typedef struct pubsub {
+    char dir[32];
+    registry_events *ev;
+    nng_socket sub;
+} pubsub;
+
+static void pubsub_open(pubsub *ps)
+{
+    char url[128];
+    snprintf(ps->dir, sizeof ps->dir, "/tmp/cairn-events-XXXXXX");
+    cr_assert_not_null(mkdtemp(ps->dir));
+    snprintf(url, sizeof url, "ipc://%s/events.sock", ps->dir);
+    cairn_status st;
+    ps->ev = registry_events_open(url, &st);
+    cr_assert_not_null(ps->ev, "%s", st.message);
+    cr_assert_eq(nng_sub0_open(&ps->sub), 0);
+    cr_assert_eq(nng_socket_set(ps->sub, NNG_OPT_SUB_SUBSCRIBE, "", 0), 0);
+    cr_assert_eq(nng_socket_set_int(ps->sub, NNG_OPT_RECVBUF, 8192), 0);
+    cr_assert_eq(nng_socket_set_size(ps->sub, NNG_OPT_RECVMAXSZ, CAIRN_EVENT_MAX_BYTES), 0);
+    cr_assert_eq(nng_socket_set_ms(ps->sub, NNG_OPT_RECVTIMEO, 100), 0);
+    cr_assert_eq(nng_dial(ps->sub, url, NULL, NNG_FLAG_NONBLOCK), 0);
+    /* PUB drops what it sends before the subscriber is connected: tick until one arrives. */
+    cairn_change_event tick = {.namespace_id = "", .service = "", .kind = CAIRN_CHANGE_TICK};
+    char *buf;
+    size_t len;
+    bool connected = false;
+    for (int i = 0; i < 600 && !connected; i++) {
+        registry_events_publish(ps->ev, &tick);
+        registry_events_flush(ps->ev);
+        connected = nng_recv(ps->sub, &buf, &len, NNG_FLAG_ALLOC) == 0;
+    }
+    cr_assert(connected, "the subscriber never connected");
+    nng_free(buf, len);
+}
+
+static void pubsub_close(pubsub *ps)
+{
+    nng_close(ps->sub);
+    registry_events_close(ps->ev);
+    char sock[64];
+    snprintf(sock, sizeof sock, "%s/events.sock", ps->dir);
+    unlink(sock);
+    rmdir(ps->dir);
+}
+
+/* Receives until `count` INSTANCES events arrived (ticks skipped), expecting revisions
+ * first, first + 1, ... in order; returns the number of messages they came in. Every message
+ * is within the pack size unless it holds one event alone. */
+static size_t pubsub_expect(pubsub *ps, uint64_t first, size_t count)
+{
+    uint64_t want = first;
+    size_t messages = 0;
+    char *buf;
+    size_t len;
+    cairn_status st;
+    while (want < first + count && nng_recv(ps->sub, &buf, &len, NNG_FLAG_ALLOC) == 0) {
+        size_t events = 0;
+        for (size_t off = 0, n; off < len; off += n, events++) {
+            cr_assert_eq(cairn_event_next(buf + off, len - off, &n, &st), CAIRN_OK, "%s",
+                         st.message);
+            cairn_change_event got;
+            cr_assert_eq(cairn_event_decode(buf + off, n, &got, &st), CAIRN_OK, "%s", st.message);
+            if (got.kind != CAIRN_CHANGE_TICK) {
+                cr_assert_eq(got.revision, want, "event %llu lost (got %llu)",
+                             (unsigned long long)want, (unsigned long long)got.revision);
+                want++;
+            }
+            cairn_event_free(&got);
+        }
+        cr_assert(events == 1 || len <= CAIRN_EVENT_PACK_BYTES,
+                  "a message of %zu events is %zu bytes", events, len);
+        nng_free(buf, len);
+        messages++;
+    }
+    cr_assert_eq(want, first + count, "%llu of %zu events arrived",
+                 (unsigned long long)(want - first), count);
+    return messages;
+}
+
+/* Commits publish their events faster than the pipe writes them: a subscriber that keeps
+ * reading gets every one (nng's default of 16 messages queued per subscriber dropped most of a
+ * burst, and each drop cost every follower a full reload). One commit per event here, the most
+ * messages a burst can be. */
+Test(registry_writer, a_burst_of_events_reaches_a_reading_subscriber_whole)
+{
+    pubsub ps;
+    pubsub_open(&ps);
+    enum { BURST = 4000 };
+    for (uint64_t r = 1; r <= BURST; r++) {
+        cairn_change_event e = {.namespace_id = "public", .service = SVC, .revision = r,
+                                .prev_revision = r - 1, .kind = CAIRN_CHANGE_INSTANCES};
+        registry_events_publish(ps.ev, &e);
+        registry_events_flush(ps.ev);
+    }
+    pubsub_expect(&ps, 1, BURST);
+    pubsub_close(&ps);
+}
+
+/* One commit's events go out together, in as few messages as the pack size allows: small ones
+ * share a message, one larger than the pack size goes alone, and nothing is sent before the
+ * commit's end. */
+Test(registry_writer, a_commits_events_are_packed_into_few_messages)
+{
+    pubsub ps;
+    pubsub_open(&ps);
+    char *big = calloc(1, CAIRN_EVENT_PACK_BYTES + 100);
+    cr_assert_not_null(big);
+    enum { EVENTS = 300 };
+    for (uint64_t r = 1; r <= EVENTS; r++) {
+        cairn_change_event e = {.namespace_id = "public", .service = SVC, .revision = r,
+                                .prev_revision = r - 1, .kind = CAIRN_CHANGE_INSTANCES};
+        if (r % 100 == 50) { /* three over the pack size, the others 1 KiB */
+            e.snapshot = big;
+            e.snapshot_len = CAIRN_EVENT_PACK_BYTES + 100;
+        } else {
+            e.snapshot = big;
+            e.snapshot_len = 1024;
+        }
+        registry_events_publish(ps.ev, &e);
+        if (r == 10) { /* these fit one pack: held until the commit's end */
+            char *buf;
+            size_t len;
+            cairn_change_event got;
+            cairn_status st;
+            while (nng_recv(ps.sub, &buf, &len, NNG_FLAG_ALLOC) == 0) {
+                cr_assert_eq(cairn_event_decode(buf, len, &got, &st), CAIRN_OK, "sent early");
+                cr_assert_eq(got.kind, CAIRN_CHANGE_TICK, "sent before the end");
+                cairn_event_free(&got);
+                nng_free(buf, len);
+            }
+        }
+    }
+    registry_events_flush(ps.ev);
+    size_t messages = pubsub_expect(&ps, 1, EVENTS);
+    /* 297 events of about 1 KiB: 5 packs at least, and the 3 large ones split the run. */
+    cr_assert(messages >= 8 && messages <= 14, "%zu messages", messages);
+    free(big);
+    pubsub_close(&ps);
 }
 
 /* ---- events carry the service's snapshot ---------------------------------------------------- */
