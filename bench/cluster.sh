@@ -186,9 +186,10 @@ cluster_persist() {
   local what="3-node cluster through raft, $PERSIST_CONNECTIONS connections to node 1 / etcd member 1"
   # node 1's raft role decides the path (a follower forwards every write to the leader)
   local role
+  # one member per line (extendInfo holds nested objects); no answer leaves it unknown
   role=$(curl -fsS "http://${CLUSTER_GWS[0]}/nacos/v1/ns/operator/servers" 2>/dev/null |
-    tr '{' '\n' | grep -F "\"address\":\"${CLUSTER_GWS[0]}\"" -A1 | grep -o '"raftRole":"[a-z]*"' |
-    head -n1 | cut -d'"' -f4)
+    tr -d '\n' | sed 's/"ip":/\n/g' | grep -F "\"address\":\"${CLUSTER_GWS[0]}\"" |
+    grep -o '"raftRole":"[a-z]*"' | head -n1 | cut -d'"' -f4) || role=""
   what="$what; node 1 was the raft ${role:-?} at the end"
   cpu_track cairn ""; cpu_track base ""
   SIDE_LOAD[cairn]="" SIDE_LOAD[base]=""
