@@ -1,7 +1,11 @@
 /* The projection of the raft state machine into the store (cluster-design §2.7 steps 4-5):
  * PERSIST_APPLY applies a batch of committed records in the writer's transaction together with
  * meta.raft_applied = last, and PERSIST_REPLACE puts a whole state in place of the persistent
- * data. Both are durable (the batch is synced before the reply). The watermark never goes back:
+ * data. The watermark commits in the same transaction as the records, so both are on disk
+ * together or not at all. Only a replace is synced before its reply: an applied batch is
+ * already durable in the raft log of a majority, and a batch lost with the page cache (an OS
+ * crash; kill -9 loses nothing) takes its watermark with it, so raft applies it again from its
+ * log or snapshot after the restart. The watermark never goes back:
  * a batch or state at or below it changes nothing and is answered with it (skipped).
  *
  * A record the registry cannot store (a name the model refuses) is skipped and logged rather
@@ -182,12 +186,14 @@ static cairn_err check_watermark(registry_write_ctx *c, uint64_t last, cairn_rep
     return CAIRN_OK;
 }
 
-static cairn_err advance(registry_write_ctx *c, uint64_t last, cairn_reply *rep,
+/* Sets the watermark to last in the batch's transaction; `synced`: the batch is synced before
+ * the reply (the file comment says why an applied batch need not be). */
+static cairn_err advance(registry_write_ctx *c, uint64_t last, bool synced, cairn_reply *rep,
                          cairn_status *st)
 {
     if (registry_store_set_raft_applied(c->store, c->txn, last, st))
         return st->code;
-    c->durable = true; /* synced before the reply, with the watermark */
+    c->durable = c->durable || synced;
     rep->raft_applied = last;
     return CAIRN_OK;
 }
@@ -207,7 +213,7 @@ cairn_err registry_persist_apply(registry_write_ctx *c, const cairn_request *req
     if (apply_records(c, req, &applied, st))
         return st->code;
     rep->total = applied;
-    return advance(c, req->last, rep, st);
+    return advance(c, req->last, false, rep, st);
 }
 
 /* ---- PERSIST_REPLACE ------------------------------------------------------------------------- */
@@ -263,5 +269,5 @@ cairn_err registry_persist_replace(registry_write_ctx *c, const cairn_request *r
     if (err)
         return err;
     rep->total = applied;
-    return advance(c, req->last, rep, st);
+    return advance(c, req->last, true, rep, st);
 }
