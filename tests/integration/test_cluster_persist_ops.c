@@ -31,57 +31,6 @@ static const char *const sets[] = {
     "health.probe_timeout_ms=300", "health.probe_unhealthy_threshold=2",
     "health.beat_timeout_ms=3600000", "health.delete_timeout_ms=7200000", NULL};
 
-/* ---- who leads ----------------------------------------------------------------------------- */
-
-static bool leader_seen_by(const it_cluster *c, int i, char *leader, size_t len)
-{
-    leader[0] = '\0';
-    http_resp r = http_get_addr(c->nodes[i]->gateway, "/nacos/v1/ns/operator/servers", 2000);
-    json_t *root = r.status == 200 ? json_loads(r.body, 0, NULL) : NULL;
-    size_t k;
-    json_t *s;
-    json_array_foreach(json_object_get(root, "servers"), k, s) {
-        const char *address = json_string_value(json_object_get(s, "address"));
-        const char *l = json_string_value(
-            json_object_get(json_object_get(s, "extendInfo"), "raftLeader"));
-        if (address && strcmp(address, c->ids[i]) == 0 && l && strcmp(l, "none") != 0)
-            snprintf(leader, len, "%s", l);
-    }
-    json_decref(root);
-    http_resp_free(&r);
-    return leader[0] != '\0';
-}
-
-typedef struct agree_arg {
-    const it_cluster *c;
-    int leader;
-} agree_arg;
-
-static bool agree(void *arg)
-{
-    agree_arg *a = arg;
-    char first[64] = "", l[64];
-    for (int i = 0; i < a->c->count; i++) {
-        if (!leader_seen_by(a->c, i, l, sizeof l))
-            return false;
-        if (!first[0])
-            snprintf(first, sizeof first, "%s", l);
-        else if (strcmp(first, l) != 0)
-            return false;
-    }
-    for (int i = 0; i < a->c->count; i++)
-        if (strcmp(a->c->ids[i], first) == 0)
-            a->leader = i;
-    return a->leader >= 0;
-}
-
-static int wait_leader(const it_cluster *c)
-{
-    agree_arg a = {.c = c, .leader = -1};
-    cr_assert(wait_until(agree, &a, ELECT_BOUND_MS), "the members agree on no raft leader");
-    return a.leader;
-}
-
 /* ---- one host as a node lists it ----------------------------------------------------------- */
 
 typedef struct host_view {
@@ -260,7 +209,7 @@ IT_TEST(cluster_persist_ops, patch_and_health_reach_every_member)
     it_cluster_opts o = {.nodes = 3, .layout = IT_LAYOUT_PORTS, .wrong_secret_node = -1,
                          .sets = sets};
     it_cluster *c = cluster_start(&o);
-    int leader = wait_leader(c);
+    int leader = cluster_wait_raft_leader(c, 0, ELECT_BOUND_MS);
     int f = (leader + 1) % 3, g = (leader + 2) % 3;
     char body[256];
 
@@ -355,7 +304,7 @@ IT_TEST(cluster_persist_ops, minority_answers_503_for_persistent_patch_and_healt
     it_cluster_opts o = {.nodes = 3, .layout = IT_LAYOUT_PORTS, .wrong_secret_node = -1,
                          .sets = sets};
     it_cluster *c = cluster_start(&o);
-    int leader = wait_leader(c);
+    int leader = cluster_wait_raft_leader(c, 0, ELECT_BOUND_MS);
     int survivor = (leader + 1) % 3;
     char body[256];
     cr_assert_eq(call(c->nodes[survivor], "POST", NS "/instance",

@@ -29,65 +29,6 @@ static const char *const sets[] = {
     "raft.election_timeout_ms=1000", "raft.heartbeat_ms=100", "raft.bootstrap_wait_ms=1000",
     "raft.submit_timeout_ms=3000", "raft.forward_wait_ms=2000", NULL};
 
-/* ---- who leads ----------------------------------------------------------------------------- */
-
-/* The leader node i names in its own operator/servers entry ("" when none). */
-static bool leader_seen_by(const it_cluster *c, int i, char *leader, size_t len)
-{
-    leader[0] = '\0';
-    http_resp r = http_get_addr(c->nodes[i]->gateway, "/nacos/v1/ns/operator/servers", 2000);
-    json_t *root = r.status == 200 ? json_loads(r.body, 0, NULL) : NULL;
-    size_t k;
-    json_t *s;
-    json_array_foreach(json_object_get(root, "servers"), k, s) {
-        const char *address = json_string_value(json_object_get(s, "address"));
-        const char *l = json_string_value(
-            json_object_get(json_object_get(s, "extendInfo"), "raftLeader"));
-        if (address && strcmp(address, c->ids[i]) == 0 && l && strcmp(l, "none") != 0)
-            snprintf(leader, len, "%s", l);
-    }
-    json_decref(root);
-    http_resp_free(&r);
-    return leader[0] != '\0';
-}
-
-typedef struct agree_arg {
-    const it_cluster *c;
-    unsigned nodes;
-    const char *not_leader;
-    int leader; /* index, once agreed */
-} agree_arg;
-
-static bool agree(void *arg)
-{
-    agree_arg *a = arg;
-    char first[64] = "", l[64];
-    for (int i = 0; i < a->c->count; i++) {
-        if (!(a->nodes & (1u << i)))
-            continue;
-        if (!leader_seen_by(a->c, i, l, sizeof l))
-            return false;
-        if (!first[0])
-            snprintf(first, sizeof first, "%s", l);
-        else if (strcmp(first, l) != 0)
-            return false;
-    }
-    if (a->not_leader && strcmp(first, a->not_leader) == 0)
-        return false;
-    for (int i = 0; i < a->c->count; i++)
-        if (strcmp(a->c->ids[i], first) == 0)
-            a->leader = i;
-    return true;
-}
-
-static int wait_leader(const it_cluster *c, unsigned nodes, const char *not_leader)
-{
-    agree_arg a = {.c = c, .nodes = nodes, .not_leader = not_leader, .leader = -1};
-    cr_assert(wait_until(agree, &a, ELECT_BOUND_MS), "the members agree on no raft leader");
-    cr_assert(a.leader >= 0);
-    return a.leader;
-}
-
 /* ---- writes and reads ---------------------------------------------------------------------- */
 
 /* POST a persistent instance ip:port of svc on node i; the HTTP status (0: no answer). */
@@ -264,7 +205,7 @@ IT_TEST(cluster_raft_write, follower_write_is_read_at_once_there_and_soon_everyw
     it_cluster_opts o = {.nodes = 3, .layout = IT_LAYOUT_PORTS, .wrong_secret_node = -1,
                          .sets = sets};
     it_cluster *c = cluster_start(&o);
-    int leader = wait_leader(c, 0x7, NULL);
+    int leader = cluster_wait_raft_leader(c, 0x7, ELECT_BOUND_MS);
     int f = (leader + 1) % 3, g = (leader + 2) % 3;
 
     char body[256];
@@ -310,7 +251,7 @@ IT_TEST(cluster_raft_write, leader_kill_under_load_loses_no_acknowledged_write)
     it_cluster_opts o = {.nodes = 3, .layout = IT_LAYOUT_PORTS, .wrong_secret_node = -1,
                          .sets = sets};
     it_cluster *c = cluster_start(&o);
-    int leader = wait_leader(c, 0x7, NULL);
+    int leader = cluster_wait_raft_leader(c, 0x7, ELECT_BOUND_MS);
     int f = (leader + 1) % 3;
     int *acked = calloc(LOAD_MAX_WRITES, sizeof *acked);
     cr_assert(acked);
@@ -366,7 +307,7 @@ IT_TEST(cluster_raft_write, minority_refuses_persistent_writes_but_serves_the_re
     it_cluster_opts o = {.nodes = 3, .layout = IT_LAYOUT_PORTS, .wrong_secret_node = -1,
                          .sets = sets};
     it_cluster *c = cluster_start(&o);
-    int leader = wait_leader(c, 0x7, NULL);
+    int leader = cluster_wait_raft_leader(c, 0x7, ELECT_BOUND_MS);
     int survivor = (leader + 1) % 3;
     char body[256];
     cr_assert_eq(persist_register(c, survivor, "raft-minority", "127.83.0.1", 1, body,
@@ -424,7 +365,7 @@ IT_TEST(cluster_raft_write, member_with_an_empty_dir_is_ready_only_once_raft_cau
     it_cluster_opts o = {.nodes = 3, .layout = IT_LAYOUT_PORTS, .wrong_secret_node = -1,
                          .sets = catchup_sets};
     it_cluster *c = cluster_start(&o);
-    wait_leader(c, 0x7, NULL);
+    cluster_wait_raft_leader(c, 0x7, ELECT_BOUND_MS);
     char body[256];
     int ports[CATCHUP_PER_SERVICE];
     for (int k = 0; k < CATCHUP_PER_SERVICE; k++)
@@ -434,7 +375,7 @@ IT_TEST(cluster_raft_write, member_with_an_empty_dir_is_ready_only_once_raft_cau
         if (half == 1) {
             node_stop(c->nodes[2]);
             cr_assert(cluster_wait_all(c, 0x3, 0x4, "DOWN", ELECT_BOUND_MS), "node 2 not DOWN");
-            wait_leader(c, 0x3, NULL);
+            cluster_wait_raft_leader(c, 0x3, ELECT_BOUND_MS);
         }
         for (int s = 0; s < CATCHUP_SERVICES; s++) {
             char svc[64];

@@ -261,6 +261,45 @@ bool cluster_member_state(const it_cluster *c, int viewer, int member, char *sta
     return servers_field(c, viewer, member, false, "state", state, len);
 }
 
+bool cluster_raft_leader_seen_by(const it_cluster *c, int i, char *leader, size_t len)
+{
+    return servers_field(c, i, i, true, "raftLeader", leader, len) &&
+           strcmp(leader, "none") != 0;
+}
+
+typedef struct leader_arg {
+    const it_cluster *c;
+    unsigned nodes;
+    int leader; /* index, once agreed */
+} leader_arg;
+
+static bool leader_agreed(void *arg)
+{
+    leader_arg *a = arg;
+    char first[64] = "", l[64];
+    for (int i = 0; i < a->c->count; i++) {
+        if (!(a->nodes & (1u << i)))
+            continue;
+        if (!cluster_raft_leader_seen_by(a->c, i, l, sizeof l))
+            return false;
+        if (!first[0])
+            snprintf(first, sizeof first, "%s", l);
+        else if (strcmp(first, l) != 0)
+            return false;
+    }
+    for (int i = 0; i < a->c->count; i++)
+        if (strcmp(a->c->ids[i], first) == 0)
+            a->leader = i;
+    return a->leader >= 0;
+}
+
+int cluster_wait_raft_leader(const it_cluster *c, unsigned nodes, int timeout_ms)
+{
+    leader_arg a = {.c = c, .nodes = nodes ? nodes : (1u << c->count) - 1, .leader = -1};
+    cr_assert(wait_until(leader_agreed, &a, timeout_ms), "the members agree on no raft leader");
+    return a.leader;
+}
+
 typedef struct wait_arg {
     const it_cluster *c;
     unsigned viewers, members;

@@ -54,6 +54,12 @@ it_node *cluster_start_member(it_cluster *c, const it_cluster_opts *opts, int i,
 /* The state ("UP", "DOWN", ...) node `viewer`'s operator/servers gives member `member`, into
  * state; false when the request fails or the member is missing. */
 bool cluster_member_state(const it_cluster *c, int viewer, int member, char *state, size_t len);
+/* The raft leader member i names in its own operator/servers entry (extendInfo.raftLeader, an
+ * identity); false when it names none or does not answer. */
+bool cluster_raft_leader_seen_by(const it_cluster *c, int i, char *leader, size_t len);
+/* Waits up to timeout_ms until every member in `nodes` (bit i: member i; 0: all) names the same
+ * raft leader, and that leader is a member; returns its index (a failed assertion otherwise). */
+int cluster_wait_raft_leader(const it_cluster *c, unsigned nodes, int timeout_ms);
 /* Polls until it is `state`, at most timeout_ms. */
 bool cluster_wait_state(const it_cluster *c, int viewer, int member, const char *state,
                         int timeout_ms);
