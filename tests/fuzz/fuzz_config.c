@@ -53,7 +53,7 @@ static void read_every_key(const cairn_config *cfg)
     cairn_status st;
     if (hc_netfilter_parse(&f, cairn_config_string(cfg, "health.probe_networks"), &st) ==
         CAIRN_OK) {
-        static const char *const hosts[] = {"127.0.0.1", "10.1.2.3", "::1", "fe80::1", "name"};
+        static const char *const hosts[] = {"127.0.0.1", "198.51.100.23", "::1", "fe80::1", "name"};
         for (size_t i = 0; i < sizeof hosts / sizeof hosts[0]; i++)
             (void)hc_netfilter_deny(&f, hosts[i]);
         /* Without a list a hostname is admitted here and checked once resolved; under one it is not. */

@@ -50,8 +50,8 @@ static void instance(cairn_instance *in, const char *ip, int32_t port)
 
 static void rich_instance(cairn_instance *in)
 {
-    instance(in, "10.0.0.1", 8080);
-    in->instance_id = strdup("10.0.0.1#8080#DEFAULT#DEFAULT_GROUP@@demo");
+    instance(in, "198.51.100.1", 8080);
+    in->instance_id = strdup("198.51.100.1#8080#DEFAULT#DEFAULT_GROUP@@demo");
     in->app = strdup("shop");
     in->weight = 2.5;
     in->healthy = false;
@@ -149,7 +149,7 @@ static void requests(void)
     for (size_t i = 0; i < sizeof selecting / sizeof selecting[0]; i++) {
         request_named(&rq, selecting[i].type, "public", "DEFAULT_GROUP@@demo");
         rq.has_instance = true;
-        instance(&rq.instance, "10.0.0.1", 8080);
+        instance(&rq.instance, "198.51.100.1", 8080);
         if (selecting[i].type == CAIRN_MSG_BEAT)
             rq.has_body = true;
         if (selecting[i].type == CAIRN_MSG_INSTANCE_HEALTH)
@@ -288,7 +288,7 @@ static void replies(void)
     rep.subscription_count = 1;
     rep.subscriptions[0] = (cairn_subscription){
         .namespace_id = strdup("public"), .service = strdup("DEFAULT_GROUP@@demo"),
-        .clusters = strdup(""), .ip = strdup("10.0.0.9"), .port = 50123,
+        .clusters = strdup(""), .ip = strdup("198.51.100.9"), .port = 50123,
         .agent = strdup("Nacos-Java-Client:v1.4.1"), .at_ms = 1700000000000};
     rep.revision = 5;
     emit_reply(&rep, "subscription_snapshot");
@@ -427,7 +427,7 @@ static cairn_persist_record *persist_records(uint32_t *n)
     cairn_instance_free(&r[1].instance);
     rich_instance(&r[1].instance);
     cairn_instance_free(&r[2].instance);
-    instance(&r[2].instance, "10.0.0.2", 81);
+    instance(&r[2].instance, "198.51.100.2", 81);
     *n = 4;
     return r;
 }
@@ -454,9 +454,9 @@ static void cluster_requests(void)
     cairn_persist_record *r = persist_records(&n);
     emit_request((cairn_request_persist_apply(&rq, 3, 9, r, n, &st), &rq), "persist_apply");
     r = persist_records(&n);
-    emit_request((cairn_request_persist_replace(&rq, 12, r, 2, &st), &rq), "persist_replace");
-    for (uint32_t i = 2; i < n; i++)
+    for (uint32_t i = 2; i < n; i++) /* the request takes the array with its first two */
         cairn_persist_record_free(&r[i]);
+    emit_request((cairn_request_persist_replace(&rq, 12, r, 2, &st), &rq), "persist_replace");
 }
 
 static void cluster_replies(void)

@@ -124,7 +124,7 @@ Test(healthcheck, probe_networks)
     cr_assert_not(allowed(&f, "127.2.0.1"));
     cr_assert(allowed(&f, "::1"));
     cr_assert_not(allowed(&f, "::2"));
-    cr_assert_str_eq(hc_netfilter_deny(&f, "10.0.0.1"), "outside health.probe_networks");
+    cr_assert_str_eq(hc_netfilter_deny(&f, "198.51.100.1"), "outside health.probe_networks");
     cr_assert_not(allowed(&f, "localhost"), "no hostnames under a list");
     cr_assert_not(allowed(&f, "0.0.0.0"), "unspecified: never, whatever the list");
     cr_assert_not(allowed(&f, "::"));
@@ -179,42 +179,42 @@ Test(healthcheck, probe_networks_default_keeps_probes_off_special_and_own_addres
                      "a link-local address (never probed)");
     cr_expect_str_eq(hc_netfilter_deny(&f, "::ffff:127.0.0.1"),
                      "a loopback address, which health.probe_networks does not list");
-    const char *fine[] = {"10.0.0.1", "192.168.1.20", "172.16.0.1", "2001:db8::1", "fd00::1",
-                          "::ffff:10.0.0.1"};
+    const char *fine[] = {"198.51.100.1", "203.0.113.20", "192.0.2.1", "2001:db8::1", "2001:db8:1::1",
+                          "::ffff:198.51.100.1"};
     for (size_t i = 0; i < sizeof fine / sizeof fine[0]; i++)
         cr_expect(allowed(&f, fine[i]), "%s denied: %s", fine[i], hc_netfilter_deny(&f, fine[i]));
     cr_expect(allowed(&f, "db.example"), "a hostname: its resolved address is checked later");
 
     /* This host's own addresses, as the interfaces gave them (set here, not read). */
     cairn_ip own[2];
-    cr_assert(cairn_ip_parse("10.0.0.5", &own[0]));
-    cr_assert(cairn_ip_parse("10.0.0.255", &own[1])); /* its broadcast address */
+    cr_assert(cairn_ip_parse("198.51.100.5", &own[0]));
+    cr_assert(cairn_ip_parse("198.51.100.255", &own[1])); /* its broadcast address */
     hc_netfilter_set_own(&f, own, 2);
-    cr_expect_str_eq(hc_netfilter_deny(&f, "10.0.0.5"),
+    cr_expect_str_eq(hc_netfilter_deny(&f, "198.51.100.5"),
                      "an address of this host, which health.probe_networks does not name");
-    cr_expect_not(allowed(&f, "::ffff:10.0.0.5"));
-    cr_expect_not(allowed(&f, "10.0.0.255"));
-    cr_expect(allowed(&f, "10.0.0.6"));
+    cr_expect_not(allowed(&f, "::ffff:198.51.100.5"));
+    cr_expect_not(allowed(&f, "198.51.100.255"));
+    cr_expect(allowed(&f, "198.51.100.6"));
     hc_netfilter_free(&f);
 
     /* Only a list opens loopback or this host, and only by naming them: wide blocks do not. */
-    cr_assert_eq(hc_netfilter_parse(&f, "0.0.0.0/0, 10.0.0.0/8, ::/0", &st), CAIRN_OK, "%s",
+    cr_assert_eq(hc_netfilter_parse(&f, "0.0.0.0/0, 198.51.100.0/24, ::/0", &st), CAIRN_OK, "%s",
                  st.message);
     hc_netfilter_set_own(&f, own, 2);
     cr_expect_not(allowed(&f, "127.0.0.1"));
     cr_expect_not(allowed(&f, "::1"));
-    cr_expect_not(allowed(&f, "10.0.0.5"));
+    cr_expect_not(allowed(&f, "198.51.100.5"));
     cr_expect_not(allowed(&f, "169.254.169.254"));
     cr_expect_not(allowed(&f, "fe80::1"));
-    cr_expect(allowed(&f, "10.0.0.6"));
+    cr_expect(allowed(&f, "198.51.100.6"));
     cr_expect(allowed(&f, "2001:db8::1"));
     hc_netfilter_free(&f);
-    cr_assert_eq(hc_netfilter_parse(&f, "10.0.0.0/8, 10.0.0.5, 127.0.0.0/8", &st), CAIRN_OK);
+    cr_assert_eq(hc_netfilter_parse(&f, "198.51.100.0/24, 198.51.100.5, 127.0.0.0/8", &st), CAIRN_OK);
     hc_netfilter_set_own(&f, own, 2);
-    cr_expect(allowed(&f, "10.0.0.5"), "named as a single address");
+    cr_expect(allowed(&f, "198.51.100.5"), "named as a single address");
     cr_expect(allowed(&f, "127.0.0.1"));
     cr_expect(allowed(&f, "::ffff:127.0.0.1"));
-    cr_expect_not(allowed(&f, "10.0.0.255"), "a broadcast address of this host is not named");
+    cr_expect_not(allowed(&f, "198.51.100.255"), "a broadcast address of this host is not named");
     cr_expect_not(allowed(&f, "::1"), "IPv6 loopback is not in 127.0.0.0/8");
     hc_netfilter_free(&f);
 }
