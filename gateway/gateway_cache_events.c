@@ -40,8 +40,9 @@ static void on_pipe(void *arg, bool connected)
                  "they are back");
 }
 
-static void take_event(gateway_cache_events *ev, const char *buf, size_t len)
+static void take_event(void *arg, const char *buf, size_t len)
 {
+    gateway_cache_events *ev = arg;
     cairn_change_event e;
     cairn_status st;
     /* The event's snapshot, if any, stays undecoded bytes in buf: invalidating needs only
@@ -83,15 +84,11 @@ static void *events_main(void *arg)
         }
         if (atomic_exchange(&ev->reconnected, false))
             cairn_follow_lost(&ev->follow); /* set_live flushed: start over from here */
-        /* One commit's events back to back (cairn_event_next). */
+        /* One commit's events back to back. */
         cairn_status st;
-        for (size_t off = 0, n; off < len; off += n) {
-            if (cairn_event_next(buf + off, len - off, &n, &st) != CAIRN_OK) {
-                log_warn("list cache: undecodable change event (%s); flushing", st.message);
-                cairn_body_cache_flush(ev->cache);
-                break;
-            }
-            take_event(ev, buf + off, n);
+        if (cairn_event_each(buf, len, take_event, ev, &st) != CAIRN_OK) {
+            log_warn("list cache: undecodable change event (%s); flushing", st.message);
+            cairn_body_cache_flush(ev->cache);
         }
         nng_free(buf, len);
     }

@@ -63,17 +63,25 @@ static void on_one_event(grpc_server *s, const void *buf, size_t len, int64_t no
     cairn_event_free(&ev);
 }
 
-/* One message: a commit's events back to back (cairn_event_next). */
+typedef struct event_ctx {
+    grpc_server *s;
+    int64_t now;
+} event_ctx;
+
+static void take_one_event(void *arg, const char *event, size_t len)
+{
+    event_ctx *e = arg;
+    on_one_event(e->s, event, len, e->now);
+}
+
+/* One message: a commit's events back to back (cairn_event_each). */
 static void on_event(grpc_server *s, const void *buf, size_t len, int64_t now)
 {
     cairn_status st;
-    for (size_t off = 0, n; off < len; off += n) {
-        if (cairn_event_next((const char *)buf + off, len - off, &n, &st) != CAIRN_OK) {
-            log_debug("undecodable change event: %s", st.message);
-            grpc_query_cache_flush(s); /* which service changed is unknown */
-            return;
-        }
-        on_one_event(s, (const char *)buf + off, n, now);
+    event_ctx e = {s, now};
+    if (cairn_event_each(buf, len, take_one_event, &e, &st) != CAIRN_OK) {
+        log_debug("undecodable change event: %s", st.message);
+        grpc_query_cache_flush(s); /* which service changed is unknown */
     }
 }
 

@@ -191,8 +191,9 @@ static void pending_add(hc_sync *s, const cairn_change_event *ev)
     free(key);
 }
 
-static void take_event(hc_sync *s, const char *buf, size_t len)
+static void take_event(void *arg, const char *buf, size_t len)
 {
+    hc_sync *s = arg;
     cairn_change_event ev;
     cairn_status st;
     if (cairn_event_decode(buf, len, &ev, &st) != CAIRN_OK) {
@@ -224,15 +225,9 @@ static bool receive_event(hc_sync *s, int flags)
     if (rv != 0)
         return false;
     const char *buf = nng_msg_body(msg);
-    size_t len = nng_msg_len(msg), n;
     cairn_status st;
-    for (size_t off = 0; off < len; off += n) {
-        if (cairn_event_next(buf + off, len - off, &n, &st) != CAIRN_OK) {
-            log_warn("undecodable change event: %s", st.message);
-            break;
-        }
-        take_event(s, buf + off, n);
-    }
+    if (cairn_event_each(buf, nng_msg_len(msg), take_event, s, &st) != CAIRN_OK)
+        log_warn("undecodable change event: %s", st.message);
     nng_msg_free(msg);
     return true;
 }

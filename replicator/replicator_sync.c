@@ -96,6 +96,26 @@ static void on_changed(replicator *r, void *arg)
     free(c);
 }
 
+/* One change event of the registry: the loop hears of a changed service (ticks and events that
+ * do not decode are skipped). */
+static void post_change(void *arg, const char *event, size_t len)
+{
+    repl_sync *s = arg;
+    cairn_change_event ev;
+    cairn_status st;
+    if (cairn_event_decode(event, len, &ev, &st) != CAIRN_OK)
+        return;
+    changed *c = calloc(1, sizeof *c);
+    if (c && ev.kind != CAIRN_CHANGE_TICK && ev.namespace_id && ev.service &&
+        (c->ns = strdup(ev.namespace_id)) && (c->svc = strdup(ev.service))) {
+        replicator_post(s->r, on_changed, c);
+    } else if (c) {
+        free(c->ns);
+        free(c);
+    }
+    cairn_event_free(&ev);
+}
+
 static void on_sub_aio(void *arg)
 {
     repl_sync *s = arg;
@@ -104,26 +124,9 @@ static void on_sub_aio(void *arg)
         return;
     if (rv == 0) {
         nng_msg *msg = nng_aio_get_msg(s->sub_aio);
-        /* One commit's events back to back (cairn_event_next). */
-        const char *buf = nng_msg_body(msg);
-        size_t len = nng_msg_len(msg), n;
-        cairn_change_event ev;
+        /* One commit's events back to back; a broken framing drops the rest of the message */
         cairn_status st;
-        for (size_t off = 0; off < len; off += n) {
-            if (cairn_event_next(buf + off, len - off, &n, &st) != CAIRN_OK)
-                break;
-            if (cairn_event_decode(buf + off, n, &ev, &st) != CAIRN_OK)
-                continue;
-            changed *c = calloc(1, sizeof *c);
-            if (c && ev.kind != CAIRN_CHANGE_TICK && ev.namespace_id && ev.service && (c->ns = strdup(ev.namespace_id)) &&
-                (c->svc = strdup(ev.service))) {
-                replicator_post(s->r, on_changed, c);
-            } else if (c) {
-                free(c->ns);
-                free(c);
-            }
-            cairn_event_free(&ev);
-        }
+        cairn_event_each(nng_msg_body(msg), nng_msg_len(msg), post_change, s, &st);
         nng_msg_free(msg);
     }
     nng_recv_aio(s->sub.sock, s->sub_aio);

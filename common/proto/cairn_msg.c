@@ -2373,3 +2373,15 @@ cairn_err cairn_event_next(const char *buf, size_t len, size_t *event_len, cairn
         return cairn_fail(st, CAIRN_E_DECODE, "truncated or malformed change event");
     return CAIRN_OK;
 }
+
+cairn_err cairn_event_each(const char *buf, size_t len,
+                           void (*one)(void *arg, const char *event, size_t event_len), void *arg,
+                           cairn_status *st)
+{
+    for (size_t off = 0, n; off < len; off += n) {
+        if (cairn_event_next(buf + off, len - off, &n, st) != CAIRN_OK)
+            return st->code;
+        one(arg, buf + off, n);
+    }
+    return CAIRN_OK;
+}

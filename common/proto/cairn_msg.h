@@ -513,5 +513,11 @@ void cairn_request_members_get(cairn_request *req);
 /* The length of the first event of buf (len > 0); CAIRN_E_DECODE when it is malformed or
  * truncated (the rest of the message is then unreadable). */
 cairn_err cairn_event_next(const char *buf, size_t len, size_t *event_len, cairn_status *st);
+/* Calls one(arg, event, event_len) for each event of a message in order (each still encoded:
+ * decode it with cairn_event_decode). CAIRN_E_DECODE when the framing breaks; the events before
+ * the break were handed out, the rest of the message is unreadable. */
+cairn_err cairn_event_each(const char *buf, size_t len,
+                           void (*one)(void *arg, const char *event, size_t event_len), void *arg,
+                           cairn_status *st);
 
 #endif
