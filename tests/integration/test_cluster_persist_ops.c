@@ -160,12 +160,6 @@ static void wait_none_everywhere(const it_cluster *c, const char *svc)
               "not every member has the NONE checker of %s", svc);
 }
 
-static int cmp_ll(const void *a, const void *b)
-{
-    long long x = *(const long long *)a, y = *(const long long *)b;
-    return (x > y) - (x < y);
-}
-
 /* n sequential PATCHes (metadata k=m<k>) of the persistent 127.84.0.1:8080 of pops-p on node i;
  * prints p50/p90/max in ms. */
 static void measure_patch(const it_cluster *c, int i, const char *label, int n)
@@ -183,11 +177,10 @@ static void measure_patch(const it_cluster *c, int i, const char *label, int n)
         ms[k] = it_now_ms() - t0;
         cr_assert_eq(s, 200, "patch %d on the %s: %ld %s", k, label, s, body);
     }
-    qsort(ms, (size_t)n, sizeof *ms, cmp_ll);
-    printf("persistent PATCH through raft on the %s (%d sequential HTTP requests): p50 %lld ms, "
-           "p90 %lld ms, max %lld ms\n",
-           label, n, ms[n / 2], ms[n * 9 / 10], ms[n - 1]);
-    fflush(stdout);
+    char what[128];
+    snprintf(what, sizeof what, "persistent PATCH through raft on the %s (%d sequential HTTP "
+             "requests)", label, n);
+    it_print_latencies(what, ms, n);
     free(ms);
 }
 

@@ -93,12 +93,6 @@ static bool everywhere(void *arg)
     return e->missing == 0;
 }
 
-static int cmp_ll(const void *a, const void *b)
-{
-    long long x = *(const long long *)a, y = *(const long long *)b;
-    return (x > y) - (x < y);
-}
-
 /* n sequential persistent registrations on node i; prints p50/p99 in ms. */
 static void measure(const it_cluster *c, int i, const char *label, int n)
 {
@@ -113,11 +107,10 @@ static void measure(const it_cluster *c, int i, const char *label, int n)
         cr_assert_eq(s, 200, "latency write %d on %s: %ld %s", k, label, s, body);
         ms[k] = it_now_ms() - t0;
     }
-    qsort(ms, (size_t)n, sizeof *ms, cmp_ll);
-    printf("raft write latency through the %s (%d sequential HTTP persistent registrations): "
-           "p50 %lld ms, p90 %lld ms, max %lld ms\n",
-           label, n, ms[n / 2], ms[n * 9 / 10], ms[n - 1]);
-    fflush(stdout);
+    char what[128];
+    snprintf(what, sizeof what, "raft write latency through the %s (%d sequential HTTP "
+             "persistent registrations)", label, n);
+    it_print_latencies(what, ms, n);
     free(ms);
 }
 

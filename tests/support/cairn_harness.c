@@ -61,6 +61,20 @@ int64_t it_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static int cmp_ll(const void *a, const void *b)
+{
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return (x > y) - (x < y);
+}
+
+void it_print_latencies(const char *what, long long *ms, int n)
+{
+    qsort(ms, (size_t)n, sizeof *ms, cmp_ll);
+    printf("%s: p50 %lld ms, p90 %lld ms, max %lld ms\n", what, ms[n / 2], ms[n * 9 / 10],
+           ms[n - 1]);
+    fflush(stdout);
+}
+
 static void pause_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};

@@ -54,6 +54,9 @@
 
 /* ---- time and polling -------------------------------------------------------------------- */
 int64_t it_now_ms(void);
+/* Sorts ms[n] (n > 0) and prints "<what>: p50 .. ms, p90 .. ms, max .. ms" on stdout, for a
+ * test that reports latencies it measured (nothing is asserted on them). */
+void it_print_latencies(const char *what, long long *ms, int n);
 /* Polls fn(arg) every few milliseconds until it returns true or timeout_ms passes. Returns the
  * last result. This is the only way tests wait for something. */
 bool wait_until(bool (*fn)(void *arg), void *arg, int timeout_ms);
