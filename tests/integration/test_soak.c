@@ -292,6 +292,28 @@ static void hold_failed_node(const it_node *n, const soak_params *p, const char 
     }
 }
 
+/* What a failed kill leaves to go on: what the load's requests were answered, the counts of the
+ * node's calls to the registry, and the node's log without the probe verdicts that fill it. */
+static void report_failure(const it_node *n, const soak_params *p, const kill_log *log,
+                           const soak_counts *c)
+{
+    char *tail = it_log_tail_without(n->run->log_path, 5000, "unhealthy: active probes");
+    cr_assert_fail(
+        "seed %llu: %s.\nThe load: %ld requests, %ld writes acknowledged, %ld unknown, %ld "
+        "unexpected answers, probes %ld (failed %ld), lists %ld (failed %ld), beats %ld (unknown "
+        "%ld).\nThe gateway: registry unavailable %.0f, answers 503 %.0f; the registry: requests "
+        "%.0f, writes %.0f, replies dropped %.0f.\nThe node's log ends (probe verdicts left "
+        "out):\n%s",
+        p->seed, log->why, c->requests, c->registers + c->deregisters, c->unknown_writes,
+        c->unexpected, c->probes, c->probes_failed, c->lists, c->lists_failed, c->beats,
+        c->beats_unknown,
+        node_metric(n, "gateway", "cairn_gateway_registry_unavailable_total", NULL),
+        node_metric(n, "gateway", "cairn_gateway_requests_total", "status=\"503\""),
+        node_metric(n, "registry", "cairn_registry_rpc_requests_total", NULL),
+        node_metric(n, "registry", "cairn_registry_writes_total", NULL),
+        node_metric(n, "registry", "cairn_registry_rpc_replies_dropped_total", NULL), tail);
+}
+
 /* The kills under load, the check of the node after them, and the same check once the node is
  * stopped and started again on its data (what a clean stop keeps: everything). */
 IT_TEST(soak, random_kill9_loses_no_acknowledged_write)
@@ -311,8 +333,7 @@ IT_TEST(soak, random_kill9_loses_no_acknowledged_write)
     soak_load_stop(l);
     if (!ok) {
         hold_failed_node(n, &p, log.why);
-        char *tail = it_log_tail(n->run->log_path, 6000);
-        cr_assert_fail("seed %llu: %s; the node's log ends:\n%s", p.seed, log.why, tail);
+        report_failure(n, &p, &log, soak_load_counts(l));
     }
 
     soak_check chk;

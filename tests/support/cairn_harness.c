@@ -325,6 +325,31 @@ char *it_log_tail(const char *path, size_t bytes)
     return text;
 }
 
+char *it_log_tail_without(const char *path, size_t bytes, const char *drop)
+{
+    char *text = it_read_file(path);
+    if (!text)
+        return strdup("(no log)");
+    size_t kept = 0; /* lines without drop, moved to the front in place */
+    for (char *line = text, *next; *line; line = next) {
+        char *nl = strchr(line, '\n');
+        next = nl ? nl + 1 : line + strlen(line);
+        size_t len = (size_t)(next - line);
+        char saved = *next;
+        *next = '\0';
+        bool keep = strstr(line, drop) == NULL;
+        *next = saved;
+        if (keep) {
+            memmove(text + kept, line, len);
+            kept += len;
+        }
+    }
+    text[kept] = '\0';
+    if (kept > bytes)
+        memmove(text, text + kept - bytes, bytes + 1);
+    return text;
+}
+
 int it_sanitizer_reports(const char *path)
 {
     static const char *const needles[] = {

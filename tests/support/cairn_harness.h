@@ -110,6 +110,8 @@ int it_run(const char *const *argv, int timeout_ms, char **out, char **err);
 
 /* The last `bytes` of a log file, malloc'd (for failure messages). */
 char *it_log_tail(const char *path, size_t bytes);
+/* The same without the lines that contain drop (the noise of a busy log). */
+char *it_log_tail_without(const char *path, size_t bytes, const char *drop);
 /* Number of sanitizer reports (ASan, LSan, UBSan) in a log file. */
 int it_sanitizer_reports(const char *path);
 
