@@ -45,7 +45,10 @@ static cairn_rpc_client *open_client(gateway *gw, cairn_endpoint ep, const char 
         return NULL;
     }
     int timeout_ms = (int)cairn_config_int(gw->role->config, timeout_key);
-    return cairn_rpc_client_open(url, peer, timeout_ms, st);
+    cairn_rpc_client *c = cairn_rpc_client_open(url, peer, timeout_ms, st);
+    if (c)
+        cairn_rpc_client_batch(c, CAIRN_RPC_BATCH_EXCHANGES, CAIRN_RPC_BATCH_PARTS);
+    return c;
 }
 
 static void observe(void *arg, const char *method, const char *endpoint, int status,

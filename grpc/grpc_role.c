@@ -149,6 +149,7 @@ static cairn_err open_sockets(grpc_server *s, cairn_status *st)
         return cairn_fail(st, CAIRN_E_INVALID, "run directory path too long");
     if (!(s->registry = cairn_rpc_client_open(url, "registry", s->cfg.registry_timeout_ms, st)))
         return st->code;
+    cairn_rpc_client_batch(s->registry, CAIRN_RPC_BATCH_EXCHANGES, CAIRN_RPC_BATCH_PARTS);
     if (cairn_endpoint_url(run, CAIRN_EP_REGISTRY_EVENTS, url, sizeof url) != 0 ||
         cairn_sub_open(&s->events, url, CAIRN_EVENT_MAX_BYTES, 0, on_events_pipe, s, st))
         return st->code ? st->code : CAIRN_E_INVALID;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cairn_batch.h"
 #include "cairn_dial.h"
 #include "cairn_hashmap.h"
 #include "cairn_listen.h"
@@ -28,14 +29,26 @@
 /* ---- client ---------------------------------------------------------------------------- */
 
 /* One asynchronous exchange: a context and an aio, reused by later calls (the pool). */
+/* A call waiting for a free exchange (batching clients, cairn_rpc_client_batch). */
+typedef struct rpc_queued {
+    char *buf; /* the encoded request */
+    size_t len;
+    int64_t deadline_ms;
+    cairn_rpc_done done;
+    void *arg;
+    struct rpc_queued *next;
+} rpc_queued;
+
 typedef struct rpc_call {
     cairn_rpc_client *client;
     nng_ctx ctx;
     nng_aio *aio;
     bool receiving; /* the send is done; the aio now waits for the reply */
     int64_t deadline_ms;
-    cairn_rpc_done done;
+    cairn_rpc_done done; /* a single call's; NULL for a batch */
     void *arg;
+    rpc_queued *parts; /* a batch's calls, in the order of their parts */
+    size_t part_count;
     struct rpc_call *next_free;
     struct rpc_call *next_all;
 } rpc_call;
@@ -49,9 +62,17 @@ struct cairn_rpc_client {
     pthread_mutex_t pool_lock;
     rpc_call *free_calls; /* idle exchanges */
     rpc_call *all_calls;  /* every exchange ever made, to free them at close */
+    /* Batching (cairn_rpc_client_batch); max_exchanges 0: every call is its own exchange.
+     * Guarded by pool_lock. */
+    int max_exchanges;
+    size_t max_parts;
+    int exchanges; /* in flight */
+    rpc_queued *queue_head, *queue_tail;
+    bool closing; /* queued calls fail rather than go out */
 };
 
 static int64_t now_ms(void);
+static cairn_err unavailable(cairn_rpc_client *c, int rv, cairn_status *st);
 
 cairn_rpc_client *cairn_rpc_client_open(const char *url, const char *peer_name, int timeout_ms,
                                         cairn_status *st)
@@ -102,7 +123,11 @@ void cairn_rpc_client_close(cairn_rpc_client *c)
 {
     if (!c)
         return;
-    /* Calls in flight end with NNG_ECLOSED; freeing an aio waits for its callback. */
+    /* Calls in flight end with NNG_ECLOSED; freeing an aio waits for its callback. Queued calls
+     * (batching) fail from here on instead of taking an exchange. */
+    pthread_mutex_lock(&c->pool_lock);
+    c->closing = true;
+    pthread_mutex_unlock(&c->pool_lock);
     if (c->dial)
         cairn_dial_close(c->dial); /* closes the socket */
     else
@@ -111,6 +136,17 @@ void cairn_rpc_client_close(cairn_rpc_client *c)
         next = k->next_all;
         nng_aio_free(k->aio);
         free(k);
+    }
+    /* A call still queued was started while the client closed: it never went out. */
+    for (rpc_queued *q = c->queue_head, *next; q; q = next) {
+        next = q->next;
+        cairn_reply rep;
+        cairn_status st;
+        cairn_reply_init(&rep);
+        q->done(q->arg, unavailable(c, NNG_ECLOSED, &st), &rep, &st);
+        cairn_reply_free(&rep);
+        free(q->buf);
+        free(q);
     }
     pthread_mutex_destroy(&c->pool_lock);
     free(c->url);
@@ -171,16 +207,21 @@ static int exchange(cairn_rpc_client *c, nng_msg *msg, nng_msg **reply)
     return rv;
 }
 
-/* req as an nng message in *msg. */
-static cairn_err encode_request(cairn_rpc_client *c, const cairn_request *req, nng_msg **msg,
-                                cairn_status *st)
+/* req encoded, in *buf (malloc'd). */
+static cairn_err encode_bytes(cairn_rpc_client *c, const cairn_request *req, char **buf,
+                              size_t *len, cairn_status *st)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    cairn_err err = cairn_request_encode(req, &buf, &len);
+    cairn_err err = cairn_request_encode(req, buf, len);
     if (err != CAIRN_OK)
         return cairn_fail(st, err, "cannot encode the request for %s (%s)", c->peer,
                           cairn_err_name(err));
+    return CAIRN_OK;
+}
+
+/* len bytes as an nng message in *msg; buf is freed in every case. */
+static cairn_err message_of(cairn_rpc_client *c, char *buf, size_t len, nng_msg **msg,
+                            cairn_status *st)
+{
     int rv = nng_msg_alloc(msg, 0);
     if (rv == 0 && (rv = nng_msg_append(*msg, buf, len)) != 0)
         nng_msg_free(*msg);
@@ -191,14 +232,22 @@ static cairn_err encode_request(cairn_rpc_client *c, const cairn_request *req, n
     return CAIRN_OK;
 }
 
-/* The call's result from the reply message (consumed): a decode failure, the peer's own error
- * code, or OK. */
-static cairn_err decode_reply(cairn_rpc_client *c, nng_msg *reply, cairn_reply *rep,
-                              cairn_status *st)
+/* req as an nng message in *msg. */
+static cairn_err encode_request(cairn_rpc_client *c, const cairn_request *req, nng_msg **msg,
+                                cairn_status *st)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    cairn_err err = encode_bytes(c, req, &buf, &len, st);
+    return err != CAIRN_OK ? err : message_of(c, buf, len, msg, st);
+}
+
+/* The call's result from an encoded reply: a decode failure, the peer's own error code, or OK. */
+static cairn_err decode_reply_bytes(cairn_rpc_client *c, const char *buf, size_t len,
+                                    cairn_reply *rep, cairn_status *st)
 {
     cairn_status dst;
-    cairn_err err = cairn_reply_decode(nng_msg_body(reply), nng_msg_len(reply), rep, &dst);
-    nng_msg_free(reply);
+    cairn_err err = cairn_reply_decode(buf, len, rep, &dst);
     if (err != CAIRN_OK) {
         cairn_reply_init(rep);
         return cairn_fail(st, CAIRN_E_DECODE, "%s sent an undecodable reply: %s", c->peer,
@@ -210,6 +259,15 @@ static cairn_err decode_reply(cairn_rpc_client *c, nng_msg *reply, cairn_reply *
                           rep->message && rep->message[0] ? rep->message
                                                           : cairn_err_name(rep->code));
     return CAIRN_OK;
+}
+
+/* The same from the reply message (consumed). */
+static cairn_err decode_reply(cairn_rpc_client *c, nng_msg *reply, cairn_reply *rep,
+                              cairn_status *st)
+{
+    cairn_err err = decode_reply_bytes(c, nng_msg_body(reply), nng_msg_len(reply), rep, st);
+    nng_msg_free(reply);
+    return err;
 }
 
 cairn_err cairn_rpc_call(cairn_rpc_client *c, const cairn_request *req, cairn_reply *rep,
@@ -228,10 +286,78 @@ cairn_err cairn_rpc_call(cairn_rpc_client *c, const cairn_request *req, cairn_re
     return decode_reply(c, reply, rep, st);
 }
 
-/* ---- asynchronous calls ------------------------------------------------------------------- */
+/* ---- asynchronous calls -------------------------------------------------------------------
+ * Each call is an exchange (a context and an aio) driven by its aio's callback. A batching client
+ * keeps at most max_exchanges in flight: a call made while they are all busy waits in the queue,
+ * and the next exchange to end sends every queued call (up to max_parts) as one batch
+ * (cairn_batch.h). Under a light load each call therefore still goes out at once on its own;
+ * under a heavy one the batches grow with the load, and the two roles pay their per-message
+ * costs once per batch instead of once per call. */
 
-/* Ends an exchange: the outcome goes to its callback, then the exchange back to the pool (last:
- * once it is there another call may take it). */
+static void pump(cairn_rpc_client *c);
+
+/* Tells one call its outcome. */
+static void tell(cairn_rpc_done done, void *arg, cairn_err rc, cairn_reply *rep, cairn_status *st)
+{
+    done(arg, rc, rep, st);
+    cairn_reply_free(rep);
+}
+
+/* Every call of a batch fails alike. */
+static void fail_parts(rpc_queued *parts, size_t n, cairn_err rc, const cairn_status *st)
+{
+    for (size_t i = 0; i < n; i++) {
+        cairn_reply rep;
+        cairn_reply_init(&rep);
+        cairn_status each = *st;
+        tell(parts[i].done, parts[i].arg, rc, &rep, &each);
+    }
+}
+
+/* A batch's reply (consumed) handed out to its calls, each its own part. */
+static void answer_parts(cairn_rpc_client *c, rpc_queued *parts, size_t n, nng_msg *reply)
+{
+    const char *body = nng_msg_body(reply);
+    size_t len = nng_msg_len(reply);
+    cairn_status st;
+    cairn_status_clear(&st);
+    if (!cairn_batch_is(body, len)) {
+        /* One reply for the whole batch: the peer refused it (undecodable, or an old peer). */
+        cairn_reply rep;
+        cairn_reply_init(&rep);
+        cairn_err rc = decode_reply(c, reply, &rep, &st);
+        cairn_reply_free(&rep);
+        if (rc == CAIRN_OK)
+            rc = cairn_fail(&st, CAIRN_E_DECODE, "%s answered a batch with one reply", c->peer);
+        fail_parts(parts, n, rc, &st);
+        return;
+    }
+    cairn_batch_part *answers = NULL;
+    size_t count = 0;
+    cairn_err rc = cairn_batch_decode(body, len, &answers, &count, &st);
+    if (rc == CAIRN_OK && count != n)
+        rc = cairn_fail(&st, CAIRN_E_DECODE, "%s answered %zu of a batch of %zu", c->peer,
+                        count, n);
+    if (rc != CAIRN_OK) {
+        cairn_status dst = st;
+        cairn_fail(&st, CAIRN_E_DECODE, "%s sent an undecodable reply: %s", c->peer,
+                   dst.message);
+        fail_parts(parts, n, CAIRN_E_DECODE, &st);
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            cairn_reply rep;
+            cairn_reply_init(&rep);
+            cairn_status_clear(&st);
+            cairn_err each = decode_reply_bytes(c, answers[i].data, answers[i].len, &rep, &st);
+            tell(parts[i].done, parts[i].arg, each, &rep, &st);
+        }
+    }
+    free(answers);
+    nng_msg_free(reply);
+}
+
+/* Ends an exchange: the outcome goes to its call (or its batch's calls), then the exchange back
+ * to the pool (last: once it is there another call may take it), and queued calls go out. */
 static void call_finish(rpc_call *k, int rv, nng_msg *reply)
 {
     cairn_rpc_client *c = k->client;
@@ -239,13 +365,27 @@ static void call_finish(rpc_call *k, int rv, nng_msg *reply)
     cairn_status st;
     cairn_reply_init(&rep);
     cairn_status_clear(&st);
-    cairn_err rc = rv != 0 ? unavailable(c, rv, &st) : decode_reply(c, reply, &rep, &st);
-    k->done(k->arg, rc, &rep, &st);
-    cairn_reply_free(&rep);
+    if (k->parts) {
+        if (rv != 0)
+            fail_parts(k->parts, k->part_count, unavailable(c, rv, &st), &st);
+        else
+            answer_parts(c, k->parts, k->part_count, reply);
+        free(k->parts);
+        k->parts = NULL;
+        k->part_count = 0;
+    } else {
+        cairn_err rc = rv != 0 ? unavailable(c, rv, &st) : decode_reply(c, reply, &rep, &st);
+        tell(k->done, k->arg, rc, &rep, &st);
+    }
     pthread_mutex_lock(&c->pool_lock);
     k->next_free = c->free_calls;
     c->free_calls = k;
+    bool batching = c->max_exchanges > 0;
+    if (batching)
+        c->exchanges--;
     pthread_mutex_unlock(&c->pool_lock);
+    if (batching)
+        pump(c);
 }
 
 /* The aio's callback: the send finished (then receive with the rest of the budget), or the
@@ -304,6 +444,172 @@ static rpc_call *call_take(cairn_rpc_client *c, int *rv)
     return k;
 }
 
+/* Sends msg on exchange k (done/arg or parts set) with what is left until deadline. */
+static void call_send(rpc_call *k, nng_msg *msg, int64_t deadline)
+{
+    int64_t left = deadline - now_ms();
+    k->receiving = false;
+    k->deadline_ms = deadline;
+    nng_aio_set_timeout(k->aio, (nng_duration)(left > 0 ? left : 1));
+    nng_aio_set_msg(k->aio, msg);
+    /* A context reused after a timed-out call: the new send abandons the old request. */
+    nng_ctx_send(k->ctx, k->aio);
+}
+
+/* Sends one call (buf taken) on an exchange of its own, or tells it why it could not. */
+static void send_single(cairn_rpc_client *c, char *buf, size_t len, int64_t deadline,
+                        cairn_rpc_done done, void *arg)
+{
+    cairn_reply rep;
+    cairn_status st;
+    cairn_reply_init(&rep);
+    cairn_status_clear(&st);
+    nng_msg *msg;
+    cairn_err err = message_of(c, buf, len, &msg, &st);
+    int rv = 0;
+    rpc_call *k = err == CAIRN_OK ? call_take(c, &rv) : NULL;
+    if (!k) {
+        if (err == CAIRN_OK) {
+            nng_msg_free(msg);
+            err = unavailable(c, rv, &st);
+        }
+        tell(done, arg, err, &rep, &st);
+        if (c->max_exchanges > 0) { /* the exchange it was counted as never started */
+            pthread_mutex_lock(&c->pool_lock);
+            c->exchanges--;
+            pthread_mutex_unlock(&c->pool_lock);
+            pump(c);
+        }
+        return;
+    }
+    k->done = done;
+    k->arg = arg;
+    call_send(k, msg, deadline);
+}
+
+/* Sends the n queued calls (taken, n >= 2) as one batch on one exchange. */
+static void send_batch(cairn_rpc_client *c, rpc_queued *parts, size_t n)
+{
+    cairn_status st;
+    cairn_status_clear(&st);
+    cairn_batch_part bp[CAIRN_BATCH_MAX_PARTS];
+    int64_t deadline = parts[0].deadline_ms;
+    for (size_t i = 0; i < n; i++) {
+        bp[i] = (cairn_batch_part){parts[i].buf, parts[i].len};
+        if (parts[i].deadline_ms < deadline)
+            deadline = parts[i].deadline_ms;
+    }
+    char *buf = NULL;
+    size_t len = 0;
+    nng_msg *msg = NULL;
+    cairn_err err = cairn_batch_encode(bp, n, &buf, &len);
+    for (size_t i = 0; i < n; i++) {
+        free(parts[i].buf);
+        parts[i].buf = NULL;
+    }
+    if (err != CAIRN_OK)
+        cairn_fail(&st, err, "cannot build a batch for %s", c->peer);
+    else
+        err = message_of(c, buf, len, &msg, &st);
+    int rv = 0;
+    rpc_call *k = err == CAIRN_OK ? call_take(c, &rv) : NULL;
+    if (!k) {
+        if (err == CAIRN_OK) {
+            nng_msg_free(msg);
+            err = unavailable(c, rv, &st);
+        }
+        fail_parts(parts, n, err, &st);
+        free(parts);
+        pthread_mutex_lock(&c->pool_lock);
+        c->exchanges--;
+        pthread_mutex_unlock(&c->pool_lock);
+        return; /* the caller's pump goes on */
+    }
+    k->parts = parts;
+    k->part_count = n;
+    call_send(k, msg, deadline);
+}
+
+/* While an exchange is free and calls wait: the waiting calls go out, as one batch when there are
+ * several. Calls whose time ran out while they waited fail without going out. */
+static void pump(cairn_rpc_client *c)
+{
+    for (;;) {
+        pthread_mutex_lock(&c->pool_lock);
+        if (!c->queue_head || (c->exchanges >= c->max_exchanges && !c->closing)) {
+            pthread_mutex_unlock(&c->pool_lock);
+            return;
+        }
+        if (c->closing) { /* the client is closing: fail the first waiting call */
+            rpc_queued *q = c->queue_head;
+            if (!(c->queue_head = q->next))
+                c->queue_tail = NULL;
+            pthread_mutex_unlock(&c->pool_lock);
+            cairn_status st;
+            cairn_reply rep;
+            cairn_reply_init(&rep);
+            tell(q->done, q->arg, unavailable(c, NNG_ECLOSED, &st), &rep, &st);
+            free(q->buf);
+            free(q);
+            continue;
+        }
+        size_t n = 0;
+        for (rpc_queued *q = c->queue_head; q && n < c->max_parts; q = q->next)
+            n++;
+        rpc_queued *parts = malloc(n * sizeof *parts);
+        if (!parts) {
+            pthread_mutex_unlock(&c->pool_lock);
+            return; /* the next call or exchange to end tries again */
+        }
+        for (size_t i = 0; i < n; i++) {
+            rpc_queued *q = c->queue_head;
+            c->queue_head = q->next;
+            parts[i] = *q;
+            free(q);
+        }
+        if (!c->queue_head)
+            c->queue_tail = NULL;
+        c->exchanges++;
+        pthread_mutex_unlock(&c->pool_lock);
+
+        int64_t now = now_ms();
+        size_t live = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (parts[i].deadline_ms > now) {
+                parts[live++] = parts[i];
+                continue;
+            }
+            cairn_status st;
+            cairn_reply rep;
+            cairn_reply_init(&rep);
+            tell(parts[i].done, parts[i].arg, unavailable(c, NNG_ETIMEDOUT, &st), &rep, &st);
+            free(parts[i].buf);
+        }
+        if (live == 0) {
+            free(parts);
+            pthread_mutex_lock(&c->pool_lock);
+            c->exchanges--;
+            pthread_mutex_unlock(&c->pool_lock);
+        } else if (live == 1) {
+            rpc_queued one = parts[0];
+            free(parts);
+            send_single(c, one.buf, one.len, one.deadline_ms, one.done, one.arg);
+        } else {
+            send_batch(c, parts, live);
+        }
+    }
+}
+
+void cairn_rpc_client_batch(cairn_rpc_client *c, int max_exchanges, size_t max_parts)
+{
+    pthread_mutex_lock(&c->pool_lock);
+    c->max_exchanges = max_exchanges > 0 ? max_exchanges : 0;
+    c->max_parts = max_parts < 1                       ? 1
+                   : max_parts > CAIRN_BATCH_MAX_PARTS ? CAIRN_BATCH_MAX_PARTS
+                                                       : max_parts;
+    pthread_mutex_unlock(&c->pool_lock);
+}
+
 void cairn_rpc_call_async(cairn_rpc_client *c, const cairn_request *req, cairn_rpc_done done,
                           void *arg)
 {
@@ -311,27 +617,43 @@ void cairn_rpc_call_async(cairn_rpc_client *c, const cairn_request *req, cairn_r
     cairn_status st;
     cairn_reply_init(&rep);
     cairn_status_clear(&st);
-    nng_msg *msg;
-    cairn_err err = encode_request(c, req, &msg, &st);
+    char *buf = NULL;
+    size_t len = 0;
+    cairn_err err = encode_bytes(c, req, &buf, &len, &st);
     if (err != CAIRN_OK) {
-        done(arg, err, &rep, &st);
+        tell(done, arg, err, &rep, &st);
         return;
     }
-    int rv = 0;
-    rpc_call *k = call_take(c, &rv);
-    if (!k) {
-        nng_msg_free(msg);
-        done(arg, unavailable(c, rv, &st), &rep, &st);
+    int64_t deadline = now_ms() + c->timeout_ms;
+    pthread_mutex_lock(&c->pool_lock);
+    if (c->closing) {
+        pthread_mutex_unlock(&c->pool_lock);
+        free(buf);
+        tell(done, arg, unavailable(c, NNG_ECLOSED, &st), &rep, &st);
         return;
     }
-    k->done = done;
-    k->arg = arg;
-    k->receiving = false;
-    k->deadline_ms = now_ms() + c->timeout_ms;
-    nng_aio_set_timeout(k->aio, c->timeout_ms);
-    nng_aio_set_msg(k->aio, msg);
-    /* A context reused after a timed-out call: the new send abandons the old request. */
-    nng_ctx_send(k->ctx, k->aio);
+    if (c->max_exchanges == 0 || (c->exchanges < c->max_exchanges && !c->queue_head)) {
+        if (c->max_exchanges > 0)
+            c->exchanges++;
+        pthread_mutex_unlock(&c->pool_lock);
+        send_single(c, buf, len, deadline, done, arg);
+        return;
+    }
+    rpc_queued *q = malloc(sizeof *q);
+    if (!q) {
+        pthread_mutex_unlock(&c->pool_lock);
+        free(buf);
+        tell(done, arg, cairn_fail(&st, CAIRN_E_NOMEM, "out of memory"), &rep, &st);
+        return;
+    }
+    *q = (rpc_queued){.buf = buf, .len = len, .deadline_ms = deadline, .done = done, .arg = arg};
+    if (c->queue_tail)
+        c->queue_tail->next = q;
+    else
+        c->queue_head = q;
+    c->queue_tail = q;
+    pthread_mutex_unlock(&c->pool_lock);
+    pump(c); /* an exchange may have ended since the check */
 }
 
 /* ---- server ---------------------------------------------------------------------------- */
@@ -374,6 +696,7 @@ struct cairn_rpc_server {
     cairn_metrics *metrics;
     cairn_counter *dropped_backlog; /* requests dropped: their peer does not read its replies */
     cairn_counter *dropped_timeout; /* replies dropped: their peer did not take them in time */
+    cairn_counter *batches;         /* batches served (their parts count as requests) */
     pthread_mutex_t lock;           /* guards the fields below and every rpc_peer */
     pthread_cond_t idle;            /* in_flight reached 0 */
     size_t in_flight;               /* exchanges holding a request: served, deferred or sending */
@@ -457,6 +780,16 @@ static char *encode_reply(cairn_rpc_server *s, cairn_reply *rep, int type_slot,
  * for a peer: not for the writer (deferred requests), and not for a peer's pipe (replies are sent
  * by an aio with a timeout). */
 
+/* A batch being answered (cairn_batch.h): its parts are requests of their own (cairn_rpc_pending
+ * with a batch), finished in any order on any thread; the last to finish sends the batch's reply
+ * on the exchange the batch arrived on. */
+typedef struct rpc_batch {
+    cairn_rpc_pending *exchange;
+    pthread_mutex_t lock;
+    size_t count, left;
+    cairn_batch_part *replies; /* encoded replies (malloc'd data), in the order of the parts */
+} rpc_batch;
+
 struct cairn_rpc_pending {
     cairn_rpc_server *srv;
     nng_ctx ctx;    /* the context the request arrived on; the reply goes back on it */
@@ -467,6 +800,8 @@ struct cairn_rpc_pending {
     int type_slot;
     cairn_request req;
     cairn_reply rep;
+    rpc_batch *batch; /* a part of this batch (no context or aio of its own), or NULL */
+    size_t part;
     cairn_rpc_pending *next_free;
 };
 
@@ -578,13 +913,9 @@ static void reply_sent(void *arg)
     exchange_done(p);
 }
 
-void cairn_rpc_pending_finish(cairn_rpc_pending *p)
+/* Sends len bytes at out (taken) as the exchange's reply, without waiting. */
+static void send_reply(cairn_rpc_pending *p, char *out, size_t len)
 {
-    size_t len = 0;
-    char *out = encode_reply(p->srv, &p->rep, p->type_slot, &p->t0, &len);
-    cairn_request_free(&p->req);
-    cairn_reply_free(&p->rep);
-    cairn_reply_init(&p->rep);
     nng_msg *msg;
     if (!out || nng_msg_alloc(&msg, len) != 0) {
         free(out);
@@ -597,6 +928,48 @@ void cairn_rpc_pending_finish(cairn_rpc_pending *p)
     nng_aio_set_timeout(p->aio, RPC_REPLY_TIMEOUT_MS);
     nng_aio_set_msg(p->aio, msg);
     nng_ctx_send(p->ctx, p->aio); /* reply_sent runs when it is done */
+}
+
+/* One part of a batch is answered (its encoded reply in out, taken; NULL when it could not be
+ * encoded: the part is answered empty, which its caller cannot decode). The last part sends the
+ * batch's reply. */
+static void batch_part_done(rpc_batch *b, size_t part, char *out, size_t len)
+{
+    pthread_mutex_lock(&b->lock);
+    b->replies[part] = (cairn_batch_part){out, out ? len : 0};
+    bool last = --b->left == 0;
+    pthread_mutex_unlock(&b->lock);
+    if (!last)
+        return;
+    char *all = NULL;
+    size_t all_len = 0;
+    if (cairn_batch_encode(b->replies, b->count, &all, &all_len) != CAIRN_OK)
+        log_error("rpc %s: cannot encode the reply to a batch of %zu", b->exchange->srv->url,
+                  b->count);
+    for (size_t i = 0; i < b->count; i++)
+        free((char *)b->replies[i].data);
+    cairn_rpc_pending *exchange = b->exchange;
+    free(b->replies);
+    pthread_mutex_destroy(&b->lock);
+    free(b);
+    send_reply(exchange, all, all_len);
+}
+
+void cairn_rpc_pending_finish(cairn_rpc_pending *p)
+{
+    size_t len = 0;
+    char *out = encode_reply(p->srv, &p->rep, p->type_slot, &p->t0, &len);
+    cairn_request_free(&p->req);
+    cairn_reply_free(&p->rep);
+    cairn_reply_init(&p->rep);
+    if (p->batch) {
+        rpc_batch *b = p->batch;
+        size_t part = p->part;
+        free(p);
+        batch_part_done(b, part, out, len);
+        return;
+    }
+    send_reply(p, out, len);
 }
 
 /* The exchange for a request msg that worker w just received: it takes over the request's
@@ -644,7 +1017,8 @@ static cairn_rpc_pending *admit(rpc_worker *w, nng_msg *msg, bool *stop)
 }
 
 /* Decodes p's request and answers it, or hands it to the deferrer. */
-static void serve(cairn_rpc_server *s, cairn_rpc_pending *p, const void *body, size_t body_len)
+static void serve_one(cairn_rpc_server *s, cairn_rpc_pending *p, const void *body,
+                      size_t body_len)
 {
     cairn_status st;
     if (cairn_request_decode(body, body_len, &p->req, &st) != CAIRN_OK) {
@@ -661,6 +1035,77 @@ static void serve(cairn_rpc_server *s, cairn_rpc_pending *p, const void *body, s
         return; /* whoever took it finishes it */
     s->handler(s->arg, &p->req, &p->rep);
     cairn_rpc_pending_finish(p);
+}
+
+/* Answers an undecodable message with DECODE and msg on exchange p. */
+static void refuse(cairn_rpc_server *s, cairn_rpc_pending *p, const cairn_status *why)
+{
+    cairn_status st = *why;
+    p->type_slot = CAIRN_MSG__END;
+    st.code = CAIRN_E_DECODE;
+    cairn_reply_set_status(&p->rep, &st);
+    log_debug("rpc %s: undecodable request: %s", s->url, st.message);
+    cairn_rpc_pending_finish(p);
+}
+
+/* Serves each part of a batch as a request of its own; the exchange p is answered when the last
+ * of them is (batch_part_done). The parts are read from body before this returns. */
+static void serve_batch(cairn_rpc_server *s, cairn_rpc_pending *p, const void *body,
+                        size_t body_len)
+{
+    cairn_status st;
+    cairn_batch_part *parts = NULL;
+    size_t n = 0;
+    if (cairn_batch_decode(body, body_len, &parts, &n, &st) != CAIRN_OK) {
+        refuse(s, p, &st);
+        return;
+    }
+    rpc_batch *b = calloc(1, sizeof *b);
+    cairn_rpc_pending **each = b ? calloc(n, sizeof *each) : NULL;
+    if (b && !(b->replies = calloc(n, sizeof *b->replies)))
+        each = (free(each), NULL);
+    for (size_t i = 0; each && i < n; i++) {
+        if (!(each[i] = calloc(1, sizeof *each[i]))) {
+            for (size_t j = 0; j < i; j++)
+                free(each[j]);
+            each = (free(each), NULL);
+        }
+    }
+    if (!each) {
+        if (b)
+            free(b->replies);
+        free(b);
+        free(parts);
+        cairn_fail(&st, CAIRN_E_NOMEM, "out of memory for a batch of %zu", n);
+        refuse(s, p, &st);
+        return;
+    }
+    cairn_counter_inc(s->batches);
+    pthread_mutex_init(&b->lock, NULL);
+    b->exchange = p;
+    b->count = b->left = n;
+    for (size_t i = 0; i < n; i++) {
+        cairn_rpc_pending *q = each[i];
+        q->srv = s;
+        q->batch = b;
+        q->part = i;
+        q->t0 = p->t0;
+        cairn_request_init(&q->req, CAIRN_MSG_STATS);
+        cairn_reply_init(&q->rep);
+    }
+    /* b may be gone once the last part is served: only each[] and parts[] are read from here. */
+    for (size_t i = 0; i < n; i++)
+        serve_one(s, each[i], parts[i].data, parts[i].len);
+    free(each);
+    free(parts);
+}
+
+static void serve(cairn_rpc_server *s, cairn_rpc_pending *p, const void *body, size_t body_len)
+{
+    if (cairn_batch_is(body, body_len))
+        serve_batch(s, p, body, body_len);
+    else
+        serve_one(s, p, body, body_len);
 }
 
 static void *worker_main(void *arg)
@@ -703,6 +1148,10 @@ static void count_drops(cairn_rpc_server *s)
                                                "reason=\"backlog\"");
     s->dropped_timeout = cairn_metrics_counter(s->metrics, "rpc_replies_dropped_total", help,
                                                "reason=\"timeout\"");
+    s->batches = cairn_metrics_counter(
+        s->metrics, "rpc_batches_total",
+        "Batches of requests served as one message (each part also counts in rpc_requests_total).",
+        NULL);
 }
 
 cairn_rpc_server *cairn_rpc_server_start_deferring(const char *url, int workers,

@@ -14,7 +14,9 @@
  * receiving. A reply its peer's pipe has not taken within 2 s is dropped, and a peer with 16 MiB
  * of replies waiting (one that sends and never reads) has its further requests dropped
  * unanswered until it reads; both are counted (rpc_replies_dropped_total{reason}). Requests
- * over 16 MiB close their connection (cairn_listen.h). */
+ * over 16 MiB close their connection (cairn_listen.h). A batch (cairn_batch.h) is served as its
+ * parts, each a request of its own (decoded, deferred or handled, counted), and answered with
+ * one message once every part is. */
 #ifndef CAIRN_RPC_H
 #define CAIRN_RPC_H
 
@@ -45,6 +47,18 @@ typedef void (*cairn_rpc_done)(void *arg, cairn_err rc, cairn_reply *rep, cairn_
  * started on it. */
 void cairn_rpc_call_async(cairn_rpc_client *c, const cairn_request *req, cairn_rpc_done done,
                           void *arg);
+/* Batching: at most max_exchanges asynchronous calls in flight on c; a call made while they are
+ * all busy waits (within its own timeout) and goes out with the others that waited, up to
+ * max_parts (at most CAIRN_BATCH_MAX_PARTS) in one message (cairn_batch.h), as soon as an
+ * exchange ends. A light load sees no difference; under a heavy one both roles pay their
+ * per-message costs once per batch. Each call still gets its own reply, code and callback; a
+ * batch that fails as a whole (timeout, peer gone) fails each of its calls alike.
+ * max_exchanges 0 (the default) turns it off. Call before the first call. */
+void cairn_rpc_client_batch(cairn_rpc_client *c, int max_exchanges, size_t max_parts);
+/* What the roles' busiest clients use (the gateway's and cairn-grpc's calls to the registry and
+ * the beats): a few exchanges keep the registry's workers busy, and batches grow past them. */
+#define CAIRN_RPC_BATCH_EXCHANGES 2
+#define CAIRN_RPC_BATCH_PARTS 64
 /* Closes the socket (calls in flight end with CAIRN_E_UNAVAILABLE), waits for their callbacks,
  * frees c. */
 void cairn_rpc_client_close(cairn_rpc_client *c);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cairn_batch.h"
 #include "cairn_msg.h"
 #include "cairn_requests.h"
 
@@ -487,6 +488,28 @@ static void cluster_replies(void)
     emit_reply(&rep, "distro_digests");
 }
 
+/* A batch of two requests, as a batching client sends them (cairn_rpc.h). */
+static void request_batch(void)
+{
+    cairn_request a, b;
+    request_named(&a, CAIRN_MSG_SERVICE_GET, "public", "DEFAULT_GROUP@@batched");
+    request_named(&b, CAIRN_MSG_STATS, NULL, NULL);
+    char *abuf = NULL, *bbuf = NULL, *buf = NULL;
+    size_t alen = 0, blen = 0, len = 0;
+    cairn_err err = cairn_request_encode(&a, &abuf, &alen);
+    if (err == CAIRN_OK)
+        err = cairn_request_encode(&b, &bbuf, &blen);
+    if (err == CAIRN_OK) {
+        cairn_batch_part parts[2] = {{abuf, alen}, {bbuf, blen}};
+        err = cairn_batch_encode(parts, 2, &buf, &len);
+    }
+    write_seed("request", "batch_of_two", err, buf, len);
+    free(abuf);
+    free(bbuf);
+    cairn_request_free(&a);
+    cairn_request_free(&b);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -495,6 +518,7 @@ int main(int argc, char **argv)
     }
     out_dir = argv[1];
     requests();
+    request_batch();
     replies();
     cluster_requests();
     cluster_replies();

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cairn_batch.h"
 #include "cairn_requests.h"
 #include "cairn_rpc.h"
 
@@ -542,4 +543,166 @@ Test(rpc, a_peer_that_stops_reading_holds_no_worker)
     cr_expect_lt(now_ms() - t0, 5000, "stopping took %lld ms", (long long)(now_ms() - t0));
     nng_close(peer);
     cairn_metrics_free(m);
+}
+
+/* ---- batching clients ------------------------------------------------------------------------ */
+
+#define BATCHED_CALLS 300
+
+/* One call of many: its own group name, to be echoed back to it and to no other call. */
+typedef struct echo_call {
+    outcomes *o;
+    char group[32];
+    bool matched;
+} echo_call;
+
+static void check_echo(void *arg, cairn_err rc, cairn_reply *rep, cairn_status *st)
+{
+    echo_call *e = arg;
+    e->matched = rc == CAIRN_OK && rep->name_count == 1 && strcmp(rep->names[0], e->group) == 0;
+    count_outcome(e->o, rc, rep, st);
+}
+
+Test(rpc, a_batching_client_gives_every_call_its_own_reply)
+{
+    cairn_metrics *m = cairn_metrics_new("test");
+    cairn_rpc_server *s = start_server(m);
+    cairn_rpc_client *c = open_client(5000);
+    cairn_rpc_client_batch(c, 1, 32); /* one exchange: every call made while it is busy waits */
+    outcomes o = {.done = 0};
+    pthread_mutex_init(&o.mu, NULL);
+    pthread_cond_init(&o.changed, NULL);
+    echo_call *calls = calloc(BATCHED_CALLS, sizeof *calls);
+    cairn_request missing;
+    cairn_request_init(&missing, CAIRN_MSG_SERVICE_GET);
+    missing.namespace_id = strdup("public");
+    missing.service = strdup("missing");
+    for (int i = 0; i < BATCHED_CALLS; i++) {
+        calls[i].o = &o;
+        snprintf(calls[i].group, sizeof calls[i].group, "g%d", i);
+        if (i % 10 == 9) { /* a peer error in the middle of a batch is that call's alone */
+            cairn_rpc_call_async(c, &missing, count_outcome, &o);
+            continue;
+        }
+        cairn_request req;
+        cairn_status st;
+        cr_assert_eq(cairn_request_service_list(&req, "public", calls[i].group, 1, 10, &st),
+                     CAIRN_OK);
+        cairn_rpc_call_async(c, &req, check_echo, &calls[i]);
+        cairn_request_free(&req);
+    }
+    wait_done(&o, BATCHED_CALLS);
+    cr_expect_eq(o.ok, BATCHED_CALLS * 9 / 10);
+    cr_expect_eq(o.not_found, BATCHED_CALLS / 10);
+    for (int i = 0; i < BATCHED_CALLS; i++)
+        cr_expect(i % 10 == 9 || calls[i].matched, "call %d got another call's reply", i);
+    cairn_request_free(&missing);
+    cairn_rpc_client_close(c);
+    cairn_rpc_server_stop(s);
+
+    char *text = cairn_metrics_render(m, NULL);
+    const char *b = strstr(text, "\ncairn_test_rpc_batches_total ");
+    cr_assert_not_null(b, "%s", text);
+    long batches = strtol(b + strlen("\ncairn_test_rpc_batches_total "), NULL, 10);
+    /* 300 calls made at once behind one exchange: most of them went out in batches of 32. */
+    cr_expect_geq(batches, BATCHED_CALLS / 32 / 2, "%ld batches", batches);
+    cr_expect_lt(batches, BATCHED_CALLS / 2, "%ld batches", batches);
+    free(text);
+    cairn_metrics_free(m);
+    free(calls);
+    pthread_cond_destroy(&o.changed);
+    pthread_mutex_destroy(&o.mu);
+}
+
+Test(rpc, waiting_calls_of_a_batching_client_end_unavailable_by_their_timeout_or_at_close)
+{
+    cairn_rpc_client *c = open_client(300);
+    cairn_rpc_client_batch(c, 1, 8);
+    outcomes o = {.done = 0};
+    pthread_mutex_init(&o.mu, NULL);
+    pthread_cond_init(&o.changed, NULL);
+    cairn_request stats;
+    cairn_request_init(&stats, CAIRN_MSG_STATS);
+    int64_t t0 = now_ms();
+    for (int i = 0; i < 20; i++) /* one goes out, 19 wait behind it */
+        cairn_rpc_call_async(c, &stats, count_outcome, &o);
+    wait_done(&o, 20);
+    int64_t elapsed = now_ms() - t0;
+    cr_expect_eq(o.unavailable, 20);
+    cr_expect_geq(elapsed, 280, "gave up after %lld ms", (long long)elapsed);
+    for (int i = 0; i < 20; i++)
+        cairn_rpc_call_async(c, &stats, count_outcome, &o);
+    cairn_rpc_client_close(c); /* the one in flight and the 19 waiting all end before it returns */
+    cr_expect_eq(o.done, 40);
+    cr_expect_eq(o.unavailable, 40);
+    cairn_request_free(&stats);
+    pthread_cond_destroy(&o.changed);
+    pthread_mutex_destroy(&o.mu);
+}
+
+Test(rpc, a_malformed_batch_gets_a_decode_error_and_the_server_keeps_serving)
+{
+    cairn_rpc_server *s = start_server(NULL);
+    /* An array of a non-bin; an empty array; an array announcing more parts than it holds. */
+    const char *bad[] = {"\x91\x01", "\x90", "\x93\xc4\x00"};
+    size_t len[] = {2, 1, 3};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cairn_reply rep;
+        raw_exchange(bad[i], len[i], &rep);
+        cr_expect_eq(rep.code, CAIRN_E_DECODE, "batch %zu", i);
+        cairn_reply_free(&rep);
+    }
+    /* More parts than a batch may hold. */
+    cairn_batch_part parts[CAIRN_BATCH_MAX_PARTS];
+    for (size_t i = 0; i < CAIRN_BATCH_MAX_PARTS; i++)
+        parts[i] = (cairn_batch_part){"", 0};
+    char *buf;
+    size_t n;
+    cr_assert_eq(cairn_batch_encode(parts, CAIRN_BATCH_MAX_PARTS, &buf, &n), CAIRN_OK);
+    buf[0] = '\xdc'; /* array 16: CAIRN_BATCH_MAX_PARTS + 1 elements ... */
+    buf[1] = (char)((CAIRN_BATCH_MAX_PARTS + 1) >> 8);
+    buf[2] = (char)((CAIRN_BATCH_MAX_PARTS + 1) & 0xff);
+    char *more = malloc(n + 2);
+    memcpy(more, buf, n);
+    more[n] = '\xc4'; /* ... the last one an empty bin */
+    more[n + 1] = '\x00';
+    cairn_reply rep;
+    raw_exchange(more, n + 2, &rep);
+    cr_expect_eq(rep.code, CAIRN_E_DECODE);
+    cairn_reply_free(&rep);
+    free(more);
+    free(buf);
+    /* A well-formed batch whose parts are garbage: each part gets its own decode error. */
+    cairn_batch_part junk[2] = {{"junk", 4}, {"", 0}};
+    cr_assert_eq(cairn_batch_encode(junk, 2, &buf, &n), CAIRN_OK);
+    nng_socket sock;
+    cr_assert_eq(nng_req0_open(&sock), 0);
+    cr_assert_eq(nng_socket_set_ms(sock, NNG_OPT_RECVTIMEO, 5000), 0);
+    cr_assert_eq(nng_dial(sock, url, NULL, 0), 0);
+    cr_assert_eq(nng_send(sock, buf, n, 0), 0);
+    char *answer = NULL;
+    size_t answer_len = 0;
+    cr_assert_eq(nng_recv(sock, &answer, &answer_len, NNG_FLAG_ALLOC), 0);
+    cairn_batch_part *got;
+    size_t count;
+    cairn_status st;
+    cr_assert_eq(cairn_batch_decode(answer, answer_len, &got, &count, &st), CAIRN_OK, "%s",
+                 st.message);
+    cr_assert_eq(count, 2);
+    for (size_t i = 0; i < count; i++) {
+        cr_assert_eq(cairn_reply_decode(got[i].data, got[i].len, &rep, &st), CAIRN_OK);
+        cr_expect_eq(rep.code, CAIRN_E_DECODE, "part %zu", i);
+        cairn_reply_free(&rep);
+    }
+    free(got);
+    nng_free(answer, answer_len);
+    nng_close(sock);
+    free(buf);
+
+    cairn_rpc_client *c = open_client(5000);
+    cr_assert_eq(call_list(c, "still-here", &rep, &st), CAIRN_OK, "%s", st.message);
+    cr_assert_str_eq(rep.names[0], "still-here");
+    cairn_reply_free(&rep);
+    cairn_rpc_client_close(c);
+    cairn_rpc_server_stop(s);
 }
