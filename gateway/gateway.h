@@ -28,10 +28,16 @@ typedef struct gateway {
     gateway_ready *ready; /* the node readiness monitor */
     struct gateway_offload *offload; /* runs the handlers that wait (gateway_offload.h) */
     struct gateway_auth *auth;       /* who may call what (gateway_auth.h) */
-    /* instance/list bodies, kept in step with the registry's change events; both NULL when
+    /* instance/list bodies, kept in step with the registry's change events; NULL when
      * gateway.list_cache_max_age_ms is 0. */
     cairn_body_cache *list_cache;
-    gateway_cache_events *list_events;
+    /* the answers to the beats of known instances (gateway_beat.c); NULL when
+     * gateway.beat_cache_max_age_ms is 0. */
+    cairn_body_cache *beat_cache;
+    /* beats sent on behind answers from beat_cache and not yet answered by the healthcheck */
+    _Atomic long beats_in_flight;
+    /* the caches' subscription to the change events; NULL when both caches are */
+    gateway_cache_events *cache_events;
     /* the cluster view (gateway_members.h); NULL when standalone */
     struct gateway_members *members;
     /* writes sent to their owner (gateway_forward.h); NULL when standalone */

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "cairn_requests.h"
+#include "gateway_beat_cache.h"
 #include "gateway_handlers.h"
 #include "gateway_job.h"
 #include "gateway_reply.h"
@@ -132,10 +133,10 @@ cairn_err gateway_parse_beat(const char *text, size_t max_metadata_bytes, cairn_
     return err;
 }
 
+/* data: the beat cache's ticket (uint64_t), or NULL. */
 static void render_beat(gateway *gw, const cairn_request *rq, cairn_err rc, cairn_reply *rep,
                         cairn_status *st, void *data, gateway_response *resp)
 {
-    (void)gw, (void)rq, (void)data;
     if (rc != CAIRN_OK) {
         gateway_reply_error(resp, st);
         return;
@@ -147,6 +148,8 @@ static void render_beat(gateway *gw, const cairn_request *rq, cairn_err rc, cair
     int code = rep->beat_code ? rep->beat_code : CAIRN_BEAT_CODE_OK;
     gateway_reply_json(resp, json_pack("{s:I, s:i, s:b}", "clientBeatInterval", interval, "code",
                                        code, "lightBeatEnabled", 1));
+    if (data)
+        gateway_beat_remember(gw, rq, *(const uint64_t *)data, code, resp);
 }
 
 void gateway_instance_beat(gateway *gw, gateway_request *req, gateway_response *resp)
@@ -194,5 +197,13 @@ void gateway_instance_beat(gateway *gw, gateway_request *req, gateway_response *
         gateway_reply_error(resp, &st);
         return;
     }
-    gateway_ask_beats(gw, req, resp, &rq, render_beat, NULL, NULL);
+    /* A known instance's beat is answered at once (gateway_beat_cache.h). */
+    if (gateway_beat_answer_known(gw, &rq, resp)) {
+        cairn_request_free(&rq);
+        return;
+    }
+    uint64_t *ticket = NULL, t = gateway_beat_ticket(gw, &rq);
+    if (t && (ticket = malloc(sizeof *ticket))) /* without memory the answer is just not kept */
+        *ticket = t;
+    gateway_ask_beats(gw, req, resp, &rq, render_beat, ticket, ticket ? free : NULL);
 }

@@ -1,4 +1,4 @@
-/* The list cache's subscription to the registry's change events. */
+/* The gateway caches' subscription to the registry's change events. */
 #include "gateway_cache_events.h"
 
 #include <nng/nng.h>
@@ -21,23 +21,31 @@ struct gateway_cache_events {
     atomic_bool reconnected;
     pthread_t thread;
     bool started;
-    cairn_body_cache *cache;
+    cairn_body_cache *caches[GATEWAY_CACHE_EVENTS_MAX];
+    size_t ncaches;
     atomic_bool stopping;
 };
+
+static void flush_all(gateway_cache_events *ev)
+{
+    for (size_t i = 0; i < ev->ncaches; i++)
+        cairn_body_cache_flush(ev->caches[i]);
+}
 
 /* Runs on an nng thread. Either way events may have been missed: flush (set_live does). */
 static void on_pipe(void *arg, bool connected)
 {
     gateway_cache_events *ev = arg;
     atomic_store(&ev->reconnected, true);
-    cairn_body_cache_set_live(ev->cache, connected); /* the calls are serialised (cairn_sub.h) */
+    for (size_t i = 0; i < ev->ncaches; i++) /* the calls are serialised (cairn_sub.h) */
+        cairn_body_cache_set_live(ev->caches[i], connected);
     if (atomic_load(&ev->stopping))
         return;
     if (connected)
-        log_debug("list cache: following the registry's change events");
+        log_debug("gateway caches: following the registry's change events");
     else
-        log_info("list cache: lost the registry's change events; serving lists uncached until "
-                 "they are back");
+        log_info("gateway caches: lost the registry's change events; serving lists and beats "
+                 "uncached until they are back");
 }
 
 static void take_event(void *arg, const char *buf, size_t len)
@@ -49,20 +57,22 @@ static void take_event(void *arg, const char *buf, size_t len)
      * the service and its revision. */
     if (cairn_event_decode(buf, len, &e, &st) != CAIRN_OK) {
         /* Which service changed is unknown: nothing cached can be trusted. */
-        log_warn("list cache: undecodable change event (%s); flushing", st.message);
-        cairn_body_cache_flush(ev->cache);
+        log_warn("gateway caches: undecodable change event (%s); flushing", st.message);
+        flush_all(ev);
         return;
     }
     switch (cairn_follow_next(&ev->follow, e.prev_revision, e.revision)) {
     case CAIRN_FOLLOW_APPLY:
         if (e.kind != CAIRN_CHANGE_TICK)
-            cairn_body_cache_invalidate(ev->cache, e.namespace_id, e.service, e.revision);
+            for (size_t i = 0; i < ev->ncaches; i++)
+                cairn_body_cache_invalidate(ev->caches[i], e.namespace_id, e.service,
+                                            e.revision);
         break;
     case CAIRN_FOLLOW_STALE:
         break;
     case CAIRN_FOLLOW_GAP:
         /* Which services changed in the gap is unknown: drop everything cached. */
-        cairn_body_cache_flush(ev->cache);
+        flush_all(ev);
         cairn_follow_synced(&ev->follow, e.revision);
         break;
     }
@@ -79,7 +89,7 @@ static void *events_main(void *arg)
         if (rv == NNG_ECLOSED)
             break;
         if (rv != 0) {
-            log_warn("list cache: receiving a change event: %s", nng_strerror(rv));
+            log_warn("gateway caches: receiving a change event: %s", nng_strerror(rv));
             continue;
         }
         if (atomic_exchange(&ev->reconnected, false))
@@ -87,23 +97,25 @@ static void *events_main(void *arg)
         /* One commit's events back to back. */
         cairn_status st;
         if (cairn_event_each(buf, len, take_event, ev, &st) != CAIRN_OK) {
-            log_warn("list cache: undecodable change event (%s); flushing", st.message);
-            cairn_body_cache_flush(ev->cache);
+            log_warn("gateway caches: undecodable change event (%s); flushing", st.message);
+            flush_all(ev);
         }
         nng_free(buf, len);
     }
     return NULL;
 }
 
-gateway_cache_events *gateway_cache_events_start(const char *url, cairn_body_cache *cache,
-                                                 cairn_status *st)
+gateway_cache_events *gateway_cache_events_start(const char *url, cairn_body_cache *const *caches,
+                                                 size_t n, cairn_status *st)
 {
     gateway_cache_events *ev = calloc(1, sizeof *ev);
     if (!ev) {
         cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
         return NULL;
     }
-    ev->cache = cache;
+    for (size_t i = 0; i < n && ev->ncaches < GATEWAY_CACHE_EVENTS_MAX; i++)
+        if (caches[i])
+            ev->caches[ev->ncaches++] = caches[i];
     atomic_init(&ev->stopping, false);
     cairn_follow_init(&ev->follow);
     atomic_init(&ev->reconnected, false);
@@ -113,7 +125,7 @@ gateway_cache_events *gateway_cache_events_start(const char *url, cairn_body_cac
     }
     int rv;
     if ((rv = pthread_create(&ev->thread, NULL, events_main, ev)) != 0) {
-        cairn_fail(st, CAIRN_E_INTERNAL, "list cache: cannot start the event thread: %s",
+        cairn_fail(st, CAIRN_E_INTERNAL, "gateway caches: cannot start the event thread: %s",
                    strerror(rv));
         gateway_cache_events_stop(ev);
         return NULL;

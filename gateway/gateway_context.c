@@ -1,6 +1,7 @@
 /* The gateway's state: configuration, clients of the other roles, the HTTP listener. */
 #include "gateway.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -8,6 +9,7 @@
 #include "cairn_endpoints.h"
 #include "cairn_log.h"
 #include "gateway_auth.h"
+#include "gateway_beat_cache.h"
 #include "gateway_forward.h"
 #include "gateway_handlers.h"
 #include "gateway_members.h"
@@ -58,35 +60,54 @@ static void observe(void *arg, const char *method, const char *endpoint, int sta
     gateway_metrics_observe(&gw->metrics, method, endpoint, status, seconds);
 }
 
-/* The list cache and its subscription to the registry's change events (cairn_body_cache.h). */
-static cairn_err open_list_cache(gateway *gw, cairn_status *st)
+/* The list cache, the beat answers, and their subscription to the registry's change events
+ * (cairn_body_cache.h). */
+static cairn_err open_caches(gateway *gw, cairn_status *st)
 {
     const cairn_config *cfg = gw->role->config;
-    int64_t max_age_ms = cairn_config_int(cfg, "gateway.list_cache_max_age_ms");
-    if (max_age_ms <= 0)
+    int64_t list_age_ms = cairn_config_int(cfg, "gateway.list_cache_max_age_ms");
+    int64_t beat_age_ms = cairn_config_int(cfg, "gateway.beat_cache_max_age_ms");
+    if (list_age_ms <= 0 && beat_age_ms <= 0)
         return CAIRN_OK;
     char url[256];
     if (cairn_endpoint_url(gw->role->run_dir, CAIRN_EP_REGISTRY_EVENTS, url, sizeof url) != 0)
         return cairn_fail(st, CAIRN_E_INVALID,
                           "node.run_dir is too long for an ipc socket path: %s",
                           gw->role->run_dir);
-    cairn_body_cache_options o = {
-        .max_entries = (size_t)cairn_config_int(cfg, "gateway.list_cache_entries"),
-        .max_bytes = (size_t)cairn_config_int(cfg, "gateway.list_cache_max_bytes"),
-        .max_age_ms = max_age_ms,
-        .metrics = gw->role->metrics,
-    };
-    if (!(gw->list_cache = cairn_body_cache_new(&o)))
-        return cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
-    if (!(gw->list_events = gateway_cache_events_start(url, gw->list_cache, st)))
+    if (list_age_ms > 0) {
+        cairn_body_cache_options o = {
+            .max_entries = (size_t)cairn_config_int(cfg, "gateway.list_cache_entries"),
+            .max_bytes = (size_t)cairn_config_int(cfg, "gateway.list_cache_max_bytes"),
+            .max_age_ms = list_age_ms,
+            .metrics = gw->role->metrics,
+        };
+        if (!(gw->list_cache = cairn_body_cache_new(&o)))
+            return cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
+    }
+    if (beat_age_ms > 0) {
+        size_t entries = (size_t)cairn_config_int(cfg, "gateway.beat_cache_entries");
+        cairn_body_cache_options o = {
+            .max_entries = entries,
+            .max_bytes = entries * GATEWAY_BEAT_ANSWER_MAX_BYTES,
+            .max_age_ms = beat_age_ms,
+            .metrics = gw->role->metrics,
+            .metric_prefix = "beat_cache",
+            .what = "beat answers",
+        };
+        if (!(gw->beat_cache = cairn_body_cache_new(&o)))
+            return cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
+    }
+    cairn_body_cache *caches[] = {gw->list_cache, gw->beat_cache};
+    if (!(gw->cache_events = gateway_cache_events_start(url, caches, 2, st)))
         return st->code;
     return CAIRN_OK;
 }
 
-/* After a write: drop the service's list bodies older than the write, before the client hears
- * back, so that its next list shows the write whatever the change event's timing. A write whose
- * outcome is unknown (no answer in time: it may still have been applied) drops all of them; one
- * the registry refused changed nothing. */
+/* After a write: drop the service's list bodies and beat answers older than the write, before
+ * the client hears back, so that its next list shows the write (and its next beat a
+ * deregistration) whatever the change event's timing. A write whose outcome is unknown (no
+ * answer in time: it may still have been applied) drops all of them; one the registry refused
+ * changed nothing. */
 static void invalidate_after_write(gateway *gw, const cairn_request *req, cairn_err rc,
                                    const cairn_reply *rep)
 {
@@ -102,15 +123,20 @@ static void invalidate_after_write(gateway *gw, const cairn_request *req, cairn_
     default:
         return;
     }
-    if (!gw->list_cache || !req->service)
+    if (!req->service)
         return;
     /* Named as the registry names it in its events. */
     const char *ns = req->namespace_id && *req->namespace_id ? req->namespace_id
                                                              : CAIRN_DEFAULT_NAMESPACE;
-    if (rc == CAIRN_E_UNAVAILABLE || rc == CAIRN_E_INTERNAL)
-        cairn_body_cache_invalidate(gw->list_cache, ns, req->service, UINT64_MAX);
-    else if (rc == CAIRN_OK && rep->revision > 0)
-        cairn_body_cache_invalidate(gw->list_cache, ns, req->service, rep->revision);
+    cairn_body_cache *caches[] = {gw->list_cache, gw->beat_cache};
+    for (size_t i = 0; i < sizeof caches / sizeof caches[0]; i++) {
+        if (!caches[i])
+            continue;
+        if (rc == CAIRN_E_UNAVAILABLE || rc == CAIRN_E_INTERNAL)
+            cairn_body_cache_invalidate(caches[i], ns, req->service, UINT64_MAX);
+        else if (rc == CAIRN_OK && rep->revision > 0)
+            cairn_body_cache_invalidate(caches[i], ns, req->service, rep->revision);
+    }
 }
 
 static cairn_err open_push(gateway *gw, cairn_status *st)
@@ -139,6 +165,7 @@ static cairn_err open_push(gateway *gw, cairn_status *st)
 cairn_err gateway_open(gateway *gw, cairn_role *role, cairn_status *st)
 {
     memset(gw, 0, sizeof *gw);
+    atomic_init(&gw->beats_in_flight, 0);
     gw->role = role;
     const cairn_config *cfg = role->config;
     gw->max_body_bytes = (size_t)cairn_config_int(cfg, "gateway.max_body_bytes");
@@ -177,7 +204,7 @@ cairn_err gateway_open(gateway *gw, cairn_role *role, cairn_status *st)
         if (!gw->beats)
             goto fail;
     }
-    if (open_list_cache(gw, st) != CAIRN_OK)
+    if (open_caches(gw, st) != CAIRN_OK)
         goto fail;
     gw->pushers = (uint32_t)cairn_config_int(cfg, "pusher.count");
     if (gw->pushers > 0 && open_push(gw, st) != CAIRN_OK)
@@ -246,16 +273,20 @@ void gateway_close(gateway *gw)
     gw->raft = NULL;
     gateway_push_close(gw->push);
     gw->push = NULL;
-    gateway_cache_events_stop(gw->list_events);
-    gw->list_events = NULL;
-    cairn_body_cache_free(gw->list_cache);
-    gw->list_cache = NULL;
+    gateway_cache_events_stop(gw->cache_events);
+    gw->cache_events = NULL;
+    /* The beats sent behind cached answers end (their completions touch the caches) when the
+     * clients close: the caches go after them. */
     if (gw->beats && gw->beats != gw->registry)
         cairn_rpc_client_close(gw->beats);
     gw->beats = NULL;
     if (gw->registry)
         cairn_rpc_client_close(gw->registry);
     gw->registry = NULL;
+    cairn_body_cache_free(gw->list_cache);
+    gw->list_cache = NULL;
+    cairn_body_cache_free(gw->beat_cache);
+    gw->beat_cache = NULL;
     pthread_mutex_destroy(&gw->cpu_lock);
     gw->role = NULL;
 }

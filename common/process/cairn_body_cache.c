@@ -79,14 +79,14 @@ static const char *or_empty(const char *s)
     return s ? s : "";
 }
 
-/* The key bytes: ns \0 svc \0 clusters \0 env \0 flags cache_millis. Strings hold no NUL, so
- * the encoding is unambiguous. Returns the length; writes into buf when it fits. */
+/* The key bytes: ns \0 svc \0 clusters \0 env \0 instance \0 flags cache_millis. Strings hold
+ * no NUL, so the encoding is unambiguous. Returns the length; writes into buf when it fits. */
 static size_t key_bytes(const cairn_body_cache_key *k, char *buf, size_t cap, size_t *svc_len)
 {
-    const char *parts[4] = {or_empty(k->namespace_id), or_empty(k->service),
-                            or_empty(k->clusters), or_empty(k->env)};
+    const char *parts[5] = {or_empty(k->namespace_id), or_empty(k->service),
+                            or_empty(k->clusters), or_empty(k->env), or_empty(k->instance)};
     size_t n = 0;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 5; i++) {
         size_t l = strlen(parts[i]) + 1;
         if (n + l <= cap)
             memcpy(buf + n, parts[i], l);

@@ -1,5 +1,6 @@
 /* A cache of bodies rendered from one service's data: the gateway's instance/list bodies (§2.5,
- * design §4 "List") and cairn-grpc's ServiceQuery/Subscribe answers.
+ * design §4 "List"), its answers to the beats of known instances (gateway_beat.c), and
+ * cairn-grpc's ServiceQuery/Subscribe answers.
  *
  * An entry is one rendered body, keyed by everything the rendering depends on besides the
  * service's data (namespace, grouped service, the clusters and env strings as sent, healthyOnly,
@@ -40,6 +41,7 @@ typedef struct cairn_body_cache_key {
     const char *service;  /* grouped name */
     const char *clusters; /* as sent; NULL reads as "" */
     const char *env;      /* as sent; NULL reads as "" */
+    const char *instance; /* one instance's "ip:port" (beat answers); NULL reads as "" */
     bool healthy_only;
     bool grouped_names;
     int64_t cache_millis;

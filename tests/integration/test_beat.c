@@ -1,8 +1,10 @@
 /* PUT /nacos/v1/ns/instance/beat (spec §2.7, §16.2 call 3, §17.9–11). */
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cairn_harness.h"
 #include "cairn_harness_health.h"
@@ -301,7 +303,10 @@ IT_TEST(beat, light_beats_of_a_healthy_instance_write_nothing)
     cr_expect_eq(writes, f.writes - fences0,
                  "%d beats committed %g registry writes besides the %d fence registrations",
                  BEATS, writes - (f.writes - fences0), f.writes - fences0);
-    cr_expect_eq(node_metric(n, "healthcheck", "cairn_healthcheck_beats_total", NULL) - beats0,
+    /* Beats answered by the gateway reach the healthcheck behind their answers. */
+    cr_expect_eq(node_wait_metric(n, "healthcheck", "cairn_healthcheck_beats_total", NULL,
+                                  beats0 + BEATS, WAIT_MS) -
+                     beats0,
                  BEATS, "the healthcheck did not answer every beat");
     events_close(&f.sub);
 }
@@ -358,4 +363,157 @@ IT_TEST(beat, a_beat_after_the_sweep_marked_unhealthy_writes_health_once)
     cr_expect_eq(hc_metric(&h, "cairn_healthcheck_flips_total", "to=\"healthy\"") - flips0, 1);
     cr_expect(stored_health_is(&st), "not healthy after the beats");
     events_close(&f.sub);
+}
+
+/* ---- beats answered by the gateway (gateway_beat_cache.h) ------------------------------------ */
+
+static double beat_hits(const it_node *n)
+{
+    double v = node_metric(n, "gateway", "cairn_gateway_beat_cache_hits_total", NULL);
+    cr_assert_geq(v, 0, "the gateway's /metrics cannot be read");
+    return v;
+}
+
+static long beat_code(const it_node *n, const char *svc, const char *ip, int port, long *status)
+{
+    long code = 0;
+    *status = hc_beat(n, "public", svc, ip, port, &code, NULL);
+    return code;
+}
+
+/* Known instances' beats are answered from the gateway's cache, yet every one of them reaches
+ * the healthcheck: an instance that beats only that way never lapses. */
+IT_TEST(beat, known_instances_are_answered_by_the_gateway_and_still_beat)
+{
+    hc_node h;
+    hc_node_start(&h, ARGS("health.check_interval_ms=100"));
+    it_node *n = h.node;
+    /* Unhealthy after 1.5 s without a beat: the beats below come every 100 ms for 3 s. */
+    nacos_write_ok(n, "POST", NS "/instance",
+                   Q("serviceName", "cached", "ip", "127.3.1.1", "port", "1", "metadata",
+                     "{\"preserved.heart.beat.timeout\":\"1500\","
+                     "\"preserved.heart.beat.interval\":\"700\"}"));
+    double hits0 = beat_hits(n);
+    double beats0 = hc_metric(&h, "cairn_healthcheck_beats_total", NULL);
+    double flips0 = hc_metric(&h, "cairn_healthcheck_flips_total", "to=\"unhealthy\"");
+    enum { BEATS = 30 };
+    for (int i = 0; i < BEATS; i++) {
+        long interval = 0, code = 0;
+        long status = hc_beat(n, "public", "cached", "127.3.1.1", 1, &code, &interval);
+        cr_assert_eq(status, 200, "beat %d answered %ld", i, status);
+        cr_assert_eq(code, 10200, "beat %d: code %ld", i, code);
+        cr_assert_eq(interval, 700, "beat %d: clientBeatInterval %ld", i, interval);
+        struct timespec period = {0, 100 * 1000 * 1000};
+        nanosleep(&period, NULL); /* the beat period, not synchronisation */
+    }
+    double hits = beat_hits(n) - hits0;
+    cr_expect_geq(hits, BEATS - 3, "only %g of %d beats of a known instance were answered by the "
+                  "gateway", hits, BEATS);
+    cr_expect_eq(node_wait_metric(n, "healthcheck", "cairn_healthcheck_beats_total", NULL,
+                                  beats0 + BEATS, WAIT_MS) -
+                     beats0,
+                 BEATS, "not every beat answered by the gateway reached the healthcheck");
+    cr_expect_eq(hc_metric(&h, "cairn_healthcheck_flips_total", "to=\"unhealthy\"") - flips0, 0,
+                 "an instance beating every 100 ms was marked unhealthy");
+    hc_state st = hc_instance_state(n, "public", "DEFAULT_GROUP@@cached", "127.3.1.1", 1, true);
+    cr_expect(st.found && st.healthy, "the beating instance is %s",
+              st.found ? "unhealthy" : "gone");
+}
+
+/* A deregistration through the gateway drops the instance's answer before the client hears
+ * back: its next light beat is told 20404, never the kept 10200. */
+IT_TEST(beat, a_deregistered_instance_is_told_it_is_unknown)
+{
+    it_node *n = node_start(NULL);
+    nacos_write_ok(n, "POST", NS "/instance",
+                   Q("serviceName", "leaving", "ip", "127.3.1.2", "port", "2"));
+    for (int i = 0; i < 3; i++)
+        beat_ok(n, "leaving", "127.3.1.2", 2, "registered instance");
+    cr_assert_geq(beat_hits(n), 1, "no beat of a known instance was answered by the gateway");
+    nacos_write_ok(n, "DELETE", NS "/instance",
+                   Q("serviceName", "leaving", "ip", "127.3.1.2", "port", "2"));
+    long status;
+    cr_expect_eq(beat_code(n, "leaving", "127.3.1.2", 2, &status), 20404,
+                 "the first beat after the deregistration");
+    cr_expect_eq(status, 200);
+}
+
+typedef struct unknown_beat {
+    const it_node *n;
+    const char *svc, *ip;
+    int port;
+    long status, code;
+} unknown_beat;
+
+static bool beat_says_unknown(void *arg)
+{
+    unknown_beat *u = arg;
+    u->code = beat_code(u->n, u->svc, u->ip, u->port, &u->status);
+    return u->status == 200 && u->code == 20404;
+}
+
+static bool gone_from_registry(void *arg)
+{
+    unknown_beat *u = arg;
+    char grouped[128];
+    snprintf(grouped, sizeof grouped, "DEFAULT_GROUP@@%s", u->svc);
+    return !hc_instance_state(u->n, "public", grouped, u->ip, u->port, true).found;
+}
+
+/* An instance the healthcheck removed (no write through the gateway: only the change event
+ * tells it) is told 20404 at its next beats, so that the client registers it again. */
+IT_TEST(beat, an_expired_instance_is_told_it_is_unknown)
+{
+    hc_node h;
+    hc_node_start(&h, ARGS("health.check_interval_ms=100"));
+    it_node *n = h.node;
+    nacos_write_ok(n, "POST", NS "/instance",
+                   Q("serviceName", "lapsing", "ip", "127.3.1.3", "port", "3", "metadata",
+                     "{\"preserved.heart.beat.timeout\":\"500\","
+                     "\"preserved.ip.delete.timeout\":\"1000\"}"));
+    double hits0 = beat_hits(n);
+    for (int i = 0; i < 3; i++)
+        beat_ok(n, "lapsing", "127.3.1.3", 3, "registered instance");
+    cr_assert_gt(beat_hits(n), hits0, "no beat of a known instance was answered by the gateway");
+    unknown_beat u = {n, "lapsing", "127.3.1.3", 3, 0, 0};
+    cr_assert(wait_until(gone_from_registry, &u, WAIT_MS), "the instance never expired");
+    cr_expect(wait_until(beat_says_unknown, &u, 2000),
+              "beats of the expired instance are still answered %ld code %ld 2 s after it went",
+              u.status, u.code);
+}
+
+typedef struct beat_status {
+    const it_node *n;
+    long want, status;
+} beat_status;
+
+static bool beat_answers(void *arg)
+{
+    beat_status *b = arg;
+    long code;
+    b->status = hc_beat(b->n, "public", "frozen", "127.3.1.4", 4, &code, NULL);
+    return b->status == b->want;
+}
+
+/* A healthcheck that stops answering is not hidden by the kept answers: beats get their 503
+ * once the beats sent on behind answers time out, and 200 again when it is back. */
+IT_TEST(beat, a_stopped_healthcheck_costs_beats_their_503)
+{
+    hc_node h;
+    hc_node_start(&h, ARGS("gateway.healthcheck_timeout_ms=500"));
+    it_node *n = h.node;
+    nacos_write_ok(n, "POST", NS "/instance",
+                   Q("serviceName", "frozen", "ip", "127.3.1.4", "port", "4"));
+    for (int i = 0; i < 3; i++)
+        beat_ok(n, "frozen", "127.3.1.4", 4, "registered instance");
+    pid_t hc = hc_pid(&h);
+    cr_assert_gt(hc, 0);
+    cr_assert_eq(kill(hc, SIGSTOP), 0);
+    beat_status b = {n, 503, 0};
+    bool got_503 = wait_until(beat_answers, &b, 10000);
+    kill(hc, SIGCONT);
+    cr_assert(got_503, "beats still answered %ld 10 s after the healthcheck stopped", b.status);
+    b.want = 200;
+    cr_expect(wait_until(beat_answers, &b, WAIT_MS),
+              "beats answered %ld after the healthcheck resumed", b.status);
 }

@@ -13,6 +13,7 @@ const it_role it_node_roles[] = {
     {"cairn-registry", "registry"},
     {"cairn-healthcheck", "healthcheck"},
     {"cairn-pusher", "pusher-0"},
+    {"cairn-grpc", "grpc"},
 };
 const size_t it_node_role_count = sizeof it_node_roles / sizeof it_node_roles[0];
 

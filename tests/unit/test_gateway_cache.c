@@ -469,8 +469,14 @@ Test(cairn_body_cache, events_invalidate_and_reconnects_flush, .timeout = 30)
                                .metrics = m};
     cairn_body_cache *c = cairn_body_cache_new(&o);
     cr_assert_not_null(c);
+    /* A second cache on the same events, keyed by instance as the beat answers are. */
+    cairn_body_cache_options bo = o;
+    bo.metric_prefix = "beat_cache";
+    cairn_body_cache *beats = cairn_body_cache_new(&bo);
+    cr_assert_not_null(beats);
     cairn_status st;
-    gateway_cache_events *ev = gateway_cache_events_start(url, c, &st);
+    cairn_body_cache *caches[] = {c, NULL, beats};
+    gateway_cache_events *ev = gateway_cache_events_start(url, caches, 3, &st);
     cr_assert_not_null(ev, "%s", st.message);
     cr_expect(wait_live(c, false), "live with no publisher");
 
@@ -478,14 +484,24 @@ Test(cairn_body_cache, events_invalidate_and_reconnects_flush, .timeout = 30)
     cr_assert_eq(nng_pub0_open(&pub), 0);
     cr_assert_eq(nng_listen(pub, url, NULL, 0), 0);
     cr_assert(wait_live(c, true), "not live 5 s after the publisher came up");
+    cr_assert(wait_live(beats, true), "the second cache not live 5 s after the publisher came up");
     cr_assert(synced_at(m, pub, 10), "no tick taken within 5 s");
     cairn_body_cache_key k = key_of(NS, SVC), other = key_of(NS, "DEFAULT_GROUP@@other");
+    cairn_body_cache_key beat = key_of(NS, SVC), other_beat = key_of(NS, "DEFAULT_GROUP@@other");
+    beat.instance = other_beat.instance = "127.0.0.1:8080";
     cr_assert(fill(c, &k, 10, "body", 0));
     cr_assert(fill(c, &other, 10, "other", 0));
+    cr_assert(fill(beats, &beat, 0, "beat answer", 0));
+    cr_assert(fill(beats, &other_beat, 0, "other beat answer", 0));
+    expect_body(beats, &beat, 1, "beat answer");
+    expect_body(c, &beat, 1, NULL); /* the instance is part of the key */
 
-    /* The next event in the chain drops its service only; a tick at the newest changes nothing. */
+    /* The next event in the chain drops its service only, in every cache; a tick at the newest
+     * changes nothing. */
     publish(pub, SVC, 10, 11);
     cr_assert(gone(c, &k), "an event did not invalidate within 5 s");
+    cr_assert(gone(beats, &beat), "an event did not invalidate the second cache within 5 s");
+    expect_body(beats, &other_beat, 1, "other beat answer");
     publish(pub, NULL, 11, 11);
     cr_assert(fill(c, &k, 11, "body", 0));
     expect_body(c, &other, 1, "other");
@@ -495,6 +511,7 @@ Test(cairn_body_cache, events_invalidate_and_reconnects_flush, .timeout = 30)
     publish(pub, SVC, 20, 21);
     cr_expect(gone(c, &other), "a gap in the event chain did not flush within 5 s");
     cr_expect(gone(c, &k));
+    cr_expect(gone(beats, &other_beat), "a gap did not flush the second cache within 5 s");
 
     /* Garbage on the event socket: the service is unknown, so everything goes. */
     cr_assert(fill(c, &other, 21, "other", 0));
@@ -516,5 +533,6 @@ Test(cairn_body_cache, events_invalidate_and_reconnects_flush, .timeout = 30)
     gateway_cache_events_stop(ev);
     nng_close(pub);
     cairn_body_cache_free(c);
+    cairn_body_cache_free(beats);
     cairn_metrics_free(m);
 }

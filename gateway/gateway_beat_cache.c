@@ -1,0 +1,98 @@
+/* Beats answered without waiting for the healthcheck (gateway_beat_cache.h). */
+#include "gateway_beat_cache.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cairn_cluster_config.h"
+#include "gateway_reply.h"
+#include "gateway_route.h"
+
+/* The cache key of a beat: its service as the registry names it in change events (so that an
+ * event drops the service's answers), its cluster and "ip:port". */
+typedef struct beat_key {
+    cairn_body_cache_key k;
+    char instance[CAIRN_MAX_IP_LEN + 8];
+} beat_key;
+
+static void beat_key_of(const cairn_request *rq, beat_key *bk)
+{
+    memset(bk, 0, sizeof *bk);
+    const char *c = rq->instance.cluster;
+    snprintf(bk->instance, sizeof bk->instance, "%s:%d", rq->instance.ip ? rq->instance.ip : "",
+             (int)rq->instance.port);
+    bk->k.namespace_id = rq->namespace_id && *rq->namespace_id ? rq->namespace_id
+                                                                : CAIRN_DEFAULT_NAMESPACE;
+    bk->k.service = rq->service;
+    bk->k.clusters = c && *c ? c : CAIRN_DEFAULT_CLUSTER;
+    bk->k.instance = bk->instance;
+}
+
+static bool answered_here(gateway *gw, const cairn_request *rq)
+{
+    char owner[CAIRN_CLUSTER_ID_MAX];
+    return gw->beat_cache && rq->service &&
+           gateway_route_write(gw, rq, owner, sizeof owner) == GATEWAY_PATH_LOCAL;
+}
+
+/* The healthcheck's reply to a beat sent behind an answer. Anything but 10200 means the answers
+ * kept may be wrong now (or the healthcheck is not answering): none is used until beats have
+ * been answered afresh. */
+static void beat_passed_on(void *arg, cairn_err rc, cairn_reply *rep, cairn_status *st)
+{
+    (void)st;
+    gateway *gw = arg;
+    bool answered = rc == CAIRN_OK && rep->code == CAIRN_OK &&
+                    (rep->beat_code == 0 || rep->beat_code == CAIRN_BEAT_CODE_OK);
+    if (!answered) {
+        if (rc == CAIRN_E_UNAVAILABLE)
+            gateway_metrics_healthcheck_unavailable(&gw->metrics);
+        cairn_body_cache_flush(gw->beat_cache);
+    }
+    cairn_reply_free(rep);
+    atomic_fetch_sub(&gw->beats_in_flight, 1);
+}
+
+bool gateway_beat_answer_known(gateway *gw, const cairn_request *rq, gateway_response *resp)
+{
+    if (!answered_here(gw, rq))
+        return false;
+    if (atomic_fetch_add(&gw->beats_in_flight, 1) >= GATEWAY_BEATS_BEHIND_MAX) {
+        atomic_fetch_sub(&gw->beats_in_flight, 1);
+        return false;
+    }
+    beat_key bk;
+    beat_key_of(rq, &bk);
+    size_t len = 0;
+    char *body = cairn_body_cache_get(gw->beat_cache, &bk.k, gateway_now_ms(), &len);
+    if (!body) {
+        atomic_fetch_sub(&gw->beats_in_flight, 1);
+        return false;
+    }
+    gateway_reply_json_text(resp, body, len);
+    cairn_rpc_call_async(gw->beats, rq, beat_passed_on, gw);
+    return true;
+}
+
+uint64_t gateway_beat_ticket(gateway *gw, const cairn_request *rq)
+{
+    if (!answered_here(gw, rq))
+        return 0;
+    beat_key bk;
+    beat_key_of(rq, &bk);
+    return cairn_body_cache_ticket(gw->beat_cache, bk.k.namespace_id, bk.k.service);
+}
+
+void gateway_beat_remember(gateway *gw, const cairn_request *rq, uint64_t ticket, int beat_code,
+                           const gateway_response *resp)
+{
+    if (ticket == 0 || beat_code != CAIRN_BEAT_CODE_OK || resp->status != 200 || !resp->body ||
+        resp->len > GATEWAY_BEAT_ANSWER_MAX_BYTES)
+        return;
+    beat_key bk;
+    beat_key_of(rq, &bk);
+    /* Revision 0: the answer goes with the service's next change event, whichever it is. */
+    cairn_body_cache_put(gw->beat_cache, &bk.k, ticket, 0, resp->body, resp->len,
+                         gateway_now_ms());
+}
