@@ -14,9 +14,6 @@ struct gateway_raft {
     cairn_rpc_client *replicator;
 };
 
-/* The replicator answers within raft.submit_timeout_ms; this bounds a replicator that is gone. */
-#define SUBMIT_SLACK_MS 2000
-
 gateway_raft *gateway_raft_open(const cairn_config *cfg, const char *run_dir, bool cluster,
                                 cairn_status *st)
 {
@@ -34,7 +31,7 @@ gateway_raft *gateway_raft_open(const cairn_config *cfg, const char *run_dir, bo
         cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
         return NULL;
     }
-    int timeout = (int)cairn_config_int(cfg, "raft.submit_timeout_ms") + SUBMIT_SLACK_MS;
+    int timeout = (int)cairn_config_int(cfg, "raft.submit_timeout_ms") + CAIRN_RAFT_SUBMIT_SLACK_MS;
     if (!(gr->replicator = cairn_rpc_client_open(url, "replicator", timeout, st))) {
         free(gr);
         return NULL;

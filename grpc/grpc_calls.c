@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cairn_log.h"
+#include "cairn_peer_raft.h"
 #include "grpc_cluster.h"
 
 grpc_call *grpc_call_new(grpc_server *s, grpc_call_fn done)
@@ -63,6 +64,18 @@ void grpc_call_start(grpc_call *call)
     grpc_server *s = call->srv;
     if (call->forwarded) { /* wrapped by the caller for a member of its choosing */
         cairn_rpc_call_async(grpc_cluster_replicator(s->cluster), &call->req, on_reply, call);
+        return;
+    }
+    if (call->persistent && s->cluster) { /* through raft, as the gateway's (grpc_cluster.h) */
+        cairn_status st;
+        if (call->req.type == CAIRN_MSG_RAFT_SUBMIT ||
+            cairn_raft_submit_wrap(&call->req, &st) == CAIRN_OK) {
+            cairn_rpc_call_async(grpc_cluster_raft(s->cluster), &call->req, on_reply, call);
+            return;
+        }
+        cairn_reply rep; /* not a raft command: refused as the rpc would refuse it */
+        cairn_reply_init(&rep);
+        on_reply(call, st.code, &rep, &st);
         return;
     }
     char owner[CAIRN_CLUSTER_ID_MAX];

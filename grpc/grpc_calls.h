@@ -22,6 +22,7 @@ struct grpc_call {
     bool is_write;        /* one of the connection's ordered writes */
     bool routed;          /* an INSTANCE_SET_OWNED: in a cluster it goes to the service's owner */
     bool forwarded;       /* it went as a FORWARD through the replicator */
+    bool persistent;      /* a persistent instance's write: in a cluster it goes through raft */
     /* what the continuation needs */
     const char *type_name; /* the request's metadata.type, for metrics */
     char *resp_type;       /* the response's type name (static string) */

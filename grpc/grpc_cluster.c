@@ -14,6 +14,7 @@
 #include "cairn_grpc_owner.h"
 #include "cairn_java_hash.h"
 #include "cairn_log.h"
+#include "cairn_peer_raft.h"
 #include "cairn_requests.h"
 #include "grpc_calls.h"
 #include "cairn_members_follow.h"
@@ -26,6 +27,7 @@ struct grpc_cluster {
     char self[CAIRN_CLUSTER_ID_MAX];
     int timeout_ms; /* cluster.forward_timeout_ms */
     cairn_rpc_client *replicator;
+    cairn_rpc_client *raft; /* RAFT_SUBMITs, with raft.submit_timeout_ms */
     cairn_members_follower *follower;
     pthread_mutex_t lock;
     char *owner_ids; /* the latest owner list, NUL-separated, under lock */
@@ -101,8 +103,10 @@ cairn_err grpc_cluster_open(const cairn_config *cfg, const char *run_dir, grpc_c
         grpc_cluster_close(gc);
         return cairn_fail(st, CAIRN_E_INVALID, "run directory path too long");
     }
+    int raft_ms = (int)cairn_config_int(cfg, "raft.submit_timeout_ms") + CAIRN_RAFT_SUBMIT_SLACK_MS;
     if (!(gc->replicator = cairn_rpc_client_open(url, "replicator",
                                                  gc->timeout_ms + LOCAL_SLACK_MS, st)) ||
+        !(gc->raft = cairn_rpc_client_open(url, "replicator", raft_ms, st)) ||
         !(gc->follower = cairn_members_follow_start(run_dir, keep, gc, st))) {
         grpc_cluster_close(gc);
         return st->code;
@@ -118,6 +122,8 @@ void grpc_cluster_close(grpc_cluster *gc)
     cairn_members_follow_stop(gc->follower);
     if (gc->replicator)
         cairn_rpc_client_close(gc->replicator);
+    if (gc->raft)
+        cairn_rpc_client_close(gc->raft);
     pthread_mutex_destroy(&gc->lock);
     free(gc->owner_ids);
     free(gc);
@@ -161,6 +167,11 @@ cairn_err grpc_cluster_wrap(grpc_cluster *gc, cairn_request *req, const char *ow
 cairn_rpc_client *grpc_cluster_replicator(grpc_cluster *gc)
 {
     return gc->replicator;
+}
+
+cairn_rpc_client *grpc_cluster_raft(grpc_cluster *gc)
+{
+    return gc->raft;
 }
 
 /* ---- start-up: earlier incarnations at the other members ------------------------------------ */

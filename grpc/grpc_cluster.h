@@ -4,7 +4,9 @@
  * travels as a FORWARD through the local replicator (replicator.sock) with the deadline
  * cluster.forward_timeout_ms; one this node owns, or any while there is no view yet, goes to the
  * local registry. The owner is chosen when the write is sent (not when it was queued), so a
- * retried release follows a view change. Standalone (no cluster.members) nothing here runs and
+ * retried release follows a view change. A persistent instance's write (PersistentInstanceRequest)
+ * goes through raft instead, as the gateway's persistent writes do: a RAFT_SUBMIT to the local
+ * replicator, answered once a majority committed it and this node's registry applied it. Standalone (no cluster.members) nothing here runs and
  * owners keep the host-name node.
  *
  * Threads: a follower thread (cairn_members_follow.h) keeps the latest owner list under a short
@@ -40,7 +42,9 @@ void grpc_cluster_stale_begin(grpc_server *s);
 void grpc_cluster_stale_timer(grpc_server *s);
 /* Takes the start-up timer out of the server's heap (before grpc_cluster_close). */
 void grpc_cluster_disarm(grpc_server *s);
-/* The local replicator's rpc client (FORWARDs). */
+/* The local replicator's rpc clients: FORWARDs (cluster.forward_timeout_ms), and RAFT_SUBMITs
+ * (raft.submit_timeout_ms). */
 cairn_rpc_client *grpc_cluster_replicator(grpc_cluster *gc);
+cairn_rpc_client *grpc_cluster_raft(grpc_cluster *gc);
 
 #endif

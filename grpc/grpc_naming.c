@@ -107,7 +107,8 @@ static void health_check(grpc_stream *st, const char *type, const json_t *body)
  * (it may have been applied) drops all of them; a refused write changed nothing. */
 static void invalidate_after_write(grpc_server *s, const struct grpc_call *call)
 {
-    if (call->rc != CAIRN_OK)
+    /* a write through raft is answered without the registry's revision: all of them go */
+    if (call->rc != CAIRN_OK || (call->persistent && s->cluster))
         grpc_query_cache_changed(s, call->ref.ns, call->ref.grouped, UINT64_MAX);
     else if (call->rep.code == CAIRN_OK && call->rep.revision > 0)
         grpc_query_cache_changed(s, call->ref.ns, call->ref.grouped, call->rep.revision);
@@ -233,7 +234,8 @@ static void batch_request(grpc_stream *st, const char *type, const json_t *body)
     free(in);
 }
 
-/* As a v1 register or deregister with ephemeral=false: owned by ip:port, kept over disconnects. */
+/* As a v1 register or deregister with ephemeral=false: owned by ip:port, kept over disconnects;
+ * in a cluster through raft (grpc_cluster.h). */
 static void persistent_request(grpc_stream *st, const char *type, const json_t *body)
 {
     static const char *const ops[] = {"registerInstance", "deregisterInstance", NULL};
@@ -250,6 +252,7 @@ static void persistent_request(grpc_stream *st, const char *type, const json_t *
         call->resp_type = "InstanceResponse";
         call->op = (char *)op;
         call->ref = ref;
+        call->persistent = true;
         built = op == ops[0]
                     ? cairn_request_instance_upsert(&call->req, ref.ns, ref.grouped, &in,
                                                     CAIRN_UPSERT_REGISTER, &s)

@@ -30,6 +30,9 @@
 #include "cairn_peer.h"
 
 #define CAIRN_RAFT_CMD_MAX (1024 * 1024) /* the largest command a forward carries */
+/* A RAFT_SUBMIT's local client waits raft.submit_timeout_ms plus this: the replicator answers
+ * within the former, so the slack only bounds a replicator that is gone. */
+#define CAIRN_RAFT_SUBMIT_SLACK_MS 2000
 
 /* Whether the write goes through the raft log in a cluster: INSTANCE_UPSERT, INSTANCE_PATCH,
  * INSTANCE_REMOVE and INSTANCE_HEALTH of a persistent instance (instance.ephemeral false; a

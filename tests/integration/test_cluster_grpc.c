@@ -281,3 +281,55 @@ IT_TEST(cluster_grpc, a_frozen_owner_costs_an_error_response_not_a_stall)
     cr_assert(wait_until(everywhere, &w, BOUND_MS), "not on every node after the thaw");
     grpc_close(g);
 }
+
+/* registerInstance (reg) or deregisterInstance of the persistent instance ip:8080 in svc on g,
+ * as PersistentInstanceRequest; asserts the InstanceResponse. */
+static void grpc_persistent(it_grpc *g, const char *svc, const char *ip, bool reg)
+{
+    char extra[512];
+    snprintf(extra, sizeof extra,
+             "\"type\":\"%s\",\"instance\":{\"ip\":\"%s\",\"port\":8080,"
+             "\"weight\":1.0,\"healthy\":true,\"enabled\":true,\"ephemeral\":false,"
+             "\"clusterName\":\"DEFAULT\",\"metadata\":{}}",
+             reg ? "registerInstance" : "deregisterInstance", ip);
+    it_grpc_reply r;
+    grpc_call(g, "PersistentInstanceRequest", grpc_naming_body("public", svc, extra), &r,
+              CALL_MS);
+    cr_assert_eq(r.grpc_status, 0, "%s: grpc-status %d", svc, r.grpc_status);
+    cr_assert(r.type && r.json, "%s: no answer", svc);
+    cr_assert_str_eq(r.type, "InstanceResponse", "%s: %s", svc, r.json);
+    cr_assert(strstr(r.json, "\"resultCode\":200"), "%s: %s", svc, r.json);
+    grpc_reply_free(&r);
+}
+
+/* A persistent instance registered over gRPC is a raft write like a v1 one: on a raft follower
+ * it is answered once committed and applied on that node (listed there at once), every member
+ * lists it, it outlives its connection, and its deregistration leaves every member. */
+IT_TEST(cluster_grpc, a_persistent_instance_goes_through_raft_to_every_node)
+{
+    it_cluster_opts o = {.nodes = 3, .layout = IT_LAYOUT_HOSTS, .wrong_secret_node = -1};
+    it_cluster *c = cluster_start(&o);
+    cr_assert(cluster_wait_all(c, 0, 0, "UP", UP_TIMEOUT_MS), "not every node shows all 3 UP");
+    int leader = cluster_wait_raft_leader(c, 0, UP_TIMEOUT_MS);
+    const int entry = (leader + 1) % c->count; /* a follower: the write is forwarded to the leader */
+    const char *svc = "grpc-persistent";
+    it_grpc *g = grpc_to(c->nodes[entry]);
+    grpc_persistent(g, svc, "127.0.61.1", true);
+    cr_expect_eq(cluster_host_health_at(c->nodes[entry]->gateway, svc, "127.0.61.1"), 1,
+                 "the node that answered the write does not list it (read-your-writes)");
+    want w = {c, ~0u, svc, "127.0.61.1", 1};
+    cr_assert(wait_until(everywhere, &w, BOUND_MS),
+              "a persistent instance registered over gRPC on node %d is not listed on every "
+              "node", entry);
+    cr_expect_geq(node_metric(c->nodes[entry], "replicator", "cairn_replicator_raft_submits_total",
+                              NULL),
+                  1, "the write was not submitted to raft on the node that took it");
+    grpc_close(g);
+    it_grpc *g2 = grpc_to(c->nodes[(entry + 1) % c->count]);
+    cr_expect(everywhere(&w), "the persistent instance left with its connection");
+    grpc_persistent(g2, svc, "127.0.61.1", false);
+    w.state = -1;
+    cr_assert(wait_until(everywhere, &w, BOUND_MS),
+              "the persistent instance deregistered over gRPC is still listed somewhere");
+    grpc_close(g2);
+}
