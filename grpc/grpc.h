@@ -23,7 +23,8 @@
  *    eventfd; nng's pipe callback only sets an atomic.
  *  - the admin listener's thread reads atomics for /ready and counters for /metrics.
  * Pure parts, tested on their own: grpc_codec (framing, Payload), grpc_state (admission,
- * liveness), grpc_pushq (a connection's pushes), grpc_json (message bodies). */
+ * liveness), grpc_pushq (a connection's pushes), grpc_json (message bodies), grpc_per_ip
+ * (connections per client address). */
 #ifndef GRPC_H
 #define GRPC_H
 
@@ -36,6 +37,7 @@
 #include "cairn_body_cache.h"
 #include "cairn_follow.h"
 #include "cairn_hashmap.h"
+#include "cairn_ip.h"
 #include "cairn_msg.h"
 #include "cairn_role.h"
 #include "cairn_rpc.h"
@@ -43,6 +45,7 @@
 #include "grpc_codec.h"
 #include "grpc_json.h"
 #include "grpc_metrics.h"
+#include "grpc_per_ip.h"
 #include "grpc_pushq.h"
 #include "grpc_state.h"
 #include "pusher_timer.h"
@@ -52,6 +55,7 @@ typedef struct grpc_settings {
     char host[256];
     uint16_t port;
     uint32_t max_connections;
+    uint32_t max_connections_per_ip; /* 0: no limit */
     uint32_t max_streams;
     size_t max_message_bytes;
     int registry_timeout_ms;
@@ -67,6 +71,13 @@ enum { GRPC_TIMER_CONN = 1, GRPC_TIMER_WATCH, GRPC_TIMER_DROP, GRPC_TIMER_STALE 
 typedef struct grpc_server grpc_server;
 typedef struct grpc_conn grpc_conn;
 typedef struct grpc_watch grpc_watch;
+
+/* Connections refused at accept for one reason, for a warning at most every 10 s that says how
+ * many (clients control how often it would come). */
+typedef struct grpc_refusals {
+    int64_t warned_ms; /* when the last warning was logged; 0: never */
+    uint64_t since;    /* refused since then */
+} grpc_refusals;
 
 typedef enum grpc_stream_kind { GRPC_UNARY = 0, GRPC_BIDI, GRPC_REFUSED } grpc_stream_kind;
 
@@ -107,10 +118,12 @@ struct grpc_conn {
     nghttp2_session *h2;
     char id[96];     /* <epoch ms>_<ip>_<port> */
     char owner[384]; /* grpc/<node>/<incarnation>/<id> */
+    cairn_ip peer;   /* the client's address */
     bool setup;      /* ConnectionSetupRequest arrived */
     bool owns;       /* it sent instances: its owner is dropped when it closes */
     bool closing;    /* close at the next chance (set inside nghttp2 callbacks) */
     bool closed;     /* socket gone; waiting for its in-flight write */
+    bool per_ip;     /* counted in srv->per_ip: given back when the socket closes */
     bool out_armed;  /* EPOLLOUT requested */
     uint8_t *pend;   /* output the socket did not take (malloc'd; NULL when none) */
     size_t pend_off, pend_len;
@@ -168,8 +181,9 @@ struct grpc_server {
     uint64_t next_serial;
     int spare_fd;           /* /dev/null, given up to accept and close one connection when the
                              * descriptor limit is reached (-1: none) */
-    int64_t fd_limit_warned_ms; /* when the last "descriptor limit" warning was logged */
-    uint64_t fd_limit_refused;  /* connections refused that way since that warning */
+    grpc_refusals fd_limit_refused; /* at the descriptor limit */
+    grpc_per_ip *per_ip;    /* open connections per client address; NULL: no limit */
+    grpc_refusals per_ip_refused; /* over grpc.max_connections_per_ip */
     cairn_hashmap *watches; /* ns 00 svc → grpc_watch* */
     int64_t last_ref_time;  /* high-water mark of lastRefTime */
     bool any_owned;         /* a connection sent instances: drop them at shutdown */

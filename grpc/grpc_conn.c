@@ -77,6 +77,50 @@ void grpc_conn_bury(grpc_server *s)
     }
 }
 
+/* Refusals of one kind are logged at most this often, with how many there were. */
+#define REFUSAL_WARN_MS 10000
+
+/* Counts a refusal; true when its warning is due (the first, then at most one per
+ * REFUSAL_WARN_MS), *count then holding the refusals since the last warning. */
+static bool refusal_warn_due(grpc_refusals *r, uint64_t *count)
+{
+    r->since++;
+    int64_t now = grpc_now_ms();
+    if (r->warned_ms && now - r->warned_ms < REFUSAL_WARN_MS)
+        return false;
+    *count = r->since;
+    r->since = 0;
+    r->warned_ms = now;
+    return true;
+}
+
+/* The connection's slot of its address goes back: its socket is closed. */
+static void uncount(grpc_conn *c)
+{
+    if (c->per_ip)
+        grpc_per_ip_remove(c->srv->per_ip, &c->peer);
+    c->per_ip = false;
+}
+
+/* A connection from an address that holds grpc.max_connections_per_ip: closed before any HTTP/2
+ * byte, as past grpc.max_connections, so that one address cannot hold every slot. */
+static void refuse_per_ip(grpc_server *s, int fd, const cairn_ip *ip)
+{
+    cairn_counter_inc(s->metrics.refused);
+    cairn_counter_inc(s->metrics.refused_per_ip);
+    close(fd); /* after counting: a client that sees the close finds it counted */
+    uint64_t n;
+    if (!refusal_warn_due(&s->per_ip_refused, &n))
+        return;
+    char text[CAIRN_IP_TEXT_MAX];
+    cairn_ip_format(ip, text, sizeof text);
+    log_warn("connection from %s refused at accept: the address holds "
+             "grpc.max_connections_per_ip (%u) connections; %llu refused so since the last "
+             "warning (behind a proxy or NAT that funnels many clients through one address, "
+             "raise it)",
+             text, s->cfg.max_connections_per_ip, (unsigned long long)n);
+}
+
 static void accept_one(grpc_server *s, int fd, const struct sockaddr_storage *peer)
 {
     if (s->open_conns >= s->cfg.max_connections) {
@@ -84,14 +128,29 @@ static void accept_one(grpc_server *s, int fd, const struct sockaddr_storage *pe
         close(fd);
         return;
     }
+    cairn_ip ip;
+    bool known = cairn_ip_from_sockaddr((const struct sockaddr *)peer, &ip);
+    bool counted = false;
+    if (s->per_ip && known) {
+        int r = grpc_per_ip_add(s->per_ip, &ip);
+        if (r > 0) {
+            refuse_per_ip(s, fd, &ip);
+            return;
+        }
+        counted = r == 0; /* out of memory: neither counted nor bounded */
+    }
     grpc_conn *c = calloc(1, sizeof *c);
     if (!c) {
+        if (counted)
+            grpc_per_ip_remove(s->per_ip, &ip);
         close(fd);
         return;
     }
     c->ep_kind = GRPC_EP_CONN;
     c->srv = s;
     c->fd = fd;
+    c->peer = ip;
+    c->per_ip = counted;
     c->serial = ++s->next_serial;
     pusher_timer_init(&c->timer, GRPC_TIMER_CONN);
     grpc_pushq_init(&c->pushq, s->cfg.max_pending_pushes);
@@ -104,6 +163,7 @@ static void accept_one(grpc_server *s, int fd, const struct sockaddr_storage *pe
         if (c->h2)
             grpc_h2_close(c);
         close(fd);
+        uncount(c);
         conn_free(c);
         return;
     }
@@ -126,19 +186,16 @@ static bool refuse_at_fd_limit(grpc_server *s)
         return false;
     close(s->spare_fd);
     int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-    if (fd >= 0) {
+    if (fd >= 0)
         close(fd);
-        cairn_counter_inc(s->metrics.refused);
-        s->fd_limit_refused++;
-    }
     s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    int64_t now = grpc_now_ms();
-    if (s->fd_limit_refused && now - s->fd_limit_warned_ms >= 10000) {
-        log_warn("descriptor limit reached: %llu connection(s) refused at accept since the last "
-                 "warning (raise the hard RLIMIT_NOFILE or lower grpc.max_connections)",
-                 (unsigned long long)s->fd_limit_refused);
-        s->fd_limit_warned_ms = now;
-        s->fd_limit_refused = 0;
+    if (fd >= 0) {
+        uint64_t n;
+        cairn_counter_inc(s->metrics.refused);
+        if (refusal_warn_due(&s->fd_limit_refused, &n))
+            log_warn("descriptor limit reached: %llu connection(s) refused at accept since the "
+                     "last warning (raise the hard RLIMIT_NOFILE or lower grpc.max_connections)",
+                     (unsigned long long)n);
     }
     return fd >= 0 && s->spare_fd >= 0;
 }
@@ -350,6 +407,7 @@ void grpc_conn_close(grpc_conn *c, const char *why)
     epoll_ctl(s->ep, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     c->fd = -1;
+    uncount(c);
     free(c->pend);
     c->pend = NULL;
     c->pend_len = 0;
@@ -447,6 +505,7 @@ void grpc_conns_close_all(grpc_server *s)
             grpc_h2_close(c);
             epoll_ctl(s->ep, EPOLL_CTL_DEL, c->fd, NULL);
             close(c->fd);
+            uncount(c);
             conn_free(c);
         }
     }

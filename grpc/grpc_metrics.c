@@ -17,7 +17,9 @@ int grpc_metrics_init(grpc_metrics *gm, cairn_metrics *m)
     bool ok = true;
     gm->m = m;
 #define C(name, help, labels) note(cairn_metrics_counter(m, name, help, labels), &ok)
-    static const char conn_help[] = "Connections accepted, or refused over max_connections.";
+    static const char conn_help[] = "Connections accepted, or refused at accept (over "
+                                    "max_connections or max_connections_per_ip, or at the "
+                                    "descriptor limit).";
     static const char closed_help[] = "Connections closed, by reason.";
     static const char stream_help[] = "Messages on bi-streams, by kind.";
     static const char bytes_help[] = "Socket bytes, by direction.";
@@ -30,6 +32,10 @@ int grpc_metrics_init(grpc_metrics *gm, cairn_metrics *m)
                            &ok);
     gm->accepted = C("connections_total", conn_help, "result=\"accepted\"");
     gm->refused = C("connections_total", conn_help, "result=\"refused\"");
+    gm->refused_per_ip = C("connections_refused_per_ip_total",
+                           "Connections refused at accept because their client address held "
+                           "max_connections_per_ip (counted in connections_total too).",
+                           NULL);
     gm->closed_client = C("connections_closed_total", closed_help, "reason=\"client\"");
     gm->closed_idle = C("connections_closed_total", closed_help, "reason=\"idle\"");
     gm->closed_blocked = C("connections_closed_total", closed_help, "reason=\"blocked\"");

@@ -1,6 +1,9 @@
 /* cairn-grpc's metrics (names prefixed cairn_grpc_ on output):
  *   connections                       gauge: open connections
- *   connections_total{result="accepted|refused"}   refused: over grpc.max_connections
+ *   connections_total{result="accepted|refused"}   refused at accept: over grpc.max_connections
+ *                                     or grpc.max_connections_per_ip, or at the descriptor limit
+ *   connections_refused_per_ip_total  of those, refused because their address held
+ *                                     grpc.max_connections_per_ip
  *   connections_closed_total{reason="client|idle|blocked|error|shutdown"}
  *   requests_total{type="<metadata.type>|other",result="ok|error"}   unary calls
  *   stream_messages_total{type="setup|ack|other"}                    bi-stream input
@@ -24,7 +27,7 @@
 typedef struct grpc_metrics {
     cairn_metrics *m;
     cairn_gauge *connections;
-    cairn_counter *accepted, *refused;
+    cairn_counter *accepted, *refused, *refused_per_ip;
     cairn_counter *closed_client, *closed_idle, *closed_blocked, *closed_error, *closed_shutdown;
     cairn_counter *setups, *acks, *stream_other;
     cairn_counter *pushes_sent, *pushes_acked, *pushes_retried, *pushes_failed, *pushes_dropped;

@@ -94,6 +94,7 @@ static void read_settings(grpc_server *s)
     const cairn_config *c = s->role->config;
     grpc_settings *g = &s->cfg;
     g->max_connections = (uint32_t)cairn_config_int(c, "grpc.max_connections");
+    g->max_connections_per_ip = (uint32_t)cairn_config_int(c, "grpc.max_connections_per_ip");
     g->max_streams = (uint32_t)cairn_config_int(c, "grpc.max_streams_per_connection");
     g->max_message_bytes = (size_t)cairn_config_int(c, "grpc.max_message_bytes");
     g->registry_timeout_ms = (int)cairn_config_int(c, "grpc.registry_timeout_ms");
@@ -204,7 +205,10 @@ int grpc_server_open(grpc_server *s, cairn_role *role)
     if (!err) {
         s->conns = cairn_hashmap_new(64);
         s->watches = cairn_hashmap_new(64);
-        if (!s->conns || !s->watches || grpc_query_cache_open(s) != 0)
+        if (s->cfg.max_connections_per_ip)
+            s->per_ip = grpc_per_ip_new(s->cfg.max_connections_per_ip);
+        if (!s->conns || !s->watches || (s->cfg.max_connections_per_ip && !s->per_ip) ||
+            grpc_query_cache_open(s) != 0)
             err = cairn_fail(&st, CAIRN_E_NOMEM, "out of memory");
     }
     if (!err)
@@ -357,6 +361,7 @@ void grpc_server_close(grpc_server *s)
         close(s->ep);
     cairn_hashmap_free(s->conns);
     cairn_hashmap_free(s->watches);
+    grpc_per_ip_free(s->per_ip); /* after grpc_conns_close_all gave every slot back */
     grpc_auth_close(s->auth);
     pthread_mutex_destroy(&s->done_mu);
 }

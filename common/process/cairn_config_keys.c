@@ -273,6 +273,10 @@ const cairn_config_key cairn_config_reference[] = {
      "gRPC role metrics and health listener."},
     {"grpc.max_connections", CAIRN_CFG_INT, "10000", 1, 1000000,
      "gRPC connections held at once; further ones are closed as they are accepted."},
+    {"grpc.max_connections_per_ip", CAIRN_CFG_INT, "1024", 0, 1000000,
+     "Concurrent gRPC connections from one client address; further ones are closed as soon as "
+     "they are accepted, before any HTTP/2 byte, while other addresses are served. Behind a "
+     "proxy or NAT that funnels many clients through one address, raise it (0: no limit)."},
     {"grpc.max_streams_per_connection", CAIRN_CFG_INT, "128", 2, 100000,
      "Concurrent HTTP/2 streams of one gRPC connection (SETTINGS_MAX_CONCURRENT_STREAMS); "
      "further streams are refused."},

@@ -1,7 +1,10 @@
 /* cairn-grpc's connection and stream limits over real HTTP/2: streams past
  * grpc.max_streams_per_connection are reset with REFUSED_STREAM while the connection's other
  * streams and later ones are served; connections past grpc.max_connections are closed as they
- * are accepted while those admitted keep working, and a freed slot admits a new one.
+ * are accepted while those admitted keep working, and a freed slot admits a new one; connections
+ * from one address past grpc.max_connections_per_ip are closed before any HTTP/2 byte while
+ * another address (127.0.0.2) is served, and the address gets its slots back however its
+ * connections closed.
  *
  * The stream test drives its own nghttp2 client session: it opens every stream before reading
  * the server's SETTINGS (as a client that has not seen them yet may), with bodies held back, so
@@ -11,6 +14,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <nghttp2/nghttp2.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -253,10 +257,11 @@ static void expect_serves(it_grpc *g, const char *who)
     grpc_reply_free(&rep);
 }
 
-/* A connection the server keeps: its ServerCheckRequest is answered and it stays open. */
-static it_grpc *admitted(const char *addr)
+/* A connection the server keeps: its ServerCheckRequest is answered and it stays open. local_ip:
+ * the client's address (as grpc_open_from). */
+static it_grpc *admitted_from(const char *addr, const char *local_ip)
 {
-    it_grpc *g = grpc_open(addr);
+    it_grpc *g = grpc_open_from(addr, local_ip);
     if (!g)
         return NULL;
     it_grpc_reply rep;
@@ -268,6 +273,11 @@ static it_grpc *admitted(const char *addr)
         return NULL;
     }
     return g;
+}
+
+static it_grpc *admitted(const char *addr)
+{
+    return admitted_from(addr, NULL);
 }
 
 IT_TEST(grpc_limits, connections_past_the_limit_are_closed_and_the_rest_served)
@@ -306,6 +316,190 @@ IT_TEST(grpc_limits, connections_past_the_limit_are_closed_and_the_rest_served)
     grpc_close(again);
     grpc_close(held_conns[1]);
     grpc_close(held_conns[2]);
+}
+
+/* A TCP connection from local_ip that sends nothing: the server closes it at once, before any
+ * byte of HTTP/2 (a connection it takes in gets the server's SETTINGS first thing). */
+static void expect_closed_unanswered(const char *hostport, const char *local_ip, const char *why)
+{
+    const char *colon = strrchr(hostport, ':');
+    char host[64];
+    snprintf(host, sizeof host, "%.*s", (int)(colon - hostport), hostport);
+    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
+    struct sockaddr_in from = {.sin_family = AF_INET};
+    cr_assert_eq(inet_pton(AF_INET, host, &to.sin_addr), 1);
+    cr_assert_eq(inet_pton(AF_INET, local_ip, &from.sin_addr), 1);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert(fd >= 0);
+    cr_assert_eq(bind(fd, (struct sockaddr *)&from, sizeof from), 0, "bind %s: %s", local_ip,
+                 strerror(errno));
+    cr_assert_eq(connect(fd, (struct sockaddr *)&to, sizeof to), 0, "the kernel accepts: %s",
+                 strerror(errno));
+    int64_t t0 = it_now_ms(), until = t0 + WAIT_MS;
+    size_t got = 0;
+    bool closed = false;
+    while (!closed && it_now_ms() < until) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 50) <= 0)
+            continue;
+        char buf[256];
+        ssize_t n = recv(fd, buf, sizeof buf, 0);
+        if (n > 0)
+            got += (size_t)n;
+        else if (n == 0 || errno != EINTR)
+            closed = true;
+    }
+    int64_t took = it_now_ms() - t0;
+    close(fd);
+    cr_expect(closed, "%s: the connection from %s is not closed", why, local_ip);
+    cr_expect_eq(got, 0, "%s: %zu bytes came before the close", why, got);
+    cr_expect_lt(took, 2000, "%s: closed only after %lld ms", why, (long long)took);
+}
+
+/* Retries admitted_from until the server has seen an earlier close (bounded). */
+static it_grpc *admitted_soon(const char *addr, const char *local_ip)
+{
+    it_grpc *g = NULL;
+    for (int64_t until = it_now_ms() + WAIT_MS; !g && it_now_ms() < until;)
+        g = admitted_from(addr, local_ip);
+    return g;
+}
+
+#define PER_IP 3 /* grpc.max_connections_per_ip */
+#define BURST 20 /* connections refused in a row */
+
+/* The hosts of service svc (public) as conn sees them in a ServiceQueryRequest answer. */
+static size_t hosts_seen(it_grpc *g, const char *svc)
+{
+    it_grpc_reply rep;
+    grpc_call(g, "ServiceQueryRequest",
+              grpc_naming_body("public", svc, "\"cluster\":\"\",\"healthyOnly\":false,"
+                                              "\"udpPort\":0"),
+              &rep, WAIT_MS);
+    cr_assert_str_eq(rep.type ? rep.type : "", "QueryServiceResponse", "%s",
+                     rep.json ? rep.json : "");
+    json_t *j = json_loads(rep.json, 0, NULL);
+    size_t n = json_array_size(json_object_get(json_object_get(j, "serviceInfo"), "hosts"));
+    json_decref(j);
+    grpc_reply_free(&rep);
+    return n;
+}
+
+IT_TEST(grpc_limits, connections_from_one_address_are_limited)
+{
+    it_node_opts o = {.sets = ARGS("grpc.max_connections_per_ip=3")};
+    it_node *n = node_start(&o);
+    char addr[64];
+    grpc_addr(n, addr, sizeof addr);
+    it_grpc *mine[PER_IP];
+    for (int i = 0; i < PER_IP; i++)
+        mine[i] = grpc_open_setup_from(addr, "127.0.0.1");
+
+    /* 127.0.0.1 holds its 3: a fourth is closed at once, and so is each of a burst after it,
+     * with one warning in the log for them all (a new one at most every 10 s) */
+    int64_t t0 = it_now_ms();
+    for (int i = 0; i < BURST; i++)
+        expect_closed_unanswered(addr, "127.0.0.1", "one more from 127.0.0.1");
+    cr_expect_eq(node_metric(n, "grpc", "cairn_grpc_connections_refused_per_ip_total", NULL),
+                 BURST);
+    cr_expect_eq(node_metric(n, "grpc", "cairn_grpc_connections_total", "refused"), BURST);
+    char log[PATH_MAX + 16];
+    snprintf(log, sizeof log, "%s/node.log", n->dir);
+    char *text = it_log_tail(log, 1 << 20);
+    int warnings = 0;
+    for (const char *p = text; (p = strstr(p, "grpc.max_connections_per_ip (3)")); p++)
+        warnings++;
+    free(text);
+    cr_expect(warnings >= 1 && warnings <= 1 + (it_now_ms() - t0) / 10000,
+              "%d warnings for %d refusals in %lld ms", warnings, BURST,
+              (long long)(it_now_ms() - t0));
+
+    /* another address is served all along, up to its own 3 */
+    it_grpc *other[PER_IP];
+    for (int i = 0; i < PER_IP; i++) {
+        other[i] = grpc_open_setup_from(addr, "127.0.0.2");
+        expect_serves(other[i], "a connection from 127.0.0.2");
+    }
+    char extra[512];
+    snprintf(extra, sizeof extra,
+             "\"type\":\"registerInstance\",\"instance\":{\"ip\":\"192.0.2.10\",\"port\":8080,"
+             "\"weight\":1.0,\"healthy\":true,\"enabled\":true,\"ephemeral\":true}");
+    it_grpc_reply rep;
+    grpc_call(other[0], "InstanceRequest", grpc_naming_body("public", "per-ip", extra), &rep,
+              WAIT_MS);
+    cr_expect_str_eq(rep.type ? rep.type : "", "InstanceResponse", "%s", rep.json ? rep.json : "");
+    grpc_reply_free(&rep);
+    expect_closed_unanswered(addr, "127.0.0.2", "the 4th from 127.0.0.2");
+    for (int i = 0; i < PER_IP; i++)
+        expect_serves(mine[i], "an admitted connection from 127.0.0.1");
+
+    /* two of 127.0.0.1's connections close: it gets two slots back, and no more */
+    grpc_close(mine[0]);
+    grpc_close(mine[1]);
+    it_grpc *again[2];
+    for (int i = 0; i < 2; i++) {
+        again[i] = admitted_soon(addr, "127.0.0.1");
+        cr_assert(again[i], "127.0.0.1 is admitted again after its connections closed");
+    }
+    expect_closed_unanswered(addr, "127.0.0.1", "127.0.0.1 full again");
+    cr_expect_geq(node_metric(n, "grpc", "cairn_grpc_connections_refused_per_ip_total", NULL),
+                  BURST + 2);
+    /* and the readmitted connections are served: set up, they see 127.0.0.2's instance */
+    for (int i = 0; i < 2; i++) {
+        grpc_setup(again[i]);
+        cr_expect_eq(hosts_seen(again[i], "per-ip"), 1);
+    }
+    expect_serves(mine[2], "the connection of 127.0.0.1 that stayed");
+
+    grpc_close(again[0]);
+    grpc_close(again[1]);
+    grpc_close(mine[2]);
+    for (int i = 0; i < PER_IP; i++)
+        grpc_close(other[i]);
+}
+
+/* A slot goes back however the connection ends: closed by the server for silence (no answer
+ * to the liveness check) or for bytes that are no HTTP/2, as well as by the client. */
+IT_TEST(grpc_limits, an_address_gets_its_slot_back_whatever_closed_the_connection)
+{
+    it_node_opts o = {.sets = ARGS("grpc.max_connections_per_ip=1", "grpc.detect_idle_ms=1000",
+                                   "grpc.detect_timeout_ms=500")};
+    it_node *n = node_start(&o);
+    char addr[64];
+    grpc_addr(n, addr, sizeof addr);
+
+    /* a silent connection (no bi-stream to probe on) is closed as idle after 1.5 s */
+    it_grpc *silent = grpc_open(addr);
+    cr_assert(silent);
+    expect_closed_unanswered(addr, "127.0.0.1", "past the silent one");
+    cr_expect_geq(node_wait_metric(n, "grpc", "cairn_grpc_connections_closed_total", "idle", 1,
+                                   WAIT_MS),
+                  1, "the silent connection is closed as idle");
+    grpc_close(silent);
+    it_grpc *g = admitted_soon(addr, "127.0.0.1");
+    cr_assert(g, "admitted after the idle close");
+    grpc_close(g); /* a close by the client: the server counts it before the next accept */
+    cr_assert_geq(node_wait_metric(n, "grpc", "cairn_grpc_connections_closed_total", "client", 1,
+                                   WAIT_MS),
+                  1);
+
+    /* a connection that sends no HTTP/2 is taken in, then closed on its first bytes */
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const char *colon = strrchr(addr, ':');
+    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1)),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    cr_assert(fd >= 0 && connect(fd, (struct sockaddr *)&to, sizeof to) == 0);
+    static const char junk[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    cr_assert_eq(send(fd, junk, sizeof junk - 1, MSG_NOSIGNAL), (ssize_t)(sizeof junk - 1));
+    cr_expect_geq(node_wait_metric(n, "grpc", "cairn_grpc_malformed_total", "frame", 1, WAIT_MS),
+                  1, "the junk was read as a bad frame (the connection was admitted)");
+    close(fd);
+    g = admitted_soon(addr, "127.0.0.1");
+    cr_assert(g, "admitted after the protocol error close");
+    grpc_close(g);
+    cr_expect_eq(node_metric(n, "grpc", "cairn_grpc_connections_refused_per_ip_total", NULL),
+                 node_metric(n, "grpc", "cairn_grpc_connections_total", "refused"),
+                 "every refusal was one per address");
 }
 
 /* Open descriptors of process pid. */

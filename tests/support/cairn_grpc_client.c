@@ -200,6 +200,11 @@ static ssize_t read_bidi_body(nghttp2_session *h2, int32_t id, uint8_t *buf, siz
 
 it_grpc *grpc_open(const char *hostport)
 {
+    return grpc_open_from(hostport, NULL);
+}
+
+it_grpc *grpc_open_from(const char *hostport, const char *local_ip)
+{
     char host[64];
     const char *colon = strrchr(hostport, ':');
     if (!colon || (size_t)(colon - hostport) >= sizeof host)
@@ -209,8 +214,12 @@ it_grpc *grpc_open(const char *hostport)
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
     if (inet_pton(AF_INET, host, &a.sin_addr) != 1)
         return NULL;
+    struct sockaddr_in local = {.sin_family = AF_INET};
+    if (local_ip && inet_pton(AF_INET, local_ip, &local.sin_addr) != 1)
+        return NULL;
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+    if (fd < 0 || (local_ip && bind(fd, (struct sockaddr *)&local, sizeof local) != 0) ||
+        connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
         if (fd >= 0)
             close(fd);
         return NULL;
@@ -400,12 +409,23 @@ int grpc_push_count(it_grpc *g)
 
 it_grpc *grpc_open_setup(const char *hostport)
 {
-    it_grpc *g = grpc_open(hostport);
-    cr_assert(g, "cannot connect to %s", hostport);
+    return grpc_open_setup_from(hostport, NULL);
+}
+
+it_grpc *grpc_open_setup_from(const char *hostport, const char *local_ip)
+{
+    it_grpc *g = grpc_open_from(hostport, local_ip);
+    cr_assert(g, "cannot connect to %s from %s", hostport, local_ip ? local_ip : "any address");
     it_grpc_reply r;
     grpc_call(g, "ServerCheckRequest", "{\"headers\":{},\"module\":\"internal\"}", &r, 10000);
     cr_assert_str_eq(r.type ? r.type : "", "ServerCheckResponse", "%s", r.json ? r.json : "");
     grpc_reply_free(&r);
+    grpc_setup(g);
+    return g;
+}
+
+void grpc_setup(it_grpc *g)
+{
     cr_assert(grpc_bidi_open(g, 10000), "no bi-stream headers");
     grpc_bidi_send(g, "ConnectionSetupRequest",
                    "{\"headers\":{},\"clientVersion\":\"Nacos-Java-Client:v2.3.2\",\"tenant\":\"\","
@@ -413,7 +433,6 @@ it_grpc *grpc_open_setup(const char *hostport)
                    "\"abilityTable\":{\"supportPersistentInstanceByGrpc\":true},"
                    "\"module\":\"internal\"}");
     grpc_pump(g, 20);
-    return g;
 }
 
 const char *grpc_naming_body(const char *ns, const char *service, const char *extra)

@@ -22,11 +22,18 @@ typedef struct it_grpc_reply {
     char *json;
 } it_grpc_reply;
 
-/* Connects to host:port; NULL when the connection cannot be made. */
+/* Connects to host:port (IPv4); NULL when the connection cannot be made. */
 it_grpc *grpc_open(const char *hostport);
+/* grpc_open from the local address local_ip (bound before connecting, e.g. "127.0.0.2" to be
+ * another client address on loopback; NULL: any). */
+it_grpc *grpc_open_from(const char *hostport, const char *local_ip);
 /* grpc_open, then the Java client's setup: ServerCheckRequest, bi-stream, ConnectionSetupRequest
  * (with labels module=naming). Asserts each step. */
 it_grpc *grpc_open_setup(const char *hostport);
+/* grpc_open_setup from local_ip (as grpc_open_from). */
+it_grpc *grpc_open_setup_from(const char *hostport, const char *local_ip);
+/* The setup's second half on an open connection: bi-stream, ConnectionSetupRequest. */
+void grpc_setup(it_grpc *g);
 void grpc_close(it_grpc *g);
 /* False once the server closed the connection (or it broke). */
 bool grpc_alive(it_grpc *g);
