@@ -115,9 +115,9 @@ static void refuse_per_ip(grpc_server *s, int fd, const cairn_ip *ip)
     char text[CAIRN_IP_TEXT_MAX];
     cairn_ip_format(ip, text, sizeof text);
     log_warn("connection from %s refused at accept: the address holds "
-             "grpc.max_connections_per_ip (%u) connections; %llu refused so since the last "
-             "warning (behind a proxy or NAT that funnels many clients through one address, "
-             "raise it)",
+             "grpc.max_connections_per_ip (%u) connections; %llu refused since the last "
+             "such warning (behind a proxy or NAT that funnels many clients through one "
+             "address, raise it)",
              text, s->cfg.max_connections_per_ip, (unsigned long long)n);
 }
 
