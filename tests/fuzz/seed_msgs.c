@@ -2,8 +2,9 @@
  * built as the roles build them and encoded by the product's encoders (the golden messages of
  * tests/unit/test_msg.c among them), so the fuzzer starts from every message type and field.
  *   build-fuzz/fuzz/fuzz_seed_msgs tests/fuzz/corpus
- * writes <dir>/{request,reply,event,subscription,records}/<name>.msgpack. Run it again when a
- * message gains a field; the files are committed. */
+ * writes <dir>/{request,reply,event,subscription,records}/<name>.msgpack and the DISTRO_SYNC,
+ * DISTRO_SYNC_ACK and DISTRO_READ bodies of <dir>/peer/ (its other seeds are written by hand).
+ * Run it again when a message gains a field; the files are committed. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 
 #include "cairn_batch.h"
 #include "cairn_msg.h"
+#include "cairn_peer_distro.h"
 #include "cairn_requests.h"
 
 static const char *out_dir;
@@ -488,6 +490,48 @@ static void cluster_replies(void)
     emit_reply(&rep, "distro_digests");
 }
 
+/* rq as a DISTRO_READ body; built: what building rq returned. */
+static void emit_peer_request(cairn_err built, cairn_request *rq, const char *name)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    cairn_err err = built == CAIRN_OK ? cairn_request_encode(rq, &buf, &len) : built;
+    write_seed("peer", name, err, buf, len);
+    cairn_request_free(rq);
+}
+
+/* The Distro bodies of the peer channel: a DISTRO_SYNC as an owner sends it, the answer, and a
+ * DISTRO_READ of each kind a member sends another (the registry read requests, unchanged). */
+static void peer_bodies(void)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    cairn_distro_state *ds = states();
+    cairn_err err = cairn_peer_sync_encode(ds, 2, &buf, &len);
+    for (int i = 0; i < 2; i++)
+        cairn_distro_state_free(&ds[i]);
+    free(ds);
+    write_seed("peer", "distro_sync", err, buf, len);
+    cairn_peer_sync_ack ack = {.code = CAIRN_OK, .applied = 1, .stale = 1, .rejected = 0};
+    err = cairn_peer_sync_ack_encode(&ack, &buf, &len);
+    write_seed("peer", "distro_sync_ack", err, buf, len);
+
+    cairn_request rq;
+    cairn_status st;
+    const char *owners[] = {"127.0.0.1:8848", "127.0.0.2:8848"};
+    const char *ns[] = {"public", "dev"}, *svc[] = {"DEFAULT_GROUP@@demo", "g@@gone"};
+    err = cairn_request_distro_snapshot(&rq, NULL, NULL, 65536, &st);
+    emit_peer_request(err, &rq, "distro_read_snapshot");
+    err = cairn_request_distro_digests(&rq, owners, 2, owners[0], &st);
+    emit_peer_request(err, &rq, "distro_read_digests");
+    err = cairn_request_distro_keys(&rq, 7, owners, 2, owners[1], "public", "g@@s", 100, &st);
+    emit_peer_request(err, &rq, "distro_read_keys");
+    err = cairn_request_distro_fetch(&rq, ns, svc, 2, &st);
+    emit_peer_request(err, &rq, "distro_read_fetch");
+    request_named(&rq, CAIRN_MSG_STATS, NULL, NULL);
+    emit_peer_request(CAIRN_OK, &rq, "distro_read_stats");
+}
+
 /* A batch of two requests, as a batching client sends them (cairn_rpc.h). */
 static void request_batch(void)
 {
@@ -522,6 +566,7 @@ int main(int argc, char **argv)
     replies();
     cluster_requests();
     cluster_replies();
+    peer_bodies();
     events();
     subscriptions();
     records();
