@@ -2,7 +2,8 @@
 # build, run every test). Both install missing Debian packages first.
 #   make test SANITIZE=1   the same suite on an ASan+UBSan build (build-asan/)
 #   make build             just build (build/bin/)
-#   make fuzz              libFuzzer harnesses (clang, build-fuzz/), FUZZ_SECONDS per target
+#   make fuzz              libFuzzer harnesses (clang, build-fuzz/), FUZZ_SECONDS per target,
+#                          FUZZ_JOBS at once
 #   make soak              the kill -9 soak at length (SOAK_KILLS, SOAK_SECONDS, SOAK_SEED)
 
 MAKEFLAGS += --no-print-directory
@@ -43,16 +44,18 @@ clean:
 	rm -rf build build-asan build-fuzz
 
 # `make fuzz` builds the libFuzzer harnesses of tests/fuzz/ with clang (ASan + UBSan) in
-# build-fuzz/ and runs each for FUZZ_SECONDS over its seed corpus; FUZZ_TARGETS="ack config"
-# runs some. It fails on any finding (saved under build-fuzz/fuzz-findings/).
+# build-fuzz/ and runs each for FUZZ_SECONDS over its seed corpus, FUZZ_JOBS of them at once
+# (default: one per CPU); FUZZ_TARGETS="ack config" runs some. It fails on any finding (saved
+# under build-fuzz/fuzz-findings/).
 FUZZ_SECONDS ?= 60
+FUZZ_JOBS ?= $(shell nproc)
 FUZZ_TARGETS ?=
 .PHONY: fuzz
 fuzz:
 	@scripts/install-deps.sh fuzz
 	@scripts/configure.sh build-fuzz -DCMAKE_C_COMPILER=clang -DCAIRN_FUZZ=ON
 	cmake --build build-fuzz -j $(JOBS) --target fuzz_all
-	scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+	FUZZ_JOBS=$(FUZZ_JOBS) scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 # `make bench` measures Cairn against baselines run side by side (docs/performance.md) and writes
 # the results into docs/; `make bench QUICK=1` is the short run (under 3 minutes), table only.

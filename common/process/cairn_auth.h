@@ -103,7 +103,9 @@ typedef enum cairn_token_result {
  * fit. */
 bool cairn_auth_token_create(const cairn_auth_secret *s, const char *user, int64_t exp_s,
                              char *out, size_t out_len);
-/* Checks the signature, then the expiry; on CAIRN_TOKEN_OK the user goes into user. */
+/* Checks the signature, then the expiry; on CAIRN_TOKEN_OK the user goes into user. Only the
+ * exact text the secret signed verifies: a token holding anything but base64url characters and
+ * dots is invalid. */
 cairn_token_result cairn_auth_token_verify(const cairn_auth_secret *s, const char *token,
                                            int64_t now_s, char user[CAIRN_AUTH_NAME_MAX + 1]);
 

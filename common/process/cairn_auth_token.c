@@ -13,6 +13,10 @@
 /* base64url of {"alg":"HS256","typ":"JWT"}: the only header accepted. */
 #define JWT_HEADER "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
 #define MAC_BYTES crypto_auth_hmacsha256_BYTES
+/* What a token is made of: base64url and the dots between its parts. Checked before decoding:
+ * libsodium 1.0.18 (Debian 12) decodes every byte above 0x7f as '_', so a signed token would
+ * otherwise verify with its '_'s spelled in 128 other ways. */
+#define TOKEN_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."
 #define SECRET_MAX_BYTES 4096
 
 cairn_err cairn_auth_secret_load(const char *path, cairn_auth_secret *out, cairn_status *st)
@@ -114,7 +118,7 @@ cairn_token_result cairn_auth_token_verify(const cairn_auth_secret *s, const cha
 {
     size_t head = strlen(JWT_HEADER);
     if (!s->bytes || strlen(token) > CAIRN_AUTH_TOKEN_MAX ||
-        strncmp(token, JWT_HEADER ".", head + 1) != 0)
+        token[strspn(token, TOKEN_CHARS)] != '\0' || strncmp(token, JWT_HEADER ".", head + 1) != 0)
         return CAIRN_TOKEN_INVALID;
     const char *p64 = token + head + 1;
     const char *dot = strchr(p64, '.');

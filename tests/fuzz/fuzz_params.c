@@ -4,7 +4,11 @@
  * NUL), then every helper a handler calls: check, copy, the groupName@@ rewrite, required,
  * optional, cluster, namespace, service (with and without the format check) and int. The stored
  * set is compared with a plain model of the Servlet semantics (first stored value of a key wins,
- * values cut at a NUL and trimmed, too long or non-UTF-8 values not stored). */
+ * values cut at a NUL and trimmed, too long or non-UTF-8 values not stored).
+ * Each input runs twice: without a cap on the number of adds, and with a cap (gateway.max_params)
+ * taken from its first byte, between 1 and one past its number of pairs, so that both sides of
+ * the cap are reached. With a cap the check answers 400 exactly when there are more pairs than
+ * the cap, and only the pairs within it are stored (never more than the cap). */
 #include <jansson.h>
 #include <string.h>
 
@@ -13,11 +17,6 @@
 #include "gateway_params.h"
 
 #define MAX_PARAM_BYTES 256 /* gateway.max_param_bytes' minimum: long values are reachable */
-
-static void params_init(gateway_params *p)
-{
-    gateway_params_init(p, MAX_PARAM_BYTES, 0);
-}
 
 static void add_pairs(gateway_params *p, const uint8_t *data, size_t size)
 {
@@ -67,11 +66,21 @@ static size_t model_add(model_pair *m, size_t n, const char *key, const char *va
     return n + 1;
 }
 
-/* The same split as add_pairs, into the model; returns the number of keys stored. */
-static size_t model_build(model_pair *m, const uint8_t *data, size_t size)
+/* The pairs of the input: one more than its '&'s. */
+static size_t count_pairs(const uint8_t *data, size_t size)
+{
+    size_t pairs = 1;
+    for (size_t i = 0; i < size; i++)
+        pairs += data[i] == '&';
+    return pairs;
+}
+
+/* The same split as add_pairs, into the model, of the first max_params pairs (0: all); returns
+ * the number of keys stored. */
+static size_t model_build(model_pair *m, const uint8_t *data, size_t size, size_t max_params)
 {
     size_t n = 0, i = 0;
-    while (i <= size) {
+    for (size_t pairs = 0; i <= size && (max_params == 0 || pairs < max_params); pairs++) {
         size_t end = i;
         while (end < size && data[end] != '&')
             end++;
@@ -93,7 +102,7 @@ static void compare_with_model(const gateway_params *p, const uint8_t *data, siz
 {
     model_pair *m = calloc(size + 1, sizeof *m); /* at most one pair per byte, plus one */
     FUZZ_CHECK(m);
-    size_t n = model_build(m, data, size);
+    size_t n = model_build(m, data, size, p->max_params);
     FUZZ_CHECK(p->len == n);
     for (size_t i = 0; i < n; i++) {
         const char *got = gateway_params_get(p, m[i].key);
@@ -140,15 +149,28 @@ static void read_like_a_handler(const gateway_params *p)
             FUZZ_CHECK(strlen(svc) <= CAIRN_MAX_SERVICE_LEN);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* One run of the input through a set capped at max_params adds (0: no cap). */
+static void run(const uint8_t *data, size_t size, size_t max_params)
 {
     gateway_params p;
-    params_init(&p);
+    gateway_params_init(&p, MAX_PARAM_BYTES, max_params);
     add_pairs(&p, data, size);
     cairn_status st;
     cairn_err checked = gateway_params_check(&p, &st);
     if (!p.nomem)
         compare_with_model(&p, data, size);
+    if (max_params > 0) {
+        bool beyond = count_pairs(data, size) > max_params;
+        FUZZ_CHECK(p.too_many == beyond);
+        FUZZ_CHECK(p.len <= max_params);
+        if (beyond && !p.nomem) {
+            char want[64];
+            snprintf(want, sizeof want, "Too many parameters (max %zu)", max_params);
+            FUZZ_CHECK(checked == CAIRN_E_INVALID && strcmp(st.message, want) == 0);
+        }
+    } else {
+        FUZZ_CHECK(!p.too_many);
+    }
 
     gateway_params copy;
     if (gateway_params_copy(&copy, &p)) {
@@ -166,5 +188,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     read_like_a_handler(&p);
     gateway_params_free(&p);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    run(data, size, 0);
+    size_t pairs = count_pairs(data, size);
+    run(data, size, 1 + (size > 0 ? data[0] : 0) % (pairs + 1));
     return 0;
 }

@@ -1,13 +1,17 @@
 /* What arrives on the peer port and from the replicator's PUB: the peer envelope
  * (cairn_peer_unseal, under a fixed key), PING/PONG bodies (cairn_peer_ping_decode), MEMBERSHIP
- * (cairn_membership_decode), FORWARD bodies (cairn_peer_forward_decode) and the RAFT_FORWARD /
- * RAFT_FORWARD_ACK bodies (cairn_peer_raft.h). Every input is tried as each of them. An
- * accepted envelope seals again into one that opens to the same envelope and body; the bodies
- * round-trip to the same bytes (a FORWARD body: the same inner request). */
+ * (cairn_membership_decode), FORWARD bodies (cairn_peer_forward_decode), the RAFT_FORWARD /
+ * RAFT_FORWARD_ACK bodies (cairn_peer_raft.h), the DISTRO_SYNC / DISTRO_SYNC_ACK bodies
+ * (cairn_peer_distro.h) and DISTRO_READ bodies (cairn_peer_read.h). Every input is tried as each
+ * of them. An accepted envelope seals again into one that opens to the same envelope and body;
+ * the bodies round-trip to the same bytes (a FORWARD body: the same inner request; a DISTRO_SYNC
+ * body: the same states). */
 #include "cairn_forward.h"
 #include "cairn_peer.h"
+#include "cairn_peer_distro.h"
 #include "cairn_peer_ping.h"
 #include "cairn_peer_raft.h"
+#include "cairn_peer_read.h"
 #include "fuzz_msg.h"
 
 static const uint8_t KEY[32] = "fuzz-key-fuzz-key-fuzz-key-fuzz!";
@@ -20,6 +24,8 @@ MSG_ROUND_TRIP(raft_forward, cairn_peer_raft_forward, cairn_peer_raft_forward_en
                cairn_peer_raft_forward_decode, cairn_peer_raft_forward_free)
 MSG_ROUND_TRIP(raft_ack, cairn_peer_raft_ack, cairn_peer_raft_ack_encode,
                cairn_peer_raft_ack_decode, (void))
+MSG_ROUND_TRIP(sync_ack, cairn_peer_sync_ack, cairn_peer_sync_ack_encode,
+               cairn_peer_sync_ack_decode, (void))
 
 static void envelope(const char *buf, size_t size)
 {
@@ -71,6 +77,63 @@ static void forward_body(const char *buf, size_t size)
     cairn_request_free(&again);
 }
 
+/* An accepted DISTRO_SYNC body is a DISTRO_APPLY of 1..CAIRN_DISTRO_MAX_STATES versioned states
+ * without a load_id. Its states encode again (cairn_peer_sync_encode, as an owner sends them)
+ * into a body that is accepted and encodes to the same bytes; the sender's mode and any other
+ * field are not part of that (the receiver ignores them). */
+static void sync_body(const char *buf, size_t size)
+{
+    cairn_request req, again;
+    cairn_status st;
+    if (cairn_peer_sync_decode(buf, size, &req, &st) != CAIRN_OK) {
+        cairn_request_free(&req);
+        return;
+    }
+    FUZZ_CHECK(req.type == CAIRN_MSG_DISTRO_APPLY && req.load_id == 0);
+    FUZZ_CHECK(req.state_count >= 1 && req.state_count <= CAIRN_DISTRO_MAX_STATES);
+    for (uint32_t i = 0; i < req.state_count; i++)
+        FUZZ_CHECK(req.states[i].version.epoch != 0);
+    char *a = NULL, *b = NULL;
+    size_t a_len = 0, b_len = 0;
+    FUZZ_CHECK(cairn_peer_sync_encode(req.states, req.state_count, &a, &a_len) == CAIRN_OK);
+    FUZZ_CHECK(cairn_peer_sync_decode(a, a_len, &again, &st) == CAIRN_OK);
+    FUZZ_CHECK(again.state_count == req.state_count);
+    FUZZ_CHECK(cairn_peer_sync_encode(again.states, again.state_count, &b, &b_len) == CAIRN_OK);
+    FUZZ_CHECK(fuzz_same_bytes(a, a_len, b, b_len));
+    free(a);
+    free(b);
+    cairn_request_free(&req);
+    cairn_request_free(&again);
+}
+
+/* A DISTRO_READ body is accepted exactly when it is a request of a type a peer may read with; an
+ * accepted one encodes into a body that is accepted again and encodes to the same bytes. */
+static void read_body(const char *buf, size_t size)
+{
+    cairn_request req, plain, again;
+    cairn_status st;
+    cairn_err err = cairn_peer_read_decode(buf, size, &req, &st);
+    bool readable = cairn_request_decode(buf, size, &plain, &st) == CAIRN_OK &&
+                    cairn_peer_read_allowed(plain.type);
+    cairn_request_free(&plain);
+    FUZZ_CHECK((err == CAIRN_OK) == readable);
+    if (err != CAIRN_OK) {
+        cairn_request_free(&req);
+        return;
+    }
+    char *a = NULL, *b = NULL;
+    size_t a_len = 0, b_len = 0;
+    FUZZ_CHECK(cairn_request_encode(&req, &a, &a_len) == CAIRN_OK);
+    FUZZ_CHECK(cairn_peer_read_decode(a, a_len, &again, &st) == CAIRN_OK);
+    FUZZ_CHECK(again.type == req.type);
+    FUZZ_CHECK(cairn_request_encode(&again, &b, &b_len) == CAIRN_OK);
+    FUZZ_CHECK(fuzz_same_bytes(a, a_len, b, b_len));
+    free(a);
+    free(b);
+    cairn_request_free(&req);
+    cairn_request_free(&again);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *buf = (const char *)data;
@@ -93,5 +156,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cairn_peer_raft_ack a;
     if (cairn_peer_raft_ack_decode(buf, size, &a, &st) == CAIRN_OK)
         round_trip_raft_ack(&a);
+    sync_body(buf, size);
+    cairn_peer_sync_ack sa;
+    if (cairn_peer_sync_ack_decode(buf, size, &sa, &st) == CAIRN_OK) {
+        FUZZ_CHECK(sa.code <= 255 && sa.applied <= CAIRN_DISTRO_MAX_STATES &&
+                   sa.stale <= CAIRN_DISTRO_MAX_STATES && sa.rejected <= CAIRN_DISTRO_MAX_STATES);
+        round_trip_sync_ack(&sa);
+    } else {
+        FUZZ_CHECK(sa.code == 0 && sa.applied == 0 && sa.stale == 0 && sa.rejected == 0);
+    }
+    read_body(buf, size);
     return 0;
 }

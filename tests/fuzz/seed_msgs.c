@@ -2,19 +2,41 @@
  * built as the roles build them and encoded by the product's encoders (the golden messages of
  * tests/unit/test_msg.c among them), so the fuzzer starts from every message type and field.
  *   build-fuzz/fuzz/fuzz_seed_msgs tests/fuzz/corpus
- * writes <dir>/{request,reply,event,subscription,records}/<name>.msgpack. Run it again when a
- * message gains a field; the files are committed. */
+ * writes <dir>/{request,reply,event,subscription,records}/<name>.msgpack and the DISTRO_SYNC,
+ * DISTRO_SYNC_ACK and DISTRO_READ bodies of <dir>/peer/ (its other seeds are written by hand),
+ * and <dir>/token/: the tokens of fuzz_token.h, truncated and altered ones, and claims.
+ * Run it again when a message gains a field; the files are committed. */
 #include <errno.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cairn_auth.h"
 #include "cairn_batch.h"
 #include "cairn_msg.h"
+#include "cairn_peer_distro.h"
 #include "cairn_requests.h"
+#include "fuzz_token.h"
 
 static const char *out_dir;
+
+static void write_file(const char *target, const char *file, const char *buf, size_t len)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", out_dir, target);
+    if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+        perror(path);
+        exit(1);
+    }
+    snprintf(path, sizeof path, "%s/%s/%s", out_dir, target, file);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(buf, 1, len, f) != len || fclose(f) != 0) {
+        perror(path);
+        exit(1);
+    }
+}
 
 static void write_seed(const char *target, const char *name, cairn_err err, char *buf,
                        size_t len)
@@ -23,18 +45,9 @@ static void write_seed(const char *target, const char *name, cairn_err err, char
         fprintf(stderr, "seed_msgs: %s/%s: encoding failed (%d)\n", target, name, (int)err);
         exit(1);
     }
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", out_dir, target);
-    if (mkdir(path, 0755) != 0 && errno != EEXIST) {
-        perror(path);
-        exit(1);
-    }
-    snprintf(path, sizeof path, "%s/%s/%s.msgpack", out_dir, target, name);
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(buf, 1, len, f) != len || fclose(f) != 0) {
-        perror(path);
-        exit(1);
-    }
+    char file[256];
+    snprintf(file, sizeof file, "%s.msgpack", name);
+    write_file(target, file, buf, len);
     free(buf);
 }
 
@@ -488,6 +501,48 @@ static void cluster_replies(void)
     emit_reply(&rep, "distro_digests");
 }
 
+/* rq as a DISTRO_READ body; built: what building rq returned. */
+static void emit_peer_request(cairn_err built, cairn_request *rq, const char *name)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    cairn_err err = built == CAIRN_OK ? cairn_request_encode(rq, &buf, &len) : built;
+    write_seed("peer", name, err, buf, len);
+    cairn_request_free(rq);
+}
+
+/* The Distro bodies of the peer channel: a DISTRO_SYNC as an owner sends it, the answer, and a
+ * DISTRO_READ of each kind a member sends another (the registry read requests, unchanged). */
+static void peer_bodies(void)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    cairn_distro_state *ds = states();
+    cairn_err err = cairn_peer_sync_encode(ds, 2, &buf, &len);
+    for (int i = 0; i < 2; i++)
+        cairn_distro_state_free(&ds[i]);
+    free(ds);
+    write_seed("peer", "distro_sync", err, buf, len);
+    cairn_peer_sync_ack ack = {.code = CAIRN_OK, .applied = 1, .stale = 1, .rejected = 0};
+    err = cairn_peer_sync_ack_encode(&ack, &buf, &len);
+    write_seed("peer", "distro_sync_ack", err, buf, len);
+
+    cairn_request rq;
+    cairn_status st;
+    const char *owners[] = {"127.0.0.1:8848", "127.0.0.2:8848"};
+    const char *ns[] = {"public", "dev"}, *svc[] = {"DEFAULT_GROUP@@demo", "g@@gone"};
+    err = cairn_request_distro_snapshot(&rq, NULL, NULL, 65536, &st);
+    emit_peer_request(err, &rq, "distro_read_snapshot");
+    err = cairn_request_distro_digests(&rq, owners, 2, owners[0], &st);
+    emit_peer_request(err, &rq, "distro_read_digests");
+    err = cairn_request_distro_keys(&rq, 7, owners, 2, owners[1], "public", "g@@s", 100, &st);
+    emit_peer_request(err, &rq, "distro_read_keys");
+    err = cairn_request_distro_fetch(&rq, ns, svc, 2, &st);
+    emit_peer_request(err, &rq, "distro_read_fetch");
+    request_named(&rq, CAIRN_MSG_STATS, NULL, NULL);
+    emit_peer_request(CAIRN_OK, &rq, "distro_read_stats");
+}
+
 /* A batch of two requests, as a batching client sends them (cairn_rpc.h). */
 static void request_batch(void)
 {
@@ -510,6 +565,74 @@ static void request_batch(void)
     cairn_request_free(&b);
 }
 
+/* ---- access tokens ------------------------------------------------------------------------ */
+
+static void write_text(const char *target, const char *name, const char *text)
+{
+    write_file(target, name, text, strlen(text));
+}
+
+static void tokens(void)
+{
+    cairn_auth_secret secret = {.bytes = (unsigned char *)FUZZ_TOKEN_SECRET,
+                                .len = strlen(FUZZ_TOKEN_SECRET)};
+    char made[FUZZ_TOKEN_COUNT][CAIRN_AUTH_TOKEN_MAX];
+    static const char *const names[FUZZ_TOKEN_COUNT] = {"valid", "expired", "expires_now"};
+    for (size_t i = 0; i < FUZZ_TOKEN_COUNT; i++) {
+        if (!cairn_auth_token_create(&secret, fuzz_tokens[i].user, fuzz_tokens[i].exp_s,
+                                     made[i], sizeof made[i])) {
+            fprintf(stderr, "seed_msgs: token of %s not made\n", fuzz_tokens[i].user);
+            exit(1);
+        }
+        write_text("token", names[i], made[i]);
+    }
+    const char *valid = made[0];
+    size_t len = strlen(valid), head = strcspn(valid, "."), sig = strrchr(valid, '.') - valid + 1;
+    char t[2 * CAIRN_AUTH_TOKEN_MAX];
+    write_file("token", "truncated_signature", valid, len - 1);
+    write_file("token", "truncated_at_signature", valid, sig);
+    write_file("token", "truncated_payload", valid, head + 1 + (sig - head - 1) / 2);
+
+    snprintf(t, sizeof t, "%s", valid);
+    t[head + 3] = t[head + 3] == 'A' ? 'B' : 'A';
+    write_text("token", "altered_payload", t);
+    snprintf(t, sizeof t, "%s", valid);
+    t[sig] = t[sig] == 'A' ? 'B' : 'A';
+    write_text("token", "altered_signature", t);
+    /* The signature's last base64 character carries its last 4 bits and 2 zero bits: the same 4
+     * bits with a non-zero rest decode to the same signature unless the decoder refuses them. */
+    static const char b64[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    snprintf(t, sizeof t, "%s", valid);
+    t[len - 1] = b64[(strchr(b64, t[len - 1]) - b64) | 1];
+    write_text("token", "signature_padding_bits", t);
+    /* The expired token with a '_' of its signature written as a byte above 0x7f, which
+     * libsodium 1.0.18 decodes as '_': refused (it verified before the verifier checked the
+     * characters). */
+    snprintf(t, sizeof t, "%s", made[1]);
+    char *under = strchr(strrchr(t, '.'), '_');
+    if (!under) {
+        fprintf(stderr, "seed_msgs: the expired token's signature has no '_'\n");
+        exit(1);
+    }
+    *under = (char)0xc1;
+    write_text("token", "signature_high_byte", t);
+    /* The valid token's header and claims with the expired token's signature. */
+    snprintf(t, sizeof t, "%.*s%s", (int)sig, valid, strrchr(made[1], '.') + 1);
+    write_text("token", "signature_of_another", t);
+    /* An unsigned token (alg none) with the valid token's claims. */
+    static const char none[] = "{\"alg\":\"none\",\"typ\":\"JWT\"}";
+    sodium_bin2base64(t, sizeof t, (const unsigned char *)none, sizeof none - 1,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    snprintf(t + strlen(t), sizeof t - strlen(t), "%.*s", (int)(sig - head), valid + head);
+    write_text("token", "alg_none", t);
+
+    write_text("token", "claims", "{\"sub\":\"alice\",\"exp\":2000000000}");
+    write_text("token", "claims_duplicate_sub",
+               "{\"sub\":\"alice\",\"sub\":\"root\",\"exp\":2000000000}");
+    write_text("token", "claims_bad_name", "{\"sub\":\"al ice\",\"exp\":1}");
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -522,8 +645,10 @@ int main(int argc, char **argv)
     replies();
     cluster_requests();
     cluster_replies();
+    peer_bodies();
     events();
     subscriptions();
     records();
+    tokens();
     return 0;
 }
