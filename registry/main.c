@@ -2,6 +2,7 @@
  * CAIRN_EP_REGISTRY_COMMANDS and publishes change events on CAIRN_EP_REGISTRY_EVENTS. */
 #include <stdio.h>
 
+#include "cairn_clock.h"
 #include "cairn_endpoints.h"
 #include "cairn_role.h"
 #include "cairn_rpc.h"
@@ -21,6 +22,7 @@ int main(int argc, char **argv)
     registry_writer *writer = NULL;
     registry_events *events = NULL;
     registry_sweep *sweep = NULL;
+    registry_in_use *in_use = NULL;
     cairn_rpc_server *server = NULL;
     cairn_status st;
     cairn_status_clear(&st);
@@ -65,15 +67,23 @@ int main(int argc, char **argv)
         .clean_after_ms = cairn_config_int(cfg, "registry.empty_service_clean_after_ms"),
         .period_ms = cairn_config_int(cfg, "registry.empty_service_sweep_ms"),
     };
-    if (cairn_config_bool(cfg, "registry.empty_service_clean") &&
-        registry_sweep_start(&scfg, &sweep, &st))
-        goto fail;
+    if (cairn_config_bool(cfg, "registry.empty_service_clean")) {
+        /* Reports of subscribers count from now: none was heard before (registry_in_use.h). */
+        if (!(scfg.in_use = in_use = registry_in_use_new(REGISTRY_IN_USE_MAX_ENTRIES,
+                                                         scfg.clean_after_ms, cairn_wall_ms()))) {
+            cairn_fail(&st, CAIRN_E_NOMEM, "out of memory");
+            goto fail;
+        }
+        if (registry_sweep_start(&scfg, &sweep, &st))
+            goto fail;
+    }
     registry reg = {
         .store = &store,
         .writer = writer,
         .metrics = &metrics,
         .limits = {.max_metadata_bytes =
                        (size_t)cairn_config_int(cfg, "limits.max_metadata_bytes")},
+        .in_use = in_use,
     };
     registry_metrics_attach(&metrics, &store, writer);
     cairn_role_set_health(&role, registry_health, &metrics);
@@ -100,6 +110,7 @@ stop:
     registry_metrics_detach(&metrics);
     registry_sweep_stop(sweep); /* its writes go through the writer */
     registry_writer_stop(writer);
+    registry_in_use_free(in_use); /* after the sweep's writes, which read it */
     registry_events_close(events);
     registry_store_close(&store);
     int frc = cairn_role_finish(&role);

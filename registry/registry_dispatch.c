@@ -2,6 +2,7 @@
  * rpc server calls. */
 #include "registry_dispatch.h"
 
+#include "cairn_clock.h"
 #include "registry_handlers.h"
 
 /* A read: answered in the calling worker from a read-only transaction. *to_writer set means the
@@ -37,10 +38,21 @@ READ(distro_keys)
 READ(distro_fetch)
 READ(distro_snapshot)
 
-/* Every request type the registry serves: read, write, or both (read first). */
+/* A note: kept in the registry's memory, never in the store. */
+typedef cairn_err (*note_fn)(registry *r, const cairn_request *req, cairn_status *st);
+
+static cairn_err note_in_use(registry *r, const cairn_request *req, cairn_status *st)
+{
+    if (!r->in_use)
+        return CAIRN_OK; /* the sweep is off: nothing would read the marks */
+    return registry_in_use_note(r->in_use, req, cairn_wall_ms(), st);
+}
+
+/* Every request type the registry serves: read, write, or both (read first), or a note. */
 static const struct route {
     read_fn read;
     registry_apply_fn write;
+    note_fn note;
     bool many; /* the write changes many services and names them (registry_write_note_change) */
 } routes[CAIRN_MSG__END] = {
     [CAIRN_MSG_INSTANCE_UPSERT] = {.write = registry_instance_upsert},
@@ -69,6 +81,7 @@ static const struct route {
     [CAIRN_MSG_PERSIST_REPLACE] = {.write = registry_persist_replace, .many = true},
     [CAIRN_MSG_INSTANCE_SET_OWNED] = {.write = registry_instance_set_owned},
     [CAIRN_MSG_OWNER_DROP] = {.write = registry_owner_drop},
+    [CAIRN_MSG_SERVICES_IN_USE] = {.note = note_in_use},
 };
 
 static const struct route *route_of(cairn_msg_type type)
@@ -182,6 +195,12 @@ void registry_handle(void *arg, const cairn_request *req, cairn_reply *rep)
         return;
     }
     cairn_status st;
+    if (rt->note) {
+        cairn_status_clear(&st);
+        if (rt->note(r, req, &st) != CAIRN_OK)
+            cairn_reply_fail(rep, &st);
+        return;
+    }
     cairn_fail(&st, CAIRN_E_INVALID, "unsupported request type %d", (int)req->type);
     cairn_reply_fail(rep, &st);
 }

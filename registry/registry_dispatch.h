@@ -3,7 +3,9 @@
  *  read    answered in the calling rpc worker from a read-only transaction;
  *  write   queued to the writer (registry_writer.h) with its apply function; the reply is sent
  *          by the writer's completion once the batch is committed (and synced when durable);
- *  both    (BEAT) tried as a read first; a read that would change state goes to the writer.
+ *  both    (BEAT) tried as a read first; a read that would change state goes to the writer;
+ *  note    (SERVICES_IN_USE) answered in the calling rpc worker from memory, without a
+ *          transaction (registry_in_use.h).
  *
  * The table (registry_dispatch.c) is the one list of the registry's request types: what is
  * served, how, and the reads_total metric's labels all come from it. A type without an entry is
@@ -18,6 +20,7 @@
 
 #include "cairn_msg.h"
 #include "cairn_rpc.h"
+#include "registry_in_use.h"
 #include "registry_metrics.h"
 #include "registry_store.h"
 #include "registry_writer.h"
@@ -29,6 +32,8 @@ typedef struct registry {
     registry_writer *writer;
     registry_metrics *metrics; /* may be NULL */
     cairn_limits limits;       /* every write is checked against them before it is queued */
+    registry_in_use *in_use;   /* services reported in use; NULL (no sweep): reports are
+                                  answered and forgotten */
 } registry;
 
 /* cairn_rpc_handler; arg is a registry*. Reads are answered here; a write waits for the writer

@@ -13,6 +13,7 @@
 #include "cairn_log.h"
 #include "cairn_requests.h"
 #include "registry_handlers.h"
+#include "registry_in_use.h"
 
 #define SWEEP_PAGE 1024 /* services looked at per read transaction */
 #define SWEEP_CHUNK 64  /* removals queued to the writer at once */
@@ -31,6 +32,7 @@ struct registry_sweep {
 typedef struct clean_write {
     cairn_request req; /* SERVICE_REMOVE of the service (labels writes_total) */
     int64_t cutoff_ms;
+    registry_in_use *in_use;
     cairn_reply rep;
 } clean_write;
 
@@ -42,9 +44,10 @@ static bool cluster_is_plain(const cairn_cluster *cl)
            cl->metadata.len == 0;
 }
 
-bool registry_service_disposable(const cairn_service *svc, uint64_t instances, int64_t cutoff_ms)
+bool registry_service_disposable(const cairn_service *svc, uint64_t instances,
+                                 int64_t in_use_ms, int64_t cutoff_ms)
 {
-    if (instances > 0 || svc->defined || svc->modified_ms > cutoff_ms)
+    if (instances > 0 || svc->defined || svc->modified_ms > cutoff_ms || in_use_ms > cutoff_ms)
         return false;
     for (uint32_t i = 0; i < svc->cluster_count; i++)
         if (!cluster_is_plain(&svc->clusters[i]))
@@ -52,9 +55,10 @@ bool registry_service_disposable(const cairn_service *svc, uint64_t instances, i
     return true;
 }
 
-/* Whether the service (ns, name) is disposable as of txn; false when it does not exist. */
-static cairn_err check_disposable(registry_store *s, MDB_txn *txn, const char *ns,
-                                  const char *name, int64_t cutoff_ms, bool *yes,
+/* Whether the service (ns, name) is disposable as of txn and of the marks in u; false when it
+ * does not exist. */
+static cairn_err check_disposable(registry_store *s, registry_in_use *u, MDB_txn *txn,
+                                  const char *ns, const char *name, int64_t cutoff_ms, bool *yes,
                                   cairn_status *st)
 {
     uint64_t count;
@@ -68,32 +72,35 @@ static cairn_err check_disposable(registry_store *s, MDB_txn *txn, const char *n
     if (registry_store_get_service(s, txn, ns, name, &svc, &found, st))
         return st->code;
     if (found) {
-        *yes = registry_service_disposable(&svc, count, cutoff_ms);
+        *yes = registry_service_disposable(&svc, count, registry_in_use_last(u, ns, name),
+                                           cutoff_ms);
         cairn_service_free(&svc);
     }
     return CAIRN_OK;
 }
 
-/* registry_apply_fn of a clean_write: the same test, inside the write's own transaction, so a
- * write that reached the service after the sweep looked keeps it. */
+/* registry_apply_fn of a clean_write: the same test, inside the write's own transaction and with
+ * the marks of now, so a write or a report of a subscriber that reached the service after the
+ * sweep looked keeps it. */
 static cairn_err apply_clean(registry_write_ctx *c, const cairn_request *req, cairn_reply *rep,
                              cairn_status *st)
 {
     (void)rep;
     const clean_write *cw = (const clean_write *)(const void *)req;
     bool go;
-    if (check_disposable(c->store, c->txn, req->namespace_id, req->service, cw->cutoff_ms, &go,
-                         st))
+    if (check_disposable(c->store, cw->in_use, c->txn, req->namespace_id, req->service,
+                         cw->cutoff_ms, &go, st))
         return st->code;
     if (!go)
         return CAIRN_OK; /* nothing changed: no revision, no event */
     return registry_drop_service(c, req->namespace_id, req->service, false, st);
 }
 
-static cairn_err clean_write_init(clean_write *cw, const char *ns, const char *svc,
-                                  int64_t cutoff_ms, cairn_status *st)
+static cairn_err clean_write_init(clean_write *cw, registry_in_use *u, const char *ns,
+                                  const char *svc, int64_t cutoff_ms, cairn_status *st)
 {
     cw->cutoff_ms = cutoff_ms;
+    cw->in_use = u;
     cairn_reply_init(&cw->rep);
     cairn_err err = cairn_request_service_remove(&cw->req, ns, svc, st);
     if (err) {
@@ -159,10 +166,12 @@ static bool look_at(void *arg, const char *ns, const char *grouped)
     snprintf(p->ns, sizeof p->ns, "%s", ns);
     snprintf(p->svc, sizeof p->svc, "%s", grouped);
     bool go;
-    if ((p->err = check_disposable(p->s->cfg.store, p->txn, ns, grouped, p->cutoff_ms, &go,
+    registry_in_use *u = p->s->cfg.in_use;
+    if ((p->err = check_disposable(p->s->cfg.store, u, p->txn, ns, grouped, p->cutoff_ms, &go,
                                    p->st)))
         return false;
-    if (go && (p->err = clean_write_init(&p->cws[p->found], ns, grouped, p->cutoff_ms, p->st)))
+    if (go &&
+        (p->err = clean_write_init(&p->cws[p->found], u, ns, grouped, p->cutoff_ms, p->st)))
         return false;
     p->found += go;
     p->more = ++p->seen == SWEEP_PAGE || p->found == SWEEP_CHUNK;
@@ -178,6 +187,7 @@ cairn_err registry_sweep_run(registry_sweep *s, int64_t now_ms, size_t *removed,
     p->s = s;
     p->cutoff_ms = now_ms - s->cfg.clean_after_ms;
     p->st = st;
+    registry_in_use_forget(s->cfg.in_use, p->cutoff_ms); /* they keep nothing from now on */
     cairn_err err = CAIRN_OK;
     do {
         p->found = p->seen = 0;
@@ -199,7 +209,7 @@ cairn_err registry_sweep_remove(registry_sweep *s, const char *ns, const char *s
                                 int64_t cutoff_ms, bool *removed, cairn_status *st)
 {
     clean_write cw;
-    if (clean_write_init(&cw, ns, svc, cutoff_ms, st))
+    if (clean_write_init(&cw, s->cfg.in_use, ns, svc, cutoff_ms, st))
         return st->code;
     *removed = remove_chunk(s, &cw, 1) == 1;
     return CAIRN_OK;

@@ -20,7 +20,8 @@
  *                  page  uint    page_no           (SERVICE_LIST, SERVICE_CATALOG)
  *                  size  uint    page_size         (SERVICE_LIST, SNAPSHOT_PAGE, SERVICE_CATALOG,
  *                                                   DISTRO_KEYS, DISTRO_SNAPSHOT)
- *                  states array  states (state maps)   (DISTRO_APPLY, DISTRO_FETCH)
+ *                  states array  states (state maps)   (DISTRO_APPLY, DISTRO_FETCH,
+ *                                                   SERVICES_IN_USE)
  *                  load  uint -  load_id           (DISTRO_APPLY; required in DISTRO_LOAD_END)
  *                  owners array - owners (str)     (DISTRO_DIGESTS, DISTRO_KEYS, OWNER_DROP;
  *                                                   when any)
@@ -226,6 +227,8 @@ static const struct msg_type_info {
     [CAIRN_MSG_RAFT_SUBMIT] = {"raft_submit", true,
                                RQ_NS | RQ_SVC | RQ_INST | RQ_SVCDEF | RQ_MODE | RQ_MASK | RQ_CMD,
                                RQ_NS | RQ_SVC | RQ_CMD, CAIRN_SERVICE_CLUSTERS},
+    /* services named by states, as DISTRO_FETCH names them */
+    [CAIRN_MSG_SERVICES_IN_USE] = {"services_in_use", true, RQ_STATES, RQ_STATES},
 };
 
 const char *cairn_msg_type_name(cairn_msg_type type)

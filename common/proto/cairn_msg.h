@@ -63,6 +63,8 @@ typedef enum cairn_msg_type {
     CAIRN_MSG_FORWARD = 50, /* gateway → replicator: run an inner request at the owner */
     /* 55-59: persistent writes through raft (cairn-replicator) */
     CAIRN_MSG_RAFT_SUBMIT = 55, /* gateway → replicator: a persistent write for the raft log */
+    /* 60-64: the registry's memory, not its store */
+    CAIRN_MSG_SERVICES_IN_USE = 60, /* gateway, grpc → registry: services with subscribers */
     CAIRN_MSG__END
 } cairn_msg_type;
 
@@ -143,6 +145,10 @@ typedef enum cairn_distro_outcome {
  * carry states (a page holds at least one state, however large). */
 #define CAIRN_DISTRO_MAX_STATES 512
 #define CAIRN_DISTRO_PAGE_MAX_BYTES (1024 * 1024)
+/* Most services in one SERVICES_IN_USE; a sender with more sends several. 256 names at their
+ * caps are about 100 KiB, so even a batch of 64 such messages stays far below the 16 MiB a
+ * role takes in one request. */
+#define CAIRN_IN_USE_MAX_SERVICES 256
 
 /* The ephemeral state of one service: its key, version and ephemeral instances. An empty list
  * with a version is a tombstone. In DISTRO_FETCH requests only the key is used; in DISTRO_KEYS
@@ -241,6 +247,10 @@ void cairn_persist_record_free(cairn_persist_record *r);
  *  RAFT_SUBMIT       cmd* (the write's own type: INSTANCE_UPSERT, INSTANCE_REMOVE, SERVICE_PUT,
  *                    SERVICE_REMOVE, ...), and that write's fields: ns*, svc*, instance,
  *                    service_def, mode, patch_mask (cairn_peer_raft.h wraps and unwraps it)
+ *  SERVICES_IN_USE   states* (≤ CAIRN_IN_USE_MAX_SERVICES; as in DISTRO_FETCH only their ns and
+ *                    svc are read): services that have a push or gRPC subscriber at the sender
+ *                    now. Not a write: the registry notes the time in memory, and its
+ *                    empty-service sweep keeps them (registry_sweep.h).
  */
 typedef struct cairn_request {
     cairn_msg_type type;
@@ -258,7 +268,7 @@ typedef struct cairn_request {
     uint32_t page_no;
     uint32_t page_size;
     /* cluster replication */
-    cairn_distro_state *states; /* DISTRO_APPLY, DISTRO_FETCH */
+    cairn_distro_state *states; /* DISTRO_APPLY, DISTRO_FETCH, SERVICES_IN_USE */
     uint32_t state_count;
     uint64_t load_id;           /* DISTRO_APPLY, DISTRO_LOAD_END */
     char **owners;              /* DISTRO_DIGESTS, DISTRO_KEYS, OWNER_DROP */

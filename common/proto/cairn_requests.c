@@ -323,22 +323,28 @@ cairn_err cairn_request_distro_keys(cairn_request *rq, uint32_t bucket,
     return finish(&b, rq, st);
 }
 
+/* The count services (ns[i], svc[i]) as states that carry only their names. */
+static void service_keys(build *b, const char *const *ns, const char *const *svc, uint32_t count)
+{
+    if (count > 0 && (!ns || !svc)) {
+        b->missing = "key list";
+    } else if (count > 0 && !(b->rq.states = calloc(count, sizeof *b->rq.states))) {
+        b->nomem = true;
+    } else {
+        b->rq.state_count = count;
+        for (uint32_t i = 0; i < count; i++) {
+            copy(b, &b->rq.states[i].namespace_id, ns[i], true, "namespace");
+            copy(b, &b->rq.states[i].service, svc[i], true, "service");
+        }
+    }
+}
+
 cairn_err cairn_request_distro_fetch(cairn_request *rq, const char *const *ns,
                                      const char *const *svc, uint32_t count, cairn_status *st)
 {
     build b;
     begin(&b, CAIRN_MSG_DISTRO_FETCH);
-    if (count > 0 && (!ns || !svc)) {
-        b.missing = "key list";
-    } else if (count > 0 && !(b.rq.states = calloc(count, sizeof *b.rq.states))) {
-        b.nomem = true;
-    } else {
-        b.rq.state_count = count;
-        for (uint32_t i = 0; i < count; i++) {
-            copy(&b, &b.rq.states[i].namespace_id, ns[i], true, "namespace");
-            copy(&b, &b.rq.states[i].service, svc[i], true, "service");
-        }
-    }
+    service_keys(&b, ns, svc, count);
     return finish(&b, rq, st);
 }
 
@@ -432,5 +438,14 @@ cairn_err cairn_request_owner_drop_owned(cairn_request *rq, const char *owner,
     copy(&b, &b.rq.owner, owner, true, "owner");
     b.rq.mode = (uint32_t)mode;
     owner_filter(&b, owners, owner_count, self);
+    return finish(&b, rq, st);
+}
+
+cairn_err cairn_request_services_in_use(cairn_request *rq, const char *const *ns,
+                                        const char *const *svc, uint32_t count, cairn_status *st)
+{
+    build b;
+    begin(&b, CAIRN_MSG_SERVICES_IN_USE);
+    service_keys(&b, ns, svc, count);
     return finish(&b, rq, st);
 }

@@ -87,6 +87,11 @@ cairn_err cairn_request_snapshot_page(cairn_request *rq, const char *after_ns,
  * pusher_count owns. */
 cairn_err cairn_request_subscription_snapshot(cairn_request *rq, uint32_t pusher_index,
                                               uint32_t pusher_count, cairn_status *st);
+/* SERVICES_IN_USE: the count services (ns[i], svc[i]) have a subscriber now. The registry refuses
+ * more than CAIRN_IN_USE_MAX_SERVICES: a sender with more builds several (cairn_in_use.h). */
+cairn_err cairn_request_services_in_use(cairn_request *rq, const char *const *ns,
+                                        const char *const *svc, uint32_t count,
+                                        cairn_status *st);
 
 /* ---- cluster replication (replicator → registry) --------------------------------------------
  * An array argument of states or records (malloc'd, each element filled) is taken over with its

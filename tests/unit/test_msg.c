@@ -2119,6 +2119,12 @@ static void s_owner_drop(sample *s)
     B(cairn_request_owner_drop, "grpc/n1/", CAIRN_OWNER_PREFIX);
 }
 
+static void s_services_in_use(sample *s)
+{
+    const char *ns[] = {"public", "ns-1"}, *svc[] = {"DEFAULT_GROUP@@demo", "grp@@svc"};
+    B(cairn_request_services_in_use, ns, svc, 2);
+}
+
 static void s_reply(sample *s)
 {
     s->kind = MSG_REPLY;
@@ -2231,6 +2237,7 @@ static void (*const samples[CAIRN_MSG__END])(sample *s) = {
     [CAIRN_MSG_MEMBERS_GET] = s_members_get,
     [CAIRN_MSG_FORWARD] = s_forward,
     [CAIRN_MSG_RAFT_SUBMIT] = s_raft_submit,
+    [CAIRN_MSG_SERVICES_IN_USE] = s_services_in_use,
 };
 
 /* Types with a codec of their own (not a request, reply, event or subscription): their round
@@ -2363,6 +2370,44 @@ Test(golden, request_owner_drop)
                   "a176 01"                         /* "v": 1 */
                   "a46d6f6465 01"                   /* "mode": 1 prefix */
                   "a56f776e6572 a8677270632f6e312f"); /* "owner": "grpc/n1/" */
+    cairn_request_free(&req);
+}
+
+/* ---- services in use (SERVICES_IN_USE) -------------------------------------------------------- */
+
+Test(golden, request_services_in_use)
+{
+    const char *ns[] = {"p"}, *svc[] = {"g@@s"};
+    cairn_request req;
+    cairn_status st;
+    cr_assert_eq(cairn_request_services_in_use(&req, ns, svc, 1, &st), CAIRN_OK);
+    expect_golden(MSG_REQUEST, &req,
+                  "83"                              /* map, 3 fields */
+                  "a174 3c"                         /* "t": 60 SERVICES_IN_USE */
+                  "a176 01"                         /* "v": 1 */
+                  "a6737461746573 91"               /* "states": array of 1 */
+                  "85"                              /*   map, 5 fields: a key, as a fetch's */
+                  "a26e73 a170"                     /*   "ns": "p" */
+                  "a3737663 a467404073"             /*   "svc": "g@@s" */
+                  "a26570 00"                       /*   "ep": 0 */
+                  "a3736571 00"                     /*   "seq": 0 */
+                  "a5696e737473 90");               /*   "insts": [] */
+    cairn_request_free(&req);
+}
+
+Test(reject, services_in_use_without_states)
+{
+    cairn_request req;
+    cairn_status st;
+    /* {"t": 60, "v": 1}: the list is required (a sender with nothing to say sends nothing) */
+    static const char bytes[] = "\x82\xa1t\x3c\xa1v\x01";
+    cr_assert_eq(cairn_request_decode(bytes, sizeof bytes - 1, &req, &st), CAIRN_E_DECODE);
+    cr_expect_str_eq(st.message, "request: missing field 'states'");
+    cr_expect_eq(cairn_request_services_in_use(&req, NULL, NULL, 1, &st), CAIRN_E_INVALID);
+    cr_expect_str_eq(st.message, "services_in_use request without a key list");
+    cairn_request_free(&req);
+    const char *ns[] = {"public"}, *svc[] = {NULL};
+    cr_expect_eq(cairn_request_services_in_use(&req, ns, svc, 1, &st), CAIRN_E_INVALID);
     cairn_request_free(&req);
 }
 
