@@ -7,6 +7,7 @@
 #include "cairn_hashmap.h"
 #include "cairn_keys.h"
 #include "cairn_model.h"
+#include "cairn_write_rules.h"
 #include "registry_handlers.h"
 
 /* A full table drops its worthless marks at most this often: each time is a walk of it all. */
@@ -46,7 +47,8 @@ void registry_in_use_free(registry_in_use *u)
     free(u);
 }
 
-/* The checks a registration makes of the names, all before anything is kept. */
+/* The checks a registration makes of the names (cairn_check_service_name, which the senders
+ * apply too), all before anything is kept. */
 static cairn_err check_names(const cairn_request *req, cairn_status *st)
 {
     if (req->state_count > CAIRN_IN_USE_MAX_SERVICES)
@@ -55,12 +57,7 @@ static cairn_err check_names(const cairn_request *req, cairn_status *st)
     for (uint32_t i = 0; i < req->state_count; i++) {
         const cairn_distro_state *ds = &req->states[i];
         cairn_key k;
-        if (!ds->service || !*ds->service)
-            return cairn_fail(st, CAIRN_E_INVALID, "Param 'serviceName' is required.");
-        if (cairn_check_length("namespaceId", registry_ns(ds->namespace_id),
-                               CAIRN_MAX_NAMESPACE_LEN, st) ||
-            cairn_check_length("serviceName", ds->service, CAIRN_MAX_SERVICE_LEN, st) ||
-            cairn_check_grouped_format(ds->service, st))
+        if (cairn_check_service_name(ds->namespace_id, ds->service, st))
             return st->code;
         if (cairn_key_service(&k, registry_ns(ds->namespace_id), ds->service) != 0)
             return cairn_fail(st, CAIRN_E_INVALID, "service name too long for a key: %s",

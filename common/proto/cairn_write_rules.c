@@ -25,6 +25,18 @@ cairn_err cairn_check_service_ref(const cairn_request *req, cairn_status *st)
     return CAIRN_OK;
 }
 
+cairn_err cairn_check_service_name(const char *ns, const char *svc, cairn_status *st)
+{
+    if (!svc || !*svc)
+        return cairn_fail(st, CAIRN_E_INVALID, "Param 'serviceName' is required.");
+    if (cairn_check_length("namespaceId", ns && *ns ? ns : CAIRN_DEFAULT_NAMESPACE,
+                           CAIRN_MAX_NAMESPACE_LEN, st) ||
+        cairn_check_length("serviceName", svc, CAIRN_MAX_SERVICE_LEN, st) ||
+        cairn_check_grouped_format(svc, st))
+        return st->code;
+    return CAIRN_OK;
+}
+
 cairn_err cairn_check_instance_ref(const cairn_request *req, const char **cluster,
                                    cairn_status *st)
 {

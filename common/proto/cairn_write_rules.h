@@ -13,6 +13,9 @@ const char *cairn_req_ns(const cairn_request *req);
 /* serviceName present (400 `Param 'serviceName' is required.`), namespace and service within
  * their length caps. */
 cairn_err cairn_check_service_ref(const cairn_request *req, cairn_status *st);
+/* A service named without being written (SERVICES_IN_USE): serviceName present, namespace (blank:
+ * public) and service within their caps, and groupName@@serviceName as a registration needs it. */
+cairn_err cairn_check_service_name(const char *ns, const char *svc, cairn_status *st);
 /* The above, ip present (400 `Param 'ip' is required.`) and capped; *cluster is the request's
  * cluster or DEFAULT, capped. */
 cairn_err cairn_check_instance_ref(const cairn_request *req, const char **cluster,
