@@ -157,6 +157,8 @@ static cairn_err open_push(gateway *gw, cairn_status *st)
         .ttl_ms = cairn_config_int(cfg, "push.subscriber_ttl_ms"),
         .max_entries = max > UINT32_MAX ? UINT32_MAX : (uint32_t)max,
         .metrics = gw->role->metrics,
+        .registry = gw->registry,
+        .in_use_period_ms = cairn_in_use_period_ms(cfg),
     };
     gw->push = gateway_push_open(&o, st);
     return gw->push ? CAIRN_OK : st->code;

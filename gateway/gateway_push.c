@@ -25,7 +25,12 @@ struct gateway_push {
     atomic_uint connected; /* pipes of the PUB socket: one per pusher */
     pthread_mutex_t mu;
     cairn_hashmap *table; /* identity key → cairn_subscription* (owned) */
+    /* "ns\0svc" → the number of its entries in table, as a pointer (never 0: a service goes
+     * with its last entry): the services in use (cairn_in_use.h) */
+    cairn_hashmap *services;
     uint64_t seq;         /* the newest sequence number published */
+    cairn_in_use_metrics in_use;
+    int64_t next_report_ms; /* monotonic; the readiness monitor's alone */
     cairn_counter *published, *recorded, *refused, *expired;
     cairn_counter *client_ip_refused; /* trusted clientIPs not used */
     cairn_gauge *entries;
@@ -91,8 +96,39 @@ static cairn_subscription *copy_entry(const cairn_subscription *s)
     return c;
 }
 
-/* Adds or refreshes sub; mu held. false: full or out of memory. */
-static bool record(gateway_push *p, const cairn_subscription *sub)
+/* The service of a subscription, "ns\0svc", in buf: its length, 0 when it does not fit (no
+ * name the gateway takes is that long; such a subscription is refused). */
+static size_t service_key(const cairn_subscription *s, char *buf, size_t cap)
+{
+    int n = snprintf(buf, cap, "%s%c%s", s->namespace_id, 0, s->service);
+    return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
+}
+
+/* One more (delta 1) or one fewer (-1) entry of the service of s; *first (when given) says
+ * whether the service got its first. mu held. -1 when it cannot be counted (nothing changed);
+ * a decrement allocates nothing, so it always succeeds for an entry counted before. */
+static int count_service(gateway_push *p, const cairn_subscription *s, int delta, bool *first)
+{
+    char key[1024];
+    size_t klen = service_key(s, key, sizeof key);
+    if (klen == 0)
+        return -1;
+    uintptr_t n = (uintptr_t)cairn_hashmap_get(p->services, key, klen);
+    int rc = 0;
+    if (delta > 0)
+        rc = cairn_hashmap_put(p->services, key, klen, (void *)(n + 1), NULL);
+    else if (n > 1)
+        cairn_hashmap_put(p->services, key, klen, (void *)(n - 1), NULL); /* replaces in place */
+    else
+        cairn_hashmap_remove(p->services, key, klen);
+    if (first)
+        *first = rc == 0 && delta > 0 && n == 0;
+    return rc;
+}
+
+/* Adds or refreshes sub; mu held. false: full or out of memory. *first: the entry is the first
+ * of its service. */
+static bool record(gateway_push *p, const cairn_subscription *sub, bool *first)
 {
     size_t klen;
     char *key = identity(sub, &klen);
@@ -107,6 +143,10 @@ static bool record(gateway_push *p, const cairn_subscription *sub)
     } else if (!(e = copy_entry(sub)) || cairn_hashmap_put(p->table, key, klen, e, NULL) != 0) {
         if (e)
             free_entry(e);
+        ok = false;
+    } else if (count_service(p, e, 1, first) != 0) {
+        cairn_hashmap_remove(p->table, key, klen);
+        free_entry(e);
         ok = false;
     }
     free(key);
@@ -126,6 +166,7 @@ size_t gateway_push_expire(gateway_push *p, int64_t now_ms)
         cairn_subscription *e = v;
         if (now_ms - e->at_ms > p->opts.ttl_ms) {
             cairn_hashmap_iter_remove(&it);
+            count_service(p, e, -1, NULL);
             free_entry(e);
             n++;
         }
@@ -181,8 +222,9 @@ bool gateway_push_subscribe(gateway_push *p, const char *ns, const char *service
         .agent = (char *)(agent ? agent : ""),
         .at_ms = at_ms,
     };
+    bool first = false;
     pthread_mutex_lock(&p->mu);
-    if (!record(p, &sub)) {
+    if (!record(p, &sub, &first)) {
         pthread_mutex_unlock(&p->mu);
         count(p->refused, 1);
         return false;
@@ -201,7 +243,53 @@ bool gateway_push_subscribe(gateway_push *p, const char *ns, const char *service
     free(buf);
     bool all_connected = gateway_push_connected(p) >= p->opts.pushers;
     count(sent && all_connected ? p->published : p->recorded, 1);
+    /* At once: the sweep may be due before the next report, and the service be one that has
+     * long been empty. */
+    if (first && p->opts.registry && p->opts.in_use_period_ms > 0)
+        cairn_in_use_send(p->opts.registry, &ns, &service, 1, &p->in_use);
     return true;
+}
+
+/* ---- reports of the services in use -------------------------------------------------------- */
+
+size_t gateway_push_report(gateway_push *p, int64_t now_ms)
+{
+    if (!p->opts.registry || p->opts.in_use_period_ms <= 0 || now_ms < p->next_report_ms)
+        return 0;
+    p->next_report_ms = now_ms + p->opts.in_use_period_ms;
+    /* The names are copied out, so that the table is not held while the requests are built. */
+    pthread_mutex_lock(&p->mu);
+    size_t n = cairn_hashmap_size(p->services), bytes = 0;
+    cairn_hashmap_iter it;
+    const void *k;
+    size_t kl;
+    void *v;
+    cairn_hashmap_iter_init(&it, p->services);
+    while (cairn_hashmap_iter_next(&it, &k, &kl, &v))
+        bytes += kl + 1;
+    const char **ns = n ? calloc(n, sizeof *ns) : NULL;
+    const char **svc = n ? calloc(n, sizeof *svc) : NULL;
+    char *names = n ? malloc(bytes) : NULL;
+    size_t count = 0;
+    if (ns && svc && names) {
+        char *at = names;
+        cairn_hashmap_iter_init(&it, p->services);
+        while (count < n && cairn_hashmap_iter_next(&it, &k, &kl, &v)) {
+            memcpy(at, k, kl);
+            at[kl] = '\0';
+            ns[count] = at;
+            svc[count++] = at + strlen(at) + 1;
+            at += kl + 1;
+        }
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (n > 0 && count == 0)
+        cairn_counter_inc(p->in_use.failed); /* out of memory: this report is lost */
+    cairn_in_use_send(p->opts.registry, ns, svc, count, &p->in_use);
+    free(ns);
+    free(svc);
+    free(names);
+    return count;
 }
 
 /* ---- snapshots ----------------------------------------------------------------------------- */
@@ -253,7 +341,10 @@ static void serve_snapshot(void *arg, const cairn_request *req, cairn_reply *rep
 gateway_push *gateway_push_open(const gateway_push_options *opts, cairn_status *st)
 {
     gateway_push *p = calloc(1, sizeof *p);
-    if (!p || !(p->table = cairn_hashmap_new(1024))) {
+    if (!p || !(p->table = cairn_hashmap_new(1024)) ||
+        !(p->services = cairn_hashmap_new(1024))) {
+        if (p)
+            cairn_hashmap_free(p->table);
         free(p);
         cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
         return NULL;
@@ -281,6 +372,7 @@ gateway_push *gateway_push_open(const gateway_push_options *opts, cairn_status *
         p->entries = cairn_metrics_gauge(opts->metrics, "push_subscriptions",
                                          "Live push subscriptions the gateway keeps.", NULL);
     }
+    cairn_in_use_metrics_init(&p->in_use, opts->metrics);
     int rc = nng_pub0_open(&p->sock);
     if (rc) {
         cairn_fail(st, CAIRN_E_INTERNAL, "open the push subscription socket: %s",
@@ -322,6 +414,7 @@ void gateway_push_close(gateway_push *p)
     while (cairn_hashmap_iter_next(&it, &k, &kl, &v))
         free_entry(v);
     cairn_hashmap_free(p->table);
+    cairn_hashmap_free(p->services); /* its values are counts */
     pthread_mutex_destroy(&p->mu);
     free(p);
 }

@@ -14,9 +14,15 @@
  * pusher was connected, "recorded" when one was not (the entry reaches it by snapshot), "refused"
  * when the table is full.
  *
+ * The table also says which services have a subscriber, which the registry's empty-service sweep
+ * must keep (registry_sweep.h): gateway_push_report sends them every in_use_period_ms, and a
+ * subscription that gives a service its first subscriber sends that service at once
+ * (cairn_in_use.h).
+ *
  * Threads: gateway_push_subscribe is called by the HTTP threads, the snapshot server runs on its
- * own nng worker; one mutex guards the table, the sequence and the send (so sequence numbers go
- * out in order). */
+ * own nng worker, expiry and reports on the readiness monitor; one mutex guards the table, the
+ * sequence and the send (so sequence numbers go out in order). Reports go out after it is
+ * released. */
 #ifndef GATEWAY_PUSH_H
 #define GATEWAY_PUSH_H
 
@@ -24,7 +30,9 @@
 #include <stdint.h>
 
 #include "cairn_error.h"
+#include "cairn_in_use.h"
 #include "cairn_metrics.h"
+#include "cairn_rpc.h"
 
 typedef struct gateway_push gateway_push;
 
@@ -36,6 +44,10 @@ typedef struct gateway_push_options {
     int64_t ttl_ms;           /* push.subscriber_ttl_ms */
     uint32_t max_entries;     /* table bound: refreshes always pass, new entries are refused */
     cairn_metrics *metrics;   /* may be NULL */
+    /* Reports of the services in use (cairn_in_use.h): the registry client (borrowed; it must
+     * outlive the gateway_push) and the period; NULL or 0: none. */
+    cairn_rpc_client *registry;
+    int64_t in_use_period_ms;
 } gateway_push_options;
 
 gateway_push *gateway_push_open(const gateway_push_options *opts, cairn_status *st);
@@ -61,6 +73,11 @@ bool gateway_push_subscribe(gateway_push *p, const char *ns, const char *service
 
 /* Drops entries not refreshed within the TTL as of now_ms (wall clock); returns how many. */
 size_t gateway_push_expire(gateway_push *p, int64_t now_ms);
+
+/* Reports the services that have a subscriber to the registry when in_use_period_ms has passed
+ * since the last report (now_ms: monotonic); nothing when none has one. Returns how many services
+ * have one (0 when it is not yet time). Does not wait for the registry. */
+size_t gateway_push_report(gateway_push *p, int64_t now_ms);
 
 /* Pushers connected to the publisher now. */
 uint32_t gateway_push_connected(const gateway_push *p);

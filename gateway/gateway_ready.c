@@ -135,8 +135,10 @@ static void *monitor_main(void *arg)
     while (!r->stopping) {
         pthread_mutex_unlock(&r->mu);
         check_once(r);
-        if (r->gw->push)
+        if (r->gw->push) {
             gateway_push_expire(r->gw->push, wall_ms());
+            gateway_push_report(r->gw->push, gateway_now_ms()); /* what is left in use */
+        }
         pthread_mutex_lock(&r->mu);
         if (r->stopping)
             break;

@@ -37,6 +37,7 @@
 #include "cairn_body_cache.h"
 #include "cairn_follow.h"
 #include "cairn_hashmap.h"
+#include "cairn_in_use.h"
 #include "cairn_ip.h"
 #include "cairn_msg.h"
 #include "cairn_role.h"
@@ -63,10 +64,12 @@ typedef struct grpc_settings {
     int64_t merge_window_ms, ack_timeout_ms, retry_delay_ms;
     uint32_t max_pending_pushes;
     int64_t max_blocked_ms; /* output not taken for this long closes the connection */
+    int64_t in_use_period_ms; /* reports of the subscribed services (cairn_in_use.h); 0: none */
 } grpc_settings;
 
 enum { GRPC_EP_LISTENER = 1, GRPC_EP_CALLS, GRPC_EP_EVENTS, GRPC_EP_CONN };
-enum { GRPC_TIMER_CONN = 1, GRPC_TIMER_WATCH, GRPC_TIMER_DROP, GRPC_TIMER_STALE };
+enum { GRPC_TIMER_CONN = 1, GRPC_TIMER_WATCH, GRPC_TIMER_DROP, GRPC_TIMER_STALE,
+       GRPC_TIMER_IN_USE };
 
 typedef struct grpc_server grpc_server;
 typedef struct grpc_conn grpc_conn;
@@ -185,6 +188,7 @@ struct grpc_server {
     grpc_per_ip *per_ip;    /* open connections per client address; NULL: no limit */
     grpc_refusals per_ip_refused; /* over grpc.max_connections_per_ip */
     cairn_hashmap *watches; /* ns 00 svc → grpc_watch* */
+    pusher_timer in_use_timer; /* the next report of the subscribed services */
     int64_t last_ref_time;  /* high-water mark of lastRefTime */
     bool any_owned;         /* a connection sent instances: drop them at shutdown */
     /* finished calls, handed over by nng threads */
@@ -312,6 +316,9 @@ void grpc_push_changed(grpc_server *s, const char *ns, const char *svc, int64_t 
 /* Events were lost: every subscribed service is pushed. */
 void grpc_push_all(grpc_server *s, int64_t now);
 void grpc_push_watch_timer(grpc_server *s, pusher_timer *t);
+/* The in-use timer (every cfg.in_use_period_ms): reports the services with a subscriber to the
+ * registry (cairn_in_use.h), nothing when none has one, and re-arms. */
+void grpc_push_in_use_timer(grpc_server *s);
 /* Whether a push could go out now: set up, a bi-stream, and less than 1 MiB on it the client has
  * not taken. While not, due pushes wait for the socket (grpc_conn_io) rather than the timer,
  * which would otherwise fire again at once for ever. */

@@ -124,6 +124,9 @@ static void run_timers(grpc_server *s, int64_t now)
         case GRPC_TIMER_STALE:
             grpc_cluster_stale_timer(s);
             break;
+        case GRPC_TIMER_IN_USE:
+            grpc_push_in_use_timer(s);
+            break;
         }
     }
 }
@@ -201,6 +204,8 @@ int grpc_loop_step(grpc_server *s)
 int grpc_loop_run(grpc_server *s)
 {
     grpc_drop_owner(s, s->owner_prefix, CAIRN_OWNER_PREFIX); /* earlier incarnations' */
+    if (s->cfg.in_use_period_ms > 0)
+        grpc_timer_arm(s, &s->in_use_timer, grpc_now_ms() + s->cfg.in_use_period_ms);
     while (cairn_role_running()) {
         int rc = start_up(s);
         if (rc == 0)

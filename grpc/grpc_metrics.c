@@ -71,6 +71,9 @@ int grpc_metrics_init(grpc_metrics *gm, cairn_metrics *m)
     gm->event_gaps = C("event_gaps_total", "Lost change events (every subscription pushed).",
                        NULL);
 #undef C
+    cairn_in_use_metrics_init(&gm->in_use, m);
+    if (!gm->in_use.ok || !gm->in_use.failed)
+        ok = false;
     return ok ? 0 : -1;
 }
 

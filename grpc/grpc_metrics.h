@@ -18,10 +18,13 @@
  *                                     service's owner (cluster; failed: no answer or refused)
  *   owned_releases_total{result="ok|retried"}  cluster: a closed connection's share of a service
  *                                     emptied at the service's owner
- *   event_gaps_total                  lost change events (every subscribed service pushed) */
+ *   event_gaps_total                  lost change events (every subscribed service pushed)
+ *   in_use_reports_total{result="ok|failed"}  reports of the subscribed services to the registry
+ *                                     (cairn_in_use.h) */
 #ifndef GRPC_METRICS_H
 #define GRPC_METRICS_H
 
+#include "cairn_in_use.h"
 #include "cairn_metrics.h"
 
 typedef struct grpc_metrics {
@@ -36,6 +39,7 @@ typedef struct grpc_metrics {
     cairn_counter *bad_content_type, *bad_path;
     cairn_counter *registry_errors, *drops_ok, *drops_retried, *event_gaps;
     cairn_counter *forwards_ok, *forwards_failed, *releases_ok, *releases_retried;
+    cairn_in_use_metrics in_use;
 } grpc_metrics;
 
 int grpc_metrics_init(grpc_metrics *gm, cairn_metrics *m);

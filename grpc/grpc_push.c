@@ -140,6 +140,12 @@ int grpc_push_subscribe(grpc_conn *c, const grpc_service_ref *ref, const char *c
     sub->watch = w;
     w->subs[w->count++] = sub;
     c->subs[c->sub_count++] = sub;
+    /* The service's first subscriber: reported at once, as the sweep may be due before the next
+     * report and the service be one that has long been empty. */
+    if (w->count == 1 && s->cfg.in_use_period_ms > 0) {
+        const char *ns = w->ns, *svc = w->svc;
+        cairn_in_use_send(s->registry, &ns, &svc, 1, &s->metrics.in_use);
+    }
     return 0;
 }
 
@@ -249,6 +255,39 @@ void grpc_push_watch_timer(grpc_server *s, pusher_timer *t)
     call->ctx = w;
     w->fetching = true;
     grpc_call_start(call);
+}
+
+/* Every service with a subscriber, in as many SERVICES_IN_USE as it takes. */
+static void report_in_use(grpc_server *s)
+{
+    size_t n = cairn_hashmap_size(s->watches), count = 0;
+    if (n == 0)
+        return;
+    const char **ns = calloc(n, sizeof *ns), **svc = calloc(n, sizeof *svc);
+    if (!ns || !svc) {
+        cairn_counter_inc(s->metrics.in_use.failed); /* this report is lost */
+    } else {
+        cairn_hashmap_iter it;
+        const void *k;
+        void *v;
+        cairn_hashmap_iter_init(&it, s->watches);
+        while (count < n && cairn_hashmap_iter_next(&it, &k, NULL, &v)) {
+            grpc_watch *w = v;
+            if (w->count == 0)
+                continue; /* only a fetch in flight holds it */
+            ns[count] = w->ns;
+            svc[count++] = w->svc;
+        }
+        cairn_in_use_send(s->registry, ns, svc, count, &s->metrics.in_use);
+    }
+    free(ns);
+    free(svc);
+}
+
+void grpc_push_in_use_timer(grpc_server *s)
+{
+    report_in_use(s);
+    grpc_timer_arm(s, &s->in_use_timer, grpc_now_ms() + s->cfg.in_use_period_ms);
 }
 
 /* {"headers":{},"requestId":"<id>","serviceInfo":<info>,"module":"naming"} around the stored

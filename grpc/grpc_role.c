@@ -105,6 +105,7 @@ static void read_settings(grpc_server *s)
     g->retry_delay_ms = cairn_config_int(c, "grpc.push_retry_delay_ms");
     g->max_pending_pushes = (uint32_t)cairn_config_int(c, "grpc.max_pending_pushes");
     g->max_blocked_ms = g->ack_timeout_ms * 60; /* 300 s with Nacos' 5 s ack timeout */
+    g->in_use_period_ms = cairn_in_use_period_ms(c);
 }
 
 /* The node's name in owners: the host name and a hash of the data directory, the same across
@@ -192,6 +193,7 @@ int grpc_server_open(grpc_server *s, cairn_role *role)
     s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     pthread_mutex_init(&s->done_mu, NULL);
     pusher_timers_init(&s->timers);
+    pusher_timer_init(&s->in_use_timer, GRPC_TIMER_IN_USE);
     cairn_follow_init(&s->follow);
     node_identity(s);
     read_settings(s);

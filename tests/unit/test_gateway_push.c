@@ -1,10 +1,13 @@
 /* The gateway's push subscriptions (§12.1): the destination rule, the table with its snapshot
- * for pushers, the sequence on the PUB socket, expiry and bounds, over nng inproc. */
+ * for pushers, the sequence on the PUB socket, expiry and bounds, and the reports of the services
+ * in use to the registry, over nng inproc. */
 #include <criterion/criterion.h>
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/sub.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "cairn_java_hash.h"
 #include "cairn_metrics.h"
@@ -211,5 +214,125 @@ Test(gateway_push, entries_expire_and_the_table_is_bounded)
     cr_assert(subscribe(p, "DEFAULT_GROUP@@d", 4, NOW_MS + 11000), "room again");
     cr_assert_eq(gateway_push_expire(p, NOW_MS + 30000), 3);
     gateway_push_close(p);
+    cairn_metrics_free(m);
+}
+
+/* ---- reports of the services in use --------------------------------------------------------- */
+
+/* A registry that records the SERVICES_IN_USE it is sent. */
+static pthread_mutex_t seen_mu = PTHREAD_MUTEX_INITIALIZER;
+static char seen[64][64]; /* "ns/svc" of each service reported, in arrival order */
+static int seen_count, seen_reports;
+
+static void record_report(void *arg, const cairn_request *req, cairn_reply *rep)
+{
+    (void)arg;
+    (void)rep;
+    if (req->type != CAIRN_MSG_SERVICES_IN_USE)
+        return; /* (no assertion off the test's thread) never counted, so the test fails */
+    pthread_mutex_lock(&seen_mu);
+    seen_reports++;
+    for (uint32_t i = 0; i < req->state_count && seen_count < 64; i++)
+        snprintf(seen[seen_count++], sizeof seen[0], "%s/%s", req->states[i].namespace_id,
+                 req->states[i].service);
+    pthread_mutex_unlock(&seen_mu);
+}
+
+static int reports_seen(void)
+{
+    pthread_mutex_lock(&seen_mu);
+    int n = seen_reports;
+    pthread_mutex_unlock(&seen_mu);
+    return n;
+}
+
+/* Waits (bounded) until n reports have arrived. */
+static void await_reports(int n)
+{
+    for (int i = 0; i < 5000 && reports_seen() < n; i++) {
+        struct timespec nap = {0, 1000000};
+        nanosleep(&nap, NULL);
+    }
+    cr_assert_eq(reports_seen(), n);
+}
+
+static bool seen_service(const char *name)
+{
+    pthread_mutex_lock(&seen_mu);
+    bool found = false;
+    for (int i = 0; i < seen_count; i++)
+        found = found || strcmp(seen[i], name) == 0;
+    pthread_mutex_unlock(&seen_mu);
+    return found;
+}
+
+static void forget_seen(void)
+{
+    pthread_mutex_lock(&seen_mu);
+    seen_count = seen_reports = 0;
+    pthread_mutex_unlock(&seen_mu);
+}
+
+Test(gateway_push, reports_the_services_with_a_subscriber)
+{
+    cairn_status st;
+    cairn_rpc_server *registry = cairn_rpc_server_start("inproc://gw-push-registry", 1,
+                                                        record_report, NULL, NULL, &st);
+    cr_assert_not_null(registry, "%s", st.message);
+    cairn_rpc_client *c = cairn_rpc_client_open("inproc://gw-push-registry", "registry", 2000, &st);
+    cr_assert_not_null(c, "%s", st.message);
+    cairn_metrics *m = cairn_metrics_new("gateway");
+    gateway_push_options o = {
+        .publish_url = "inproc://gw-push-report-pub",
+        .snapshot_url = "inproc://gw-push-report-rep",
+        .pushers = 1,
+        .ttl_ms = 10000,
+        .max_entries = 100,
+        .metrics = m,
+        .registry = c,
+        .in_use_period_ms = 400,
+    };
+    gateway_push *p = gateway_push_open(&o, &st);
+    cr_assert_not_null(p, "%s", st.message);
+    forget_seen();
+
+    cr_assert_eq(gateway_push_report(p, 0), 0, "nothing is in use: nothing is sent");
+    /* A service's first subscriber is reported at once; its second, and refreshes, are not. */
+    cr_assert(subscribe(p, "DEFAULT_GROUP@@a", 1, NOW_MS));
+    await_reports(1);
+    cr_assert(seen_service("public/DEFAULT_GROUP@@a"));
+    cr_assert(subscribe(p, "DEFAULT_GROUP@@a", 2, NOW_MS));
+    cr_assert(subscribe(p, "DEFAULT_GROUP@@a", 1, NOW_MS + 5000));
+    cr_assert(subscribe(p, "DEFAULT_GROUP@@b", 3, NOW_MS));
+    /* A name no service can have is subscribed, but never reported: the registry would refuse
+     * the whole report for it. */
+    cr_assert(subscribe(p, "@@nogroup", 4, NOW_MS));
+    await_reports(2);
+
+    /* Every period, each service with a subscriber once. */
+    forget_seen();
+    cr_assert_eq(gateway_push_report(p, 1000), 3);
+    cr_assert_eq(gateway_push_report(p, 1399), 0, "within the period");
+    await_reports(1);
+    cr_assert(seen_service("public/DEFAULT_GROUP@@a") && seen_service("public/DEFAULT_GROUP@@b"));
+    cr_assert_not(seen_service("public/@@nogroup"));
+    /* b's one subscriber, @@nogroup's and one of a's two expire: a alone is still in use. */
+    cr_assert_eq(gateway_push_expire(p, NOW_MS + 11000), 3);
+    forget_seen();
+    cr_assert_eq(gateway_push_report(p, 1400), 1);
+    await_reports(1);
+    cr_assert(seen_service("public/DEFAULT_GROUP@@a"));
+    cr_assert_eq(gateway_push_expire(p, NOW_MS + 16000), 1);
+    cr_assert_eq(gateway_push_report(p, 1800), 0, "no subscriber left: nothing is sent");
+    cairn_counter *ok = cairn_metrics_counter(m, "in_use_reports_total", "", "result=\"ok\"");
+    for (int i = 0; i < 5000 && cairn_counter_value(ok) < 4; i++) {
+        struct timespec nap = {0, 1000000};
+        nanosleep(&nap, NULL);
+    }
+    cr_expect_eq(cairn_counter_value(ok), 4, "every report answered counted");
+
+    gateway_push_close(p);
+    cairn_rpc_client_close(c);
+    cairn_rpc_server_stop(registry);
     cairn_metrics_free(m);
 }
