@@ -96,12 +96,14 @@ const cairn_config_key cairn_config_reference[] = {
      "as before."},
     {"registry.empty_service_clean", CAIRN_CFG_BOOL, "true", NOLIMIT,
      "Remove a service once it has had no instance for registry.empty_service_clean_after_ms, "
-     "unless it was created or updated through the service API (POST/PUT /service) or has "
-     "cluster settings (PUT /cluster), as Nacos' nacos.naming.empty-service.auto-clean. Push "
-     "subscribers do not keep a service: they are pushed an empty list."},
+     "as Nacos' nacos.naming.empty-service.auto-clean, unless it was created or updated "
+     "through the service API (POST/PUT /service), has cluster settings (PUT /cluster) or has "
+     "subscribers (v1 UDP push or gRPC, which the gateway and cairn-grpc report to the "
+     "registry; when false they report nothing)."},
     {"registry.empty_service_clean_after_ms", CAIRN_CFG_INT, "60000", 10, 604800000,
-     "How long a service must have been empty (unchanged since its last instance went) before "
-     "the sweep removes it."},
+     "How long a service must have been empty (unchanged since its last instance went) and "
+     "without subscribers before the sweep removes it. The gateway and cairn-grpc report the "
+     "services with subscribers every third of it, and at once for a service's first."},
     {"registry.empty_service_sweep_ms", CAIRN_CFG_INT, "20000", 10, 3600000,
      "How often the registry looks for empty services to remove; a pass reads every service's "
      "instance count, a page at a time."},
