@@ -208,6 +208,13 @@ static void requests(void)
     emit_request(&rq, "stats");
     request_named(&rq, CAIRN_MSG_NAMESPACE_LIST, NULL, NULL);
     emit_request(&rq, "namespace_list");
+
+    /* What the gateway and cairn-grpc report: services with subscribers. */
+    const char *in_use_ns[] = {"public", "dev"};
+    const char *in_use_svc[] = {"DEFAULT_GROUP@@demo", "g@@s"};
+    cairn_status st;
+    emit_request((cairn_request_services_in_use(&rq, in_use_ns, in_use_svc, 2, &st), &rq),
+                 "services_in_use");
 }
 
 /* ---- replies ------------------------------------------------------------------------------ */
