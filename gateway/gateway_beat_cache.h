@@ -15,7 +15,8 @@
  *     holds a ticket taken before its beat was sent, so an answer the healthcheck gave before a
  *     deregistration is never stored after it; the next beat then waits and hears 20404;
  *   - no events (registry restart), no answers: the cache is live only while they arrive, and
- *     gateway.beat_cache_max_age_ms bounds an answer's age should one be lost;
+ *     gateway.beat_cache_max_age_ms bounds an answer's age (an event lost without the connection
+ *     dropping is caught sooner, by the next rule);
  *   - a beat sent behind an answer that fails or is not answered 10200 (a healthcheck that is
  *     stopped, an instance removed a moment ago) empties the cache, so the beats after it wait
  *     for the healthcheck again and get its answer, or their 503 at the timeout;

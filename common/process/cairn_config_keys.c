@@ -61,11 +61,13 @@ const cairn_config_key cairn_config_reference[] = {
      "Most instance/list bodies kept in the cache; more evict random ones."},
     {"gateway.list_cache_max_bytes", CAIRN_CFG_INT, "67108864", 65536, 68719476736,
      "Most bytes of instance/list bodies kept in the cache; larger bodies are not cached."},
-    {"gateway.beat_cache_max_age_ms", CAIRN_CFG_INT, "30000", 0, 3600000,
+    {"gateway.beat_cache_max_age_ms", CAIRN_CFG_INT, "300000", 0, 3600000,
      "A beat of an instance whose last beat the healthcheck answered, with no change to its "
      "service since, is answered by the gateway at once and passed on to the healthcheck behind "
-     "the answer; such an answer is reused for at most this long (the bound on staleness should "
-     "a change event be lost). 0 disables it: every beat waits for the healthcheck's answer."},
+     "the answer; such an answer is reused for at most this long, then the next beat waits for "
+     "the healthcheck again (a lost change event is caught sooner: a beat passed on that the "
+     "healthcheck does not answer 10200 empties the cache). 0 disables it: every beat waits for "
+     "the healthcheck's answer."},
     {"gateway.beat_cache_entries", CAIRN_CFG_INT, "200000", 1, 10000000,
      "Most instances whose beat answers the gateway keeps (about 300 bytes each); more evict "
      "random ones, whose next beat waits for the healthcheck again."},
