@@ -3,6 +3,7 @@
 
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cairn_cluster_config.h"
@@ -36,21 +37,45 @@ static bool answered_here(gateway *gw, const cairn_request *rq)
            gateway_route_write(gw, rq, owner, sizeof owner) == GATEWAY_PATH_LOCAL;
 }
 
-/* The healthcheck's reply to a beat sent behind an answer. Anything but 10200 means the answers
- * kept may be wrong now (or the healthcheck is not answering): none is used until beats have
- * been answered afresh. */
+/* A beat sent on behind an answer: what its check needs. */
+typedef struct beat_behind {
+    gateway *gw;
+    int64_t interval_ms; /* the clientBeatInterval the answer gave; -1: not known */
+} beat_behind;
+
+/* The clientBeatInterval of an answer the gateway rendered (render_beat in gateway_beat.c);
+ * -1 when it has none. */
+static int64_t answer_interval(const char *body)
+{
+    static const char key[] = "\"clientBeatInterval\":";
+    const char *at = strstr(body, key);
+    if (!at)
+        return -1;
+    char *end;
+    long long v = strtoll(at + sizeof key - 1, &end, 10);
+    return end == at + sizeof key - 1 ? -1 : (int64_t)v;
+}
+
+/* The healthcheck's reply to a beat sent behind an answer. Anything but the answer given (a
+ * 10200 with the same interval) means the answers kept may be wrong now (or the healthcheck is
+ * not answering): none is used until beats have been answered afresh. */
 static void beat_passed_on(void *arg, cairn_err rc, cairn_reply *rep, cairn_status *st)
 {
     (void)st;
-    gateway *gw = arg;
-    bool answered = rc == CAIRN_OK && rep->code == CAIRN_OK &&
-                    (rep->beat_code == 0 || rep->beat_code == CAIRN_BEAT_CODE_OK);
-    if (!answered) {
+    beat_behind *b = arg;
+    gateway *gw = b->gw;
+    int64_t interval = rep->beat_interval_ms > 0 ? rep->beat_interval_ms
+                                                 : CAIRN_DEFAULT_BEAT_INTERVAL_MS;
+    bool same = rc == CAIRN_OK && rep->code == CAIRN_OK &&
+                (rep->beat_code == 0 || rep->beat_code == CAIRN_BEAT_CODE_OK) &&
+                (b->interval_ms < 0 || interval == b->interval_ms);
+    if (!same) {
         if (rc == CAIRN_E_UNAVAILABLE)
             gateway_metrics_healthcheck_unavailable(&gw->metrics);
         cairn_body_cache_flush(gw->beat_cache);
     }
     cairn_reply_free(rep);
+    free(b);
     atomic_fetch_sub(&gw->beats_in_flight, 1);
 }
 
@@ -66,12 +91,16 @@ bool gateway_beat_answer_known(gateway *gw, const cairn_request *rq, gateway_res
     beat_key_of(rq, &bk);
     size_t len = 0;
     char *body = cairn_body_cache_get(gw->beat_cache, &bk.k, gateway_now_ms(), &len);
-    if (!body) {
+    beat_behind *b = body ? malloc(sizeof *b) : NULL;
+    if (!b) {
+        free(body);
         atomic_fetch_sub(&gw->beats_in_flight, 1);
         return false;
     }
+    b->gw = gw;
+    b->interval_ms = answer_interval(body);
     gateway_reply_json_text(resp, body, len);
-    cairn_rpc_call_async(gw->beats, rq, beat_passed_on, gw);
+    cairn_rpc_call_async(gw->beats, rq, beat_passed_on, b);
     return true;
 }
 

@@ -11,15 +11,19 @@
  * expiry are exactly as before.
  *
  * What keeps the answer right:
- *   - every change event of the service drops its answers (gateway_cache_events.h), and a fill
- *     holds a ticket taken before its beat was sent, so an answer the healthcheck gave before a
- *     deregistration is never stored after it; the next beat then waits and hears 20404;
+ *   - every change event of the service drops its answers (gateway_cache_events.h), and so does
+ *     every write through this gateway before its reply; a fill holds a ticket taken before its
+ *     beat was sent, so an answer given before a deregistration the gateway has seen is never
+ *     stored after it; the next beat then waits and hears 20404;
  *   - no events (registry restart), no answers: the cache is live only while they arrive, and
  *     gateway.beat_cache_max_age_ms bounds an answer's age (an event lost without the connection
  *     dropping is caught sooner, by the next rule);
- *   - a beat sent behind an answer that fails or is not answered 10200 (a healthcheck that is
- *     stopped, an instance removed a moment ago) empties the cache, so the beats after it wait
- *     for the healthcheck again and get its answer, or their 503 at the timeout;
+ *   - a beat sent behind an answer that fails or is not answered as the answer said (10200 with
+ *     the same interval: a healthcheck that is stopped, an instance removed a moment ago, or an
+ *     answer stored from a healthcheck that had not yet seen a change the gateway had) empties
+ *     the cache, so the beats after it wait for the healthcheck again and get its answer, or
+ *     their 503 at the timeout: a stale answer is given only until the first beat sent behind
+ *     it is answered;
  *   - at most GATEWAY_BEATS_BEHIND_MAX beats wait behind answers at a time: beyond it beats wait
  *     for their own answer, which the HTTP connection limit bounds;
  *   - only beats this node's healthcheck would answer (gateway_route_write: LOCAL) are answered

@@ -273,18 +273,19 @@ void gateway_close(gateway *gw)
     gw->forward = NULL;
     gateway_raft_close(gw->raft);
     gw->raft = NULL;
-    gateway_push_close(gw->push);
-    gw->push = NULL;
     gateway_cache_events_stop(gw->cache_events);
     gw->cache_events = NULL;
-    /* The beats sent behind cached answers end (their completions touch the caches) when the
-     * clients close: the caches go after them. */
+    /* Calls still in flight end when the clients close, and their completions touch the caches
+     * (beats sent behind cached answers) and the push table's in-use counters (its reports to
+     * the registry): those go after the clients. */
     if (gw->beats && gw->beats != gw->registry)
         cairn_rpc_client_close(gw->beats);
     gw->beats = NULL;
     if (gw->registry)
         cairn_rpc_client_close(gw->registry);
     gw->registry = NULL;
+    gateway_push_close(gw->push);
+    gw->push = NULL;
     cairn_body_cache_free(gw->list_cache);
     gw->list_cache = NULL;
     cairn_body_cache_free(gw->beat_cache);

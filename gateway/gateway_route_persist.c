@@ -58,16 +58,19 @@ typedef struct raft_job {
     cairn_request rq; /* the RAFT_SUBMIT */
 } raft_job;
 
-/* The list cache holds no body of the service from before the write: the replicator's answer
- * carries no registry revision, so every body of the service goes (the registry's own change
- * event arrives later and refills nothing stale). */
+/* The list cache and the beat answers hold nothing of the service from before the write: the
+ * replicator's answer carries no registry revision, so everything of the service goes (the
+ * registry's own change event arrives later and refills nothing stale). */
 static void invalidate(gateway *gw, const cairn_request *rq)
 {
-    if (!gw->list_cache || !rq->service)
+    if (!rq->service)
         return;
     const char *ns = rq->namespace_id && *rq->namespace_id ? rq->namespace_id
                                                            : CAIRN_DEFAULT_NAMESPACE;
-    cairn_body_cache_invalidate(gw->list_cache, ns, rq->service, UINT64_MAX);
+    if (gw->list_cache)
+        cairn_body_cache_invalidate(gw->list_cache, ns, rq->service, UINT64_MAX);
+    if (gw->beat_cache)
+        cairn_body_cache_invalidate(gw->beat_cache, ns, rq->service, UINT64_MAX);
 }
 
 cairn_err gateway_raft_outcome(gateway *gw, const cairn_request *rq, cairn_err rc,
