@@ -25,8 +25,8 @@ struct gateway_push {
     atomic_uint connected; /* pipes of the PUB socket: one per pusher */
     pthread_mutex_t mu;
     cairn_hashmap *table; /* identity key → cairn_subscription* (owned) */
-    /* "ns\0svc" → the number of its entries in table, as a pointer (never 0: a service goes
-     * with its last entry): the services in use (cairn_in_use.h) */
+    /* "ns\0svc" → the number of its entries in table (a counting map, cairn_hashmap.h): the
+     * services in use (cairn_in_use.h) */
     cairn_hashmap *services;
     uint64_t seq;         /* the newest sequence number published */
     cairn_in_use_metrics in_use;
@@ -113,16 +113,14 @@ static int count_service(gateway_push *p, const cairn_subscription *s, int delta
     size_t klen = service_key(s, key, sizeof key);
     if (klen == 0)
         return -1;
-    uintptr_t n = (uintptr_t)cairn_hashmap_get(p->services, key, klen);
-    int rc = 0;
-    if (delta > 0)
-        rc = cairn_hashmap_put(p->services, key, klen, (void *)(n + 1), NULL);
-    else if (n > 1)
-        cairn_hashmap_put(p->services, key, klen, (void *)(n - 1), NULL); /* replaces in place */
-    else
-        cairn_hashmap_remove(p->services, key, klen);
+    if (delta < 0) {
+        cairn_hashmap_count_down(p->services, key, klen);
+        return 0;
+    }
+    uint32_t before = 0;
+    int rc = cairn_hashmap_count_up(p->services, key, klen, &before);
     if (first)
-        *first = rc == 0 && delta > 0 && n == 0;
+        *first = rc == 0 && before == 0;
     return rc;
 }
 

@@ -5,11 +5,11 @@
 
 #include "cairn_hashmap.h"
 
-/* Counts are stored as the map's values (never 0: an address at 0 is removed), so an entry costs
- * the map's slot and its 4- or 16-byte key copy, nothing more. */
+/* A counting map (cairn_hashmap_count_*): an address costs the map's slot and its 4- or 16-byte
+ * key copy, nothing more. */
 struct grpc_per_ip {
     uint32_t max;
-    cairn_hashmap *counts; /* address bytes → (uintptr_t) count */
+    cairn_hashmap *counts; /* address bytes → count */
 };
 
 grpc_per_ip *grpc_per_ip_new(uint32_t max)
@@ -40,26 +40,19 @@ static size_t key_len(const cairn_ip *ip)
 
 uint32_t grpc_per_ip_count(const grpc_per_ip *t, const cairn_ip *ip)
 {
-    return (uint32_t)(uintptr_t)cairn_hashmap_get(t->counts, ip->addr, key_len(ip));
+    return cairn_hashmap_count_of(t->counts, ip->addr, key_len(ip));
 }
 
 int grpc_per_ip_add(grpc_per_ip *t, const cairn_ip *ip)
 {
-    uint32_t n = grpc_per_ip_count(t, ip);
-    if (n >= t->max)
+    if (grpc_per_ip_count(t, ip) >= t->max)
         return 1;
-    return cairn_hashmap_put(t->counts, ip->addr, key_len(ip), (void *)(uintptr_t)(n + 1), NULL)
-               ? -1
-               : 0;
+    return cairn_hashmap_count_up(t->counts, ip->addr, key_len(ip), NULL) ? -1 : 0;
 }
 
 void grpc_per_ip_remove(grpc_per_ip *t, const cairn_ip *ip)
 {
-    uint32_t n = grpc_per_ip_count(t, ip);
-    if (n > 1)
-        cairn_hashmap_put(t->counts, ip->addr, key_len(ip), (void *)(uintptr_t)(n - 1), NULL);
-    else if (n == 1)
-        cairn_hashmap_remove(t->counts, ip->addr, key_len(ip));
+    cairn_hashmap_count_down(t->counts, ip->addr, key_len(ip));
 }
 
 size_t grpc_per_ip_addresses(const grpc_per_ip *t)

@@ -297,3 +297,27 @@ void *cairn_hashmap_iter_remove(cairn_hashmap_iter *it)
     it->removed = true;
     return value;
 }
+
+/* ---- counting ------------------------------------------------------------------------------ */
+
+uint32_t cairn_hashmap_count_of(const cairn_hashmap *m, const void *key, size_t key_len)
+{
+    return (uint32_t)(uintptr_t)cairn_hashmap_get(m, key, key_len);
+}
+
+int cairn_hashmap_count_up(cairn_hashmap *m, const void *key, size_t key_len, uint32_t *before)
+{
+    uint32_t n = cairn_hashmap_count_of(m, key, key_len);
+    if (before)
+        *before = n;
+    return cairn_hashmap_put(m, key, key_len, (void *)(uintptr_t)(n + 1), NULL);
+}
+
+void cairn_hashmap_count_down(cairn_hashmap *m, const void *key, size_t key_len)
+{
+    uint32_t n = cairn_hashmap_count_of(m, key, key_len);
+    if (n > 1) /* the key is there: a replacement allocates nothing */
+        cairn_hashmap_put(m, key, key_len, (void *)(uintptr_t)(n - 1), NULL);
+    else if (n == 1)
+        cairn_hashmap_remove(m, key, key_len);
+}

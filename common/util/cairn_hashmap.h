@@ -23,6 +23,17 @@ int cairn_hashmap_put(cairn_hashmap *m, const void *key, size_t key_len, void *v
 /* Removes key; returns its value or NULL when absent. */
 void *cairn_hashmap_remove(cairn_hashmap *m, const void *key, size_t key_len);
 
+/* Counting: a map whose values are counts rather than pointers (stored as uintptr_t, never 0:
+ * a key whose count falls to 0 is removed), for multisets such as connections per address or
+ * subscriptions per service. Do not mix with pointer values in one map. */
+/* The count of key (0 when absent). */
+uint32_t cairn_hashmap_count_of(const cairn_hashmap *m, const void *key, size_t key_len);
+/* One more of key; *before (may be NULL) gets its count before. -1 when out of memory (nothing
+ * changed), else 0. */
+int cairn_hashmap_count_up(cairn_hashmap *m, const void *key, size_t key_len, uint32_t *before);
+/* One fewer of key (removed at 0); a key that is absent stays so. Allocates nothing. */
+void cairn_hashmap_count_down(cairn_hashmap *m, const void *key, size_t key_len);
+
 /* Iteration in unspecified order. Removing the current entry (via cairn_hashmap_iter_remove) is
  * allowed during iteration; any other change invalidates the iterator. */
 typedef struct cairn_hashmap_iter {

@@ -104,6 +104,30 @@ Test(hashmap, put_get_replace_remove)
     cairn_hashmap_free(NULL);
 }
 
+/* A counting map: counts go up and down per key, and a key leaves at 0. */
+Test(hashmap, counts)
+{
+    cairn_hashmap *m = cairn_hashmap_new(0);
+    uint32_t before = 99;
+    cr_expect_eq(cairn_hashmap_count_of(m, "a", 1), 0);
+    cr_assert_eq(cairn_hashmap_count_up(m, "a", 1, &before), 0);
+    cr_expect_eq(before, 0);
+    cr_assert_eq(cairn_hashmap_count_up(m, "a", 1, &before), 0);
+    cr_expect_eq(before, 1);
+    cr_assert_eq(cairn_hashmap_count_up(m, "b", 1, NULL), 0);
+    cr_expect_eq(cairn_hashmap_count_of(m, "a", 1), 2);
+    cr_expect_eq(cairn_hashmap_size(m), 2);
+    cairn_hashmap_count_down(m, "a", 1);
+    cr_expect_eq(cairn_hashmap_count_of(m, "a", 1), 1);
+    cairn_hashmap_count_down(m, "a", 1);
+    cr_expect_eq(cairn_hashmap_count_of(m, "a", 1), 0);
+    cr_expect_eq(cairn_hashmap_size(m), 1, "a key at 0 must leave the map");
+    cairn_hashmap_count_down(m, "a", 1); /* absent: stays absent */
+    cr_expect_eq(cairn_hashmap_size(m), 1);
+    cr_expect_eq(cairn_hashmap_count_of(m, "b", 1), 1);
+    cairn_hashmap_free(m);
+}
+
 Test(hashmap, keys_are_copied)
 {
     cairn_hashmap *m = cairn_hashmap_new(0);
