@@ -71,10 +71,15 @@ cairn_err gateway_call_registry(gateway *gw, const cairn_request *req, cairn_rep
                                 cairn_status *st);
 /* The outcome of a call to client as the handlers see it: a reply with an error code becomes
  * that error in *st, an undecodable message an internal error, CAIRN_E_UNAVAILABLE messages end
- * with "; try again" and are counted; and after a write the list cache drops the service's
- * older bodies (before the client hears back). Returns the shaped rc. Does not block. */
+ * with "; try again" and are counted; and after a write the gateway's caches drop the service's
+ * older entries (gateway_caches_drop). Returns the shaped rc. Does not block. */
 cairn_err gateway_call_outcome(gateway *gw, cairn_rpc_client *client, const cairn_request *req,
                                cairn_err rc, cairn_reply *rep, cairn_status *st);
+
+/* Drops what the gateway's caches (the list bodies, the beat answers) hold of req's service from
+ * before revision (UINT64_MAX: all of it): after a write through this gateway, before the client
+ * hears back, whatever the change event's timing. Any thread; does not block. */
+void gateway_caches_drop(gateway *gw, const cairn_request *req, uint64_t revision);
 
 /* Monotonic milliseconds. */
 int64_t gateway_now_ms(void);

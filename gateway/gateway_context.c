@@ -123,20 +123,23 @@ static void invalidate_after_write(gateway *gw, const cairn_request *req, cairn_
     default:
         return;
     }
+    if (rc == CAIRN_E_UNAVAILABLE || rc == CAIRN_E_INTERNAL)
+        gateway_caches_drop(gw, req, UINT64_MAX);
+    else if (rc == CAIRN_OK && rep->revision > 0)
+        gateway_caches_drop(gw, req, rep->revision);
+}
+
+void gateway_caches_drop(gateway *gw, const cairn_request *req, uint64_t revision)
+{
     if (!req->service)
         return;
     /* Named as the registry names it in its events. */
     const char *ns = req->namespace_id && *req->namespace_id ? req->namespace_id
                                                              : CAIRN_DEFAULT_NAMESPACE;
-    cairn_body_cache *caches[] = {gw->list_cache, gw->beat_cache};
-    for (size_t i = 0; i < sizeof caches / sizeof caches[0]; i++) {
-        if (!caches[i])
-            continue;
-        if (rc == CAIRN_E_UNAVAILABLE || rc == CAIRN_E_INTERNAL)
-            cairn_body_cache_invalidate(caches[i], ns, req->service, UINT64_MAX);
-        else if (rc == CAIRN_OK && rep->revision > 0)
-            cairn_body_cache_invalidate(caches[i], ns, req->service, rep->revision);
-    }
+    if (gw->list_cache)
+        cairn_body_cache_invalidate(gw->list_cache, ns, req->service, revision);
+    if (gw->beat_cache)
+        cairn_body_cache_invalidate(gw->beat_cache, ns, req->service, revision);
 }
 
 static cairn_err open_push(gateway *gw, cairn_status *st)

@@ -58,21 +58,6 @@ typedef struct raft_job {
     cairn_request rq; /* the RAFT_SUBMIT */
 } raft_job;
 
-/* The list cache and the beat answers hold nothing of the service from before the write: the
- * replicator's answer carries no registry revision, so everything of the service goes (the
- * registry's own change event arrives later and refills nothing stale). */
-static void invalidate(gateway *gw, const cairn_request *rq)
-{
-    if (!rq->service)
-        return;
-    const char *ns = rq->namespace_id && *rq->namespace_id ? rq->namespace_id
-                                                           : CAIRN_DEFAULT_NAMESPACE;
-    if (gw->list_cache)
-        cairn_body_cache_invalidate(gw->list_cache, ns, rq->service, UINT64_MAX);
-    if (gw->beat_cache)
-        cairn_body_cache_invalidate(gw->beat_cache, ns, rq->service, UINT64_MAX);
-}
-
 cairn_err gateway_raft_outcome(gateway *gw, const cairn_request *rq, cairn_err rc,
                                const cairn_reply *rep, cairn_status *st)
 {
@@ -81,8 +66,10 @@ cairn_err gateway_raft_outcome(gateway *gw, const cairn_request *rq, cairn_err r
                         rep->message && rep->message[0] ? rep->message : cairn_err_name(rep->code));
     else if (rc == CAIRN_E_DECODE)
         rc = cairn_fail(st, CAIRN_E_INTERNAL, "caused: %s;", st->message);
+    /* The replicator's answer carries no registry revision: everything of the service goes (the
+     * registry's own change event arrives later and refills nothing stale). */
     if (rc == CAIRN_OK || rc == CAIRN_E_UNAVAILABLE || rc == CAIRN_E_INTERNAL)
-        invalidate(gw, rq);
+        gateway_caches_drop(gw, rq, UINT64_MAX);
     if (rc == CAIRN_E_UNAVAILABLE && !strstr(st->message, "try again")) {
         size_t n = strlen(st->message);
         snprintf(st->message + n, sizeof st->message - n, "; try again");

@@ -32,8 +32,8 @@ void gateway_raft_submit(gateway *gw, gateway_request *req, gateway_response *re
 
 /* The pieces of gateway_raft_submit for a job that chains calls (gateway_route_kind.c): sends
  * *submit (a RAFT_SUBMIT, kept by the caller until done runs) to the replicator; and shapes the
- * outcome as gateway_raft_submit answers it (the reply's verdict, "; try again" on 503, the list
- * cache dropping the service's bodies). */
+ * outcome as gateway_raft_submit answers it (the reply's verdict, "; try again" on 503, the
+ * gateway's caches dropping the service: gateway_caches_drop). */
 void gateway_raft_call(gateway *gw, cairn_request *submit, cairn_rpc_done done, void *arg);
 cairn_err gateway_raft_outcome(gateway *gw, const cairn_request *rq, cairn_err rc,
                                const cairn_reply *rep, cairn_status *st);
