@@ -198,11 +198,11 @@ void gateway_instance_beat(gateway *gw, gateway_request *req, gateway_response *
         return;
     }
     /* A known instance's beat is answered at once (gateway_beat_cache.h). */
-    if (gateway_beat_answer_known(gw, &rq, resp)) {
+    uint64_t *ticket = NULL, t;
+    if (gateway_beat_answer_known(gw, &rq, resp, &t)) {
         cairn_request_free(&rq);
         return;
     }
-    uint64_t *ticket = NULL, t = gateway_beat_ticket(gw, &rq);
     if (t && (ticket = malloc(sizeof *ticket))) /* without memory the answer is just not kept */
         *ticket = t;
     gateway_ask_beats(gw, req, resp, &rq, render_beat, ticket, ticket ? free : NULL);

@@ -79,38 +79,32 @@ static void beat_passed_on(void *arg, cairn_err rc, cairn_reply *rep, cairn_stat
     atomic_fetch_sub(&gw->beats_in_flight, 1);
 }
 
-bool gateway_beat_answer_known(gateway *gw, const cairn_request *rq, gateway_response *resp)
+bool gateway_beat_answer_known(gateway *gw, const cairn_request *rq, gateway_response *resp,
+                               uint64_t *ticket)
 {
+    *ticket = 0;
     if (!answered_here(gw, rq))
         return false;
-    if (atomic_fetch_add(&gw->beats_in_flight, 1) >= GATEWAY_BEATS_BEHIND_MAX) {
-        atomic_fetch_sub(&gw->beats_in_flight, 1);
-        return false;
-    }
     beat_key bk;
     beat_key_of(rq, &bk);
+    char *body = NULL;
     size_t len = 0;
-    char *body = cairn_body_cache_get(gw->beat_cache, &bk.k, gateway_now_ms(), &len);
-    beat_behind *b = body ? malloc(sizeof *b) : NULL;
-    if (!b) {
-        free(body);
-        atomic_fetch_sub(&gw->beats_in_flight, 1);
-        return false;
+    beat_behind *b = NULL;
+    if (atomic_fetch_add(&gw->beats_in_flight, 1) < GATEWAY_BEATS_BEHIND_MAX &&
+        (body = cairn_body_cache_get(gw->beat_cache, &bk.k, gateway_now_ms(), &len)) &&
+        (b = malloc(sizeof *b))) {
+        b->gw = gw;
+        b->interval_ms = answer_interval(body);
+        gateway_reply_json_text(resp, body, len);
+        cairn_rpc_call_async(gw->beats, rq, beat_passed_on, b);
+        return true;
     }
-    b->gw = gw;
-    b->interval_ms = answer_interval(body);
-    gateway_reply_json_text(resp, body, len);
-    cairn_rpc_call_async(gw->beats, rq, beat_passed_on, b);
-    return true;
-}
-
-uint64_t gateway_beat_ticket(gateway *gw, const cairn_request *rq)
-{
-    if (!answered_here(gw, rq))
-        return 0;
-    beat_key bk;
-    beat_key_of(rq, &bk);
-    return cairn_body_cache_ticket(gw->beat_cache, bk.k.namespace_id, bk.k.service);
+    free(body);
+    atomic_fetch_sub(&gw->beats_in_flight, 1);
+    /* Taken before the beat goes out the usual way, so that its answer is kept only when the
+     * service has not changed meanwhile. */
+    *ticket = cairn_body_cache_ticket(gw->beat_cache, bk.k.namespace_id, bk.k.service);
+    return false;
 }
 
 void gateway_beat_remember(gateway *gw, const cairn_request *rq, uint64_t ticket, int beat_code,

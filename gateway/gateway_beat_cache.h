@@ -46,12 +46,10 @@
 
 /* Answers the beat *rq (built and valid; the caller keeps it) from the cache when it can: fills
  * resp and sends the beat on to the healthcheck, returning true. False: not answered (no cache,
- * no answer kept, another owner, too many beats behind); the caller sends it the usual way. */
-bool gateway_beat_answer_known(gateway *gw, const cairn_request *rq, gateway_response *resp);
-
-/* Taken before a beat goes to the healthcheck the usual way; 0 when its answer must not be
- * stored (no cache, not live, another owner). */
-uint64_t gateway_beat_ticket(gateway *gw, const cairn_request *rq);
+ * no answer kept, another owner, too many beats behind); the caller sends it the usual way, and
+ * *ticket is what gateway_beat_remember needs to keep its answer (0: it must not be kept). */
+bool gateway_beat_answer_known(gateway *gw, const cairn_request *rq, gateway_response *resp,
+                               uint64_t *ticket);
 
 /* The healthcheck answered the beat rq, sent with ticket, with resp (rendered): keeps the body
  * when it is a 10200 answer and the service has not changed since the ticket. */
