@@ -339,13 +339,20 @@ static void service_keys(build *b, const char *const *ns, const char *const *svc
     }
 }
 
+/* A request of type naming count services and nothing else. */
+static cairn_err service_list(cairn_request *rq, cairn_msg_type type, const char *const *ns,
+                              const char *const *svc, uint32_t count, cairn_status *st)
+{
+    build b;
+    begin(&b, type);
+    service_keys(&b, ns, svc, count);
+    return finish(&b, rq, st);
+}
+
 cairn_err cairn_request_distro_fetch(cairn_request *rq, const char *const *ns,
                                      const char *const *svc, uint32_t count, cairn_status *st)
 {
-    build b;
-    begin(&b, CAIRN_MSG_DISTRO_FETCH);
-    service_keys(&b, ns, svc, count);
-    return finish(&b, rq, st);
+    return service_list(rq, CAIRN_MSG_DISTRO_FETCH, ns, svc, count, st);
 }
 
 cairn_err cairn_request_distro_snapshot(cairn_request *rq, const char *after_ns,
@@ -444,8 +451,5 @@ cairn_err cairn_request_owner_drop_owned(cairn_request *rq, const char *owner,
 cairn_err cairn_request_services_in_use(cairn_request *rq, const char *const *ns,
                                         const char *const *svc, uint32_t count, cairn_status *st)
 {
-    build b;
-    begin(&b, CAIRN_MSG_SERVICES_IN_USE);
-    service_keys(&b, ns, svc, count);
-    return finish(&b, rq, st);
+    return service_list(rq, CAIRN_MSG_SERVICES_IN_USE, ns, svc, count, st);
 }
