@@ -2,10 +2,12 @@
  * snapshot, then applies events). The SUB socket is dialed before anything is read; each time it
  * connects to the registry's publisher — at start and after a registry restart, when events may
  * have been missed — the whole store is loaded again with SNAPSHOT_PAGE. Between loads, each
- * change event reconciles its service from the snapshot the event carries, or, when it carries
- * none (the service is over registry.event_snapshot_max_bytes), from one fetched with
- * SERVICE_GET; a removal event drops the service. Events that arrive together are merged per
- * service (the newest wins), and a table already as new as the event is left alone. Events are
+ * change event brings its service up to date from what the event carries: a delta (the
+ * instances the commit wrote and removed) is applied to the table's state, a whole snapshot
+ * replaces it, and without either (the service is over registry.event_snapshot_max_bytes) the
+ * service is read with SERVICE_GET; a removal event drops the service. Events that arrive
+ * together are merged per service (a snapshot, a read or a removal, then the deltas after it),
+ * and a table already as new as the newest event is left alone. Events are
  * chained by revision (cairn_follow.h): the first page of a load says which revision it covers,
  * and an event that does not follow on (one was dropped, or the registry's tick is ahead)
  * triggers a full load. A full load also runs every HC_RESYNC_MS as a safety net. */
@@ -50,38 +52,111 @@ struct hc_sync {
     cairn_hashmap *pending; /* ns \0 svc → pending_event* */
 };
 
-/* The newest change of one service among the events received together. */
+/* What the deltas of a pending service apply to. */
+typedef enum pending_base {
+    BASE_TABLE = 0, /* the table's own state of the service */
+    BASE_SNAPSHOT,  /* the whole snapshot an event carried */
+    BASE_READ,      /* the service as the registry has it now (SERVICE_GET) */
+    BASE_REMOVED,   /* nothing: the service was removed */
+} pending_base;
+
+/* A delta copied out of its event: the partial snapshot and the removed keys (one block). */
+typedef struct pending_delta {
+    char *bytes;
+    size_t len;
+    cairn_bytes *gone; /* gone_count slices of keys, in the same allocation */
+    uint32_t gone_count;
+} pending_delta;
+
+/* The changes of one service among the events received together: a base, then the deltas of
+ * the events after it, in order. */
 typedef struct pending_event {
     char *ns;
     char *svc;
-    uint64_t revision;
-    bool removed;
-    char *snapshot; /* a copy of the event's encoded snapshot, or NULL: fetch it */
+    uint64_t revision; /* the newest event's */
+    pending_base base;
+    char *snapshot; /* BASE_SNAPSHOT: a copy of the event's encoded snapshot */
     size_t snapshot_len;
+    pending_delta *deltas;
+    uint32_t delta_count, delta_cap;
 } pending_event;
+
+static void pending_reset(pending_event *p, pending_base base)
+{
+    free(p->snapshot);
+    p->snapshot = NULL;
+    p->snapshot_len = 0;
+    for (uint32_t i = 0; i < p->delta_count; i++) {
+        free(p->deltas[i].bytes);
+        free(p->deltas[i].gone);
+    }
+    p->delta_count = 0;
+    p->base = base;
+}
 
 static void pending_free(pending_event *p)
 {
+    pending_reset(p, BASE_TABLE);
+    free(p->deltas);
     free(p->ns);
     free(p->svc);
-    free(p->snapshot);
     free(p);
 }
 
-/* Takes what ev says about its service's state: the newest event of a service wins. */
+/* Appends ev's delta to p; false when out of memory. */
+static bool delta_append(pending_event *p, const cairn_change_event *ev)
+{
+    if (p->delta_count == p->delta_cap) {
+        uint32_t cap = p->delta_cap ? p->delta_cap * 2 : 4;
+        pending_delta *grown = realloc(p->deltas, cap * sizeof *grown);
+        if (!grown)
+            return false;
+        p->deltas = grown;
+        p->delta_cap = cap;
+    }
+    pending_delta d = {.len = ev->delta_len, .gone_count = ev->gone_count};
+    size_t key_bytes = 0;
+    for (uint32_t i = 0; i < ev->gone_count; i++)
+        key_bytes += ev->gone[i].len;
+    d.bytes = malloc(ev->delta_len ? ev->delta_len : 1);
+    if (ev->gone_count)
+        d.gone = malloc(ev->gone_count * sizeof *d.gone + key_bytes);
+    if (!d.bytes || (ev->gone_count && !d.gone)) {
+        free(d.bytes);
+        free(d.gone);
+        return false;
+    }
+    memcpy(d.bytes, ev->delta, ev->delta_len);
+    char *keys = (char *)(d.gone + ev->gone_count);
+    for (uint32_t i = 0; i < ev->gone_count; i++) {
+        memcpy(keys, ev->gone[i].ptr, ev->gone[i].len);
+        d.gone[i] = (cairn_bytes){keys, ev->gone[i].len};
+        keys += ev->gone[i].len;
+    }
+    p->deltas[p->delta_count++] = d;
+    return true;
+}
+
+/* Takes what ev says about its service: a delta adds to what is pending (an event may carry the
+ * snapshot too, for the pushers: the delta is cheaper to apply), anything else replaces it. */
 static void pending_take(pending_event *p, const cairn_change_event *ev)
 {
     if (ev->revision < p->revision)
         return;
     p->revision = ev->revision;
-    p->removed = ev->kind == CAIRN_CHANGE_REMOVED;
-    free(p->snapshot);
-    p->snapshot = NULL;
-    p->snapshot_len = 0;
-    if (ev->snapshot && (p->snapshot = malloc(ev->snapshot_len ? ev->snapshot_len : 1))) {
+    if (ev->delta && p->base != BASE_REMOVED && delta_append(p, ev))
+        return;
+    if (ev->kind == CAIRN_CHANGE_REMOVED) {
+        pending_reset(p, BASE_REMOVED);
+        return;
+    }
+    pending_reset(p, BASE_READ); /* also a delta that cannot be kept: read the service */
+    if (ev->snapshot &&
+        (p->snapshot = malloc(ev->snapshot_len ? ev->snapshot_len : 1))) {
         memcpy(p->snapshot, ev->snapshot, ev->snapshot_len);
         p->snapshot_len = ev->snapshot_len;
-    } /* out of memory: fetched instead */
+        p->base = BASE_SNAPSHOT;
+    } /* out of memory: read instead */
 }
 
 static void on_pipe(void *arg, bool connected)
@@ -169,8 +244,10 @@ static void pending_add(hc_sync *s, const cairn_change_event *ev)
 {
     size_t a = strlen(ev->namespace_id), b = strlen(ev->service);
     char *key = malloc(a + b + 1);
-    if (!key)
+    if (!key) {
+        atomic_store(&s->reload, true);
         return;
+    }
     memcpy(key, ev->namespace_id, a);
     key[a] = '\0';
     memcpy(key + a + 1, ev->service, b);
@@ -232,29 +309,60 @@ static bool receive_event(hc_sync *s, int flags)
     return true;
 }
 
+/* Brings the table's view of the service to what the registry has now. */
+static bool apply_read(healthcheck *hc, const pending_event *p)
+{
+    cairn_reply rep;
+    cairn_status st;
+    bool ok = hc_call_service_get(hc, p->ns, p->svc, &rep, &st) == CAIRN_OK &&
+              hc_table_apply(&hc->table, p->ns, p->svc, &rep.snapshot, hc_now_ms(), 0) == 0;
+    cairn_reply_free(&rep);
+    return ok;
+}
+
 /* Brings the table's view of p's service to p's revision; false when that failed. */
 static bool apply_one(healthcheck *hc, const pending_event *p)
 {
     cairn_service_snapshot snap;
     cairn_status st;
-    if (p->removed) {
+    switch (p->base) {
+    case BASE_REMOVED:
         memset(&snap, 0, sizeof snap); /* found = false: the service is dropped */
         return hc_table_apply(&hc->table, p->ns, p->svc, &snap, hc_now_ms(), 0) == 0;
-    }
-    if (p->snapshot) {
+    case BASE_SNAPSHOT:
         if (cairn_snapshot_decode(p->snapshot, p->snapshot_len, &snap, &st) == CAIRN_OK) {
-            bool ok = hc_table_apply(&hc->table, p->ns, p->svc, &snap, hc_now_ms(), 0) == 0;
+            int rc = hc_table_apply(&hc->table, p->ns, p->svc, &snap, hc_now_ms(), 0);
             cairn_service_snapshot_free(&snap);
-            return ok;
+            if (rc != 0)
+                return false;
+            break;
         }
         log_warn("undecodable snapshot in the change event of %s (%s); reading it instead",
                  p->svc, st.message);
+        return apply_read(hc, p);
+    case BASE_READ:
+        /* What is read is at least as new as every event received: the deltas are in it. */
+        return apply_read(hc, p);
+    case BASE_TABLE:
+        break;
     }
-    cairn_reply rep;
-    bool ok = hc_call_service_get(hc, p->ns, p->svc, &rep, &st) == CAIRN_OK &&
-              hc_table_apply(&hc->table, p->ns, p->svc, &rep.snapshot, hc_now_ms(), 0) == 0;
-    cairn_reply_free(&rep);
-    return ok;
+    for (uint32_t i = 0; i < p->delta_count; i++) {
+        const pending_delta *d = &p->deltas[i];
+        int rc = 1;
+        if (cairn_snapshot_decode(d->bytes, d->len, &snap, &st) == CAIRN_OK) {
+            rc = hc_table_apply_delta(&hc->table, p->ns, p->svc, &snap, d->gone, d->gone_count,
+                                      hc_now_ms());
+            cairn_service_snapshot_free(&snap);
+        } else {
+            log_warn("undecodable delta in the change event of %s (%s); reading it instead",
+                     p->svc, st.message);
+        }
+        if (rc < 0)
+            return false;
+        if (rc > 0) /* no state to apply it to */
+            return apply_read(hc, p);
+    }
+    return true;
 }
 
 static void apply_pending(hc_sync *s)

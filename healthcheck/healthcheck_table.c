@@ -331,6 +331,85 @@ static int replace_clusters(hc_service *s, const cairn_service *def)
     return 0;
 }
 
+/* Takes one instance of a snapshot or delta of s: *out is its entry (NULL: not tracked).
+ * Returns 0, or -1 when out of memory. */
+static int take_instance(hc_table *t, hc_service *s, const cairn_instance *in, int64_t now_ms,
+                         hc_instance **out)
+{
+    *out = NULL;
+    const char *cluster = in->cluster && *in->cluster ? in->cluster : CAIRN_DEFAULT_CLUSTER;
+    cairn_key k;
+    if (!in->ip ||
+        cairn_key_instance(&k, s->ns, s->name, in->ephemeral, cluster, in->ip, in->port))
+        return 0;
+    hc_instance *e = cairn_hashmap_get(t->instances, k.bytes, k.len);
+    /* A connection-owned instance lives as long as its connection, never by beats: not
+     * tracked, so no expiry and no self-preservation count (dropped if it was). */
+    if (in->owner && in->owner[0]) {
+        if (e)
+            hc_table_remove(t, e);
+        return 0;
+    }
+    if (e)
+        apply_fields(t, e, in);
+    else if (!(e = add_instance(t, s, &k, in, now_ms)))
+        return -1;
+    *out = e;
+    return 0;
+}
+
+/* Whether a new definition changes what the prober does with s's instances: a cluster's
+ * checker type (everything else of a checker is read at probe time). */
+static bool checkers_differ(const hc_service *s, const cairn_service *def)
+{
+    if (s->cluster_count != def->cluster_count)
+        return true;
+    for (uint32_t i = 0; i < def->cluster_count; i++) {
+        const cairn_cluster *a = &s->clusters[i], *b = &def->clusters[i];
+        if (a->check_type != b->check_type || !a->name != !b->name ||
+            (a->name && strcmp(a->name, b->name) != 0))
+            return true;
+    }
+    return false;
+}
+
+int hc_table_apply_delta(hc_table *t, const char *ns, const char *svc,
+                         const cairn_service_snapshot *delta, const cairn_bytes *gone,
+                         uint32_t gone_count, int64_t now_ms)
+{
+    int rc = 0;
+    hc_table_lock(t);
+    hc_service *s = service_get(t, ns, svc, false);
+    if (!s || !delta->found) {
+        rc = 1; /* nothing to apply it to */
+        goto out;
+    }
+    if (delta->service.revision <= s->revision)
+        goto out; /* the state held is as new already */
+    s->revision = delta->service.revision;
+    bool recheck = checkers_differ(s, &delta->service);
+    if (replace_clusters(s, &delta->service) != 0)
+        rc = -1;
+    for (uint32_t i = 0; i < delta->instance_count; i++) {
+        hc_instance *e = NULL;
+        if (take_instance(t, s, &delta->instances[i], now_ms, &e) != 0)
+            rc = -1;
+        else if (e && !recheck)
+            probe_update(t, e);
+    }
+    for (uint32_t i = 0; i < gone_count; i++) {
+        hc_instance *e = cairn_hashmap_get(t->instances, gone[i].ptr, gone[i].len);
+        if (e && e->svc == s) /* a key of another service is not this delta's to remove */
+            hc_table_remove(t, e);
+    }
+    if (recheck)
+        for (uint32_t i = 0; i < s->count; i++)
+            probe_update(t, s->instances[i]);
+out:
+    hc_table_unlock(t);
+    return rc;
+}
+
 int hc_table_apply(hc_table *t, const char *ns, const char *svc, const cairn_service_snapshot *snap,
                    int64_t now_ms, uint32_t pass)
 {
@@ -357,23 +436,11 @@ int hc_table_apply(hc_table *t, const char *ns, const char *svc, const cairn_ser
     if (t->next_mark == 0)
         t->next_mark = 1;
     for (uint32_t i = 0; i < snap->instance_count; i++) {
-        const cairn_instance *in = &snap->instances[i];
-        const char *cluster = in->cluster && *in->cluster ? in->cluster : CAIRN_DEFAULT_CLUSTER;
-        cairn_key k;
-        /* A connection-owned instance lives as long as its connection, never by beats: not
-         * tracked, so no expiry and no self-preservation count (dropped if it was). */
-        if (in->owner && in->owner[0])
-            continue;
-        if (!in->ip || cairn_key_instance(&k, ns, svc, in->ephemeral, cluster, in->ip, in->port))
-            continue;
-        hc_instance *e = cairn_hashmap_get(t->instances, k.bytes, k.len);
-        if (e) {
-            apply_fields(t, e, in);
-        } else if (!(e = add_instance(t, s, &k, in, now_ms))) {
+        hc_instance *e = NULL;
+        if (take_instance(t, s, &snap->instances[i], now_ms, &e) != 0)
             rc = -1;
-            continue;
-        }
-        e->mark = mark;
+        else if (e)
+            e->mark = mark;
     }
     /* Whatever the snapshot lacks is gone; the checker of a cluster may have changed. */
     for (uint32_t i = s->count; i-- > 0;) {

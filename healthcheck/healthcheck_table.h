@@ -18,6 +18,7 @@
 #include "cairn_hashmap.h"
 #include "cairn_keys.h"
 #include "cairn_model.h"
+#include "cairn_msg.h"
 #include "healthcheck_netfilter.h"
 
 #define HC_NOT_PROBED UINT32_MAX
@@ -111,6 +112,14 @@ const cairn_cluster *hc_instance_cluster(const hc_instance *in);
  * when out of memory (the table stays consistent; some instances may be missing). */
 int hc_table_apply(hc_table *t, const char *ns, const char *svc, const cairn_service_snapshot *snap,
                    int64_t now_ms, uint32_t pass);
+/* Applies a change event's delta (cairn_change_event.partial): the service's definition and
+ * the instances the delta holds are taken as a snapshot would take them, the instances whose
+ * keys are in gone are dropped, and the rest of the service stays as it is. A delta at or before
+ * the revision held is ignored. Returns 0; 1 when the table holds no state of the service to
+ * apply it to (read the service instead); -1 when out of memory. */
+int hc_table_apply_delta(hc_table *t, const char *ns, const char *svc,
+                         const cairn_service_snapshot *delta, const cairn_bytes *gone,
+                         uint32_t gone_count, int64_t now_ms);
 void hc_table_end_pass(hc_table *t, uint32_t pass);
 /* The revision of the last snapshot applied to the service (0: not tracked). */
 uint64_t hc_table_revision(hc_table *t, const char *ns, const char *svc);

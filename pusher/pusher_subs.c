@@ -108,7 +108,8 @@ void pusher_service_note_change(pusher_service *svc, const cairn_change_event *e
 {
     pusher_service_forget(svc);
     svc->removed = ev->kind == CAIRN_CHANGE_REMOVED;
-    if (ev->snapshot && (svc->snapshot = malloc(ev->snapshot_len ? ev->snapshot_len : 1))) {
+    if (ev->snapshot &&
+        (svc->snapshot = malloc(ev->snapshot_len ? ev->snapshot_len : 1))) {
         memcpy(svc->snapshot, ev->snapshot, ev->snapshot_len);
         svc->snapshot_len = ev->snapshot_len;
     } /* out of memory: the push reads the service */

@@ -44,6 +44,13 @@ int main(int argc, char **argv)
     }
     if (!(events = registry_events_open(ev_url, &st)))
         goto fail;
+    /* Reports of subscribers count from now: none was heard before (registry_in_use.h). */
+    int64_t clean_after_ms = cairn_config_int(cfg, "registry.empty_service_clean_after_ms");
+    if (!(in_use = registry_in_use_new(REGISTRY_IN_USE_MAX_ENTRIES, clean_after_ms,
+                                       cairn_wall_ms()))) {
+        cairn_fail(&st, CAIRN_E_NOMEM, "out of memory");
+        goto fail;
+    }
     registry_writer_config wcfg = {
         .store = &store,
         .metrics = &metrics,
@@ -57,6 +64,7 @@ int main(int argc, char **argv)
         .event_tick_ms = cairn_config_int(cfg, "registry.event_tick_ms"),
         .event_snapshot_max_bytes =
             (size_t)cairn_config_int(cfg, "registry.event_snapshot_max_bytes"),
+        .in_use = in_use,
     };
     if (registry_writer_start(&wcfg, &writer, &st))
         goto fail;
@@ -64,19 +72,13 @@ int main(int argc, char **argv)
         .store = &store,
         .writer = writer,
         .metrics = &metrics,
-        .clean_after_ms = cairn_config_int(cfg, "registry.empty_service_clean_after_ms"),
+        .clean_after_ms = clean_after_ms,
         .period_ms = cairn_config_int(cfg, "registry.empty_service_sweep_ms"),
+        .in_use = in_use,
     };
-    if (cairn_config_bool(cfg, "registry.empty_service_clean")) {
-        /* Reports of subscribers count from now: none was heard before (registry_in_use.h). */
-        if (!(scfg.in_use = in_use = registry_in_use_new(REGISTRY_IN_USE_MAX_ENTRIES,
-                                                         scfg.clean_after_ms, cairn_wall_ms()))) {
-            cairn_fail(&st, CAIRN_E_NOMEM, "out of memory");
-            goto fail;
-        }
-        if (registry_sweep_start(&scfg, &sweep, &st))
-            goto fail;
-    }
+    if (cairn_config_bool(cfg, "registry.empty_service_clean") &&
+        registry_sweep_start(&scfg, &sweep, &st))
+        goto fail;
     registry reg = {
         .store = &store,
         .writer = writer,
@@ -110,7 +112,7 @@ stop:
     registry_metrics_detach(&metrics);
     registry_sweep_stop(sweep); /* its writes go through the writer */
     registry_writer_stop(writer);
-    registry_in_use_free(in_use); /* after the sweep's writes, which read it */
+    registry_in_use_free(in_use); /* after the sweep's and the writer's writes, which read it */
     registry_events_close(events);
     registry_store_close(&store);
     int frc = cairn_role_finish(&role);

@@ -141,6 +141,18 @@ int64_t registry_in_use_last(registry_in_use *u, const char *ns, const char *svc
     return last;
 }
 
+bool registry_in_use_watched(registry_in_use *u, const char *ns, const char *svc, int64_t now_ms)
+{
+    cairn_key k;
+    if (!u || cairn_key_service(&k, registry_ns(ns), svc) != 0)
+        return false;
+    pthread_mutex_lock(&u->mu);
+    const int64_t *at = cairn_hashmap_get(u->marks, k.bytes, k.len);
+    bool watched = at && *at > now_ms - u->keep_ms;
+    pthread_mutex_unlock(&u->mu);
+    return watched;
+}
+
 size_t registry_in_use_forget(registry_in_use *u, int64_t cutoff_ms)
 {
     if (!u)

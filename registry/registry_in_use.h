@@ -18,6 +18,7 @@
 #ifndef REGISTRY_IN_USE_H
 #define REGISTRY_IN_USE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,6 +45,9 @@ cairn_err registry_in_use_note(registry_in_use *u, const cairn_request *req, int
 /* When (ns, svc) was last reported in use (ns as stored), or since_ms when never. u may be NULL:
  * INT64_MIN (nothing is in use). */
 int64_t registry_in_use_last(registry_in_use *u, const char *ns, const char *svc);
+/* Whether (ns, svc) was reported in use after now_ms - keep_ms: a report, not the start's
+ * assumption (a service nobody watches gets none). u may be NULL: false. */
+bool registry_in_use_watched(registry_in_use *u, const char *ns, const char *svc, int64_t now_ms);
 /* Forgets the marks at or before cutoff_ms (they keep nothing); returns how many. */
 size_t registry_in_use_forget(registry_in_use *u, int64_t cutoff_ms);
 size_t registry_in_use_size(registry_in_use *u);

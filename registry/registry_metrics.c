@@ -69,11 +69,17 @@ void registry_metrics_init(registry_metrics *rm, cairn_metrics *m,
         NULL);
     static const char events_help[] =
         "Change events of a service published, by whether they carried the service's snapshot "
-        "(omitted: removed, or over registry.event_snapshot_max_bytes; followers then read it).";
+        "(omitted: removed, over registry.event_snapshot_max_bytes, or a delta sufficed for a "
+        "service without subscribers).";
     rm->events_with_snapshot =
         cairn_metrics_counter(m, "events_total", events_help, "snapshot=\"carried\"");
     rm->events_without_snapshot =
         cairn_metrics_counter(m, "events_total", events_help, "snapshot=\"omitted\"");
+    rm->event_deltas = cairn_metrics_counter(
+        m, "event_deltas_total",
+        "Change events that carried a delta: the instances the commit wrote and removed, for a "
+        "service with more than twice as many.",
+        NULL);
     rm->empty_services_removed = cairn_metrics_counter(
         m, "empty_services_removed_total",
         "Services removed by the empty-service sweep (registry.empty_service_clean); each is "

@@ -27,9 +27,11 @@ typedef struct registry_metrics {
     cairn_gauge *raft_applied; /* the raft watermark (PERSIST_APPLY / PERSIST_REPLACE) */
     cairn_gauge *store_fresh;  /* 1 while the store has held no data but a partial load */
     cairn_counter *reads[CAIRN_MSG__END];
-    /* change events of a service, by whether they carried its snapshot (writer thread) */
+    /* change events of a service, by whether they carried its snapshot, and those that carried
+     * a delta (writer thread) */
     cairn_counter *events_with_snapshot;
     cairn_counter *events_without_snapshot;
+    cairn_counter *event_deltas;
     /* services removed by the empty-service sweep (registry_sweep.h) */
     cairn_counter *empty_services_removed;
     /* writes_total{type,result}, created on first use; touched by the writer thread only. */

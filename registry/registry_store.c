@@ -10,6 +10,7 @@
 #include "cairn_log.h"
 #include "cairn_msg.h"
 #include "registry_digest_cache.h"
+#include "registry_touched.h"
 
 #include <sodium.h>
 
@@ -309,7 +310,8 @@ cairn_err registry_store_instance_count(registry_store *s, MDB_txn *txn, const c
 
 /* Deletes every key of dbi that starts with prefix; *deleted (may be NULL) counts them. */
 static cairn_err delete_prefix_counted(MDB_txn *txn, MDB_dbi dbi, const cairn_key *prefix,
-                                       uint64_t *deleted, cairn_status *st)
+                                       uint64_t *deleted, registry_touched *touched,
+                                       cairn_status *st)
 {
     MDB_cursor *cur;
     int rc = mdb_cursor_open(txn, dbi, &cur);
@@ -323,6 +325,8 @@ static cairn_err delete_prefix_counted(MDB_txn *txn, MDB_dbi dbi, const cairn_ke
             rc = 0;
             break;
         }
+        if (!rc && touched)
+            registry_touched_add(touched, key.mv_data, key.mv_size);
         if (rc || (rc = mdb_cursor_del(cur, 0)))
             break;
         if (deleted)
@@ -333,9 +337,9 @@ static cairn_err delete_prefix_counted(MDB_txn *txn, MDB_dbi dbi, const cairn_ke
 }
 
 static cairn_err delete_prefix(MDB_txn *txn, MDB_dbi dbi, const cairn_key *prefix,
-                               cairn_status *st)
+                               registry_touched *touched, cairn_status *st)
 {
-    return delete_prefix_counted(txn, dbi, prefix, NULL, st);
+    return delete_prefix_counted(txn, dbi, prefix, NULL, touched, st);
 }
 
 static int load_mark_key(cairn_key *k, const char *ns, const char *svc);
@@ -351,7 +355,7 @@ cairn_err registry_store_delete_service(registry_store *s, MDB_txn *txn, const c
     int rc = mdb_del(txn, s->services, &key, NULL);
     if (rc && rc != MDB_NOTFOUND)
         return registry_store_fail(rc, "delete service", st);
-    if (delete_prefix(txn, s->instances, &prefix, st))
+    if (delete_prefix(txn, s->instances, &prefix, s->touched, st))
         return st->code;
     MDB_val ckey = {ck.len, ck.bytes};
     rc = mdb_del(txn, s->meta, &ckey, NULL);
@@ -413,6 +417,8 @@ cairn_err registry_store_put_instance(registry_store *s, MDB_txn *txn, const cha
     free(buf);
     if (rc)
         return registry_store_fail(rc, "write instance", st);
+    if (s->touched)
+        registry_touched_add(s->touched, k.bytes, k.len);
     return added ? count_add(s, txn, ns, svc, 1, st) : CAIRN_OK;
 }
 
@@ -431,6 +437,8 @@ cairn_err registry_store_delete_instance(registry_store *s, MDB_txn *txn, const 
         return CAIRN_OK;
     if (rc)
         return registry_store_fail(rc, "delete instance", st);
+    if (s->touched)
+        registry_touched_add(s->touched, k.bytes, k.len);
     *deleted = true;
     return count_add(s, txn, ns, svc, -1, st);
 }
@@ -780,7 +788,7 @@ cairn_err registry_store_delete_kind(registry_store *s, MDB_txn *txn, const char
     cairn_key prefix;
     if (kind_prefix(&prefix, ns, svc, ephemeral))
         return key_too_long(st);
-    if (delete_prefix_counted(txn, s->instances, &prefix, deleted, st))
+    if (delete_prefix_counted(txn, s->instances, &prefix, deleted, s->touched, st))
         return st->code;
     return *deleted ? count_add(s, txn, ns, svc, -(int64_t)*deleted, st) : CAIRN_OK;
 }
@@ -836,7 +844,7 @@ cairn_err registry_store_set_load_active(registry_store *s, MDB_txn *txn, uint64
     if (rc && rc != MDB_NOTFOUND)
         return registry_store_fail(rc, "end load", st);
     cairn_key prefix = {.bytes = {LOAD_TAG}, .len = 1};
-    return delete_prefix(txn, s->meta, &prefix, st);
+    return delete_prefix(txn, s->meta, &prefix, NULL, st);
 }
 
 cairn_err registry_store_load_mark(registry_store *s, MDB_txn *txn, const char *ns,

@@ -22,6 +22,9 @@ typedef struct registry_store {
     /* Content digests of the ephemeral states by revision (registry_digest_cache.h), derived
      * data kept with the store; NULL: none (every digest computed). */
     struct registry_digest_cache *digests;
+    /* While set (by the writer, for a batch), every instance key put or deleted is recorded in
+     * it (registry_touched.h); NULL otherwise. Writer thread only. */
+    struct registry_touched *touched;
     MDB_dbi services;
     MDB_dbi instances;
     MDB_dbi meta;

@@ -10,6 +10,8 @@
 
 #include "cairn_clock.h"
 #include "cairn_log.h"
+#include "registry_in_use.h"
+#include "registry_touched.h"
 
 /* A change a write named with registry_write_note_change (names owned). */
 typedef struct registry_note {
@@ -108,6 +110,7 @@ struct registry_writer {
     change *changes; /* grown as needed */
     size_t changes_cap;
     cairn_change_event *events; /* changes_cap entries */
+    registry_touched touched;   /* the instance keys the running batch wrote */
     uint64_t last_published; /* the revision of the newest event published (writer thread) */
 };
 
@@ -202,23 +205,54 @@ static MDB_txn *snapshot_txn_begin(registry_writer *w)
     return txn;
 }
 
-/* Gives ev the snapshot of its service (malloc'd: the caller frees it after publishing). A
- * removed service, one over the cap, or a failed read goes without; followers then read it. */
-static void attach_snapshot(registry_writer *w, MDB_txn *txn, cairn_change_event *ev)
+/* Gives ev what changed in its service (malloc'd: release_change frees it after publishing): a
+ * delta when it is smaller than the service, the whole snapshot when it is not or when the
+ * service has subscribers (the pushers push the whole service). A removed service, one over the
+ * cap, or a failed read goes without; followers then read it. */
+static void attach_change(registry_writer *w, MDB_txn *txn, cairn_change_event *ev,
+                          int64_t now_ms)
 {
-    char *buf = NULL;
-    size_t len = 0;
+    char *snap = NULL, *delta = NULL;
+    size_t snap_len = 0, delta_len = 0;
+    cairn_bytes *gone = NULL;
+    uint32_t gone_count = 0;
     cairn_status st;
-    if (txn && ev->kind != CAIRN_CHANGE_REMOVED &&
-        registry_store_encode_snapshot(w->cfg.store, txn, ev->namespace_id, ev->service,
-                                       w->cfg.event_snapshot_max_bytes, &buf, &len,
-                                       &st) != CAIRN_OK)
-        log_warn("change event of %s goes without its snapshot: %s", ev->service, st.message);
-    ev->snapshot = buf;
-    ev->snapshot_len = len;
+    size_t max = w->cfg.event_snapshot_max_bytes;
+    if (txn && ev->kind != CAIRN_CHANGE_REMOVED) {
+        if (registry_touched_delta(&w->touched, w->cfg.store, txn, ev->namespace_id,
+                                   ev->service, max, &delta, &delta_len, &gone, &gone_count,
+                                   &st) != CAIRN_OK)
+            log_warn("change event of %s goes without a delta: %s", ev->service, st.message);
+        if ((!delta || registry_in_use_watched(w->cfg.in_use, ev->namespace_id, ev->service,
+                                               now_ms)) &&
+            registry_store_encode_snapshot(w->cfg.store, txn, ev->namespace_id, ev->service,
+                                           max, &snap, &snap_len, &st) != CAIRN_OK)
+            log_warn("change event of %s goes without its snapshot: %s", ev->service,
+                     st.message);
+    }
+    ev->snapshot = snap;
+    ev->snapshot_len = snap_len;
+    ev->delta = delta;
+    ev->delta_len = delta_len;
+    ev->gone = gone;
+    ev->gone_count = gone_count;
     registry_metrics *rm = w->cfg.metrics;
-    if (rm && rm->m)
-        cairn_counter_inc(buf ? rm->events_with_snapshot : rm->events_without_snapshot);
+    if (rm && rm->m) {
+        cairn_counter_inc(snap ? rm->events_with_snapshot : rm->events_without_snapshot);
+        if (delta)
+            cairn_counter_inc(rm->event_deltas);
+    }
+}
+
+static void release_change(cairn_change_event *ev)
+{
+    free((void *)ev->snapshot);
+    free((void *)ev->delta);
+    free((void *)ev->gone);
+    ev->snapshot = ev->delta = NULL;
+    ev->gone = NULL;
+    ev->snapshot_len = ev->delta_len = 0;
+    ev->gone_count = 0;
 }
 
 /* Makes room for want changes (and as many events); false when out of memory. */
@@ -305,10 +339,9 @@ static void publish_events(registry_writer *w, size_t n, int64_t now_ms)
     for (size_t i = 0; i < e; i++) {
         w->events[i].prev_revision = w->last_published;
         w->last_published = w->events[i].revision;
-        attach_snapshot(w, txn, &w->events[i]);
+        attach_change(w, txn, &w->events[i], now_ms);
         w->cfg.publish(w->cfg.publish_arg, &w->events[i]);
-        free((void *)w->events[i].snapshot);
-        w->events[i].snapshot = NULL;
+        release_change(&w->events[i]);
     }
     if (txn)
         mdb_txn_abort(txn);
@@ -359,6 +392,7 @@ static void run_batch(registry_writer *w, size_t n)
     cairn_status_clear(&st);
     MDB_txn *txn;
     int rc = mdb_txn_begin(w->cfg.store->env, NULL, 0, &txn);
+    w->cfg.store->touched = &w->touched;
     if (rc) {
         registry_store_fail(rc, "begin write", &st);
         for (size_t i = 0; i < n; i++)
@@ -369,6 +403,7 @@ static void run_batch(registry_writer *w, size_t n)
             apply_job(w, txn, now_ms, w->batch[i]);
             durable = durable || w->batch[i]->durable;
         }
+        w->cfg.store->touched = NULL;
         double t0 = mono_seconds();
         rc = mdb_txn_commit(txn);
         if (rm && rm->m)
@@ -403,7 +438,9 @@ static void run_batch(registry_writer *w, size_t n)
             }
         }
     }
+    w->cfg.store->touched = NULL;
     publish_events(w, n, now_ms);
+    registry_touched_clear(&w->touched);
     if (rm && rm->m) {
         cairn_histogram_observe(rm->batch_size, (double)n);
         for (size_t i = 0; i < n; i++)
@@ -584,6 +621,7 @@ void registry_writer_stop(registry_writer *w)
     pthread_join(w->thread, NULL);
     pthread_cond_destroy(&w->wake);
     pthread_mutex_destroy(&w->mu);
+    registry_touched_free(&w->touched);
     free(w->batch);
     free(w->changes);
     free(w->events);

@@ -3,10 +3,13 @@
  * synced, when it held a durable write.
  * The writer runs each request of a batch in its own nested transaction, so a failing request
  * aborts only itself, commits once, syncs once, publishes one change event per changed service,
- * then tells each write it is done. Each event of a service that still exists carries the
- * service's snapshot as of the event's revision (read after the commit, before publishing, on this
- * thread, so nothing can have changed it since) when it fits event_snapshot_max_bytes; followers
- * read the service themselves only when it does not. Events are chained (prev_revision,
+ * then tells each write it is done. Each event of a service that still exists carries, read after
+ * the commit and before publishing on this thread (so nothing can have changed it since), a
+ * delta — the instances the batch wrote or removed, as they are at the event's revision — when
+ * the service holds more than twice as many instances, and the service's whole snapshot when it
+ * does not or when the service has subscribers (in_use: the pushers push the whole), each when
+ * it fits event_snapshot_max_bytes; followers read the service themselves only when they cannot
+ * use what came. Events are chained (prev_revision,
  * cairn_follow.h), and when no write came for event_tick_ms the writer publishes a TICK with its
  * newest revision, so that a follower that lost the last event of a burst notices within a
  * tick. */
@@ -39,6 +42,7 @@ typedef struct registry_writer_config {
     void *publish_arg;
     int64_t event_tick_ms;            /* registry.event_tick_ms; 0: no ticks */
     size_t event_snapshot_max_bytes;  /* registry.event_snapshot_max_bytes; 0: none */
+    struct registry_in_use *in_use;   /* services with subscribers; may be NULL (none) */
 } registry_writer_config;
 
 typedef struct registry_writer registry_writer;

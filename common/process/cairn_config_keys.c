@@ -92,10 +92,11 @@ const cairn_config_key cairn_config_reference[] = {
      "a role that lost the last event of a burst notices and repairs within this time (0: "
      "never)."},
     {"registry.event_snapshot_max_bytes", CAIRN_CFG_INT, "65536", 0, 1048576,
-     "A change event carries the changed service's snapshot when it encodes to at most this "
-     "many bytes, so the healthcheck and the pushers follow the change without reading the "
-     "service back from the registry; larger services, and every service when 0, are read back "
-     "as before."},
+     "A change event carries what changed (the instances the write touched) and, for a service "
+     "with subscribers or when that is no smaller, the service's snapshot, each when it encodes "
+     "to at most this many bytes, so the healthcheck and the pushers follow the change without "
+     "reading the service back from the registry; what is larger, and everything when 0, is "
+     "read back."},
     {"registry.empty_service_clean", CAIRN_CFG_BOOL, "true", NOLIMIT,
      "Remove a service once it has had no instance for registry.empty_service_clean_after_ms, "
      "as Nacos' nacos.naming.empty-service.auto-clean, unless it was created or updated "

@@ -7,8 +7,6 @@
 
 int64_t cairn_in_use_period_ms(const cairn_config *cfg)
 {
-    if (!cairn_config_bool(cfg, "registry.empty_service_clean"))
-        return 0;
     int64_t p = cairn_config_int(cfg, "registry.empty_service_clean_after_ms") / 3;
     return p > 0 ? p : 1;
 }

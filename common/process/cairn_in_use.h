@@ -1,8 +1,9 @@
 /* The senders' side of SERVICES_IN_USE: the roles that hold subscribers (the gateway its v1 UDP
  * push subscriptions, cairn-grpc its gRPC subscriptions) tell the registry which services have
- * one, so that its empty-service sweep keeps them (registry_sweep.h). Each sends the services
- * with at least one live subscriber every cairn_in_use_period_ms and a service at once when it
- * gets its first subscriber; never an empty list, and nothing while the sweep is off.
+ * one, so that its empty-service sweep keeps them (registry_sweep.h) and their change events
+ * carry the whole snapshot the pushers push (registry_writer.h). Each sends the services with
+ * at least one live subscriber every cairn_in_use_period_ms and a service at once when it gets
+ * its first subscriber; never an empty list.
  *
  * A report is fire-and-forget on the role's asynchronous client (cairn_rpc_call_async): no
  * thread waits for the registry, and a reply is only counted (in_use_reports_total{result}), so
@@ -17,9 +18,9 @@
 #include "cairn_metrics.h"
 #include "cairn_rpc.h"
 
-/* How often a sender reports: a third of registry.empty_service_clean_after_ms, so that about
- * three reports in a row must be lost before a service in use is removed; 0 when
- * registry.empty_service_clean is false (no sweep: nothing to report). */
+/* How often a sender reports: a third of registry.empty_service_clean_after_ms (how long the
+ * registry keeps a report), so that about three reports in a row must be lost before a service
+ * in use is removed or its events go without the snapshot. */
 int64_t cairn_in_use_period_ms(const cairn_config *cfg);
 
 /* in_use_reports_total{result="ok|failed"} on m (m may be NULL: counters NULL, nothing counted).

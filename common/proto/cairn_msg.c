@@ -74,6 +74,9 @@
  *                                                   cairn_snapshot_encode, a snapshot map;
  *                                                   a bin so that decoding the event leaves
  *                                                   them undecoded)
+ *                  delta bin -   delta             (written when non-NULL: encoded as snap)
+ *                  gone  arr -   gone              (bins: removed instances' store keys;
+ *                                                   written when any, only with delta)
  *  subscription    ns    str     namespace_id      (required)
  *                  svc   str     service           (required)
  *                  clusters str  clusters          (NULL is written as ""; decoder default "")
@@ -134,6 +137,8 @@
  *                                but for a service delete)
  */
 #include "cairn_msg.h"
+
+#include "cairn_keys.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -752,6 +757,27 @@ static int event_fields(field_writer *f, const void *obj)
             return rc;
         }
     }
+    if (ev->delta) {
+        int rc = 0;
+        if (f_key(f, "delta", &rc)) {
+            TRY(msgpack_pack_bin(f->pk, ev->delta_len));
+            TRY(msgpack_pack_bin_body(f->pk, ev->delta, ev->delta_len));
+        } else if (rc) {
+            return rc;
+        }
+    }
+    if (ev->gone_count > 0) {
+        int rc = 0;
+        if (f_key(f, "gone", &rc)) {
+            TRY(msgpack_pack_array(f->pk, ev->gone_count));
+            for (uint32_t i = 0; i < ev->gone_count; i++) {
+                TRY(msgpack_pack_bin(f->pk, ev->gone[i].len));
+                TRY(msgpack_pack_bin_body(f->pk, ev->gone[i].ptr, ev->gone[i].len));
+            }
+        } else if (rc) {
+            return rc;
+        }
+    }
     return 0;
 }
 
@@ -814,7 +840,9 @@ cairn_err cairn_reply_encode(const cairn_reply *rep, char **out, size_t *out_len
 cairn_err cairn_event_encode(const cairn_change_event *ev, char **out, size_t *out_len)
 {
     if (!ev || !ev->namespace_id || !ev->service || (unsigned)ev->kind > CAIRN_CHANGE_TICK ||
-        ev->snapshot_len > UINT32_MAX || (!ev->snapshot && ev->snapshot_len > 0))
+        ev->snapshot_len > UINT32_MAX || (!ev->snapshot && ev->snapshot_len > 0) ||
+        ev->delta_len > UINT32_MAX || (!ev->delta && ev->delta_len > 0) ||
+        (ev->gone_count > 0 && (!ev->gone || !ev->delta)))
         return CAIRN_E_INVALID;
     return encode_with(pack_event_v, ev, out, out_len);
 }
@@ -2015,8 +2043,33 @@ cairn_err cairn_reply_decode(const char *buf, size_t len, cairn_reply *rep, cair
 
 /* ---- events ---------------------------------------------------------------------------------- */
 
-enum { EV_NS, EV_SVC, EV_REV, EV_KIND, EV_AT, EV_PREV, EV_SNAP };
-static const char *const event_names[] = {"ns", "svc", "rev", "kind", "at", "prev", "snap"};
+enum { EV_NS, EV_SVC, EV_REV, EV_KIND, EV_AT, EV_PREV, EV_SNAP, EV_DELTA, EV_GONE };
+static const char *const event_names[] = {"ns",   "svc",  "rev",   "kind", "at",
+                                          "prev", "snap", "delta", "gone"};
+
+/* The removed instances' keys of a delta: slices of the buffer being decoded. */
+static cairn_err rd_gone(const msgpack_object *v, cairn_change_event *ev, cairn_status *st)
+{
+    if (v->type != MSGPACK_OBJECT_ARRAY)
+        return wrong_type("event", "gone", st);
+    uint32_t n = v->via.array.size;
+    cairn_bytes *gone = n ? calloc(n, sizeof *gone) : NULL;
+    if (n && !gone)
+        return cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
+    for (uint32_t i = 0; i < n; i++) {
+        const msgpack_object *k = &v->via.array.ptr[i];
+        if (k->type != MSGPACK_OBJECT_BIN || k->via.bin.size == 0 ||
+            k->via.bin.size > CAIRN_LMDB_MAX_KEY) {
+            free(gone);
+            return cairn_fail(st, CAIRN_E_DECODE, "event: 'gone' holds a key that is not one");
+        }
+        gone[i] = (cairn_bytes){k->via.bin.ptr, k->via.bin.size};
+    }
+    free((void *)ev->gone); /* a repeated key: the last wins */
+    ev->gone = gone;
+    ev->gone_count = n;
+    return CAIRN_OK;
+}
 
 static cairn_err event_field(int idx, const msgpack_object *v, void *target, cairn_status *st)
 {
@@ -2041,6 +2094,13 @@ static cairn_err event_field(int idx, const msgpack_object *v, void *target, cai
         ev->snapshot = v->via.bin.ptr;
         ev->snapshot_len = v->via.bin.size;
         return CAIRN_OK;
+    case EV_DELTA:
+        if (v->type != MSGPACK_OBJECT_BIN)
+            return wrong_type(ctx, f, st);
+        ev->delta = v->via.bin.ptr;
+        ev->delta_len = v->via.bin.size;
+        return CAIRN_OK;
+    case EV_GONE: return rd_gone(v, ev, st);
     }
     return CAIRN_OK;
 }
@@ -2063,6 +2123,8 @@ cairn_err cairn_event_decode(const char *buf, size_t len, cairn_change_event *ev
         err = check_required(seen, (1u << EV_NS) | (1u << EV_SVC) | (1u << EV_REV) |
                                        (1u << EV_KIND),
                              "event", event_names, COUNT(event_names), st);
+    if (err == CAIRN_OK && ev->gone_count > 0 && !ev->delta)
+        err = cairn_fail(st, CAIRN_E_DECODE, "event: 'gone' belongs to a 'delta'");
     msgpack_unpacked_destroy(&u);
     if (err != CAIRN_OK)
         cairn_event_free(ev);
@@ -2285,6 +2347,7 @@ void cairn_event_free(cairn_change_event *ev)
         return;
     free(ev->namespace_id);
     free(ev->service);
+    free((void *)ev->gone);
     memset(ev, 0, sizeof *ev);
 }
 

@@ -367,6 +367,12 @@ typedef struct cairn_reply {
     size_t membership_len;
 } cairn_reply;
 
+/* A slice of bytes owned by someone else (a stored record, a decoded message). */
+typedef struct cairn_bytes {
+    const void *ptr;
+    size_t len;
+} cairn_bytes;
+
 /* Published by the registry after the write that caused it is committed. */
 typedef struct cairn_change_event {
     char *namespace_id;
@@ -386,14 +392,28 @@ typedef struct cairn_change_event {
      * decodes it with cairn_snapshot_decode (or copies the bytes to keep them). */
     const char *snapshot;
     size_t snapshot_len;
+    /* What the commit changed in the service, when that is smaller than the service: `delta`
+     * is encoded as a snapshot (cairn_snapshot_decode) that holds the service record and only
+     * the instances the commit wrote, as they are at `revision`; `gone` lists the store keys
+     * (cairn_keys.h) of the instances it removed. The rest of the service is as the follower
+     * last saw it: a follower applies a delta to the state it holds (at the revision of the
+     * service's previous event, or newer: then the delta is no news), and reads the service
+     * when it holds none. An event may carry a delta, the snapshot, or both (a service with
+     * subscribers: the pushers want the whole). Both are borrowed like `snapshot`; after
+     * cairn_event_decode the `gone` array is malloc'd and freed by cairn_event_free. */
+    const char *delta;
+    size_t delta_len;
+    const cairn_bytes *gone;
+    uint32_t gone_count;
 } cairn_change_event;
 
-/* Largest change event a subscriber must accept: a snapshot at the largest
- * registry.event_snapshot_max_bytes plus the event's other fields (bounded by the name caps).
+/* Largest change event a subscriber must accept: a snapshot and a delta with its removed keys,
+ * each at the largest registry.event_snapshot_max_bytes, plus the event's other fields (bounded
+ * by the name caps).
  * Subscribers set it as their socket's receive limit; nng drops the connection on a larger
  * message. CAIRN_EVENT_SNAPSHOT_MAX_BYTES is the key's maximum in cairn_config_keys.c. */
 #define CAIRN_EVENT_SNAPSHOT_MAX_BYTES (1024 * 1024)
-#define CAIRN_EVENT_MAX_BYTES (CAIRN_EVENT_SNAPSHOT_MAX_BYTES + 4096)
+#define CAIRN_EVENT_MAX_BYTES (2 * CAIRN_EVENT_SNAPSHOT_MAX_BYTES + 4096)
 
 /* Published by the gateway when an instance/list request asks for UDP pushes (§12.1); the pusher
  * owning the service adds or refreshes the subscriber. */
@@ -455,10 +475,6 @@ cairn_err cairn_snapshot_decode(const char *buf, size_t len, cairn_service_snaps
  * cairn_instance_encode (the registry's stored records), copied instead of decoded and encoded
  * again: the same bytes as cairn_snapshot_encode of the decoded values. The slices are only
  * read during the call. */
-typedef struct cairn_bytes {
-    const void *ptr;
-    size_t len;
-} cairn_bytes;
 cairn_err cairn_snapshot_assemble(cairn_bytes service, const cairn_bytes *instances,
                                   uint32_t count, char **out, size_t *out_len);
 

@@ -793,8 +793,9 @@ static void change_and_expect_push(it_pushers *ps, it_udp *u, const char *method
     it_push_free(&p);
 }
 
-/* The pusher pushes, and the healthcheck tracks, each change from the snapshot its event carries:
- * the registry answers no SERVICE_GET meanwhile. */
+/* The pusher pushes, and the healthcheck tracks, each change from the snapshot or the delta its
+ * event carries: the registry answers no SERVICE_GET meanwhile. A subscribed service's events
+ * carry the whole snapshot once the gateway has reported the subscriber to the registry. */
 IT_TEST(push, changes_are_followed_from_the_events_snapshots)
 {
     it_pushers ps;
@@ -802,6 +803,9 @@ IT_TEST(push, changes_are_followed_from_the_events_snapshots)
     it_udp u;
     udp_open(&u);
     push_subscribe(&ps, &u, "snap", ""); /* its list may read the service */
+    cr_assert_geq(node_wait_metric(ps.node, "gateway", "cairn_gateway_in_use_reports_total",
+                                   "result=\"ok\"", 1, PUSH_WAIT_MS),
+                  1, "the gateway reported the subscribed service");
     double gets = service_gets(&ps);
     cr_assert_geq(gets, 0);
 
@@ -821,7 +825,39 @@ IT_TEST(push, changes_are_followed_from_the_events_snapshots)
     cr_expect_geq(node_metric(ps.node, "registry", "cairn_registry_events_total",
                               "snapshot=\"carried\""),
                   4);
+    cr_expect_geq(node_metric(ps.node, "registry", "cairn_registry_event_deltas_total", NULL),
+                  1, "the third registration is a delta too (for the healthcheck)");
     udp_close(&u);
+}
+
+/* A service nobody subscribes to is followed from deltas alone: its events carry the instances
+ * each write changed, not the service, and the healthcheck tracks every registration and
+ * removal without reading the service back. */
+IT_TEST(push, unwatched_services_are_followed_from_deltas)
+{
+    it_pushers ps;
+    pushers_start(&ps, NULL, 1);
+    double gets = service_gets(&ps);
+    char ip[32];
+    for (int i = 1; i <= 8; i++) {
+        snprintf(ip, sizeof ip, "127.0.0.%d", i);
+        nacos_write_ok(ps.node, "POST", NS "/instance",
+                       Q("serviceName", "quiet", "ip", ip, "port", "8080"));
+    }
+    expect_tracked(&ps, 8);
+    for (int i = 1; i <= 3; i++) {
+        snprintf(ip, sizeof ip, "127.0.0.%d", i);
+        nacos_write_ok(ps.node, "DELETE", NS "/instance",
+                       Q("serviceName", "quiet", "ip", ip, "port", "8080"));
+    }
+    expect_tracked(&ps, 5);
+    cr_expect_eq(service_gets(&ps), gets, "the registry was asked for the service");
+    /* registrations 3..8 and the three removals (each leaves more than twice one instance) */
+    cr_expect_geq(node_metric(ps.node, "registry", "cairn_registry_event_deltas_total", NULL),
+                  8);
+    cr_expect_eq(node_metric(ps.node, "registry", "cairn_registry_events_total",
+                             "snapshot=\"carried\""),
+                 2, "the first two registrations, while a delta is no smaller");
 }
 
 /* Without snapshots in events (registry.event_snapshot_max_bytes=0, as for a service over the

@@ -329,6 +329,77 @@ Test(healthcheck_table, reconcile_keeps_beats_and_drops_the_missing)
     cr_assert_eq(hc_table_revision(&table, "public", SVC), 0);
 }
 
+/* A delta changes only what it names: its instances are taken as a snapshot takes them (known
+ * ones keep their last beat), its gone keys are dropped, everything else stays; a delta no newer
+ * than the state held is ignored, and one for a service the table lacks asks for a read. A
+ * checker change in the delta's definition re-examines every instance of the service. */
+Test(healthcheck_table, deltas_change_only_what_they_name)
+{
+    cairn_service_snapshot s;
+    make_snapshot(&s, 5,
+                  (const char *const[]){"127.0.0.1:80:e", "127.0.0.2:80:e", "127.0.0.3:80:p",
+                                        "127.0.0.4:80:p", NULL},
+                  CAIRN_CHECK_NONE);
+    cr_assert_eq(hc_table_apply(&table, "public", SVC, &s, 1000, 0), 0);
+    cairn_service_snapshot_free(&s);
+    find("127.0.0.1", 80, true)->last_beat_ms = 4000;
+
+    /* Revision 7: .1 turns unhealthy, .5 is new, .2 is gone. */
+    make_snapshot(&s, 7, (const char *const[]){"127.0.0.1:80:e", "127.0.0.5:80:e", NULL},
+                  CAIRN_CHECK_NONE);
+    s.instances[0].healthy = false;
+    cairn_key k2;
+    cr_assert_eq(cairn_key_instance(&k2, "public", SVC, true, "DEFAULT", "127.0.0.2", 80), 0);
+    cairn_bytes gone = {k2.bytes, k2.len};
+    cr_assert_eq(hc_table_apply_delta(&table, "public", SVC, &s, &gone, 1, 5000), 0);
+    hc_instance *a = find("127.0.0.1", 80, true);
+    cr_assert_not(a->healthy);
+    cr_assert_eq(a->last_beat_ms, 4000, "a known instance keeps its last beat");
+    cr_assert_eq(find("127.0.0.5", 80, true)->last_beat_ms, 5000);
+    cr_assert_null(find("127.0.0.2", 80, true));
+    cr_assert(find("127.0.0.3", 80, false), "what the delta does not name stays");
+    cr_assert(find("127.0.0.4", 80, false));
+    cr_assert_eq(hc_table_revision(&table, "public", SVC), 7);
+
+    /* The same delta again (or an older one) changes nothing. */
+    a->healthy = true;
+    cr_assert_eq(hc_table_apply_delta(&table, "public", SVC, &s, NULL, 0, 6000), 0);
+    cr_assert(a->healthy);
+    cairn_service_snapshot_free(&s);
+
+    /* Revision 8: the checker becomes TCP; the delta names no persistent instance, yet both
+     * are probed from now on. */
+    size_t all, eph, probed;
+    hc_table_counts(&table, &all, &eph, &probed);
+    cr_assert_eq(probed, 0);
+    make_snapshot(&s, 8, (const char *const[]){"127.0.0.5:80:e", NULL}, CAIRN_CHECK_TCP);
+    cr_assert_eq(hc_table_apply_delta(&table, "public", SVC, &s, NULL, 0, 7000), 0);
+    cairn_service_snapshot_free(&s);
+    hc_table_counts(&table, &all, &eph, &probed);
+    cr_assert_eq(all, 4);
+    cr_assert_eq(probed, 2);
+
+    /* A key of another service is not this delta's to remove. */
+    cairn_key other;
+    cr_assert_eq(cairn_key_instance(&other, "public", "DEFAULT_GROUP@@other", true, "DEFAULT",
+                                    "127.0.0.1", 80), 0);
+    make_snapshot(&s, 9, NULL, CAIRN_CHECK_TCP);
+    gone = (cairn_bytes){other.bytes, other.len};
+    cr_assert_eq(hc_table_apply_delta(&table, "public", SVC, &s, &gone, 1, 8000), 0);
+    cairn_service_snapshot_free(&s);
+    cr_assert(find("127.0.0.1", 80, true));
+
+    /* A service the table does not hold: nothing to apply the delta to. */
+    make_snapshot(&s, 10, (const char *const[]){"127.0.0.9:80:e", NULL}, CAIRN_CHECK_NONE);
+    free(s.service.name);
+    s.service.name = strdup("DEFAULT_GROUP@@unknown");
+    cr_assert_eq(hc_table_apply_delta(&table, "public", "DEFAULT_GROUP@@unknown", &s, NULL, 0,
+                                      9000),
+                 1);
+    cairn_service_snapshot_free(&s);
+    cr_assert_eq(hc_table_revision(&table, "public", "DEFAULT_GROUP@@unknown"), 0);
+}
+
 Test(healthcheck_table, removed_service)
 {
     cairn_service_snapshot s;

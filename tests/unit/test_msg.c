@@ -24,6 +24,26 @@ static char *hex_of(const char *buf, size_t len)
     return s;
 }
 
+/* The bytes of a hex string (spaces skipped), malloc'd. */
+static char *hex_decode(const char *hex, size_t *len)
+{
+    char *out = malloc(strlen(hex) / 2 + 1);
+    cr_assert(out);
+    size_t n = 0;
+    for (const char *p = hex; *p;) {
+        if (*p == ' ') {
+            p++;
+            continue;
+        }
+        unsigned v;
+        cr_assert_eq(sscanf(p, "%2x", &v), 1, "bad hex at %s", p);
+        out[n++] = (char)v;
+        p += 2;
+    }
+    *len = n;
+    return out;
+}
+
 static void expect_hex(const char *buf, size_t len, const char *want_hex)
 {
     char *got = hex_of(buf, len);
@@ -1859,6 +1879,92 @@ Test(round_trip, event_with_snapshot)
     }
     free(snap_buf);
     cairn_reply_free(&rep);
+}
+
+/* A delta event: the delta and the removed keys travel beside (or without) the snapshot; both
+ * come back as slices of the decoded buffer. Keys need a delta: such an event is not encoded,
+ * and a hand-built one is refused, as are keys that are not byte strings. */
+Test(round_trip, event_with_delta)
+{
+    static const char tiny[] = "\x81\xa5" "found" "\xc2";
+    static const char k1[] = "public\0g@@s\0eDEFAULT\0" "1.2.3.4\0\0\0\x1f\x90";
+    cairn_bytes gone[2] = {{k1, sizeof k1 - 1}, {"x", 1}};
+    for (int with_snapshot = 0; with_snapshot < 2; with_snapshot++) {
+        cairn_change_event ev;
+        golden_event(&ev);
+        if (with_snapshot) {
+            ev.snapshot = tiny;
+            ev.snapshot_len = sizeof tiny - 1;
+        }
+        ev.delta = tiny;
+        ev.delta_len = sizeof tiny - 1;
+        ev.gone = gone;
+        ev.gone_count = 2;
+        char *buf;
+        size_t len;
+        cr_assert_eq(cairn_event_encode(&ev, &buf, &len), CAIRN_OK);
+        cairn_change_event got;
+        cairn_status st;
+        cr_assert_eq(cairn_event_decode(buf, len, &got, &st), CAIRN_OK, "%s", st.message);
+        cr_expect_eq(got.snapshot != NULL, with_snapshot);
+        cr_assert_eq(got.delta_len, sizeof tiny - 1);
+        cr_expect(got.delta > buf && got.delta + got.delta_len <= buf + len);
+        cr_expect_eq(memcmp(got.delta, tiny, got.delta_len), 0);
+        cr_assert_eq(got.gone_count, 2);
+        cr_assert_eq(got.gone[0].len, sizeof k1 - 1);
+        cr_expect_eq(memcmp(got.gone[0].ptr, k1, sizeof k1 - 1), 0);
+        cr_expect((const char *)got.gone[0].ptr > buf &&
+                  (const char *)got.gone[0].ptr + got.gone[0].len <= buf + len);
+        cr_expect_eq(got.gone[1].len, 1);
+        cairn_event_free(&got);
+        free(buf);
+
+        ev.delta = NULL;
+        ev.delta_len = 0;
+        cr_expect_eq(cairn_event_encode(&ev, &buf, &len), CAIRN_E_INVALID,
+                     "keys without a delta");
+        ev.gone = NULL; /* the caller's: cairn_event_free frees only a decoded event's */
+        ev.gone_count = 0;
+        cairn_event_free(&ev);
+    }
+
+    /* Hand-built: {t:12, v:1, ns, svc, rev, kind, FIELD} with FIELD each of the bad ones. */
+    static const char *const bad_hex[] = {
+        "a4676f6e65 91 c40178",  /* "gone": [bin "x"], no "delta" */
+        "a564656c7461 a178",     /* "delta": a str */
+    };
+    static const char *const bad_with_delta_hex[] = {
+        "a4676f6e65 91 a178",    /* "gone": [str "x"] */
+        "a4676f6e65 c40178",     /* "gone": bin, not an array */
+        "a4676f6e65 91 c400",    /* "gone": [empty bin] */
+    };
+    static const char head[] = "a174 0c a176 01 a26e73 a67075626c6963 a3737663 a467404073 "
+                               "a3726576 07 a46b696e64 00";
+    for (size_t i = 0; i < 5; i++) {
+        bool with_delta = i >= 2;
+        const char *field = with_delta ? bad_with_delta_hex[i - 2] : bad_hex[i];
+        char hex[512];
+        snprintf(hex, sizeof hex, "%s %s %s %s", with_delta ? "88" : "87", head,
+                 with_delta ? "a564656c7461 c408 81a5666f756e64c2" : "", field);
+        size_t n;
+        char *msg = hex_decode(hex, &n);
+        cairn_change_event got;
+        cairn_status st;
+        cr_expect_neq(cairn_event_decode(msg, n, &got, &st), CAIRN_OK, "accepted: %s", field);
+        free(msg);
+    }
+    /* And the baseline of those: a good delta with a good key decodes. */
+    size_t n;
+    char *msg = hex_decode("88 a174 0c a176 01 a26e73 a67075626c6963 a3737663 a467404073 "
+                           "a3726576 07 a46b696e64 00 a564656c7461 c408 81a5666f756e64c2 "
+                           "a4676f6e65 91 c40178",
+                           &n);
+    cairn_change_event got;
+    cairn_status st;
+    cr_expect_eq(cairn_event_decode(msg, n, &got, &st), CAIRN_OK, "%s", st.message);
+    cr_expect_eq(got.gone_count, 1);
+    cairn_event_free(&got);
+    free(msg);
 }
 
 /* An event without "snap" decodes with no snapshot, and so does one from an older publisher. */

@@ -29,11 +29,12 @@ typedef struct fixture {
     int64_t max_instances;
     int64_t map_mb;
     size_t event_snapshot_max; /* registry.event_snapshot_max_bytes (fx_open: the default) */
+    struct registry_in_use *in_use; /* the writer's (NULL: nobody subscribes); the test's */
     registry_publish_fn publish; /* NULL: capture into events */
     registry_publish_end_fn publish_end; /* with publish */
     void *publish_arg;
     pthread_mutex_t ev_mu;
-    cairn_change_event *events; /* captured, owned copies (the snapshot bytes too) */
+    cairn_change_event *events; /* captured, owned copies (snapshot, delta and keys too) */
     size_t n_events, cap_events;
 } fixture;
 
@@ -56,6 +57,26 @@ static inline void fx_capture(void *arg, const cairn_change_event *ev)
         memcpy(copy, ev->snapshot, ev->snapshot_len);
         c->snapshot = copy;
     }
+    if (ev->delta) {
+        char *copy = malloc(ev->delta_len ? ev->delta_len : 1);
+        cr_assert(copy);
+        memcpy(copy, ev->delta, ev->delta_len);
+        c->delta = copy;
+    }
+    if (ev->gone_count) { /* one block: the slices, then the keys (cairn_event_free frees it) */
+        size_t bytes = 0;
+        for (uint32_t i = 0; i < ev->gone_count; i++)
+            bytes += ev->gone[i].len;
+        cairn_bytes *gone = malloc(ev->gone_count * sizeof *gone + bytes);
+        cr_assert(gone);
+        char *keys = (char *)(gone + ev->gone_count);
+        for (uint32_t i = 0; i < ev->gone_count; i++) {
+            memcpy(keys, ev->gone[i].ptr, ev->gone[i].len);
+            gone[i] = (cairn_bytes){keys, ev->gone[i].len};
+            keys += ev->gone[i].len;
+        }
+        c->gone = gone;
+    }
     pthread_mutex_unlock(&f->ev_mu);
 }
 
@@ -71,6 +92,7 @@ static inline void fx_start_writer(fixture *f)
         .publish_end = f->publish ? f->publish_end : NULL,
         .publish_arg = f->publish ? f->publish_arg : f,
         .event_snapshot_max_bytes = f->event_snapshot_max,
+        .in_use = f->in_use,
     };
     cr_assert_eq(registry_writer_start(&wc, &f->writer, &st), CAIRN_OK, "%s", st.message);
     registry_metrics_attach(&f->metrics, &f->store, f->writer);
@@ -133,6 +155,7 @@ static inline void fx_close(fixture *f)
         fx_stop(f);
     for (size_t i = 0; i < f->n_events; i++) {
         free((void *)f->events[i].snapshot);
+        free((void *)f->events[i].delta);
         cairn_event_free(&f->events[i]);
     }
     free(f->events);

@@ -5,7 +5,10 @@
 #include <stdatomic.h>
 #include <unistd.h>
 
+#include "cairn_clock.h"
+#include "cairn_keys.h"
 #include "registry_events.h"
+#include "registry_in_use.h"
 #include "test_registry_fixture.h"
 
 #define SVC "DEFAULT_GROUP@@demo"
@@ -510,20 +513,22 @@ Test(registry_writer, a_commits_events_are_packed_into_few_messages)
     pubsub_close(&ps);
 }
 
-/* ---- events carry the service's snapshot ---------------------------------------------------- */
+/* ---- events carry the service's snapshot, or a delta ------------------------------------------ */
 
-/* The snapshot an event carries is the SERVICE_GET snapshot of that moment, byte for byte; a
- * removal carries none. */
-Test(registry_writer, events_carry_the_snapshot_at_their_revision)
+/* While a delta would be about as large (a service of at most twice as many instances as the
+ * commit wrote), an event carries the SERVICE_GET snapshot of that moment, byte for byte; a
+ * removal carries nothing. */
+Test(registry_writer, events_carry_the_snapshot_while_a_delta_is_no_smaller)
 {
     fx_open(&fx, 512, 20000);
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 2; i++) {
         char ip[32];
         snprintf(ip, sizeof ip, "127.0.0.%d", i + 1);
         uint64_t rev = fx_register(&fx, SVC, ip, 8080, i != 1);
         cr_assert_eq(fx_event_count(&fx), (size_t)i + 1);
         const cairn_change_event *ev = &fx.events[i];
         cr_assert_eq(ev->revision, rev);
+        cr_assert_null(ev->delta);
         cr_assert(expect_snapshot_at_revision(ev));
         cairn_reply rep;
         fx_snapshot(&fx, SVC, &rep);
@@ -539,37 +544,261 @@ Test(registry_writer, events_carry_the_snapshot_at_their_revision)
     cairn_request r;
     req_base(&r, CAIRN_MSG_SERVICE_REMOVE, SVC);
     cr_assert_eq(fx_do(&fx, &r, NULL, NULL, 0), CAIRN_OK);
-    cr_assert_eq(fx_event_count(&fx), 4);
-    cr_assert_eq(fx.events[3].kind, CAIRN_CHANGE_REMOVED);
-    cr_assert_null(fx.events[3].snapshot);
-    cr_assert_eq(counter_of("events_total", "snapshot=\"carried\""), 3);
+    cr_assert_eq(fx_event_count(&fx), 3);
+    cr_assert_eq(fx.events[2].kind, CAIRN_CHANGE_REMOVED);
+    cr_assert_null(fx.events[2].snapshot);
+    cr_assert_null(fx.events[2].delta);
+    cr_assert_eq(counter_of("events_total", "snapshot=\"carried\""), 2);
     cr_assert_eq(counter_of("events_total", "snapshot=\"omitted\""), 1);
 }
 
-/* Over registry.event_snapshot_max_bytes an event goes without, and 0 turns snapshots off. */
-Test(registry_writer, snapshots_over_the_cap_are_left_out)
+/* ---- a follower's model: the snapshot of the first event, then every delta --------------------- */
+
+#define MODEL_MAX 64
+
+typedef struct model {
+    cairn_key keys[MODEL_MAX];
+    char *records[MODEL_MAX]; /* cairn_instance_encode of the instance */
+    size_t lens[MODEL_MAX];
+    size_t count;
+} model;
+
+static int model_find(const model *m, const cairn_key *k)
+{
+    for (size_t i = 0; i < m->count; i++)
+        if (m->keys[i].len == k->len && memcmp(m->keys[i].bytes, k->bytes, k->len) == 0)
+            return (int)i;
+    return -1;
+}
+
+static void model_drop(model *m, int i)
+{
+    free(m->records[i]);
+    m->count--;
+    m->keys[i] = m->keys[m->count];
+    m->records[i] = m->records[m->count];
+    m->lens[i] = m->lens[m->count];
+}
+
+static void model_put(model *m, const cairn_instance *in)
+{
+    cairn_key k;
+    cr_assert_eq(cairn_key_instance(&k, "public", SVC, in->ephemeral, in->cluster, in->ip,
+                                    in->port), 0);
+    int i = model_find(m, &k);
+    if (i >= 0)
+        model_drop(m, i);
+    cr_assert_lt(m->count, MODEL_MAX);
+    m->keys[m->count] = k;
+    cr_assert_eq(cairn_instance_encode(in, &m->records[m->count], &m->lens[m->count]),
+                 CAIRN_OK);
+    m->count++;
+}
+
+static void model_clear(model *m)
+{
+    while (m->count > 0)
+        model_drop(m, (int)m->count - 1);
+}
+
+/* Applies one event as the healthcheck does: a delta patches, else a whole snapshot replaces. */
+static void model_apply(model *m, const cairn_change_event *ev)
+{
+    const char *bytes = ev->delta ? ev->delta : ev->snapshot;
+    size_t len = ev->delta ? ev->delta_len : ev->snapshot_len;
+    cr_assert_not_null(bytes, "event %llu carries nothing", (unsigned long long)ev->revision);
+    cairn_service_snapshot snap;
+    cairn_status st;
+    cr_assert_eq(cairn_snapshot_decode(bytes, len, &snap, &st), CAIRN_OK, "%s", st.message);
+    cr_assert(snap.found);
+    cr_assert_eq(snap.service.revision, ev->revision, "the service record is not the event's");
+    if (!ev->delta)
+        model_clear(m);
+    for (uint32_t i = 0; i < snap.instance_count; i++)
+        model_put(m, &snap.instances[i]);
+    for (uint32_t i = 0; i < ev->gone_count; i++) {
+        cairn_key k = {.len = ev->gone[i].len};
+        memcpy(k.bytes, ev->gone[i].ptr, k.len);
+        int at = model_find(m, &k);
+        cr_assert_geq(at, 0, "a removed key the follower never had");
+        model_drop(m, at);
+    }
+    cairn_service_snapshot_free(&snap);
+}
+
+/* The model holds exactly the instances SERVICE_GET shows, field for field. */
+static void model_expect_service(model *m)
+{
+    cairn_reply rep;
+    fx_snapshot(&fx, SVC, &rep);
+    cr_assert_eq(rep.snapshot.instance_count, m->count);
+    for (uint32_t i = 0; i < rep.snapshot.instance_count; i++) {
+        const cairn_instance *in = &rep.snapshot.instances[i];
+        cairn_key k;
+        cr_assert_eq(cairn_key_instance(&k, "public", SVC, in->ephemeral, in->cluster, in->ip,
+                                        in->port), 0);
+        int at = model_find(m, &k);
+        cr_assert_geq(at, 0, "%s:%d missing from the follower", in->ip, (int)in->port);
+        char *want;
+        size_t want_len;
+        cr_assert_eq(cairn_instance_encode(in, &want, &want_len), CAIRN_OK);
+        cr_assert_eq(want_len, m->lens[at]);
+        cr_assert_eq(memcmp(want, m->records[at], want_len), 0, "%s:%d differs", in->ip,
+                     (int)in->port);
+        free(want);
+    }
+    cairn_reply_free(&rep);
+}
+
+/* A follower that applies each event's delta to what it holds has the service exactly as
+ * SERVICE_GET shows it after every write: registrations, updates of one field, health flips,
+ * deregistrations of either kind. Deltas carry only what the commit wrote. */
+Test(registry_writer, deltas_keep_a_follower_equal_to_the_service)
+{
+    fx_open(&fx, 512, 20000);
+    model m = {0};
+    size_t seen = 0;
+    unsigned seed = 7;
+    for (int step = 0; step < 300; step++) {
+        char ip[32];
+        int host = (int)(rand_r(&seed) % 24);
+        bool ephemeral = host % 5 != 0;
+        snprintf(ip, sizeof ip, "127.0.3.%d", host + 1);
+        cairn_request r;
+        cairn_status st;
+        int op = (int)(rand_r(&seed) % 4);
+        if (op <= 1) { /* register, or re-register with another weight */
+            cairn_instance in;
+            cairn_instance_init(&in);
+            in.ip = strdup(ip);
+            in.port = 8080;
+            in.cluster = strdup(host % 3 ? "DEFAULT" : "other");
+            in.ephemeral = ephemeral;
+            in.weight = 1 + step % 7;
+            cr_assert_eq(cairn_request_instance_upsert(&r, "public", SVC, &in,
+                                                       CAIRN_UPSERT_REGISTER, &st),
+                         CAIRN_OK);
+        } else if (op == 2) {
+            cr_assert_eq(cairn_request_instance_health(&r, "public", SVC, ip, 8080,
+                                                       host % 3 ? "DEFAULT" : "other",
+                                                       ephemeral, step % 2 == 0,
+                                                       CAIRN_HEALTH_BY_CHECKER, &st),
+                         CAIRN_OK);
+        } else {
+            cr_assert_eq(cairn_request_instance_remove(&r, "public", SVC, ip, 8080,
+                                                       host % 3 ? "DEFAULT" : "other",
+                                                       ephemeral, &st),
+                         CAIRN_OK);
+        }
+        fx_do(&fx, &r, NULL, NULL, 0); /* a write of a missing instance may fail: fine */
+        size_t n = fx_event_count(&fx);
+        for (; seen < n; seen++) {
+            const cairn_change_event *ev = &fx.events[seen];
+            if (ev->kind == CAIRN_CHANGE_REMOVED) {
+                model_clear(&m);
+                continue;
+            }
+            if (ev->delta)
+                cr_assert_leq(ev->gone_count + 0u, 1u, "a delta of one write names one key");
+            cr_assert(!ev->delta || !ev->snapshot, "nobody watches: the delta alone");
+            model_apply(&m, ev);
+        }
+        if (seen > 0 && fx.events[seen - 1].kind != CAIRN_CHANGE_REMOVED)
+            model_expect_service(&m);
+    }
+    cr_assert_gt(counter_of("event_deltas_total", NULL), 100,
+                 "a service of up to 24 instances written one at a time goes by deltas");
+    model_clear(&m);
+}
+
+/* A service with subscribers (reported in use) gets the whole snapshot beside the delta, since
+ * the pushers push the whole; once the report is older than the registry keeps it, the delta
+ * alone again. The start's assumption that everything is in use (for the sweep) does not
+ * count: only a report does. */
+Test(registry_writer, a_watched_service_gets_the_snapshot_beside_the_delta)
+{
+    fx_open(&fx, 512, 20000);
+    fx_stop_writer(&fx);
+    int64_t now = cairn_wall_ms();
+    fx.in_use = registry_in_use_new(16, 60000, now);
+    cr_assert_not_null(fx.in_use);
+    fx_start_writer(&fx);
+    for (int i = 0; i < 4; i++) {
+        char ip[32];
+        snprintf(ip, sizeof ip, "127.0.4.%d", i + 1);
+        fx_register(&fx, SVC, ip, 8080, true);
+    }
+    const cairn_change_event *ev = &fx.events[fx_event_count(&fx) - 1];
+    cr_assert_not_null(ev->delta);
+    cr_assert_null(ev->snapshot, "nobody reported it: the delta alone");
+
+    cairn_request r;
+    cairn_status st;
+    const char *ns = "public", *svc = SVC;
+    cr_assert_eq(cairn_request_services_in_use(&r, &ns, &svc, 1, &st), CAIRN_OK, "%s",
+                 st.message);
+    cr_assert_eq(registry_in_use_note(fx.in_use, &r, now, &st), CAIRN_OK, "%s", st.message);
+    cairn_request_free(&r);
+    fx_register(&fx, SVC, "127.0.4.9", 8080, true);
+    ev = &fx.events[fx_event_count(&fx) - 1];
+    cr_assert_not_null(ev->delta);
+    cr_assert(expect_snapshot_at_revision(ev), "a watched service's event has its snapshot");
+    cr_assert_not(registry_in_use_watched(fx.in_use, "public", SVC, now + 60001),
+                  "a report older than the registry keeps it watches nothing");
+
+    fx_stop_writer(&fx);
+    registry_in_use_free(fx.in_use);
+    fx.in_use = NULL;
+    fx_start_writer(&fx);
+}
+
+/* Over registry.event_snapshot_max_bytes an event goes without; a service too large for its
+ * snapshot still gets deltas while they fit; 0 turns both off. */
+Test(registry_writer, what_exceeds_the_cap_is_left_out)
 {
     fx_open(&fx, 512, 20000);
     fx_stop_writer(&fx);
     fx.event_snapshot_max = 600;
     fx_start_writer(&fx);
-    size_t first_without = 0;
-    for (int i = 0; i < 20 && !first_without; i++) {
+    for (int i = 0; i < 3; i++) {
         char ip[32];
         snprintf(ip, sizeof ip, "127.0.1.%d", i + 1);
         fx_register(&fx, SVC, ip, 8080, true);
         const cairn_change_event *ev = &fx.events[fx_event_count(&fx) - 1];
-        if (ev->snapshot)
-            cr_assert_leq(ev->snapshot_len, 600);
-        else
-            first_without = (size_t)i + 1;
+        cr_assert(ev->snapshot || ev->delta);
+        cr_assert_leq(ev->snapshot_len, 600);
+        cr_assert_leq(ev->delta_len, 600);
     }
-    cr_assert_gt(first_without, 1, "the cap left out even a one-instance snapshot");
-    cr_assert(expect_snapshot_at_revision(&fx.events[first_without - 2]));
+    /* One instance whose record alone is over the cap: neither its delta nor the snapshot. */
+    cairn_instance big;
+    cairn_instance_init(&big);
+    big.ip = strdup("127.0.1.100");
+    big.port = 8080;
+    big.cluster = strdup("DEFAULT");
+    char value[700];
+    memset(value, 'v', sizeof value - 1);
+    value[sizeof value - 1] = '\0';
+    cr_assert_eq(cairn_metadata_set(&big.metadata, "big", value), CAIRN_OK);
+    cairn_request r;
+    cairn_status st;
+    cr_assert_eq(cairn_request_instance_upsert(&r, "public", SVC, &big, CAIRN_UPSERT_REGISTER,
+                                               &st),
+                 CAIRN_OK);
+    cr_assert_eq(fx_do(&fx, &r, NULL, NULL, 0), CAIRN_OK);
+    cr_assert_null(fx.events[fx_event_count(&fx) - 1].snapshot);
+    cr_assert_null(fx.events[fx_event_count(&fx) - 1].delta);
+    /* The service is now over the cap, yet a small change of it goes out as a delta. */
+    fx_register(&fx, SVC, "127.0.1.50", 8080, true);
+    const cairn_change_event *ev = &fx.events[fx_event_count(&fx) - 1];
+    cr_assert_not_null(ev->delta, "a small change of a large service is a delta");
+    cr_assert_leq(ev->delta_len, 600);
 
     fx_stop_writer(&fx);
     fx.event_snapshot_max = 0;
     fx_start_writer(&fx);
+    fx_register(&fx, SVC, "127.0.1.51", 8080, true);
+    cr_assert_null(fx.events[fx_event_count(&fx) - 1].snapshot);
+    cr_assert_null(fx.events[fx_event_count(&fx) - 1].delta);
     fx_register(&fx, "DEFAULT_GROUP@@tiny", "127.0.2.1", 8080, true);
     cr_assert_null(fx.events[fx_event_count(&fx) - 1].snapshot);
 }
