@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cairn_fnv.h"
+#include "cairn_hashmap.h"
 #include "cairn_msgpack_codec.h"
 
 static const char *const verdict_names[CAIRN_PEER__VERDICTS] = {
@@ -259,8 +260,11 @@ cairn_err cairn_peer_guard_init(cairn_peer_guard *g, const uint8_t *key, size_t 
     if (sodium_init() < 0)
         return CAIRN_E_INTERNAL;
     g->ring = calloc(CAIRN_PEER_REPLAY_CAPACITY, sizeof *g->ring);
-    if (!g->ring)
+    if (!g->ring || !(g->seen = cairn_hashmap_new(CAIRN_PEER_REPLAY_CAPACITY))) {
+        free(g->ring);
+        g->ring = NULL;
         return CAIRN_E_NOMEM;
+    }
     g->key = key;
     g->key_len = key_len;
     g->self = self;
@@ -276,32 +280,55 @@ void cairn_peer_guard_destroy(cairn_peer_guard *g)
     if (!g->ring)
         return;
     pthread_mutex_destroy(&g->lock);
+    cairn_hashmap_free(g->seen);
+    g->seen = NULL;
     free(g->ring);
     g->ring = NULL;
+}
+
+/* The replay cache's key of an entry: the sender's hash, then the nonce. */
+typedef struct replay_key {
+    uint8_t bytes[sizeof(uint64_t) + CAIRN_PEER_NONCE_BYTES];
+} replay_key;
+
+static replay_key key_of(uint64_t from_hash, const uint8_t *nonce)
+{
+    replay_key k;
+    memcpy(k.bytes, &from_hash, sizeof from_hash);
+    memcpy(k.bytes + sizeof from_hash, nonce, CAIRN_PEER_NONCE_BYTES);
+    return k;
+}
+
+/* Drops the oldest entry of the ring. Lock held. */
+static void drop_oldest(cairn_peer_guard *g)
+{
+    const cairn_peer_replay_entry *e = &g->ring[g->head];
+    replay_key k = key_of(e->from_hash, e->nonce);
+    cairn_hashmap_remove(g->seen, k.bytes, sizeof k.bytes);
+    g->head = (g->head + 1) % CAIRN_PEER_REPLAY_CAPACITY;
+    g->count--;
 }
 
 /* Remembers (from, nonce, ts); false when already seen or at/below the floor. Lock held. */
 static bool replay_admit(cairn_peer_guard *g, const cairn_peer_envelope *env, int64_t now_ms)
 {
     /* drop entries the clock window already rejects */
-    while (g->count > 0 && g->ring[g->head].ts_ms < now_ms - CAIRN_PEER_CLOCK_WINDOW_MS) {
-        g->head = (g->head + 1) % CAIRN_PEER_REPLAY_CAPACITY;
-        g->count--;
-    }
+    while (g->count > 0 && g->ring[g->head].ts_ms < now_ms - CAIRN_PEER_CLOCK_WINDOW_MS)
+        drop_oldest(g);
     if (env->ts_ms <= g->floor_ts_ms)
         return false;
     uint64_t fh = cairn_fnv1a_str(CAIRN_FNV64_OFFSET, env->from, 0);
-    for (size_t i = 0; i < g->count; i++) {
-        const cairn_peer_replay_entry *e = &g->ring[(g->head + i) % CAIRN_PEER_REPLAY_CAPACITY];
-        if (e->from_hash == fh && memcmp(e->nonce, env->nonce, CAIRN_PEER_NONCE_BYTES) == 0)
-            return false;
-    }
+    replay_key k = key_of(fh, env->nonce);
+    if (cairn_hashmap_get(g->seen, k.bytes, sizeof k.bytes))
+        return false;
     if (g->count == CAIRN_PEER_REPLAY_CAPACITY) { /* evict the oldest; its ts becomes the floor */
         if (g->ring[g->head].ts_ms > g->floor_ts_ms)
             g->floor_ts_ms = g->ring[g->head].ts_ms;
-        g->head = (g->head + 1) % CAIRN_PEER_REPLAY_CAPACITY;
-        g->count--;
+        drop_oldest(g);
     }
+    /* Unremembered, it could be replayed: out of memory refuses it (the sender retries). */
+    if (cairn_hashmap_put(g->seen, k.bytes, sizeof k.bytes, g, NULL) != 0)
+        return false;
     cairn_peer_replay_entry *e = &g->ring[(g->head + g->count) % CAIRN_PEER_REPLAY_CAPACITY];
     e->ts_ms = env->ts_ms;
     e->from_hash = fh;

@@ -125,8 +125,10 @@ typedef struct cairn_peer_guard {
     const char *const *members; /* every member's identity, self included */
     size_t member_count;
     pthread_mutex_t lock;
-    cairn_peer_replay_entry *ring; /* CAIRN_PEER_REPLAY_CAPACITY */
+    cairn_peer_replay_entry *ring; /* CAIRN_PEER_REPLAY_CAPACITY, oldest first from head */
     size_t head, count;
+    struct cairn_hashmap *seen; /* from_hash + nonce of every entry of the ring: a lookup per
+                                   message instead of a walk of up to the whole ring */
     int64_t floor_ts_ms; /* refuse ts at or below this (an evicted entry's) */
 } cairn_peer_guard;
 
