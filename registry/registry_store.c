@@ -447,13 +447,10 @@ cairn_err registry_store_delete_instance(registry_store *s, MDB_txn *txn, const 
  * false. The record is borrowed from txn. */
 typedef bool (*instance_record_fn)(void *arg, const MDB_val *val);
 
-static cairn_err each_instance_record(registry_store *s, MDB_txn *txn, const char *ns,
-                                      const char *svc, instance_record_fn fn, void *arg,
-                                      cairn_status *st)
+static cairn_err each_instance_record(registry_store *s, MDB_txn *txn, const cairn_key *under,
+                                      instance_record_fn fn, void *arg, cairn_status *st)
 {
-    cairn_key prefix;
-    if (cairn_key_instances_prefix(&prefix, ns, svc))
-        return key_too_long(st);
+    cairn_key prefix = *under; /* MDB_val wants a mutable pointer */
     MDB_cursor *cur;
     int rc = mdb_cursor_open(txn, s->instances, &cur);
     if (rc)
@@ -510,14 +507,15 @@ static bool decode_record(void *arg, const MDB_val *val)
     return true;
 }
 
-cairn_err registry_store_list_instances(registry_store *s, MDB_txn *txn, const char *ns,
-                                        const char *svc, cairn_instance **out, uint32_t *count,
-                                        cairn_status *st)
+/* The decoded instances whose keys start with prefix (a service's, or one kind of them). */
+static cairn_err list_under(registry_store *s, MDB_txn *txn, const cairn_key *prefix,
+                            const char *svc, cairn_instance **out, uint32_t *count,
+                            cairn_status *st)
 {
     *out = NULL;
     *count = 0;
     decoded_instances d = {.svc = svc, .st = st};
-    cairn_err err = each_instance_record(s, txn, ns, svc, decode_record, &d, st);
+    cairn_err err = each_instance_record(s, txn, prefix, decode_record, &d, st);
     if (!err)
         err = d.err;
     if (err) {
@@ -529,6 +527,19 @@ cairn_err registry_store_list_instances(registry_store *s, MDB_txn *txn, const c
     *out = d.items;
     *count = d.count;
     return CAIRN_OK;
+}
+
+cairn_err registry_store_list_instances(registry_store *s, MDB_txn *txn, const char *ns,
+                                        const char *svc, cairn_instance **out, uint32_t *count,
+                                        cairn_status *st)
+{
+    cairn_key prefix;
+    if (cairn_key_instances_prefix(&prefix, ns, svc)) {
+        *out = NULL;
+        *count = 0;
+        return key_too_long(st);
+    }
+    return list_under(s, txn, &prefix, svc, out, count, st);
 }
 
 /* The records of one service's instances, borrowed from txn (valid until it ends), while they
@@ -572,7 +583,10 @@ cairn_err registry_store_encode_snapshot(registry_store *s, MDB_txn *txn, const 
     if (!have || sval.mv_size > max_bytes)
         return CAIRN_OK;
     raw_instances r = {.bytes = sval.mv_size, .max_bytes = max_bytes};
-    cairn_err err = each_instance_record(s, txn, ns, svc, collect_record, &r, st);
+    cairn_key prefix;
+    if (cairn_key_instances_prefix(&prefix, ns, svc))
+        return key_too_long(st);
+    cairn_err err = each_instance_record(s, txn, &prefix, collect_record, &r, st);
     if (!err && r.nomem)
         err = cairn_fail(st, CAIRN_E_NOMEM, "out of memory reading a snapshot");
     if (!err && !r.too_big) {
@@ -797,23 +811,15 @@ cairn_err registry_store_list_kind(registry_store *s, MDB_txn *txn, const char *
                                    const char *svc, bool ephemeral, cairn_instance **out,
                                    uint32_t *count, cairn_status *st)
 {
-    cairn_instance *all;
-    uint32_t n, kept = 0;
-    if (registry_store_list_instances(s, txn, ns, svc, &all, &n, st))
-        return st->code;
-    for (uint32_t i = 0; i < n; i++) {
-        if (all[i].ephemeral == ephemeral)
-            all[kept++] = all[i];
-        else
-            cairn_instance_free(&all[i]);
+    /* Only the kind's keys are read: a service's ephemeral state is not decoded with all its
+     * persistent instances (nor the reverse). */
+    cairn_key prefix;
+    if (kind_prefix(&prefix, ns, svc, ephemeral)) {
+        *out = NULL;
+        *count = 0;
+        return key_too_long(st);
     }
-    if (kept == 0) {
-        free(all);
-        all = NULL;
-    }
-    *out = all;
-    *count = kept;
-    return CAIRN_OK;
+    return list_under(s, txn, &prefix, svc, out, count, st);
 }
 
 static int load_mark_key(cairn_key *k, const char *ns, const char *svc)
