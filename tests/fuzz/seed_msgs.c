@@ -359,6 +359,18 @@ static void events(void)
                               .at_ms = 1700000000001, .snapshot = snap_buf,
                               .snapshot_len = snap_len};
     emit_event(&ev, "instances_with_snapshot");
+    /* A delta (one instance written, one removed) beside the snapshot, then alone. */
+    static const char gone_key[] = "public\0DEFAULT_GROUP@@demo\0eDEFAULT\0" "127.0.0.9\0"
+                                   "\0\0\x1f\x90";
+    cairn_bytes gone = {gone_key, sizeof gone_key - 1};
+    ev.delta = snap_buf;
+    ev.delta_len = snap_len;
+    ev.gone = &gone;
+    ev.gone_count = 1;
+    emit_event(&ev, "instances_with_snapshot_and_delta");
+    ev.snapshot = NULL;
+    ev.snapshot_len = 0;
+    emit_event(&ev, "instances_with_delta");
     free(snap_buf);
 
     ev = (cairn_change_event){.namespace_id = "public", .service = "DEFAULT_GROUP@@demo",
