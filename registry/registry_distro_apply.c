@@ -15,6 +15,38 @@ static cairn_err nomem(cairn_status *st)
     return cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
 }
 
+/* An owned instance of a state, as stored. */
+typedef struct owned_key {
+    const char *owner; /* the state's */
+    cairn_key key;
+} owned_key;
+
+static int by_owner(const void *a, const void *b)
+{
+    return strcmp(((const owned_key *)a)->owner, ((const owned_key *)b)->owner);
+}
+
+/* A replica indexes gRPC owners too: when this node becomes the service's owner, it can drop a
+ * dead member's connections (OWNER_DROP) from what it holds. Each owner's entry lists exactly
+ * the keys of its instances in the state (the state is the whole ephemeral service). */
+static cairn_err index_owners(registry_write_ctx *c, const cairn_service *rec, owned_key *owned,
+                              size_t n, cairn_status *st)
+{
+    qsort(owned, n, sizeof *owned, by_owner);
+    cairn_key *keys = n ? malloc(n * sizeof *keys) : NULL;
+    if (n && !keys)
+        return nomem(st);
+    cairn_err err = CAIRN_OK;
+    for (size_t i = 0, j; !err && i < n; i = j) {
+        for (j = i; j < n && strcmp(owned[j].owner, owned[i].owner) == 0; j++)
+            keys[j - i] = owned[j].key;
+        err = registry_owners_put(c->store, c->txn, owned[i].owner, rec->namespace_id,
+                                  rec->name, keys, j - i, st);
+    }
+    free(keys);
+    return err;
+}
+
 /* Replaces the ephemeral instances of svc (held in *rec) with ds's, inside txn. */
 static cairn_err replace_ephemeral(registry_write_ctx *c, cairn_service *rec,
                                    const cairn_distro_state *ds, cairn_status *st)
@@ -23,23 +55,33 @@ static cairn_err replace_ephemeral(registry_write_ctx *c, cairn_service *rec,
     if (registry_store_delete_kind(c->store, c->txn, rec->namespace_id, rec->name, true,
                                    &dropped, st))
         return st->code;
-    for (uint32_t i = 0; i < ds->instance_count; i++) {
+    owned_key *owned = NULL;
+    size_t owned_count = 0;
+    cairn_err err = CAIRN_OK;
+    for (uint32_t i = 0; !err && i < ds->instance_count; i++) {
         cairn_instance in;
-        cairn_err err = registry_prepare_instance(&ds->instances[i], rec->name, true, &in, st);
-        if (!err)
-            err = registry_ensure_cluster(rec, in.cluster, st);
+        err = registry_prepare_instance(&ds->instances[i], rec->name, true, &in, st);
+        if (err)
+            break;
+        err = registry_ensure_cluster(rec, in.cluster, st);
         if (!err)
             err = registry_store_put_instance(c->store, c->txn, rec->namespace_id, rec->name,
                                               &in, st);
-        /* a replica indexes gRPC owners too: when this node becomes the service's owner, it
-         * can drop a dead member's connections (OWNER_DROP) from what it holds */
-        if (!err && in.owner && in.owner[0])
-            err = registry_owners_put(c->store, c->txn, in.owner, rec->namespace_id, rec->name,
-                                      st);
+        const char *owner = ds->instances[i].owner;
+        if (!err && owner && owner[0]) {
+            if (!owned && !(owned = malloc(ds->instance_count * sizeof *owned)))
+                err = nomem(st);
+            else if (cairn_key_instance(&owned[owned_count].key, rec->namespace_id, rec->name,
+                                        true, in.cluster, in.ip, in.port) == 0)
+                owned[owned_count++].owner = owner;
+        }
         cairn_instance_free(&in);
-        if (err)
-            return err;
     }
+    if (!err)
+        err = index_owners(c, rec, owned, owned_count, st);
+    free(owned);
+    if (err)
+        return err;
     cairn_distro_version_free(&rec->distro);
     return cairn_distro_version_copy(&rec->distro, &ds->version) ? nomem(st) : CAIRN_OK;
 }

@@ -17,24 +17,59 @@ static bool owned_by(const cairn_instance *in, const char *owner)
     return in->ephemeral && in->owner && strcmp(in->owner, owner) == 0;
 }
 
-/* Deletes the instances of svc_name that owner holds; *removed counts them. */
+/* Deletes in if owner holds it; *removed counts it. */
+static cairn_err remove_if_owned(registry_write_ctx *c, const char *ns, const char *svc_name,
+                                 const cairn_instance *in, const char *owner, uint32_t *removed,
+                                 cairn_status *st)
+{
+    bool deleted = false;
+    if (owned_by(in, owner) &&
+        registry_store_delete_instance(c->store, c->txn, ns, svc_name, true,
+                                       in->cluster ? in->cluster : "DEFAULT", in->ip, in->port,
+                                       &deleted, st))
+        return st->code;
+    *removed += deleted;
+    return CAIRN_OK;
+}
+
+/* Deletes the instances of svc_name that owner holds; *removed counts them. The owners index
+ * lists them (registry_store.h): only those are read, unless the entry predates the lists. */
 static cairn_err remove_owned(registry_write_ctx *c, const char *ns, const char *svc_name,
                               const char *owner, uint32_t *removed,
                               cairn_status *st)
 {
+    *removed = 0;
+    bool indexed;
+    cairn_bytes *keys;
+    size_t key_count;
+    if (registry_owners_get(c->store, c->txn, owner, ns, svc_name, &indexed, &keys, &key_count,
+                            st))
+        return st->code;
+    if (!indexed)
+        return CAIRN_OK; /* the owner never put an instance here */
+    if (key_count > 0) {
+        cairn_err err = CAIRN_OK;
+        for (size_t i = 0; !err && i < key_count; i++) {
+            cairn_instance in;
+            bool found;
+            err = registry_store_get_instance_at(c->store, c->txn, keys[i].ptr, keys[i].len,
+                                                 &in, &found, st);
+            if (!err && found) {
+                err = remove_if_owned(c, ns, svc_name, &in, owner, removed, st);
+                cairn_instance_free(&in);
+            }
+        }
+        free(keys);
+        return err;
+    }
     cairn_instance *all;
     uint32_t n;
-    *removed = 0;
     if (registry_store_list_instances(c->store, c->txn, ns, svc_name, &all, &n, st))
         return st->code;
     cairn_err err = CAIRN_OK;
     for (uint32_t i = 0; i < n; i++) {
-        bool deleted = false;
-        if (err == CAIRN_OK && owned_by(&all[i], owner))
-            err = registry_store_delete_instance(c->store, c->txn, ns, svc_name, true,
-                                                 all[i].cluster ? all[i].cluster : "DEFAULT",
-                                                 all[i].ip, all[i].port, &deleted, st);
-        *removed += deleted;
+        if (err == CAIRN_OK)
+            err = remove_if_owned(c, ns, svc_name, &all[i], owner, removed, st);
         cairn_instance_free(&all[i]);
     }
     free(all);
@@ -42,10 +77,10 @@ static cairn_err remove_owned(registry_write_ctx *c, const char *ns, const char 
 }
 
 /* in, made the owner's: a checked ephemeral instance of cluster (DEFAULT when blank), with its
- * default id, added to svc's clusters when new there, and stored. */
+ * default id, added to svc's clusters when new there, and stored under *key. */
 static cairn_err put_owned(registry_write_ctx *c, const char *ns, const char *svc_name,
                            cairn_service *svc, const cairn_instance *src, const char *owner,
-                           cairn_status *st)
+                           cairn_key *key, cairn_status *st)
 {
     cairn_instance in;
     if (cairn_instance_copy(&in, src))
@@ -74,6 +109,8 @@ static cairn_err put_owned(registry_write_ctx *c, const char *ns, const char *sv
         in.modified_ms = c->now_ms;
         err = registry_store_put_instance(c->store, c->txn, ns, svc_name, &in, st);
     }
+    if (!err && cairn_key_instance(key, ns, svc_name, true, in.cluster, in.ip, in.port))
+        err = cairn_fail(st, CAIRN_E_INVALID, "instance key too long"); /* stored: cannot be */
     cairn_instance_free(&in);
     return err;
 }
@@ -115,8 +152,11 @@ cairn_err registry_instance_set_owned(registry_write_ctx *c, const cairn_request
         return CAIRN_OK; /* deregistering from a missing service */
     uint32_t removed;
     cairn_err err = remove_owned(c, ns, name, req->owner, &removed, st);
+    cairn_key *keys = req->instance_count ? malloc(req->instance_count * sizeof *keys) : NULL;
+    if (!err && req->instance_count && !keys)
+        err = nomem(st);
     for (uint32_t i = 0; !err && i < req->instance_count; i++)
-        err = put_owned(c, ns, name, &svc, &req->instances[i], req->owner, st);
+        err = put_owned(c, ns, name, &svc, &req->instances[i], req->owner, &keys[i], st);
     uint64_t count = 0;
     if (!err)
         err = registry_store_instance_count(c->store, c->txn, ns, name, &count, st);
@@ -125,8 +165,10 @@ cairn_err registry_instance_set_owned(registry_write_ctx *c, const cairn_request
                          name, (long long)c->max_instances_per_service);
     if (!err)
         err = req->instance_count > 0
-                  ? registry_owners_put(c->store, c->txn, req->owner, ns, name, st)
+                  ? registry_owners_put(c->store, c->txn, req->owner, ns, name, keys,
+                                        req->instance_count, st)
                   : registry_owners_del(c->store, c->txn, req->owner, ns, name, st);
+    free(keys);
     /* stamped with this store's Distro version, so the owner's sync carries it */
     if (!err && (removed > 0 || req->instance_count > 0))
         err = registry_touch_instances(c, &svc, true, false, st);
@@ -138,10 +180,9 @@ cairn_err registry_instance_set_owned(registry_write_ctx *c, const cairn_request
 static cairn_err drop_one(registry_write_ctx *c, const registry_owned_refs *refs, size_t i,
                           uint32_t *total, cairn_status *st)
 {
-    if (registry_owners_del(c->store, c->txn, refs->owner[i], refs->ns[i], refs->svc[i], st))
-        return st->code;
-    uint32_t removed;
-    if (remove_owned(c, refs->ns[i], refs->svc[i], refs->owner[i], &removed, st))
+    uint32_t removed; /* the entry lists what to remove: read before it goes */
+    if (remove_owned(c, refs->ns[i], refs->svc[i], refs->owner[i], &removed, st) ||
+        registry_owners_del(c->store, c->txn, refs->owner[i], refs->ns[i], refs->svc[i], st))
         return st->code;
     if (removed == 0)
         return CAIRN_OK;

@@ -26,14 +26,66 @@ static cairn_err too_long(cairn_status *st)
 }
 
 cairn_err registry_owners_put(registry_store *s, MDB_txn *txn, const char *owner, const char *ns,
-                              const char *svc, cairn_status *st)
+                              const char *svc, const cairn_key *keys, size_t key_count,
+                              cairn_status *st)
 {
     cairn_key k;
     if (owner_key(&k, owner, ns, svc))
         return too_long(st);
-    MDB_val key = {k.len, k.bytes}, val = {0, ""};
+    size_t len = 0;
+    for (size_t i = 0; i < key_count; i++)
+        len += 2 + keys[i].len; /* keys fit CAIRN_LMDB_MAX_KEY: the length fits 2 bytes */
+    uint8_t *list = malloc(len ? len : 1);
+    if (!list)
+        return cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
+    uint8_t *p = list;
+    for (size_t i = 0; i < key_count; i++) {
+        *p++ = (uint8_t)(keys[i].len >> 8);
+        *p++ = (uint8_t)keys[i].len;
+        memcpy(p, keys[i].bytes, keys[i].len);
+        p += keys[i].len;
+    }
+    MDB_val key = {k.len, k.bytes}, val = {len, list};
     int rc = mdb_put(txn, s->owners, &key, &val, 0);
+    free(list);
     return rc ? registry_store_fail(rc, "put owner", st) : CAIRN_OK;
+}
+
+cairn_err registry_owners_get(registry_store *s, MDB_txn *txn, const char *owner, const char *ns,
+                              const char *svc, bool *found, cairn_bytes **keys,
+                              size_t *key_count, cairn_status *st)
+{
+    *found = false;
+    *keys = NULL;
+    *key_count = 0;
+    cairn_key k;
+    if (owner_key(&k, owner, ns, svc))
+        return too_long(st);
+    MDB_val key = {k.len, k.bytes}, val;
+    int rc = mdb_get(txn, s->owners, &key, &val);
+    if (rc == MDB_NOTFOUND)
+        return CAIRN_OK;
+    if (rc)
+        return registry_store_fail(rc, "read owner", st);
+    *found = true;
+    const uint8_t *p = val.mv_data, *end = p + val.mv_size;
+    size_t n = 0;
+    for (const uint8_t *q = p; q + 2 <= end && q + 2 + ((size_t)q[0] << 8 | q[1]) <= end;
+         q += 2 + ((size_t)q[0] << 8 | q[1]))
+        n++;
+    if (n == 0)
+        return CAIRN_OK;
+    cairn_bytes *out = malloc(n * sizeof *out);
+    if (!out)
+        return cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        size_t len = (size_t)p[0] << 8 | p[1];
+        out[i] = (cairn_bytes){p + 2, len};
+        p += 2 + len;
+    }
+    *keys = out;
+    *key_count = n;
+    return CAIRN_OK;
 }
 
 cairn_err registry_owners_del(registry_store *s, MDB_txn *txn, const char *owner, const char *ns,

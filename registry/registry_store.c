@@ -395,6 +395,24 @@ cairn_err registry_store_get_instance(registry_store *s, MDB_txn *txn, const cha
     return CAIRN_OK;
 }
 
+cairn_err registry_store_get_instance_at(registry_store *s, MDB_txn *txn, const void *key,
+                                         size_t key_len, cairn_instance *out, bool *found,
+                                         cairn_status *st)
+{
+    *found = false;
+    MDB_val val;
+    bool have;
+    if (get_record(txn, s->instances, key, key_len, "read instance", &val, &have, st))
+        return st->code;
+    if (!have)
+        return CAIRN_OK;
+    cairn_status dst;
+    if (cairn_instance_decode(val.mv_data, val.mv_size, out, &dst) != CAIRN_OK)
+        return cairn_fail(st, CAIRN_E_STORAGE, "corrupt instance record: %s", dst.message);
+    *found = true;
+    return CAIRN_OK;
+}
+
 cairn_err registry_store_put_instance(registry_store *s, MDB_txn *txn, const char *ns,
                                       const char *svc, const cairn_instance *in,
                                       cairn_status *st)

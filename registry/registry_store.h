@@ -11,7 +11,9 @@
 #include <stdint.h>
 
 #include "cairn_error.h"
+#include "cairn_keys.h"
 #include "cairn_model.h"
+#include "cairn_msg.h"
 
 /* Bumped when the layout of keys or values changes; a store of another version is not opened. */
 #define REGISTRY_SCHEMA_VERSION 1
@@ -62,6 +64,11 @@ cairn_err registry_store_get_instance(registry_store *s, MDB_txn *txn, const cha
 cairn_err registry_store_put_instance(registry_store *s, MDB_txn *txn, const char *ns,
                                       const char *svc, const cairn_instance *in,
                                       cairn_status *st);
+/* The instance stored under key (an instance key of cairn_keys.h), as registry_store_get_instance
+ * finds one by its parts. */
+cairn_err registry_store_get_instance_at(registry_store *s, MDB_txn *txn, const void *key,
+                                         size_t key_len, cairn_instance *out, bool *found,
+                                         cairn_status *st);
 cairn_err registry_store_delete_instance(registry_store *s, MDB_txn *txn, const char *ns,
                                          const char *svc, bool ephemeral, const char *cluster,
                                          const char *ip, int32_t port, bool *deleted,
@@ -149,11 +156,21 @@ cairn_err registry_store_load_marked(registry_store *s, MDB_txn *txn, const char
                                      cairn_status *st);
 /* ---- the owners index (registry_owners_index.c) -----------------------------------------------
  * Which services hold instances of an owner (cairn_instance.owner): keys
- * <owner> 00 <ns> 00 <grouped>, empty values. It says where to look, not what is there: an entry
+ * <owner> 00 <ns> 00 <grouped>; the value lists the instance keys (cairn_keys.h) the owner put
+ * there, each as a 2-byte big-endian length and the key, so that replacing or dropping an
+ * owner's instances reads those, not the whole service. An empty value (a store from before the
+ * lists) means "somewhere in the service". It says where to look, not what is there: an entry
  * may outlive its instances (a v1 register took one over, the service was deleted), and readers
- * check each instance's owner. Kept by INSTANCE_SET_OWNED and OWNER_DROP. */
+ * check each instance's owner; but an owner's instance is always listed (or its entry empty).
+ * Kept by INSTANCE_SET_OWNED, OWNER_DROP and the Distro applies. */
 cairn_err registry_owners_put(registry_store *s, MDB_txn *txn, const char *owner, const char *ns,
-                              const char *svc, cairn_status *st);
+                              const char *svc, const cairn_key *keys, size_t key_count,
+                              cairn_status *st);
+/* The instance keys of the entry (owner, ns, svc): *found false when there is none; *keys
+ * (malloc'd array, free it; slices borrowed from txn) empty when the entry lists none. */
+cairn_err registry_owners_get(registry_store *s, MDB_txn *txn, const char *owner, const char *ns,
+                              const char *svc, bool *found, cairn_bytes **keys,
+                              size_t *key_count, cairn_status *st);
 cairn_err registry_owners_del(registry_store *s, MDB_txn *txn, const char *owner, const char *ns,
                               const char *svc, cairn_status *st);
 /* The entries of owner (prefix false) or of every owner starting with it (prefix true), in key

@@ -276,3 +276,50 @@ Test(registry_owners, owned_writes_and_drops_carry_a_distro_version)
             cr_expect_eq(drop("grpc/n1/1/a", CAIRN_OWNER_EXACT), 1);
     }
 }
+
+/* The owners index lists each owner's instance keys, so replacing one owner's share touches only
+ * its instances among many; an entry written before the lists (an empty value) still finds the
+ * owner's instances, by reading the service, for a replace and for a drop. */
+Test(registry_owners, the_index_finds_an_owners_share_among_many)
+{
+    char owner[32], ip[32];
+    for (int i = 0; i < 20; i++) {
+        snprintf(owner, sizeof owner, "grpc/n1/1/%d", i);
+        snprintf(ip, sizeof ip, "127.0.1.%d", i + 1);
+        cr_assert_eq(set_owned(SVC, owner, (const char *[]){ip, NULL}, (int[]){80}), CAIRN_OK);
+    }
+    cr_assert_eq(set_owned(SVC, "grpc/n1/1/5", (const char *[]){"127.0.2.5", "127.0.2.6", NULL},
+                           (int[]){80, 81}),
+                 CAIRN_OK);
+    cr_expect_eq(count_of(SVC, "grpc/n1/1/5"), 2);
+    cr_expect_eq(count_of(SVC, "grpc/n1/1/6"), 1);
+    cairn_reply rep;
+    fx_snapshot(&fx, SVC, &rep);
+    cr_expect_eq(rep.snapshot.instance_count, 21);
+    cr_expect_null(snap_find(&rep, "127.0.1.6", 80, "DEFAULT", true), "5's old instance stays");
+    cairn_reply_free(&rep);
+
+    /* The entries of owners 7 and 8 as a store from before the lists has them. */
+    MDB_txn *txn;
+    cairn_status st;
+    cr_assert_eq(mdb_txn_begin(fx.store.env, NULL, 0, &txn), 0);
+    cr_assert_eq(registry_owners_put(&fx.store, txn, "grpc/n1/1/7", "public", SVC, NULL, 0, &st),
+                 CAIRN_OK);
+    cr_assert_eq(registry_owners_put(&fx.store, txn, "grpc/n1/1/8", "public", SVC, NULL, 0, &st),
+                 CAIRN_OK);
+    cr_assert_eq(mdb_txn_commit(txn), 0);
+    cr_assert_eq(set_owned(SVC, "grpc/n1/1/7", (const char *[]){"127.0.2.7", NULL}, (int[]){80}),
+                 CAIRN_OK);
+    cr_expect_eq(count_of(SVC, "grpc/n1/1/7"), 1);
+    fx_snapshot(&fx, SVC, &rep);
+    cr_expect_null(snap_find(&rep, "127.0.1.8", 80, "DEFAULT", true), "7's old instance stays");
+    cr_expect_not_null(snap_find(&rep, "127.0.1.9", 80, "DEFAULT", true), "8's is not 7's");
+    cairn_reply_free(&rep);
+    cr_expect_eq(drop("grpc/n1/1/8", CAIRN_OWNER_EXACT), 1);
+    cr_expect_eq(count_of(SVC, "grpc/n1/1/8"), 0);
+    cr_expect_eq(drop("grpc/n1/1/5", CAIRN_OWNER_EXACT), 2);
+    cr_expect_eq(count_of(SVC, NULL), 0);
+    fx_snapshot(&fx, SVC, &rep);
+    cr_expect_eq(rep.snapshot.instance_count, 18);
+    cairn_reply_free(&rep);
+}
