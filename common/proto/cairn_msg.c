@@ -725,15 +725,8 @@ static int reply_fields(field_writer *f, const void *obj)
     if (rep->summary_count > 0)
         TRY(f_maps(f, "sums", summary_fields, rep->summaries, rep->summary_count,
                    sizeof *rep->summaries));
-    if (rep->membership_msg) {
-        int rc = 0;
-        if (f_key(f, "mship", &rc)) {
-            TRY(msgpack_pack_bin(f->pk, rep->membership_len));
-            TRY(msgpack_pack_bin_body(f->pk, rep->membership_msg, rep->membership_len));
-        } else if (rc) {
-            return rc;
-        }
-    }
+    if (rep->membership_msg)
+        TRY(f_bin(f, "mship", rep->membership_msg, rep->membership_len));
     return reply_cluster_fields(f, rep);
 }
 
@@ -748,24 +741,10 @@ static int event_fields(field_writer *f, const void *obj)
     TRY(f_int(f, "at", ev->at_ms));
     if (ev->prev_revision != 0)
         TRY(f_uint(f, "prev", ev->prev_revision));
-    if (ev->snapshot) {
-        int rc = 0;
-        if (f_key(f, "snap", &rc)) {
-            TRY(msgpack_pack_bin(f->pk, ev->snapshot_len));
-            TRY(msgpack_pack_bin_body(f->pk, ev->snapshot, ev->snapshot_len));
-        } else if (rc) {
-            return rc;
-        }
-    }
-    if (ev->delta) {
-        int rc = 0;
-        if (f_key(f, "delta", &rc)) {
-            TRY(msgpack_pack_bin(f->pk, ev->delta_len));
-            TRY(msgpack_pack_bin_body(f->pk, ev->delta, ev->delta_len));
-        } else if (rc) {
-            return rc;
-        }
-    }
+    if (ev->snapshot)
+        TRY(f_bin(f, "snap", ev->snapshot, ev->snapshot_len));
+    if (ev->delta)
+        TRY(f_bin(f, "delta", ev->delta, ev->delta_len));
     if (ev->gone_count > 0) {
         int rc = 0;
         if (f_key(f, "gone", &rc)) {
