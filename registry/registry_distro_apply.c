@@ -32,9 +32,11 @@ static int by_owner(const void *a, const void *b)
 static cairn_err index_owners(registry_write_ctx *c, const cairn_service *rec, owned_key *owned,
                               size_t n, cairn_status *st)
 {
+    if (n == 0)
+        return CAIRN_OK;
     qsort(owned, n, sizeof *owned, by_owner);
-    cairn_key *keys = n ? malloc(n * sizeof *keys) : NULL;
-    if (n && !keys)
+    cairn_key *keys = malloc(n * sizeof *keys);
+    if (!keys)
         return nomem(st);
     cairn_err err = CAIRN_OK;
     for (size_t i = 0, j; !err && i < n; i = j) {
@@ -61,9 +63,8 @@ static cairn_err replace_ephemeral(registry_write_ctx *c, cairn_service *rec,
     for (uint32_t i = 0; !err && i < ds->instance_count; i++) {
         cairn_instance in;
         err = registry_prepare_instance(&ds->instances[i], rec->name, true, &in, st);
-        if (err)
-            break;
-        err = registry_ensure_cluster(rec, in.cluster, st);
+        if (!err)
+            err = registry_ensure_cluster(rec, in.cluster, st);
         if (!err)
             err = registry_store_put_instance(c->store, c->txn, rec->namespace_id, rec->name,
                                               &in, st);

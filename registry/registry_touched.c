@@ -61,7 +61,7 @@ static int compare_keys(const void *a, const void *b)
 
 static void sort_unique(registry_touched *t)
 {
-    if (t->sorted)
+    if (t->sorted || t->count == 0)
         return;
     qsort(t->keys, t->count, sizeof *t->keys, compare_keys);
     size_t kept = 0;
