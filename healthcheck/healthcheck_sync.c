@@ -64,7 +64,7 @@ typedef enum pending_base {
 typedef struct pending_delta {
     char *bytes;
     size_t len;
-    cairn_bytes *gone; /* gone_count slices of keys, in the same allocation */
+    cairn_bytes *gone; /* gone_count slices of keys (cairn_bytes_copy_all: one allocation) */
     uint32_t gone_count;
 } pending_delta;
 
@@ -115,24 +115,14 @@ static bool delta_append(pending_event *p, const cairn_change_event *ev)
         p->delta_cap = cap;
     }
     pending_delta d = {.len = ev->delta_len, .gone_count = ev->gone_count};
-    size_t key_bytes = 0;
-    for (uint32_t i = 0; i < ev->gone_count; i++)
-        key_bytes += ev->gone[i].len;
     d.bytes = malloc(ev->delta_len ? ev->delta_len : 1);
-    if (ev->gone_count)
-        d.gone = malloc(ev->gone_count * sizeof *d.gone + key_bytes);
+    d.gone = cairn_bytes_copy_all(ev->gone, ev->gone_count);
     if (!d.bytes || (ev->gone_count && !d.gone)) {
         free(d.bytes);
         free(d.gone);
         return false;
     }
     memcpy(d.bytes, ev->delta, ev->delta_len);
-    char *keys = (char *)(d.gone + ev->gone_count);
-    for (uint32_t i = 0; i < ev->gone_count; i++) {
-        memcpy(keys, ev->gone[i].ptr, ev->gone[i].len);
-        d.gone[i] = (cairn_bytes){keys, ev->gone[i].len};
-        keys += ev->gone[i].len;
-    }
     p->deltas[p->delta_count++] = d;
     return true;
 }

@@ -2320,6 +2320,23 @@ void cairn_reply_fail(cairn_reply *rep, const cairn_status *st)
     cairn_reply_set_status(rep, st);
 }
 
+cairn_bytes *cairn_bytes_copy_all(const cairn_bytes *src, uint32_t n)
+{
+    size_t bytes = 0;
+    for (uint32_t i = 0; i < n; i++)
+        bytes += src[i].len;
+    cairn_bytes *out = n ? malloc(n * sizeof *out + bytes) : NULL;
+    if (!out)
+        return NULL;
+    char *p = (char *)(out + n);
+    for (uint32_t i = 0; i < n; i++) {
+        memcpy(p, src[i].ptr, src[i].len);
+        out[i] = (cairn_bytes){p, src[i].len};
+        p += src[i].len;
+    }
+    return out;
+}
+
 void cairn_event_free(cairn_change_event *ev)
 {
     if (!ev)

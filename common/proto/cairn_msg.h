@@ -373,6 +373,10 @@ typedef struct cairn_bytes {
     size_t len;
 } cairn_bytes;
 
+/* Copies of n slices and their bytes in one allocation (free() it); NULL when n is 0 or out of
+ * memory. */
+cairn_bytes *cairn_bytes_copy_all(const cairn_bytes *src, uint32_t n);
+
 /* Published by the registry after the write that caused it is committed. */
 typedef struct cairn_change_event {
     char *namespace_id;

@@ -63,19 +63,9 @@ static inline void fx_capture(void *arg, const cairn_change_event *ev)
         memcpy(copy, ev->delta, ev->delta_len);
         c->delta = copy;
     }
-    if (ev->gone_count) { /* one block: the slices, then the keys (cairn_event_free frees it) */
-        size_t bytes = 0;
-        for (uint32_t i = 0; i < ev->gone_count; i++)
-            bytes += ev->gone[i].len;
-        cairn_bytes *gone = malloc(ev->gone_count * sizeof *gone + bytes);
-        cr_assert(gone);
-        char *keys = (char *)(gone + ev->gone_count);
-        for (uint32_t i = 0; i < ev->gone_count; i++) {
-            memcpy(keys, ev->gone[i].ptr, ev->gone[i].len);
-            gone[i] = (cairn_bytes){keys, ev->gone[i].len};
-            keys += ev->gone[i].len;
-        }
-        c->gone = gone;
+    if (ev->gone_count) { /* one block, which cairn_event_free frees */
+        c->gone = cairn_bytes_copy_all(ev->gone, ev->gone_count);
+        cr_assert(c->gone);
     }
     pthread_mutex_unlock(&f->ev_mu);
 }
