@@ -26,6 +26,9 @@ struct cairn_raft_node {
     uv_timer_t poll;    /* follows the leader (libraft 0.15 has no state-change callback) */
     int handles;        /* flush and poll while open */
     struct raft_transfer transfer;
+    bool transferring;                  /* a leadership transfer is in flight */
+    cairn_raft_stopped_cb handed_cb;    /* cairn_raft_node_hand_over's, once */
+    void *handed_arg;
     cairn_raft_stopped_cb stopped_cb;
     void *stopped_arg;
     raft_id last_leader;
@@ -427,12 +430,41 @@ static void on_close_now(uv_timer_t *h)
     close_raft(h->data);
 }
 
-/* Raft runs this from inside its own processing: close on the next loop turn instead. */
+/* Raft runs this from inside its own processing (the transfer ended: another node leads, or
+ * raft's own timeout of one election timeout passed): a stop closes on the next loop turn. */
 static void on_transferred(struct raft_transfer *req)
 {
     cairn_raft_node *n = req->data;
-    uv_timer_stop(&n->poll);
-    uv_timer_start(&n->poll, on_close_now, 0, 0);
+    n->transferring = false;
+    cairn_raft_stopped_cb cb = n->handed_cb;
+    n->handed_cb = NULL;
+    if (cb)
+        cb(n->handed_arg);
+    if (n->stopping) {
+        uv_timer_stop(&n->poll);
+        uv_timer_start(&n->poll, on_close_now, 0, 0);
+    }
+}
+
+static bool start_transfer(cairn_raft_node *n)
+{
+    if (n->transferring || !n->started || raft_state(&n->raft) != RAFT_LEADER ||
+        n->member_count < 2)
+        return false;
+    n->transfer.data = n;
+    if (raft_transfer(&n->raft, &n->transfer, 0, on_transferred) != 0)
+        return false;
+    n->transferring = true;
+    return true;
+}
+
+bool cairn_raft_node_hand_over(cairn_raft_node *n, cairn_raft_stopped_cb cb, void *arg)
+{
+    if (n->stopping || n->transferring || !start_transfer(n))
+        return false;
+    n->handed_cb = cb;
+    n->handed_arg = arg;
+    return true;
 }
 
 static void stop(cairn_raft_node *n, bool hand_over, cairn_raft_stopped_cb cb, void *arg)
@@ -442,10 +474,8 @@ static void stop(cairn_raft_node *n, bool hand_over, cairn_raft_stopped_cb cb, v
     n->stopping = true;
     n->stopped_cb = cb;
     n->stopped_arg = arg;
-    n->transfer.data = n;
-    if (hand_over && n->started && raft_state(&n->raft) == RAFT_LEADER && n->member_count > 1 &&
-        raft_transfer(&n->raft, &n->transfer, 0, on_transferred) == 0)
-        return;
+    if (n->transferring || (hand_over && start_transfer(n)))
+        return; /* on_transferred closes */
     close_raft(n);
 }
 

@@ -117,6 +117,10 @@ typedef void (*cairn_raft_stopped_cb)(void *arg);
 /* A leader hands leadership to the most up-to-date voter first (bounded by raft's own transfer
  * timeout), then raft closes. Pending submits get UNKNOWN. cb runs once all is released. */
 void cairn_raft_node_stop(cairn_raft_node *n, cairn_raft_stopped_cb cb, void *arg);
+/* Starts handing leadership over without stopping: true when this node leads another member
+ * and the transfer began; cb runs once it ends (another node leads, or raft gave up after one
+ * election timeout). A stop meanwhile waits for the transfer to end before raft closes. */
+bool cairn_raft_node_hand_over(cairn_raft_node *n, cairn_raft_stopped_cb cb, void *arg);
 /* The same without handing leadership over: for fatal errors (the followers elect a new leader
  * after an election timeout, as after a crash). */
 void cairn_raft_node_abort(cairn_raft_node *n, cairn_raft_stopped_cb cb, void *arg);

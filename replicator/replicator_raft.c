@@ -2,11 +2,13 @@
 #include "replicator_raft.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cairn_clock.h"
 #include "cairn_log.h"
 #include "raft_bootstrap.h"
 #include "raft_node.h"
@@ -28,6 +30,10 @@ struct repl_raft {
     bool ever_initialized[CAIRN_CLUSTER_MAX_MEMBERS];
     unsigned char secret[32]; /* one-member clusters have no cluster secret: a random one */
     char dir[PATH_MAX + 8];
+    /* repl_raft_hand_over: the main thread waits for the loop's word */
+    pthread_mutex_t hand_over_lock;
+    pthread_cond_t hand_over_cond; /* cairn_cond_init_monotonic */
+    bool hand_over_done;
     /* metrics */
     cairn_gauge *role, *term, *commit, *applied;
     cairn_counter *leader_changes;
@@ -177,6 +183,8 @@ cairn_err repl_raft_open(replicator *r, cairn_status *st)
         return cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
     r->raft = rr;
     rr->r = r;
+    cairn_cond_init_monotonic(&rr->hand_over_cond);
+    pthread_mutex_init(&rr->hand_over_lock, NULL);
     if (!(rr->persist = repl_persist_new(r, st)))
         return st->code;
     cairn_raft_node_options o;
@@ -324,6 +332,47 @@ static void on_stopped(void *arg)
     log_info("raft stopped");
 }
 
+static void handed_over(void *arg)
+{
+    struct repl_raft *rr = arg;
+    pthread_mutex_lock(&rr->hand_over_lock);
+    rr->hand_over_done = true;
+    pthread_cond_signal(&rr->hand_over_cond);
+    pthread_mutex_unlock(&rr->hand_over_lock);
+}
+
+static void hand_over_on_loop(replicator *r, void *arg)
+{
+    (void)r;
+    struct repl_raft *rr = arg;
+    if (!rr->node || !rr->started || rr->stopping ||
+        !cairn_raft_node_hand_over(rr->node, handed_over, rr))
+        handed_over(rr); /* not leading (or alone): nothing to hand over */
+    else
+        log_info("raft: handing leadership over before stopping");
+}
+
+void repl_raft_hand_over(replicator *r, int bound_ms)
+{
+    struct repl_raft *rr = r->raft;
+    if (!rr || !r->loop_started)
+        return;
+    int64_t t0 = repl_now_ms();
+    replicator_post(r, hand_over_on_loop, rr);
+    struct timespec until = cairn_monotonic_after_ms(bound_ms);
+    pthread_mutex_lock(&rr->hand_over_lock);
+    int rc = 0;
+    while (!rr->hand_over_done && rc == 0)
+        rc = pthread_cond_timedwait(&rr->hand_over_cond, &rr->hand_over_lock, &until);
+    bool done = rr->hand_over_done;
+    pthread_mutex_unlock(&rr->hand_over_lock);
+    if (!done)
+        log_warn("raft: the leadership hand-over did not end within %d ms; stopping anyway",
+                 bound_ms);
+    else if (repl_now_ms() - t0 > 50)
+        log_info("raft: hand-over ended after %lld ms", (long long)(repl_now_ms() - t0));
+}
+
 void repl_raft_stop(replicator *r)
 {
     struct repl_raft *rr = r->raft;
@@ -350,8 +399,11 @@ repl_persist *repl_raft_persist(replicator *r)
 
 void repl_raft_free(replicator *r)
 {
-    if (r->raft)
+    if (r->raft) {
         repl_persist_free(r->raft->persist);
+        pthread_cond_destroy(&r->raft->hand_over_cond);
+        pthread_mutex_destroy(&r->raft->hand_over_lock);
+    }
     free(r->raft);
     r->raft = NULL;
 }

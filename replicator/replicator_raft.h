@@ -23,6 +23,10 @@ void repl_raft_tick(replicator *r);
 /* Whether raft has caught up with the leader's commit index known at join (raft_bootstrap.h,
  * cairn_raft_catchup_step), the registry included; re-evaluated on each call. Loop thread. */
 bool repl_raft_caught_up(replicator *r);
+/* SIGTERM, first of all (main thread): a leader starts handing leadership over, and the caller
+ * waits until that ended or bound_ms passed. Nothing later in the stop (answering what waits on
+ * replicator.sock, the peer sockets) can then keep the cluster on a leader that is leaving. */
+void repl_raft_hand_over(replicator *r, int bound_ms);
 /* SIGTERM: stop the node (leadership transfer first when leading); the loop keeps running until
  * raft has released every handle. */
 void repl_raft_stop(replicator *r);

@@ -81,6 +81,9 @@ cairn_err replicator_start(replicator *r, cairn_status *st)
 
 void replicator_stop(replicator *r)
 {
+    /* leadership leaves first: what follows may wait (for answers, for peers) */
+    repl_raft_hand_over(r, (int)cairn_config_int(r->role->config, "raft.election_timeout_ms") +
+                               1000);
     repl_submit_shutdown(r); /* waiting writes are answered before replicator.sock stops */
     repl_local_stop_requests(r);
     repl_loop_stop(r); /* the last PINGs say STOPPING */

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "cairn_batch.h"
+#include "cairn_clock.h"
 #include "cairn_dial.h"
 #include "cairn_hashmap.h"
 #include "cairn_listen.h"
@@ -1177,7 +1178,7 @@ cairn_rpc_server *cairn_rpc_server_start_deferring(const char *url, int workers,
     s->deferrer = deferrer;
     s->arg = arg;
     pthread_mutex_init(&s->lock, NULL);
-    pthread_cond_init(&s->idle, NULL);
+    cairn_cond_init_monotonic(&s->idle);
     s->metrics = metrics;
     count_drops(s);
     s->worker_count = workers;
@@ -1242,8 +1243,12 @@ void cairn_rpc_server_stop(cairn_rpc_server *s)
      * registry's writer) finishes every request it took before it stops, and a reply waits for
      * its peer at most RPC_REPLY_TIMEOUT_MS. */
     pthread_mutex_lock(&s->lock);
-    while (s->in_flight > 0)
-        pthread_cond_wait(&s->idle, &s->lock);
+    for (int waited_s = 0; s->in_flight > 0;) {
+        struct timespec until = cairn_monotonic_after_ms(5000);
+        if (pthread_cond_timedwait(&s->idle, &s->lock, &until) != 0 && s->in_flight > 0)
+            log_warn("rpc %s: stopping, still waiting after %d s for %zu requests taken but not "
+                     "answered", s->url, waited_s += 5, s->in_flight);
+    }
     cairn_rpc_pending *idle = s->free_list;
     s->free_list = NULL;
     pthread_mutex_unlock(&s->lock);

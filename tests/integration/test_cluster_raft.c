@@ -202,6 +202,11 @@ IT_TEST(cluster_raft, three_members_elect_one_leader_then_reelect_after_kill)
            d.leader, d.term, (long long)took);
     fflush(stdout);
     kill(victim->run->pid, SIGCONT);
+    if (!elected) {
+        char *tail = it_log_tail(victim->run->log_path, 6000);
+        cr_log_error("the stopped leader's node log, tail:\n%s", tail);
+        free(tail);
+    }
     cr_assert(elected, "no new leader after SIGTERM within %d ms", ELECT_BOUND_MS);
     cr_assert(wait_until(agree, &all, ELECT_BOUND_MS), "the stopped member does not rejoin");
 }
