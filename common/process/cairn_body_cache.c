@@ -18,9 +18,12 @@
 #define MAX_EVICTIONS_PER_PUT (2 * STRIPES)
 #define SMALL_KEY 512
 
+struct svc_group;
+
 typedef struct cache_entry {
     struct cache_entry *next_free; /* on a list of entries to free once the lock is released */
-    uint64_t svc_hash;
+    struct svc_group *group;       /* its service's entries */
+    struct cache_entry *svc_prev, *svc_next;
     size_t svc_len; /* length of the "ns\0svc\0" prefix of the key */
     size_t key_len;
     size_t slot; /* index in its stripe's items */
@@ -31,10 +34,19 @@ typedef struct cache_entry {
     char data[];
 } cache_entry;
 
+/* One service's entries in a stripe: an invalidation visits only these, not the whole stripe
+ * (a gateway keeping the beat answers of 100 000 instances holds thousands per stripe). */
+typedef struct svc_group {
+    cache_entry *head;
+    size_t key_len;
+    char key[]; /* "ns\0svc\0" */
+} svc_group;
+
 typedef struct stripe {
     _Alignas(64) pthread_rwlock_t lock;
-    cairn_hashmap *map;  /* key bytes -> cache_entry */
-    cache_entry **items; /* the same entries, for scans and random eviction */
+    cairn_hashmap *map;      /* key bytes -> cache_entry */
+    cairn_hashmap *services; /* "ns\0svc\0" -> svc_group, while it has entries */
+    cache_entry **items;     /* the entries, for flushes and random eviction */
     size_t count, cap;
     /* Bumped (under the write lock) by every invalidation of a service of this stripe; a ticket
      * is its value when the fill started. Starts at 1: 0 is "no ticket". */
@@ -136,6 +148,17 @@ static void gauge_add(cairn_gauge *g, double d)
 static void stripe_remove(cairn_body_cache *c, stripe *s, cache_entry *e)
 {
     cairn_hashmap_remove(s->map, e->data, e->key_len);
+    svc_group *g = e->group;
+    if (e->svc_prev)
+        e->svc_prev->svc_next = e->svc_next;
+    else
+        g->head = e->svc_next;
+    if (e->svc_next)
+        e->svc_next->svc_prev = e->svc_prev;
+    if (!g->head) {
+        cairn_hashmap_remove(s->services, g->key, g->key_len);
+        free(g);
+    }
     cache_entry *last = s->items[--s->count];
     s->items[e->slot] = last;
     last->slot = e->slot;
@@ -154,22 +177,55 @@ static void free_list(cache_entry *e)
     }
 }
 
+/* Links e (not yet in s) into its service's group, made when it is the first. Write lock
+ * held. False: out of memory. */
+static bool group_link(stripe *s, cache_entry *e)
+{
+    svc_group *g = cairn_hashmap_get(s->services, e->data, e->svc_len);
+    if (!g) {
+        if (!(g = malloc(sizeof *g + e->svc_len)))
+            return false;
+        g->head = NULL;
+        g->key_len = e->svc_len;
+        memcpy(g->key, e->data, e->svc_len);
+        if (cairn_hashmap_put(s->services, g->key, g->key_len, g, NULL) != 0) {
+            free(g);
+            return false;
+        }
+    }
+    e->group = g;
+    e->svc_prev = NULL;
+    e->svc_next = g->head;
+    if (g->head)
+        g->head->svc_prev = e;
+    g->head = e;
+    return true;
+}
+
 /* Drops the entries of s matching (all, or the service prefix with a revision below rev), and
  * voids the stripe's tickets. Write lock held. Returns the dropped entries as a list. */
 static cache_entry *stripe_drop(cairn_body_cache *c, stripe *s, const char *prefix, size_t plen,
-                                uint64_t hash, uint64_t rev, size_t *dropped)
+                                uint64_t rev, size_t *dropped)
 {
     atomic_fetch_add(&s->seq, 1);
     cache_entry *out = NULL;
-    for (size_t i = 0; i < s->count;) {
-        cache_entry *e = s->items[i];
-        bool match = !prefix || (e->svc_hash == hash && e->svc_len == plen &&
-                                 memcmp(e->data, prefix, plen) == 0 && e->revision < rev);
-        if (!match) {
-            i++;
-            continue;
+    if (prefix) {
+        svc_group *g = cairn_hashmap_get(s->services, prefix, plen);
+        /* the group is freed with its last entry, when next is NULL too */
+        for (cache_entry *e = g ? g->head : NULL, *next; e; e = next) {
+            next = e->svc_next;
+            if (e->revision >= rev)
+                continue;
+            stripe_remove(c, s, e);
+            e->next_free = out;
+            out = e;
+            (*dropped)++;
         }
-        stripe_remove(c, s, e); /* moves the last item into slot i */
+        return out;
+    }
+    while (s->count > 0) {
+        cache_entry *e = s->items[s->count - 1];
+        stripe_remove(c, s, e);
         e->next_free = out;
         out = e;
         (*dropped)++;
@@ -282,7 +338,8 @@ cairn_body_cache *cairn_body_cache_new(const cairn_body_cache_options *o)
         atomic_init(&s->seq, 1);
         if (!(s->map = cairn_hashmap_new(16)))
             break;
-        if (pthread_rwlock_init(&s->lock, NULL) != 0) {
+        if (!(s->services = cairn_hashmap_new(16)) || pthread_rwlock_init(&s->lock, NULL) != 0) {
+            cairn_hashmap_free(s->services);
             cairn_hashmap_free(s->map);
             break;
         }
@@ -291,6 +348,7 @@ cairn_body_cache *cairn_body_cache_new(const cairn_body_cache_options *o)
         for (size_t i = 0; i < ready; i++) {
             pthread_rwlock_destroy(&c->stripes[i].lock);
             cairn_hashmap_free(c->stripes[i].map);
+            cairn_hashmap_free(c->stripes[i].services);
         }
         free(c->stripes);
         free(c);
@@ -310,8 +368,14 @@ void cairn_body_cache_free(cairn_body_cache *c)
         stripe *s = &c->stripes[i];
         for (size_t j = 0; j < s->count; j++)
             free(s->items[j]);
+        cairn_hashmap_iter it;
+        cairn_hashmap_iter_init(&it, s->services);
+        void *g;
+        while (cairn_hashmap_iter_next(&it, NULL, NULL, &g))
+            free(g);
         free(s->items);
         cairn_hashmap_free(s->map);
+        cairn_hashmap_free(s->services);
         pthread_rwlock_destroy(&s->lock);
     }
     free(c->stripes);
@@ -362,7 +426,6 @@ bool cairn_body_cache_put(cairn_body_cache *c, const cairn_body_cache_key *k, ui
     if (!e)
         return false;
     key_bytes(k, e->data, key_len, &svc_len);
-    e->svc_hash = service_hash(or_empty(k->namespace_id), or_empty(k->service));
     e->svc_len = svc_len;
     e->key_len = key_len;
     e->revision = revision;
@@ -402,7 +465,13 @@ bool cairn_body_cache_put(cairn_body_cache *c, const cairn_body_cache_key *k, ui
                 s->cap = cap;
             }
         }
-        if (s->count < s->cap && cairn_hashmap_put(s->map, e->data, key_len, e, NULL) == 0) {
+        bool in_map = s->count < s->cap &&
+                      cairn_hashmap_put(s->map, e->data, key_len, e, NULL) == 0;
+        if (in_map && !group_link(s, e)) {
+            cairn_hashmap_remove(s->map, e->data, key_len);
+            in_map = false;
+        }
+        if (in_map) {
             e->slot = s->count;
             s->items[s->count++] = e;
             gauge_add(c->entries_gauge, 1);
@@ -435,9 +504,9 @@ void cairn_body_cache_invalidate(cairn_body_cache *c, const char *namespace_id, 
     if (prefix) {
         memcpy(prefix, ns, nl);
         memcpy(prefix + nl, svc, sl);
-        gone = stripe_drop(c, s, prefix, nl + sl, hash, revision, &dropped);
+        gone = stripe_drop(c, s, prefix, nl + sl, revision, &dropped);
     } else {
-        gone = stripe_drop(c, s, NULL, 0, 0, 0, &dropped); /* no memory: drop the stripe */
+        gone = stripe_drop(c, s, NULL, 0, 0, &dropped); /* no memory: drop the stripe */
     }
     pthread_rwlock_unlock(&s->lock);
     if (prefix != small)
@@ -452,7 +521,7 @@ void cairn_body_cache_flush(cairn_body_cache *c)
     for (size_t i = 0; i < STRIPES; i++) {
         stripe *s = &c->stripes[i];
         pthread_rwlock_wrlock(&s->lock);
-        cache_entry *gone = stripe_drop(c, s, NULL, 0, 0, 0, &dropped);
+        cache_entry *gone = stripe_drop(c, s, NULL, 0, 0, &dropped);
         pthread_rwlock_unlock(&s->lock);
         free_list(gone);
     }

@@ -199,6 +199,91 @@ Test(cairn_body_cache, invalidation_drops_only_older_revisions_of_that_service)
     cairn_metrics_free(m);
 }
 
+/* Random fills (several instances' beat answers per service, some services sharing a stripe),
+ * invalidations, flushes and evictions, checked after every step against a model: an entry is
+ * served exactly when the model holds it, with the model's body. Invalidation visits only its
+ * service's entries, so this pins that those lists stay right through every way out. */
+#define MODEL_SERVICES 40
+#define MODEL_INSTANCES 6
+
+typedef struct model_entry {
+    bool present;
+    uint64_t rev;
+    char body[32];
+} model_entry;
+
+static uint64_t model_rand(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+static cairn_body_cache_key model_key(int svc, int inst, char *svc_buf, char *inst_buf)
+{
+    sprintf(svc_buf, "DEFAULT_GROUP@@m%d", svc);
+    sprintf(inst_buf, "10.0.0.%d:8080", inst);
+    cairn_body_cache_key k = key_of(NS, svc_buf);
+    k.instance = inst_buf;
+    return k;
+}
+
+Test(cairn_body_cache, random_steps_match_a_model)
+{
+    /* room for fewer than all: puts evict */
+    cairn_body_cache *c = new_cache(MODEL_SERVICES * MODEL_INSTANCES / 2, 1 << 20, 1000000, NULL);
+    static model_entry model[MODEL_SERVICES][MODEL_INSTANCES];
+    memset(model, 0, sizeof model);
+    uint64_t rev[MODEL_SERVICES] = {0}, x = 0x2545F4914F6CDD1DULL;
+    char sb[64], ib[64];
+    for (int step = 0; step < 20000; step++) {
+        int svc = (int)(model_rand(&x) % MODEL_SERVICES), op = (int)(model_rand(&x) % 100);
+        if (op < 70) {
+            int inst = (int)(model_rand(&x) % MODEL_INSTANCES);
+            cairn_body_cache_key k = model_key(svc, inst, sb, ib);
+            char body[32];
+            snprintf(body, sizeof body, "s%d-i%d-r%" PRIu64 "-%d", svc, inst, rev[svc], step);
+            bool had = model[svc][inst].present;
+            if (fill(c, &k, rev[svc], body, 0)) {
+                model[svc][inst].present = true;
+                model[svc][inst].rev = rev[svc];
+                snprintf(model[svc][inst].body, sizeof model[svc][inst].body, "%s", body);
+            } else {
+                cr_assert(!had || model[svc][inst].rev > rev[svc], "step %d: a fill failed", step);
+            }
+        } else if (op < 97) {
+            rev[svc]++;
+            snprintf(sb, sizeof sb, "DEFAULT_GROUP@@m%d", svc);
+            cairn_body_cache_invalidate(c, NS, sb, rev[svc]);
+            for (int i = 0; i < MODEL_INSTANCES; i++)
+                if (model[svc][i].rev < rev[svc])
+                    model[svc][i].present = false;
+        } else {
+            cairn_body_cache_flush(c);
+            memset(model, 0, sizeof model);
+        }
+        /* evictions take random entries: the model follows what the cache says it dropped */
+        size_t held = 0;
+        for (int s2 = 0; s2 < MODEL_SERVICES; s2++)
+            for (int i = 0; i < MODEL_INSTANCES; i++) {
+                cairn_body_cache_key k = model_key(s2, i, sb, ib);
+                char *b = lookup(c, &k, 1);
+                if (b) {
+                    cr_assert(model[s2][i].present, "step %d: s%d i%d served after it was dropped",
+                              step, s2, i);
+                    cr_assert_str_eq(b, model[s2][i].body, "step %d", step);
+                    held++;
+                } else {
+                    model[s2][i].present = false; /* evicted (or never stored) */
+                }
+                free(b);
+            }
+        cr_assert_eq(cairn_body_cache_entry_count(c), held, "step %d: the count drifted", step);
+    }
+    cairn_body_cache_free(c);
+}
+
 Test(cairn_body_cache, a_fill_that_saw_no_change_cannot_store_after_one)
 {
     cairn_body_cache *c = new_cache(100, 1 << 20, 1000, NULL);
