@@ -111,6 +111,15 @@ typedef struct grpc_sub {
     char *clusters;
 } grpc_sub;
 
+/* Cluster: a service a connection wrote into, and the instances it holds there as its last write
+ * set them (copies): re-sent to the service's owner when the owner list changes, and released
+ * there when the connection closes. */
+typedef struct grpc_owned_svc {
+    char *key;             /* "ns\0grouped" */
+    cairn_instance *insts; /* n copies (NULL when n is 0) */
+    uint32_t n;
+} grpc_owned_svc;
+
 /* A TCP connection; lives until closed, or, when a registry write of it is in flight, until that
  * write is answered (then its owner is dropped). */
 struct grpc_conn {
@@ -139,8 +148,10 @@ struct grpc_conn {
     uint64_t next_request_id;
     grpc_sub **subs;
     size_t sub_count, sub_cap;
-    char **svcs;     /* cluster: "ns\0grouped" of every service it wrote (released at close) */
+    grpc_owned_svc *svcs; /* cluster: every service it wrote (released at close) */
     size_t svc_count, svc_cap;
+    bool resync_wanted;   /* its services are to be re-sent (grpc_resync_due) */
+    bool resync_failed;   /* a re-send of its services failed: retried */
     struct grpc_call *writes; /* queued writes (the head is in flight when write_busy) */
     bool write_busy;
     pusher_timer timer;
@@ -191,6 +202,9 @@ struct grpc_server {
     pusher_timer in_use_timer; /* the next report of the subscribed services */
     int64_t last_ref_time;  /* high-water mark of lastRefTime */
     bool any_owned;         /* a connection sent instances: drop them at shutdown */
+    uint64_t owners_seen;   /* cluster: the owner-list generation last re-sent for */
+    int64_t resync_retry_at; /* cluster: when failed re-sends go again (0: none wait) */
+    bool resync_pending;    /* cluster: connections still wait for their re-send */
     /* finished calls, handed over by nng threads */
     pthread_mutex_t done_mu;
     struct grpc_call *done_head, *done_tail;
@@ -250,9 +264,17 @@ void grpc_drop_owner(grpc_server *s, const char *owner, cairn_owner_mode mode);
 /* Cluster: owner's share of service (ns, grouped) emptied at the service's owner (an empty
  * INSTANCE_SET_OWNED, routed when sent), retried until acknowledged. */
 void grpc_release_owned(grpc_server *s, const char *owner, const char *ns, const char *grouped);
-/* Cluster: remembers that c wrote into (ns, grouped), to release it there at close. -1 when out
- * of memory. */
-int grpc_conn_note_service(grpc_conn *c, const char *ns, const char *grouped);
+/* Cluster: remembers that c wrote into (ns, grouped) and now holds insts[n] there (copied), to
+ * re-send them when the owner list changes and release them at close. -1 when out of memory. */
+int grpc_conn_note_service(grpc_conn *c, const char *ns, const char *grouped,
+                           const cairn_instance *insts, uint32_t n);
+/* Cluster, each loop step: when the owner list changed, or a member reported a view of its own
+ * that changed (a member went DOWN or came back, this node too as another member saw it: a
+ * partition that only the others noticed, then its heal), every open connection's share of every service it wrote is re-sent to the
+ * service's owner of now, as an INSTANCE_SET_OWNED queued behind the connection's own writes. A
+ * member that dropped this node's connections while it saw it DOWN gets them back this way.
+ * Failed re-sends go again after grpc.push_retry_delay_ms. */
+void grpc_resync_due(grpc_server *s, int64_t now);
 void grpc_drop_timer(grpc_server *s, pusher_timer *t);
 /* Frees a drop or release still waiting for its retry (shutdown). */
 void grpc_drop_discard(pusher_timer *t);

@@ -3,6 +3,7 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 
 #include "cairn_distro_rules.h"
 #include "cairn_endpoints.h"
+#include "cairn_fnv.h"
 #include "cairn_forward.h"
 #include "cairn_grpc_owner.h"
 #include "cairn_java_hash.h"
@@ -34,6 +36,8 @@ struct grpc_cluster {
     size_t owner_len;
     uint32_t owner_count;
     bool have_view;  /* under lock */
+    uint64_t views_hash; /* of the owner list and every member's reported view hash */
+    _Atomic uint64_t generation; /* bumped each time views_hash changes */
     /* start-up: the earlier incarnations' instances at the other members (loop thread) */
     pusher_timer stale_timer;
     int64_t view_deadline;
@@ -66,7 +70,13 @@ static void keep(void *arg, const cairn_membership *m, const char *buf, size_t l
         memcpy(ids + at, m->owners[i], n);
         at += n;
     }
+    uint64_t h = cairn_fnv1a64(CAIRN_FNV64_OFFSET, ids, total);
+    for (uint32_t i = 0; i < m->member_count; i++)
+        h = cairn_fnv1a64(h, &m->members[i].view_hash, sizeof m->members[i].view_hash);
     pthread_mutex_lock(&gc->lock);
+    if (!gc->have_view || h != gc->views_hash)
+        atomic_fetch_add(&gc->generation, 1);
+    gc->views_hash = h;
     free(gc->owner_ids);
     gc->owner_ids = ids;
     gc->owner_len = total;
@@ -127,6 +137,11 @@ void grpc_cluster_close(grpc_cluster *gc)
     pthread_mutex_destroy(&gc->lock);
     free(gc->owner_ids);
     free(gc);
+}
+
+uint64_t grpc_cluster_owners_generation(grpc_cluster *gc)
+{
+    return atomic_load(&gc->generation);
 }
 
 bool grpc_cluster_peer_owner(grpc_cluster *gc, const char *grouped, char *owner)

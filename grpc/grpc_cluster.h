@@ -31,6 +31,9 @@ void grpc_cluster_close(grpc_cluster *gc);
 /* The member that owns grouped: false when it is self, or there is no view or no owner (the
  * write is then local); true with its identity in owner[CAIRN_CLUSTER_ID_MAX]. Loop thread. */
 bool grpc_cluster_peer_owner(grpc_cluster *gc, const char *grouped, char *owner);
+/* Bumped each time the owner list, or the view a member last reported, differs from before (0:
+ * no view yet): this node, or another member, saw a member go DOWN or come back. Any thread. */
+uint64_t grpc_cluster_owners_generation(grpc_cluster *gc);
 /* Wraps *req (an INSTANCE_SET_OWNED) in place as a FORWARD to owner with the forward deadline. */
 cairn_err grpc_cluster_wrap(grpc_cluster *gc, cairn_request *req, const char *owner,
                             cairn_status *st);

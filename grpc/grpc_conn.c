@@ -45,6 +45,19 @@ static void conn_id(grpc_conn *c, const struct sockaddr_storage *peer)
              c->id);
 }
 
+static void owned_insts_free(cairn_instance *insts, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        cairn_instance_free(&insts[i]);
+    free(insts);
+}
+
+static void owned_svc_free(grpc_owned_svc *o)
+{
+    free(o->key);
+    owned_insts_free(o->insts, o->n);
+}
+
 static void conn_free(grpc_conn *c)
 {
     grpc_server *s = c->srv;
@@ -59,7 +72,7 @@ static void conn_free(grpc_conn *c)
     free(c->subs);
     c->subs = NULL;
     for (size_t i = 0; i < c->svc_count; i++)
-        free(c->svcs[i]);
+        owned_svc_free(&c->svcs[i]);
     free(c->svcs);
     c->svcs = NULL;
     c->svc_count = 0;
@@ -385,8 +398,8 @@ static void release(grpc_conn *c)
         return; /* write_finished comes back here */
     if (c->owns && c->srv->cluster) /* each service at its owner: a local drop syncs nothing */
         for (size_t i = 0; i < c->svc_count; i++)
-            grpc_release_owned(c->srv, c->owner, c->svcs[i],
-                               c->svcs[i] + strlen(c->svcs[i]) + 1);
+            grpc_release_owned(c->srv, c->owner, c->svcs[i].key,
+                               c->svcs[i].key + strlen(c->svcs[i].key) + 1);
     else if (c->owns)
         grpc_drop_owner(c->srv, c->owner, CAIRN_OWNER_EXACT);
     conn_free(c);
@@ -529,27 +542,170 @@ static void drop_free(void *p)
     free(d);
 }
 
-int grpc_conn_note_service(grpc_conn *c, const char *ns, const char *grouped)
+/* Copies of insts[n]; *out NULL when n is 0. -1 when out of memory. */
+static int copy_insts(const cairn_instance *insts, uint32_t n, cairn_instance **out)
 {
-    for (size_t i = 0; i < c->svc_count; i++)
-        if (strcmp(c->svcs[i], ns) == 0 && strcmp(c->svcs[i] + strlen(ns) + 1, grouped) == 0)
+    *out = NULL;
+    if (n == 0)
+        return 0;
+    cairn_instance *copy = calloc(n, sizeof *copy);
+    if (!copy)
+        return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        cairn_instance_init(&copy[i]);
+        if (cairn_instance_copy(&copy[i], &insts[i]) != CAIRN_OK) {
+            owned_insts_free(copy, i + 1);
+            return -1;
+        }
+    }
+    *out = copy;
+    return 0;
+}
+
+int grpc_conn_note_service(grpc_conn *c, const char *ns, const char *grouped,
+                           const cairn_instance *insts, uint32_t n)
+{
+    cairn_instance *copy;
+    if (copy_insts(insts, n, &copy) != 0)
+        return -1;
+    for (size_t i = 0; i < c->svc_count; i++) {
+        grpc_owned_svc *o = &c->svcs[i];
+        if (strcmp(o->key, ns) == 0 && strcmp(o->key + strlen(ns) + 1, grouped) == 0) {
+            owned_insts_free(o->insts, o->n);
+            o->insts = copy;
+            o->n = n;
             return 0;
+        }
+    }
     if (c->svc_count == c->svc_cap) {
         size_t cap = c->svc_cap ? c->svc_cap * 2 : 4;
-        char **n = realloc(c->svcs, cap * sizeof *n);
-        if (!n)
+        grpc_owned_svc *more = realloc(c->svcs, cap * sizeof *more);
+        if (!more) {
+            owned_insts_free(copy, n);
             return -1;
-        c->svcs = n;
+        }
+        c->svcs = more;
         c->svc_cap = cap;
     }
     size_t a = strlen(ns) + 1, b = strlen(grouped) + 1;
-    char *e = malloc(a + b);
-    if (!e)
+    char *key = malloc(a + b);
+    if (!key) {
+        owned_insts_free(copy, n);
         return -1;
-    memcpy(e, ns, a);
-    memcpy(e + a, grouped, b);
-    c->svcs[c->svc_count++] = e;
+    }
+    memcpy(key, ns, a);
+    memcpy(key + a, grouped, b);
+    c->svcs[c->svc_count++] = (grpc_owned_svc){key, copy, n};
     return 0;
+}
+
+/* ---- re-sending a connection's services when the owner list changes ------------------------- */
+
+static void resync_done(grpc_server *s, struct grpc_call *call)
+{
+    grpc_conn *c = grpc_conn_find(s, call->conn_serial);
+    if (call->rc == CAIRN_OK && call->rep.code == CAIRN_OK) {
+        cairn_counter_inc(s->metrics.resyncs_ok);
+        grpc_query_cache_changed(s, call->ref.ns, call->ref.grouped, call->rep.revision > 0
+                                                                         ? call->rep.revision
+                                                                         : UINT64_MAX);
+    } else if (c && !c->closed) {
+        cairn_counter_inc(s->metrics.resyncs_retried);
+        log_warn("re-sending the instances of %s in %s failed, retrying: %s", c->id,
+                 call->ref.grouped,
+                 call->rc != CAIRN_OK ? call->st.message
+                 : call->rep.message  ? call->rep.message
+                                      : "registry error");
+        c->resync_failed = true;
+        if (!s->resync_retry_at)
+            s->resync_retry_at = grpc_now_ms() + s->cfg.retry_delay_ms + 100;
+    }
+    grpc_call_free(call);
+}
+
+/* Queues the re-send of every service c wrote; false when out of memory (retried). */
+static bool resync_conn(grpc_conn *c)
+{
+    for (size_t i = 0; i < c->svc_count; i++) {
+        const grpc_owned_svc *o = &c->svcs[i];
+        struct grpc_call *call = grpc_call_new(c->srv, resync_done);
+        cairn_instance *copy;
+        cairn_status st;
+        if (!call || copy_insts(o->insts, o->n, &copy) != 0) {
+            grpc_call_free(call);
+            return false;
+        }
+        call->routed = true;
+        snprintf(call->ref.ns, sizeof call->ref.ns, "%s", o->key);
+        snprintf(call->ref.grouped, sizeof call->ref.grouped, "%s", o->key + strlen(o->key) + 1);
+        cairn_err built = cairn_request_instance_set_owned(&call->req, call->ref.ns,
+                                                           call->ref.grouped, c->owner, copy,
+                                                           o->n, &st);
+        free(copy); /* the instances were taken over */
+        if (built != CAIRN_OK) {
+            grpc_call_free(call);
+            return false;
+        }
+        grpc_call_write(c, call);
+    }
+    return true;
+}
+
+/* Connections whose re-send goes out in one loop step: a view change with many connections is
+ * spread over steps instead of queueing every connection's forward at once. */
+#define RESYNC_CONNS_PER_STEP 256
+
+void grpc_resync_due(grpc_server *s, int64_t now)
+{
+    if (!s->cluster)
+        return;
+    uint64_t gen = grpc_cluster_owners_generation(s->cluster);
+    bool changed = gen != s->owners_seen;
+    bool retry = s->resync_retry_at && now >= s->resync_retry_at;
+    if (!changed && !retry && !s->resync_pending)
+        return;
+    cairn_hashmap_iter it;
+    void *v;
+    if (changed || retry) {
+        size_t conns = 0;
+        cairn_hashmap_iter_init(&it, s->conns);
+        while (cairn_hashmap_iter_next(&it, NULL, NULL, &v)) {
+            grpc_conn *c = v;
+            if (!c->closed && c->svc_count > 0 && (changed || c->resync_failed)) {
+                c->resync_wanted = true;
+                c->resync_failed = false;
+                conns++;
+            }
+        }
+        if (conns > 0)
+            log_info("%s: re-sending the instances of %zu connections to their services' "
+                     "owners", changed ? "a member's view changed" : "retrying", conns);
+        s->owners_seen = gen;
+        s->resync_retry_at = 0;
+        s->resync_pending = conns > 0;
+    }
+    size_t sent = 0;
+    bool more = false;
+    cairn_hashmap_iter_init(&it, s->conns);
+    while (cairn_hashmap_iter_next(&it, NULL, NULL, &v)) {
+        grpc_conn *c = v;
+        if (!c->resync_wanted)
+            continue;
+        if (sent == RESYNC_CONNS_PER_STEP) {
+            more = true;
+            break;
+        }
+        c->resync_wanted = false;
+        if (c->closed)
+            continue;
+        sent++;
+        if (!resync_conn(c)) { /* out of memory: later */
+            c->resync_failed = true;
+            if (!s->resync_retry_at)
+                s->resync_retry_at = now + s->cfg.retry_delay_ms + 100;
+        }
+    }
+    s->resync_pending = more;
 }
 
 static void drop_send(grpc_server *s, grpc_drop *d);

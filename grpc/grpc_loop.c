@@ -197,6 +197,7 @@ int grpc_loop_step(grpc_server *s)
         dispatch(s, &evs[i]);
     drain_events(s); /* the SUB fd is level-triggered by nng's own pipe: drain anyway */
     run_timers(s, grpc_now_ms());
+    grpc_resync_due(s, grpc_now_ms());
     grpc_conn_bury(s);
     return 0;
 }

@@ -68,6 +68,10 @@ int grpc_metrics_init(grpc_metrics *gm, cairn_metrics *m)
     gm->forwards_failed = C("owned_forwards_total", fwd_help, "result=\"failed\"");
     gm->releases_ok = C("owned_releases_total", rel_help, "result=\"ok\"");
     gm->releases_retried = C("owned_releases_total", rel_help, "result=\"retried\"");
+    const char *resync_help = "Re-sends of a connection's instances in a service to the "
+                              "service's owner after the owner list changed, by result.";
+    gm->resyncs_ok = C("owned_resyncs_total", resync_help, "result=\"ok\"");
+    gm->resyncs_retried = C("owned_resyncs_total", resync_help, "result=\"retried\"");
     gm->event_gaps = C("event_gaps_total", "Lost change events (every subscription pushed).",
                        NULL);
 #undef C

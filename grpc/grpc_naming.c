@@ -145,7 +145,8 @@ static void set_owned(grpc_stream *st, const char *type, const char *resp_type, 
         call->routed = true;
         st->conn->owns = st->conn->srv->any_owned = true;
         if (built == CAIRN_OK && st->conn->srv->cluster &&
-            grpc_conn_note_service(st->conn, ref->ns, ref->grouped) != 0)
+            grpc_conn_note_service(st->conn, ref->ns, ref->grouped, call->req.instances,
+                                   call->req.instance_count) != 0)
             built = cairn_fail(&bst, CAIRN_E_NOMEM, "out of memory");
     }
     for (uint32_t i = 0; i < n; i++)

@@ -216,6 +216,7 @@ static void apply_outcome(replicator *r, void *arg)
     repl_member *m = &r->members.m[o->idx];
     repl_peer *p = &r->peers[o->idx];
     uint64_t old_inc = m->incarnation;
+    uint64_t old_view_hash = m->view_hash;
     cairn_raft_status old_raft = m->raft;
     int changed;
     if (o->heard) {
@@ -247,8 +248,10 @@ static void apply_outcome(replicator *r, void *arg)
         log_info("peer %s: %s", m->id, cairn_member_state_name(m->state));
     follow_address(r, o->idx);
     settle(r, changed);
-    if (!changed && raft_moved(&old_raft, &m->raft))
-        repl_local_publish(r); /* its new raft role or leader shows in operator/servers now */
+    if (!changed && (raft_moved(&old_raft, &m->raft) || old_view_hash != m->view_hash))
+        repl_local_publish(r); /* its new raft role or leader shows in operator/servers now;
+                                * its view hash tells cairn-grpc that it saw a member come or
+                                * go, maybe this node */
     if (o->ok || o->heard)
         repl_load_peer_report(r, o->idx, &o->ping);
     else if ((changed & REPL_CHANGED_STATE) && m->state == CAIRN_MEMBER_DOWN)

@@ -108,6 +108,7 @@ static void learn(repl_members *ms, repl_member *m, const cairn_peer_ping *p,
     if (p->raft_address[0])
         snprintf(m->raft_address, sizeof m->raft_address, "%s", p->raft_address);
     m->raft = p->raft;
+    m->view_hash = p->view_hash;
 }
 
 int repl_members_answer(repl_members *ms, size_t idx, const cairn_peer_ping *pong,
@@ -211,6 +212,7 @@ void repl_members_view(const repl_members *ms, int64_t wall_ms, cairn_membership
         x->raft_leader = (char *)m->raft.leader;
         x->raft_applied = m->raft.applied;
         x->raft_id = cairn_raft_id(m->id);
+        x->view_hash = m->self ? ms->view_hash : m->view_hash;
     }
     out->member_count = (uint32_t)ms->count;
 }

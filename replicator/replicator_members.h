@@ -49,6 +49,7 @@ typedef struct repl_member {
     char peer_address[CAIRN_PEER_ID_MAX]; /* advertised, or the default until heard */
     char raft_address[CAIRN_PEER_ID_MAX];
     cairn_raft_status raft;
+    uint64_t view_hash;      /* the owner-list hash it last reported (PING, PONG) */
 } repl_member;
 
 typedef struct repl_members {

@@ -510,12 +510,17 @@ typedef struct cairn_member_info {
     char *raft_leader;  /* "" when none */
     uint64_t raft_applied;
     uint64_t raft_id;   /* its raft server id (FNV-1a 64 of id, replicator/raft_ids.h) */
+    uint64_t view_hash; /* the owner-list hash it last reported (self: its own); 0: not heard.
+                         * A peer's changes when it sees a member go DOWN or come back, also
+                         * this node, which this node's own view may never show (cairn-grpc
+                         * re-sends its connections' instances then) */
 } cairn_member_info;
 
 /* MEMBERSHIP, published by the replicator on every change (and now and then), and the reply to
  * MEMBERS_GET. Fields: view (view_version), self, ready, owners (array of ids, sorted by
  * strcmp: the Distro owner list), members (array of member maps: id, state, self, ready, match,
- * fails, peer, raft, refresh, rrole, rterm, rlead, rapplied, rid). All strings required. */
+ * fails, peer, raft, refresh, rrole, rterm, rlead, rapplied, rid, vhash). All required but
+ * vhash (0 when absent). */
 typedef struct cairn_membership {
     uint64_t view_version;
     char *self;

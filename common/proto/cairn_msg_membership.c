@@ -34,7 +34,7 @@ static int pk_b(msgpack_packer *pk, bool b)
 
 static int pack_member(msgpack_packer *pk, const cairn_member_info *m)
 {
-    return msgpack_pack_map(pk, 14) || pk_s(pk, "id") || pk_s(pk, m->id) || pk_s(pk, "state") ||
+    return msgpack_pack_map(pk, 15) || pk_s(pk, "id") || pk_s(pk, m->id) || pk_s(pk, "state") ||
            msgpack_pack_uint32(pk, (uint32_t)m->state) || pk_s(pk, "self") || pk_b(pk, m->self) ||
            pk_s(pk, "ready") || pk_b(pk, m->ready) || pk_s(pk, "match") ||
            pk_b(pk, m->members_match) || pk_s(pk, "fails") ||
@@ -45,7 +45,8 @@ static int pack_member(msgpack_packer *pk, const cairn_member_info *m)
            msgpack_pack_uint64(pk, m->raft_term) || pk_s(pk, "rlead") ||
            pk_s(pk, m->raft_leader) || pk_s(pk, "rapplied") ||
            msgpack_pack_uint64(pk, m->raft_applied) || pk_s(pk, "rid") ||
-           msgpack_pack_uint64(pk, m->raft_id);
+           msgpack_pack_uint64(pk, m->raft_id) || pk_s(pk, "vhash") ||
+           msgpack_pack_uint64(pk, m->view_hash);
 }
 
 static int pack_membership(msgpack_packer *pk, const cairn_membership *m)
@@ -100,10 +101,12 @@ cairn_err cairn_membership_encode(const cairn_membership *m, char **out, size_t 
 /* ---- decoding ---------------------------------------------------------------------------- */
 
 enum { M_ID, M_STATE, M_SELF, M_READY, M_MATCH, M_FAILS, M_PEER, M_RAFT, M_REFRESH, M_RROLE,
-       M_RTERM, M_RLEAD, M_RAPPLIED, M_RID, M__COUNT };
+       M_RTERM, M_RLEAD, M_RAPPLIED, M_RID, M_VHASH, M__COUNT };
 static const char *const member_names[M__COUNT] = {
     "id", "state", "self", "ready", "match", "fails", "peer", "raft", "refresh", "rrole",
-    "rterm", "rlead", "rapplied", "rid"};
+    "rterm", "rlead", "rapplied", "rid", "vhash"};
+/* Every field but vhash must be there. */
+#define MEMBER_REQUIRED (((1u << M__COUNT) - 1) & ~(1u << M_VHASH))
 
 static cairn_err member_field(int idx, const msgpack_object *v, void *target, cairn_status *st)
 {
@@ -133,6 +136,7 @@ static cairn_err member_field(int idx, const msgpack_object *v, void *target, ca
     case M_RLEAD: return cairn_msgpack_rd_str(v, ctx, f, &m->raft_leader, st);
     case M_RAPPLIED: return cairn_msgpack_rd_uint(v, ctx, f, UINT64_MAX, &m->raft_applied, st);
     case M_RID: return cairn_msgpack_rd_uint(v, ctx, f, UINT64_MAX, &m->raft_id, st);
+    case M_VHASH: return cairn_msgpack_rd_uint(v, ctx, f, UINT64_MAX, &m->view_hash, st);
     }
     return CAIRN_OK;
 }
@@ -152,7 +156,7 @@ static cairn_err unpack_members(const msgpack_object *v, cairn_membership *m, ca
                                                M__COUNT, member_field, &m->members[i], &seen, st);
         if (err != CAIRN_OK)
             return err;
-        if (seen != (1u << M__COUNT) - 1)
+        if ((seen & MEMBER_REQUIRED) != MEMBER_REQUIRED)
             return cairn_fail(st, CAIRN_E_DECODE, "member: a field is missing");
     }
     return CAIRN_OK;

@@ -4,16 +4,13 @@
  * nothing its survivors acknowledged; a node cut off by routing rules in a network namespace of
  * the test's own is DOWN for the others and rejoins when the cut heals. */
 #include <criterion/criterion.h>
-#include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cairn_cluster.h"
@@ -297,40 +294,14 @@ IT_TEST(cluster_faults, follower_kill9_under_register_load_loses_no_acknowledged
 
 /* ---- a partition ------------------------------------------------------------------------- */
 
-/* Runs a shell command; true when it exits 0. */
-static bool sh(const char *cmd)
-{
-    int rc = system(cmd);
-    return rc != -1 && WIFEXITED(rc) && WEXITSTATUS(rc) == 0;
-}
-
-/* Rules that cut node 3 (127.0.0.3) off: nothing is routed to it or from it. The local table
- * is moved behind them (pref 100) so that they are consulted first. Only in this test's own
- * network namespace. */
-#define CUT_ON                                                                                 \
-    "ip rule add pref 10 to 127.0.0.3 prohibit && ip rule add pref 11 from 127.0.0.3 prohibit"
-#define CUT_OFF "ip rule del pref 10 && ip rule del pref 11"
-
 IT_TEST(cluster_faults, partitioned_node_is_down_for_the_others_and_rejoins)
 {
-    if (geteuid() != 0)
-        cr_skip_test("needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN): the test makes its own "
-                     "network namespace (unshare) and cuts 127.0.0.3 off with `ip rule`");
-    if (!sh("command -v ip >/dev/null 2>&1"))
-        cr_skip_test("needs `ip` (iproute2) to cut 127.0.0.3 off with routing rules");
-    /* this test process (a Criterion worker) and every node it starts get a network namespace
-     * of their own: the rules below touch no one else's loopback */
-    if (unshare(CLONE_NEWNET) != 0)
-        cr_skip_test("unshare(CLONE_NEWNET) failed (%s): needs CAP_SYS_ADMIN, e.g. a container "
-                     "run with --cap-add SYS_ADMIN --cap-add NET_ADMIN", strerror(errno));
-    cr_assert(sh("ip link set lo up && ip rule add pref 100 lookup local && ip rule del pref 0"),
-              "could not set up loopback and the rule order in the new namespace");
-
+    cluster_netns_enter();
     it_cluster_opts o = {.nodes = 3, .layout = IT_LAYOUT_HOSTS, .wrong_secret_node = -1};
     it_cluster *c = cluster_start(&o);
     cr_assert(cluster_wait_all(c, 0, 0, "UP", UP_TIMEOUT_MS), "not every node shows all 3 UP");
 
-    cr_assert(sh(CUT_ON), "could not add the partition rules");
+    cluster_cut_host(2, true);
     int64_t t0 = it_now_ms();
     bool down = cluster_wait_all(c, 0x3, 0x4, "DOWN", DOWN_BOUND_MS);
     int64_t down_ms = it_now_ms() - t0;
@@ -339,7 +310,7 @@ IT_TEST(cluster_faults, partitioned_node_is_down_for_the_others_and_rejoins)
     char st[32] = "?";
     cluster_member_state(c, 0, 1, st, sizeof st);
 
-    cr_assert(sh(CUT_OFF), "could not remove the partition rules");
+    cluster_cut_host(2, false);
     int64_t t1 = it_now_ms();
     bool back = cluster_wait_all(c, 0, 0, "UP", UP_TIMEOUT_MS);
     int64_t back_ms = it_now_ms() - t1;

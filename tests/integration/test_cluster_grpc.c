@@ -177,6 +177,52 @@ IT_TEST(cluster_grpc, a_dead_nodes_instances_leave_the_survivors_and_the_others_
     grpc_close(ga);
 }
 
+/* A partition: node 2, which holds the connection, is cut off. The others see it DOWN and remove
+ * its connections' instances; node 2, alone, owns every service and drops the others'. When it
+ * heals, node 2's owner list changes and cairn-grpc re-sends the connection's instances to their
+ * owner, so they are listed everywhere again while the connection was never closed. Without the
+ * re-send they would stay removed until the client registered again. */
+IT_TEST(cluster_grpc, a_partitioned_nodes_connections_are_listed_everywhere_again_after_the_heal)
+{
+    cluster_netns_enter();
+    it_cluster_opts o = {.nodes = 3, .layout = IT_LAYOUT_HOSTS, .wrong_secret_node = -1};
+    it_cluster *c = cluster_start(&o);
+    cr_assert(cluster_wait_all(c, 0, 0, "UP", UP_TIMEOUT_MS), "not every node shows all 3 UP");
+    const int cut = 2;
+    char svc[64];
+    service_owned(c, "grpc-heal", 0, true, svc, sizeof svc);
+    it_grpc *g = grpc_to(c->nodes[cut]);
+    grpc_register(g, svc, "127.0.62.1");
+    want there = {c, ~0u, svc, "127.0.62.1", 1};
+    cr_assert(wait_until(everywhere, &there, BOUND_MS), "%s is not listed on every node", svc);
+
+    cluster_cut_host(cut, true);
+    unsigned others = ~0u & ~(1u << cut);
+    cr_assert(cluster_wait_all(c, others & 0x7, 1u << cut, "DOWN", BOUND_MS),
+              "the cut-off node is not DOWN for the others");
+    want gone = {c, others, svc, "127.0.62.1", -1};
+    cr_assert(wait_until(everywhere, &gone, BOUND_MS),
+              "the cut-off node's instance is still listed by the others");
+
+    cluster_cut_host(cut, false);
+    int64_t t0 = it_now_ms();
+    cr_assert(cluster_wait_all(c, 0, 0, "UP", UP_TIMEOUT_MS), "the healed node is not UP again");
+    bool back = wait_until(everywhere, &there, BOUND_MS);
+    int64_t took = it_now_ms() - t0;
+    printf("cluster grpc: partition healed, the cut-off node's connection instance listed on all 3 "
+           "nodes again after %lld ms\n", (long long)took);
+    fflush(stdout);
+    cr_assert(back, "after the heal %s 127.0.62.1 is not listed on every node again", svc);
+    cr_expect_geq(node_wait_metric(c->nodes[cut], "grpc", "cairn_grpc_owned_resyncs_total",
+                                   "result=\"ok\"", 1, BOUND_MS),
+                  1, "the healed node counted no re-send");
+    /* and the connection still owns it: closing it removes it everywhere */
+    grpc_close(g);
+    there.state = -1;
+    cr_assert(wait_until(everywhere, &there, BOUND_MS),
+              "the instance stays listed after its connection closed");
+}
+
 /* cairn-grpc alone crashes and its supervisor starts it again: the node stays UP, so no peer sees
  * a member go DOWN; the new incarnation has every member drop the earlier ones before it
  * listens. */

@@ -9,8 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -458,4 +460,42 @@ void cluster_beat_at(const char *hostport, const char *service, const char *ip)
                                 NULL, NULL);
     cr_expect_eq(r.status, 200, "beat: %ld %s", r.status, r.body);
     http_resp_free(&r);
+}
+
+/* ---- partitions ----------------------------------------------------------------------------- */
+
+/* Runs a shell command; true when it exits 0. */
+static bool sh(const char *cmd)
+{
+    int rc = system(cmd);
+    return rc != -1 && WIFEXITED(rc) && WEXITSTATUS(rc) == 0;
+}
+
+void cluster_netns_enter(void)
+{
+    if (geteuid() != 0)
+        cr_skip_test("needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN): the test makes its own "
+                     "network namespace (unshare) and cuts a node off with `ip rule`");
+    if (!sh("command -v ip >/dev/null 2>&1"))
+        cr_skip_test("needs `ip` (iproute2) to cut a node off with routing rules");
+    if (unshare(CLONE_NEWNET) != 0)
+        cr_skip_test("unshare(CLONE_NEWNET) failed (%s): needs CAP_SYS_ADMIN, e.g. a container "
+                     "run with --cap-add SYS_ADMIN --cap-add NET_ADMIN", strerror(errno));
+    cr_assert(sh("ip link set lo up && ip rule add pref 100 lookup local && ip rule del pref 0"),
+              "could not set up loopback and the rule order in the new namespace");
+}
+
+void cluster_cut_host(int i, bool on)
+{
+    char cmd[256];
+    if (on)
+        snprintf(cmd, sizeof cmd,
+                 "ip rule add pref %d to 127.0.0.%d prohibit && "
+                 "ip rule add pref %d from 127.0.0.%d prohibit",
+                 10 + 2 * i, i + 1, 11 + 2 * i, i + 1);
+    else
+        snprintf(cmd, sizeof cmd, "ip rule del pref %d && ip rule del pref %d", 10 + 2 * i,
+                 11 + 2 * i);
+    cr_assert(sh(cmd), "could not %s the rules cutting off 127.0.0.%d", on ? "add" : "remove",
+              i + 1);
 }

@@ -98,4 +98,13 @@ int cluster_host_health_at(const char *hostport, const char *service, const char
  * DEFAULT_GROUP@@service ip:8080 at the gateway at hostport; expects (cr_expect) a 200. */
 void cluster_beat_at(const char *hostport, const char *service, const char *ip);
 
+/* Partitions, IT_LAYOUT_HOSTS only. cluster_netns_enter moves this test process (a Criterion
+ * worker) and every node it starts afterwards into a network namespace of its own, loopback up
+ * and the local routing table moved behind pref 100, so that cluster_cut_host's rules touch no
+ * one else's loopback; it skips the test without root, `ip` (iproute2) or CAP_SYS_ADMIN. Call it
+ * before cluster_start. cluster_cut_host(i, true) cuts node i (127.0.0.(i+1)) off: nothing is
+ * routed to it or from it, the test's own connections included; false heals. Asserts. */
+void cluster_netns_enter(void);
+void cluster_cut_host(int i, bool on);
+
 #endif

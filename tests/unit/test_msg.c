@@ -2286,10 +2286,10 @@ static void membership_round_trip(void)
     char *owners[] = {"127.0.0.10:8848", "127.0.0.2:8848"};
     cairn_member_info members[] = {
         {"127.0.0.2:8848", CAIRN_MEMBER_UP, true, true, true, 0, "127.0.0.2:9849",
-         "127.0.0.2:7848", 1700000000000, "none", 0, "", 0, 1},
+         "127.0.0.2:7848", 1700000000000, "none", 0, "", 0, 1, 0x1122334455667788ull},
         {"127.0.0.10:8848", CAIRN_MEMBER_SUSPICIOUS, false, true, false, 2, "127.0.0.10:9849",
          "127.0.0.10:7848", 1700000000001, "leader", 3, "127.0.0.10:8848", 42,
-         0xfedcba9876543210ull}};
+         0xfedcba9876543210ull, 0}};
     cairn_membership m = {7, "127.0.0.2:8848", true, owners, 2, members, 2};
     char *buf, *again;
     size_t len, again_len;
@@ -2302,6 +2302,7 @@ static void membership_round_trip(void)
     cr_assert_eq(cairn_membership_decode(buf, len, &got, &st), CAIRN_OK, "%s", st.message);
     cr_expect_eq(got.member_count, 2);
     cr_expect_str_eq(got.members[1].raft_leader, "127.0.0.10:8848");
+    cr_expect_eq(got.members[0].view_hash, 0x1122334455667788ull);
     cr_assert_eq(cairn_membership_encode(&got, &again, &again_len), CAIRN_OK);
     cr_expect(again_len == len && memcmp(buf, again, len) == 0);
     cairn_membership_free(&got);

@@ -18,17 +18,46 @@ static char *hex(const char *b, size_t n)
 
 static char *owners[] = {"a:1"};
 static cairn_member_info members[] = {
-    {"a:1", CAIRN_MEMBER_UP, true, true, true, 0, "a:2", "a:3", 5, "none", 0, "", 0, 7}};
+    {"a:1", CAIRN_MEMBER_UP, true, true, true, 0, "a:2", "a:3", 5, "none", 0, "", 0, 7, 8}};
 static const cairn_membership SAMPLE = {2, "a:1", true, owners, 1, members, 1};
 
 /* {t:41, v:1, view:2, self:"a:1", ready:true, owners:["a:1"], members:[{id:"a:1", state:3,
  * self:true, ready:true, match:true, fails:0, peer:"a:2", raft:"a:3", refresh:5, rrole:"none",
- * rterm:0, rlead:"", rapplied:0, rid:7}]} */
+ * rterm:0, rlead:"", rapplied:0, rid:7, vhash:8}]} */
 static const char GOLDEN[] =
+    "87a17429a17601a47669657702a473656c66a3613a31a57265616479c3a66f776e65727391a3613a31a76d656d62"
+    "657273918fa26964a3613a31a5737461746503a473656c66c3a57265616479c3a56d61746368c3a56661696c7300"
+    "a470656572a3613a32a472616674a3613a33a77265667265736805a572726f6c65a46e6f6e65a5727465726d00a5"
+    "726c656164a0a8726170706c69656400a372696407a5766861736808";
+/* The same member without vhash, as a replicator of an earlier version sends it. */
+static const char GOLDEN_WITHOUT_VHASH[] =
     "87a17429a17601a47669657702a473656c66a3613a31a57265616479c3a66f776e65727391a3613a31a76d656d62"
     "657273918ea26964a3613a31a5737461746503a473656c66c3a57265616479c3a56d61746368c3a56661696c7300"
     "a470656572a3613a32a472616674a3613a33a77265667265736805a572726f6c65a46e6f6e65a5727465726d00a5"
     "726c656164a0a8726170706c69656400a372696407";
+
+static size_t unhex(const char *h, char *out)
+{
+    size_t n = strlen(h) / 2;
+    for (size_t i = 0; i < n; i++) {
+        unsigned v;
+        sscanf(h + 2 * i, "%2x", &v);
+        out[i] = (char)v;
+    }
+    return n;
+}
+
+Test(membership, a_member_without_vhash_decodes_with_0)
+{
+    char buf[sizeof GOLDEN_WITHOUT_VHASH / 2];
+    size_t len = unhex(GOLDEN_WITHOUT_VHASH, buf);
+    cairn_membership m;
+    cairn_status st;
+    cr_assert_eq(cairn_membership_decode(buf, len, &m, &st), CAIRN_OK, "%s", st.message);
+    cr_expect_eq(m.members[0].raft_id, 7);
+    cr_expect_eq(m.members[0].view_hash, 0);
+    cairn_membership_free(&m);
+}
 
 Test(membership, golden_bytes)
 {
