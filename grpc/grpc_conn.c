@@ -609,6 +609,12 @@ static void resync_done(grpc_server *s, struct grpc_call *call)
         grpc_query_cache_changed(s, call->ref.ns, call->ref.grouped, call->rep.revision > 0
                                                                          ? call->rep.revision
                                                                          : UINT64_MAX);
+    } else if (call->rc == CAIRN_OK && call->rep.code != CAIRN_E_UNAVAILABLE) {
+        /* refused (a limit): the client's own write was, or will be, refused alike */
+        cairn_counter_inc(s->metrics.resyncs_refused);
+        log_warn("re-sending the instances of %s in %s was refused: %s",
+                 c ? c->id : "a closed connection", call->ref.grouped,
+                 call->rep.message ? call->rep.message : "registry error");
     } else if (c && !c->closed) {
         cairn_counter_inc(s->metrics.resyncs_retried);
         log_warn("re-sending the instances of %s in %s failed, retrying: %s", c->id,

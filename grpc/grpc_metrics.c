@@ -72,6 +72,7 @@ int grpc_metrics_init(grpc_metrics *gm, cairn_metrics *m)
                               "service's owner after the owner list changed, by result.";
     gm->resyncs_ok = C("owned_resyncs_total", resync_help, "result=\"ok\"");
     gm->resyncs_retried = C("owned_resyncs_total", resync_help, "result=\"retried\"");
+    gm->resyncs_refused = C("owned_resyncs_total", resync_help, "result=\"refused\"");
     gm->event_gaps = C("event_gaps_total", "Lost change events (every subscription pushed).",
                        NULL);
 #undef C

@@ -39,7 +39,7 @@ typedef struct grpc_metrics {
     cairn_counter *bad_content_type, *bad_path;
     cairn_counter *registry_errors, *drops_ok, *drops_retried, *event_gaps;
     cairn_counter *forwards_ok, *forwards_failed, *releases_ok, *releases_retried;
-    cairn_counter *resyncs_ok, *resyncs_retried;
+    cairn_counter *resyncs_ok, *resyncs_retried, *resyncs_refused;
     cairn_in_use_metrics in_use;
 } grpc_metrics;
 
