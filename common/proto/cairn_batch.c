@@ -24,7 +24,7 @@ cairn_err cairn_batch_encode(const cairn_batch_part *parts, size_t n, char **out
     if (n == 0 || n > CAIRN_BATCH_MAX_PARTS)
         return CAIRN_E_INVALID;
     msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
+    cairn_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     int rv = msgpack_pack_array(&pk, n);

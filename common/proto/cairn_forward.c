@@ -42,7 +42,7 @@ cairn_err cairn_peer_forward_encode(const char *inner_buf, size_t inner_len, uin
                                     char **out, size_t *out_len)
 {
     msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
+    cairn_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     if (msgpack_pack_map(&pk, 2) || cairn_msgpack_pack_str(&pk, "req") ||

@@ -139,6 +139,7 @@
 #include "cairn_msg.h"
 
 #include "cairn_keys.h"
+#include "cairn_msgpack_codec.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -766,7 +767,7 @@ typedef int (*pack_fn)(msgpack_packer *pk, const void *obj);
 static cairn_err encode_with(pack_fn fn, const void *obj, char **out, size_t *out_len)
 {
     msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
+    cairn_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     int rc = fn(&pk, obj);
@@ -2384,7 +2385,6 @@ void cairn_persist_record_free(cairn_persist_record *r)
 }
 
 /* ---- the building blocks for the other codecs (cairn_msgpack_codec.h) ---------------------- */
-#include "cairn_msgpack_codec.h"
 
 int cairn_msgpack_pack_str(msgpack_packer *pk, const char *s)
 {

@@ -86,7 +86,7 @@ cairn_err cairn_membership_encode(const cairn_membership *m, char **out, size_t 
         if (!member_valid(&m->members[i]))
             return CAIRN_E_INVALID;
     msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
+    cairn_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     if (pack_membership(&pk, m) != 0) {

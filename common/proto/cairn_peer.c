@@ -113,7 +113,7 @@ cairn_err cairn_peer_seal(const uint8_t *key, size_t key_len, const cairn_peer_e
     uint8_t mac[CAIRN_PEER_MAC_BYTES];
     compute_mac(key, key_len, env, request_nonce, body, body_len, mac);
     msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
+    cairn_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     if (pack_envelope(&pk, env, body, body_len, mac) != 0) {

@@ -45,7 +45,7 @@ cairn_err cairn_peer_sync_decode(const char *buf, size_t len, cairn_request *req
 cairn_err cairn_peer_sync_ack_encode(const cairn_peer_sync_ack *a, char **out, size_t *out_len)
 {
     msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
+    cairn_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     if (msgpack_pack_map(&pk, 4) || pk_s(&pk, "code") || msgpack_pack_uint32(&pk, a->code) ||

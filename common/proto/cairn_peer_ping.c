@@ -44,7 +44,7 @@ cairn_err cairn_peer_ping_encode(const cairn_peer_ping *p, char **out, size_t *o
     if ((unsigned)p->phase > CAIRN_PHASE_STOPPING)
         return CAIRN_E_INVALID;
     msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
+    cairn_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     if (pack_ping(&pk, p) != 0) {

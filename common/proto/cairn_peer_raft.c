@@ -76,7 +76,7 @@ cairn_err cairn_peer_raft_forward_encode(const cairn_peer_raft_forward *f, char 
     if (!f->cmd || f->cmd_len == 0 || f->cmd_len > CAIRN_RAFT_CMD_MAX)
         return CAIRN_E_INVALID;
     msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
+    cairn_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     int rc = msgpack_pack_map(&pk, 2) || pk_s(&pk, "cmd") ||
@@ -142,7 +142,7 @@ cairn_err cairn_peer_raft_ack_encode(const cairn_peer_raft_ack *a, char **out, s
     if ((unsigned)a->status >= CAIRN_RAFT_FWD__COUNT || a->code >= CAIRN_E__COUNT)
         return CAIRN_E_INVALID;
     msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
+    cairn_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     int rc = msgpack_pack_map(&pk, 5) || pk_s(&pk, "status") ||
