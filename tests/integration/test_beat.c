@@ -509,6 +509,11 @@ IT_TEST(beat, a_stopped_healthcheck_costs_beats_their_503)
     it_node *n = h.node;
     nacos_write_ok(n, "POST", NS "/instance",
                    Q("serviceName", "frozen", "ip", "127.3.1.4", "port", "4"));
+    /* The first beat may find the healthcheck still without the registration and ask the
+     * registry; on a loaded machine that can outlast this test's short 500 ms timeout. */
+    beat_status first = {n, 200, 0};
+    cr_assert(wait_until(beat_answers, &first, WAIT_MS), "beats answered %ld, never 200",
+              first.status);
     beat_until_cached(n, "frozen", "127.3.1.4", 4);
     pid_t hc = hc_pid(&h);
     cr_assert_gt(hc, 0);

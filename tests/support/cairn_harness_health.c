@@ -107,6 +107,9 @@ long hc_beat(const it_node *n, const char *ns, const char *svc, const char *ip, 
         if (interval)
             *interval = (long)jint(j, "clientBeatInterval");
         json_decref(j);
+    } else {
+        cr_log_info("beat of %s %s:%d answered %ld: %s", svc, ip, port, status,
+                    r.body ? r.body : "");
     }
     http_resp_free(&r);
     return status;
