@@ -460,7 +460,7 @@ static bool start_transfer(cairn_raft_node *n)
 
 bool cairn_raft_node_hand_over(cairn_raft_node *n, cairn_raft_stopped_cb cb, void *arg)
 {
-    if (n->stopping || n->transferring || !start_transfer(n))
+    if (n->stopping || !start_transfer(n))
         return false;
     n->handed_cb = cb;
     n->handed_arg = arg;

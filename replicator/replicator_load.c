@@ -33,11 +33,10 @@ struct repl_load {
     cairn_gauge *load_seconds, *loading;
     cairn_counter *pages, *failed;
     /* what each peer last said of itself (by member index), kept also before the engine exists
-     * and after READY (verify reads the view hash) */
+     * and after READY (verify reads the view hash, which the membership keeps: repl_member) */
     bool heard[CAIRN_CLUSTER_MAX_MEMBERS];
     cairn_peer_phase phase[CAIRN_CLUSTER_MAX_MEMBERS];
     bool fresh[CAIRN_CLUSTER_MAX_MEMBERS];
-    uint64_t view_hash[CAIRN_CLUSTER_MAX_MEMBERS];
 };
 
 static void pump(replicator *r);
@@ -457,7 +456,6 @@ void repl_load_peer_report(replicator *r, size_t idx, const cairn_peer_ping *pin
     l->heard[idx] = true;
     l->phase[idx] = ping->phase;
     l->fresh[idx] = ping->store_fresh;
-    l->view_hash[idx] = ping->view_hash;
     if (!l->eng || l->ready)
         return;
     distro_load_peer_report(l->eng, r->cfg.members[idx].id, remote_phase(ping->phase),
@@ -490,7 +488,7 @@ bool repl_load_peer_view_hash(const replicator *r, size_t idx, uint64_t *out)
 {
     if (!r->load || !r->load->heard[idx])
         return false;
-    *out = r->load->view_hash[idx];
+    *out = r->members.m[idx].view_hash; /* learnt from the same PING or PONG */
     return true;
 }
 
