@@ -176,6 +176,8 @@ struct grpc_server {
     char node[72];
     char incarnation[24];
     char owner_prefix[128]; /* grpc/<node>/ */
+    char incarnation_owner[160]; /* grpc/<node>/<incarnation>/: every connection's owner
+                                  * starts with it */
     int ep;                 /* epoll */
     int listen_fd;          /* -1 until the stale owners are dropped */
     int calls_fd;           /* eventfd: finished registry calls */

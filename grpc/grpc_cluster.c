@@ -38,19 +38,25 @@ struct grpc_cluster {
     bool have_view;  /* under lock */
     uint64_t views_hash; /* of the owner list and every member's reported view hash */
     _Atomic uint64_t generation; /* bumped each time views_hash changes */
-    /* start-up: the earlier incarnations' instances at the other members (loop thread) */
+    /* start-up: the earlier incarnations' instances at every member (grpc_cluster.h) */
     pusher_timer stale_timer;
-    int64_t view_deadline;
-    bool stale_sent;
-    uint32_t target_count;
+    int64_t stale_since;    /* loop thread: when the drops began */
+    bool stale_listening;   /* loop thread: the role listens (stale_finish ran) */
+    bool home_done, home_busy; /* the drop again here once this node has loaded */
+    int64_t home_retry_at;
+    bool self_ready;        /* under lock: the latest view says this node is READY */
+    uint32_t target_count;  /* every other configured member */
     char targets[CAIRN_CLUSTER_MAX_MEMBERS][CAIRN_CLUSTER_ID_MAX];
-    bool target_done[CAIRN_CLUSTER_MAX_MEMBERS];
-    bool target_busy[CAIRN_CLUSTER_MAX_MEMBERS];
+    bool target_down[CAIRN_CLUSTER_MAX_MEMBERS]; /* under lock: DOWN in the latest view */
+    bool target_done[CAIRN_CLUSTER_MAX_MEMBERS]; /* loop thread */
+    bool target_busy[CAIRN_CLUSTER_MAX_MEMBERS]; /* loop thread */
+    int64_t target_retry_at[CAIRN_CLUSTER_MAX_MEMBERS]; /* loop thread: not sent before */
 };
 
-/* How long a starting cairn-grpc waits for its replicator's first view before it listens
- * without having asked the other members to drop its earlier incarnations. */
-#define STALE_VIEW_WAIT_MS 5000
+/* How long a starting cairn-grpc waits for members that are not DOWN to drop its earlier
+ * incarnations before it listens anyway; and how often it asks them afterwards. */
+#define STALE_LISTEN_WAIT_MS 5000
+#define STALE_RETRY_LATER_MS 5000
 
 /* Follower thread: keep the owner list. */
 static void keep(void *arg, const cairn_membership *m, const char *buf, size_t len)
@@ -74,6 +80,11 @@ static void keep(void *arg, const cairn_membership *m, const char *buf, size_t l
     for (uint32_t i = 0; i < m->member_count; i++)
         h = cairn_fnv1a64(h, &m->members[i].view_hash, sizeof m->members[i].view_hash);
     pthread_mutex_lock(&gc->lock);
+    gc->self_ready = m->self_ready;
+    for (uint32_t k = 0; k < gc->target_count; k++)
+        for (uint32_t i = 0; i < m->member_count; i++)
+            if (strcmp(m->members[i].id, gc->targets[k]) == 0)
+                gc->target_down[k] = m->members[i].state == CAIRN_MEMBER_DOWN;
     if (!gc->have_view || h != gc->views_hash)
         atomic_fetch_add(&gc->generation, 1);
     gc->views_hash = h;
@@ -103,6 +114,10 @@ cairn_err grpc_cluster_open(const cairn_config *cfg, const char *run_dir, grpc_c
         return cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
     }
     snprintf(gc->self, sizeof gc->self, "%s", cc->members[cc->self].id);
+    for (size_t i = 0; i < cc->count; i++)
+        if (i != cc->self)
+            snprintf(gc->targets[gc->target_count++], CAIRN_CLUSTER_ID_MAX, "%s",
+                     cc->members[i].id);
     free(cc);
     cairn_grpc_member_node(gc->self, node);
     gc->timeout_ms = (int)cairn_config_int(cfg, "cluster.forward_timeout_ms");
@@ -189,29 +204,37 @@ cairn_rpc_client *grpc_cluster_raft(grpc_cluster *gc)
     return gc->raft;
 }
 
-/* ---- start-up: earlier incarnations at the other members ------------------------------------ */
-
-/* Whether id is in the latest owner list. */
-static bool is_owner(grpc_cluster *gc, const char *id)
-{
-    bool found = false;
-    pthread_mutex_lock(&gc->lock);
-    const char *at = gc->owner_ids;
-    for (uint32_t i = 0; i < gc->owner_count && !found; i++, at += strlen(at) + 1)
-        found = strcmp(at, id) == 0;
-    pthread_mutex_unlock(&gc->lock);
-    return found;
-}
+/* ---- start-up: earlier incarnations at every member ------------------------------------------ */
 
 static void stale_finish(grpc_server *s, const char *how)
 {
+    s->cluster->stale_listening = true;
     log_info("earlier incarnations at the other members: %s", how);
     atomic_store(&s->stale_dropped, true);
 }
 
-static void stale_send(grpc_server *s, uint32_t k);
+/* The OWNER_DROP of every incarnation of this node but this one (safe at any time). */
+static struct grpc_call *incarnations_drop(grpc_server *s, grpc_call_fn done, uintptr_t k)
+{
+    struct grpc_call *call = grpc_call_new(s, done);
+    cairn_status st;
+    if (!call || cairn_request_owner_drop(&call->req, s->incarnation_owner,
+                                          CAIRN_OWNER_OTHER_INCARNATIONS, &st)) {
+        grpc_call_free(call);
+        return NULL;
+    }
+    call->ctx = (void *)k;
+    return call;
+}
 
-static void stale_done(grpc_server *s, struct grpc_call *call)
+/* When a failed drop goes again: soon while the role waits to listen, then every 5 s. */
+static int64_t retry_at(grpc_server *s)
+{
+    return grpc_now_ms() +
+           (s->cluster->stale_listening ? STALE_RETRY_LATER_MS : s->cfg.retry_delay_ms + 100);
+}
+
+static void target_done(grpc_server *s, struct grpc_call *call)
 {
     grpc_cluster *gc = s->cluster;
     uint32_t k = (uint32_t)(uintptr_t)call->ctx;
@@ -221,72 +244,106 @@ static void stale_done(grpc_server *s, struct grpc_call *call)
         log_info("dropped %u instances of earlier incarnations at %s", call->rep.total,
                  gc->targets[k]);
         gc->target_done[k] = true;
-    } else if (!is_owner(gc, gc->targets[k])) {
-        gc->target_done[k] = true; /* gone from the view: down, and its peers drop for it */
     } else {
         cairn_counter_inc(s->metrics.drops_retried);
         log_warn("dropping earlier incarnations at %s failed, retrying: %s", gc->targets[k],
                  call->rc != CAIRN_OK ? call->st.message
                  : call->rep.message  ? call->rep.message
                                       : "error");
-        grpc_timer_arm(s, &gc->stale_timer, grpc_now_ms() + s->cfg.retry_delay_ms + 100);
+        gc->target_retry_at[k] = retry_at(s);
     }
     grpc_call_free(call);
-    for (uint32_t i = 0; i < gc->target_count; i++)
-        if (!gc->target_done[i])
-            return;
-    stale_finish(s, "dropped everywhere");
+    grpc_cluster_stale_timer(s);
 }
 
-static void stale_send(grpc_server *s, uint32_t k)
+static void home_done(grpc_server *s, struct grpc_call *call)
 {
     grpc_cluster *gc = s->cluster;
-    struct grpc_call *call = grpc_call_new(s, stale_done);
-    cairn_status st;
-    if (!call || cairn_request_owner_drop(&call->req, s->owner_prefix, CAIRN_OWNER_PREFIX, &st) ||
-        grpc_cluster_wrap(gc, &call->req, gc->targets[k], &st)) {
-        grpc_call_free(call);
-        grpc_timer_arm(s, &gc->stale_timer, grpc_now_ms() + s->cfg.retry_delay_ms + 100);
-        return;
+    gc->home_busy = false;
+    if (call->rc == CAIRN_OK && call->rep.code == CAIRN_OK) {
+        cairn_counter_inc(s->metrics.drops_ok);
+        log_info("dropped %u instances of earlier incarnations here again, after the load",
+                 call->rep.total);
+        gc->home_done = true;
+    } else {
+        cairn_counter_inc(s->metrics.drops_retried);
+        gc->home_retry_at = retry_at(s);
     }
-    call->forwarded = true;
-    call->ctx = (void *)(uintptr_t)k;
-    gc->target_busy[k] = true;
-    grpc_call_start(call);
+    grpc_call_free(call);
+    grpc_cluster_stale_timer(s);
 }
 
 void grpc_cluster_stale_begin(grpc_server *s)
 {
-    grpc_cluster *gc = s->cluster;
-    gc->view_deadline = grpc_now_ms() + STALE_VIEW_WAIT_MS;
+    s->cluster->stale_since = grpc_now_ms();
     grpc_cluster_stale_timer(s);
 }
+
+#define EARLIER(a, b) ((a) < (b) ? (a) : (b))
 
 void grpc_cluster_stale_timer(grpc_server *s)
 {
     grpc_cluster *gc = s->cluster;
-    int64_t now = grpc_now_ms();
-    if (!gc->stale_sent) {
-        pthread_mutex_lock(&gc->lock);
-        bool have = gc->have_view;
-        const char *at = gc->owner_ids;
-        for (uint32_t i = 0; have && i < gc->owner_count; i++, at += strlen(at) + 1)
-            if (strcmp(at, gc->self) != 0)
-                snprintf(gc->targets[gc->target_count++], CAIRN_CLUSTER_ID_MAX, "%s", at);
-        pthread_mutex_unlock(&gc->lock);
-        if (!have && now < gc->view_deadline) {
-            grpc_timer_arm(s, &gc->stale_timer, now + 100);
-            return;
+    bool down[CAIRN_CLUSTER_MAX_MEMBERS];
+    pthread_mutex_lock(&gc->lock);
+    bool self_ready = gc->self_ready;
+    memcpy(down, gc->target_down, sizeof down);
+    pthread_mutex_unlock(&gc->lock);
+    int64_t now = grpc_now_ms(), next = INT64_MAX;
+    bool pending = false, waited_for = false;
+    for (uint32_t k = 0; k < gc->target_count; k++) {
+        if (gc->target_done[k])
+            continue;
+        pending = true;
+        waited_for = waited_for || !down[k];
+        if (gc->target_busy[k])
+            continue;
+        if (now < gc->target_retry_at[k]) {
+            next = EARLIER(next, gc->target_retry_at[k]);
+            continue;
         }
-        gc->stale_sent = true;
-        if (!have || gc->target_count == 0) {
-            stale_finish(s, have ? "no other member in the view" : "no view from the replicator");
-            return;
+        struct grpc_call *call = incarnations_drop(s, target_done, k);
+        cairn_status st;
+        if (!call || grpc_cluster_wrap(gc, &call->req, gc->targets[k], &st)) {
+            grpc_call_free(call);
+            gc->target_retry_at[k] = retry_at(s);
+            next = EARLIER(next, gc->target_retry_at[k]);
+            continue;
+        }
+        call->forwarded = true;
+        gc->target_busy[k] = true;
+        grpc_call_start(call);
+    }
+    /* A load on start replaces this node's ephemeral data with a peer's copy, which may still
+     * hold the earlier instances: once the node is READY, drop them here again. */
+    if (!gc->home_done && !gc->home_busy) {
+        if (!self_ready) {
+            next = EARLIER(next, now + 100);
+        } else if (now < gc->home_retry_at) {
+            next = EARLIER(next, gc->home_retry_at);
+        } else {
+            struct grpc_call *call = incarnations_drop(s, home_done, 0);
+            if (call) {
+                gc->home_busy = true;
+                grpc_call_start(call);
+            } else {
+                gc->home_retry_at = retry_at(s);
+                next = EARLIER(next, gc->home_retry_at);
+            }
         }
     }
-    for (uint32_t k = 0; k < gc->target_count; k++)
-        if (!gc->target_done[k] && !gc->target_busy[k])
-            stale_send(s, k);
+    if (!gc->stale_listening) {
+        if (!pending)
+            stale_finish(s, "dropped everywhere");
+        else if (!waited_for)
+            stale_finish(s, "the members not reached are DOWN; asked again every 5 s");
+        else if (now >= gc->stale_since + STALE_LISTEN_WAIT_MS)
+            stale_finish(s, "not every member answered within 5 s; asked again every 5 s");
+        else
+            next = EARLIER(next, now + 100); /* a member may turn DOWN, or answer */
+    }
+    if (next != INT64_MAX)
+        grpc_timer_arm(s, &gc->stale_timer, next);
 }
 
 void grpc_cluster_disarm(grpc_server *s)

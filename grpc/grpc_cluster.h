@@ -37,10 +37,14 @@ uint64_t grpc_cluster_owners_generation(grpc_cluster *gc);
 /* Wraps *req (an INSTANCE_SET_OWNED) in place as a FORWARD to owner with the forward deadline. */
 cairn_err grpc_cluster_wrap(grpc_cluster *gc, cairn_request *req, const char *owner,
                             cairn_status *st);
-/* Start-up, after the local drop of earlier incarnations: the same OWNER_DROP (grpc/<node>/)
- * goes to every other member of the first view (waited for at most 5 s) as a FORWARD, retried
- * until each answers or leaves the owner list; then stale_dropped is set and the role listens.
- * This covers cairn-grpc restarting alone, which its peers never see as a member going DOWN. */
+/* Start-up, after the local drop of earlier incarnations: the same OWNER_DROP (mode
+ * OTHER_INCARNATIONS, so it never touches this incarnation's instances) goes to every other
+ * configured member as a FORWARD. The role listens (stale_dropped) once every member answered,
+ * or every one that did not is DOWN in the view, or after 5 s; members not reached are asked
+ * again every 5 s until they answer. Once the view says this node is READY the drop runs here
+ * again, since the load on start may have copied the earlier instances back from a peer. This
+ * covers cairn-grpc restarting alone, and a whole node restarting before its peers noticed:
+ * neither is a member going DOWN for them. */
 void grpc_cluster_stale_begin(grpc_server *s);
 void grpc_cluster_stale_timer(grpc_server *s);
 /* Takes the start-up timer out of the server's heap (before grpc_cluster_close). */

@@ -41,8 +41,7 @@ static void conn_id(grpc_conn *c, const struct sockaddr_storage *peer)
         port = ntohs(a->sin6_port);
     }
     snprintf(c->id, sizeof c->id, "%" PRId64 "_%s_%d", cairn_wall_ms(), ip, port);
-    snprintf(c->owner, sizeof c->owner, "%s%s/%s", c->srv->owner_prefix, c->srv->incarnation,
-             c->id);
+    snprintf(c->owner, sizeof c->owner, "%s%s", c->srv->incarnation_owner, c->id);
 }
 
 static void owned_insts_free(cairn_instance *insts, uint32_t n)
@@ -735,7 +734,7 @@ static void drop_done(grpc_server *s, struct grpc_call *call)
         grpc_timer_arm(s, &d->timer, grpc_now_ms() + s->cfg.retry_delay_ms + 100);
     } else if (call->rc == CAIRN_OK && call->rep.code == CAIRN_OK) {
         cairn_counter_inc(s->metrics.drops_ok);
-        if (d->mode == CAIRN_OWNER_PREFIX) {
+        if (d->mode == CAIRN_OWNER_OTHER_INCARNATIONS) {
             log_info("dropped %u instances of earlier incarnations (%s)", call->rep.total,
                      d->owner);
             if (s->cluster)

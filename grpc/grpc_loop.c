@@ -204,7 +204,7 @@ int grpc_loop_step(grpc_server *s)
 
 int grpc_loop_run(grpc_server *s)
 {
-    grpc_drop_owner(s, s->owner_prefix, CAIRN_OWNER_PREFIX); /* earlier incarnations' */
+    grpc_drop_owner(s, s->incarnation_owner, CAIRN_OWNER_OTHER_INCARNATIONS);
     if (s->cfg.in_use_period_ms > 0)
         grpc_timer_arm(s, &s->in_use_timer, grpc_now_ms() + s->cfg.in_use_period_ms);
     while (cairn_role_running()) {

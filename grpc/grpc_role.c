@@ -110,6 +110,13 @@ static void read_settings(grpc_server *s)
 
 /* The node's name in owners: the host name and a hash of the data directory, the same across
  * restarts and different for two nodes on one host (which the stale-owner drop must tell apart). */
+static void owner_names(grpc_server *s)
+{
+    snprintf(s->owner_prefix, sizeof s->owner_prefix, "grpc/%s/", s->node);
+    snprintf(s->incarnation_owner, sizeof s->incarnation_owner, "%s%s/", s->owner_prefix,
+             s->incarnation);
+}
+
 static void node_identity(grpc_server *s)
 {
     char host[48] = "";
@@ -120,8 +127,8 @@ static void node_identity(grpc_server *s)
     for (const char *p = s->role->data_dir; *p; p++)
         h = (h ^ (uint8_t)*p) * 16777619u;
     snprintf(s->node, sizeof s->node, "%s-%08x", host, h);
-    snprintf(s->owner_prefix, sizeof s->owner_prefix, "grpc/%s/", s->node);
     snprintf(s->incarnation, sizeof s->incarnation, "%" PRIx64, (uint64_t)cairn_wall_ms());
+    owner_names(s);
 }
 
 static void on_events_pipe(void *arg, bool connected)
@@ -220,7 +227,7 @@ int grpc_server_open(grpc_server *s, cairn_role *role)
         cairn_config_run_dir(role->config, run, sizeof run);
         err = grpc_cluster_open(role->config, run, &s->cluster, s->node, &st);
         if (!err && s->cluster) /* owners name the member: its peers drop them when it dies */
-            snprintf(s->owner_prefix, sizeof s->owner_prefix, "grpc/%s/", s->node);
+            owner_names(s);
     }
     if (err) {
         log_error("cannot start: %s", st.message);
@@ -303,11 +310,10 @@ static void final_drop_done(void *arg, cairn_err rc, cairn_reply *rep, cairn_sta
  * drops whatever is left. The caller closes the registry client next, which waits for the call. */
 static void drop_incarnation(grpc_server *s, final_drop *d)
 {
-    char owner[256];
-    snprintf(owner, sizeof owner, "%s%s/", s->owner_prefix, s->incarnation);
     cairn_request req;
     cairn_status st;
-    if (cairn_request_owner_drop(&req, owner, CAIRN_OWNER_PREFIX, &st) != CAIRN_OK) {
+    if (cairn_request_owner_drop(&req, s->incarnation_owner, CAIRN_OWNER_PREFIX, &st) !=
+        CAIRN_OK) {
         cairn_request_free(&req);
         return;
     }

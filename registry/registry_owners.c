@@ -205,16 +205,35 @@ cairn_err registry_owner_drop(registry_write_ctx *c, const cairn_request *req, c
 {
     if (!req->owner || !req->owner[0])
         return cairn_fail(st, CAIRN_E_INVALID, "owner is blank");
+    /* OTHER_INCARNATIONS: the owner "<node prefix><inc>/" keeps <inc>, drops its node prefix */
+    char *node = NULL;
+    const char *keep = NULL;
+    if (req->mode == CAIRN_OWNER_OTHER_INCARNATIONS) {
+        size_t n = strlen(req->owner);
+        const char *cut = n >= 2 && req->owner[n - 1] == '/'
+                              ? memrchr(req->owner, '/', n - 1)
+                              : NULL;
+        if (!cut)
+            return cairn_fail(st, CAIRN_E_INVALID,
+                              "owner %s names no incarnation (<node>/<incarnation>/)", req->owner);
+        if (!(node = strndup(req->owner, (size_t)(cut - req->owner) + 1)))
+            return cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
+        keep = req->owner;
+    }
     registry_owned_refs refs;
-    if (registry_owners_find(c->store, c->txn, req->owner, req->mode == CAIRN_OWNER_PREFIX, &refs,
-                             st))
+    if (registry_owners_find(c->store, c->txn, node ? node : req->owner,
+                             req->mode != CAIRN_OWNER_EXACT, &refs, st)) {
+        free(node);
         return st->code;
+    }
+    free(node);
     uint32_t total = 0;
     cairn_err err = CAIRN_OK;
     bool scoped = req->owner_count > 0 || req->self;
     for (size_t i = 0; !err && i < refs.count; i++)
-        if (!scoped || cairn_distro_selected(refs.svc[i], (const char *const *)req->owners,
-                                             req->owner_count, req->self))
+        if ((!keep || strncmp(refs.owner[i], keep, strlen(keep)) != 0) &&
+            (!scoped || cairn_distro_selected(refs.svc[i], (const char *const *)req->owners,
+                                              req->owner_count, req->self)))
             err = drop_one(c, &refs, i, &total, st);
     registry_owned_refs_free(&refs);
     if (!err)

@@ -227,7 +227,7 @@ static const struct msg_type_info {
                                       RQ_NS | RQ_SVC | RQ_OWNER | RQ_INSTS,
                                       RQ_NS | RQ_SVC | RQ_OWNER},
     [CAIRN_MSG_OWNER_DROP] = {"owner_drop", true, RQ_OWNER | RQ_MODE | RQ_OWNERS, RQ_OWNER,
-                              CAIRN_OWNER_PREFIX},
+                              CAIRN_OWNER_OTHER_INCARNATIONS},
     [CAIRN_MSG_FORWARD] = {"forward", true, RQ_FWD, RQ_FWD},
     /* a write wrapped for the raft log: the write's fields plus its type */
     [CAIRN_MSG_RAFT_SUBMIT] = {"raft_submit", true,

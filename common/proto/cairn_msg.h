@@ -100,7 +100,10 @@ typedef enum cairn_service_mode {
 /* What an OWNER_DROP's owner names. */
 typedef enum cairn_owner_mode {
     CAIRN_OWNER_EXACT = 0,  /* that owner */
-    CAIRN_OWNER_PREFIX = 1, /* every owner that starts with it (a node's earlier incarnations) */
+    CAIRN_OWNER_PREFIX = 1, /* every owner that starts with it (a dead node's connections) */
+    CAIRN_OWNER_OTHER_INCARNATIONS = 2, /* it names one incarnation, "<node prefix><inc>/": every
+                                           owner of that node prefix but those of <inc> (safe to
+                                           send while <inc> serves, and to send again) */
 } cairn_owner_mode;
 
 /* Who sets health in an INSTANCE_HEALTH. */
@@ -235,7 +238,8 @@ void cairn_persist_record_free(cairn_persist_record *r);
  *                    owner is set to it); a v1 or other owner's instance at the same ip:port:
  *                    cluster is taken over (last writer owns it).
  *  OWNER_DROP        owner*, mode (cairn_owner_mode), owners, self: removes every instance of
- *                    the owner (or of every owner with that prefix), in one transaction, one
+ *                    the owner (or of every owner with that prefix, or of every other
+ *                    incarnation of the node the owner names), in one transaction, one
  *                    change event per service; with owners or self, only in the services
  *                    selected as DISTRO_DIGESTS selects them. The reply's total counts the
  *                    instances removed.

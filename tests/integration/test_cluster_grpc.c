@@ -270,6 +270,75 @@ IT_TEST(cluster_grpc, a_restarted_grpc_role_has_every_member_drop_its_earlier_in
     grpc_close(g2);
 }
 
+/* A whole node killed and started again before its peers notice: their replicators are frozen
+ * meanwhile (and cluster.fail_count 100 keeps missed pings from making it DOWN), so no refused
+ * dial turns it DOWN and no peer drops its connections' instances. The new cairn-grpc has every
+ * member drop the earlier incarnations' instances itself, retrying until they answer, and drops
+ * them again at home once the node has loaded (a load may bring back copies of them): both
+ * instances of the earlier run, in a service another member owns and in one the node owns, leave
+ * every node, while the new incarnation's instance stays. */
+static const char *const UNNOTICED_SETS[] = {"cluster.fail_count=100", NULL};
+
+IT_TEST(cluster_grpc, a_node_restarted_before_its_peers_notice_leaves_no_earlier_instance)
+{
+    it_cluster_opts o = {.nodes = 3, .layout = IT_LAYOUT_HOSTS, .wrong_secret_node = -1,
+                         .sets = UNNOTICED_SETS};
+    it_cluster *c = cluster_start(&o);
+    cr_assert(cluster_wait_all(c, 0, 0, "UP", UP_TIMEOUT_MS), "not every node shows all 3 UP");
+    const int holder = 1;
+    char other[64], own[64], peer[64], dir[PATH_MAX];
+    service_owned(c, "grpc-rn-other", holder, false, other, sizeof other);
+    service_owned(c, "grpc-rn-own", holder, true, own, sizeof own);
+    cr_assert(cluster_peer_address(c, holder, peer, sizeof peer));
+    snprintf(dir, sizeof dir, "%s", c->nodes[holder]->dir);
+    it_grpc *g = grpc_to(c->nodes[holder]);
+    grpc_register(g, other, "127.0.64.1");
+    grpc_register(g, own, "127.0.64.2");
+    want w1 = {c, ~0u, other, "127.0.64.1", 1}, w2 = {c, ~0u, own, "127.0.64.2", 1};
+    cr_assert(wait_until(everywhere, &w1, BOUND_MS) && wait_until(everywhere, &w2, BOUND_MS),
+              "the instances are not listed on every node");
+
+    pid_t frozen[3] = {0};
+    for (int i = 0; i < c->count; i++)
+        if (i != holder) {
+            cr_assert_eq(kill(c->nodes[i]->run->pid, SIGSTOP), 0); /* no restart of it */
+            frozen[i] = node_freeze_role(c->nodes[i], "cairn-replicator");
+        }
+    cluster_crash_node(c, holder);
+    grpc_close(g);
+    cluster_start_member(c, &o, holder, dir, NULL, false);
+    char path[PATH_MAX], hp[64];
+    snprintf(path, sizeof path, "%s/peer.addr", it_tmpdir());
+    cr_assert_eq(it_write_file(path, peer), 0);
+    bool bound = it_wait_listening(path, hp, sizeof hp, BOUND_MS);
+    for (int i = 0; i < c->count; i++)
+        if (i != holder) {
+            kill(frozen[i], SIGCONT);
+            kill(c->nodes[i]->run->pid, SIGCONT);
+        }
+    cr_assert(bound, "the restarted node's replicator does not listen on %s", peer);
+    int64_t t0 = it_now_ms();
+    node_await_ready(c->nodes[holder]);
+    cr_assert(cluster_wait_all(c, 0, 0, "UP", UP_TIMEOUT_MS), "not every node shows all 3 UP");
+    w1.state = w2.state = -1;
+    bool gone1 = wait_until(everywhere, &w1, BOUND_MS), gone2 = wait_until(everywhere, &w2, BOUND_MS);
+    printf("cluster grpc: a node restarted unnoticed, its earlier run's instances gone from all 3 "
+           "nodes %lld ms after the thaw\n", (long long)(it_now_ms() - t0));
+    fflush(stdout);
+    cr_assert(gone1, "the earlier run's instance of %s (owned by another member) is still listed",
+              other);
+    cr_assert(gone2, "the earlier run's instance of %s (owned by the restarted node) is still listed",
+              own);
+    /* the new incarnation's writes stay */
+    g = grpc_to(c->nodes[holder]);
+    grpc_register(g, other, "127.0.64.3");
+    grpc_register(g, own, "127.0.64.4");
+    want w3 = {c, ~0u, other, "127.0.64.3", 1}, w4 = {c, ~0u, own, "127.0.64.4", 1};
+    cr_assert(wait_until(everywhere, &w3, BOUND_MS) && wait_until(everywhere, &w4, BOUND_MS),
+              "the new incarnation's instances are not listed on every node");
+    grpc_close(g);
+}
+
 /* The owner's replicator frozen (it stays an owner: cluster.fail_count 100): a gRPC register on a
  * non-owner is answered with an ErrorResponse naming the owner at the forward timeout (never a
  * stall), the connection serves on, and after the thaw the register goes through. */

@@ -2541,12 +2541,13 @@ Test(reject, owned_requests)
     cr_expect_eq(cairn_request_instance_set_owned(&req, "public", "g@@s", NULL, NULL, 0, &st),
                  CAIRN_E_INVALID);
     cairn_request_free(&req);
-    /* An OWNER_DROP without its owner, or with a mode past PREFIX, decodes to an error. */
+    /* An OWNER_DROP without its owner, or with a mode past OTHER_INCARNATIONS, decodes to an
+     * error. */
     static const uint8_t no_owner[] = {0x82, 0xa1, 't', 0x1f, 0xa1, 'v', 0x01};
     cr_expect_eq(cairn_request_decode((const char *)no_owner, sizeof no_owner, &req, &st),
                  CAIRN_E_DECODE);
     static const uint8_t bad_mode[] = {0x84, 0xa1, 't', 0x1f, 0xa1, 'v', 0x01, 0xa4, 'm', 'o',
-                                       'd', 'e', 0x02, 0xa5, 'o', 'w', 'n', 'e', 'r', 0xa1, 'o'};
+                                       'd', 'e', 0x03, 0xa5, 'o', 'w', 'n', 'e', 'r', 0xa1, 'o'};
     cr_expect_eq(cairn_request_decode((const char *)bad_mode, sizeof bad_mode, &req, &st),
                  CAIRN_E_DECODE);
     /* insts must be an array of instance maps */

@@ -162,6 +162,43 @@ Test(registry_owners, drop_removes_every_service_with_one_event_each)
     cr_expect_eq(drop("grpc/n1/", CAIRN_OWNER_PREFIX), 0, "nothing left: ok, nothing changes");
 }
 
+/* OTHER_INCARNATIONS names one incarnation of a node: every other incarnation of that node goes,
+ * its own instances and another node's stay, and sending it again changes nothing. */
+Test(registry_owners, other_incarnations_keep_the_named_one)
+{
+    cr_assert_eq(set_owned(SVC, "grpc/n1/1/a", (const char *[]){"127.0.0.1", NULL},
+                           (int[]){80}), CAIRN_OK);
+    cr_assert_eq(set_owned(SVC, "grpc/n1/10/a", (const char *[]){"127.0.0.2", NULL},
+                           (int[]){80}), CAIRN_OK);
+    cr_assert_eq(set_owned(SVC2, "grpc/n1/2/b", (const char *[]){"127.0.0.3", NULL},
+                           (int[]){80}), CAIRN_OK);
+    cr_assert_eq(set_owned(SVC2, "grpc/n2/1/c", (const char *[]){"127.0.0.4", NULL},
+                           (int[]){80}), CAIRN_OK);
+    cr_expect_eq(drop("grpc/n1/2/", CAIRN_OWNER_OTHER_INCARNATIONS), 2);
+    cr_expect_eq(count_of(SVC, "grpc/n1/1/a"), 0);
+    cr_expect_eq(count_of(SVC, "grpc/n1/10/a"), 0, "10 is another incarnation than 1");
+    cr_expect_eq(count_of(SVC2, "grpc/n1/2/b"), 1, "the named incarnation stays");
+    cr_expect_eq(count_of(SVC2, "grpc/n2/1/c"), 1, "another node's stays");
+    cr_expect_eq(drop("grpc/n1/2/", CAIRN_OWNER_OTHER_INCARNATIONS), 0, "again: nothing changes");
+
+    /* an owner that names no incarnation is refused, and nothing goes */
+    const char *bad[] = {"grpc/n1/2", "/", "grpc"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cairn_request r;
+        cairn_status st;
+        cr_assert_eq(cairn_request_owner_drop(&r, bad[i], CAIRN_OWNER_OTHER_INCARNATIONS, &st),
+                     CAIRN_OK);
+        cairn_reply rep;
+        fx_call(&fx, &r, &rep);
+        cairn_request_free(&r);
+        cr_expect_eq(rep.code, CAIRN_E_INVALID, "%s", bad[i]);
+        cr_expect(rep.message && strstr(rep.message, "names no incarnation"), "%s",
+                  rep.message ? rep.message : "");
+        cairn_reply_free(&rep);
+    }
+    cr_expect_eq(count_of(SVC2, "grpc/n1/2/b"), 1);
+}
+
 Test(registry_owners, set_owned_refuses_bad_instances_whole)
 {
     cr_assert_eq(set_owned(SVC, "grpc/n1/1/a", (const char *[]){"127.0.0.1", NULL},
