@@ -246,10 +246,12 @@ static void target_done(grpc_server *s, struct grpc_call *call)
         gc->target_done[k] = true;
     } else {
         cairn_counter_inc(s->metrics.drops_retried);
-        log_warn("dropping earlier incarnations at %s failed, retrying: %s", gc->targets[k],
-                 call->rc != CAIRN_OK ? call->st.message
-                 : call->rep.message  ? call->rep.message
-                                      : "error");
+        /* once listening, a member that stays down would log every 5 s: debug then */
+        cairn_log(gc->stale_listening ? CAIRN_LOG_DEBUG : CAIRN_LOG_WARN,
+            "dropping earlier incarnations at %s failed, retrying: %s", gc->targets[k],
+            call->rc != CAIRN_OK ? call->st.message
+            : call->rep.message  ? call->rep.message
+                                 : "error");
         gc->target_retry_at[k] = retry_at(s);
     }
     grpc_call_free(call);
