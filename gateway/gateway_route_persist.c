@@ -36,6 +36,7 @@ gateway_raft *gateway_raft_open(const cairn_config *cfg, const char *run_dir, bo
         free(gr);
         return NULL;
     }
+    cairn_rpc_client_batch(gr->replicator, CAIRN_RPC_BATCH_EXCHANGES, CAIRN_RPC_BATCH_PARTS);
     return gr;
 }
 

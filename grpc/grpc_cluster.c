@@ -136,6 +136,8 @@ cairn_err grpc_cluster_open(const cairn_config *cfg, const char *run_dir, grpc_c
         grpc_cluster_close(gc);
         return st->code;
     }
+    cairn_rpc_client_batch(gc->replicator, CAIRN_RPC_BATCH_EXCHANGES, CAIRN_RPC_BATCH_PARTS);
+    cairn_rpc_client_batch(gc->raft, CAIRN_RPC_BATCH_EXCHANGES, CAIRN_RPC_BATCH_PARTS);
     *out = gc;
     return CAIRN_OK;
 }

@@ -19,6 +19,8 @@ typedef struct fwd_peer_metrics {
 
 typedef struct repl_forward {
     cairn_rpc_client *beats; /* the healthcheck, which answers beats (as for the gateway) */
+    cairn_rpc_client *writes; /* the registry, for forwarded writes (batching, as the gateway's;
+                               * apart from the sync's client, whose pages must not be batched) */
     int timeout_ms;          /* cluster.forward_timeout_ms: the owner's budget for its roles */
     fwd_peer_metrics peer[CAIRN_CLUSTER_MAX_MEMBERS];
 } repl_forward;
@@ -64,11 +66,18 @@ cairn_err repl_forward_start(replicator *r, cairn_status *st)
     r->forward = f;
     f->timeout_ms = (int)cairn_config_int(r->role->config, "cluster.forward_timeout_ms");
     init_metrics(r, f);
-    char url[PATH_MAX + 64];
-    if (cairn_endpoint_url(r->role->run_dir, CAIRN_EP_HEALTHCHECK_COMMANDS, url, sizeof url))
+    char beats[PATH_MAX + 64], writes[PATH_MAX + 64];
+    if (cairn_endpoint_url(r->role->run_dir, CAIRN_EP_HEALTHCHECK_COMMANDS, beats, sizeof beats) ||
+        cairn_endpoint_url(r->role->run_dir, CAIRN_EP_REGISTRY_COMMANDS, writes, sizeof writes))
         return cairn_fail(st, CAIRN_E_INVALID, "run directory path too long");
-    f->beats = cairn_rpc_client_open(url, "healthcheck", f->timeout_ms, st);
-    return f->beats ? CAIRN_OK : st->code;
+    if (!(f->beats = cairn_rpc_client_open(beats, "healthcheck", f->timeout_ms, st)) ||
+        !(f->writes = cairn_rpc_client_open(writes, "registry", f->timeout_ms, st)))
+        return st->code;
+    /* Forwards arrive as the entry nodes' clients send them, one peer message each: batches
+     * between the roles here spare each forward the per-message hand-offs. */
+    cairn_rpc_client_batch(f->beats, CAIRN_RPC_BATCH_EXCHANGES, CAIRN_RPC_BATCH_PARTS);
+    cairn_rpc_client_batch(f->writes, CAIRN_RPC_BATCH_EXCHANGES, CAIRN_RPC_BATCH_PARTS);
+    return CAIRN_OK;
 }
 
 void repl_forward_stop(replicator *r)
@@ -77,6 +86,10 @@ void repl_forward_stop(replicator *r)
     if (f && f->beats) {
         cairn_rpc_client_close(f->beats); /* waits for the callbacks in flight */
         f->beats = NULL;
+    }
+    if (f && f->writes) {
+        cairn_rpc_client_close(f->writes);
+        f->writes = NULL;
     }
 }
 
@@ -127,7 +140,7 @@ static void run_start(replicator *r, void *arg)
     }
     /* Run here whatever this node's view says: a forwarded request is never forwarded again. */
     cairn_rpc_client *to =
-        run->inner.type == CAIRN_MSG_BEAT ? r->forward->beats : repl_sync_registry(r);
+        run->inner.type == CAIRN_MSG_BEAT ? r->forward->beats : r->forward->writes;
     cairn_rpc_call_async(to, &run->inner, on_ran, run);
 }
 
