@@ -49,37 +49,39 @@ static cairn_err index_owners(registry_write_ctx *c, const cairn_service *rec, o
     return err;
 }
 
-/* Replaces the ephemeral instances of svc (held in *rec) with ds's, inside txn. */
+/* Replaces the ephemeral instances of svc (held in *rec) with ds's, inside txn: only what
+ * differs is written or deleted (registry_store_replace_kind). */
 static cairn_err replace_ephemeral(registry_write_ctx *c, cairn_service *rec,
                                    const cairn_distro_state *ds, cairn_status *st)
 {
-    uint64_t dropped;
-    if (registry_store_delete_kind(c->store, c->txn, rec->namespace_id, rec->name, true,
-                                   &dropped, st))
-        return st->code;
+    uint32_t n = ds->instance_count, prepared = 0;
+    cairn_instance *ins = n ? calloc(n, sizeof *ins) : NULL;
     owned_key *owned = NULL;
     size_t owned_count = 0;
-    cairn_err err = CAIRN_OK;
-    for (uint32_t i = 0; !err && i < ds->instance_count; i++) {
-        cairn_instance in;
-        err = registry_prepare_instance(&ds->instances[i], rec->name, true, &in, st);
+    cairn_err err = n && !ins ? nomem(st) : CAIRN_OK;
+    for (uint32_t i = 0; !err && i < n; i++) {
+        err = registry_prepare_instance(&ds->instances[i], rec->name, true, &ins[i], st);
+        prepared = i + 1; /* prepared or not, ins[i] is initialised */
         if (!err)
-            err = registry_ensure_cluster(rec, in.cluster, st);
-        if (!err)
-            err = registry_store_put_instance(c->store, c->txn, rec->namespace_id, rec->name,
-                                              &in, st);
+            err = registry_ensure_cluster(rec, ins[i].cluster, st);
         const char *owner = ds->instances[i].owner;
         if (!err && owner && owner[0]) {
-            if (!owned && !(owned = malloc(ds->instance_count * sizeof *owned)))
+            if (!owned && !(owned = malloc(n * sizeof *owned)))
                 err = nomem(st);
             else if (cairn_key_instance(&owned[owned_count].key, rec->namespace_id, rec->name,
-                                        true, in.cluster, in.ip, in.port) == 0)
+                                        true, ins[i].cluster, ins[i].ip, ins[i].port) == 0)
                 owned[owned_count++].owner = owner;
         }
-        cairn_instance_free(&in);
     }
+    uint32_t changed;
+    if (!err)
+        err = registry_store_replace_kind(c->store, c->txn, rec->namespace_id, rec->name, true,
+                                          ins, n, &changed, st);
     if (!err)
         err = index_owners(c, rec, owned, owned_count, st);
+    for (uint32_t i = 0; i < prepared; i++)
+        cairn_instance_free(&ins[i]);
+    free(ins);
     free(owned);
     if (err)
         return err;

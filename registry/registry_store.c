@@ -840,6 +840,160 @@ cairn_err registry_store_list_kind(registry_store *s, MDB_txn *txn, const char *
     return list_under(s, txn, &prefix, svc, out, count, st);
 }
 
+static int by_bytes(const void *a, const void *b)
+{
+    const cairn_bytes *x = a, *y = b;
+    int c = memcmp(x->ptr, y->ptr, x->len < y->len ? x->len : y->len);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* Puts one record unless the same bytes are stored under its key; *put says which. */
+static cairn_err put_if_changed(registry_store *s, MDB_txn *txn, const cairn_bytes *key,
+                                const cairn_instance *in, bool *put, bool *added,
+                                cairn_status *st)
+{
+    *put = *added = false;
+    char *buf;
+    size_t len;
+    if (cairn_instance_encode(in, &buf, &len) != CAIRN_OK)
+        return cairn_fail(st, CAIRN_E_INTERNAL, "cannot encode instance %s:%d", in->ip,
+                          (int)in->port);
+    MDB_val k = {key->len, (void *)key->ptr}, val = {len, buf};
+    int rc = mdb_put(txn, s->instances, &k, &val, MDB_NOOVERWRITE);
+    if (rc == 0) {
+        *put = *added = true;
+    } else if (rc == MDB_KEYEXIST && (val.mv_size != len || memcmp(val.mv_data, buf, len))) {
+        val = (MDB_val){len, buf}; /* NOOVERWRITE pointed val at the stored record */
+        rc = mdb_put(txn, s->instances, &k, &val, 0);
+        *put = rc == 0;
+    } else if (rc == MDB_KEYEXIST) {
+        rc = 0; /* the same record */
+    }
+    free(buf);
+    if (rc)
+        return registry_store_fail(rc, "write instance", st);
+    if (*put && s->touched)
+        registry_touched_add(s->touched, key->ptr, key->len);
+    return CAIRN_OK;
+}
+
+cairn_err registry_store_replace_kind(registry_store *s, MDB_txn *txn, const char *ns,
+                                      const char *svc, bool ephemeral, const cairn_instance *ins,
+                                      uint32_t n, uint32_t *changed, cairn_status *st)
+{
+    *changed = 0;
+    cairn_key prefix, k;
+    if (kind_prefix(&prefix, ns, svc, ephemeral))
+        return key_too_long(st);
+    /* the wanted keys, sorted, in one buffer */
+    cairn_bytes *keys = n ? calloc(n, sizeof *keys) : NULL;
+    uint8_t *buf = NULL;
+    size_t used = 0, cap = 0;
+    cairn_err err = n && !keys ? cairn_fail(st, CAIRN_E_NOMEM, "out of memory") : CAIRN_OK;
+    size_t *at = n ? calloc(n, sizeof *at) : NULL;
+    if (n && !at && !err)
+        err = cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
+    for (uint32_t i = 0; !err && i < n; i++) {
+        if (cairn_key_instance(&k, ns, svc, ephemeral, ins[i].cluster, ins[i].ip, ins[i].port)) {
+            err = key_too_long(st);
+            break;
+        }
+        if (used + k.len > cap) {
+            size_t ncap = cap ? cap * 2 : 4096;
+            while (ncap < used + k.len)
+                ncap *= 2;
+            uint8_t *grown = realloc(buf, ncap);
+            if (!grown) {
+                err = cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
+                break;
+            }
+            buf = grown;
+            cap = ncap;
+        }
+        memcpy(buf + used, k.bytes, k.len);
+        at[i] = used;
+        keys[i].len = k.len;
+        used += k.len;
+    }
+    int64_t count_delta = 0;
+    for (uint32_t i = 0; !err && i < n; i++) {
+        keys[i].ptr = buf + at[i]; /* buf no longer moves */
+        bool put, added;
+        if (!(err = put_if_changed(s, txn, &keys[i], &ins[i], &put, &added, st))) {
+            *changed += put;
+            count_delta += added;
+        }
+    }
+    if (!err && n > 1)
+        qsort(keys, n, sizeof *keys, by_bytes);
+    /* the stored keys not wanted: collected first, deleted after the cursor is done */
+    uint8_t *gone_buf = NULL;
+    size_t gone_n = 0, gone_cap = 0, gone_used = 0, gone_bytes_cap = 0;
+    size_t *gone_at = NULL;
+    MDB_cursor *cur = NULL;
+    int rc = err ? 0 : mdb_cursor_open(txn, s->instances, &cur);
+    if (rc)
+        err = registry_store_fail(rc, "open cursor", st);
+    MDB_val key = {prefix.len, prefix.bytes}, val;
+    for (rc = err ? MDB_NOTFOUND : mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+         !err && rc == 0 && cairn_key_has_prefix(key.mv_data, key.mv_size, &prefix);
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        cairn_bytes probe = {key.mv_data, key.mv_size};
+        if (n && bsearch(&probe, keys, n, sizeof *keys, by_bytes))
+            continue;
+        if (gone_n == gone_cap) {
+            size_t ncap = gone_cap ? gone_cap * 2 : 16;
+            size_t *grown = realloc(gone_at, ncap * sizeof *grown);
+            if (!grown) {
+                err = cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
+                break;
+            }
+            gone_at = grown;
+            gone_cap = ncap;
+        }
+        if (gone_used + key.mv_size > gone_bytes_cap) {
+            size_t ncap = gone_bytes_cap ? gone_bytes_cap * 2 : 4096;
+            while (ncap < gone_used + key.mv_size)
+                ncap *= 2;
+            uint8_t *grown = realloc(gone_buf, ncap);
+            if (!grown) {
+                err = cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
+                break;
+            }
+            gone_buf = grown;
+            gone_bytes_cap = ncap;
+        }
+        memcpy(gone_buf + gone_used, key.mv_data, key.mv_size);
+        gone_at[gone_n] = gone_used;
+        gone_used += key.mv_size;
+        gone_n++;
+    }
+    if (cur)
+        mdb_cursor_close(cur);
+    if (!err && rc && rc != MDB_NOTFOUND)
+        err = registry_store_fail(rc, "list instances", st);
+    for (size_t i = 0; !err && i < gone_n; i++) {
+        size_t len = (i + 1 < gone_n ? gone_at[i + 1] : gone_used) - gone_at[i];
+        MDB_val dk = {len, gone_buf + gone_at[i]};
+        if ((rc = mdb_del(txn, s->instances, &dk, NULL)) != 0) {
+            err = registry_store_fail(rc, "delete instance", st);
+            break;
+        }
+        if (s->touched)
+            registry_touched_add(s->touched, dk.mv_data, dk.mv_size);
+        (*changed)++;
+        count_delta--;
+    }
+    free(gone_at);
+    free(gone_buf);
+    free(keys);
+    free(at);
+    free(buf);
+    if (!err && count_delta)
+        err = count_add(s, txn, ns, svc, (int)count_delta, st);
+    return err;
+}
+
 static int load_mark_key(cairn_key *k, const char *ns, const char *svc)
 {
     if (cairn_key_service(k, ns, svc) || k->len + 1 > sizeof k->bytes)

@@ -113,8 +113,10 @@ cairn_err registry_touched_delta(registry_touched *t, registry_store *s, MDB_txn
         return CAIRN_OK;
     size_t first, n = registry_touched_of_service(t, ns, svc, &first);
     uint64_t count;
-    if (n == 0 || registry_store_instance_count(s, txn, ns, svc, &count, st))
-        return n == 0 ? CAIRN_OK : st->code;
+    /* n 0: no instance changed (a definition, or a Distro state equal to the store): the
+     * delta is the record alone */
+    if (registry_store_instance_count(s, txn, ns, svc, &count, st))
+        return st->code;
     if (count <= 2 * (uint64_t)n)
         return CAIRN_OK;
     cairn_key k;
@@ -124,7 +126,7 @@ cairn_err registry_touched_delta(registry_touched *t, registry_store *s, MDB_txn
     int rc = mdb_get(txn, s->services, &key, &sval);
     if (rc)
         return rc == MDB_NOTFOUND ? CAIRN_OK : registry_store_fail(rc, "read service", st);
-    cairn_bytes *puts = malloc(n * sizeof *puts), *gones = malloc(n * sizeof *gones);
+    cairn_bytes *puts = malloc((n + 1) * sizeof *puts), *gones = malloc((n + 1) * sizeof *gones);
     if (!puts || !gones) {
         free(puts);
         free(gones);

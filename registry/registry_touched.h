@@ -45,7 +45,8 @@ size_t registry_touched_of_service(registry_touched *t, const char *ns, const ch
  * *gone the keys of those that do not (malloc'd array of slices borrowed from t). Returns
  * CAIRN_OK with *out NULL when a delta is not worth it: the service is gone, it holds no more
  * than twice as many instances as were touched (the snapshot is then about as small), or the
- * delta would exceed max_bytes. */
+ * delta would exceed max_bytes. No instance touched in a service that holds some is a delta of
+ * the record alone. */
 cairn_err registry_touched_delta(registry_touched *t, struct registry_store *s, MDB_txn *txn,
                                  const char *ns, const char *svc, size_t max_bytes, char **out,
                                  size_t *out_len, cairn_bytes **gone, uint32_t *gone_count,

@@ -711,6 +711,71 @@ Test(registry_writer, deltas_keep_a_follower_equal_to_the_service)
     model_clear(&m);
 }
 
+/* A DISTRO_APPLY of the whole service (what a sync carries) writes only what differs from the
+ * store: one instance changed, one gone and one new make a delta of two instances and one key,
+ * and the same state again a delta of nothing; a follower applying the events stays equal to
+ * the service. */
+static void apply_state(uint64_t seq, int first, int last, int heavy)
+{
+    cairn_distro_state *ds = calloc(1, sizeof *ds);
+    ds->namespace_id = strdup("public");
+    ds->service = strdup(SVC);
+    ds->version.epoch = 9;
+    ds->version.seq = seq;
+    ds->version.origin = strdup("127.0.0.2:8848");
+    ds->instance_count = (uint32_t)(last - first + 1);
+    ds->instances = calloc(ds->instance_count, sizeof *ds->instances);
+    for (int h = first; h <= last; h++) {
+        cairn_instance *in = &ds->instances[h - first];
+        cairn_instance_init(in);
+        char ip[32];
+        snprintf(ip, sizeof ip, "127.0.5.%d", h);
+        in->ip = strdup(ip);
+        in->port = 8080;
+        in->ephemeral = true;
+        in->weight = h == heavy ? 5.0 : 1.0;
+    }
+    cairn_request r;
+    cairn_status st;
+    cr_assert_eq(cairn_request_distro_apply(&r, ds, 1, CAIRN_DISTRO_FORCE, 0, &st), CAIRN_OK,
+                 "%s", st.message);
+    cr_assert_eq(fx_do(&fx, &r, NULL, NULL, 0), CAIRN_OK);
+}
+
+Test(registry_writer, a_distro_state_writes_only_what_differs)
+{
+    fx_open(&fx, 512, 20000);
+    model m = {0};
+    apply_state(1, 1, 12, 0); /* 12 instances */
+    size_t n = fx_event_count(&fx);
+    cr_assert_eq(n, 1);
+    model_apply(&m, &fx.events[0]);
+    apply_state(2, 2, 13, 5); /* 127.0.5.1 gone, .5 heavier, .13 new */
+    cr_assert_eq(fx_event_count(&fx), 2);
+    const cairn_change_event *ev = &fx.events[1];
+    cr_assert_not_null(ev->delta, "a sync that changed 3 of 12 instances goes as a delta");
+    cairn_service_snapshot snap;
+    cairn_status st;
+    cr_assert_eq(cairn_snapshot_decode(ev->delta, ev->delta_len, &snap, &st), CAIRN_OK);
+    cr_expect_eq(snap.instance_count, 2, "the changed and the new instance");
+    cr_expect_eq(ev->gone_count, 1, "the instance the state no longer holds");
+    cairn_service_snapshot_free(&snap);
+    model_apply(&m, ev);
+    model_expect_service(&m);
+    apply_state(3, 2, 13, 5); /* the same instances, a newer version */
+    cr_assert_eq(fx_event_count(&fx), 3);
+    ev = &fx.events[2];
+    cr_assert_not_null(ev->delta);
+    cr_assert_eq(cairn_snapshot_decode(ev->delta, ev->delta_len, &snap, &st), CAIRN_OK);
+    cr_expect_eq(snap.instance_count, 0, "nothing differs: nothing written");
+    cr_expect_eq(ev->gone_count, 0);
+    cairn_service_snapshot_free(&snap);
+    model_apply(&m, ev);
+    model_expect_service(&m);
+    cr_expect_eq(m.count, 12);
+    model_clear(&m);
+}
+
 /* A service with subscribers (reported in use) gets the whole snapshot beside the delta, since
  * the pushers push the whole; once the report is older than the registry keeps it, the delta
  * alone again. The start's assumption that everything is in use (for the sweep) does not
