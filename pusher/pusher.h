@@ -75,6 +75,7 @@ typedef struct pusher {
     pusher_timer sweep;
     pusher_rate *rate;
     cairn_hashmap *pending; /* (destination, lastRefTime) → pusher_pending */
+    pusher_send_batch sends; /* transmissions not yet handed to the kernel (pusher_delivery.h) */
     uint64_t last_ref_time;
     int64_t registry_retry_at; /* monotonic ms; while the registry fails, pushes wait */
     bool registry_failing;

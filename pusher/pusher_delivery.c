@@ -33,6 +33,10 @@ static void update_gauge(pusher *p)
 /* Removes and frees e (it must be in the table). */
 static void finish(pusher *p, pusher_pending *e)
 {
+    if (e->queued) { /* the batch points at e: send it now, and only that */
+        e->finishing = true;
+        pusher_delivery_flush(p);
+    }
     pusher_timers_disarm(&p->timers, &e->timer);
     cairn_hashmap_remove(p->pending, e->key, sizeof e->key);
     if (e->sub && e->sub->pending == e)
@@ -44,6 +48,7 @@ static void finish(pusher *p, pusher_pending *e)
 
 void pusher_delivery_destroy(pusher *p)
 {
+    p->sends.count = 0; /* unsent: the entries go below */
     if (!p->pending)
         return;
     cairn_hashmap_iter it;
@@ -72,7 +77,7 @@ static void arm(pusher *p, pusher_pending *e, int64_t due)
     }
 }
 
-/* One transmission of e now, or its deferral. */
+/* One transmission of e, queued for the next flush, or its deferral. */
 static void transmit(pusher *p, pusher_pending *e, int64_t now)
 {
     int64_t retry_at;
@@ -85,21 +90,36 @@ static void transmit(pusher *p, pusher_pending *e, int64_t now)
         arm(p, e, retry_at);
         return;
     }
+    if (p->sends.count == PUSHER_SEND_BATCH)
+        pusher_delivery_flush(p);
     const pusher_datagram *d = e->datagram;
-    if (pusher_udp_send(&p->udp, &e->dest, d->bytes, d->len) != 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
-            cairn_counter_inc(p->metrics.send_deferred);
-            e->deferred = true;
-            arm(p, e, now + BUSY_RETRY_MS);
-            return;
-        }
+    e->queued = pusher_send_batch_add(&p->sends, &e->dest, d->bytes, d->len, e);
+}
+
+/* The outcome of a queued transmission (pusher_send_batch_flush). */
+static void transmitted(void *arg, void *tag, int err)
+{
+    pusher *p = arg;
+    pusher_pending *e = tag;
+    e->queued = false;
+    if (e->finishing)
+        return; /* finish() frees it next */
+    int64_t now = pusher_now_ms();
+    if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) {
+        cairn_counter_inc(p->metrics.send_deferred);
+        e->deferred = true;
+        arm(p, e, now + BUSY_RETRY_MS);
+        return;
+    }
+    if (err) {
         char to[80];
         pusher_addr_text(&e->dest, to, sizeof to);
-        log_debug("push to %s failed: %s", to, strerror(errno));
+        log_debug("push to %s failed: %s", to, strerror(err));
         cairn_counter_inc(p->metrics.failed);
         finish(p, e);
         return;
     }
+    const pusher_datagram *d = e->datagram;
     e->limited = false;
     e->deferred = false;
     e->sent_us = pusher_now_us();
@@ -115,6 +135,12 @@ static void transmit(pusher *p, pusher_pending *e, int64_t now)
     if (d->gzip)
         cairn_counter_inc(p->metrics.gzip);
     arm(p, e, now + p->cfg.ack_timeout_ms);
+}
+
+void pusher_delivery_flush(pusher *p)
+{
+    if (p->sends.count)
+        pusher_send_batch_flush(&p->udp, &p->sends, transmitted, p);
 }
 
 void pusher_delivery_send(pusher *p, pusher_sub *sub, pusher_datagram *d, int64_t change_at_ms,

@@ -21,6 +21,8 @@ typedef struct pusher_pending {
     uint32_t transmissions; /* 0 while the first send is deferred */
     bool deferred;          /* the timer is for a send that had to wait, not an ack deadline */
     bool limited;           /* this transmission was already counted as rate limited */
+    bool queued;            /* in p->sends, not yet sent: its timer is not armed */
+    bool finishing;         /* being freed: its queued transmission's outcome is ignored */
     int64_t sent_us;        /* monotonic, last transmission */
     int64_t change_at_ms;   /* wall clock of the change */
 } pusher_pending;
@@ -33,6 +35,9 @@ void pusher_delivery_destroy(pusher *p);
  * datagram to the same destination (two subscribers that differ only by agent) is sent once. */
 void pusher_delivery_send(pusher *p, pusher_sub *sub, pusher_datagram *d, int64_t change_at_ms,
                           int64_t now);
+/* Hands the transmissions queued by the calls above to the kernel (one sendmmsg per
+ * PUSHER_SEND_BATCH). The loop calls it before it waits, and before it reads acks. */
+void pusher_delivery_flush(pusher *p);
 /* A PUSHER_TIMER_PENDING timer fired. */
 void pusher_delivery_on_timer(pusher *p, pusher_timer *t, int64_t now);
 /* A datagram arrived on the UDP socket. */

@@ -294,6 +294,7 @@ void *pusher_loop_main(void *arg)
         int64_t now = pusher_now_ms();
         atomic_store(&p->heartbeat_ms, now);
         int most = catch_up(p, now);
+        pusher_delivery_flush(p); /* before the wait is computed: a send arms its ack deadline */
         int64_t next = pusher_timers_next(&p->timers);
         int wait = next <= now ? 0 : next - now > most ? most : (int)(next - now);
         struct pollfd fds[] = {

@@ -139,9 +139,12 @@ static void push_group(pusher *p, const pusher_service *svc, const cairn_service
     }
     for (size_t i = 0; i < n; i++) {
         pusher_delivery_send(p, subs[i], d, change_at_ms, now);
-        if (i % ACK_DRAIN_EVERY == ACK_DRAIN_EVERY - 1)
+        if (i % ACK_DRAIN_EVERY == ACK_DRAIN_EVERY - 1) {
+            pusher_delivery_flush(p);
             pusher_drain_udp(p);
+        }
     }
+    pusher_delivery_flush(p);
     pusher_datagram_unref(d);
 }
 

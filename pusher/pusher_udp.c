@@ -166,16 +166,44 @@ void pusher_addr_text(const pusher_addr *a, char *buf, size_t len)
     }
 }
 
-int pusher_udp_send(const pusher_udp *u, const pusher_addr *to, const void *buf, size_t len)
+bool pusher_send_batch_add(pusher_send_batch *b, const pusher_addr *to, const void *buf,
+                           size_t len, void *tag)
 {
-    for (;;) {
-        ssize_t n = sendto(u->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL,
-                           (const struct sockaddr *)&to->ss, to->len);
-        if (n >= 0)
-            return 0;
-        if (errno != EINTR)
-            return -1;
+    if (b->count == PUSHER_SEND_BATCH)
+        return false;
+    unsigned i = b->count++;
+    b->iov[i] = (struct iovec){.iov_base = (void *)buf, .iov_len = len};
+    b->msgs[i] = (struct mmsghdr){.msg_hdr = {.msg_name = (void *)&to->ss,
+                                               .msg_namelen = to->len,
+                                               .msg_iov = &b->iov[i],
+                                               .msg_iovlen = 1}};
+    b->tags[i] = tag;
+    return true;
+}
+
+void pusher_send_batch_flush(const pusher_udp *u, pusher_send_batch *b,
+                             void (*done)(void *arg, void *tag, int err), void *arg)
+{
+    unsigned at = 0, n = b->count;
+    while (at < n) {
+        int sent = sendmmsg(u->fd, &b->msgs[at], n - at, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (sent < 0 && errno == EINTR)
+            continue;
+        if (sent > 0) {
+            for (int k = 0; k < sent; k++)
+                done(arg, b->tags[at + k], 0);
+            at += (unsigned)sent;
+            continue;
+        }
+        int err = sent < 0 ? errno : EAGAIN;
+        if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) {
+            for (; at < n; at++) /* the buffer is full: the rest waits too */
+                done(arg, b->tags[at], err);
+            break;
+        }
+        done(arg, b->tags[at++], err); /* this destination's error; the rest go on */
     }
+    b->count = 0;
 }
 
 int pusher_udp_recv(const pusher_udp *u, void *buf, size_t len, size_t *got, pusher_addr *from)

@@ -45,8 +45,28 @@ void pusher_addr_from_sockaddr(const struct sockaddr *sa, socklen_t len, pusher_
 /* "ip:port" (IPv6 in brackets) for log lines. */
 void pusher_addr_text(const pusher_addr *a, char *buf, size_t len);
 
-/* 0 when sent, else -1 with errno (EAGAIN/ENOBUFS: the send buffer is full, try later). */
-int pusher_udp_send(const pusher_udp *u, const pusher_addr *to, const void *buf, size_t len);
+/* Datagrams queued to go out in one sendmmsg (a fan-out sends hundreds back to back: one system
+ * call per PUSHER_SEND_BATCH of them, not one each). Each entry names a caller's tag, handed
+ * back with its outcome. The buffers and addresses are borrowed until the batch is sent. */
+#define PUSHER_SEND_BATCH 64
+
+typedef struct pusher_send_batch {
+    struct mmsghdr msgs[PUSHER_SEND_BATCH];
+    struct iovec iov[PUSHER_SEND_BATCH];
+    void *tags[PUSHER_SEND_BATCH];
+    unsigned count;
+} pusher_send_batch;
+
+/* Queues one datagram; false when the batch is full (send it first). */
+bool pusher_send_batch_add(pusher_send_batch *b, const pusher_addr *to, const void *buf,
+                           size_t len, void *tag);
+/* Sends every queued datagram in order and empties the batch: done(arg, tag, 0) for each one
+ * sent, done(arg, tag, errno) for each one that was not (EAGAIN/ENOBUFS: the send buffer is
+ * full, and every later one of the batch gets the same without being tried). done must not
+ * queue to b. */
+void pusher_send_batch_flush(const pusher_udp *u, pusher_send_batch *b,
+                             void (*done)(void *arg, void *tag, int err), void *arg);
+
 /* Reads one datagram into buf: 1 with *got its full length (more than len when it was
  * truncated), 0 when none is waiting, -1 on error (errno). */
 int pusher_udp_recv(const pusher_udp *u, void *buf, size_t len, size_t *got, pusher_addr *from);

@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "cairn_java_hash.h"
@@ -301,6 +302,71 @@ Test(pusher_udp, address_keys_match_between_subscriptions_and_ack_sources)
     cr_assert_not(pusher_addr_parse(&u4, "::1", 80, &a));
     cr_assert_not(pusher_addr_parse(&u6, "", 80, &a));
     cr_assert_not(pusher_addr_parse(&u6, NULL, 80, &a));
+}
+
+/* A send batch goes out in order in one call; one destination's error fails only that one, and
+ * a full batch refuses more. Real sockets on 127.0.0.1. */
+typedef struct outcome {
+    const char *tags[PUSHER_SEND_BATCH];
+    int errs[PUSHER_SEND_BATCH];
+    int n;
+} outcome;
+
+static void record_outcome(void *arg, void *tag, int err)
+{
+    outcome *o = arg;
+    o->tags[o->n] = tag;
+    o->errs[o->n++] = err;
+}
+
+static int receiver(uint16_t *port)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+              getsockname(fd, (struct sockaddr *)&sa, &len) == 0);
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+Test(pusher_udp, a_send_batch_goes_in_order_and_fails_per_destination)
+{
+    pusher_udp u;
+    cairn_status st;
+    cr_assert_eq(pusher_udp_open(&u, &st), 0, "%s", st.message);
+    uint16_t pa, pb;
+    int ra = receiver(&pa), rb = receiver(&pb);
+    pusher_addr a, b, bad;
+    cr_assert(pusher_addr_parse(&u, "127.0.0.1", pa, &a));
+    cr_assert(pusher_addr_parse(&u, "127.0.0.1", pb, &b));
+    bad = a;
+    bad.len = 0; /* no destination: EDESTADDRREQ for this one alone */
+    pusher_send_batch batch = {0};
+    cr_assert(pusher_send_batch_add(&batch, &a, "one", 3, "a"));
+    cr_assert(pusher_send_batch_add(&batch, &bad, "two", 3, "bad"));
+    cr_assert(pusher_send_batch_add(&batch, &b, "three", 5, "b"));
+    outcome o = {0};
+    pusher_send_batch_flush(&u, &batch, record_outcome, &o);
+    cr_assert_eq(o.n, 3);
+    cr_expect_str_eq(o.tags[0], "a");
+    cr_expect_eq(o.errs[0], 0);
+    cr_expect_str_eq(o.tags[1], "bad");
+    cr_expect_neq(o.errs[1], 0, "a datagram without a destination is not sent");
+    cr_expect_str_eq(o.tags[2], "b");
+    cr_expect_eq(o.errs[2], 0, "a failed destination does not hold back the next");
+    char buf[16];
+    cr_expect_eq(recv(ra, buf, sizeof buf, 0), 3);
+    cr_expect_eq(memcmp(buf, "one", 3), 0);
+    cr_expect_eq(recv(rb, buf, sizeof buf, 0), 5);
+    cr_expect_eq(memcmp(buf, "three", 5), 0);
+    cr_expect_eq(batch.count, 0, "the batch is empty after a flush");
+    for (int i = 0; i < PUSHER_SEND_BATCH; i++)
+        cr_assert(pusher_send_batch_add(&batch, &a, "x", 1, NULL));
+    cr_expect_not(pusher_send_batch_add(&batch, &a, "x", 1, NULL), "a full batch takes no more");
+    close(ra);
+    close(rb);
+    pusher_udp_close(&u);
 }
 
 /* ---- subscribers -------------------------------------------------------------------------- */
