@@ -50,7 +50,6 @@ gateway_forward *gateway_forward_open(const cairn_config *cfg, const char *run_d
         free(fw);
         return NULL;
     }
-    cairn_rpc_client_batch(fw->replicator, CAIRN_RPC_BATCH_EXCHANGES, CAIRN_RPC_BATCH_PARTS);
     fw->sent = cairn_metrics_counter(metrics, "forwards_total",
                                      "Writes and beats sent to their service's owner.", NULL);
     fw->failed = cairn_metrics_counter(metrics, "forward_failures_total",

@@ -36,6 +36,8 @@ gateway_raft *gateway_raft_open(const cairn_config *cfg, const char *run_dir, bo
         free(gr);
         return NULL;
     }
+    /* Batched: the submits of a batch go through one log and commit together. (The gateway's
+     * forwards are not batched: gateway_forward.c.) */
     cairn_rpc_client_batch(gr->replicator, CAIRN_RPC_BATCH_EXCHANGES, CAIRN_RPC_BATCH_PARTS);
     return gr;
 }

@@ -136,7 +136,9 @@ cairn_err grpc_cluster_open(const cairn_config *cfg, const char *run_dir, grpc_c
         grpc_cluster_close(gc);
         return st->code;
     }
-    cairn_rpc_client_batch(gc->replicator, CAIRN_RPC_BATCH_EXCHANGES, CAIRN_RPC_BATCH_PARTS);
+    /* Raft submits batch (they commit together); forwards do not: each carries its own
+     * deadline and a batch is answered when its last part is, so one forward to an owner that
+     * died unnoticed would hold the others to its deadline. */
     cairn_rpc_client_batch(gc->raft, CAIRN_RPC_BATCH_EXCHANGES, CAIRN_RPC_BATCH_PARTS);
     *out = gc;
     return CAIRN_OK;
@@ -246,6 +248,11 @@ static void target_done(grpc_server *s, struct grpc_call *call)
         log_info("dropped %u instances of earlier incarnations at %s", call->rep.total,
                  gc->targets[k]);
         gc->target_done[k] = true;
+    } else if (call->rc == CAIRN_OK && call->rep.code == CAIRN_E_INVALID) {
+        /* refused, not failed (a member of an older version): asking again changes nothing */
+        log_warn("%s refused to drop earlier incarnations (%s); they stay there until it sees "
+                 "this node DOWN", gc->targets[k], call->rep.message ? call->rep.message : "");
+        gc->target_done[k] = true;
     } else {
         cairn_counter_inc(s->metrics.drops_retried);
         /* once listening, a member that stays down would log every 5 s: debug then */
@@ -302,6 +309,10 @@ void grpc_cluster_stale_timer(grpc_server *s)
         waited_for = waited_for || !down[k];
         if (gc->target_busy[k])
             continue;
+        if (down[k]) { /* asked once the view shows it back */
+            next = EARLIER(next, now + 1000);
+            continue;
+        }
         if (now < gc->target_retry_at[k]) {
             next = EARLIER(next, gc->target_retry_at[k]);
             continue;

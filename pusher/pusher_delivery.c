@@ -33,10 +33,8 @@ static void update_gauge(pusher *p)
 /* Removes and frees e (it must be in the table). */
 static void finish(pusher *p, pusher_pending *e)
 {
-    if (e->queued) { /* the batch points at e: send it now, and only that */
-        e->finishing = true;
-        pusher_delivery_flush(p);
-    }
+    if (e->queued) /* superseded or acked before it went out: it never goes */
+        pusher_send_batch_drop(&p->sends, e);
     pusher_timers_disarm(&p->timers, &e->timer);
     cairn_hashmap_remove(p->pending, e->key, sizeof e->key);
     if (e->sub && e->sub->pending == e)
@@ -102,8 +100,6 @@ static void transmitted(void *arg, void *tag, int err)
     pusher *p = arg;
     pusher_pending *e = tag;
     e->queued = false;
-    if (e->finishing)
-        return; /* finish() frees it next */
     int64_t now = pusher_now_ms();
     if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) {
         cairn_counter_inc(p->metrics.send_deferred);

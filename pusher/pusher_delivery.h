@@ -22,7 +22,6 @@ typedef struct pusher_pending {
     bool deferred;          /* the timer is for a send that had to wait, not an ack deadline */
     bool limited;           /* this transmission was already counted as rate limited */
     bool queued;            /* in p->sends, not yet sent: its timer is not armed */
-    bool finishing;         /* being freed: its queued transmission's outcome is ignored */
     int64_t sent_us;        /* monotonic, last transmission */
     int64_t change_at_ms;   /* wall clock of the change */
 } pusher_pending;

@@ -293,6 +293,7 @@ void *pusher_loop_main(void *arg)
         run_timers(p);
         int64_t now = pusher_now_ms();
         atomic_store(&p->heartbeat_ms, now);
+        pusher_delivery_flush(p); /* before catch_up's blocking calls */
         int most = catch_up(p, now);
         pusher_delivery_flush(p); /* before the wait is computed: a send arms its ack deadline */
         int64_t next = pusher_timers_next(&p->timers);

@@ -166,6 +166,8 @@ void pusher_push_run(pusher *p, pusher_service *svc, int64_t now)
     }
     cairn_reply rep;
     const cairn_service_snapshot *snap = NULL;
+    if (!svc->snapshot && !svc->removed)
+        pusher_delivery_flush(p); /* queued sends do not wait for a registry read */
     if (fetch(p, svc, &rep, &snap) != CAIRN_OK) {
         cairn_reply_free(&rep);
         p->registry_retry_at = pusher_now_ms() + REGISTRY_RETRY_MS;

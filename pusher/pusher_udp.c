@@ -181,6 +181,23 @@ bool pusher_send_batch_add(pusher_send_batch *b, const pusher_addr *to, const vo
     return true;
 }
 
+bool pusher_send_batch_drop(pusher_send_batch *b, const void *tag)
+{
+    for (unsigned i = 0; i < b->count; i++) {
+        if (b->tags[i] != tag)
+            continue;
+        for (unsigned j = i; j + 1 < b->count; j++) { /* keep the order; re-point each iov */
+            b->msgs[j] = b->msgs[j + 1];
+            b->iov[j] = b->iov[j + 1];
+            b->tags[j] = b->tags[j + 1];
+            b->msgs[j].msg_hdr.msg_iov = &b->iov[j];
+        }
+        b->count--;
+        return true;
+    }
+    return false;
+}
+
 void pusher_send_batch_flush(const pusher_udp *u, pusher_send_batch *b,
                              void (*done)(void *arg, void *tag, int err), void *arg)
 {

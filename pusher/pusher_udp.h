@@ -60,6 +60,9 @@ typedef struct pusher_send_batch {
 /* Queues one datagram; false when the batch is full (send it first). */
 bool pusher_send_batch_add(pusher_send_batch *b, const pusher_addr *to, const void *buf,
                            size_t len, void *tag);
+/* Takes the datagram queued with tag out of the batch (its buffers may go then); false when
+ * none is. */
+bool pusher_send_batch_drop(pusher_send_batch *b, const void *tag);
 /* Sends every queued datagram in order and empties the batch: done(arg, tag, 0) for each one
  * sent, done(arg, tag, errno) for each one that was not (EAGAIN/ENOBUFS: the send buffer is
  * full, and every later one of the batch gets the same without being tried). done must not

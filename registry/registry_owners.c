@@ -209,11 +209,12 @@ cairn_err registry_owner_drop(registry_write_ctx *c, const cairn_request *req, c
     char *node = NULL;
     const char *keep = NULL;
     if (req->mode == CAIRN_OWNER_OTHER_INCARNATIONS) {
+        /* <kind>/<node>/<incarnation>/, none of them empty */
         size_t n = strlen(req->owner);
-        const char *cut = n >= 2 && req->owner[n - 1] == '/'
-                              ? memrchr(req->owner, '/', n - 1)
-                              : NULL;
-        if (!cut)
+        const char *o = req->owner;
+        const char *cut = n >= 2 && o[n - 1] == '/' ? memrchr(o, '/', n - 1) : NULL;
+        const char *node_at = cut && cut > o ? memrchr(o, '/', (size_t)(cut - o)) : NULL;
+        if (!cut || cut + 1 == o + n - 1 || !node_at || node_at == o || node_at + 1 == cut)
             return cairn_fail(st, CAIRN_E_INVALID,
                               "owner %s names no incarnation (<node>/<incarnation>/)", req->owner);
         if (!(node = strndup(req->owner, (size_t)(cut - req->owner) + 1)))

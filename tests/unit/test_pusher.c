@@ -361,6 +361,21 @@ Test(pusher_udp, a_send_batch_goes_in_order_and_fails_per_destination)
     cr_expect_eq(recv(rb, buf, sizeof buf, 0), 5);
     cr_expect_eq(memcmp(buf, "three", 5), 0);
     cr_expect_eq(batch.count, 0, "the batch is empty after a flush");
+    /* a datagram taken out never goes; the others keep their order and buffers */
+    cr_assert(pusher_send_batch_add(&batch, &a, "four", 4, "a"));
+    cr_assert(pusher_send_batch_add(&batch, &b, "five", 4, "dropped"));
+    cr_assert(pusher_send_batch_add(&batch, &b, "six", 3, "b"));
+    cr_assert(pusher_send_batch_drop(&batch, "dropped"));
+    cr_expect_not(pusher_send_batch_drop(&batch, "dropped"), "it is gone");
+    o = (outcome){0};
+    pusher_send_batch_flush(&u, &batch, record_outcome, &o);
+    cr_assert_eq(o.n, 2);
+    cr_expect_str_eq(o.tags[0], "a");
+    cr_expect_str_eq(o.tags[1], "b");
+    cr_expect_eq(recv(ra, buf, sizeof buf, 0), 4);
+    cr_expect_eq(memcmp(buf, "four", 4), 0);
+    cr_expect_eq(recv(rb, buf, sizeof buf, 0), 3);
+    cr_expect_eq(memcmp(buf, "six", 3), 0, "the dropped datagram was not sent");
     for (int i = 0; i < PUSHER_SEND_BATCH; i++)
         cr_assert(pusher_send_batch_add(&batch, &a, "x", 1, NULL));
     cr_expect_not(pusher_send_batch_add(&batch, &a, "x", 1, NULL), "a full batch takes no more");

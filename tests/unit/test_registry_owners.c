@@ -182,7 +182,7 @@ Test(registry_owners, other_incarnations_keep_the_named_one)
     cr_expect_eq(drop("grpc/n1/2/", CAIRN_OWNER_OTHER_INCARNATIONS), 0, "again: nothing changes");
 
     /* an owner that names no incarnation is refused, and nothing goes */
-    const char *bad[] = {"grpc/n1/2", "/", "grpc"};
+    const char *bad[] = {"grpc/n1/2", "/", "grpc", "grpc//", "grpc//2/", "/n1/2/", "grpc/n1//"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cairn_request r;
         cairn_status st;
