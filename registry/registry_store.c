@@ -877,6 +877,52 @@ static cairn_err put_if_changed(registry_store *s, MDB_txn *txn, const cairn_byt
     return CAIRN_OK;
 }
 
+/* Keys appended into one growing buffer; slices() points at them once no more are added. */
+typedef struct key_list {
+    uint8_t *buf;
+    size_t used, cap;
+    size_t *at; /* offset of each key */
+    size_t n, at_cap;
+} key_list;
+
+static bool key_list_add(key_list *l, const void *key, size_t len)
+{
+    if (l->n == l->at_cap) {
+        size_t ncap = l->at_cap ? l->at_cap * 2 : 16;
+        size_t *grown = realloc(l->at, ncap * sizeof *grown);
+        if (!grown)
+            return false;
+        l->at = grown;
+        l->at_cap = ncap;
+    }
+    if (l->used + len > l->cap) {
+        size_t ncap = l->cap ? l->cap * 2 : 4096;
+        while (ncap < l->used + len)
+            ncap *= 2;
+        uint8_t *grown = realloc(l->buf, ncap);
+        if (!grown)
+            return false;
+        l->buf = grown;
+        l->cap = ncap;
+    }
+    memcpy(l->buf + l->used, key, len);
+    l->at[l->n++] = l->used;
+    l->used += len;
+    return true;
+}
+
+static cairn_bytes key_list_get(const key_list *l, size_t i)
+{
+    size_t end = i + 1 < l->n ? l->at[i + 1] : l->used;
+    return (cairn_bytes){l->buf + l->at[i], end - l->at[i]};
+}
+
+static void key_list_free(key_list *l)
+{
+    free(l->buf);
+    free(l->at);
+}
+
 cairn_err registry_store_replace_kind(registry_store *s, MDB_txn *txn, const char *ns,
                                       const char *svc, bool ephemeral, const cairn_instance *ins,
                                       uint32_t n, uint32_t *changed, cairn_status *st)
@@ -885,39 +931,18 @@ cairn_err registry_store_replace_kind(registry_store *s, MDB_txn *txn, const cha
     cairn_key prefix, k;
     if (kind_prefix(&prefix, ns, svc, ephemeral))
         return key_too_long(st);
-    /* the wanted keys, sorted, in one buffer */
-    cairn_bytes *keys = n ? calloc(n, sizeof *keys) : NULL;
-    uint8_t *buf = NULL;
-    size_t used = 0, cap = 0;
+    key_list wanted = {0}, gone = {0};
+    cairn_bytes *keys = n ? calloc(n, sizeof *keys) : NULL; /* wanted's, sorted for lookups */
     cairn_err err = n && !keys ? cairn_fail(st, CAIRN_E_NOMEM, "out of memory") : CAIRN_OK;
-    size_t *at = n ? calloc(n, sizeof *at) : NULL;
-    if (n && !at && !err)
-        err = cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
     for (uint32_t i = 0; !err && i < n; i++) {
-        if (cairn_key_instance(&k, ns, svc, ephemeral, ins[i].cluster, ins[i].ip, ins[i].port)) {
+        if (cairn_key_instance(&k, ns, svc, ephemeral, ins[i].cluster, ins[i].ip, ins[i].port))
             err = key_too_long(st);
-            break;
-        }
-        if (used + k.len > cap) {
-            size_t ncap = cap ? cap * 2 : 4096;
-            while (ncap < used + k.len)
-                ncap *= 2;
-            uint8_t *grown = realloc(buf, ncap);
-            if (!grown) {
-                err = cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
-                break;
-            }
-            buf = grown;
-            cap = ncap;
-        }
-        memcpy(buf + used, k.bytes, k.len);
-        at[i] = used;
-        keys[i].len = k.len;
-        used += k.len;
+        else if (!key_list_add(&wanted, k.bytes, k.len))
+            err = cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
     }
     int64_t count_delta = 0;
     for (uint32_t i = 0; !err && i < n; i++) {
-        keys[i].ptr = buf + at[i]; /* buf no longer moves */
+        keys[i] = key_list_get(&wanted, i);
         bool put, added;
         if (!(err = put_if_changed(s, txn, &keys[i], &ins[i], &put, &added, st))) {
             *changed += put;
@@ -926,10 +951,7 @@ cairn_err registry_store_replace_kind(registry_store *s, MDB_txn *txn, const cha
     }
     if (!err && n > 1)
         qsort(keys, n, sizeof *keys, by_bytes);
-    /* the stored keys not wanted: collected first, deleted after the cursor is done */
-    uint8_t *gone_buf = NULL;
-    size_t gone_n = 0, gone_cap = 0, gone_used = 0, gone_bytes_cap = 0;
-    size_t *gone_at = NULL;
+    /* the stored keys not wanted: collected first, deleted once the cursor is closed */
     MDB_cursor *cur = NULL;
     int rc = err ? 0 : mdb_cursor_open(txn, s->instances, &cur);
     if (rc)
@@ -939,56 +961,29 @@ cairn_err registry_store_replace_kind(registry_store *s, MDB_txn *txn, const cha
          !err && rc == 0 && cairn_key_has_prefix(key.mv_data, key.mv_size, &prefix);
          rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
         cairn_bytes probe = {key.mv_data, key.mv_size};
-        if (n && bsearch(&probe, keys, n, sizeof *keys, by_bytes))
-            continue;
-        if (gone_n == gone_cap) {
-            size_t ncap = gone_cap ? gone_cap * 2 : 16;
-            size_t *grown = realloc(gone_at, ncap * sizeof *grown);
-            if (!grown) {
-                err = cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
-                break;
-            }
-            gone_at = grown;
-            gone_cap = ncap;
-        }
-        if (gone_used + key.mv_size > gone_bytes_cap) {
-            size_t ncap = gone_bytes_cap ? gone_bytes_cap * 2 : 4096;
-            while (ncap < gone_used + key.mv_size)
-                ncap *= 2;
-            uint8_t *grown = realloc(gone_buf, ncap);
-            if (!grown) {
-                err = cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
-                break;
-            }
-            gone_buf = grown;
-            gone_bytes_cap = ncap;
-        }
-        memcpy(gone_buf + gone_used, key.mv_data, key.mv_size);
-        gone_at[gone_n] = gone_used;
-        gone_used += key.mv_size;
-        gone_n++;
+        if ((!n || !bsearch(&probe, keys, n, sizeof *keys, by_bytes)) &&
+            !key_list_add(&gone, key.mv_data, key.mv_size))
+            err = cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
     }
     if (cur)
         mdb_cursor_close(cur);
     if (!err && rc && rc != MDB_NOTFOUND)
         err = registry_store_fail(rc, "list instances", st);
-    for (size_t i = 0; !err && i < gone_n; i++) {
-        size_t len = (i + 1 < gone_n ? gone_at[i + 1] : gone_used) - gone_at[i];
-        MDB_val dk = {len, gone_buf + gone_at[i]};
+    for (size_t i = 0; !err && i < gone.n; i++) {
+        cairn_bytes g = key_list_get(&gone, i);
+        MDB_val dk = {g.len, (void *)g.ptr};
         if ((rc = mdb_del(txn, s->instances, &dk, NULL)) != 0) {
             err = registry_store_fail(rc, "delete instance", st);
             break;
         }
         if (s->touched)
-            registry_touched_add(s->touched, dk.mv_data, dk.mv_size);
+            registry_touched_add(s->touched, g.ptr, g.len);
         (*changed)++;
         count_delta--;
     }
-    free(gone_at);
-    free(gone_buf);
+    key_list_free(&gone);
+    key_list_free(&wanted);
     free(keys);
-    free(at);
-    free(buf);
     if (!err && count_delta)
         err = count_add(s, txn, ns, svc, (int)count_delta, st);
     return err;

@@ -36,6 +36,17 @@ static bool everywhere(void *arg)
     return true;
 }
 
+/* Three nodes on 127.0.0.1-3 with extra config sets (NULL-terminated, or NULL), each showing
+ * all three UP; *o keeps the options for restarts. */
+static it_cluster *three_nodes_up(it_cluster_opts *o, const char *const *sets)
+{
+    *o = (it_cluster_opts){.nodes = 3, .layout = IT_LAYOUT_HOSTS, .wrong_secret_node = -1,
+                           .sets = sets};
+    it_cluster *c = cluster_start(o);
+    cr_assert(cluster_wait_all(c, 0, 0, "UP", UP_TIMEOUT_MS), "not every node shows all 3 UP");
+    return c;
+}
+
 static it_grpc *grpc_to(const it_node *n)
 {
     char path[PATH_MAX + 16], addr[64];
@@ -81,9 +92,8 @@ static double grpc_metric(const it_node *n, const char *sample, const char *labe
 
 IT_TEST(cluster_grpc, an_instance_on_a_non_owner_reaches_every_node_and_leaves_with_its_connection)
 {
-    it_cluster_opts o = {.nodes = 3, .layout = IT_LAYOUT_HOSTS, .wrong_secret_node = -1};
-    it_cluster *c = cluster_start(&o);
-    cr_assert(cluster_wait_all(c, 0, 0, "UP", UP_TIMEOUT_MS), "not every node shows all 3 UP");
+    it_cluster_opts o;
+    it_cluster *c = three_nodes_up(&o, NULL);
     const int entry = 0;
     char other[64], own[64];
     service_owned(c, "grpc-cl-other", entry, false, other, sizeof other);
@@ -126,9 +136,8 @@ IT_TEST(cluster_grpc, an_instance_on_a_non_owner_reaches_every_node_and_leaves_w
 
 IT_TEST(cluster_grpc, a_dead_nodes_instances_leave_the_survivors_and_the_others_stay)
 {
-    it_cluster_opts o = {.nodes = 3, .layout = IT_LAYOUT_HOSTS, .wrong_secret_node = -1};
-    it_cluster *c = cluster_start(&o);
-    cr_assert(cluster_wait_all(c, 0, 0, "UP", UP_TIMEOUT_MS), "not every node shows all 3 UP");
+    it_cluster_opts o;
+    it_cluster *c = three_nodes_up(&o, NULL);
     const int dead = 1, alive = 2;
     char other[64], own[64];
     service_owned(c, "grpc-dn-other", dead, false, other, sizeof other);
@@ -185,9 +194,8 @@ IT_TEST(cluster_grpc, a_dead_nodes_instances_leave_the_survivors_and_the_others_
 IT_TEST(cluster_grpc, a_partitioned_nodes_connections_are_listed_everywhere_again_after_the_heal)
 {
     cluster_netns_enter();
-    it_cluster_opts o = {.nodes = 3, .layout = IT_LAYOUT_HOSTS, .wrong_secret_node = -1};
-    it_cluster *c = cluster_start(&o);
-    cr_assert(cluster_wait_all(c, 0, 0, "UP", UP_TIMEOUT_MS), "not every node shows all 3 UP");
+    it_cluster_opts o;
+    it_cluster *c = three_nodes_up(&o, NULL);
     const int cut = 2;
     char svc[64];
     service_owned(c, "grpc-heal", 0, true, svc, sizeof svc);
@@ -228,9 +236,8 @@ IT_TEST(cluster_grpc, a_partitioned_nodes_connections_are_listed_everywhere_agai
  * listens. */
 IT_TEST(cluster_grpc, a_restarted_grpc_role_has_every_member_drop_its_earlier_incarnations)
 {
-    it_cluster_opts o = {.nodes = 3, .layout = IT_LAYOUT_HOSTS, .wrong_secret_node = -1};
-    it_cluster *c = cluster_start(&o);
-    cr_assert(cluster_wait_all(c, 0, 0, "UP", UP_TIMEOUT_MS), "not every node shows all 3 UP");
+    it_cluster_opts o;
+    it_cluster *c = three_nodes_up(&o, NULL);
     const int entry = 2;
     char other[64];
     service_owned(c, "grpc-rs-other", entry, false, other, sizeof other);
@@ -281,10 +288,8 @@ static const char *const UNNOTICED_SETS[] = {"cluster.fail_count=100", NULL};
 
 IT_TEST(cluster_grpc, a_node_restarted_before_its_peers_notice_leaves_no_earlier_instance)
 {
-    it_cluster_opts o = {.nodes = 3, .layout = IT_LAYOUT_HOSTS, .wrong_secret_node = -1,
-                         .sets = UNNOTICED_SETS};
-    it_cluster *c = cluster_start(&o);
-    cr_assert(cluster_wait_all(c, 0, 0, "UP", UP_TIMEOUT_MS), "not every node shows all 3 UP");
+    it_cluster_opts o;
+    it_cluster *c = three_nodes_up(&o, UNNOTICED_SETS);
     const int holder = 1;
     char other[64], own[64], peer[64], dir[PATH_MAX];
     service_owned(c, "grpc-rn-other", holder, false, other, sizeof other);
@@ -347,10 +352,8 @@ static const char *const FROZEN_SETS[] = {"cluster.fail_count=100",
 
 IT_TEST(cluster_grpc, a_frozen_owner_costs_an_error_response_not_a_stall)
 {
-    it_cluster_opts o = {.nodes = 3, .layout = IT_LAYOUT_HOSTS, .wrong_secret_node = -1,
-                         .sets = FROZEN_SETS};
-    it_cluster *c = cluster_start(&o);
-    cr_assert(cluster_wait_all(c, 0, 0, "UP", UP_TIMEOUT_MS), "not every node shows all 3 UP");
+    it_cluster_opts o;
+    it_cluster *c = three_nodes_up(&o, FROZEN_SETS);
     const int entry = 0;
     char svc[64];
     service_owned(c, "grpc-fz", entry, false, svc, sizeof svc);
@@ -422,9 +425,8 @@ static void grpc_persistent(it_grpc *g, const char *svc, const char *ip, bool re
  * lists it, it outlives its connection, and its deregistration leaves every member. */
 IT_TEST(cluster_grpc, a_persistent_instance_goes_through_raft_to_every_node)
 {
-    it_cluster_opts o = {.nodes = 3, .layout = IT_LAYOUT_HOSTS, .wrong_secret_node = -1};
-    it_cluster *c = cluster_start(&o);
-    cr_assert(cluster_wait_all(c, 0, 0, "UP", UP_TIMEOUT_MS), "not every node shows all 3 UP");
+    it_cluster_opts o;
+    it_cluster *c = three_nodes_up(&o, NULL);
     int leader = cluster_wait_raft_leader(c, 0, UP_TIMEOUT_MS);
     const int entry = (leader + 1) % c->count; /* a follower: the write is forwarded to the leader */
     const char *svc = "grpc-persistent";
