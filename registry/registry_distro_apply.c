@@ -73,10 +73,9 @@ static cairn_err replace_ephemeral(registry_write_ctx *c, cairn_service *rec,
                 owned[owned_count++].owner = owner;
         }
     }
-    uint32_t changed;
     if (!err)
         err = registry_store_replace_kind(c->store, c->txn, rec->namespace_id, rec->name, true,
-                                          ins, n, &changed, st);
+                                          ins, n, st);
     if (!err)
         err = index_owners(c, rec, owned, owned_count, st);
     for (uint32_t i = 0; i < prepared; i++)

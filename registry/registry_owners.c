@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cairn_distro_rules.h"
+#include "cairn_grpc_owner.h"
 #include "registry_handlers.h"
 
 static cairn_err nomem(cairn_status *st)
@@ -208,18 +209,16 @@ cairn_err registry_owner_drop(registry_write_ctx *c, const cairn_request *req, c
     /* OTHER_INCARNATIONS: the owner "<node prefix><inc>/" keeps <inc>, drops its node prefix */
     char *node = NULL;
     const char *keep = NULL;
+    size_t keep_len = 0;
     if (req->mode == CAIRN_OWNER_OTHER_INCARNATIONS) {
-        /* <kind>/<node>/<incarnation>/, none of them empty */
-        size_t n = strlen(req->owner);
-        const char *o = req->owner;
-        const char *cut = n >= 2 && o[n - 1] == '/' ? memrchr(o, '/', n - 1) : NULL;
-        const char *node_at = cut && cut > o ? memrchr(o, '/', (size_t)(cut - o)) : NULL;
-        if (!cut || cut + 1 == o + n - 1 || !node_at || node_at == o || node_at + 1 == cut)
+        size_t node_len = cairn_grpc_incarnation_node_len(req->owner);
+        if (node_len == 0)
             return cairn_fail(st, CAIRN_E_INVALID,
                               "owner %s names no incarnation (<node>/<incarnation>/)", req->owner);
-        if (!(node = strndup(req->owner, (size_t)(cut - req->owner) + 1)))
+        if (!(node = strndup(req->owner, node_len)))
             return cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
         keep = req->owner;
+        keep_len = strlen(keep);
     }
     registry_owned_refs refs;
     if (registry_owners_find(c->store, c->txn, node ? node : req->owner,
@@ -232,7 +231,7 @@ cairn_err registry_owner_drop(registry_write_ctx *c, const cairn_request *req, c
     cairn_err err = CAIRN_OK;
     bool scoped = req->owner_count > 0 || req->self;
     for (size_t i = 0; !err && i < refs.count; i++)
-        if ((!keep || strncmp(refs.owner[i], keep, strlen(keep)) != 0) &&
+        if ((!keep || strncmp(refs.owner[i], keep, keep_len) != 0) &&
             (!scoped || cairn_distro_selected(refs.svc[i], (const char *const *)req->owners,
                                               req->owner_count, req->self)))
             err = drop_one(c, &refs, i, &total, st);

@@ -413,6 +413,37 @@ cairn_err registry_store_get_instance_at(registry_store *s, MDB_txn *txn, const 
     return CAIRN_OK;
 }
 
+/* Writes in's record under key; with keep_same, not when the same bytes are stored there (then
+ * *put is false and the key is not recorded as touched). *added: the key was new. */
+static cairn_err put_record(registry_store *s, MDB_txn *txn, const cairn_bytes *key,
+                            const cairn_instance *in, bool keep_same, bool *put, bool *added,
+                            cairn_status *st)
+{
+    *put = *added = false;
+    char *buf;
+    size_t len;
+    if (cairn_instance_encode(in, &buf, &len) != CAIRN_OK)
+        return cairn_fail(st, CAIRN_E_INTERNAL, "cannot encode instance %s:%d", in->ip,
+                          (int)in->port);
+    MDB_val k = {key->len, (void *)key->ptr}, val = {len, buf};
+    int rc = mdb_put(txn, s->instances, &k, &val, MDB_NOOVERWRITE);
+    *added = rc == 0;
+    *put = rc == 0;
+    if (rc == MDB_KEYEXIST && keep_same && val.mv_size == len && !memcmp(val.mv_data, buf, len)) {
+        rc = 0; /* the same record */
+    } else if (rc == MDB_KEYEXIST) {
+        val = (MDB_val){len, buf}; /* NOOVERWRITE pointed val at the stored record */
+        rc = mdb_put(txn, s->instances, &k, &val, 0);
+        *put = rc == 0;
+    }
+    free(buf);
+    if (rc)
+        return registry_store_fail(rc, "write instance", st);
+    if (*put && s->touched)
+        registry_touched_add(s->touched, key->ptr, key->len);
+    return CAIRN_OK;
+}
+
 cairn_err registry_store_put_instance(registry_store *s, MDB_txn *txn, const char *ns,
                                       const char *svc, const cairn_instance *in,
                                       cairn_status *st)
@@ -420,23 +451,9 @@ cairn_err registry_store_put_instance(registry_store *s, MDB_txn *txn, const cha
     cairn_key k;
     if (cairn_key_instance(&k, ns, svc, in->ephemeral, in->cluster, in->ip, in->port))
         return key_too_long(st);
-    char *buf;
-    size_t len;
-    if (cairn_instance_encode(in, &buf, &len) != CAIRN_OK)
-        return cairn_fail(st, CAIRN_E_INTERNAL, "cannot encode instance %s:%d", in->ip,
-                          (int)in->port);
-    MDB_val key = {k.len, k.bytes}, val = {len, buf};
-    int rc = mdb_put(txn, s->instances, &key, &val, MDB_NOOVERWRITE);
-    bool added = rc == 0;
-    if (rc == MDB_KEYEXIST) {
-        val = (MDB_val){len, buf}; /* NOOVERWRITE pointed val at the existing data */
-        rc = mdb_put(txn, s->instances, &key, &val, 0);
-    }
-    free(buf);
-    if (rc)
-        return registry_store_fail(rc, "write instance", st);
-    if (s->touched)
-        registry_touched_add(s->touched, k.bytes, k.len);
+    bool put, added;
+    if (put_record(s, txn, &(cairn_bytes){k.bytes, k.len}, in, false, &put, &added, st))
+        return st->code;
     return added ? count_add(s, txn, ns, svc, 1, st) : CAIRN_OK;
 }
 
@@ -847,37 +864,7 @@ static int by_bytes(const void *a, const void *b)
     return c ? c : (x->len > y->len) - (x->len < y->len);
 }
 
-/* Puts one record unless the same bytes are stored under its key; *put says which. */
-static cairn_err put_if_changed(registry_store *s, MDB_txn *txn, const cairn_bytes *key,
-                                const cairn_instance *in, bool *put, bool *added,
-                                cairn_status *st)
-{
-    *put = *added = false;
-    char *buf;
-    size_t len;
-    if (cairn_instance_encode(in, &buf, &len) != CAIRN_OK)
-        return cairn_fail(st, CAIRN_E_INTERNAL, "cannot encode instance %s:%d", in->ip,
-                          (int)in->port);
-    MDB_val k = {key->len, (void *)key->ptr}, val = {len, buf};
-    int rc = mdb_put(txn, s->instances, &k, &val, MDB_NOOVERWRITE);
-    if (rc == 0) {
-        *put = *added = true;
-    } else if (rc == MDB_KEYEXIST && (val.mv_size != len || memcmp(val.mv_data, buf, len))) {
-        val = (MDB_val){len, buf}; /* NOOVERWRITE pointed val at the stored record */
-        rc = mdb_put(txn, s->instances, &k, &val, 0);
-        *put = rc == 0;
-    } else if (rc == MDB_KEYEXIST) {
-        rc = 0; /* the same record */
-    }
-    free(buf);
-    if (rc)
-        return registry_store_fail(rc, "write instance", st);
-    if (*put && s->touched)
-        registry_touched_add(s->touched, key->ptr, key->len);
-    return CAIRN_OK;
-}
-
-/* Keys appended into one growing buffer; slices() points at them once no more are added. */
+/* Keys appended into one growing buffer; key_list_get's slices stay valid until the next add. */
 typedef struct key_list {
     uint8_t *buf;
     size_t used, cap;
@@ -925,9 +912,8 @@ static void key_list_free(key_list *l)
 
 cairn_err registry_store_replace_kind(registry_store *s, MDB_txn *txn, const char *ns,
                                       const char *svc, bool ephemeral, const cairn_instance *ins,
-                                      uint32_t n, uint32_t *changed, cairn_status *st)
+                                      uint32_t n, cairn_status *st)
 {
-    *changed = 0;
     cairn_key prefix, k;
     if (kind_prefix(&prefix, ns, svc, ephemeral))
         return key_too_long(st);
@@ -944,10 +930,8 @@ cairn_err registry_store_replace_kind(registry_store *s, MDB_txn *txn, const cha
     for (uint32_t i = 0; !err && i < n; i++) {
         keys[i] = key_list_get(&wanted, i);
         bool put, added;
-        if (!(err = put_if_changed(s, txn, &keys[i], &ins[i], &put, &added, st))) {
-            *changed += put;
+        if (!(err = put_record(s, txn, &keys[i], &ins[i], true, &put, &added, st)))
             count_delta += added;
-        }
     }
     if (!err && n > 1)
         qsort(keys, n, sizeof *keys, by_bytes);
@@ -978,7 +962,6 @@ cairn_err registry_store_replace_kind(registry_store *s, MDB_txn *txn, const cha
         }
         if (s->touched)
             registry_touched_add(s->touched, g.ptr, g.len);
-        (*changed)++;
         count_delta--;
     }
     key_list_free(&gone);

@@ -143,10 +143,10 @@ cairn_err registry_store_delete_kind(registry_store *s, MDB_txn *txn, const char
  * its cluster; keys distinct): writes each that is new or whose stored record differs, deletes
  * each stored one not among them. A record already stored byte for byte is neither written nor
  * recorded as touched, so the change event's delta names only what changed (a Distro sync
- * re-sends whole services, mostly unchanged). *changed counts the writes and deletions. */
+ * re-sends whole services, mostly unchanged). */
 cairn_err registry_store_replace_kind(registry_store *s, MDB_txn *txn, const char *ns,
                                       const char *svc, bool ephemeral, const cairn_instance *ins,
-                                      uint32_t n, uint32_t *changed, cairn_status *st);
+                                      uint32_t n, cairn_status *st);
 /* The instances of one kind of the service, in key order (as registry_store_list_instances). */
 cairn_err registry_store_list_kind(registry_store *s, MDB_txn *txn, const char *ns,
                                    const char *svc, bool ephemeral, cairn_instance **out,

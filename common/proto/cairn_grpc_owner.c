@@ -25,3 +25,17 @@ void cairn_grpc_member_prefix(const char *member_id, char *out, size_t len)
     cairn_grpc_member_node(member_id, node);
     snprintf(out, len, "grpc/%s/", node);
 }
+
+size_t cairn_grpc_incarnation_node_len(const char *owner)
+{
+    size_t n = strlen(owner);
+    if (n < 2 || owner[n - 1] != '/')
+        return 0;
+    const char *cut = memrchr(owner, '/', n - 1); /* before <incarnation> */
+    if (!cut || cut + 1 == owner + n - 1 || cut == owner)
+        return 0;
+    const char *node_at = memrchr(owner, '/', (size_t)(cut - owner)); /* before <node> */
+    if (!node_at || node_at == owner || node_at + 1 == cut)
+        return 0;
+    return (size_t)(cut - owner) + 1;
+}

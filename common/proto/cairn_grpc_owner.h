@@ -17,5 +17,9 @@
 void cairn_grpc_member_node(const char *member_id, char out[CAIRN_GRPC_NODE_MAX]);
 /* "grpc/<node>/" of that member into out (len at least CAIRN_GRPC_NODE_MAX + 8). */
 void cairn_grpc_member_prefix(const char *member_id, char *out, size_t len);
+/* The length of the node prefix "<kind>/<node>/" of one incarnation's owner prefix
+ * "<kind>/<node>/<incarnation>/" (no part empty), as OWNER_DROP's OTHER_INCARNATIONS names it;
+ * 0 when owner is not of that form. */
+size_t cairn_grpc_incarnation_node_len(const char *owner);
 
 #endif

@@ -46,3 +46,12 @@ Test(grpc_owner, a_long_or_slashed_identity_is_hashed_the_same_way_everywhere)
     cairn_grpc_member_node(exact, n3);
     cr_assert_str_eq(n3, exact);
 }
+
+Test(grpc_owner, an_incarnations_node_prefix)
+{
+    cr_expect_eq(cairn_grpc_incarnation_node_len("grpc/127.0.0.2:8848/19a2b/"),
+                 strlen("grpc/127.0.0.2:8848/"));
+    const char *bad[] = {"grpc/n1/2", "/", "grpc", "grpc//", "grpc//2/", "/n1/2/", "grpc/n1//", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_expect_eq(cairn_grpc_incarnation_node_len(bad[i]), 0, "\"%s\"", bad[i]);
+}
