@@ -22,6 +22,13 @@ grpc_call *grpc_call_new(grpc_server *s, grpc_call_fn done)
     return call;
 }
 
+const char *grpc_call_why(const grpc_call *call)
+{
+    return call->rc != CAIRN_OK ? call->st.message
+           : call->rep.message  ? call->rep.message
+                                : "registry error";
+}
+
 void grpc_call_free(grpc_call *call)
 {
     if (!call)

@@ -42,6 +42,8 @@ struct grpc_call {
 
 grpc_call *grpc_call_new(grpc_server *s, grpc_call_fn done);
 void grpc_call_free(grpc_call *call);
+/* Why a finished call failed, for a log line: the transport's message, else the reply's. */
+const char *grpc_call_why(const grpc_call *call);
 /* Sends the call now (reads, drops). */
 void grpc_call_start(grpc_call *call);
 /* Queues a write of connection c behind its earlier ones. */

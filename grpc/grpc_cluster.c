@@ -25,6 +25,15 @@
  * does not answer at all (as gateway_forward.c). */
 #define LOCAL_SLACK_MS 250
 
+/* One place the earlier incarnations are dropped at: another member (a FORWARD), or this node
+ * again once it has loaded (home). */
+typedef struct stale_target {
+    char id[CAIRN_CLUSTER_ID_MAX]; /* the member ("" for home) */
+    bool down;                     /* under the cluster's lock: DOWN in the latest view */
+    bool done, busy;               /* loop thread */
+    int64_t retry_at;              /* loop thread: not sent before */
+} stale_target;
+
 struct grpc_cluster {
     char self[CAIRN_CLUSTER_ID_MAX];
     int timeout_ms; /* cluster.forward_timeout_ms */
@@ -42,15 +51,10 @@ struct grpc_cluster {
     pusher_timer stale_timer;
     int64_t stale_since;    /* loop thread: when the drops began */
     bool stale_listening;   /* loop thread: the role listens (stale_finish ran) */
-    bool home_done, home_busy; /* the drop again here once this node has loaded */
-    int64_t home_retry_at;
     bool self_ready;        /* under lock: the latest view says this node is READY */
+    stale_target home;      /* the drop again here once this node has loaded */
     uint32_t target_count;  /* every other configured member */
-    char targets[CAIRN_CLUSTER_MAX_MEMBERS][CAIRN_CLUSTER_ID_MAX];
-    bool target_down[CAIRN_CLUSTER_MAX_MEMBERS]; /* under lock: DOWN in the latest view */
-    bool target_done[CAIRN_CLUSTER_MAX_MEMBERS]; /* loop thread */
-    bool target_busy[CAIRN_CLUSTER_MAX_MEMBERS]; /* loop thread */
-    int64_t target_retry_at[CAIRN_CLUSTER_MAX_MEMBERS]; /* loop thread: not sent before */
+    stale_target targets[CAIRN_CLUSTER_MAX_MEMBERS];
 };
 
 /* How long a starting cairn-grpc waits for members that are not DOWN to drop its earlier
@@ -83,8 +87,8 @@ static void keep(void *arg, const cairn_membership *m, const char *buf, size_t l
     gc->self_ready = m->self_ready;
     for (uint32_t k = 0; k < gc->target_count; k++)
         for (uint32_t i = 0; i < m->member_count; i++)
-            if (strcmp(m->members[i].id, gc->targets[k]) == 0)
-                gc->target_down[k] = m->members[i].state == CAIRN_MEMBER_DOWN;
+            if (strcmp(m->members[i].id, gc->targets[k].id) == 0)
+                gc->targets[k].down = m->members[i].state == CAIRN_MEMBER_DOWN;
     if (!gc->have_view || h != gc->views_hash)
         atomic_fetch_add(&gc->generation, 1);
     gc->views_hash = h;
@@ -116,7 +120,7 @@ cairn_err grpc_cluster_open(const cairn_config *cfg, const char *run_dir, grpc_c
     snprintf(gc->self, sizeof gc->self, "%s", cc->members[cc->self].id);
     for (size_t i = 0; i < cc->count; i++)
         if (i != cc->self)
-            snprintf(gc->targets[gc->target_count++], CAIRN_CLUSTER_ID_MAX, "%s",
+            snprintf(gc->targets[gc->target_count++].id, CAIRN_CLUSTER_ID_MAX, "%s",
                      cc->members[i].id);
     free(cc);
     cairn_grpc_member_node(gc->self, node);
@@ -217,20 +221,6 @@ static void stale_finish(grpc_server *s, const char *how)
     atomic_store(&s->stale_dropped, true);
 }
 
-/* The OWNER_DROP of every incarnation of this node but this one (safe at any time). */
-static struct grpc_call *incarnations_drop(grpc_server *s, grpc_call_fn done, uintptr_t k)
-{
-    struct grpc_call *call = grpc_call_new(s, done);
-    cairn_status st;
-    if (!call || cairn_request_owner_drop(&call->req, s->incarnation_owner,
-                                          CAIRN_OWNER_OTHER_INCARNATIONS, &st)) {
-        grpc_call_free(call);
-        return NULL;
-    }
-    call->ctx = (void *)k;
-    return call;
-}
-
 /* When a failed drop goes again: soon while the role waits to listen, then every 5 s. */
 static int64_t retry_at(grpc_server *s)
 {
@@ -238,47 +228,28 @@ static int64_t retry_at(grpc_server *s)
            (s->cluster->stale_listening ? STALE_RETRY_LATER_MS : s->cfg.retry_delay_ms + 100);
 }
 
-static void target_done(grpc_server *s, struct grpc_call *call)
+static void stale_done(grpc_server *s, struct grpc_call *call)
 {
     grpc_cluster *gc = s->cluster;
-    uint32_t k = (uint32_t)(uintptr_t)call->ctx;
-    gc->target_busy[k] = false;
+    stale_target *t = call->ctx;
+    const char *where = t == &gc->home ? "this node, after its load" : t->id;
+    t->busy = false;
     if (call->rc == CAIRN_OK && call->rep.code == CAIRN_OK) {
         cairn_counter_inc(s->metrics.drops_ok);
-        log_info("dropped %u instances of earlier incarnations at %s", call->rep.total,
-                 gc->targets[k]);
-        gc->target_done[k] = true;
-    } else if (call->rc == CAIRN_OK && call->rep.code == CAIRN_E_INVALID) {
+        log_info("dropped %u instances of earlier incarnations at %s", call->rep.total, where);
+        t->done = true;
+    } else if (t != &gc->home && call->rc == CAIRN_OK && call->rep.code == CAIRN_E_INVALID) {
         /* refused, not failed (a member of an older version): asking again changes nothing */
         log_warn("%s refused to drop earlier incarnations (%s); they stay there until it sees "
-                 "this node DOWN", gc->targets[k], call->rep.message ? call->rep.message : "");
-        gc->target_done[k] = true;
+                 "this node DOWN", where, call->rep.message ? call->rep.message : "");
+        t->done = true;
     } else {
         cairn_counter_inc(s->metrics.drops_retried);
         /* once listening, a member that stays down would log every 5 s: debug then */
         cairn_log(gc->stale_listening ? CAIRN_LOG_DEBUG : CAIRN_LOG_WARN,
-            "dropping earlier incarnations at %s failed, retrying: %s", gc->targets[k],
-            call->rc != CAIRN_OK ? call->st.message
-            : call->rep.message  ? call->rep.message
-                                 : "error");
-        gc->target_retry_at[k] = retry_at(s);
-    }
-    grpc_call_free(call);
-    grpc_cluster_stale_timer(s);
-}
-
-static void home_done(grpc_server *s, struct grpc_call *call)
-{
-    grpc_cluster *gc = s->cluster;
-    gc->home_busy = false;
-    if (call->rc == CAIRN_OK && call->rep.code == CAIRN_OK) {
-        cairn_counter_inc(s->metrics.drops_ok);
-        log_info("dropped %u instances of earlier incarnations here again, after the load",
-                 call->rep.total);
-        gc->home_done = true;
-    } else {
-        cairn_counter_inc(s->metrics.drops_retried);
-        gc->home_retry_at = retry_at(s);
+                  "dropping earlier incarnations at %s failed, retrying: %s", where,
+                  grpc_call_why(call));
+        t->retry_at = retry_at(s);
     }
     grpc_call_free(call);
     grpc_cluster_stale_timer(s);
@@ -292,61 +263,61 @@ void grpc_cluster_stale_begin(grpc_server *s)
 
 #define EARLIER(a, b) ((a) < (b) ? (a) : (b))
 
+/* Sends t's drop (every incarnation of this node but this one: safe at any time) when it is
+ * due; *next becomes the earlier of itself and when t wants a look again. */
+static void stale_send(grpc_server *s, stale_target *t, int64_t now, int64_t *next)
+{
+    if (t->done || t->busy)
+        return;
+    if (now < t->retry_at) {
+        *next = EARLIER(*next, t->retry_at);
+        return;
+    }
+    bool remote = t != &s->cluster->home;
+    struct grpc_call *call = grpc_call_new(s, stale_done);
+    cairn_status st;
+    if (!call ||
+        cairn_request_owner_drop(&call->req, s->incarnation_owner,
+                                 CAIRN_OWNER_OTHER_INCARNATIONS, &st) ||
+        (remote && grpc_cluster_wrap(s->cluster, &call->req, t->id, &st))) {
+        grpc_call_free(call);
+        t->retry_at = retry_at(s);
+        *next = EARLIER(*next, t->retry_at);
+        return;
+    }
+    call->ctx = t;
+    call->forwarded = remote;
+    t->busy = true;
+    grpc_call_start(call);
+}
+
 void grpc_cluster_stale_timer(grpc_server *s)
 {
     grpc_cluster *gc = s->cluster;
     bool down[CAIRN_CLUSTER_MAX_MEMBERS];
     pthread_mutex_lock(&gc->lock);
     bool self_ready = gc->self_ready;
-    memcpy(down, gc->target_down, sizeof down);
+    for (uint32_t k = 0; k < gc->target_count; k++)
+        down[k] = gc->targets[k].down;
     pthread_mutex_unlock(&gc->lock);
     int64_t now = grpc_now_ms(), next = INT64_MAX;
     bool pending = false, waited_for = false;
     for (uint32_t k = 0; k < gc->target_count; k++) {
-        if (gc->target_done[k])
+        if (gc->targets[k].done)
             continue;
         pending = true;
         waited_for = waited_for || !down[k];
-        if (gc->target_busy[k])
-            continue;
-        if (down[k]) { /* asked once the view shows it back */
+        if (down[k]) /* asked once the view shows it back */
             next = EARLIER(next, now + 1000);
-            continue;
-        }
-        if (now < gc->target_retry_at[k]) {
-            next = EARLIER(next, gc->target_retry_at[k]);
-            continue;
-        }
-        struct grpc_call *call = incarnations_drop(s, target_done, k);
-        cairn_status st;
-        if (!call || grpc_cluster_wrap(gc, &call->req, gc->targets[k], &st)) {
-            grpc_call_free(call);
-            gc->target_retry_at[k] = retry_at(s);
-            next = EARLIER(next, gc->target_retry_at[k]);
-            continue;
-        }
-        call->forwarded = true;
-        gc->target_busy[k] = true;
-        grpc_call_start(call);
+        else
+            stale_send(s, &gc->targets[k], now, &next);
     }
     /* A load on start replaces this node's ephemeral data with a peer's copy, which may still
      * hold the earlier instances: once the node is READY, drop them here again. */
-    if (!gc->home_done && !gc->home_busy) {
-        if (!self_ready) {
-            next = EARLIER(next, now + 100);
-        } else if (now < gc->home_retry_at) {
-            next = EARLIER(next, gc->home_retry_at);
-        } else {
-            struct grpc_call *call = incarnations_drop(s, home_done, 0);
-            if (call) {
-                gc->home_busy = true;
-                grpc_call_start(call);
-            } else {
-                gc->home_retry_at = retry_at(s);
-                next = EARLIER(next, gc->home_retry_at);
-            }
-        }
-    }
+    if (!gc->home.done && !self_ready)
+        next = EARLIER(next, now + 100);
+    else
+        stale_send(s, &gc->home, now, &next);
     if (!gc->stale_listening) {
         if (!pending)
             stale_finish(s, "dropped everywhere");

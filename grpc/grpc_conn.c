@@ -600,14 +600,6 @@ int grpc_conn_note_service(grpc_conn *c, const char *ns, const char *grouped,
 
 /* ---- re-sending a connection's services when the owner list changes ------------------------- */
 
-/* Why a registry or owner call failed, for a log line. */
-static const char *call_why(const struct grpc_call *call)
-{
-    return call->rc != CAIRN_OK ? call->st.message
-           : call->rep.message  ? call->rep.message
-                                : "registry error";
-}
-
 static void resync_done(grpc_server *s, struct grpc_call *call)
 {
     grpc_conn *c = grpc_conn_find(s, call->conn_serial);
@@ -621,12 +613,12 @@ static void resync_done(grpc_server *s, struct grpc_call *call)
         cairn_counter_inc(s->metrics.resyncs_refused);
         log_warn("re-sending the instances of %s in %s was refused: %s",
                  c ? c->id : "a closed connection", call->ref.grouped,
-                 call_why(call));
+                 grpc_call_why(call));
     } else if (c && !c->closed) {
         cairn_counter_inc(s->metrics.resyncs_retried);
         log_warn("re-sending the instances of %s in %s failed, retrying: %s", c->id,
                  call->ref.grouped,
-                 call_why(call));
+                 grpc_call_why(call));
         c->resync_failed = true;
         if (!s->resync_retry_at)
             s->resync_retry_at = grpc_now_ms() + s->cfg.retry_delay_ms + 100;
@@ -730,7 +722,7 @@ static void drop_done(grpc_server *s, struct grpc_call *call)
     } else if (d->svc) {
         cairn_counter_inc(s->metrics.releases_retried);
         log_warn("releasing %s of %s failed, retrying: %s", d->svc + strlen(d->svc) + 1, d->owner,
-                 call_why(call));
+                 grpc_call_why(call));
         grpc_timer_arm(s, &d->timer, grpc_now_ms() + s->cfg.retry_delay_ms + 100);
     } else if (call->rc == CAIRN_OK && call->rep.code == CAIRN_OK) {
         cairn_counter_inc(s->metrics.drops_ok);
@@ -746,7 +738,7 @@ static void drop_done(grpc_server *s, struct grpc_call *call)
     } else {
         cairn_counter_inc(s->metrics.drops_retried);
         log_warn("dropping the instances of %s failed, retrying: %s", d->owner,
-                 call_why(call));
+                 grpc_call_why(call));
         grpc_timer_arm(s, &d->timer, grpc_now_ms() + s->cfg.retry_delay_ms + 100);
     }
     grpc_call_free(call);
