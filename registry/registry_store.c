@@ -869,19 +869,13 @@ typedef struct key_list {
     uint8_t *buf;
     size_t used, cap;
     size_t *at; /* offset of each key */
-    size_t n, at_cap;
+    uint32_t n, at_cap;
 } key_list;
 
 static bool key_list_add(key_list *l, const void *key, size_t len)
 {
-    if (l->n == l->at_cap) {
-        size_t ncap = l->at_cap ? l->at_cap * 2 : 16;
-        size_t *grown = realloc(l->at, ncap * sizeof *grown);
-        if (!grown)
-            return false;
-        l->at = grown;
-        l->at_cap = ncap;
-    }
+    if (!grow((void **)&l->at, l->n, &l->at_cap, sizeof *l->at))
+        return false;
     if (l->used + len > l->cap) {
         size_t ncap = l->cap ? l->cap * 2 : 4096;
         while (ncap < l->used + len)
@@ -898,7 +892,7 @@ static bool key_list_add(key_list *l, const void *key, size_t len)
     return true;
 }
 
-static cairn_bytes key_list_get(const key_list *l, size_t i)
+static cairn_bytes key_list_get(const key_list *l, uint32_t i)
 {
     size_t end = i + 1 < l->n ? l->at[i + 1] : l->used;
     return (cairn_bytes){l->buf + l->at[i], end - l->at[i]};
@@ -953,7 +947,7 @@ cairn_err registry_store_replace_kind(registry_store *s, MDB_txn *txn, const cha
         mdb_cursor_close(cur);
     if (!err && rc && rc != MDB_NOTFOUND)
         err = registry_store_fail(rc, "list instances", st);
-    for (size_t i = 0; !err && i < gone.n; i++) {
+    for (uint32_t i = 0; !err && i < gone.n; i++) {
         cairn_bytes g = key_list_get(&gone, i);
         MDB_val dk = {g.len, (void *)g.ptr};
         if ((rc = mdb_del(txn, s->instances, &dk, NULL)) != 0) {
