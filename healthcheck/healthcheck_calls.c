@@ -43,9 +43,9 @@ static cairn_err call_and_free(healthcheck *hc, cairn_request *rq, cairn_err err
 
 /* A persistent instance's flip in a cluster: a raft command (cairn_peer_raft.h), answered once
  * committed and applied here, or 503 within raft.submit_timeout_ms (the prober then keeps its
- * old state and flips again after the next probe). A service the raft state does not know
- * (persistent instances written by cairn-grpc stay local) is refused there: its flip is written
- * to the local registry, as before raft. */
+ * old state and flips again after the next probe). A service the raft state does not know (a
+ * persistent instance held from outside the log, e.g. written while the node ran standalone) is
+ * refused there: its flip is written to the local registry, as before raft. */
 static cairn_err submit_and_free(healthcheck *hc, cairn_request *rq, cairn_err err,
                                  cairn_status *st)
 {

@@ -83,7 +83,11 @@ IT_TEST(grpc_drain, clients_are_asked_to_move_and_the_role_stops_once_they_have)
     /* the client moves away: the role stops at once, not after the 30 s drain */
     int64_t t0 = it_now_ms();
     grpc_close(g);
-    cr_assert(node_wait_role_restart(n, "cairn-grpc", old, 20000) > 0, "the role stopped");
+    if (node_wait_role_restart(n, "cairn-grpc", old, 20000) <= 0) {
+        char *tail = it_log_tail(n->run->log_path, 4000);
+        cr_assert_fail("the role did not stop and start again within 20 s; log tail:\n%s",
+                       tail ? tail : "");
+    }
     cr_expect_lt(it_now_ms() - t0, 20000);
     cr_assert(node_wait_admin_ready(n, "grpc", 20000), "the next incarnation is ready");
     json_t *list = nacos_list(n, Q("serviceName", "drained"));
