@@ -15,7 +15,11 @@
 
 bool gateway_route_kind_wanted(const gateway *gw, const cairn_request *rq)
 {
-    if (!gw->raft || !rq->service || !rq->has_instance)
+    if (!gw->raft || !rq->service)
+        return false;
+    if (rq->type == CAIRN_MSG_SERVICE_REMOVE)
+        return true;
+    if (!rq->has_instance)
         return false;
     return rq->type == CAIRN_MSG_INSTANCE_PATCH ||
            (rq->type == CAIRN_MSG_INSTANCE_HEALTH && rq->mode == CAIRN_HEALTH_MANUAL);
@@ -137,8 +141,18 @@ static void looked_up(void *arg, cairn_err rc, cairn_reply *rep, cairn_status *s
     bool eph = false, pers = false;
     if (rc == CAIRN_OK)
         kinds_held(&job->write, rep, &eph, &pers);
+    bool seen = rc == CAIRN_OK && rep->has_snapshot && rep->snapshot.found;
     cairn_request_free(&job->step);
     cairn_request_init(&job->step, CAIRN_MSG_STATS);
+    if (job->write.type == CAIRN_MSG_SERVICE_REMOVE) {
+        /* Held here: removed on every node even when only Distro knows it; not held: the raft
+         * state decides (a service it defines, else Nacos' "not exist"). */
+        job->step = job->write;
+        cairn_request_init(&job->write, CAIRN_MSG_STATS);
+        job->step.mode = seen ? CAIRN_REMOVE_SEEN : CAIRN_REMOVE_KNOWN;
+        send_raft(job);
+        return;
+    }
     if (job->write.type == CAIRN_MSG_INSTANCE_PATCH) {
         /* The registry patches the ephemeral instance first: so does this. */
         job->step = job->write;

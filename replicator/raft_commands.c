@@ -72,7 +72,9 @@ static cairn_err service_remove(raft_cp_state *s, const cairn_request *req,
     if (cairn_check_service_ref(req, st))
         return st->code;
     const char *ns = cairn_req_ns(req);
-    if (!raft_state_drop_service(s, ns, req->service))
+    /* A service made by ephemeral registrations is Distro's, not the log's: the entry node saw
+     * it in its registry (REMOVE_SEEN), so every node removes what it holds of it. */
+    if (!raft_state_drop_service(s, ns, req->service) && req->mode != CAIRN_REMOVE_SEEN)
         return cairn_fail(st, CAIRN_E_INVALID, "specified service not exist, serviceName : %s",
                           req->service);
     cairn_raft_batch_service_del(out, ns, req->service);

@@ -97,6 +97,15 @@ typedef enum cairn_service_mode {
                                    name, nothing else; missing service → 400 `service not found:<svc>` */
 } cairn_service_mode;
 
+/* What a SERVICE_REMOVE may remove. */
+typedef enum cairn_service_remove_mode {
+    CAIRN_REMOVE_KNOWN = 0, /* a service the checker knows (the registry; in a cluster the raft
+                               state), else 400 `specified service not exist, ...` */
+    CAIRN_REMOVE_SEEN = 1,  /* a cluster's raft command only: the entry node's registry holds the
+                               service though the raft state may not know it (a service made by
+                               ephemeral registrations): removed on every node that holds it */
+} cairn_service_remove_mode;
+
 /* What an OWNER_DROP's owner names. */
 typedef enum cairn_owner_mode {
     CAIRN_OWNER_EXACT = 0,  /* that owner */

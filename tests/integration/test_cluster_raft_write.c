@@ -193,6 +193,63 @@ static void services_through_any_member(const it_cluster *c, int leader, int f, 
     }
 }
 
+/* Whether every node (listed = true) or no node (false) has svc in its service list. */
+typedef struct service_seen_arg {
+    const it_cluster *c;
+    const char *svc;
+    bool listed;
+} service_seen_arg;
+
+static bool service_seen(void *arg)
+{
+    service_seen_arg *a = arg;
+    for (int i = 0; i < a->c->count; i++) {
+        http_resp r = nacos_call(a->c->nodes[i], "GET", NS "/service/list",
+                                 Q("pageNo", "1", "pageSize", "100"), NULL, NULL);
+        json_t *l = r.status == 200 ? json_loads(r.body, 0, NULL) : NULL;
+        bool found = false;
+        json_t *doms = l ? json_object_get(l, "doms") : NULL;
+        for (size_t k = 0; doms && k < json_array_size(doms); k++)
+            found = found || strcmp(json_string_value(json_array_get(doms, k)), a->svc) == 0;
+        bool answered = l != NULL;
+        json_decref(l);
+        http_resp_free(&r);
+        if (!answered || found != a->listed)
+            return false;
+    }
+    return true;
+}
+
+/* DELETE /service through a follower: a service raft defines; one made only by an ephemeral
+ * registration (Distro's, which raft does not know: the entry node saw it, so it is removed
+ * everywhere, its instance with it, as Nacos 1.4.8 does); one no node holds (Nacos' 400). */
+static void service_removal_through_any_member(const it_cluster *c, int f, int g)
+{
+    nacos_write_ok(c->nodes[g], "DELETE", NS "/service", Q("serviceName", "raft-svc"));
+    service_seen_arg gone = {c, "raft-svc", false};
+    cr_assert(wait_until(service_seen, &gone, VISIBLE_BOUND_MS),
+              "a removed raft service is still listed somewhere");
+
+    nacos_write_ok(c->nodes[f], "POST", NS "/instance",
+                   Q("serviceName", "raft-implicit", "ip", "127.81.0.3", "port", "80"));
+    service_seen_arg made = {c, "raft-implicit", true};
+    cr_assert(wait_until(service_seen, &made, VISIBLE_BOUND_MS),
+              "the implicit service is not listed on every node");
+    nacos_write_ok(c->nodes[g], "DELETE", NS "/service", Q("serviceName", "raft-implicit"));
+    service_seen_arg removed = {c, "raft-implicit", false};
+    cr_assert(wait_until(service_seen, &removed, VISIBLE_BOUND_MS),
+              "a removed implicit service is still listed somewhere");
+    int port = 80;
+    everywhere_arg e = {.c = c, .nodes = 0x7, .svc = "raft-implicit", .ip = "127.81.0.3",
+                        .ports = &port, .count = 1};
+    cr_assert(!everywhere(&e) && e.missing == 3,
+              "the removed service's instance is still listed on %d nodes", 3 - e.missing);
+
+    nacos_expect_error(c->nodes[g], "DELETE", NS "/service", Q("serviceName", "raft-never"), NULL,
+                       400, "specified service not exist, serviceName : DEFAULT_GROUP@@raft-never",
+                       false);
+}
+
 IT_TEST(cluster_raft_write, follower_write_is_read_at_once_there_and_soon_everywhere)
 {
     it_cluster_opts o = {.nodes = 3, .layout = IT_LAYOUT_PORTS, .wrong_secret_node = -1,
@@ -220,6 +277,7 @@ IT_TEST(cluster_raft_write, follower_write_is_read_at_once_there_and_soon_everyw
               "the deregistration is not read at once where it was acknowledged");
 
     services_through_any_member(c, leader, f, g);
+    service_removal_through_any_member(c, f, g);
     /* ephemeral registrations are not raft's: still 200 */
     nacos_write_ok(c->nodes[f], "POST", NS "/instance",
                    Q("serviceName", "raft-eph", "ip", "127.81.0.2", "port", "80"));

@@ -225,6 +225,19 @@ Test(raft_commands, service_create_update_and_delete_with_instances)
     r.service = strdup(SVC);
     cr_assert_eq(run(&r, &st), CAIRN_E_INVALID);
     cr_assert_str_eq(st.message, "specified service not exist, serviceName : " SVC);
+
+    /* one the entry node's registry holds though the log does not (made by ephemeral
+     * registrations): a delete record for every node all the same */
+    size_t n = out.count;
+    cairn_request_init(&r, CAIRN_MSG_SERVICE_REMOVE);
+    r.namespace_id = strdup("public");
+    r.service = strdup(SVC);
+    r.mode = CAIRN_REMOVE_SEEN;
+    cr_assert_eq(run(&r, &st), CAIRN_OK, "%s", st.message);
+    cr_assert_eq(out.count, n + 1);
+    cr_assert_eq(out.records[n].op, CAIRN_RAFT_DEL);
+    cr_assert_eq(out.records[n].kind, CAIRN_RAFT_SERVICE);
+    cr_assert_str_eq(out.records[n].service, SVC);
 }
 
 Test(raft_commands, deregistration_yields_a_delete_record_and_missing_is_ok)
