@@ -17,7 +17,7 @@ bool gateway_route_kind_wanted(const gateway *gw, const cairn_request *rq)
 {
     if (!gw->raft || !rq->service)
         return false;
-    if (rq->type == CAIRN_MSG_SERVICE_REMOVE)
+    if (rq->type == CAIRN_MSG_SERVICE_PUT || rq->type == CAIRN_MSG_SERVICE_REMOVE)
         return true;
     if (!rq->has_instance)
         return false;
@@ -141,15 +141,15 @@ static void looked_up(void *arg, cairn_err rc, cairn_reply *rep, cairn_status *s
     bool eph = false, pers = false;
     if (rc == CAIRN_OK)
         kinds_held(&job->write, rep, &eph, &pers);
-    bool seen = rc == CAIRN_OK && rep->has_snapshot && rep->snapshot.found;
+    bool held = rc == CAIRN_OK && rep->has_snapshot && rep->snapshot.found;
     cairn_request_free(&job->step);
     cairn_request_init(&job->step, CAIRN_MSG_STATS);
-    if (job->write.type == CAIRN_MSG_SERVICE_REMOVE) {
-        /* Held here: removed on every node even when only Distro knows it; not held: the raft
-         * state decides (a service it defines, else Nacos' "not exist"). */
+    if (job->write.type == CAIRN_MSG_SERVICE_PUT || job->write.type == CAIRN_MSG_SERVICE_REMOVE) {
+        /* Held here, the service exists for the FSM even when only Distro knows it; not held,
+         * the raft state alone decides. */
         job->step = job->write;
         cairn_request_init(&job->write, CAIRN_MSG_STATS);
-        job->step.mode = seen ? CAIRN_REMOVE_SEEN : CAIRN_REMOVE_KNOWN;
+        job->step.held = held;
         send_raft(job);
         return;
     }

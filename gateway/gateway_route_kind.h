@@ -1,5 +1,6 @@
 /* Cluster writes that name no instance kind: PATCH /instance (§2.4) and PUT /health/instance
- * (§5), and DELETE /service, whose service raft may not know. The registry applies them to whatever instance sits at ip:port (a patch to the ephemeral
+ * (§5), and the service writes (POST/PUT/DELETE /service, PUT /cluster), whose service raft may
+ * not know. The registry applies them to whatever instance sits at ip:port (a patch to the ephemeral
  * one first, else the persistent one; health by hand to both), so in a cluster the gateway first
  * reads the service from its local registry (SERVICE_GET) to learn which kinds exist there, then
  * sends each kind on its own path, as every other write of that kind travels:
@@ -13,11 +14,11 @@
  * Health by hand of an ip:port held by both kinds goes through raft first and then to the owner;
  * the answer is the first failure, else `ok`. Nacos 1.4.8 routes both endpoints to the Distro
  * owner (@CanDistro) and replicates persistent data through its raft; this is the same outcome
- * with Cairn's paths. A service removal is a raft command either way; when the local registry
- * holds the service it goes as CAIRN_REMOVE_SEEN, so that a service made by ephemeral
- * registrations (Distro's, unknown to the raft state) is removed on every node too, as Nacos
- * 1.4.8 removes any service through its raft-held service meta. Standalone nothing changes
- * (gateway_finish_write writes to the registry).
+ * with Cairn's paths. A service write is a raft command either way; when the local registry
+ * holds the service it goes with `held` set, so that a service made by ephemeral registrations
+ * (Distro's, unknown to the raft state) exists for the FSM: updated, given clusters, refused a
+ * second create, removed on every node, as Nacos 1.4.8 does through its raft-held service meta.
+ * Standalone nothing changes (gateway_finish_write writes to the registry).
  *
  * Threads: HTTP threads start a job; it continues and ends on nng threads. */
 #ifndef GATEWAY_ROUTE_KIND_H
@@ -29,7 +30,7 @@
 #include "gateway_http.h"
 
 /* Whether rq (a built write) takes this route: a cluster with raft, and an INSTANCE_PATCH, an
- * INSTANCE_HEALTH by hand (MANUAL) or a SERVICE_REMOVE. */
+ * INSTANCE_HEALTH by hand (MANUAL), a SERVICE_PUT or a SERVICE_REMOVE. */
 bool gateway_route_kind_wanted(const gateway *gw, const cairn_request *rq);
 
 /* Runs the job for *rq (taken) and answers req. */

@@ -7,21 +7,30 @@
 #include "raft_cmd_private.h"
 
 /* The definition a SERVICE_PUT leads to from cur (NULL: none yet), or a rejection. */
+/* Whether the service exists for a command: defined in the raft state, or held by the entry
+ * node's registry (req->held: a service made by ephemeral registrations is Distro's, and the log
+ * has no definition of it until one is put). */
+static bool service_exists(const cairn_request *req, const raft_cp_service *cur)
+{
+    return cur || req->held;
+}
+
 static cairn_err next_definition(const cairn_request *req, const raft_cp_service *cur,
                                  cairn_service *def, cairn_status *st)
 {
     const cairn_service *in = req->has_service ? &req->service_def : NULL;
     const char *ns = cairn_req_ns(req);
-    if (req->mode == CAIRN_SERVICE_CREATE && cur)
+    bool exists = service_exists(req, cur);
+    if (req->mode == CAIRN_SERVICE_CREATE && exists)
         return cairn_fail(st, CAIRN_E_CONFLICT,
                           "specified service already exists, serviceName : %s", req->service);
     if (req->mode == CAIRN_SERVICE_CREATE && cairn_check_service_chars(req->service, st))
         return st->code;
-    if (req->mode == CAIRN_SERVICE_UPDATE && !cur)
+    if (req->mode == CAIRN_SERVICE_UPDATE && !exists)
         return cairn_fail(st, CAIRN_E_INVALID, "service %s not found!", req->service);
     if (req->mode == CAIRN_SERVICE_CLUSTERS && (!in || in->cluster_count == 0))
         return cairn_fail(st, CAIRN_E_INVALID, "Param 'clusterName' is required.");
-    if (req->mode == CAIRN_SERVICE_CLUSTERS && !cur)
+    if (req->mode == CAIRN_SERVICE_CLUSTERS && !exists)
         return cairn_fail(st, CAIRN_E_INVALID, "service not found:%s", req->service);
     if (req->mode > CAIRN_SERVICE_CLUSTERS)
         return cairn_fail(st, CAIRN_E_INVALID, "unsupported service mode %u", req->mode);
@@ -72,9 +81,8 @@ static cairn_err service_remove(raft_cp_state *s, const cairn_request *req,
     if (cairn_check_service_ref(req, st))
         return st->code;
     const char *ns = cairn_req_ns(req);
-    /* A service made by ephemeral registrations is Distro's, not the log's: the entry node saw
-     * it in its registry (REMOVE_SEEN), so every node removes what it holds of it. */
-    if (!raft_state_drop_service(s, ns, req->service) && req->mode != CAIRN_REMOVE_SEEN)
+    bool defined = raft_state_drop_service(s, ns, req->service);
+    if (!defined && !req->held) /* held only: every node removes what it holds of it */
         return cairn_fail(st, CAIRN_E_INVALID, "specified service not exist, serviceName : %s",
                           req->service);
     cairn_raft_batch_service_del(out, ns, req->service);

@@ -15,6 +15,7 @@
  *                  mode  uint    mode              (INSTANCE_UPSERT, SERVICE_PUT, INSTANCE_HEALTH)
  *                  mask  uint    patch_mask        (INSTANCE_PATCH)
  *                  body  bool    has_body          (BEAT)
+ *                  held  bool -  held              (SERVICE_PUT, SERVICE_REMOVE; only when true)
  *                  group str -   group             (SERVICE_LIST, SERVICE_CATALOG)
  *                  filter str -  filter            (SERVICE_CATALOG)
  *                  page  uint    page_no           (SERVICE_LIST, SERVICE_CATALOG)
@@ -168,6 +169,7 @@ enum {
     RQ_INSTS = 1u << 18,
     RQ_FWD = 1u << 19, /* forward_to, inner, deadline_ms */
     RQ_CMD = 1u << 20,
+    RQ_HELD = 1u << 21, /* written only when true */
 };
 
 /* Every message type: the one list of them. A new message is an entry here (and its encoder and
@@ -190,10 +192,11 @@ static const struct msg_type_info {
     [CAIRN_MSG_INSTANCE_GET] = {"instance_get", true, RQ_NS | RQ_SVC | RQ_INST,
                                 RQ_NS | RQ_SVC | RQ_INST},
     [CAIRN_MSG_SERVICE_GET] = {"service_get", true, RQ_NS | RQ_SVC, RQ_NS | RQ_SVC},
-    [CAIRN_MSG_SERVICE_PUT] = {"service_put", true, RQ_NS | RQ_SVC | RQ_SVCDEF | RQ_MODE,
+    [CAIRN_MSG_SERVICE_PUT] = {"service_put", true,
+                               RQ_NS | RQ_SVC | RQ_SVCDEF | RQ_MODE | RQ_HELD,
                                RQ_NS | RQ_SVC | RQ_SVCDEF, CAIRN_SERVICE_CLUSTERS},
-    [CAIRN_MSG_SERVICE_REMOVE] = {"service_remove", true, RQ_NS | RQ_SVC | RQ_MODE,
-                                  RQ_NS | RQ_SVC, CAIRN_REMOVE_SEEN},
+    [CAIRN_MSG_SERVICE_REMOVE] = {"service_remove", true, RQ_NS | RQ_SVC | RQ_HELD,
+                                  RQ_NS | RQ_SVC},
     [CAIRN_MSG_SERVICE_LIST] = {"service_list", true, RQ_NS | RQ_LIST | RQ_SIZE, RQ_NS},
     [CAIRN_MSG_BEAT] = {"beat", true, RQ_NS | RQ_SVC | RQ_INST | RQ_BODY,
                         RQ_NS | RQ_SVC | RQ_INST},
@@ -232,7 +235,8 @@ static const struct msg_type_info {
     [CAIRN_MSG_FORWARD] = {"forward", true, RQ_FWD, RQ_FWD},
     /* a write wrapped for the raft log: the write's fields plus its type */
     [CAIRN_MSG_RAFT_SUBMIT] = {"raft_submit", true,
-                               RQ_NS | RQ_SVC | RQ_INST | RQ_SVCDEF | RQ_MODE | RQ_MASK | RQ_CMD,
+                               RQ_NS | RQ_SVC | RQ_INST | RQ_SVCDEF | RQ_MODE | RQ_MASK | RQ_CMD |
+                                   RQ_HELD,
                                RQ_NS | RQ_SVC | RQ_CMD, CAIRN_SERVICE_CLUSTERS},
     /* services named by states, as DISTRO_FETCH names them */
     [CAIRN_MSG_SERVICES_IN_USE] = {"services_in_use", true, RQ_STATES, RQ_STATES},
@@ -584,6 +588,8 @@ static int request_fields(field_writer *f, const void *obj)
         TRY(f_uint(f, "mask", req->patch_mask));
     if (has & RQ_BODY)
         TRY(f_bool(f, "body", req->has_body));
+    if ((has & RQ_HELD) && req->held)
+        TRY(f_bool(f, "held", req->held));
     if ((has & RQ_LIST) && req->group)
         TRY(f_str(f, "group", req->group));
     if ((has & RQ_FILTER) && req->filter)
@@ -1589,12 +1595,13 @@ static cairn_err rd_strs(const msgpack_object *v, const char *ctx, const char *f
 
 enum { RF_NS, RF_SVC, RF_INST, RF_SVCDEF, RF_MODE, RF_MASK, RF_BODY, RF_GROUP, RF_PAGE,
        RF_SIZE, RF_FILTER, RF_STATES, RF_LOAD, RF_OWNERS, RF_SELF, RF_BUCKET, RF_FIRST, RF_LAST,
-       RF_RECS, RF_OWNER, RF_INSTS, RF_TO, RF_INNER, RF_DL, RF_CMD };
+       RF_RECS, RF_OWNER, RF_INSTS, RF_TO, RF_INNER, RF_DL, RF_CMD, RF_HELD };
 static const char *const request_names[] = {"ns",    "svc",    "inst",  "svcdef", "mode",
                                             "mask",  "body",   "group", "page",   "size",
                                             "filter", "states", "load", "owners", "self",
                                             "bucket", "first", "last",  "recs",
-                                            "owner", "insts", "to", "inner", "dl", "cmd"};
+                                            "owner", "insts", "to", "inner", "dl", "cmd",
+                                            "held"};
 
 /* The replication fields of a request. */
 static cairn_err request_cluster_field(int idx, const msgpack_object *v, cairn_request *req,
@@ -1684,6 +1691,7 @@ static cairn_err request_field(int idx, const msgpack_object *v, void *target, c
         req->patch_mask = (uint32_t)u64;
         return err;
     case RF_BODY: return rd_bool(v, ctx, f, &req->has_body, st);
+    case RF_HELD: return rd_bool(v, ctx, f, &req->held, st);
     case RF_GROUP: return rd_str(v, ctx, f, &req->group, st);
     case RF_PAGE:
         err = rd_uint(v, ctx, f, UINT32_MAX, &u64, st);

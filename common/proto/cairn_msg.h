@@ -97,15 +97,6 @@ typedef enum cairn_service_mode {
                                    name, nothing else; missing service → 400 `service not found:<svc>` */
 } cairn_service_mode;
 
-/* What a SERVICE_REMOVE may remove. */
-typedef enum cairn_service_remove_mode {
-    CAIRN_REMOVE_KNOWN = 0, /* a service the checker knows (the registry; in a cluster the raft
-                               state), else 400 `specified service not exist, ...` */
-    CAIRN_REMOVE_SEEN = 1,  /* a cluster's raft command only: the entry node's registry holds the
-                               service though the raft state may not know it (a service made by
-                               ephemeral registrations): removed on every node that holds it */
-} cairn_service_remove_mode;
-
 /* What an OWNER_DROP's owner names. */
 typedef enum cairn_owner_mode {
     CAIRN_OWNER_EXACT = 0,  /* that owner */
@@ -214,8 +205,8 @@ void cairn_persist_record_free(cairn_persist_record *r);
  *  INSTANCE_REMOVE   ns*, svc*, instance* (ip, port, cluster, ephemeral)
  *  INSTANCE_GET      ns*, svc*, instance* (ip, port, cluster)
  *  SERVICE_GET       ns*, svc*
- *  SERVICE_PUT       ns*, svc*, service*, mode
- *  SERVICE_REMOVE    ns*, svc*
+ *  SERVICE_PUT       ns*, svc*, service*, mode, held
+ *  SERVICE_REMOVE    ns*, svc*, held
  *  SERVICE_LIST      ns*, group (prefix filter; "*" or empty = all), page_no, page_size
  *  BEAT              ns*, svc*, instance* (ip, port, cluster; full instance when has_body), has_body
  *  STATS             (none)
@@ -276,6 +267,9 @@ typedef struct cairn_request {
     uint32_t mode;       /* cairn_upsert_mode or cairn_service_mode */
     uint32_t patch_mask; /* CAIRN_PATCH_* */
     bool has_body;       /* BEAT: the beat carried a JSON body (may re-register) */
+    bool held; /* SERVICE_PUT, SERVICE_REMOVE as raft commands: the entry node's registry holds
+                  the service, which then exists for the FSM even when the raft state does not
+                  define it (a service made by ephemeral registrations is Distro's) */
     char *group;         /* SERVICE_LIST, SERVICE_CATALOG */
     char *filter;        /* SERVICE_CATALOG */
     uint32_t page_no;

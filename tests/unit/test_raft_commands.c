@@ -167,7 +167,8 @@ Test(raft_commands, ephemeral_and_other_messages_are_not_raft_commands)
     cr_assert_eq(out.count, 0);
 }
 
-static cairn_err service_put(uint32_t mode, float threshold, const char *cluster)
+/* held: the entry node's registry holds the service (cairn_request.held). */
+static cairn_err service_put_held(uint32_t mode, float threshold, const char *cluster, bool held)
 {
     cairn_request r;
     cairn_status st;
@@ -175,6 +176,7 @@ static cairn_err service_put(uint32_t mode, float threshold, const char *cluster
     r.namespace_id = strdup("public");
     r.service = strdup(SVC);
     r.mode = mode;
+    r.held = held;
     r.has_service = true;
     cairn_service_init(&r.service_def);
     r.service_def.protect_threshold = threshold;
@@ -186,6 +188,33 @@ static cairn_err service_put(uint32_t mode, float threshold, const char *cluster
         r.service_def.cluster_count = 1;
     }
     return run(&r, &st);
+}
+
+static cairn_err service_put(uint32_t mode, float threshold, const char *cluster)
+{
+    return service_put_held(mode, threshold, cluster, false);
+}
+
+Test(raft_commands, a_service_the_entry_node_holds_exists_without_a_definition)
+{
+    /* made by ephemeral registrations: Distro's, so the log has no definition of it */
+    cr_assert_eq(service_put_held(CAIRN_SERVICE_CREATE, 0.5f, NULL, true), CAIRN_E_CONFLICT);
+    cr_assert_eq(out.count, 0);
+    cr_assert_eq(service_put_held(CAIRN_SERVICE_CLUSTERS, 0, "c1", true), CAIRN_OK);
+    const raft_cp_service *def = raft_state_service(s, "public", SVC);
+    cr_assert_not_null(def, "the clusters put defined the service in the log");
+    cr_assert_eq(def->def.cluster_count, 1);
+    cr_assert_eq(out.records[out.count - 1].kind, CAIRN_RAFT_SERVICE);
+    cr_assert_eq(out.records[out.count - 1].op, CAIRN_RAFT_PUT);
+}
+
+Test(raft_commands, an_update_of_a_held_service_defines_it)
+{
+    cr_assert_eq(service_put_held(CAIRN_SERVICE_UPDATE, 0.7f, NULL, true), CAIRN_OK);
+    const raft_cp_service *def = raft_state_service(s, "public", SVC);
+    cr_assert_not_null(def);
+    cr_assert_float_eq(def->def.protect_threshold, 0.7f, 1e-6);
+    cr_assert_eq(out.count, 1);
 }
 
 Test(raft_commands, service_create_update_and_delete_with_instances)
@@ -232,7 +261,7 @@ Test(raft_commands, service_create_update_and_delete_with_instances)
     cairn_request_init(&r, CAIRN_MSG_SERVICE_REMOVE);
     r.namespace_id = strdup("public");
     r.service = strdup(SVC);
-    r.mode = CAIRN_REMOVE_SEEN;
+    r.held = true;
     cr_assert_eq(run(&r, &st), CAIRN_OK, "%s", st.message);
     cr_assert_eq(out.count, n + 1);
     cr_assert_eq(out.records[n].op, CAIRN_RAFT_DEL);
