@@ -158,6 +158,31 @@ static void burst_through_follower(const it_cluster *c, int f)
               e.missing);
 }
 
+/* Whether every node shows svc with protectThreshold pt (GET /service). */
+typedef struct threshold_arg {
+    const it_cluster *c;
+    const char *svc;
+    double pt;
+} threshold_arg;
+
+static bool threshold_everywhere(void *arg)
+{
+    threshold_arg *a = arg;
+    for (int i = 0; i < a->c->count; i++) {
+        http_resp s = nacos_call(a->c->nodes[i], "GET", NS "/service", Q("serviceName", a->svc),
+                                 NULL, NULL);
+        json_t *j = s.status == 200 ? json_loads(s.body, 0, NULL) : NULL;
+        json_t *v = j ? json_object_get(j, "protectThreshold") : NULL;
+        double pt = v ? json_number_value(v) : -1;
+        bool same = pt > a->pt - 1e-6 && pt < a->pt + 1e-6;
+        json_decref(j);
+        http_resp_free(&s);
+        if (!same)
+            return false;
+    }
+    return true;
+}
+
 /* A service created on one follower, refused again on the other with the standalone text,
  * updated on the leader: read at once there and soon on every member. */
 static void services_through_any_member(const it_cluster *c, int leader, int f, int g)
@@ -177,20 +202,9 @@ static void services_through_any_member(const it_cluster *c, int leader, int f, 
     cr_assert_float_eq(jnum(svc, "protectThreshold"), 0.75, 1e-6, "%s", r.body);
     json_decref(svc);
     http_resp_free(&r);
-    for (int i = 0; i < 3; i++) { /* soon on every member */
-        int64_t until = it_now_ms() + VISIBLE_BOUND_MS;
-        double pt = -1;
-        while (it_now_ms() < until && pt != 0.75) {
-            http_resp s = nacos_call(c->nodes[i], "GET", NS "/service",
-                                     Q("serviceName", "raft-svc"), NULL, NULL);
-            json_t *j = s.status == 200 ? json_loads(s.body, 0, NULL) : NULL;
-            json_t *v = j ? json_object_get(j, "protectThreshold") : NULL;
-            pt = v ? json_number_value(v) : -1;
-            json_decref(j);
-            http_resp_free(&s);
-        }
-        cr_assert_float_eq(pt, 0.75, 1e-6, "node %d shows no service update", i);
-    }
+    threshold_arg updated = {c, "raft-svc", 0.75};
+    cr_assert(wait_until(threshold_everywhere, &updated, VISIBLE_BOUND_MS),
+              "the service update is not on every member");
 }
 
 /* Whether every node (listed = true) or no node (false) has svc in its service list. */
@@ -215,30 +229,6 @@ static bool service_seen(void *arg)
         json_decref(l);
         http_resp_free(&r);
         if (!answered || found != a->listed)
-            return false;
-    }
-    return true;
-}
-
-/* Whether node i shows svc with protectThreshold pt (GET /service). */
-typedef struct threshold_arg {
-    const it_cluster *c;
-    const char *svc;
-    double pt;
-} threshold_arg;
-
-static bool threshold_everywhere(void *arg)
-{
-    threshold_arg *a = arg;
-    for (int i = 0; i < a->c->count; i++) {
-        http_resp s = nacos_call(a->c->nodes[i], "GET", NS "/service", Q("serviceName", a->svc),
-                                 NULL, NULL);
-        json_t *j = s.status == 200 ? json_loads(s.body, 0, NULL) : NULL;
-        json_t *v = j ? json_object_get(j, "protectThreshold") : NULL;
-        bool same = v && json_number_value(v) > a->pt - 1e-6 && json_number_value(v) < a->pt + 1e-6;
-        json_decref(j);
-        http_resp_free(&s);
-        if (!same)
             return false;
     }
     return true;
