@@ -28,7 +28,8 @@ bool gateway_route_kind_wanted(const gateway *gw, const cairn_request *rq)
 typedef struct kind_job {
     gateway *gw;
     gateway_deferred *deferred;
-    cairn_request write;      /* the client's write as built (a patch moves into step) */
+    cairn_request write;      /* the client's write as built (a patch or a service write
+                                 moves into step) */
     cairn_request step;       /* the request in flight */
     cairn_rpc_client *client; /* step's local role, for the outcome; NULL when forwarded */
     bool raft_step;           /* step is a RAFT_SUBMIT */
@@ -133,6 +134,17 @@ static void looked_up(void *arg, cairn_err rc, cairn_reply *rep, cairn_status *s
 {
     kind_job *job = arg;
     rc = gateway_call_outcome(job->gw, job->gw->registry, &job->step, rc, rep, st);
+    if (job->write.type == CAIRN_MSG_SERVICE_PUT || job->write.type == CAIRN_MSG_SERVICE_REMOVE) {
+        /* Held here, the service exists for the FSM even when only Distro knows it; not held,
+         * or the registry not answering, the raft state alone decides (as before the lookup). */
+        bool held = rc == CAIRN_OK && rep->has_snapshot && rep->snapshot.found;
+        cairn_request_free(&job->step);
+        job->step = job->write;
+        cairn_request_init(&job->write, CAIRN_MSG_STATS);
+        job->step.held = held;
+        send_raft(job);
+        return;
+    }
     /* A missing service is the write's own error to give: its path answers it. */
     if (rc != CAIRN_OK && rc != CAIRN_E_NOT_FOUND && rc != CAIRN_E_INVALID) {
         finish(job, rc, st);
@@ -141,18 +153,8 @@ static void looked_up(void *arg, cairn_err rc, cairn_reply *rep, cairn_status *s
     bool eph = false, pers = false;
     if (rc == CAIRN_OK)
         kinds_held(&job->write, rep, &eph, &pers);
-    bool held = rc == CAIRN_OK && rep->has_snapshot && rep->snapshot.found;
     cairn_request_free(&job->step);
     cairn_request_init(&job->step, CAIRN_MSG_STATS);
-    if (job->write.type == CAIRN_MSG_SERVICE_PUT || job->write.type == CAIRN_MSG_SERVICE_REMOVE) {
-        /* Held here, the service exists for the FSM even when only Distro knows it; not held,
-         * the raft state alone decides. */
-        job->step = job->write;
-        cairn_request_init(&job->write, CAIRN_MSG_STATS);
-        job->step.held = held;
-        send_raft(job);
-        return;
-    }
     if (job->write.type == CAIRN_MSG_INSTANCE_PATCH) {
         /* The registry patches the ephemeral instance first: so does this. */
         job->step = job->write;

@@ -6,7 +6,6 @@
 
 #include "raft_cmd_private.h"
 
-/* The definition a SERVICE_PUT leads to from cur (NULL: none yet), or a rejection. */
 /* Whether the service exists for a command: defined in the raft state, or held by the entry
  * node's registry (req->held: a service made by ephemeral registrations is Distro's, and the log
  * has no definition of it until one is put). */
@@ -15,6 +14,7 @@ static bool service_exists(const cairn_request *req, const raft_cp_service *cur)
     return cur || req->held;
 }
 
+/* The definition a SERVICE_PUT leads to from cur (NULL: none yet), or a rejection. */
 static cairn_err next_definition(const cairn_request *req, const raft_cp_service *cur,
                                  cairn_service *def, cairn_status *st)
 {
