@@ -2,17 +2,25 @@
  * /nacos/v1/ns/operator/servers from the member's HTTP address and read extendInfo.peerAddress
  * and raftAddress of the member's own entry (the one whose address is its identity). Blocking
  * HTTP, so it runs on a thread of its own, one lookup at a time, each bounded by a timeout; the
- * loop asks (repl_discover_request: a bit per member) and gets the answer posted back. */
+ * loop asks (repl_discover_request: a bit per member) and gets the answer posted back.
+ *
+ * With auth.enabled the endpoint needs a user: each lookup carries a short-lived token of
+ * CAIRN_AUTH_MEMBER (cairn_auth.h) signed with auth.token_secret_file, which every member must
+ * share anyway for a client's token to be good on each of them. */
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "cairn_auth.h"
 #include "cairn_clock.h"
 #include "cairn_http_get.h"
 #include "cairn_log.h"
 #include "replicator.h"
 
 #define DISCOVER_TIMEOUT_MS 1000
+#define DISCOVER_TOKEN_TTL_S 60
 
 typedef struct repl_discover {
     replicator *r;
@@ -21,6 +29,7 @@ typedef struct repl_discover {
     pthread_cond_t cond;
     bool stop;
     bool wanted[CAIRN_CLUSTER_MAX_MEMBERS];
+    cairn_auth_secret secret; /* auth.enabled: signs each lookup's token; else empty */
 } repl_discover;
 
 /* Reads member id's own entry from an operator/servers body. */
@@ -51,10 +60,15 @@ static bool parse_servers(const char *body, const char *id, char *peer, char *ra
 static void lookup(repl_discover *d, size_t idx)
 {
     const char *id = d->r->cfg.members[idx].id;
+    char path[64 + CAIRN_AUTH_TOKEN_MAX] = "/nacos/v1/ns/operator/servers";
+    char token[CAIRN_AUTH_TOKEN_MAX];
+    if (d->secret.bytes &&
+        cairn_auth_token_create(&d->secret, CAIRN_AUTH_MEMBER,
+                                (int64_t)time(NULL) + DISCOVER_TOKEN_TTL_S, token, sizeof token))
+        snprintf(path, sizeof path, "/nacos/v1/ns/operator/servers?accessToken=%s", token);
     cairn_http_response resp;
     char err[256];
-    if (cairn_http_get(id, "/nacos/v1/ns/operator/servers", DISCOVER_TIMEOUT_MS, &resp, err,
-                       sizeof err) != 0) {
+    if (cairn_http_get(id, path, DISCOVER_TIMEOUT_MS, &resp, err, sizeof err) != 0) {
         log_debug("peer %s: no address lookup: %s", id, err);
         return;
     }
@@ -95,11 +109,19 @@ cairn_err repl_discover_start(replicator *r, cairn_status *st)
     if (!d)
         return cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
     d->r = r;
+    const cairn_config *cfg = r->role->config;
+    cairn_status sst;
+    if (cairn_config_bool(cfg, "auth.enabled") &&
+        cairn_auth_secret_load(cairn_config_string(cfg, "auth.token_secret_file"), &d->secret,
+                               &sst) != CAIRN_OK)
+        log_warn("address lookups go without a token (operator/servers will refuse them): %s",
+                 sst.message);
     pthread_mutex_init(&d->lock, NULL);
     pthread_cond_init(&d->cond, NULL);
     for (size_t i = 0; i < r->cfg.count; i++)
         d->wanted[i] = i != r->cfg.self; /* every peer once at start */
     if (pthread_create(&d->thread, NULL, discover_main, d) != 0) {
+        cairn_auth_secret_free(&d->secret);
         free(d);
         return cairn_fail(st, CAIRN_E_INTERNAL, "cannot start the discovery thread");
     }
@@ -130,6 +152,7 @@ void repl_discover_stop(replicator *r)
     pthread_join(d->thread, NULL); /* at most one lookup's timeout */
     pthread_mutex_destroy(&d->lock);
     pthread_cond_destroy(&d->cond);
+    cairn_auth_secret_free(&d->secret);
     free(d);
     r->discover = NULL;
 }

@@ -32,6 +32,11 @@
 #define CAIRN_AUTH_PASSWORD_MAX 1024
 #define CAIRN_AUTH_SECRET_MIN 32
 #define CAIRN_AUTH_TOKEN_MAX 512
+/* The subject of a token a cluster member mints for itself (with the shared
+ * auth.token_secret_file) to read a peer's GET /nacos/v1/ns/operator/servers, where port-0 peer
+ * and raft listeners are advertised. ':' is no user name character, so no user can hold it; it
+ * counts as a user with no roles: the endpoints that need any user, and nothing else. */
+#define CAIRN_AUTH_MEMBER "cairn:member"
 
 typedef enum cairn_auth_action {
     CAIRN_AUTH_READ,
@@ -99,8 +104,8 @@ typedef enum cairn_token_result {
     CAIRN_TOKEN_INVALID, /* anything else */
 } cairn_token_result;
 
-/* The token of user valid until exp_s, into out (CAIRN_AUTH_TOKEN_MAX); false if it does not
- * fit. */
+/* The token of user (a valid name, or CAIRN_AUTH_MEMBER) valid until exp_s, into out
+ * (CAIRN_AUTH_TOKEN_MAX); false if it does not fit. */
 bool cairn_auth_token_create(const cairn_auth_secret *s, const char *user, int64_t exp_s,
                              char *out, size_t out_len);
 /* Checks the signature, then the expiry; on CAIRN_TOKEN_OK the user goes into user. Only the

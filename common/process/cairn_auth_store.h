@@ -55,7 +55,8 @@ const cairn_auth_users *cairn_auth_store_lock(cairn_auth_store *s);
 void cairn_auth_store_unlock(cairn_auth_store *s);
 
 /* With the users locked (users from cairn_auth_store_lock): the user a token names, or NULL with
- * *why saying what is wrong. token NULL or "" is CAIRN_AUTH_NO_USER. */
+ * *why saying what is wrong. token NULL or "" is CAIRN_AUTH_NO_USER. A token of
+ * CAIRN_AUTH_MEMBER names a static user of that name with no roles. */
 const cairn_auth_user *cairn_auth_store_token_user(const cairn_auth_store *s,
                                                    const cairn_auth_users *users,
                                                    const char *token, int64_t now_ms,

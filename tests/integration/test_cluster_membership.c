@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cairn_clock.h"
 #include "cairn_cluster.h"
@@ -233,4 +234,50 @@ IT_TEST(cluster_membership, bad_cluster_config_exits_78)
                    &err);
     cr_expect_eq(code, 78, "exit %d: %s", code, err);
     free(err);
+}
+
+/* The members' own token (cairn_auth.h CAIRN_AUTH_MEMBER), signed with secret, an hour long. */
+static void member_token(const char *secret_file, char *out, size_t len)
+{
+    cairn_auth_secret secret;
+    cairn_status st;
+    cr_assert_eq(cairn_auth_secret_load(secret_file, &secret, &st), CAIRN_OK, "%s", st.message);
+    cr_assert(cairn_auth_token_create(&secret, CAIRN_AUTH_MEMBER, (int64_t)time(NULL) + 3600, out,
+                                      len));
+    cairn_auth_secret_free(&secret);
+}
+
+static long status_of(const it_node *n, const char *method, const char *path)
+{
+    char url[CAIRN_AUTH_TOKEN_MAX + 300];
+    snprintf(url, sizeof url, "%s%s", n->gateway_url, path);
+    http_resp r = http_request(method, url, NULL, 0, NULL, NULL, 2000);
+    long status = r.status;
+    http_resp_free(&r);
+    return status;
+}
+
+/* With auth.enabled, port-0 peer and raft listeners are still found: a member's address lookup
+ * of a peer's operator/servers carries a token of the members' own subject, which no user can
+ * hold and which reads what any user may read and nothing a role is needed for. */
+IT_TEST(cluster_membership, with_auth_on_members_find_port_zero_listeners)
+{
+    it_cluster_opts o = {.nodes = 3, .layout = IT_LAYOUT_PORTS, .wrong_secret_node = -1,
+                         .auth = true};
+    it_cluster *c = cluster_start(&o);
+    cr_assert(cluster_wait_all(c, 0, 0, "UP", UP_TIMEOUT_MS), "not every node shows all 3 UP");
+    const it_node *n = c->nodes[1];
+    cr_expect_eq(status_of(n, "GET", "/nacos/v1/ns/operator/servers"), 403,
+                 "auth is on: no token, no member list");
+    char token[CAIRN_AUTH_TOKEN_MAX], path[CAIRN_AUTH_TOKEN_MAX + 200];
+    member_token(c->token_secret_file, token, sizeof token);
+    snprintf(path, sizeof path, "/nacos/v1/ns/operator/servers?accessToken=%s", token);
+    cr_expect_eq(status_of(n, "GET", path), 200, "the members' token reads operator/servers");
+    snprintf(path, sizeof path,
+             "/nacos/v1/ns/instance?serviceName=member-token&ip=127.0.0.9&port=80&accessToken=%s",
+             token);
+    cr_expect_eq(status_of(n, "POST", path), 403, "the members' token registers nothing");
+    snprintf(path, sizeof path,
+             "/nacos/v1/ns/instance/list?serviceName=member-token&accessToken=%s", token);
+    cr_expect_eq(status_of(n, "GET", path), 403, "the members' token lists nothing");
 }

@@ -120,6 +120,27 @@ static void write_secret(const char *path, const char *fill)
     close(fd);
 }
 
+/* opts.auth: the token secret, a users file holding IT_CLUSTER_ADMIN, and that admin's token. */
+static void write_auth(it_cluster *c, const char *dir)
+{
+    snprintf(c->token_secret_file, sizeof c->token_secret_file, "%s/token-secret", dir);
+    write_secret(c->token_secret_file, "tokens");
+    snprintf(c->users_file, sizeof c->users_file, "%s/users", dir);
+    cairn_status st;
+    char hash[CAIRN_AUTH_HASH_MAX];
+    cairn_auth_users users = {0};
+    cr_assert_eq(cairn_auth_hash_password("it-admin-password", hash, &st), CAIRN_OK);
+    cr_assert_eq(cairn_auth_users_put(&users, IT_CLUSTER_ADMIN, hash, "admin", &st), CAIRN_OK);
+    cr_assert_eq(cairn_auth_users_save(c->users_file, &users, &st), CAIRN_OK, "%s", st.message);
+    cairn_auth_users_free(&users);
+    cairn_auth_secret secret;
+    cr_assert_eq(cairn_auth_secret_load(c->token_secret_file, &secret, &st), CAIRN_OK, "%s",
+                 st.message);
+    cr_assert(cairn_auth_token_create(&secret, IT_CLUSTER_ADMIN, (int64_t)time(NULL) + 3600,
+                                      c->access_token, sizeof c->access_token));
+    cairn_auth_secret_free(&secret);
+}
+
 /* Per-node --set strings, kept for the life of the test process. */
 static char g_sets[IT_CLUSTER_MAX * 4][SETS_PER_NODE + 8][PATH_MAX + 96];
 static int g_set_nodes;
@@ -151,6 +172,12 @@ static it_node *start_member(const it_cluster *c, const it_cluster_opts *opts, i
     /* every member of a new cluster starts within this bound of the others: no wait for a
      * member that is absent on purpose (IT_CLUSTER_ABSENT_MEMBER) beyond it */
     snprintf(s[n], sizeof s[n], "distro.load_wait_ms=2000"), argv[n] = s[n], n++;
+    if (opts->auth) {
+        snprintf(s[n], sizeof s[n], "auth.enabled=true"), argv[n] = s[n], n++;
+        snprintf(s[n], sizeof s[n], "auth.token_secret_file=%s", c->token_secret_file);
+        argv[n] = s[n], n++;
+        snprintf(s[n], sizeof s[n], "auth.users_file=%s", c->users_file), argv[n] = s[n], n++;
+    }
     /* a member that hears no peer (the wrong secret) comes up alone, empty, after this */
     if (i == opts->wrong_secret_node)
         snprintf(s[n], sizeof s[n], "distro.load_alone_ms=1000"), argv[n] = s[n], n++;
@@ -190,6 +217,8 @@ it_cluster *cluster_start(const it_cluster_opts *opts)
     char wrong_secret[PATH_MAX];
     snprintf(wrong_secret, sizeof wrong_secret, "%s/wrong-secret", dir);
     write_secret(wrong_secret, "another");
+    if (opts->auth)
+        write_auth(c, dir);
 
     char hosts[IT_CLUSTER_MAX][24];
     int ports[IT_CLUSTER_MAX];
@@ -239,7 +268,11 @@ static bool servers_field(const it_cluster *c, int viewer, int member, bool in_e
                           const char *key, char *out, size_t len)
 {
     out[0] = '\0';
-    http_resp r = http_get_addr(c->nodes[viewer]->gateway, "/nacos/v1/ns/operator/servers", 2000);
+    char path[64 + CAIRN_AUTH_TOKEN_MAX] = "/nacos/v1/ns/operator/servers";
+    if (c->access_token[0])
+        snprintf(path, sizeof path, "/nacos/v1/ns/operator/servers?accessToken=%s",
+                 c->access_token);
+    http_resp r = http_get_addr(c->nodes[viewer]->gateway, path, 2000);
     bool found = false;
     json_t *root = r.status == 200 ? json_loads(r.body, 0, NULL) : NULL;
     size_t i;

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 
+#include "cairn_auth.h"
 #include "cairn_harness.h"
 
 #define IT_CLUSTER_MAX 5
@@ -28,7 +29,12 @@ typedef struct it_cluster_opts {
                                    that never answers: its members hash differs */
     unsigned late_mask;        /* node i (bit i) is not started by cluster_start (nodes[i] NULL):
                                   the test starts it with cluster_start_member */
+    bool auth;                 /* auth.enabled on every node, with one token secret and one
+                                  users file holding IT_CLUSTER_ADMIN; the harness's own reads
+                                  of operator/servers carry that admin's token (access_token) */
 } it_cluster_opts;
+
+#define IT_CLUSTER_ADMIN "it-admin"
 
 #define IT_CLUSTER_ABSENT_MEMBER "127.0.0.1:1"
 
@@ -38,6 +44,9 @@ typedef struct it_cluster {
     char ids[IT_CLUSTER_MAX][64]; /* each node's identity, its cluster.members entry */
     char members[IT_CLUSTER_MAX * 64];
     char secret_file[PATH_MAX];
+    char token_secret_file[PATH_MAX]; /* opts.auth: auth.token_secret_file */
+    char users_file[PATH_MAX];        /* opts.auth: auth.users_file */
+    char access_token[CAIRN_AUTH_TOKEN_MAX]; /* opts.auth: IT_CLUSTER_ADMIN's, an hour long */
 } it_cluster;
 
 /* Picks free ports, writes the secret, starts every node and waits until each is ready (alone:

@@ -57,6 +57,21 @@ Test(auth_store, tokens_users_permissions_and_reloads)
                  CAIRN_AUTH_FORBIDDEN);
     cr_expect_eq(cairn_auth_store_check(s, gone, CAIRN_AUTH_READ, "public", now),
                  CAIRN_AUTH_FORBIDDEN, "a token of a user not in the file");
+    /* the members' own subject: a user with no roles, whom no users file can name */
+    char member[CAIRN_AUTH_TOKEN_MAX];
+    cr_assert(cairn_auth_token_create(sec, CAIRN_AUTH_MEMBER, now / 1000 + 100, member,
+                                      sizeof member));
+    cr_expect_not(cairn_auth_name_valid(CAIRN_AUTH_MEMBER));
+    const cairn_auth_users *held = cairn_auth_store_lock(s);
+    cairn_auth_result why;
+    const cairn_auth_user *u = cairn_auth_store_token_user(s, held, member, now, &why);
+    cr_expect_eq(why, CAIRN_AUTH_OK);
+    cr_expect(u && strcmp(u->name, CAIRN_AUTH_MEMBER) == 0 && u->roles && !u->roles[0]);
+    cairn_auth_store_unlock(s);
+    cr_expect_eq(cairn_auth_store_check(s, member, CAIRN_AUTH_READ, "public", now),
+                 CAIRN_AUTH_FORBIDDEN, "the members' token reads no namespace");
+    cr_expect_eq(cairn_auth_store_check(s, member, CAIRN_AUTH_WRITE, "public", now),
+                 CAIRN_AUTH_FORBIDDEN);
     cr_expect_str_eq(cairn_auth_result_text(CAIRN_AUTH_NO_USER), "user not found!");
     cr_expect_str_eq(cairn_auth_result_text(CAIRN_AUTH_TOKEN_INVALID), "token invalid!");
     cr_expect_str_eq(cairn_auth_result_text(CAIRN_AUTH_TOKEN_EXPIRED), "token expired!");
