@@ -51,16 +51,10 @@ static long persist_register(const it_cluster *c, int i, const char *svc, const 
 static bool listed(const it_cluster *c, int i, const char *svc, const char *ip, int port,
                    bool *ok)
 {
-    http_resp r = nacos_call(c->nodes[i], "GET", NS "/instance/list", Q("serviceName", svc),
-                             NULL, NULL);
-    bool found = false;
-    *ok = r.status == 200;
-    if (*ok) {
-        json_t *l = json_loads(r.body, 0, NULL);
-        found = l && list_find_host(l, ip, port) != NULL;
-        json_decref(l);
-    }
-    http_resp_free(&r);
+    json_t *l = nacos_get_json(c->nodes[i], NS "/instance/list", Q("serviceName", svc));
+    *ok = l != NULL;
+    bool found = l && list_find_host(l, ip, port) != NULL;
+    json_decref(l);
     return found;
 }
 
@@ -81,14 +75,12 @@ static bool everywhere(void *arg)
     for (int i = 0; i < e->c->count; i++) {
         if (!(e->nodes & (1u << i)))
             continue;
-        http_resp r = nacos_call(e->c->nodes[i], "GET", NS "/instance/list",
-                                 Q("serviceName", e->svc), NULL, NULL);
-        json_t *l = r.status == 200 ? json_loads(r.body, 0, NULL) : NULL;
+        json_t *l =
+            nacos_get_json(e->c->nodes[i], NS "/instance/list", Q("serviceName", e->svc));
         for (int k = 0; k < e->count; k++)
             if (!l || !list_find_host(l, e->ip, e->ports[k]))
                 e->missing++;
         json_decref(l);
-        http_resp_free(&r);
     }
     return e->missing == 0;
 }
@@ -169,14 +161,11 @@ static bool threshold_everywhere(void *arg)
 {
     threshold_arg *a = arg;
     for (int i = 0; i < a->c->count; i++) {
-        http_resp s = nacos_call(a->c->nodes[i], "GET", NS "/service", Q("serviceName", a->svc),
-                                 NULL, NULL);
-        json_t *j = s.status == 200 ? json_loads(s.body, 0, NULL) : NULL;
+        json_t *j = nacos_get_json(a->c->nodes[i], NS "/service", Q("serviceName", a->svc));
         json_t *v = j ? json_object_get(j, "protectThreshold") : NULL;
         double pt = v ? json_number_value(v) : -1;
         bool same = pt > a->pt - 1e-6 && pt < a->pt + 1e-6;
         json_decref(j);
-        http_resp_free(&s);
         if (!same)
             return false;
     }
@@ -218,16 +207,14 @@ static bool service_seen(void *arg)
 {
     service_seen_arg *a = arg;
     for (int i = 0; i < a->c->count; i++) {
-        http_resp r = nacos_call(a->c->nodes[i], "GET", NS "/service/list",
-                                 Q("pageNo", "1", "pageSize", "100"), NULL, NULL);
-        json_t *l = r.status == 200 ? json_loads(r.body, 0, NULL) : NULL;
+        json_t *l = nacos_get_json(a->c->nodes[i], NS "/service/list",
+                             Q("pageNo", "1", "pageSize", "100"));
         bool found = false;
         json_t *doms = l ? json_object_get(l, "doms") : NULL;
         for (size_t k = 0; doms && k < json_array_size(doms); k++)
             found = found || strcmp(json_string_value(json_array_get(doms, k)), a->svc) == 0;
         bool answered = l != NULL;
         json_decref(l);
-        http_resp_free(&r);
         if (!answered || found != a->listed)
             return false;
     }

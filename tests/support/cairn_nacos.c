@@ -75,6 +75,14 @@ static json_t *list_with(const it_node *n, const char *const *query, const char 
     return j;
 }
 
+json_t *nacos_get_json(const it_node *n, const char *path, const char *const *query)
+{
+    http_resp r = nacos_call(n, "GET", path, query, NULL, NULL);
+    json_t *j = r.status == 200 ? json_loads(r.body, 0, NULL) : NULL;
+    http_resp_free(&r);
+    return j;
+}
+
 json_t *nacos_list(const it_node *n, const char *const *query)
 {
     return list_with(n, query, NULL);

@@ -31,6 +31,9 @@ void nacos_expect_error(const it_node *n, const char *method, const char *path,
                         const char *const *query, const char *const *headers, long status,
                         const char *body, bool prefix_only);
 
+/* GET path?query: the JSON body of a 200, else NULL; never asserts (for polling). The caller
+ * json_decrefs it. */
+json_t *nacos_get_json(const it_node *n, const char *path, const char *const *query);
 /* GET /instance/list with query; asserts 200 and a JSON object; returns it (json_decref). */
 json_t *nacos_list(const it_node *n, const char *const *query);
 /* As nacos_list with the Java user agent. */
