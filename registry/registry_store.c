@@ -911,7 +911,7 @@ cairn_err registry_store_replace_kind(registry_store *s, MDB_txn *txn, const cha
     cairn_key prefix, k;
     if (kind_prefix(&prefix, ns, svc, ephemeral))
         return key_too_long(st);
-    key_list wanted = {0}, gone = {0};
+    key_list wanted = {0};
     cairn_bytes *keys = n ? calloc(n, sizeof *keys) : NULL; /* wanted's, sorted for lookups */
     cairn_err err = n && !keys ? cairn_fail(st, CAIRN_E_NOMEM, "out of memory") : CAIRN_OK;
     for (uint32_t i = 0; !err && i < n; i++) {
@@ -929,36 +929,38 @@ cairn_err registry_store_replace_kind(registry_store *s, MDB_txn *txn, const cha
     }
     if (!err && n > 1)
         qsort(keys, n, sizeof *keys, by_bytes);
-    /* the stored keys not wanted: collected first, deleted once the cursor is closed */
+    /* the stored keys not wanted go, each deleted under the cursor, which then seeks on from a
+     * copy of that key (as delete_prefix_counted does) */
     MDB_cursor *cur = NULL;
     int rc = err ? 0 : mdb_cursor_open(txn, s->instances, &cur);
     if (rc)
         err = registry_store_fail(rc, "open cursor", st);
     MDB_val key = {prefix.len, prefix.bytes}, val;
-    for (rc = err ? MDB_NOTFOUND : mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
-         !err && rc == 0 && cairn_key_has_prefix(key.mv_data, key.mv_size, &prefix);
-         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+    rc = err ? MDB_NOTFOUND : mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+    while (!err && rc == 0 && cairn_key_has_prefix(key.mv_data, key.mv_size, &prefix)) {
         cairn_bytes probe = {key.mv_data, key.mv_size};
-        if ((!n || !bsearch(&probe, keys, n, sizeof *keys, by_bytes)) &&
-            !key_list_add(&gone, key.mv_data, key.mv_size))
-            err = cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
+        if (n && bsearch(&probe, keys, n, sizeof *keys, by_bytes)) {
+            rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+            continue;
+        }
+        if (key.mv_size > sizeof k.bytes) { /* never: the store writes cairn_keys only */
+            err = cairn_fail(st, CAIRN_E_STORAGE, "an instance key of %zu bytes", key.mv_size);
+            break;
+        }
+        memcpy(k.bytes, key.mv_data, key.mv_size);
+        k.len = key.mv_size;
+        if (s->touched)
+            registry_touched_add(s->touched, k.bytes, k.len);
+        if ((rc = mdb_cursor_del(cur, 0)) != 0)
+            break;
+        count_delta--;
+        key = (MDB_val){k.len, k.bytes};
+        rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
     }
     if (cur)
         mdb_cursor_close(cur);
     if (!err && rc && rc != MDB_NOTFOUND)
-        err = registry_store_fail(rc, "list instances", st);
-    for (uint32_t i = 0; !err && i < gone.n; i++) {
-        cairn_bytes g = key_list_get(&gone, i);
-        MDB_val dk = {g.len, (void *)g.ptr};
-        if ((rc = mdb_del(txn, s->instances, &dk, NULL)) != 0) {
-            err = registry_store_fail(rc, "delete instance", st);
-            break;
-        }
-        if (s->touched)
-            registry_touched_add(s->touched, g.ptr, g.len);
-        count_delta--;
-    }
-    key_list_free(&gone);
+        err = registry_store_fail(rc, "delete instances", st);
     key_list_free(&wanted);
     free(keys);
     if (!err && count_delta)
