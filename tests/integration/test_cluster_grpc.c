@@ -344,6 +344,32 @@ IT_TEST(cluster_grpc, a_node_restarted_before_its_peers_notice_leaves_no_earlier
     grpc_close(g);
 }
 
+/* A register of a probe instance of svc on g (at node entry), until svc's owner counts a forward
+ * from entry: the entry's cairn-grpc follows the membership a moment after its replicator shows
+ * every member UP, and until then may own svc itself. */
+typedef struct routed_arg {
+    const it_cluster *c;
+    it_grpc *g;
+    int entry, owner;
+    const char *svc;
+    double before;
+} routed_arg;
+
+static double forwards_from(const routed_arg *a)
+{
+    char from[96];
+    snprintf(from, sizeof from, "peer=\"%s\"", a->c->ids[a->entry]);
+    return node_metric(a->c->nodes[a->owner], "replicator",
+                       "cairn_replicator_forwards_received_total", from);
+}
+
+static bool routed_to_owner(void *arg)
+{
+    routed_arg *a = arg;
+    grpc_register(a->g, a->svc, "127.0.63.2");
+    return forwards_from(a) > a->before;
+}
+
 /* The owner's replicator frozen (it stays an owner: cluster.fail_count 100): a gRPC register on a
  * non-owner is answered with an ErrorResponse naming the owner at the forward timeout (never a
  * stall), the connection serves on, and after the thaw the register goes through. */
@@ -360,6 +386,10 @@ IT_TEST(cluster_grpc, a_frozen_owner_costs_an_error_response_not_a_stall)
     int owner = cluster_owner_among(c, IT_CLUSTER_ALL, svc);
     it_node *victim = c->nodes[owner];
     it_grpc *g = grpc_to(c->nodes[entry]);
+    routed_arg routed = {c, g, entry, owner, svc, 0};
+    routed.before = forwards_from(&routed);
+    cr_assert(wait_until(routed_to_owner, &routed, BOUND_MS),
+              "node %d's cairn-grpc never forwarded %s to its owner", entry, svc);
     cr_assert_eq(kill(victim->run->pid, SIGSTOP), 0); /* no restart of the frozen role */
     pid_t repl = node_freeze_role(victim, "cairn-replicator");
     char extra[512];
