@@ -468,15 +468,15 @@ int cluster_hosts_at(const char *hostport, const char *service, int *status)
 
 int cluster_host_health_at(const char *hostport, const char *service, const char *ip)
 {
-    http_resp r = nacos_call_at(hostport, "GET", NS "/instance/list", Q("serviceName", service),
-                                NULL, NULL);
+    /* the instance's own record: a list shows every host healthy once the protect threshold
+     * is reached (a lone unhealthy instance reaches the default threshold 0) */
+    http_resp r = nacos_call_at(hostport, "GET", NS "/instance",
+                                Q("serviceName", service, "ip", ip, "port", "8080"), NULL, NULL);
     int state = -1;
     if (r.status == 200) {
-        json_t *l = json_parse_or_fail(r.body);
-        json_t *h = list_find_host(l, ip, 8080);
-        if (h)
-            state = jbool(h, "healthy") ? 1 : 0;
-        json_decref(l);
+        json_t *h = json_parse_or_fail(r.body);
+        state = jbool(h, "healthy") ? 1 : 0;
+        json_decref(h);
     }
     http_resp_free(&r);
     return state;

@@ -100,8 +100,10 @@ int cluster_owner_among(const it_cluster *c, unsigned mask, const char *service)
  * -1 when the list fails otherwise. status (may be NULL) gets the HTTP status. Asserts when a
  * 200 body is not JSON. Blocking; any test thread. */
 int cluster_hosts_at(const char *hostport, const char *service, int *status);
-/* The host ip:8080 of service at hostport: 1 listed healthy, 0 listed unhealthy, -1 not listed
- * (or the list failed). Asserts when a 200 body is not JSON. */
+/* The health of the instance ip:8080 of service (cluster DEFAULT) as the node at hostport stores
+ * it (GET instance, not the list, whose protect threshold can show an unhealthy host healthy):
+ * 1 healthy, 0 unhealthy, -1 not there (or the read failed). Asserts when a 200 body is not
+ * JSON. */
 int cluster_host_health_at(const char *hostport, const char *service, const char *ip);
 /* One client beat (PUT instance/beat with the scheduled beat body of a Java client) for
  * DEFAULT_GROUP@@service ip:8080 at the gateway at hostport; expects (cr_expect) a 200. */
