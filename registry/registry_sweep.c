@@ -36,23 +36,11 @@ typedef struct clean_write {
     cairn_reply rep;
 } clean_write;
 
-/* Whether a cluster holds only what a registration gives one (cairn_cluster_init_default). */
-static bool cluster_is_plain(const cairn_cluster *cl)
-{
-    return cl->check_type == CAIRN_CHECK_TCP && (!cl->check_path || !*cl->check_path) &&
-           cl->check_expected_status == 200 && cl->check_port == 80 && cl->use_instance_port &&
-           cl->metadata.len == 0;
-}
-
 bool registry_service_disposable(const cairn_service *svc, uint64_t instances,
                                  int64_t in_use_ms, int64_t cutoff_ms)
 {
-    if (instances > 0 || svc->defined || svc->modified_ms > cutoff_ms || in_use_ms > cutoff_ms)
-        return false;
-    for (uint32_t i = 0; i < svc->cluster_count; i++)
-        if (!cluster_is_plain(&svc->clusters[i]))
-            return false;
-    return true;
+    return instances == 0 && cairn_service_is_implicit(svc) && svc->modified_ms <= cutoff_ms &&
+           in_use_ms <= cutoff_ms;
 }
 
 /* Whether the service (ns, name) is disposable as of txn and of the marks in u; false when it

@@ -205,5 +205,11 @@ cairn_err raft_cmd_instance_remove(raft_cp_state *s, const cairn_request *req,
         return CAIRN_OK; /* §2.2: deregistering what is not there is still "ok" */
     cairn_raft_batch_instance(out, CAIRN_RAFT_DEL, cairn_req_ns(req), req->service, cur);
     raft_state_del_instance(s, svc, cluster, req->instance.ip, req->instance.port);
+    /* The last persistent instance of a service that registrations made takes its definition
+     * with it: the registries keep the service until their empty-service sweep (which does not
+     * go through the log), and while one holds it, its `held` keeps a create from making a
+     * second one. Kept here, it would outlive the sweep and refuse every later create. */
+    if (cairn_hashmap_size(svc->instances) == 0 && cairn_service_is_implicit(&svc->def))
+        raft_state_drop_service(s, cairn_req_ns(req), req->service);
     return CAIRN_OK;
 }

@@ -182,6 +182,24 @@ void cairn_cluster_init_default(cairn_cluster *c)
     c->use_instance_port = true;
 }
 
+/* Whether a cluster holds only what a registration gives one (cairn_cluster_init_default). */
+static bool cluster_is_plain(const cairn_cluster *cl)
+{
+    return cl->check_type == CAIRN_CHECK_TCP && (!cl->check_path || !*cl->check_path) &&
+           cl->check_expected_status == 200 && cl->check_port == 80 && cl->use_instance_port &&
+           cl->metadata.len == 0;
+}
+
+bool cairn_service_is_implicit(const cairn_service *svc)
+{
+    if (svc->defined)
+        return false;
+    for (uint32_t i = 0; i < svc->cluster_count; i++)
+        if (!cluster_is_plain(&svc->clusters[i]))
+            return false;
+    return true;
+}
+
 cairn_err cairn_cluster_copy(cairn_cluster *dst, const cairn_cluster *src)
 {
     bool ok = true;

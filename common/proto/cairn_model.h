@@ -145,6 +145,11 @@ void cairn_service_init(cairn_service *svc); /* threshold 0, selector none, no c
 void cairn_service_free(cairn_service *svc);
 cairn_err cairn_service_copy(cairn_service *dst, const cairn_service *src);
 const cairn_cluster *cairn_service_find_cluster(const cairn_service *svc, const char *name);
+/* Whether svc holds only what registrations give a service: never defined through the service
+ * API, and every cluster as cairn_cluster_init_default made it (a checker or metadata someone
+ * set is configuration, not a leftover). Only such a service goes once it is empty: the
+ * registry's empty-service sweep and the raft state's last persistent deregistration. */
+bool cairn_service_is_implicit(const cairn_service *svc);
 
 void cairn_service_snapshot_free(cairn_service_snapshot *snap);
 

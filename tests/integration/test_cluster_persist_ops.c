@@ -3,7 +3,8 @@
  * acknowledged, soon on every member); an active probe's flip of a persistent instance on its
  * service's owner reaches every member; a health set by hand of an ephemeral instance on a node
  * that does not own its service reaches the owner and, by Distro, every member; without a
- * majority the persistent PATCH and health answer 503 within the bound. Latencies are printed. */
+ * majority the persistent PATCH and health answer 503 within the bound; a service a persistent
+ * registration made is swept once emptied and can be made again. Latencies are printed. */
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <netinet/in.h>
@@ -338,4 +339,61 @@ IT_TEST(cluster_persist_ops, minority_answers_503_for_persistent_patch_and_healt
     for (int i = 0; i < 3; i++)
         if (i != survivor)
             kill(c->nodes[i]->run->pid, SIGCONT);
+}
+
+/* ---- an emptied persistent service ---------------------------------------------------------- */
+
+typedef struct service_arg {
+    const it_cluster *c;
+    const char *svc;
+    bool present; /* what every node must answer: GET service 200, or not */
+} service_arg;
+
+static bool service_everywhere(void *arg)
+{
+    service_arg *a = arg;
+    for (int i = 0; i < a->c->count; i++) {
+        char body[512];
+        long s = call(a->c->nodes[i], "GET", NS "/service", Q("serviceName", a->svc), body,
+                      sizeof body);
+        if ((s == 200) != a->present)
+            return false;
+    }
+    return true;
+}
+
+/* A service made by a persistent registration goes with its last instance: the registries'
+ * empty-service sweep removes it everywhere, and the raft state forgets it with the last
+ * deregistration, so creating it again through the service API works (it answered "already
+ * exists" for good while the log kept a definition no node listed). */
+IT_TEST(cluster_persist_ops, an_emptied_persistent_service_is_swept_and_made_again)
+{
+    static const char *const sweep_sets[] = {
+        "raft.election_timeout_ms=1000", "raft.bootstrap_wait_ms=1000",
+        "registry.empty_service_clean_after_ms=300", "registry.empty_service_sweep_ms=50", NULL};
+    it_cluster_opts o = {.nodes = 3, .layout = IT_LAYOUT_PORTS, .wrong_secret_node = -1,
+                         .sets = sweep_sets};
+    it_cluster *c = cluster_start(&o);
+    int leader = cluster_wait_raft_leader(c, 0, ELECT_BOUND_MS);
+    int f = (leader + 1) % 3, g = (leader + 2) % 3;
+    nacos_write_ok(c->nodes[f], "POST", NS "/instance",
+                   Q("serviceName", "pops-e", "ip", "127.84.0.9", "port", "8080", "ephemeral",
+                     "false"));
+    want_arg w = {.c = c, .svc = "pops-e", .ip = "127.84.0.9", .port = 8080, .healthy = -1};
+    wait_all_show(&w, "the persistent registration");
+    nacos_write_ok(c->nodes[g], "DELETE", NS "/instance",
+                   Q("serviceName", "pops-e", "ip", "127.84.0.9", "port", "8080", "ephemeral",
+                     "false"));
+    service_arg gone = {c, "pops-e", false};
+    cr_assert(wait_until(service_everywhere, &gone, VISIBLE_BOUND_MS),
+              "the emptied service is not swept on every node");
+    char body[512];
+    long s = call(c->nodes[leader], "POST", NS "/service",
+                  Q("serviceName", "pops-e", "protectThreshold", "0.5"), body, sizeof body);
+    cr_assert_eq(s, 200, "the service API cannot make the swept service again: %ld %s", s, body);
+    service_arg back = {c, "pops-e", true};
+    cr_assert(wait_until(service_everywhere, &back, VISIBLE_BOUND_MS),
+              "the service made again is not on every node");
+    s = call(c->nodes[f], "POST", NS "/service", Q("serviceName", "pops-e"), body, sizeof body);
+    cr_assert_neq(s, 200, "a second create of a defined service succeeded: %s", body);
 }

@@ -284,6 +284,55 @@ Test(raft_commands, deregistration_yields_a_delete_record_and_missing_is_ok)
     cr_assert_eq(out.count, n);
 }
 
+static cairn_err deregister(const char *ip, int port)
+{
+    cairn_request r;
+    cairn_status st;
+    instance_req(&r, CAIRN_MSG_INSTANCE_REMOVE, ip, port);
+    return run(&r, &st);
+}
+
+Test(raft_commands, the_last_deregistration_takes_an_implicit_definition_with_it)
+{
+    cr_assert_eq(upsert("127.9.0.1", 8080, CAIRN_UPSERT_REGISTER, 1.0), CAIRN_OK);
+    cr_assert_eq(upsert("127.9.0.2", 8080, CAIRN_UPSERT_REGISTER, 1.0), CAIRN_OK);
+    cr_assert_eq(deregister("127.9.0.1", 8080), CAIRN_OK);
+    cr_assert_not_null(raft_state_service(s, "public", SVC), "one instance is left");
+    size_t n = out.count;
+    cr_assert_eq(deregister("127.9.0.2", 8080), CAIRN_OK);
+    cr_assert_null(raft_state_service(s, "public", SVC));
+    /* the registries get the instance's delete only: their sweep removes the service */
+    cr_assert_eq(out.count, n + 1);
+    cr_assert_eq(out.records[n].kind, CAIRN_RAFT_INSTANCE);
+    /* while an entry node still holds it, a create conflicts; once swept, it makes one */
+    cr_assert_eq(service_put_held(CAIRN_SERVICE_CREATE, 0.5f, NULL, true), CAIRN_E_CONFLICT);
+    cr_assert_eq(service_put(CAIRN_SERVICE_CREATE, 0.5f, NULL), CAIRN_OK);
+    cr_assert(raft_state_service(s, "public", SVC)->def.defined);
+}
+
+Test(raft_commands, a_defined_or_configured_service_keeps_its_definition_when_emptied)
+{
+    /* defined through the service API */
+    cr_assert_eq(service_put(CAIRN_SERVICE_CREATE, 0.5f, NULL), CAIRN_OK);
+    cr_assert_eq(upsert("127.9.0.1", 8080, CAIRN_UPSERT_REGISTER, 1.0), CAIRN_OK);
+    cr_assert_eq(deregister("127.9.0.1", 8080), CAIRN_OK);
+    cr_assert_not_null(raft_state_service(s, "public", SVC));
+    /* made by a registration, then given a cluster setting (a checker of NONE) */
+    cairn_request r;
+    cairn_status st;
+    cairn_request_init(&r, CAIRN_MSG_SERVICE_REMOVE);
+    r.namespace_id = strdup("public");
+    r.service = strdup(SVC);
+    cr_assert_eq(run(&r, &st), CAIRN_OK, "%s", st.message);
+    cr_assert_eq(upsert("127.9.0.1", 8080, CAIRN_UPSERT_REGISTER, 1.0), CAIRN_OK);
+    cr_assert_not(raft_state_service(s, "public", SVC)->def.defined);
+    cr_assert_eq(service_put(CAIRN_SERVICE_CLUSTERS, 0, "DEFAULT"), CAIRN_OK);
+    cr_assert_eq(deregister("127.9.0.1", 8080), CAIRN_OK);
+    const raft_cp_service *svc = raft_state_service(s, "public", SVC);
+    cr_assert_not_null(svc, "a cluster with a checker set is configuration");
+    cr_assert_not(svc->def.defined);
+}
+
 Test(raft_commands, snapshot_round_trip_and_bounded_decoding)
 {
     cr_assert_eq(service_put(CAIRN_SERVICE_CREATE, 0.5f, "DEFAULT"), CAIRN_OK);
