@@ -1,5 +1,5 @@
 /* Vocabulary shared by the Distro engines (distro_view, distro_grace, distro_sync, distro_load,
- * distro_guard, distro_compare, distro_verify, distro_tombstones; docs/architecture.md "Cluster:
+ * distro_guard, distro_compare, distro_verify; docs/architecture.md "Cluster:
  * Distro engines" says how the replicator's loop drives each): member identities, service keys,
  * versions, member states and the defaults of the distro.* timings (cluster design §1.3-1.5,
  * §2.5-2.9); versions, digests and batch limits are the registry's.
@@ -31,7 +31,6 @@
 #define DISTRO_SYNC_BACKOFF_MAX_MS 5000
 #define DISTRO_VERIFY_INTERVAL_MS 5000
 #define DISTRO_LOAD_WAIT_MS 5000
-#define DISTRO_TOMBSTONE_ROUNDS 3
 #define DISTRO_RAFT_READY_TIMEOUT_MS 10000
 
 /* A service: both strings borrowed (see above). */

@@ -178,15 +178,10 @@ void distro_verify_on_buckets(distro_verify *v, const char *peer, uint64_t id, s
 }
 
 static void repair(vpeer *p, distro_repair_kind kind, const distro_key *k,
-                   const distro_view *view, const distro_tombstones *tombs, distro_repair_fn fn,
-                   void *ctx)
+                   const distro_view *view, distro_repair_fn fn, void *ctx)
 {
     if (!distro_view_self_owns(view, k->service)) {
         p->st.skipped_not_owner++;
-        return;
-    }
-    if (kind == DISTRO_REPAIR_FETCH && tombs && distro_tombstones_holds(tombs, k)) {
-        p->st.skipped_tombstone++;
         return;
     }
     if (kind == DISTRO_REPAIR_SEND)
@@ -198,16 +193,15 @@ static void repair(vpeer *p, distro_repair_kind kind, const distro_key *k,
 
 void distro_verify_on_keys(distro_verify *v, const char *peer, uint64_t id,
                            const distro_verify_answer *a, const distro_view *view,
-                           const distro_tombstones *tombs, distro_repair_fn fn, void *ctx,
-                           int64_t now_ms)
+                           distro_repair_fn fn, void *ctx, int64_t now_ms)
 {
     vpeer *p = running(v, peer, id, AWAIT_KEYS);
     if (!p)
         return;
     for (size_t i = 0; i < a->n_want; i++)
-        repair(p, DISTRO_REPAIR_SEND, &a->want[i], view, tombs, fn, ctx);
+        repair(p, DISTRO_REPAIR_SEND, &a->want[i], view, fn, ctx);
     for (size_t i = 0; i < a->n_offer; i++)
-        repair(p, DISTRO_REPAIR_FETCH, &a->offer[i], view, tombs, fn, ctx);
+        repair(p, DISTRO_REPAIR_FETCH, &a->offer[i], view, fn, ctx);
     p->deadline_ms = now_ms + v->cfg.round_timeout_ms;
     if (--p->buckets_left == 0)
         end_round(p, DISTRO_ROUND_REPAIRED, now_ms);

@@ -10,8 +10,10 @@
  *   want[k]  -> SEND k to the peer (the loop marks k dirty in that peer's distro_sync);
  *   offer[k] -> FETCH k from the peer (DISTRO_FETCH), then re-publish it as the owner's own
  *               write with a full grace period;
- * except keys this node does not own in its current view (ownership moved during the round)
- * and offers of keys it holds a tombstone for: those are skipped and counted; the round goes on.
+ * except keys this node does not own in its current view (ownership moved during the round):
+ * those are skipped and counted; the round goes on. A service this node deleted is not offered
+ * back as new: its registry keeps the emptied state (a tombstone with its version) until the
+ * empty-service sweep, so the comparison finds the offer older.
  *
  * Rules: no round while self is not READY or to a peer that is not READY; never two concurrent
  * rounds to one peer (a round still running when the next is due is not doubled: the next starts
@@ -29,7 +31,6 @@
 #ifndef DISTRO_VERIFY_H
 #define DISTRO_VERIFY_H
 
-#include "distro_tombstones.h"
 #include "distro_view.h"
 
 typedef struct distro_verify_config {
@@ -95,11 +96,10 @@ typedef struct distro_verify_answer {
 } distro_verify_answer;
 
 /* The answer to one DISTRO_VERIFY_KEYS: emits the repairs through fn (see above) against the
- * current view and tombstones (either may be NULL: no view owns nothing; no tombstones). */
+ * current view (NULL: no view, which owns nothing). */
 void distro_verify_on_keys(distro_verify *v, const char *peer, uint64_t id,
                            const distro_verify_answer *a, const distro_view *view,
-                           const distro_tombstones *tombs, distro_repair_fn fn, void *ctx,
-                           int64_t now_ms);
+                           distro_repair_fn fn, void *ctx, int64_t now_ms);
 
 /* A request of the round failed (transport, MAC, decode, the peer's error). */
 void distro_verify_round_failed(distro_verify *v, const char *peer, uint64_t id,
@@ -110,7 +110,6 @@ typedef struct distro_verify_stats {
     uint64_t rounds[DISTRO_ROUND_RESULT_COUNT];
     uint64_t sent, fetched;           /* repairs_total{kind} */
     uint64_t skipped_not_owner;       /* keys this node no longer owns */
-    uint64_t skipped_tombstone;       /* offers of keys it deleted */
     bool in_flight;
 } distro_verify_stats;
 

@@ -388,7 +388,7 @@ static void bucket_done(replicator *r, size_t idx, vround *rd)
     rd->bucket_at++;
     uint64_t id = rd->id;
     distro_verify_on_keys(r->verify->eng, r->cfg.members[idx].id, id, &none, NULL, NULL, NULL,
-                          NULL, repl_now_ms());
+                          repl_now_ms());
     next_bucket(r, idx);
 }
 

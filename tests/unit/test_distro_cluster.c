@@ -216,7 +216,7 @@ static void verify_round(int o, int p, int64_t now)
             offer[no++] = lists[KEYS + k];
     }
     distro_verify_answer a = {want, nw, offer, no};
-    distro_verify_on_keys(own->verify, ids[p], r.id, &a, own->view, NULL, on_repair, own, now);
+    distro_verify_on_keys(own->verify, ids[p], r.id, &a, own->view, on_repair, own, now);
 }
 
 static bool converged(void)

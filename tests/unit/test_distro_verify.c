@@ -1,10 +1,8 @@
-/* Verify rounds (owner side) and tombstones in virtual time (replicator/distro_verify.h,
- * distro_tombstones.h). */
+/* Verify rounds (owner side) in virtual time (replicator/distro_verify.h). */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "distro_tombstones.h"
 #include "distro_verify.h"
 
 /* Sorted A < B < C; with all three "demo" -> B, "svc-1" -> C, "svc-3" -> A. */
@@ -95,7 +93,6 @@ static void collect(void *ctx, distro_repair_kind kind, const char *peer, const 
 Test(distro_verify, answers_become_repairs_skipping_what_is_not_ours)
 {
     distro_view *va = distro_view_new((const char *[]){A, B, C}, 3, A);
-    distro_tombstones *tombs = distro_tombstones_new(15000);
     distro_verify *v = make();
     distro_verify_round r = {0};
     distro_verify_set_self_ready(v, true, 0);
@@ -107,15 +104,14 @@ Test(distro_verify, answers_become_repairs_skipping_what_is_not_ours)
     distro_key offer1[] = {{"dev", "DEFAULT_GROUP@@svc-3"}};
     distro_verify_answer a1 = {want1, 2, offer1, 1};
     repairs out = {{0}};
-    distro_verify_on_keys(v, B, r.id, &a1, va, tombs, collect, &out, 5002);
+    distro_verify_on_keys(v, B, r.id, &a1, va, collect, &out, 5002);
     cr_expect_str_eq(out.text, "send svc-3 127.0.0.2:8848;fetch svc-3 127.0.0.2:8848;");
     cr_expect(stats(v, B).in_flight); /* one bucket left */
-    /* the second bucket: an offer of a service A deleted (tombstone) is not resurrected */
-    distro_key gone = {"public", "DEFAULT_GROUP@@svc-3"};
-    cr_assert_eq(distro_tombstones_add(tombs, &gone, 4000), 0);
-    distro_verify_answer a2 = {NULL, 0, &gone, 1};
+    /* the second bucket: an offer of a service B owns now is not fetched either */
+    distro_key moved = {"public", "DEFAULT_GROUP@@demo"};
+    distro_verify_answer a2 = {NULL, 0, &moved, 1};
     memset(&out, 0, sizeof out);
-    distro_verify_on_keys(v, B, r.id, &a2, va, tombs, collect, &out, 5003);
+    distro_verify_on_keys(v, B, r.id, &a2, va, collect, &out, 5003);
     cr_expect_str_eq(out.text, "");
     distro_verify_stats st = stats(v, B);
     cr_expect_not(st.in_flight);
@@ -123,10 +119,8 @@ Test(distro_verify, answers_become_repairs_skipping_what_is_not_ours)
     cr_expect_eq(st.last_clean_ms, -1); /* a round with mismatches is not clean */
     cr_expect_eq(st.sent, 1);
     cr_expect_eq(st.fetched, 1);
-    cr_expect_eq(st.skipped_not_owner, 1);
-    cr_expect_eq(st.skipped_tombstone, 1);
+    cr_expect_eq(st.skipped_not_owner, 2);
     distro_verify_free(v);
-    distro_tombstones_free(tombs);
     distro_view_free(va);
 }
 
@@ -146,7 +140,7 @@ Test(distro_verify, never_two_rounds_to_one_peer)
     distro_key none[1];
     distro_verify_answer empty = {none, 0, none, 0};
     for (int i = 0; i < 3; i++)
-        distro_verify_on_keys(v, B, first, &empty, NULL, NULL, NULL, NULL, 12001);
+        distro_verify_on_keys(v, B, first, &empty, NULL, NULL, NULL, 12001);
     /* ended late: the next starts at once */
     cr_expect_eq(distro_verify_next_due_ms(v, 12001), 10000);
     cr_assert_eq(start_all(v, 12001, &r), 1);
@@ -218,32 +212,6 @@ Test(distro_verify, dead_peer_does_not_stall_rounds_to_others)
     distro_verify_free(v);
 }
 
-static void count_purged(void *ctx, const distro_key *k)
-{
-    (*(int *)ctx)++;
-    cr_expect_str_eq(k->namespace_id, "public");
-}
-
-Test(distro_tombstones, kept_three_intervals_then_purged)
-{
-    distro_tombstones *t = distro_tombstones_new(3 * 5000);
-    distro_key a = {"public", "DEFAULT_GROUP@@a"}, b = {"public", "DEFAULT_GROUP@@b"};
-    cr_assert_eq(distro_tombstones_add(t, &a, 1000), 0);
-    cr_assert_eq(distro_tombstones_add(t, &a, 9000), 0); /* keeps its first time */
-    cr_assert_eq(distro_tombstones_add(t, &b, 2000), 0);
-    cr_expect(distro_tombstones_holds(t, &a));
-    int n = 0;
-    cr_expect_eq(distro_tombstones_purge(t, 15999, count_purged, &n), 0);
-    cr_expect_eq(distro_tombstones_purge(t, 16000, count_purged, &n), 1);
-    cr_expect_not(distro_tombstones_holds(t, &a));
-    cr_expect(distro_tombstones_holds(t, &b));
-    distro_tombstones_clear(t, &b); /* re-registered: no longer a tombstone */
-    cr_expect_eq(distro_tombstones_count(t), 0);
-    cr_expect_eq(distro_tombstones_purge(t, 100000, count_purged, &n), 0);
-    cr_expect_eq(n, 1);
-    distro_tombstones_free(t);
-}
-
 /* Random readiness changes, answers, failures and silence (fixed seed), with the rules checked
  * on every round started: both ends READY, no round open to that peer (answered, failed,
  * abandoned, or silent for the timeout), at least an interval since the last one; and every
@@ -282,7 +250,7 @@ static void random_verify_event(distro_verify *v, uint32_t *seed, open_round *o,
         o[p].last_activity = now;
     } else if (r < 500 && o[p].open && o[p].buckets > 0) {
         distro_verify_answer a = {NULL, 0, NULL, 0};
-        distro_verify_on_keys(v, ps[p], o[p].id, &a, NULL, NULL, NULL, NULL, now);
+        distro_verify_on_keys(v, ps[p], o[p].id, &a, NULL, NULL, NULL, now);
         o[p].open = --o[p].buckets > 0;
         o[p].last_activity = now;
     } else if (r < 530 && o[p].open) {
