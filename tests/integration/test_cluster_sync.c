@@ -130,8 +130,8 @@ IT_TEST(cluster_sync, persistent_instances_are_not_carried_by_distro)
 
 /* Short expiry everywhere; the owner gets beats, the other nodes only the replicated copy. */
 static const char *const EXPIRY_SETS[] = {"health.check_interval_ms=100",
-                                          "health.beat_timeout_ms=800",
-                                          "health.delete_timeout_ms=1500", NULL};
+                                          "health.beat_timeout_ms=1500",
+                                          "health.delete_timeout_ms=3000", NULL};
 
 IT_TEST(cluster_sync, non_owners_do_not_expire_replicated_instances)
 {
@@ -144,7 +144,7 @@ IT_TEST(cluster_sync, non_owners_do_not_expire_replicated_instances)
     register_on(c, owner, svc, ip, "true");
     want w = {c, svc, 1};
     cr_assert(wait_until(everywhere, &w, VISIBLE_BOUND_MS), "not replicated");
-    /* beat the owner for three delete timeouts: every node must keep listing it */
+    /* beat the owner for one and a half delete timeouts: every node must keep listing it */
     int64_t end = it_now_ms() + 4500;
     while (it_now_ms() < end) {
         cluster_beat_at(c->nodes[owner]->gateway, svc, ip);
