@@ -266,8 +266,14 @@ cairn_err registry_distro_load_end(registry_write_ctx *c, const cairn_request *r
                                    cairn_reply *rep, cairn_status *st)
 {
     uint64_t active;
-    if (registry_store_load_active(c->store, c->txn, &active, st))
+    bool fresh;
+    if (registry_store_load_active(c->store, c->txn, &active, st) ||
+        registry_store_fresh(c->store, c->txn, &fresh, st))
         return st->code;
+    /* A load whose source held no ephemeral state sent no page, so none began: a fresh store
+     * then ends it with nothing to drop (what syncs brought meanwhile stays). */
+    if (req->load_id != 0 && active == 0 && fresh)
+        return registry_store_clear_fresh(c->store, c->txn, st);
     if (req->load_id == 0 || active != req->load_id)
         return cairn_fail(st, CAIRN_E_CONFLICT,
                           "load %016llx is not under way (the last one begun: %016llx)",

@@ -36,6 +36,10 @@ struct cairn_raft_node {
     uint64_t last_term;
     uint64_t leader_changes;
     bool nudging, nudge_again; /* a barrier in flight; another wanted after it */
+    struct raft_change change; /* cairn_raft_node_change's, while changing */
+    bool changing;
+    cairn_raft_change_cb change_cb;
+    void *change_arg;
 };
 
 const char *cairn_raft_state_name(int state)
@@ -238,6 +242,61 @@ cairn_err cairn_raft_node_start(cairn_raft_node *n, bool bootstrap_all, cairn_st
     n->started = true;
     uv_timer_start(&n->poll, on_poll, n->opt.heartbeat_ms, n->opt.heartbeat_ms);
     return CAIRN_OK;
+}
+
+/* ---- configuration changes --------------------------------------------------------------- */
+
+static void on_changed_configuration(struct raft_change *req, int status)
+{
+    cairn_raft_node *n = req->data;
+    n->changing = false;
+    const char *msg = status ? raft_strerror(status) : "";
+    if (n->change_cb)
+        n->change_cb(n->change_arg, status, msg);
+}
+
+cairn_err cairn_raft_node_change(cairn_raft_node *n, raft_reconf_kind kind, raft_id id,
+                                 const char *address, cairn_raft_change_cb cb, void *arg,
+                                 cairn_status *st)
+{
+    if (!n->started || n->stopping || raft_state(&n->raft) != RAFT_LEADER)
+        return cairn_fail(st, CAIRN_E_UNAVAILABLE, "not the raft leader");
+    if (cairn_raft_node_changing(n))
+        return cairn_fail(st, CAIRN_E_UNAVAILABLE, "a configuration change is in flight");
+    n->change.data = n;
+    n->change_cb = cb;
+    n->change_arg = arg;
+    int rv;
+    switch (kind) {
+    case RAFT_RECONF_ADD:
+        rv = raft_add(&n->raft, &n->change, id, address, on_changed_configuration);
+        break;
+    case RAFT_RECONF_PROMOTE:
+        rv = raft_assign(&n->raft, &n->change, id, RAFT_VOTER, on_changed_configuration);
+        break;
+    case RAFT_RECONF_REMOVE:
+        rv = raft_remove(&n->raft, &n->change, id, on_changed_configuration);
+        break;
+    default:
+        return cairn_fail(st, CAIRN_E_INVALID, "no configuration change");
+    }
+    if (rv != 0)
+        return cairn_fail(st, rv == RAFT_NOTLEADER || rv == RAFT_CANTCHANGE ? CAIRN_E_UNAVAILABLE
+                                                                          : CAIRN_E_INVALID,
+                          "raft %s: %s (%s)", raft_reconf_kind_name(kind), raft_strerror(rv),
+                          raft_errmsg(&n->raft));
+    n->changing = true;
+    return CAIRN_OK;
+}
+
+bool cairn_raft_node_changing(const cairn_raft_node *n)
+{
+    return n->changing || n->raft.configuration_uncommitted_index != 0;
+}
+
+const struct raft_configuration *cairn_raft_node_configuration(const cairn_raft_node *n)
+{
+    return n->started ? &n->raft.configuration : NULL;
 }
 
 /* ---- submit ------------------------------------------------------------------------------- */

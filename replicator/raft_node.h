@@ -24,6 +24,7 @@
 
 #include "cairn_error.h"
 #include "raft_fsm.h"
+#include "raft_reconfigure.h"
 #include "raft_transport.h"
 
 typedef struct cairn_raft_node_options {
@@ -93,6 +94,24 @@ void cairn_raft_node_submit_batch(cairn_raft_node *n, size_t count, const void *
  * about two heartbeats to a round trip. One barrier is in flight at a time; calls meanwhile ask
  * for one more after it. A no-op on a follower. */
 void cairn_raft_node_nudge(cairn_raft_node *n);
+
+/* ---- configuration changes (raft_reconfigure.h) ------------------------------------------- */
+typedef void (*cairn_raft_change_cb)(void *arg, int status, const char *errmsg);
+/* Leader only, one at a time: starts a change of the raft configuration (ADD as a spare with
+ * address, PROMOTE to voter, which libraft does once it has caught the server up, REMOVE). cb
+ * runs once on the loop thread when the change is committed (status 0) or failed (a raft error
+ * code and message: leadership lost, catch-up failed, the node closing). When this returns an
+ * error (CAIRN_E_UNAVAILABLE: not started or stopping, not the leader, a change in flight;
+ * CAIRN_E_INVALID: raft refused it), cb never runs. */
+cairn_err cairn_raft_node_change(cairn_raft_node *n, raft_reconf_kind kind, raft_id id,
+                                 const char *address, cairn_raft_change_cb cb, void *arg,
+                                 cairn_status *st);
+/* Whether a change is in flight: this node's own, or an appended configuration raft has not
+ * committed yet. */
+bool cairn_raft_node_changing(const cairn_raft_node *n);
+/* The current configuration (the last appended, committed or not), or NULL before start. Read
+ * it before the next raft call: raft may replace it. */
+const struct raft_configuration *cairn_raft_node_configuration(const cairn_raft_node *n);
 
 /* ---- state, for PING, operator/servers and metrics ---------------------------------------- */
 typedef struct cairn_raft_node_status {

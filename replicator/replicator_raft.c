@@ -11,7 +11,9 @@
 #include "cairn_clock.h"
 #include "cairn_log.h"
 #include "raft_bootstrap.h"
+#include "raft_ids.h"
 #include "raft_node.h"
+#include "raft_reconfigure.h"
 #include "replicator.h"
 #include "replicator_distro.h"
 #include "replicator_persist.h"
@@ -40,7 +42,17 @@ struct repl_raft {
     cairn_counter *auth_failures[CAIRN_RAFT_AUTH__COUNT];
     uint64_t leader_changes_seen;
     uint64_t auth_seen[CAIRN_RAFT_AUTH__COUNT];
+    /* configuration changes (raft_reconfigure.h) */
+    cairn_gauge *voters;
+    cairn_counter *changes[RAFT_RECONF_REMOVE + 1][2]; /* [kind][failed] */
+    raft_reconf_kind change_kind;                      /* the one in flight */
+    char change_identity[CAIRN_RAFT_IDENTITY_MAX + 1];
+    int64_t change_retry_ms; /* after a failed change, none before this */
 };
+
+/* A failed change (a member that cannot be caught up, leadership lost) is tried again after
+ * this: not on every ping round. */
+#define RECONF_RETRY_MS 5000
 
 /* The transport's resolver: a member's raft address as learned from its PINGs or its
  * operator/servers entry (or the default derived from its identity until then). */
@@ -94,6 +106,17 @@ static void metrics_init(struct repl_raft *rr, cairn_metrics *reg)
     rr->applied = cairn_metrics_gauge(reg, "raft_last_applied", "Last raft entry applied.", NULL);
     rr->leader_changes = cairn_metrics_counter(reg, "raft_leader_changes_total",
                                                "Times the known raft leader changed.", NULL);
+    rr->voters = cairn_metrics_gauge(reg, "raft_voters",
+                                     "Voters in this node's raft configuration.", NULL);
+    for (int k = RAFT_RECONF_ADD; k <= RAFT_RECONF_REMOVE; k++)
+        for (int failed = 0; failed < 2; failed++) {
+            char labels[64];
+            snprintf(labels, sizeof labels, "kind=\"%s\",result=\"%s\"",
+                     raft_reconf_kind_name((raft_reconf_kind)k), failed ? "failed" : "ok");
+            rr->changes[k][failed] = cairn_metrics_counter(
+                reg, "raft_configuration_changes_total",
+                "Raft configuration changes this node made as leader (cluster.members).", labels);
+        }
     for (int i = 0; i < CAIRN_RAFT_AUTH__COUNT; i++) {
         char labels[96];
         snprintf(labels, sizeof labels, "channel=\"raft\",reason=\"%s\"",
@@ -276,6 +299,67 @@ static void update_metrics(struct repl_raft *rr)
         }
 }
 
+/* ---- configuration changes ----------------------------------------------------------------- */
+
+static void count_voters(struct repl_raft *rr)
+{
+    const struct raft_configuration *conf = cairn_raft_node_configuration(rr->node);
+    unsigned voters = 0;
+    for (unsigned i = 0; conf && i < conf->n; i++)
+        voters += conf->servers[i].role == RAFT_VOTER;
+    cairn_gauge_set(rr->voters, voters);
+}
+
+static void on_reconfigured(void *arg, int status, const char *errmsg)
+{
+    struct repl_raft *rr = arg;
+    const char *kind = raft_reconf_kind_name(rr->change_kind);
+    cairn_counter_add(rr->changes[rr->change_kind][status != 0], 1);
+    if (status == 0) {
+        log_info("raft: %s of %s committed", kind, rr->change_identity);
+    } else {
+        rr->change_retry_ms = repl_now_ms() + RECONF_RETRY_MS;
+        log_warn("raft: %s of %s failed (%s); trying again in %d ms", kind, rr->change_identity,
+                 errmsg, RECONF_RETRY_MS);
+    }
+}
+
+/* The leader brings the raft configuration to cluster.members, one change at a time, while
+ * every configured member answers (UP, or STARTING as a new member is until it has caught up)
+ * and reports the same members hash (raft_reconfigure.h). */
+static void reconfigure(replicator *r, struct repl_raft *rr)
+{
+    cairn_raft_node_status s;
+    cairn_raft_node_status_get(rr->node, &s);
+    const struct raft_configuration *conf = cairn_raft_node_configuration(rr->node);
+    if (s.state != RAFT_LEADER || !conf || cairn_raft_node_changing(rr->node) ||
+        repl_now_ms() < rr->change_retry_ms)
+        return;
+    raft_reconf_member ms[CAIRN_CLUSTER_MAX_MEMBERS];
+    for (size_t i = 0; i < r->members.count; i++) {
+        const repl_member *m = &r->members.m[i];
+        bool answering = m->state == CAIRN_MEMBER_UP || m->state == CAIRN_MEMBER_STARTING;
+        ms[i] = (raft_reconf_member){r->cfg.members[i].id,
+                                     m->self || (m->heard && answering && m->members_match)};
+    }
+    unsigned servers = conf->n;
+    raft_reconf_change c = raft_reconf_next(ms, r->members.count, conf);
+    if (c.kind == RAFT_RECONF_NONE)
+        return;
+    rr->change_kind = c.kind;
+    snprintf(rr->change_identity, sizeof rr->change_identity, "%s", c.identity);
+    cairn_status st;
+    if (cairn_raft_node_change(rr->node, c.kind, c.id, c.identity, on_reconfigured, rr, &st)) {
+        cairn_counter_add(rr->changes[c.kind][1], 1);
+        rr->change_retry_ms = repl_now_ms() + RECONF_RETRY_MS;
+        log_warn("raft: cannot start the %s of %s: %s", raft_reconf_kind_name(c.kind),
+                 rr->change_identity, st.message);
+        return;
+    }
+    log_info("raft: %s of %s started (the configuration holds %u servers, cluster.members %zu)",
+             raft_reconf_kind_name(c.kind), rr->change_identity, servers, r->members.count);
+}
+
 void repl_raft_tick(replicator *r)
 {
     struct repl_raft *rr = r->raft;
@@ -284,6 +368,10 @@ void repl_raft_tick(replicator *r)
     if (!rr->started && !rr->stopping)
         decide(r, rr);
     update_metrics(rr);
+    if (rr->started && !rr->stopping) {
+        count_voters(rr);
+        reconfigure(r, rr);
+    }
     repl_load_raft_progress(r);
 }
 

@@ -157,8 +157,14 @@ static it_node *start_member(const it_cluster *c, const it_cluster_opts *opts, i
     char(*s)[PATH_MAX + 96] = g_sets[g_set_nodes++];
     const char *argv[SETS_PER_NODE + 16];
     int n = 0;
+    char listed[sizeof c->members] = "";
+    for (int j = 0; j < c->count; j++)
+        if (!c->listed_mask || (c->listed_mask & (1u << j))) {
+            strcat(listed, listed[0] ? "," : "");
+            strcat(listed, c->ids[j]);
+        }
     snprintf(s[n], sizeof s[n], "gateway.listen=%s", c->ids[i]), argv[n] = s[n], n++;
-    snprintf(s[n], sizeof s[n], "cluster.members=%s%s", c->members,
+    snprintf(s[n], sizeof s[n], "cluster.members=%s%s", listed,
              (opts->extra_member_mask & (1u << i)) ? "," IT_CLUSTER_ABSENT_MEMBER : "");
     argv[n] = s[n], n++;
     snprintf(s[n], sizeof s[n], "cluster.secret_file=%s", secret_file), argv[n] = s[n], n++;
@@ -211,6 +217,7 @@ it_cluster *cluster_start(const it_cluster_opts *opts)
     it_cluster *c = &g_clusters[g_cluster_count++];
     memset(c, 0, sizeof *c);
     c->count = opts->nodes;
+    c->listed_mask = opts->listed_mask;
     const char *dir = it_tmpdir();
     snprintf(c->secret_file, sizeof c->secret_file, "%s/secret", dir);
     write_secret(c->secret_file, "cluster");

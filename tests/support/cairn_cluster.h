@@ -29,6 +29,9 @@ typedef struct it_cluster_opts {
                                    that never answers: its members hash differs */
     unsigned late_mask;        /* node i (bit i) is not started by cluster_start (nodes[i] NULL):
                                   the test starts it with cluster_start_member */
+    unsigned listed_mask;      /* cluster.members lists only the nodes of this mask (0: all);
+                                  it_cluster.listed_mask, which a test may change between
+                                  starts, takes it over */
     bool auth;                 /* auth.enabled on every node, with one token secret and one
                                   users file holding IT_CLUSTER_ADMIN; the harness's own reads
                                   of operator/servers carry that admin's token (access_token) */
@@ -42,7 +45,8 @@ typedef struct it_cluster {
     int count;
     it_node *nodes[IT_CLUSTER_MAX];
     char ids[IT_CLUSTER_MAX][64]; /* each node's identity, its cluster.members entry */
-    char members[IT_CLUSTER_MAX * 64];
+    char members[IT_CLUSTER_MAX * 64]; /* every node's identity */
+    unsigned listed_mask; /* the nodes the next start lists in cluster.members (0: all) */
     char secret_file[PATH_MAX];
     char token_secret_file[PATH_MAX]; /* opts.auth: auth.token_secret_file */
     char users_file[PATH_MAX];        /* opts.auth: auth.users_file */

@@ -157,3 +157,32 @@ Test(registry_replication, digest_cache_hits_only_at_its_revision)
     registry_digest_cache_free(c);
     cr_expect_not(registry_digest_cache_get(NULL, "public", "g@@c", 1, got, &held));
 }
+
+static cairn_err load_end(uint64_t load_id, cairn_status *st)
+{
+    cairn_request rq;
+    cr_assert_eq(cairn_request_distro_load_end(&rq, load_id, st), CAIRN_OK);
+    cairn_reply rep;
+    cairn_reply_init(&rep);
+    registry_handle(&fx.reg, &rq, &rep);
+    cairn_err code = rep.code;
+    snprintf(st->message, sizeof st->message, "%s", rep.message ? rep.message : "");
+    cairn_reply_free(&rep);
+    cairn_request_free(&rq);
+    return code;
+}
+
+Test(registry_replication, a_load_that_brought_nothing_ends_a_fresh_store)
+{
+    fx_open(&fx, 512, 20000);
+    cairn_status st;
+    /* the source held no ephemeral state: no page began the load */
+    cr_expect_eq(load_end(7, &st), CAIRN_OK, "%s", st.message);
+    cairn_reply rep;
+    stats(&rep);
+    cr_expect_not(rep.store_fresh, "the ended load leaves the store fresh");
+    cairn_reply_free(&rep);
+    /* a store that is not fresh has no load to end */
+    cr_expect_eq(load_end(8, &st), CAIRN_E_CONFLICT);
+    cr_expect(strstr(st.message, "not under way"), "%s", st.message);
+}

@@ -1,0 +1,124 @@
+/* Changing the members (README "Changing the members", replicator/raft_reconfigure.h): a fourth
+ * member is added to a running three-member cluster by listing it in every member's
+ * cluster.members (a rolling restart) and starting it with an empty data dir; the raft leader
+ * adds it and makes it a voter, and it holds the persistent data. Then it leaves: stopped, the
+ * others restarted with the list of three, the leader removes it, and two of the three are a
+ * majority again (with four voters they would not be). */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cairn_cluster.h"
+#include "cairn_http.h"
+#include "cairn_nacos.h"
+
+#define ELECT_BOUND_MS (IT_SANITIZED ? 60000 : 30000) /* generous: bounds a wait only */
+#define CHANGE_BOUND_MS (IT_SANITIZED ? 60000 : 30000)
+
+TestSuite(cluster_reconfigure, .fini = it_teardown, .timeout = 400);
+
+static const char *const SETS[] = {"raft.election_timeout_ms=1000", "raft.heartbeat_ms=100",
+                                   "raft.bootstrap_wait_ms=1000", "raft.submit_timeout_ms=3000",
+                                   NULL};
+
+static void persistent_register(const it_node *n, const char *ip)
+{
+    nacos_write_ok(n, "POST", NS "/instance",
+                   Q("serviceName", "reconf-p", "ip", ip, "port", "8080", "ephemeral", "false"));
+}
+
+typedef struct voters_arg {
+    const it_node *n;
+    int voters;
+    double seen;
+} voters_arg;
+
+static bool counts_voters(void *arg)
+{
+    voters_arg *a = arg;
+    a->seen = node_metric(a->n, "replicator", "cairn_replicator_raft_voters", NULL);
+    return a->seen == a->voters;
+}
+
+/* Every node of mask counts `voters` voters in its raft configuration. */
+static void wait_voters(const it_cluster *c, unsigned mask, int voters, const char *what)
+{
+    for (int i = 0; i < c->count; i++) {
+        if (!(mask & (1u << i)))
+            continue;
+        voters_arg a = {c->nodes[i], voters, -1};
+        cr_assert(wait_until(counts_voters, &a, CHANGE_BOUND_MS),
+                  "%s: node %d counts %g voters, not %d", what, i, a.seen, voters);
+    }
+}
+
+/* Restarts the running members of mask one at a time with the current listed_mask, waiting for
+ * a raft leader among them after each (a rolling restart). */
+static void rolling_restart(it_cluster *c, unsigned mask)
+{
+    for (int i = 0; i < c->count; i++) {
+        if (!(mask & (1u << i)))
+            continue;
+        node_stop(c->nodes[i]);
+        cluster_restart_node(c, i);
+        cluster_wait_raft_leader(c, mask, ELECT_BOUND_MS);
+    }
+}
+
+typedef struct held_arg {
+    const it_node *n;
+    const char *ip;
+} held_arg;
+
+static bool holds(void *arg)
+{
+    held_arg *a = arg;
+    http_resp r = nacos_call(a->n, "GET", NS "/instance",
+                             Q("serviceName", "reconf-p", "ip", a->ip, "port", "8080"), NULL,
+                             NULL);
+    bool ok = r.status == 200;
+    http_resp_free(&r);
+    return ok;
+}
+
+IT_TEST(cluster_reconfigure, a_member_is_added_then_removed_through_cluster_members)
+{
+    it_cluster_opts o = {.nodes = 4, .layout = IT_LAYOUT_PORTS, .wrong_secret_node = -1,
+                         .late_mask = 0x8, .listed_mask = 0x7, .sets = SETS};
+    it_cluster *c = cluster_start(&o);
+    int leader = cluster_wait_raft_leader(c, 0x7, ELECT_BOUND_MS);
+    wait_voters(c, 0x7, 3, "the first three");
+    persistent_register(c->nodes[leader], "127.85.0.1");
+
+    /* list the fourth member everywhere, then start it with an empty data dir */
+    c->listed_mask = 0xF;
+    rolling_restart(c, 0x7);
+    int64_t t0 = it_now_ms();
+    cluster_start_member(c, &o, 3, NULL, NULL, true);
+    wait_voters(c, 0xF, 4, "the fourth member added");
+    printf("fourth member started to a voter on every member: %lld ms\n",
+           (long long)(it_now_ms() - t0));
+    held_arg h = {c->nodes[3], "127.85.0.1"};
+    cr_assert(wait_until(holds, &h, CHANGE_BOUND_MS),
+              "the new member does not hold the persistent instance written before it came");
+    leader = cluster_wait_raft_leader(c, 0xF, ELECT_BOUND_MS);
+    persistent_register(c->nodes[leader], "127.85.0.2");
+    h.ip = "127.85.0.2";
+    cr_assert(wait_until(holds, &h, CHANGE_BOUND_MS), "the new member misses a later write");
+
+    /* the fourth leaves: stopped, the others listed without it; the leader removes it */
+    node_stop(c->nodes[3]);
+    c->listed_mask = 0x7;
+    rolling_restart(c, 0x7);
+    t0 = it_now_ms();
+    wait_voters(c, 0x7, 3, "the fourth member removed");
+    printf("fourth member removed after the last restart: %lld ms\n",
+           (long long)(it_now_ms() - t0));
+    /* two of three voters are a majority (two of four were not) */
+    leader = cluster_wait_raft_leader(c, 0x7, ELECT_BOUND_MS);
+    int gone = (leader + 1) % 3, left = (leader + 2) % 3;
+    node_stop(c->nodes[gone]);
+    persistent_register(c->nodes[left], "127.85.0.3");
+    h = (held_arg){c->nodes[leader], "127.85.0.3"};
+    cr_assert(wait_until(holds, &h, CHANGE_BOUND_MS), "the write on two of three is not applied");
+}
