@@ -104,6 +104,9 @@ typedef enum cairn_token_result {
     CAIRN_TOKEN_INVALID, /* anything else */
 } cairn_token_result;
 
+/* Whether sub may be a token's subject: a valid user name, or CAIRN_AUTH_MEMBER (neither needs
+ * escaping in JSON). */
+bool cairn_auth_token_subject_valid(const char *sub);
 /* The token of user (a valid name, or CAIRN_AUTH_MEMBER) valid until exp_s, into out
  * (CAIRN_AUTH_TOKEN_MAX); false if it does not fit. */
 bool cairn_auth_token_create(const cairn_auth_secret *s, const char *user, int64_t exp_s,

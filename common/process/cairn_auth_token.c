@@ -70,8 +70,7 @@ static void mac(const cairn_auth_secret *s, const char *text, size_t len,
     crypto_auth_hmacsha256_final(&state, out);
 }
 
-/* A user name, or the members' own subject: neither needs escaping in JSON. */
-static bool subject_valid(const char *sub)
+bool cairn_auth_token_subject_valid(const char *sub)
 {
     return cairn_auth_name_valid(sub) || strcmp(sub, CAIRN_AUTH_MEMBER) == 0;
 }
@@ -79,7 +78,7 @@ static bool subject_valid(const char *sub)
 bool cairn_auth_token_create(const cairn_auth_secret *s, const char *user, int64_t exp_s,
                              char *out, size_t out_len)
 {
-    if (!subject_valid(user)) /* nothing to escape in the JSON below */
+    if (!cairn_auth_token_subject_valid(user)) /* nothing to escape in the JSON below */
         return false;
     char payload[128];
     int n = snprintf(payload, sizeof payload, "{\"sub\":\"%s\",\"exp\":%lld}", user,
@@ -111,7 +110,7 @@ static cairn_token_result read_claims(const char *p64, size_t len, int64_t now_s
     const char *sub = json_string_value(json_object_get(claims, "sub"));
     json_t *exp = json_object_get(claims, "exp");
     cairn_token_result r = CAIRN_TOKEN_INVALID;
-    if (sub && subject_valid(sub) && json_is_integer(exp)) {
+    if (sub && cairn_auth_token_subject_valid(sub) && json_is_integer(exp)) {
         r = json_integer_value(exp) <= now_s ? CAIRN_TOKEN_EXPIRED : CAIRN_TOKEN_OK;
         snprintf(user, CAIRN_AUTH_NAME_MAX + 1, "%s", sub);
     }

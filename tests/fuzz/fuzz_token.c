@@ -92,7 +92,7 @@ static void as_claims(const uint8_t *data, size_t size)
     json_t *claims = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
     const char *sub = json_string_value(json_object_get(claims, "sub"));
     json_t *exp = json_object_get(claims, "exp");
-    bool well_formed = sub && cairn_auth_name_valid(sub) && json_is_integer(exp);
+    bool well_formed = sub && cairn_auth_token_subject_valid(sub) && json_is_integer(exp);
     if (r != CAIRN_TOKEN_INVALID) {
         FUZZ_CHECK(well_formed && strcmp(user, sub) == 0);
         FUZZ_CHECK(r == expected(json_integer_value(exp)));
