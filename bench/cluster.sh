@@ -160,48 +160,78 @@ start_etcd3() {
 }
 
 # Persistent writes with PERSIST_CONNECTIONS (64) connections: Cairn's three nodes through raft
-# (only once persistent writes are carried by raft: persist-check), and etcd's three members,
-# every connection to the first node / member. Each side idles while the other runs.
+# (only once persistent writes are carried by raft: persist-check), and etcd's three members.
+# Where the connections go decides the path on both sides (a follower forwards every write to
+# the leader), so each side is measured twice, every connection to its leader, then every
+# connection to one of its followers: two rows, each comparing like with like. Each side idles
+# while the other runs.
 PERSIST_CONNECTIONS=${BENCH_PERSIST_CONNECTIONS:-64}
+
+# The index (0-2) of Cairn's raft leader among CLUSTER_GWS, as node 1 names it; empty if none.
+cairn_leader_index() {
+  local leader i
+  leader=$(curl -fsS "http://${CLUSTER_GWS[0]}/nacos/v1/ns/operator/servers" 2>/dev/null |
+    grep -o '"raftLeader":"[^"]*"' | cut -d'"' -f4 | grep -v '^none$' | head -n1) || leader=""
+  for i in 0 1 2; do [ "${CLUSTER_GWS[i]}" != "$leader" ] || { echo "$i"; return; }; done
+}
+
+# The index (0-2) of etcd's leader among ETCD3_CLIENTS (the member whose id is the leader its
+# status names); empty if none.
+etcd_leader_index() {
+  local i st id leader
+  for i in 0 1 2; do
+    st=$(curl -fsS -X POST -d '{}' "http://${ETCD3_CLIENTS[i]}/v3/maintenance/status" 2>/dev/null) || continue
+    id=$(echo "$st" | grep -o '"member_id":"[0-9]*"' | cut -d'"' -f4)
+    leader=$(echo "$st" | grep -o '"leader":"[0-9]*"' | cut -d'"' -f4)
+    [ -z "$id" ] || [ "$id" != "$leader" ] || { echo "$i"; return; }
+  done
+}
+
+# One row: entry is "leader" or "follower"; both sides' connections go to such a member.
+cluster_persist_via() {
+  local entry=$1 cairn_on=$2 why=$3 i cl el c e name=cpersist-$1
+  cl=$(cairn_leader_index) el=$(etcd_leader_index)
+  [ -n "$cl" ] && [ -n "$el" ] || { na_row "register, persistent, 3 nodes, via a $entry"     "no leader known (Cairn: ${cl:-none}, etcd: ${el:-none})" "etcd put, 3 members"; return; }
+  if [ "$entry" = leader ]; then c=$cl e=$el; else c=$(( (cl + 1) % 3 )) e=$(( (el + 1) % 3 )); fi
+  rm -f "$LOGS/$name".[0-9]*.wrk "$LOGS/$name"-base.[0-9]*.wrk
+  for ((i = 1; i <= SLICES; i++)); do
+    if [ "$cairn_on" = 1 ]; then
+      run_wrk "$LOGS/$name.$i.wrk" "http://${CLUSTER_GWS[c]}/" register.lua "$SLICE" \
+        "$PERSIST_CONNECTIONS" -- threads="$WRK_THREADS" conns="$PERSIST_CONNECTIONS" \
+        prefix=bench-$name ephemeral=false start=$(( i * 10000000 ))
+    fi
+    run_wrk "$LOGS/$name-base.$i.wrk" "http://${ETCD3_CLIENTS[e]}/v3/kv/put" etcd_put.lua \
+      "$SLICE" "$PERSIST_CONNECTIONS" -- threads="$WRK_THREADS" start=$(( i * 10000000 ))
+  done
+  merge_slices "$LOGS/$name-base.wrk" "$LOGS/$name"-base.[0-9]*.wrk
+  local title="register, persistent, 3 nodes, via a $entry"
+  local base="etcd $(etcd --version | sed -n 's/^etcd Version: //p') put, 3 members"
+  local what="3-node cluster through raft, $PERSIST_CONNECTIONS connections to the raft $entry (node $(( c + 1 ))) / to etcd's $entry (member $(( e + 1 )))"
+  # a leader change during the run would mix the paths: say so
+  [ "$(cairn_leader_index)" = "$cl" ] || what="$what; Cairn's raft leader changed during the run"
+  [ "$(etcd_leader_index)" = "$el" ] || what="$what; etcd's leader changed during the run"
+  cpu_track cairn ""; cpu_track base ""
+  SIDE_LOAD[cairn]="" SIDE_LOAD[base]=""
+  if [ "$cairn_on" = 1 ]; then
+    merge_slices "$LOGS/$name.wrk" "$LOGS/$name".[0-9]*.wrk
+    record "$name" "$title" "$base" "$what"
+  else
+    local b=$LOGS/$name-base.wrk
+    printf '%s\t\t\t\t\t%s\t%s\t%s\t%s\t\t%s; Cairn n/a (%s)\t\t\n' "$title" "$base" "$(bench_field "$b" rps)" \
+      "$(bench_field "$b" p50_us)" "$(bench_field "$b" p99_us)" "$what" "$why" >>"$RESULTS"
+    log "$title: n/a ($why); etcd 3 members $(bench_field "$b" rps)/s"
+  fi
+}
+
 cluster_persist() {
-  local i cairn_on=1 why=""
+  local cairn_on=1 why=""
   "$TOOLS/cairn-bench-cluster" persist-check --members "$CLUSTER_MEMBERS" >/dev/null 2>&1 || {
     cairn_on=0
     why="persistent writes do not go through raft yet (a persistent registration on node 1 is not listed on node 2)"
   }
   start_etcd3
-  rm -f "$LOGS"/cpersist.[0-9]*.wrk "$LOGS"/cpersist-base.[0-9]*.wrk
-  for ((i = 1; i <= SLICES; i++)); do
-    if [ "$cairn_on" = 1 ]; then
-      run_wrk "$LOGS/cpersist.$i.wrk" "http://${CLUSTER_GWS[0]}/" register.lua "$SLICE" \
-        "$PERSIST_CONNECTIONS" -- threads="$WRK_THREADS" conns="$PERSIST_CONNECTIONS" \
-        prefix=bench-cpersist ephemeral=false start=$(( i * 10000000 ))
-    fi
-    run_wrk "$LOGS/cpersist-base.$i.wrk" "http://${ETCD3_CLIENTS[0]}/v3/kv/put" etcd_put.lua \
-      "$SLICE" "$PERSIST_CONNECTIONS" -- threads="$WRK_THREADS" start=$(( i * 10000000 ))
-  done
-  merge_slices "$LOGS/cpersist-base.wrk" "$LOGS"/cpersist-base.[0-9]*.wrk
-  local title="register, persistent, 3 nodes"
-  local base="etcd $(etcd --version | sed -n 's/^etcd Version: //p') put, 3 members"
-  local what="3-node cluster through raft, $PERSIST_CONNECTIONS connections to node 1 / etcd member 1"
-  # node 1's raft role decides the path (a follower forwards every write to the leader)
-  local role
-  # one member per line (extendInfo holds nested objects); no answer leaves it unknown
-  role=$(curl -fsS "http://${CLUSTER_GWS[0]}/nacos/v1/ns/operator/servers" 2>/dev/null |
-    tr -d '\n' | sed 's/"ip":/\n/g' | grep -F "\"address\":\"${CLUSTER_GWS[0]}\"" |
-    grep -o '"raftRole":"[a-z]*"' | head -n1 | cut -d'"' -f4) || role=""
-  what="$what; node 1 was the raft ${role:-?} at the end"
-  cpu_track cairn ""; cpu_track base ""
-  SIDE_LOAD[cairn]="" SIDE_LOAD[base]=""
-  if [ "$cairn_on" = 1 ]; then
-    merge_slices "$LOGS/cpersist.wrk" "$LOGS"/cpersist.[0-9]*.wrk
-    record cpersist "$title" "$base" "$what"
-  else
-    local b=$LOGS/cpersist-base.wrk
-    printf '%s\t\t\t\t\t%s\t%s\t%s\t%s\t\t%s; Cairn n/a (%s)\t\t\n' "$title" "$base" "$(bench_field "$b" rps)" \
-      "$(bench_field "$b" p50_us)" "$(bench_field "$b" p99_us)" "$what" "$why" >>"$RESULTS"
-    log "$title: n/a ($why); etcd 3 members $(bench_field "$b" rps)/s"
-  fi
+  cluster_persist_via leader "$cairn_on" "$why"
+  cluster_persist_via follower "$cairn_on" "$why"
   local pid
   for pid in "${ETCD3_PIDS[@]}"; do stop_pid "$pid"; done
   ETCD3_PIDS=()
