@@ -73,12 +73,7 @@ typedef struct held_arg {
 static bool holds(void *arg)
 {
     held_arg *a = arg;
-    http_resp r = nacos_call(a->n, "GET", NS "/instance",
-                             Q("serviceName", "reconf-p", "ip", a->ip, "port", "8080"), NULL,
-                             NULL);
-    bool ok = r.status == 200;
-    http_resp_free(&r);
-    return ok;
+    return cluster_host_health_at(a->n->gateway, "reconf-p", a->ip) >= 0;
 }
 
 IT_TEST(cluster_reconfigure, a_member_is_added_then_removed_through_cluster_members)
