@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "cairn_cluster.h"
-#include "cairn_http.h"
 #include "cairn_nacos.h"
 
 #define ELECT_BOUND_MS (IT_SANITIZED ? 60000 : 30000) /* generous: bounds a wait only */
