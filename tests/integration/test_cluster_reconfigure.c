@@ -3,7 +3,8 @@
  * cluster.members (a rolling restart) and starting it with an empty data dir; the raft leader
  * adds it and makes it a voter, and it holds the persistent data. Then it leaves: stopped, the
  * others restarted with the list of three, the leader removes it, and two of the three are a
- * majority again (with four voters they would not be). */
+ * majority again (with four voters they would not be). A member moved to another address is
+ * replaced the same way in one list edit. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
@@ -49,6 +50,26 @@ static void wait_voters(const it_cluster *c, unsigned mask, int voters, const ch
         cr_assert(wait_until(counts_voters, &a, CHANGE_BOUND_MS),
                   "%s: node %d counts %g voters, not %d", what, i, a.seen, voters);
     }
+}
+
+typedef struct changes_arg {
+    const it_cluster *c;
+    unsigned mask;
+    const char *labels; /* of raft_configuration_changes_total */
+    double seen;
+} changes_arg;
+
+/* Some node of mask counts at least one configuration change with those labels. */
+static bool changed_somewhere(void *arg)
+{
+    changes_arg *a = arg;
+    a->seen = 0;
+    for (int i = 0; i < a->c->count; i++)
+        if (a->mask & (1u << i))
+            a->seen += node_metric(a->c->nodes[i], "replicator",
+                                   "cairn_replicator_raft_configuration_changes_total",
+                                   a->labels);
+    return a->seen >= 1;
 }
 
 /* Restarts the running members of mask one at a time with the current listed_mask, waiting for
@@ -114,5 +135,49 @@ IT_TEST(cluster_reconfigure, a_member_is_added_then_removed_through_cluster_memb
     node_stop(c->nodes[gone]);
     persistent_register(c->nodes[left], "127.85.0.3");
     h = (held_arg){c->nodes[leader], "127.85.0.3"};
+    cr_assert(wait_until(holds, &h, CHANGE_BOUND_MS), "the write on two of three is not applied");
+}
+
+/* A member moved to another address (a failed machine replaced by one at a new address): the
+ * old member is gone for good, the others list the new one instead (a rolling restart), the new
+ * one starts with an empty data dir. The leader adds and promotes the new member, then removes
+ * the old one: afterwards two of the three (one of them the new member) commit a write, which
+ * two of four voters could not. */
+IT_TEST(cluster_reconfigure, a_member_moved_to_another_address_replaces_the_old_one)
+{
+    it_cluster_opts o = {.nodes = 4, .layout = IT_LAYOUT_PORTS, .wrong_secret_node = -1,
+                         .late_mask = 0x8, .listed_mask = 0x7, .sets = SETS};
+    it_cluster *c = cluster_start(&o);
+    int leader = cluster_wait_raft_leader(c, 0x7, ELECT_BOUND_MS);
+    wait_voters(c, 0x7, 3, "the first three");
+    persistent_register(c->nodes[leader], "127.85.1.1");
+
+    /* node 2's machine fails for good; node 3 takes its place at another address */
+    cluster_crash_node(c, 2);
+    c->listed_mask = 0xB;
+    rolling_restart(c, 0x3);
+    int64_t t0 = it_now_ms();
+    cluster_start_member(c, &o, 3, NULL, NULL, true);
+    held_arg h = {c->nodes[3], "127.85.1.1"};
+    cr_assert(wait_until(holds, &h, CHANGE_BOUND_MS),
+              "the new member does not hold the persistent instance written before it came");
+    /* added, promoted (four voters), then the old one removed: three again (counted by the
+     * leader that removed it; a voter count of three alone is also what the configuration
+     * holding the new member as a spare shows) */
+    changes_arg removed = {c, 0xB, "kind=\"remove\",result=\"ok\"", 0};
+    cr_assert(wait_until(changed_somewhere, &removed, CHANGE_BOUND_MS),
+              "no member removed the old one");
+    wait_voters(c, 0xB, 3, "the old member removed");
+    printf("moved member: its replacement started to three voters again: %lld ms\n",
+           (long long)(it_now_ms() - t0));
+
+    /* two of {0, 1, 3} are a majority; with node 2 still a voter they would not be */
+    leader = cluster_wait_raft_leader(c, 0xB, ELECT_BOUND_MS);
+    int gone = leader == 3 ? 0 : (leader == 0 ? 1 : 0);
+    int left = 0xB & ~(1u << leader) & ~(1u << gone);
+    int other = left == 1 ? 0 : (left == 2 ? 1 : 3);
+    node_stop(c->nodes[gone]);
+    persistent_register(c->nodes[other], "127.85.1.2");
+    h = (held_arg){c->nodes[leader], "127.85.1.2"};
     cr_assert(wait_until(holds, &h, CHANGE_BOUND_MS), "the write on two of three is not applied");
 }
