@@ -96,27 +96,55 @@ static bool holds(void *arg)
     return cluster_host_health_at(a->n->gateway, "reconf-p", a->ip) >= 0;
 }
 
-IT_TEST(cluster_reconfigure, a_member_is_added_then_removed_through_cluster_members)
+/* The options of both tests: four members, of which the first three start, listing only
+ * themselves; the fourth comes later. */
+static const it_cluster_opts THREE_OF_FOUR = {.nodes = 4, .layout = IT_LAYOUT_PORTS,
+                                              .wrong_secret_node = -1, .late_mask = 0x8,
+                                              .listed_mask = 0x7, .sets = SETS};
+
+/* Starts the first three, waits for their leader and three voters, and writes ip through the
+ * leader. */
+static it_cluster *start_three(const char *ip)
 {
-    it_cluster_opts o = {.nodes = 4, .layout = IT_LAYOUT_PORTS, .wrong_secret_node = -1,
-                         .late_mask = 0x8, .listed_mask = 0x7, .sets = SETS};
-    it_cluster *c = cluster_start(&o);
+    it_cluster *c = cluster_start(&THREE_OF_FOUR);
     int leader = cluster_wait_raft_leader(c, 0x7, ELECT_BOUND_MS);
     wait_voters(c, 0x7, 3, "the first three");
-    persistent_register(c->nodes[leader], "127.85.0.1");
+    persistent_register(c->nodes[leader], ip);
+    return c;
+}
+
+/* Of the three members in mask, stops one that does not lead and writes ip on the other, then
+ * reads it on the leader: two of three voters are a majority, two of four would not be. */
+static void write_on_two_of_three(it_cluster *c, unsigned mask, const char *ip)
+{
+    int leader = cluster_wait_raft_leader(c, mask, ELECT_BOUND_MS);
+    int others[2], n = 0;
+    for (int i = 0; i < c->count && n < 2; i++)
+        if ((mask & (1u << i)) && i != leader)
+            others[n++] = i;
+    cr_assert_eq(n, 2, "mask 0x%x does not hold three members", mask);
+    node_stop(c->nodes[others[0]]);
+    persistent_register(c->nodes[others[1]], ip);
+    held_arg h = {c->nodes[leader], ip};
+    cr_assert(wait_until(holds, &h, CHANGE_BOUND_MS), "the write on two of three is not applied");
+}
+
+IT_TEST(cluster_reconfigure, a_member_is_added_then_removed_through_cluster_members)
+{
+    it_cluster *c = start_three("127.85.0.1");
 
     /* list the fourth member everywhere, then start it with an empty data dir */
     c->listed_mask = 0xF;
     rolling_restart(c, 0x7);
     int64_t t0 = it_now_ms();
-    cluster_start_member(c, &o, 3, NULL, NULL, true);
+    cluster_start_member(c, &THREE_OF_FOUR, 3, NULL, NULL, true);
     wait_voters(c, 0xF, 4, "the fourth member added");
     printf("fourth member started to a voter on every member: %lld ms\n",
            (long long)(it_now_ms() - t0));
     held_arg h = {c->nodes[3], "127.85.0.1"};
     cr_assert(wait_until(holds, &h, CHANGE_BOUND_MS),
               "the new member does not hold the persistent instance written before it came");
-    leader = cluster_wait_raft_leader(c, 0xF, ELECT_BOUND_MS);
+    int leader = cluster_wait_raft_leader(c, 0xF, ELECT_BOUND_MS);
     persistent_register(c->nodes[leader], "127.85.0.2");
     h.ip = "127.85.0.2";
     cr_assert(wait_until(holds, &h, CHANGE_BOUND_MS), "the new member misses a later write");
@@ -129,13 +157,7 @@ IT_TEST(cluster_reconfigure, a_member_is_added_then_removed_through_cluster_memb
     wait_voters(c, 0x7, 3, "the fourth member removed");
     printf("fourth member removed after the last restart: %lld ms\n",
            (long long)(it_now_ms() - t0));
-    /* two of three voters are a majority (two of four were not) */
-    leader = cluster_wait_raft_leader(c, 0x7, ELECT_BOUND_MS);
-    int gone = (leader + 1) % 3, left = (leader + 2) % 3;
-    node_stop(c->nodes[gone]);
-    persistent_register(c->nodes[left], "127.85.0.3");
-    h = (held_arg){c->nodes[leader], "127.85.0.3"};
-    cr_assert(wait_until(holds, &h, CHANGE_BOUND_MS), "the write on two of three is not applied");
+    write_on_two_of_three(c, 0x7, "127.85.0.3");
 }
 
 /* A member moved to another address (a failed machine replaced by one at a new address): the
@@ -145,19 +167,14 @@ IT_TEST(cluster_reconfigure, a_member_is_added_then_removed_through_cluster_memb
  * two of four voters could not. */
 IT_TEST(cluster_reconfigure, a_member_moved_to_another_address_replaces_the_old_one)
 {
-    it_cluster_opts o = {.nodes = 4, .layout = IT_LAYOUT_PORTS, .wrong_secret_node = -1,
-                         .late_mask = 0x8, .listed_mask = 0x7, .sets = SETS};
-    it_cluster *c = cluster_start(&o);
-    int leader = cluster_wait_raft_leader(c, 0x7, ELECT_BOUND_MS);
-    wait_voters(c, 0x7, 3, "the first three");
-    persistent_register(c->nodes[leader], "127.85.1.1");
+    it_cluster *c = start_three("127.85.1.1");
 
     /* node 2's machine fails for good; node 3 takes its place at another address */
     cluster_crash_node(c, 2);
     c->listed_mask = 0xB;
     rolling_restart(c, 0x3);
     int64_t t0 = it_now_ms();
-    cluster_start_member(c, &o, 3, NULL, NULL, true);
+    cluster_start_member(c, &THREE_OF_FOUR, 3, NULL, NULL, true);
     held_arg h = {c->nodes[3], "127.85.1.1"};
     cr_assert(wait_until(holds, &h, CHANGE_BOUND_MS),
               "the new member does not hold the persistent instance written before it came");
@@ -172,12 +189,5 @@ IT_TEST(cluster_reconfigure, a_member_moved_to_another_address_replaces_the_old_
            (long long)(it_now_ms() - t0));
 
     /* two of {0, 1, 3} are a majority; with node 2 still a voter they would not be */
-    leader = cluster_wait_raft_leader(c, 0xB, ELECT_BOUND_MS);
-    int gone = leader == 3 ? 0 : (leader == 0 ? 1 : 0);
-    int left = 0xB & ~(1u << leader) & ~(1u << gone);
-    int other = left == 1 ? 0 : (left == 2 ? 1 : 3);
-    node_stop(c->nodes[gone]);
-    persistent_register(c->nodes[other], "127.85.1.2");
-    h = (held_arg){c->nodes[leader], "127.85.1.2"};
-    cr_assert(wait_until(holds, &h, CHANGE_BOUND_MS), "the write on two of three is not applied");
+    write_on_two_of_three(c, 0xB, "127.85.1.2");
 }
