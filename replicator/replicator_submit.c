@@ -32,8 +32,8 @@ static void free_job(submit_job *j)
     repl_submit *s = j->r->submit;
     if (s)
         unlink_job(s, j);
-    if (s && j->from_peer)
-        atomic_fetch_sub(&s->peer_deferred, 1);
+    if (j->group)
+        submit_group_release(j->group);
     free(j->cmd);
     free(j);
 }
@@ -134,12 +134,8 @@ void submit_committed(submit_job *j, cairn_err code, const char *msg, uint64_t i
     if (!j->from_peer)
         cairn_histogram_observe(j->r->submit->commit_latency,
                                 (double)(repl_now_ms() - j->start_ms) / 1000.0);
-    if (j->from_peer) {
+    if (j->from_peer)
         submit_answer_peer(j, CAIRN_RAFT_FWD_COMMITTED, code, msg, index, "");
-        cairn_raft_node *n = repl_raft_node(j->r);
-        if (n && code == CAIRN_OK) /* the sender waits for its own registry to apply it */
-            cairn_raft_node_nudge(n);
-    }
     else if (code != CAIRN_OK)
         submit_answer_local(j, code, msg, index, SR_REJECTED);
     else
@@ -179,9 +175,6 @@ static void on_raft_done(void *arg, const cairn_raft_submit_result *res)
     submit_job_release(j);
 }
 
-/* The commands of one batch entry stay under this (a command alone may be larger). */
-#define REPL_SUBMIT_BATCH_BYTES (256 * 1024)
-
 /* Appends the gathered jobs as one entry (or refuses them all, raft gone). Jobs routed again
  * from inside (a refusal) gather into the next batch. */
 static void flush_batch(repl_submit *s)
@@ -217,9 +210,22 @@ static void on_batcher(uv_idle_t *h)
     repl_submit *s = h->data;
     if (s->batch_count)
         flush_batch(s);
-    if (!s->batch_count) {
+    submit_forward_flush(s);
+    if (!s->batch_count && !s->gather) {
         uv_idle_stop(&s->batcher);
         s->batcher_running = false;
+    }
+}
+
+void submit_wake_batcher(repl_submit *s)
+{
+    if (s->batcher_open && !s->batcher_running) {
+        uv_idle_start(&s->batcher, on_batcher);
+        s->batcher_running = true;
+    } else if (!s->batcher_open) { /* stopping: no loop turn to wait for */
+        if (s->batch_count)
+            flush_batch(s);
+        submit_forward_flush(s);
     }
 }
 
@@ -235,12 +241,7 @@ static void append_here(submit_job *j, cairn_raft_node *n)
         flush_batch(s);
     s->batch[s->batch_count++] = j;
     s->batch_bytes += j->cmd_len;
-    if (s->batcher_open && !s->batcher_running) {
-        uv_idle_start(&s->batcher, on_batcher);
-        s->batcher_running = true;
-    } else if (!s->batcher_open) {
-        flush_batch(s); /* stopping: no loop turn to wait for */
-    }
+    submit_wake_batcher(s);
 }
 
 void submit_route(submit_job *j)
@@ -304,6 +305,11 @@ static void start_tick(repl_submit *s)
         return;
     s->tick_running = true;
     uv_timer_start(&s->tick, on_tick, REPL_SUBMIT_TICK_MS, REPL_SUBMIT_TICK_MS);
+}
+
+void submit_retry_later(repl_submit *s)
+{
+    start_tick(s);
 }
 
 /* The registry's watermark moved: waiting jobs at or below it are answered now, not a tick
@@ -411,6 +417,34 @@ static cairn_err check_forwarded(repl_submit *s, const char *cmd, size_t len, ch
     return st->code;
 }
 
+/* One command of a received RAFT_FORWARD becomes a job of group g (its command moves in). */
+static void take_forwarded(repl_submit *s, peer_group *g, size_t slot, char **cmd,
+                           size_t cmd_len, int budget, bool refuse)
+{
+    replicator *r = s->r;
+    submit_job *j = job_new(r, budget);
+    if (!j) {
+        submit_group_answer(g, slot, CAIRN_RAFT_FWD_FAILED, CAIRN_OK, "out of memory", 0, "");
+        return;
+    }
+    j->from_peer = true;
+    j->group = g;
+    j->slot = slot;
+    g->jobs++;
+    j->cmd = *cmd;
+    j->cmd_len = cmd_len;
+    *cmd = NULL;
+    cairn_counter_inc(s->forwards_in);
+    cairn_status st;
+    cairn_status_clear(&st);
+    if (refuse)
+        submit_answer_peer(j, CAIRN_RAFT_FWD_FAILED, CAIRN_OK, "raft leader stopping", 0, "");
+    else if (check_forwarded(s, j->cmd, j->cmd_len, j->what, sizeof j->what, &st) != CAIRN_OK)
+        submit_answer_peer(j, CAIRN_RAFT_FWD_FAILED, st.code, st.message, 0, "");
+    else
+        submit_route(j); /* here, every command joins this turn's batch entry */
+}
+
 static void forward_on_loop(replicator *r, void *arg)
 {
     incoming *in = arg;
@@ -422,28 +456,22 @@ static void forward_on_loop(replicator *r, void *arg)
     repl_submit *s = r->submit;
     int budget = (int)in->fwd.budget_ms < s->submit_timeout_ms ? (int)in->fwd.budget_ms
                                                                : s->submit_timeout_ms;
-    submit_job *j = job_new(r, budget);
-    cairn_status st;
-    cairn_status_clear(&st);
-    if (j) {
-        j->from_peer = true;
-        j->worker = in->worker;
-        j->env = in->env;
-        j->cmd = in->fwd.cmd;
-        j->cmd_len = in->fwd.cmd_len;
-        in->fwd.cmd = NULL;
-        cairn_counter_inc(s->forwards_in);
-    }
-    if (!j) {
+    peer_group *g = calloc(1, sizeof *g);
+    if (!g) {
         atomic_fetch_sub(&s->peer_deferred, 1);
         repl_peer_server_reply(r, in->worker, NULL);
+    } else {
+        size_t n = in->fwd.count;
+        bool refuse = atomic_load(&s->shutting) || r->stopping || budget <= 0;
+        g->r = r;
+        g->worker = in->worker;
+        g->env = in->env;
+        g->acks.count = n;
+        g->unanswered = n;
+        /* the group may answer and be freed with its last command: not read after it */
+        for (size_t i = 0; i < n; i++)
+            take_forwarded(s, g, i, &in->fwd.cmds[i], in->fwd.lens[i], budget, refuse);
     }
-    else if (atomic_load(&s->shutting) || r->stopping || budget <= 0)
-        submit_answer_peer(j, CAIRN_RAFT_FWD_FAILED, CAIRN_OK, "raft leader stopping", 0, "");
-    else if (check_forwarded(s, j->cmd, j->cmd_len, j->what, sizeof j->what, &st) != CAIRN_OK)
-        submit_answer_peer(j, CAIRN_RAFT_FWD_FAILED, st.code, st.message, 0, "");
-    else
-        submit_route(j);
     cairn_peer_raft_forward_free(&in->fwd);
     free(in);
 }
@@ -464,11 +492,19 @@ nng_msg *repl_submit_on_peer_forward(replicator *r, int worker, const cairn_peer
     if (!s || atomic_fetch_add(&s->peer_deferred, 1) >= s->forward_max_pending) {
         if (s)
             atomic_fetch_sub(&s->peer_deferred, 1);
+        cairn_peer_raft_acks *a = calloc(1, sizeof *a);
+        nng_msg *msg = NULL;
+        if (a) {
+            a->count = in->fwd.count;
+            for (size_t i = 0; i < a->count; i++) {
+                a->acks[i].status = CAIRN_RAFT_FWD_FAILED;
+                snprintf(a->acks[i].msg, sizeof a->acks[i].msg, "raft leader busy");
+            }
+            msg = submit_build_acks(r, env, a);
+            free(a);
+        }
         cairn_peer_raft_forward_free(&in->fwd);
         free(in);
-        cairn_peer_raft_ack a = {.status = CAIRN_RAFT_FWD_FAILED};
-        snprintf(a.msg, sizeof a.msg, "raft leader busy");
-        nng_msg *msg = submit_build_ack(r, env, &a);
         if (!msg)
             cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
         return msg;
@@ -492,10 +528,12 @@ static void metrics_init(repl_submit *s, cairn_metrics *reg)
     for (int i = 0; i < FR__COUNT; i++) {
         snprintf(labels, sizeof labels, "result=\"%s\"", forward_names[i]);
         s->forwards[i] = cairn_metrics_counter(
-            reg, "raft_forwards_total", "RAFT_FORWARDs sent to the leader, by outcome.", labels);
+            reg, "raft_forwards_total",
+            "Writes forwarded to the leader in RAFT_FORWARDs, by outcome.", labels);
     }
     s->forwards_in = cairn_metrics_counter(reg, "raft_forwards_received_total",
-                                           "RAFT_FORWARDs received from followers.", NULL);
+                                           "Writes received from followers in RAFT_FORWARDs.",
+                                           NULL);
     s->commits = cairn_metrics_counter(reg, "raft_commits_total",
                                        "Entries appended here that committed.", NULL);
     s->apply_wait_timeouts = cairn_metrics_counter(
@@ -511,6 +549,10 @@ static void metrics_init(repl_submit *s, cairn_metrics *reg)
         "From RAFT_SUBMIT to its commit (the rest of raft_submit_seconds waits for this "
         "node's registry to apply it).",
         NULL, bounds, sizeof bounds / sizeof bounds[0]);
+    static const double sizes[] = {1, 2, 4, 8, 16, 32, 64};
+    s->forward_commands = cairn_metrics_histogram(
+        reg, "raft_forward_commands", "Writes per RAFT_FORWARD sent to the leader.", NULL, sizes,
+        sizeof sizes / sizeof sizes[0]);
 }
 
 cairn_err repl_submit_open(replicator *r, cairn_status *st)
@@ -579,6 +621,7 @@ void repl_submit_stop(replicator *r)
     uv_close((uv_handle_t *)&s->batcher, NULL);
     if (s->batch_count) /* answered by the drain; raft refuses or appends them as it stops */
         flush_batch(s);
+    submit_forward_drop(s);
 }
 
 void repl_submit_free(replicator *r)

@@ -73,42 +73,61 @@ static cairn_err release(msgpack_sbuffer *sb, int rc, char **out, size_t *out_le
 cairn_err cairn_peer_raft_forward_encode(const cairn_peer_raft_forward *f, char **out,
                                          size_t *out_len)
 {
-    if (!f->cmd || f->cmd_len == 0 || f->cmd_len > CAIRN_RAFT_CMD_MAX)
+    if (f->count == 0 || f->count > CAIRN_RAFT_FORWARD_MAX)
         return CAIRN_E_INVALID;
+    for (size_t i = 0; i < f->count; i++)
+        if (!f->cmds[i] || f->lens[i] == 0 || f->lens[i] > CAIRN_RAFT_CMD_MAX)
+            return CAIRN_E_INVALID;
     msgpack_sbuffer sb;
     cairn_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    int rc = msgpack_pack_map(&pk, 2) || pk_s(&pk, "cmd") ||
-             msgpack_pack_bin(&pk, f->cmd_len) || msgpack_pack_bin_body(&pk, f->cmd, f->cmd_len) ||
-             pk_s(&pk, "budget") || msgpack_pack_uint32(&pk, f->budget_ms);
+    int rc = msgpack_pack_map(&pk, 2) || pk_s(&pk, "cmds") ||
+             msgpack_pack_array(&pk, f->count);
+    for (size_t i = 0; i < f->count && !rc; i++)
+        rc = msgpack_pack_bin(&pk, f->lens[i]) || msgpack_pack_bin_body(&pk, f->cmds[i],
+                                                                         f->lens[i]);
+    rc = rc || pk_s(&pk, "budget") || msgpack_pack_uint32(&pk, f->budget_ms);
     return release(&sb, rc, out, out_len);
 }
 
-enum { F_CMD, F_BUDGET, F__COUNT };
-static const char *const forward_names[F__COUNT] = {"cmd", "budget"};
+enum { F_CMDS, F_BUDGET, F__COUNT };
+static const char *const forward_names[F__COUNT] = {"cmds", "budget"};
+
+static cairn_err forward_cmds(const msgpack_object *v, cairn_peer_raft_forward *f,
+                              cairn_status *st)
+{
+    if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size == 0 ||
+        v->via.array.size > CAIRN_RAFT_FORWARD_MAX)
+        return cairn_fail(st, CAIRN_E_DECODE, "raft forward: cmds is not an array of 1..%d",
+                          CAIRN_RAFT_FORWARD_MAX);
+    for (uint32_t i = 0; i < v->via.array.size; i++) {
+        const msgpack_object *c = &v->via.array.ptr[i];
+        if (c->type != MSGPACK_OBJECT_BIN)
+            return cairn_fail(st, CAIRN_E_DECODE, "raft forward: cmds[%u] is not a bin", i);
+        uint32_t n = c->via.bin.size;
+        if (n == 0 || n > CAIRN_RAFT_CMD_MAX)
+            return cairn_fail(st, CAIRN_E_DECODE,
+                              "raft forward: cmds[%u] of %u bytes (1..%d allowed)", i, n,
+                              CAIRN_RAFT_CMD_MAX);
+        if (!(f->cmds[i] = malloc(n)))
+            return cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
+        memcpy(f->cmds[i], c->via.bin.ptr, n);
+        f->lens[i] = n;
+        f->count = i + 1;
+    }
+    return CAIRN_OK;
+}
 
 static cairn_err forward_field(int idx, const msgpack_object *v, void *target, cairn_status *st)
 {
     cairn_peer_raft_forward *f = target;
-    if (idx == F_BUDGET) {
-        uint64_t u = 0;
-        cairn_err err = cairn_msgpack_rd_uint(v, "raft forward", "budget", UINT32_MAX, &u, st);
-        f->budget_ms = (uint32_t)u;
-        return err;
-    }
-    if (v->type != MSGPACK_OBJECT_BIN)
-        return cairn_fail(st, CAIRN_E_DECODE, "raft forward: cmd is not a bin");
-    uint32_t n = v->via.bin.size;
-    if (n == 0 || n > CAIRN_RAFT_CMD_MAX)
-        return cairn_fail(st, CAIRN_E_DECODE, "raft forward: cmd of %u bytes (1..%d allowed)", n,
-                          CAIRN_RAFT_CMD_MAX);
-    free(f->cmd);
-    if (!(f->cmd = malloc(n)))
-        return cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
-    memcpy(f->cmd, v->via.bin.ptr, n);
-    f->cmd_len = n;
-    return CAIRN_OK;
+    if (idx == F_CMDS)
+        return forward_cmds(v, f, st);
+    uint64_t u = 0;
+    cairn_err err = cairn_msgpack_rd_uint(v, "raft forward", "budget", UINT32_MAX, &u, st);
+    f->budget_ms = (uint32_t)u;
+    return err;
 }
 
 cairn_err cairn_peer_raft_forward_decode(const char *buf, size_t len, cairn_peer_raft_forward *f,
@@ -122,7 +141,7 @@ cairn_err cairn_peer_raft_forward_decode(const char *buf, size_t len, cairn_peer
         err = cairn_msgpack_walk_map(&u.data, "raft forward", forward_names, F__COUNT,
                                      forward_field, f, &seen, st);
     if (err == CAIRN_OK && (seen & 3u) != 3u)
-        err = cairn_fail(st, CAIRN_E_DECODE, "raft forward: cmd and budget are required");
+        err = cairn_fail(st, CAIRN_E_DECODE, "raft forward: cmds and budget are required");
     msgpack_unpacked_destroy(&u);
     if (err != CAIRN_OK)
         cairn_peer_raft_forward_free(f);
@@ -131,25 +150,37 @@ cairn_err cairn_peer_raft_forward_decode(const char *buf, size_t len, cairn_peer
 
 void cairn_peer_raft_forward_free(cairn_peer_raft_forward *f)
 {
-    free(f->cmd);
+    for (size_t i = 0; i < f->count; i++)
+        free(f->cmds[i]);
     memset(f, 0, sizeof *f);
 }
 
 /* ---- RAFT_FORWARD_ACK --------------------------------------------------------------------- */
 
-cairn_err cairn_peer_raft_ack_encode(const cairn_peer_raft_ack *a, char **out, size_t *out_len)
+static int pack_ack(msgpack_packer *pk, const cairn_peer_raft_ack *a)
 {
-    if ((unsigned)a->status >= CAIRN_RAFT_FWD__COUNT || a->code >= CAIRN_E__COUNT)
+    return msgpack_pack_map(pk, 5) || pk_s(pk, "status") ||
+           msgpack_pack_uint32(pk, (uint32_t)a->status) || pk_s(pk, "code") ||
+           msgpack_pack_uint32(pk, a->code) || pk_s(pk, "msg") || pk_s(pk, a->msg) ||
+           pk_s(pk, "index") || msgpack_pack_uint64(pk, a->index) || pk_s(pk, "leader") ||
+           pk_s(pk, a->leader);
+}
+
+cairn_err cairn_peer_raft_acks_encode(const cairn_peer_raft_acks *a, char **out, size_t *out_len)
+{
+    if (a->count == 0 || a->count > CAIRN_RAFT_FORWARD_MAX)
         return CAIRN_E_INVALID;
+    for (size_t i = 0; i < a->count; i++)
+        if ((unsigned)a->acks[i].status >= CAIRN_RAFT_FWD__COUNT ||
+            a->acks[i].code >= CAIRN_E__COUNT)
+            return CAIRN_E_INVALID;
     msgpack_sbuffer sb;
     cairn_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    int rc = msgpack_pack_map(&pk, 5) || pk_s(&pk, "status") ||
-             msgpack_pack_uint32(&pk, (uint32_t)a->status) || pk_s(&pk, "code") ||
-             msgpack_pack_uint32(&pk, a->code) || pk_s(&pk, "msg") || pk_s(&pk, a->msg) ||
-             pk_s(&pk, "index") || msgpack_pack_uint64(&pk, a->index) || pk_s(&pk, "leader") ||
-             pk_s(&pk, a->leader);
+    int rc = msgpack_pack_map(&pk, 1) || pk_s(&pk, "acks") || msgpack_pack_array(&pk, a->count);
+    for (size_t i = 0; i < a->count && !rc; i++)
+        rc = pack_ack(&pk, &a->acks[i]);
     return release(&sb, rc, out, out_len);
 }
 
@@ -196,20 +227,47 @@ static cairn_err ack_field(int idx, const msgpack_object *v, void *target, cairn
     }
 }
 
-cairn_err cairn_peer_raft_ack_decode(const char *buf, size_t len, cairn_peer_raft_ack *a,
-                                     cairn_status *st)
+static cairn_err read_ack(const msgpack_object *o, cairn_peer_raft_ack *a, cairn_status *st)
+{
+    uint64_t seen = 0;
+    cairn_err err = cairn_msgpack_walk_map(o, "raft forward ack", ack_names, A__COUNT, ack_field,
+                                           a, &seen, st);
+    if (err == CAIRN_OK && (seen & 1u) == 0)
+        err = cairn_fail(st, CAIRN_E_DECODE, "raft forward ack: the status is missing");
+    if (err == CAIRN_OK && a->status == CAIRN_RAFT_FWD_COMMITTED && a->index == 0)
+        err = cairn_fail(st, CAIRN_E_DECODE, "raft forward ack: committed without an index");
+    return err;
+}
+
+static const char *const acks_names[] = {"acks"};
+
+static cairn_err acks_field(int idx, const msgpack_object *v, void *target, cairn_status *st)
+{
+    (void)idx;
+    cairn_peer_raft_acks *a = target;
+    if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size == 0 ||
+        v->via.array.size > CAIRN_RAFT_FORWARD_MAX)
+        return cairn_fail(st, CAIRN_E_DECODE, "raft forward ack: acks is not an array of 1..%d",
+                          CAIRN_RAFT_FORWARD_MAX);
+    for (uint32_t i = 0; i < v->via.array.size; i++)
+        if (read_ack(&v->via.array.ptr[i], &a->acks[i], st) != CAIRN_OK)
+            return st->code;
+    a->count = v->via.array.size;
+    return CAIRN_OK;
+}
+
+cairn_err cairn_peer_raft_acks_decode(const char *buf, size_t len, cairn_peer_raft_acks *a,
+                                      cairn_status *st)
 {
     memset(a, 0, sizeof *a);
     msgpack_unpacked u;
     uint64_t seen = 0;
     cairn_err err = cairn_msgpack_unpack_whole(buf, len, &u, st);
     if (err == CAIRN_OK)
-        err = cairn_msgpack_walk_map(&u.data, "raft forward ack", ack_names, A__COUNT, ack_field,
-                                     a, &seen, st);
-    if (err == CAIRN_OK && (seen & 1u) == 0)
-        err = cairn_fail(st, CAIRN_E_DECODE, "raft forward ack: the status is missing");
-    if (err == CAIRN_OK && a->status == CAIRN_RAFT_FWD_COMMITTED && a->index == 0)
-        err = cairn_fail(st, CAIRN_E_DECODE, "raft forward ack: committed without an index");
+        err = cairn_msgpack_walk_map(&u.data, "raft forward ack", acks_names, 1, acks_field, a,
+                                     &seen, st);
+    if (err == CAIRN_OK && seen == 0)
+        err = cairn_fail(st, CAIRN_E_DECODE, "raft forward ack: the acks are missing");
     msgpack_unpacked_destroy(&u);
     if (err != CAIRN_OK)
         memset(a, 0, sizeof *a);

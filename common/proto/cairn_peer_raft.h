@@ -6,18 +6,25 @@
  * RAFT_SUBMIT, so a write has one encoding and the entry the leader appends is exactly the
  * request the gateway built (cairn_request_encode of the unwrapped request).
  *
+ * A follower forwards the writes it gathered in one loop turn as one RAFT_FORWARD, and the leader
+ * answers them all in one RAFT_FORWARD_ACK, an ack per command in the same order: the leader
+ * appends them together (one batch entry, as its own writes), so they commit together and no
+ * command waits for another that could take longer.
+ *
  * RAFT_FORWARD body: a msgpack map, fields in this order:
- *   cmd     bin   the encoded write request (the raft entry's command), 1..CAIRN_RAFT_CMD_MAX
+ *   cmds    array of bin  the encoded write requests (each a raft command, 1..CAIRN_RAFT_CMD_MAX
+ *                 bytes), 1..CAIRN_RAFT_FORWARD_MAX of them
  *   budget  uint  milliseconds the follower still waits for the answer; the leader appends
  *                 nothing with a budget of 0 (raft itself bounds the rest: an entry commits, or
  *                 the leader steps down within an election timeout and answers UNKNOWN)
- * RAFT_FORWARD_ACK body: a msgpack map, fields in this order:
+ * RAFT_FORWARD_ACK body: a msgpack map {acks: array}, one element per command, each a map:
  *   status  uint  cairn_raft_fwd_status
  *   code    uint  COMMITTED: the write's verdict (cairn_err; 0 accepted), else 0
  *   msg     str   the verdict's message, or why not committed ("" when none)
  *   index   uint  COMMITTED: the entry's raft index
  *   leader  str   NOT_LEADER: the leader the receiver knows ("" when none)
- * Unknown fields are skipped; status is required. Pure functions; any thread. */
+ * Unknown fields are skipped; cmds, budget, acks and each status are required. Pure functions;
+ * any thread. */
 #ifndef CAIRN_PEER_RAFT_H
 #define CAIRN_PEER_RAFT_H
 
@@ -30,6 +37,7 @@
 #include "cairn_peer.h"
 
 #define CAIRN_RAFT_CMD_MAX (1024 * 1024) /* the largest command a forward carries */
+#define CAIRN_RAFT_FORWARD_MAX 64         /* commands in one RAFT_FORWARD */
 /* A RAFT_SUBMIT's local client waits raft.submit_timeout_ms plus this: the replicator answers
  * within the former, so the slack only bounds a replicator that is gone. */
 #define CAIRN_RAFT_SUBMIT_SLACK_MS 2000
@@ -50,14 +58,17 @@ cairn_err cairn_raft_submit_unwrap(cairn_request *rq, cairn_status *st);
 
 /* ---- RAFT_FORWARD ------------------------------------------------------------------------- */
 typedef struct cairn_peer_raft_forward {
-    char *cmd; /* malloc'd (decode) or borrowed (encode) */
-    size_t cmd_len;
+    size_t count;                        /* 1..CAIRN_RAFT_FORWARD_MAX */
+    char *cmds[CAIRN_RAFT_FORWARD_MAX];  /* malloc'd (decode) or borrowed (encode) */
+    size_t lens[CAIRN_RAFT_FORWARD_MAX];
     uint32_t budget_ms;
 } cairn_peer_raft_forward;
 
+/* CAIRN_E_INVALID when count or a command's length is out of range. */
 cairn_err cairn_peer_raft_forward_encode(const cairn_peer_raft_forward *f, char **out,
                                          size_t *out_len);
-/* On success f->cmd is malloc'd (free with cairn_peer_raft_forward_free); on error f is empty. */
+/* On success f->cmds are malloc'd (free with cairn_peer_raft_forward_free); on error f is
+ * empty. */
 cairn_err cairn_peer_raft_forward_decode(const char *buf, size_t len, cairn_peer_raft_forward *f,
                                          cairn_status *st);
 void cairn_peer_raft_forward_free(cairn_peer_raft_forward *f);
@@ -79,8 +90,16 @@ typedef struct cairn_peer_raft_ack {
     char leader[CAIRN_PEER_ID_MAX];
 } cairn_peer_raft_ack;
 
-cairn_err cairn_peer_raft_ack_encode(const cairn_peer_raft_ack *a, char **out, size_t *out_len);
-cairn_err cairn_peer_raft_ack_decode(const char *buf, size_t len, cairn_peer_raft_ack *a,
-                                     cairn_status *st);
+/* The answers to one RAFT_FORWARD, acks[i] for its cmds[i]. */
+typedef struct cairn_peer_raft_acks {
+    size_t count; /* 1..CAIRN_RAFT_FORWARD_MAX */
+    cairn_peer_raft_ack acks[CAIRN_RAFT_FORWARD_MAX];
+} cairn_peer_raft_acks;
+
+/* CAIRN_E_INVALID when count, a status or a code is out of range. */
+cairn_err cairn_peer_raft_acks_encode(const cairn_peer_raft_acks *a, char **out, size_t *out_len);
+/* A COMMITTED ack without an index does not decode; on error *a is zeroed. */
+cairn_err cairn_peer_raft_acks_decode(const char *buf, size_t len, cairn_peer_raft_acks *a,
+                                      cairn_status *st);
 
 #endif

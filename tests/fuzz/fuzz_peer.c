@@ -22,8 +22,8 @@ MSG_ROUND_TRIP(membership, cairn_membership, cairn_membership_encode, cairn_memb
                cairn_membership_free)
 MSG_ROUND_TRIP(raft_forward, cairn_peer_raft_forward, cairn_peer_raft_forward_encode,
                cairn_peer_raft_forward_decode, cairn_peer_raft_forward_free)
-MSG_ROUND_TRIP(raft_ack, cairn_peer_raft_ack, cairn_peer_raft_ack_encode,
-               cairn_peer_raft_ack_decode, (void))
+MSG_ROUND_TRIP(raft_acks, cairn_peer_raft_acks, cairn_peer_raft_acks_encode,
+               cairn_peer_raft_acks_decode, (void))
 MSG_ROUND_TRIP(sync_ack, cairn_peer_sync_ack, cairn_peer_sync_ack_encode,
                cairn_peer_sync_ack_decode, (void))
 
@@ -151,11 +151,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (cairn_peer_raft_forward_decode(buf, size, &f, &st) == CAIRN_OK)
         round_trip_raft_forward(&f);
     else
-        FUZZ_CHECK(f.cmd == NULL);
+        FUZZ_CHECK(f.count == 0 && f.cmds[0] == NULL);
     cairn_peer_raft_forward_free(&f);
-    cairn_peer_raft_ack a;
-    if (cairn_peer_raft_ack_decode(buf, size, &a, &st) == CAIRN_OK)
-        round_trip_raft_ack(&a);
+    cairn_peer_raft_acks a;
+    if (cairn_peer_raft_acks_decode(buf, size, &a, &st) == CAIRN_OK) {
+        FUZZ_CHECK(a.count >= 1 && a.count <= CAIRN_RAFT_FORWARD_MAX);
+        round_trip_raft_acks(&a);
+    }
     sync_body(buf, size);
     cairn_peer_sync_ack sa;
     if (cairn_peer_sync_ack_decode(buf, size, &sa, &st) == CAIRN_OK) {

@@ -170,86 +170,152 @@ Test(peer_raft, unwrap_refuses_what_is_not_a_raft_command)
 Test(peer_raft, forward_round_trip_truncations_and_garbage)
 {
     char cmd[] = "\x81\xa1t\x02"; /* any bytes: the leader decodes them itself */
-    cairn_peer_raft_forward f = {.cmd = cmd, .cmd_len = sizeof cmd - 1, .budget_ms = 2500}, g;
+    char cmd2[] = "\x81\xa1t\x03";
+    cairn_peer_raft_forward f = {.count = 1, .cmds = {cmd}, .lens = {sizeof cmd - 1},
+                                 .budget_ms = 2500},
+                            g;
     char *out;
     size_t len;
     cr_assert_eq(cairn_peer_raft_forward_encode(&f, &out, &len), CAIRN_OK);
     char *h = hex(out, len);
-    cr_assert_str_eq(h, "82" "a3636d64" "c404" "81a17402" "a6627564676574" "cd09c4");
+    cr_assert_str_eq(h, "82" "a4636d6473" "91" "c404" "81a17402" "a6627564676574" "cd09c4");
     free(h);
     cairn_status st;
     cr_assert_eq(cairn_peer_raft_forward_decode(out, len, &g, &st), CAIRN_OK, "%s", st.message);
-    cr_assert_eq(g.cmd_len, f.cmd_len);
-    cr_assert_eq(memcmp(g.cmd, cmd, f.cmd_len), 0);
+    cr_assert_eq(g.count, 1);
+    cr_assert_eq(g.lens[0], f.lens[0]);
+    cr_assert_eq(memcmp(g.cmds[0], cmd, f.lens[0]), 0);
     cr_assert_eq(g.budget_ms, 2500);
     cairn_peer_raft_forward_free(&g);
     for (size_t cut = 0; cut < len; cut++) {
         cr_assert_neq(cairn_peer_raft_forward_decode(out, cut, &g, &st), CAIRN_OK);
-        cr_assert_null(g.cmd, "a refused forward left a command behind");
+        cr_assert(g.count == 0 && !g.cmds[0], "a refused forward left a command behind");
     }
     free(out);
-    cairn_peer_raft_forward empty = {.cmd = cmd, .cmd_len = 0};
+    /* several commands keep their order */
+    cairn_peer_raft_forward two = {.count = 2, .cmds = {cmd, cmd2},
+                                   .lens = {sizeof cmd - 1, sizeof cmd2 - 1}, .budget_ms = 7};
+    cr_assert_eq(cairn_peer_raft_forward_encode(&two, &out, &len), CAIRN_OK);
+    cr_assert_eq(cairn_peer_raft_forward_decode(out, len, &g, &st), CAIRN_OK, "%s", st.message);
+    cr_assert_eq(g.count, 2);
+    cr_assert_eq(memcmp(g.cmds[1], cmd2, g.lens[1]), 0);
+    cairn_peer_raft_forward_free(&g);
+    free(out);
+    /* what the encoder refuses: no command, an empty one, more than the maximum */
+    cairn_peer_raft_forward none = {.count = 0};
+    cr_assert_eq(cairn_peer_raft_forward_encode(&none, &out, &len), CAIRN_E_INVALID);
+    cairn_peer_raft_forward empty = {.count = 1, .cmds = {cmd}, .lens = {0}};
     cr_assert_eq(cairn_peer_raft_forward_encode(&empty, &out, &len), CAIRN_E_INVALID);
-    /* cmd a str, not a bin */
-    const char str[] = "\x82\xa3" "cmd\xa1x\xa6" "budget\x01";
+    cairn_peer_raft_forward many = {.count = CAIRN_RAFT_FORWARD_MAX + 1};
+    cr_assert_eq(cairn_peer_raft_forward_encode(&many, &out, &len), CAIRN_E_INVALID);
+    /* a command a str, not a bin */
+    const char str[] = "\x82\xa4" "cmds\x91\xa1x\xa6" "budget\x01";
     cr_assert_eq(cairn_peer_raft_forward_decode(str, sizeof str - 1, &g, &st), CAIRN_E_DECODE);
-    /* an empty bin */
-    const char zero[] = "\x82\xa3" "cmd\xc4\x00\xa6" "budget\x01";
+    /* an empty bin after a good one: the good one is freed */
+    const char zero[] = "\x82\xa4" "cmds\x92\xc4\x01x\xc4\x00\xa6" "budget\x01";
     cr_assert_eq(cairn_peer_raft_forward_decode(zero, sizeof zero - 1, &g, &st),
                  CAIRN_E_DECODE);
+    cr_assert(g.count == 0 && !g.cmds[0]);
+    /* no commands */
+    const char noc[] = "\x82\xa4" "cmds\x90\xa6" "budget\x01";
+    cr_assert_eq(cairn_peer_raft_forward_decode(noc, sizeof noc - 1, &g, &st), CAIRN_E_DECODE);
     /* the budget missing */
-    const char nobudget[] = "\x81\xa3" "cmd\xc4\x01x";
+    const char nobudget[] = "\x81\xa4" "cmds\x91\xc4\x01x";
     cr_assert_eq(cairn_peer_raft_forward_decode(nobudget, sizeof nobudget - 1, &g, &st),
                  CAIRN_E_DECODE);
     /* a bin32 header claiming 4 GiB in a few bytes */
-    const char huge[] = "\x82\xa3" "cmd\xc6\xff\xff\xff\xff";
+    const char huge[] = "\x82\xa4" "cmds\x91\xc6\xff\xff\xff\xff";
     cr_assert_eq(cairn_peer_raft_forward_decode(huge, sizeof huge - 1, &g, &st),
                  CAIRN_E_DECODE);
+    /* more commands than a forward may carry (an array16 of 65 one-byte bins) */
+    char over[8 + 65 * 3 + 10];
+    size_t o = 0;
+    memcpy(over, "\x82\xa4" "cmds\xdc\x00\x41", 9);
+    o = 9;
+    for (int i = 0; i < 65; i++) {
+        memcpy(over + o, "\xc4\x01x", 3);
+        o += 3;
+    }
+    memcpy(over + o, "\xa6" "budget\x01", 8);
+    o += 8;
+    cr_assert_eq(cairn_peer_raft_forward_decode(over, o, &g, &st), CAIRN_E_DECODE);
+    over[8] = 0x40; /* 64 of them fit: drop the last bin */
+    memmove(over + o - 11, over + o - 8, 8);
+    cr_assert_eq(cairn_peer_raft_forward_decode(over, o - 3, &g, &st), CAIRN_OK, "%s",
+                 st.message);
+    cr_assert_eq(g.count, 64);
+    cairn_peer_raft_forward_free(&g);
+}
+
+/* acks of one command (a) as a RAFT_FORWARD_ACK body decoded into *out. */
+static cairn_err one_ack_round_trip(const cairn_peer_raft_ack *a, cairn_peer_raft_acks *out)
+{
+    cairn_peer_raft_acks in = {.count = 1};
+    in.acks[0] = *a;
+    char *buf;
+    size_t len;
+    cairn_err err = cairn_peer_raft_acks_encode(&in, &buf, &len);
+    cairn_status st;
+    if (err == CAIRN_OK) {
+        err = cairn_peer_raft_acks_decode(buf, len, out, &st);
+        free(buf);
+    }
+    return err;
 }
 
 Test(peer_raft, ack_round_trip_truncations_and_garbage)
 {
-    cairn_peer_raft_ack a = {.status = CAIRN_RAFT_FWD_COMMITTED, .code = CAIRN_E_INVALID,
-                             .index = 42},
-                        b;
-    snprintf(a.msg, sizeof a.msg, "service s not found!");
+    cairn_peer_raft_acks a = {.count = 2}, b;
+    a.acks[0] = (cairn_peer_raft_ack){.status = CAIRN_RAFT_FWD_COMMITTED,
+                                      .code = CAIRN_E_INVALID, .index = 42};
+    snprintf(a.acks[0].msg, sizeof a.acks[0].msg, "service s not found!");
+    a.acks[1] = (cairn_peer_raft_ack){.status = CAIRN_RAFT_FWD_NOT_LEADER};
+    snprintf(a.acks[1].leader, sizeof a.acks[1].leader, "127.0.0.2:8848");
     char *out;
     size_t len;
-    cr_assert_eq(cairn_peer_raft_ack_encode(&a, &out, &len), CAIRN_OK);
+    cr_assert_eq(cairn_peer_raft_acks_encode(&a, &out, &len), CAIRN_OK);
     cairn_status st;
-    cr_assert_eq(cairn_peer_raft_ack_decode(out, len, &b, &st), CAIRN_OK, "%s", st.message);
+    cr_assert_eq(cairn_peer_raft_acks_decode(out, len, &b, &st), CAIRN_OK, "%s", st.message);
     cr_assert_eq(memcmp(&a, &b, sizeof a), 0);
+    cr_assert_str_eq(b.acks[1].leader, "127.0.0.2:8848");
     for (size_t cut = 0; cut < len; cut++)
-        cr_assert_neq(cairn_peer_raft_ack_decode(out, cut, &b, &st), CAIRN_OK);
+        cr_assert_neq(cairn_peer_raft_acks_decode(out, cut, &b, &st), CAIRN_OK);
     free(out);
-    cairn_peer_raft_ack nl = {.status = CAIRN_RAFT_FWD_NOT_LEADER};
-    snprintf(nl.leader, sizeof nl.leader, "127.0.0.2:8848");
-    cr_assert_eq(cairn_peer_raft_ack_encode(&nl, &out, &len), CAIRN_OK);
-    cr_assert_eq(cairn_peer_raft_ack_decode(out, len, &b, &st), CAIRN_OK);
-    cr_assert_str_eq(b.leader, "127.0.0.2:8848");
-    free(out);
-    /* {}: the status is required */
-    cr_assert_eq(cairn_peer_raft_ack_decode("\x80", 1, &b, &st), CAIRN_E_DECODE);
-    /* a status beyond the known ones */
-    const char st9[] = "\x81\xa6" "status\x09";
-    cr_assert_eq(cairn_peer_raft_ack_decode(st9, sizeof st9 - 1, &b, &st), CAIRN_E_DECODE);
-    /* committed without an index */
-    const char noidx[] = "\x81\xa6" "status\x00";
-    cr_assert_eq(cairn_peer_raft_ack_decode(noidx, sizeof noidx - 1, &b, &st), CAIRN_E_DECODE);
-    /* a code beyond cairn_err */
-    const char code[] = "\x82\xa6" "status\x03\xa4" "code\xcc\xff";
-    cr_assert_eq(cairn_peer_raft_ack_decode(code, sizeof code - 1, &b, &st), CAIRN_E_DECODE);
+    /* the encoder refuses no acks, a status or a code out of range */
+    cairn_peer_raft_acks none = {.count = 0};
+    cr_assert_eq(cairn_peer_raft_acks_encode(&none, &out, &len), CAIRN_E_INVALID);
+    cairn_peer_raft_ack bad = {.status = CAIRN_RAFT_FWD__COUNT};
+    cr_assert_eq(one_ack_round_trip(&bad, &b), CAIRN_E_INVALID);
+    /* committed without an index does not decode */
+    cairn_peer_raft_ack noidx = {.status = CAIRN_RAFT_FWD_COMMITTED};
+    cr_assert_eq(one_ack_round_trip(&noidx, &b), CAIRN_E_DECODE);
+    /* {}: the acks are required; an empty array; an ack without a status */
+    cr_assert_eq(cairn_peer_raft_acks_decode("\x80", 1, &b, &st), CAIRN_E_DECODE);
+    const char empty[] = "\x81\xa4" "acks\x90";
+    cr_assert_eq(cairn_peer_raft_acks_decode(empty, sizeof empty - 1, &b, &st),
+                 CAIRN_E_DECODE);
+    const char nostatus[] = "\x81\xa4" "acks\x91\x80";
+    cr_assert_eq(cairn_peer_raft_acks_decode(nostatus, sizeof nostatus - 1, &b, &st),
+                 CAIRN_E_DECODE);
+    /* a status beyond the known ones; a code beyond cairn_err */
+    const char st9[] = "\x81\xa4" "acks\x91\x81\xa6" "status\x09";
+    cr_assert_eq(cairn_peer_raft_acks_decode(st9, sizeof st9 - 1, &b, &st), CAIRN_E_DECODE);
+    const char code[] = "\x81\xa4" "acks\x91\x82\xa6" "status\x03\xa4" "code\xcc\xff";
+    cr_assert_eq(cairn_peer_raft_acks_decode(code, sizeof code - 1, &b, &st), CAIRN_E_DECODE);
     /* a leader longer than an identity (a str16 of 300 bytes) */
     char big[400];
-    memcpy(big, "\x82\xa6" "status\x01\xa6" "leader\xda\x01\x2c", 19);
-    memset(big + 19, 'a', 300);
-    cr_assert_eq(cairn_peer_raft_ack_decode(big, 19 + 300, &b, &st), CAIRN_E_DECODE);
-    big[17] = 0x00; /* 44 bytes: fits */
-    big[18] = 0x2c;
-    cr_assert_eq(cairn_peer_raft_ack_decode(big, 19 + 44, &b, &st), CAIRN_OK, "%s", st.message);
-    cr_assert_eq(strlen(b.leader), 44);
-    /* not a map */
-    cr_assert_eq(cairn_peer_raft_ack_decode("\x93\x01\x02\x03", 4, &b, &st), CAIRN_E_DECODE);
+    memcpy(big, "\x81\xa4" "acks\x91\x82\xa6" "status\x01\xa6" "leader\xda\x01\x2c", 26);
+    memset(big + 26, 'a', 300);
+    cr_assert_eq(cairn_peer_raft_acks_decode(big, 26 + 300, &b, &st), CAIRN_E_DECODE);
+    big[24] = 0x00; /* 44 bytes: fits */
+    big[25] = 0x2c;
+    cr_assert_eq(cairn_peer_raft_acks_decode(big, 26 + 44, &b, &st), CAIRN_OK, "%s", st.message);
+    cr_assert_eq(strlen(b.acks[0].leader), 44);
+    /* not a map; acks not an array */
+    cr_assert_eq(cairn_peer_raft_acks_decode("\x93\x01\x02\x03", 4, &b, &st), CAIRN_E_DECODE);
+    const char notarr[] = "\x81\xa4" "acks\x01";
+    cr_assert_eq(cairn_peer_raft_acks_decode(notarr, sizeof notarr - 1, &b, &st),
+                 CAIRN_E_DECODE);
 }
 
 Test(peer_raft, random_bytes_never_decode_into_something_held)
@@ -265,9 +331,9 @@ Test(peer_raft, random_bytes_never_decode_into_something_held)
         if (cairn_peer_raft_forward_decode(buf, n, &f, &st) == CAIRN_OK)
             cairn_peer_raft_forward_free(&f);
         else
-            cr_assert_null(f.cmd);
-        cairn_peer_raft_ack a;
-        (void)cairn_peer_raft_ack_decode(buf, n, &a, &st);
+            cr_assert(f.count == 0 && !f.cmds[0]);
+        cairn_peer_raft_acks a;
+        (void)cairn_peer_raft_acks_decode(buf, n, &a, &st);
         cairn_request rq;
         if (cairn_request_decode(buf, n, &rq, &st) == CAIRN_OK)
             cairn_request_free(&rq);
