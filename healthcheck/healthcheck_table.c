@@ -155,8 +155,21 @@ static void probed_remove(hc_table *t, hc_instance *in)
     in->probe_index = HC_NOT_PROBED;
 }
 
+/* Whether the n-th denied instance is logged: the first ten, then the 100th, 1 000th, ... A
+ * fleet registered on addresses the probes may not reach (a whole network missing from
+ * health.probe_networks) would otherwise write a line per instance; the count is in the
+ * probe_denied_instances metric. */
+static bool denied_logged(uint64_t n)
+{
+    if (n <= 10)
+        return true;
+    while (n % 10 == 0)
+        n /= 10;
+    return n == 1;
+}
+
 /* Records whether in has a checker its address keeps from running (denied: why, or NULL); says
- * so in the log once, when that starts. */
+ * so in the log when that starts (sampled: denied_logged). */
 static void set_denied(hc_table *t, hc_instance *in, const char *denied)
 {
     if (!denied == !in->probe_denied)
@@ -167,8 +180,17 @@ static void set_denied(hc_table *t, hc_instance *in, const char *denied)
         return;
     }
     t->denied_count++;
-    log_warn("%s %s %s:%d is not probed: %s; its health stays as registered", in->svc->ns,
-             in->svc->name, in->ip, (int)in->port, denied);
+    uint64_t n = ++t->denied_seen;
+    if (!denied_logged(n))
+        return;
+    if (n <= 10)
+        log_warn("%s %s %s:%d is not probed: %s; its health stays as registered", in->svc->ns,
+                 in->svc->name, in->ip, (int)in->port, denied);
+    else
+        log_warn("%s %s %s:%d is not probed: %s; its health stays as registered (%llu instances "
+                 "refused probes so far, %u now; logged at each power of ten)",
+                 in->svc->ns, in->svc->name, in->ip, (int)in->port, denied,
+                 (unsigned long long)n, t->denied_count);
 }
 
 /* A persistent instance is probed when its cluster has a TCP or HTTP checker and its address is

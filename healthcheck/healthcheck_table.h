@@ -70,6 +70,7 @@ typedef struct hc_table {
     uint32_t next_mark;
     hc_netfilter *probe_filter;
     uint32_t denied_count; /* instances with probe_denied */
+    uint64_t denied_seen;  /* times an instance became denied (what the log samples) */
     int64_t beat_timeout_ms;   /* health.beat_timeout_ms, before metadata overrides */
     int64_t delete_timeout_ms; /* health.delete_timeout_ms */
 } hc_table;

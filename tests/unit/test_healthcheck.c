@@ -2,6 +2,7 @@
  * Distro responsibility, the probe network list, and the table's reconciliation with registry
  * snapshots (grace periods, kept beats, removals, the probed list). */
 #include <criterion/criterion.h>
+#include <criterion/redirect.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -459,6 +460,44 @@ Test(healthcheck_table, probed_list_follows_checker_kind_and_network)
     cr_assert_eq(probed, 1);
     cr_assert_eq(hc_table_denied(&table), 0);
     cr_assert_eq(table.probed[0], find("127.0.0.1", 80, false));
+}
+
+/* A fleet off the probe networks is not logged line by line: the first ten denied instances,
+ * then the 100th, 1 000th, ... */
+Test(healthcheck_table, denied_instances_are_logged_sampled)
+{
+    cr_redirect_stderr();
+    enum { N = 1000 };
+    char *specs[N + 1];
+    for (int i = 0; i < N; i++) {
+        char spec[64];
+        snprintf(spec, sizeof spec, "127.1.%d.%d:80:p", i / 200, i % 200 + 1);
+        specs[i] = strdup(spec);
+    }
+    specs[N] = NULL;
+    cairn_service_snapshot s;
+    make_snapshot(&s, 5, (const char *const *)specs, CAIRN_CHECK_TCP);
+    cr_assert_eq(hc_table_apply(&table, "public", SVC, &s, 1000, 0), 0);
+    cairn_service_snapshot_free(&s);
+    for (int i = 0; i < N; i++)
+        free(specs[i]);
+    cr_assert_eq(hc_table_denied(&table), N);
+    fflush(stderr);
+    FILE *err = cr_get_redirected_stderr();
+    char line[512];
+    int lines = 0, summaries = 0;
+    while (fgets(line, sizeof line, err)) {
+        if (!strstr(line, "is not probed"))
+            continue;
+        lines++;
+        if (strstr(line, "instances refused probes so far")) {
+            summaries++;
+            cr_expect(strstr(line, "(100 instances") || strstr(line, "(1000 instances"), "%s",
+                      line);
+        }
+    }
+    cr_assert_eq(lines, 12, "ten, the 100th and the 1000th: %d lines", lines);
+    cr_assert_eq(summaries, 2);
 }
 
 Test(healthcheck_table, track_from_a_beat)
