@@ -3,7 +3,8 @@
  * tests/unit/test_msg.c among them), so the fuzzer starts from every message type and field.
  *   build-fuzz/fuzz/fuzz_seed_msgs tests/fuzz/corpus
  * writes <dir>/{request,reply,event,subscription,records}/<name>.msgpack and the DISTRO_SYNC,
- * DISTRO_SYNC_ACK and DISTRO_READ bodies of <dir>/peer/ (its other seeds are written by hand),
+ * DISTRO_SYNC_ACK, DISTRO_READ, RAFT_FORWARD and RAFT_FORWARD_ACK bodies of <dir>/peer/ (its
+ * other seeds are written by hand),
  * and <dir>/token/: the tokens of fuzz_token.h, truncated and altered ones, and claims.
  * Run it again when a message gains a field; the files are committed. */
 #include <errno.h>
@@ -17,6 +18,7 @@
 #include "cairn_batch.h"
 #include "cairn_msg.h"
 #include "cairn_peer_distro.h"
+#include "cairn_peer_raft.h"
 #include "cairn_requests.h"
 #include "fuzz_token.h"
 
@@ -545,6 +547,31 @@ static void peer_bodies(void)
     cairn_peer_sync_ack ack = {.code = CAIRN_OK, .applied = 1, .stale = 1, .rejected = 0};
     err = cairn_peer_sync_ack_encode(&ack, &buf, &len);
     write_seed("peer", "distro_sync_ack", err, buf, len);
+
+    /* a RAFT_FORWARD of two writes, as a follower gathers them, and the leader's answer */
+    cairn_request a, b;
+    request_named(&a, CAIRN_MSG_SERVICE_REMOVE, "public", "DEFAULT_GROUP@@gone");
+    request_named(&b, CAIRN_MSG_SERVICE_REMOVE, "dev", "g@@old");
+    char *abuf = NULL, *bbuf = NULL;
+    size_t alen = 0, blen = 0;
+    err = cairn_request_encode(&a, &abuf, &alen);
+    if (err == CAIRN_OK)
+        err = cairn_request_encode(&b, &bbuf, &blen);
+    cairn_peer_raft_forward fwd = {.count = 2, .cmds = {abuf, bbuf}, .lens = {alen, blen},
+                                   .budget_ms = 2500};
+    if (err == CAIRN_OK)
+        err = cairn_peer_raft_forward_encode(&fwd, &buf, &len);
+    write_seed("peer", "raft_forward", err, buf, len);
+    free(abuf);
+    free(bbuf);
+    cairn_request_free(&a);
+    cairn_request_free(&b);
+    cairn_peer_raft_acks acks = {.count = 2};
+    acks.acks[0] = (cairn_peer_raft_ack){.status = CAIRN_RAFT_FWD_COMMITTED, .index = 42};
+    acks.acks[1] = (cairn_peer_raft_ack){.status = CAIRN_RAFT_FWD_NOT_LEADER};
+    snprintf(acks.acks[1].leader, sizeof acks.acks[1].leader, "127.0.0.2:8848");
+    err = cairn_peer_raft_acks_encode(&acks, &buf, &len);
+    write_seed("peer", "raft_forward_ack", err, buf, len);
 
     cairn_request rq;
     cairn_status st;
