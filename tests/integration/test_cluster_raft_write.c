@@ -106,23 +106,42 @@ static void measure(const it_cluster *c, int i, const char *label, int n)
     free(ms);
 }
 
-/* A burst of concurrent persistent registrations through a follower: more forwards wait for
- * their commit at the leader at once than the leader's old fixed limit of 12, and none is
- * answered 503 `raft leader busy` (raft.forward_max_pending, 64 by default). */
+/* A burst of concurrent persistent writes through a follower: more forwards wait for their
+ * commit at the leader at once than the leader's old fixed limit of 12, and none is answered
+ * 503 `raft leader busy` (raft.forward_max_pending, 64 by default). The follower gathers them
+ * into RAFT_FORWARDs of several writes, the leader answers each write of one on its own: every
+ * fifth write creates a service that exists, which the leader's state machine refuses, and
+ * that refusal reaches only that write. */
 #define BURST 40
+#define BURST_DUP "raft-burst-dup"
 
 typedef struct burst_arg {
     const it_cluster *c;
     int node, port;
+    bool dup; /* a creation of BURST_DUP, which exists */
     long status;
     char body[256];
 } burst_arg;
 
+static long create_service(const it_cluster *c, int i, const char *svc, char *body,
+                           size_t body_len)
+{
+    http_resp r = nacos_call(c->nodes[i], "POST", NS "/service", Q("serviceName", svc), NULL,
+                             NULL);
+    long status = r.status;
+    snprintf(body, body_len, "%s", r.body ? r.body : "");
+    http_resp_free(&r);
+    return status;
+}
+
 static void *burst_write(void *arg)
 {
     burst_arg *b = arg;
-    b->status = persist_register(b->c, b->node, "raft-burst", "127.82.0.1", b->port, b->body,
-                                 sizeof b->body);
+    if (b->dup)
+        b->status = create_service(b->c, b->node, BURST_DUP, b->body, sizeof b->body);
+    else
+        b->status = persist_register(b->c, b->node, "raft-burst", "127.82.0.1", b->port,
+                                     b->body, sizeof b->body);
     return NULL;
 }
 
@@ -130,24 +149,48 @@ static void burst_through_follower(const it_cluster *c, int f)
 {
     static burst_arg args[BURST];
     pthread_t t[BURST];
-    int ports[BURST];
+    int ports[BURST], n_ports = 0;
+    char dup_body[256];
+    cr_assert_eq(create_service(c, f, BURST_DUP, dup_body, sizeof dup_body), 200, "%s",
+                 dup_body);
+    long dup_status = create_service(c, f, BURST_DUP, dup_body, sizeof dup_body);
+    cr_assert(dup_status >= 400 && strstr(dup_body, "already exists"),
+              "a lone duplicate creation: %ld %s", dup_status, dup_body);
+    const char *wrote = "cairn_replicator_raft_forward_commands_sum";
+    const char *sent = "cairn_replicator_raft_forward_commands_count";
+    double writes0 = node_metric(c->nodes[f], "replicator", wrote, NULL);
+    double forwards0 = node_metric(c->nodes[f], "replicator", sent, NULL);
     for (int k = 0; k < BURST; k++) {
-        args[k] = (burst_arg){.c = c, .node = f, .port = 2000 + k};
-        ports[k] = args[k].port;
+        args[k] = (burst_arg){.c = c, .node = f, .port = 2000 + k, .dup = k % 5 == 4};
+        if (!args[k].dup)
+            ports[n_ports++] = args[k].port;
         cr_assert_eq(pthread_create(&t[k], NULL, burst_write, &args[k]), 0);
     }
     for (int k = 0; k < BURST; k++)
         pthread_join(t[k], NULL);
-    for (int k = 0; k < BURST; k++)
-        cr_assert_eq(args[k].status, 200, "concurrent write %d through a follower: %ld %s", k,
-                     args[k].status, args[k].body);
+    for (int k = 0; k < BURST; k++) {
+        if (args[k].dup)
+            cr_assert(args[k].status == dup_status && strcmp(args[k].body, dup_body) == 0,
+                      "concurrent duplicate creation %d: %ld %s", k, args[k].status,
+                      args[k].body);
+        else
+            cr_assert_eq(args[k].status, 200, "concurrent write %d through a follower: %ld %s",
+                         k, args[k].status, args[k].body);
+    }
     everywhere_arg e = {.c = c, .nodes = 1u << f, .svc = "raft-burst", .ip = "127.82.0.1",
-                        .ports = ports, .count = BURST};
+                        .ports = ports, .count = n_ports};
     cr_assert(everywhere(&e), "%d acknowledged writes are not listed at once on the follower",
               e.missing);
     e.nodes = 0x7;
     cr_assert(wait_until(everywhere, &e, VISIBLE_BOUND_MS), "%d writes missing somewhere",
               e.missing);
+    double writes = node_metric(c->nodes[f], "replicator", wrote, NULL) - writes0;
+    double forwards = node_metric(c->nodes[f], "replicator", sent, NULL) - forwards0;
+    cr_assert_eq(writes, BURST, "every write of the burst was forwarded once: %.0f", writes);
+    cr_assert_lt(forwards, writes, "%.0f writes went in %.0f RAFT_FORWARDs: none carried two",
+                 writes, forwards);
+    fprintf(stderr, "%d concurrent writes through a follower went to the leader in %.0f "
+            "RAFT_FORWARDs\n", BURST, forwards);
 }
 
 /* Whether every node shows svc with protectThreshold pt (GET /service). */
