@@ -242,9 +242,9 @@ const cairn_config_key cairn_config_reference[] = {
      "committed by a raft majority before it is answered 503 (without a majority, or after the "
      "leader died with the write in flight: `outcome unknown, retry`)."},
     {"raft.forward_max_pending", CAIRN_CFG_INT, "64", 1, 128,
-     "Persistent writes forwarded by followers that the raft leader holds waiting for their "
-     "commit at once; past it a forwarded write is answered 503 `raft leader busy`. Each holds "
-     "one context of the peer listener."},
+     "Forwards from followers (each up to 64 persistent writes a follower gathered in one loop "
+     "turn) that the raft leader holds waiting for their commits at once; past it a forward's "
+     "writes are answered 503 `raft leader busy`. Each holds one context of the peer listener."},
     /* cluster: membership and the peer channel (cairn-replicator). The cluster.* names of the
      * first four keys are fixed: tools outside the project use them. */
     {"cluster.members", CAIRN_CFG_STRING, "", NOLIMIT,
