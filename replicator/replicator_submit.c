@@ -632,6 +632,8 @@ void repl_submit_free(replicator *r)
     while (s->jobs) { /* only jobs whose callbacks can no longer come */
         submit_job *j = s->jobs;
         unlink_job(s, j);
+        if (j->group) /* answered by the drain: its group has replied */
+            submit_group_release(j->group);
         free(j->cmd); /* none is pending: replicator.sock's stop waited for every answer */
         free(j);
     }
