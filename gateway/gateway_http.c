@@ -144,11 +144,13 @@ nomem:
     return MHD_NO;
 }
 
+/* The _n iterator gives a value's decoded length, so a %00 inside it is seen (and refused by
+ * gateway_params_check) rather than ending the value. */
 static enum MHD_Result on_query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-                                    const char *value)
+                                    size_t key_size, const char *value, size_t value_size)
 {
-    (void)kind;
-    gateway_params_add(cls, key, value, value ? strlen(value) : 0);
+    (void)kind, (void)key_size;
+    gateway_params_add(cls, key, value, value ? value_size : 0);
     return MHD_YES;
 }
 
@@ -384,7 +386,7 @@ static enum MHD_Result finish_request(gateway_http *h, struct MHD_Connection *co
     gateway_params params;
     gateway_params_init(&params, h->opts.max_param_bytes, h->opts.max_params);
     /* Query first, then the body: the first value of a key wins, as with getParameter. */
-    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, on_query_arg, &params);
+    MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, on_query_arg, &params);
     for (size_t i = 0; i < rs->body_len; i++)
         gateway_params_add(&params, rs->body[i].key, rs->body[i].value, rs->body[i].len);
 

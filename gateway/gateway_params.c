@@ -31,6 +31,7 @@ void gateway_params_free(gateway_params *p)
     cairn_hashmap_free(p->index);
     free(p->too_long_key);
     free(p->bad_utf8_key);
+    free(p->nul_key);
     memset(p, 0, sizeof *p);
 }
 
@@ -132,7 +133,8 @@ bool gateway_params_copy(gateway_params *dst, const gateway_params *src)
         if (!append(dst, src->items[i].key, src->items[i].value, strlen(src->items[i].value)))
             goto fail;
     if ((src->too_long_key && !(dst->too_long_key = strdup(src->too_long_key))) ||
-        (src->bad_utf8_key && !(dst->bad_utf8_key = strdup(src->bad_utf8_key))))
+        (src->bad_utf8_key && !(dst->bad_utf8_key = strdup(src->bad_utf8_key))) ||
+        (src->nul_key && !(dst->nul_key = strdup(src->nul_key))))
         goto fail;
     return true;
 fail:
@@ -152,7 +154,11 @@ void gateway_params_add(gateway_params *p, const char *key, const char *value, s
         value = "";
         value_len = 0;
     }
-    value_len = strnlen(value, value_len); /* a %00 ends the value, as in a C string */
+    if (memchr(value, '\0', value_len)) {
+        if (!p->nul_key && !(p->nul_key = strdup(key)))
+            p->nomem = true;
+        return;
+    }
     if (p->max_value_bytes > 0 && value_len > p->max_value_bytes) {
         if (!p->too_long_key && !(p->too_long_key = strdup(key)))
             p->nomem = true;
@@ -194,6 +200,8 @@ cairn_err gateway_params_check(const gateway_params *p, cairn_status *st)
                           p->too_long_key, p->max_value_bytes);
     if (p->bad_utf8_key)
         return cairn_fail(st, CAIRN_E_INVALID, "Param '%s' is not valid UTF-8", p->bad_utf8_key);
+    if (p->nul_key)
+        return cairn_fail(st, CAIRN_E_INVALID, "Param '%s' contains a NUL byte", p->nul_key);
     return CAIRN_OK;
 }
 

@@ -32,6 +32,7 @@ typedef struct gateway_params {
     bool too_many;          /* more than max_params adds: the rest were not stored */
     char *too_long_key;     /* first key whose value exceeded max_value_bytes */
     char *bad_utf8_key;     /* first key whose value is not UTF-8 (JSON output needs UTF-8) */
+    char *nul_key;          /* first key whose value holds a NUL byte (%00) */
     bool nomem;             /* an add failed for lack of memory */
 } gateway_params;
 
@@ -40,8 +41,9 @@ void gateway_params_free(gateway_params *p);
 
 /* Adds key=value (value of value_len bytes, already URL-decoded) unless key is already present:
  * the first value wins. The value is trimmed of Java whitespace (chars <= ' '). A value longer
- * than max_value_bytes is recorded for gateway_params_check and not stored; so is every add
- * after the first max_params (each add counts, a repeated key too). */
+ * than max_value_bytes, one that is not UTF-8 or one holding a NUL byte is recorded for
+ * gateway_params_check and not stored; so is every add after the first max_params (each add
+ * counts, a repeated key too). */
 void gateway_params_add(gateway_params *p, const char *key, const char *value, size_t value_len);
 
 /* dst (uninitialised) becomes a copy of src's parameters and findings; false when out of memory
@@ -53,7 +55,9 @@ cairn_err gateway_params_set(gateway_params *p, const char *key, const char *val
 
 /* 400 `Too many parameters (max N)` past max_params, 400 `Param '<k>' is too long (max N
  * bytes)` for the first oversized value, 400 `Param '<k>' is not valid UTF-8` for a value that
- * is not; 500 when an add ran out of memory. */
+ * is not, 400 `Param '<k>' contains a NUL byte` for a value with a %00 (a C string would end
+ * there: `namespaceId=%00dev` would write to the default namespace); 500 when an add ran out of
+ * memory. */
 cairn_err gateway_params_check(const gateway_params *p, cairn_status *st);
 
 /* The value of key, or NULL when it is absent or blank. */

@@ -79,6 +79,24 @@ Test(gateway_params, invalid_utf8_is_a_400)
     gateway_params_free(&p);
 }
 
+/* A %00 would end the value as a C string: namespaceId=%00dev is refused, not read as blank. */
+Test(gateway_params, nul_byte_is_a_400)
+{
+    gateway_params p;
+    gateway_params_init(&p, 0, 0);
+    gateway_params_add(&p, "namespaceId", "\0dev", 4);
+    gateway_params_add(&p, "ip", "1.2.3.4\0", 8);
+    cairn_status st;
+    cr_assert_eq(gateway_params_check(&p, &st), CAIRN_E_INVALID);
+    cr_assert_str_eq(st.message, "Param 'namespaceId' contains a NUL byte");
+    cr_assert_null(gateway_params_get(&p, "namespaceId"));
+    gateway_params copy;
+    cr_assert(gateway_params_copy(&copy, &p));
+    cr_assert_eq(gateway_params_check(&copy, &st), CAIRN_E_INVALID, "a copy keeps the finding");
+    gateway_params_free(&copy);
+    gateway_params_free(&p);
+}
+
 /* Every add counts towards max_params, a repeated key too; past it nothing more is stored and the
  * check is a 400 that the router answers before any handler runs. */
 Test(gateway_params, too_many_params_is_a_400)
