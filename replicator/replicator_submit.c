@@ -175,8 +175,8 @@ static void on_raft_done(void *arg, const cairn_raft_submit_result *res)
     submit_job_release(j);
 }
 
-/* Appends the gathered jobs as one entry (or refuses them all, raft gone). Jobs routed again
- * from inside (a refusal) gather into the next batch. */
+/* Appends the gathered jobs as one entry (or refuses them all, raft gone). A job refused
+ * NOT_LEADER waits for the tick to route it again. */
 static void flush_batch(repl_submit *s)
 {
     size_t count = s->batch_count;
@@ -417,10 +417,13 @@ static cairn_err check_forwarded(repl_submit *s, const char *cmd, size_t len, ch
     return st->code;
 }
 
-/* One command of a received RAFT_FORWARD becomes a job of group g (its command moves in). */
+/* One command of a received RAFT_FORWARD becomes a job of group g (its command moves in), with
+ * its own budget (ms) capped by raft.submit_timeout_ms. */
 static void take_forwarded(repl_submit *s, peer_group *g, size_t slot, char **cmd,
-                           size_t cmd_len, int budget, bool refuse)
+                           size_t cmd_len, uint32_t budget_ms, bool stopping)
 {
+    int budget = budget_ms < (uint32_t)s->submit_timeout_ms ? (int)budget_ms
+                                                            : s->submit_timeout_ms;
     replicator *r = s->r;
     submit_job *j = job_new(r, budget);
     if (!j) {
@@ -437,8 +440,11 @@ static void take_forwarded(repl_submit *s, peer_group *g, size_t slot, char **cm
     cairn_counter_inc(s->forwards_in);
     cairn_status st;
     cairn_status_clear(&st);
-    if (refuse)
+    if (stopping)
         submit_answer_peer(j, CAIRN_RAFT_FWD_FAILED, CAIRN_OK, "raft leader stopping", 0, "");
+    else if (budget <= 0)
+        submit_answer_peer(j, CAIRN_RAFT_FWD_FAILED, CAIRN_OK, "the forward's budget is spent", 0,
+                           "");
     else if (check_forwarded(s, j->cmd, j->cmd_len, j->what, sizeof j->what, &st) != CAIRN_OK)
         submit_answer_peer(j, CAIRN_RAFT_FWD_FAILED, st.code, st.message, 0, "");
     else
@@ -454,15 +460,13 @@ static void forward_on_loop(replicator *r, void *arg)
         return; /* stopping: the sender times out */
     }
     repl_submit *s = r->submit;
-    int budget = (int)in->fwd.budget_ms < s->submit_timeout_ms ? (int)in->fwd.budget_ms
-                                                               : s->submit_timeout_ms;
     peer_group *g = calloc(1, sizeof *g);
     if (!g) {
         atomic_fetch_sub(&s->peer_deferred, 1);
         repl_peer_server_reply(r, in->worker, NULL);
     } else {
         size_t n = in->fwd.count;
-        bool refuse = atomic_load(&s->shutting) || r->stopping || budget <= 0;
+        bool stopping = atomic_load(&s->shutting) || r->stopping;
         g->r = r;
         g->worker = in->worker;
         g->env = in->env;
@@ -470,7 +474,8 @@ static void forward_on_loop(replicator *r, void *arg)
         g->unanswered = n;
         /* the group may answer and be freed with its last command: not read after it */
         for (size_t i = 0; i < n; i++)
-            take_forwarded(s, g, i, &in->fwd.cmds[i], in->fwd.lens[i], budget, refuse);
+            take_forwarded(s, g, i, &in->fwd.cmds[i], in->fwd.lens[i], in->fwd.budgets_ms[i],
+                           stopping);
     }
     cairn_peer_raft_forward_free(&in->fwd);
     free(in);
@@ -589,8 +594,10 @@ static void drain_on_loop(replicator *r, void *arg)
         next = j->next;
         if (j->answered)
             continue;
-        if (j->from_peer)
-            submit_answer_peer(j, CAIRN_RAFT_FWD_FAILED, CAIRN_OK, "raft leader stopping", 0, "");
+        if (j->from_peer) /* appended: it may still commit under the next leader */
+            submit_answer_peer(j, j->state == J_RAFT ? CAIRN_RAFT_FWD_UNKNOWN
+                                                     : CAIRN_RAFT_FWD_FAILED,
+                               CAIRN_OK, "raft leader stopping", 0, "");
         else if (j->state == J_APPLY)
             submit_answer_local(j, CAIRN_OK, "", j->index, SR_OK);
         else

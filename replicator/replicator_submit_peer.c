@@ -35,6 +35,8 @@ void submit_group_answer(peer_group *g, size_t slot, cairn_raft_fwd_status statu
                          cairn_err code, const char *msg, uint64_t index, const char *leader)
 {
     cairn_peer_raft_ack *a = &g->acks.acks[slot];
+    if ((unsigned)code >= CAIRN_E__COUNT) /* one bad code must not void the whole answer */
+        code = CAIRN_E_INTERNAL;
     *a = (cairn_peer_raft_ack){.status = status, .code = (uint32_t)code, .index = index};
     snprintf(a->msg, sizeof a->msg, "%s", msg ? msg : "");
     snprintf(a->leader, sizeof a->leader, "%s", leader ? leader : "");
@@ -206,14 +208,17 @@ static void on_forward_aio(void *arg)
     post_outcome(b, ok ? O_ACK : O_NO_ANSWER);
 }
 
-/* b's commands as a sealed RAFT_FORWARD, in a new nng message. */
-static nng_msg *build_forward(forward_batch *b, int budget_ms)
+/* b's commands as a sealed RAFT_FORWARD, in a new nng message, each with the time its client
+ * has left from now. */
+static nng_msg *build_forward(forward_batch *b, int64_t now)
 {
     replicator *r = b->r;
-    cairn_peer_raft_forward f = {.count = b->count, .budget_ms = (uint32_t)budget_ms};
+    cairn_peer_raft_forward f = {.count = b->count};
     for (size_t i = 0; i < b->count; i++) {
+        int64_t left = b->jobs[i]->deadline_ms - now;
         f.cmds[i] = b->jobs[i]->cmd;
         f.lens[i] = b->jobs[i]->cmd_len;
+        f.budgets_ms[i] = (uint32_t)(left > CAIRN_RAFT_BUDGET_MAX ? CAIRN_RAFT_BUDGET_MAX : left);
     }
     char *body = NULL;
     size_t body_len = 0;
@@ -238,6 +243,24 @@ static void unsend(forward_batch *b)
     submit_retry_later(s);
 }
 
+/* Lets go of the gathered jobs that need no forward any more: answered meanwhile (the drain), or
+ * out of time (the tick answers them). */
+static void drop_settled(forward_batch *b, int64_t now)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < b->count; i++) {
+        submit_job *j = b->jobs[i];
+        if (j->answered || j->deadline_ms <= now) {
+            if (j->state == J_FORWARD)
+                j->state = J_ROUTE;
+            submit_job_release(j);
+        } else {
+            b->jobs[kept++] = j;
+        }
+    }
+    b->count = kept;
+}
+
 void submit_forward_flush(repl_submit *s)
 {
     forward_batch *b = s->gather;
@@ -245,14 +268,18 @@ void submit_forward_flush(repl_submit *s)
         return;
     s->gather = NULL;
     replicator *r = s->r;
-    /* the forward waits as long as its most hurried command: none is appended after its
-     * sender gave up */
-    int64_t now = repl_now_ms(), left = INT32_MAX;
+    int64_t now = repl_now_ms(), left = 0;
+    drop_settled(b, now);
+    if (b->count == 0) {
+        free(b);
+        return;
+    }
+    /* each command carries its own budget; the answer is awaited for the longest */
     for (size_t i = 0; i < b->count; i++)
-        if (b->jobs[i]->deadline_ms - now < left)
+        if (b->jobs[i]->deadline_ms - now > left)
             left = b->jobs[i]->deadline_ms - now;
     repl_peer *rp = &r->peers[b->peer];
-    nng_msg *msg = left > 0 && rp->open ? build_forward(b, (int)left) : NULL;
+    nng_msg *msg = rp->open ? build_forward(b, now) : NULL;
     if (!msg) {
         unsend(b);
         return;

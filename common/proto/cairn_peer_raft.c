@@ -76,7 +76,8 @@ cairn_err cairn_peer_raft_forward_encode(const cairn_peer_raft_forward *f, char 
     if (f->count == 0 || f->count > CAIRN_RAFT_FORWARD_MAX)
         return CAIRN_E_INVALID;
     for (size_t i = 0; i < f->count; i++)
-        if (!f->cmds[i] || f->lens[i] == 0 || f->lens[i] > CAIRN_RAFT_CMD_MAX)
+        if (!f->cmds[i] || f->lens[i] == 0 || f->lens[i] > CAIRN_RAFT_CMD_MAX ||
+            f->budgets_ms[i] > CAIRN_RAFT_BUDGET_MAX)
             return CAIRN_E_INVALID;
     msgpack_sbuffer sb;
     cairn_sbuffer_init(&sb);
@@ -87,12 +88,21 @@ cairn_err cairn_peer_raft_forward_encode(const cairn_peer_raft_forward *f, char 
     for (size_t i = 0; i < f->count && !rc; i++)
         rc = msgpack_pack_bin(&pk, f->lens[i]) || msgpack_pack_bin_body(&pk, f->cmds[i],
                                                                          f->lens[i]);
-    rc = rc || pk_s(&pk, "budget") || msgpack_pack_uint32(&pk, f->budget_ms);
+    rc = rc || pk_s(&pk, "budgets") || msgpack_pack_array(&pk, f->count);
+    for (size_t i = 0; i < f->count && !rc; i++)
+        rc = msgpack_pack_uint32(&pk, f->budgets_ms[i]);
     return release(&sb, rc, out, out_len);
 }
 
-enum { F_CMDS, F_BUDGET, F__COUNT };
-static const char *const forward_names[F__COUNT] = {"cmds", "budget"};
+enum { F_CMDS, F_BUDGETS, F__COUNT };
+static const char *const forward_names[F__COUNT] = {"cmds", "budgets"};
+
+/* A forward being decoded: the budgets may come before or after the commands, so their number
+ * is checked once both are read. */
+typedef struct forward_decoding {
+    cairn_peer_raft_forward *f;
+    size_t budgets;
+} forward_decoding;
 
 static cairn_err forward_cmds(const msgpack_object *v, cairn_peer_raft_forward *f,
                               cairn_status *st)
@@ -119,15 +129,30 @@ static cairn_err forward_cmds(const msgpack_object *v, cairn_peer_raft_forward *
     return CAIRN_OK;
 }
 
+static cairn_err forward_budgets(const msgpack_object *v, forward_decoding *d,
+                                 cairn_status *st)
+{
+    if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size == 0 ||
+        v->via.array.size > CAIRN_RAFT_FORWARD_MAX)
+        return cairn_fail(st, CAIRN_E_DECODE, "raft forward: budgets is not an array of 1..%d",
+                          CAIRN_RAFT_FORWARD_MAX);
+    for (uint32_t i = 0; i < v->via.array.size; i++) {
+        uint64_t u = 0;
+        if (cairn_msgpack_rd_uint(&v->via.array.ptr[i], "raft forward", "budgets",
+                                  CAIRN_RAFT_BUDGET_MAX, &u, st) != CAIRN_OK)
+            return st->code;
+        d->f->budgets_ms[i] = (uint32_t)u;
+    }
+    d->budgets = v->via.array.size;
+    return CAIRN_OK;
+}
+
 static cairn_err forward_field(int idx, const msgpack_object *v, void *target, cairn_status *st)
 {
-    cairn_peer_raft_forward *f = target;
+    forward_decoding *d = target;
     if (idx == F_CMDS)
-        return forward_cmds(v, f, st);
-    uint64_t u = 0;
-    cairn_err err = cairn_msgpack_rd_uint(v, "raft forward", "budget", UINT32_MAX, &u, st);
-    f->budget_ms = (uint32_t)u;
-    return err;
+        return forward_cmds(v, d->f, st);
+    return forward_budgets(v, d, st);
 }
 
 cairn_err cairn_peer_raft_forward_decode(const char *buf, size_t len, cairn_peer_raft_forward *f,
@@ -136,12 +161,16 @@ cairn_err cairn_peer_raft_forward_decode(const char *buf, size_t len, cairn_peer
     memset(f, 0, sizeof *f);
     msgpack_unpacked u;
     uint64_t seen = 0;
+    forward_decoding d = {.f = f};
     cairn_err err = cairn_msgpack_unpack_whole(buf, len, &u, st);
     if (err == CAIRN_OK)
         err = cairn_msgpack_walk_map(&u.data, "raft forward", forward_names, F__COUNT,
-                                     forward_field, f, &seen, st);
+                                     forward_field, &d, &seen, st);
     if (err == CAIRN_OK && (seen & 3u) != 3u)
-        err = cairn_fail(st, CAIRN_E_DECODE, "raft forward: cmds and budget are required");
+        err = cairn_fail(st, CAIRN_E_DECODE, "raft forward: cmds and budgets are required");
+    if (err == CAIRN_OK && d.budgets != f->count)
+        err = cairn_fail(st, CAIRN_E_DECODE, "raft forward: %zu budgets for %zu commands",
+                         d.budgets, f->count);
     msgpack_unpacked_destroy(&u);
     if (err != CAIRN_OK)
         cairn_peer_raft_forward_free(f);

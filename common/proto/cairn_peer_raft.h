@@ -8,23 +8,24 @@
  *
  * A follower forwards the writes it gathered in one loop turn as one RAFT_FORWARD, and the leader
  * answers them all in one RAFT_FORWARD_ACK, an ack per command in the same order: the leader
- * appends them together (one batch entry, as its own writes), so they commit together and no
- * command waits for another that could take longer.
+ * appends them with its own writes of that turn (one batch entry, two when the batch fills), so
+ * no command waits long for another.
  *
  * RAFT_FORWARD body: a msgpack map, fields in this order:
- *   cmds    array of bin  the encoded write requests (each a raft command, 1..CAIRN_RAFT_CMD_MAX
- *                 bytes), 1..CAIRN_RAFT_FORWARD_MAX of them
- *   budget  uint  milliseconds the follower still waits for the answer; the leader appends
- *                 nothing with a budget of 0 (raft itself bounds the rest: an entry commits, or
- *                 the leader steps down within an election timeout and answers UNKNOWN)
+ *   cmds     array of bin   the encoded write requests (each a raft command,
+ *                           1..CAIRN_RAFT_CMD_MAX bytes), 1..CAIRN_RAFT_FORWARD_MAX of them
+ *   budgets  array of uint  one per command: milliseconds its client still waits (at most
+ *                           CAIRN_RAFT_BUDGET_MAX); the leader appends nothing with a budget of 0
+ *                           (raft itself bounds the rest: an entry commits, or the leader steps
+ *                           down within an election timeout and answers UNKNOWN)
  * RAFT_FORWARD_ACK body: a msgpack map {acks: array}, one element per command, each a map:
  *   status  uint  cairn_raft_fwd_status
  *   code    uint  COMMITTED: the write's verdict (cairn_err; 0 accepted), else 0
  *   msg     str   the verdict's message, or why not committed ("" when none)
  *   index   uint  COMMITTED: the entry's raft index
  *   leader  str   NOT_LEADER: the leader the receiver knows ("" when none)
- * Unknown fields are skipped; cmds, budget, acks and each status are required. Pure functions;
- * any thread. */
+ * Unknown fields are skipped; cmds, budgets (as many as cmds), acks and each status are
+ * required. Pure functions; any thread. */
 #ifndef CAIRN_PEER_RAFT_H
 #define CAIRN_PEER_RAFT_H
 
@@ -38,6 +39,7 @@
 
 #define CAIRN_RAFT_CMD_MAX (1024 * 1024) /* the largest command a forward carries */
 #define CAIRN_RAFT_FORWARD_MAX 64         /* commands in one RAFT_FORWARD */
+#define CAIRN_RAFT_BUDGET_MAX 3600000     /* the longest budget a forward may carry (ms) */
 /* A RAFT_SUBMIT's local client waits raft.submit_timeout_ms plus this: the replicator answers
  * within the former, so the slack only bounds a replicator that is gone. */
 #define CAIRN_RAFT_SUBMIT_SLACK_MS 2000
@@ -61,10 +63,10 @@ typedef struct cairn_peer_raft_forward {
     size_t count;                        /* 1..CAIRN_RAFT_FORWARD_MAX */
     char *cmds[CAIRN_RAFT_FORWARD_MAX];  /* malloc'd (decode) or borrowed (encode) */
     size_t lens[CAIRN_RAFT_FORWARD_MAX];
-    uint32_t budget_ms;
+    uint32_t budgets_ms[CAIRN_RAFT_FORWARD_MAX];
 } cairn_peer_raft_forward;
 
-/* CAIRN_E_INVALID when count or a command's length is out of range. */
+/* CAIRN_E_INVALID when count, a command's length or a budget is out of range. */
 cairn_err cairn_peer_raft_forward_encode(const cairn_peer_raft_forward *f, char **out,
                                          size_t *out_len);
 /* On success f->cmds are malloc'd (free with cairn_peer_raft_forward_free); on error f is

@@ -558,7 +558,7 @@ static void peer_bodies(void)
     if (err == CAIRN_OK)
         err = cairn_request_encode(&b, &bbuf, &blen);
     cairn_peer_raft_forward fwd = {.count = 2, .cmds = {abuf, bbuf}, .lens = {alen, blen},
-                                   .budget_ms = 2500};
+                                   .budgets_ms = {2500, 1800}};
     if (err == CAIRN_OK)
         err = cairn_peer_raft_forward_encode(&fwd, &buf, &len);
     write_seed("peer", "raft_forward", err, buf, len);

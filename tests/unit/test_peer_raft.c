@@ -172,20 +172,21 @@ Test(peer_raft, forward_round_trip_truncations_and_garbage)
     char cmd[] = "\x81\xa1t\x02"; /* any bytes: the leader decodes them itself */
     char cmd2[] = "\x81\xa1t\x03";
     cairn_peer_raft_forward f = {.count = 1, .cmds = {cmd}, .lens = {sizeof cmd - 1},
-                                 .budget_ms = 2500},
+                                 .budgets_ms = {2500}},
                             g;
     char *out;
     size_t len;
     cr_assert_eq(cairn_peer_raft_forward_encode(&f, &out, &len), CAIRN_OK);
     char *h = hex(out, len);
-    cr_assert_str_eq(h, "82" "a4636d6473" "91" "c404" "81a17402" "a6627564676574" "cd09c4");
+    cr_assert_str_eq(h, "82" "a4636d6473" "91" "c404" "81a17402" "a7627564676574" "73" "91"
+                        "cd09c4");
     free(h);
     cairn_status st;
     cr_assert_eq(cairn_peer_raft_forward_decode(out, len, &g, &st), CAIRN_OK, "%s", st.message);
     cr_assert_eq(g.count, 1);
     cr_assert_eq(g.lens[0], f.lens[0]);
     cr_assert_eq(memcmp(g.cmds[0], cmd, f.lens[0]), 0);
-    cr_assert_eq(g.budget_ms, 2500);
+    cr_assert_eq(g.budgets_ms[0], 2500);
     cairn_peer_raft_forward_free(&g);
     for (size_t cut = 0; cut < len; cut++) {
         cr_assert_neq(cairn_peer_raft_forward_decode(out, cut, &g, &st), CAIRN_OK);
@@ -194,11 +195,13 @@ Test(peer_raft, forward_round_trip_truncations_and_garbage)
     free(out);
     /* several commands keep their order */
     cairn_peer_raft_forward two = {.count = 2, .cmds = {cmd, cmd2},
-                                   .lens = {sizeof cmd - 1, sizeof cmd2 - 1}, .budget_ms = 7};
+                                   .lens = {sizeof cmd - 1, sizeof cmd2 - 1},
+                                   .budgets_ms = {7, 3000}};
     cr_assert_eq(cairn_peer_raft_forward_encode(&two, &out, &len), CAIRN_OK);
     cr_assert_eq(cairn_peer_raft_forward_decode(out, len, &g, &st), CAIRN_OK, "%s", st.message);
     cr_assert_eq(g.count, 2);
     cr_assert_eq(memcmp(g.cmds[1], cmd2, g.lens[1]), 0);
+    cr_assert(g.budgets_ms[0] == 7 && g.budgets_ms[1] == 3000, "each command keeps its budget");
     cairn_peer_raft_forward_free(&g);
     free(out);
     /* what the encoder refuses: no command, an empty one, more than the maximum */
@@ -208,42 +211,57 @@ Test(peer_raft, forward_round_trip_truncations_and_garbage)
     cr_assert_eq(cairn_peer_raft_forward_encode(&empty, &out, &len), CAIRN_E_INVALID);
     cairn_peer_raft_forward many = {.count = CAIRN_RAFT_FORWARD_MAX + 1};
     cr_assert_eq(cairn_peer_raft_forward_encode(&many, &out, &len), CAIRN_E_INVALID);
+    cairn_peer_raft_forward late = {.count = 1, .cmds = {cmd}, .lens = {4},
+                                    .budgets_ms = {CAIRN_RAFT_BUDGET_MAX + 1}};
+    cr_assert_eq(cairn_peer_raft_forward_encode(&late, &out, &len), CAIRN_E_INVALID);
     /* a command a str, not a bin */
-    const char str[] = "\x82\xa4" "cmds\x91\xa1x\xa6" "budget\x01";
+    const char str[] = "\x82\xa4" "cmds\x91\xa1x\xa7" "budgets\x91\x01";
     cr_assert_eq(cairn_peer_raft_forward_decode(str, sizeof str - 1, &g, &st), CAIRN_E_DECODE);
     /* an empty bin after a good one: the good one is freed */
-    const char zero[] = "\x82\xa4" "cmds\x92\xc4\x01x\xc4\x00\xa6" "budget\x01";
+    const char zero[] = "\x82\xa4" "cmds\x92\xc4\x01x\xc4\x00\xa7" "budgets\x92\x01\x01";
     cr_assert_eq(cairn_peer_raft_forward_decode(zero, sizeof zero - 1, &g, &st),
                  CAIRN_E_DECODE);
     cr_assert(g.count == 0 && !g.cmds[0]);
     /* no commands */
-    const char noc[] = "\x82\xa4" "cmds\x90\xa6" "budget\x01";
+    const char noc[] = "\x82\xa4" "cmds\x90\xa7" "budgets\x91\x01";
     cr_assert_eq(cairn_peer_raft_forward_decode(noc, sizeof noc - 1, &g, &st), CAIRN_E_DECODE);
-    /* the budget missing */
+    /* the budgets missing; fewer budgets than commands; one over the maximum */
     const char nobudget[] = "\x81\xa4" "cmds\x91\xc4\x01x";
     cr_assert_eq(cairn_peer_raft_forward_decode(nobudget, sizeof nobudget - 1, &g, &st),
+                 CAIRN_E_DECODE);
+    const char fewer[] = "\x82\xa4" "cmds\x92\xc4\x01x\xc4\x01y\xa7" "budgets\x91\x01";
+    cr_assert_eq(cairn_peer_raft_forward_decode(fewer, sizeof fewer - 1, &g, &st),
+                 CAIRN_E_DECODE);
+    cr_assert(g.count == 0 && !g.cmds[0], "a refused forward left a command behind");
+    const char over[] = "\x82\xa4" "cmds\x91\xc4\x01x\xa7" "budgets\x91\xce\x00\x36\xee\x81";
+    cr_assert_eq(cairn_peer_raft_forward_decode(over, sizeof over - 1, &g, &st),
                  CAIRN_E_DECODE);
     /* a bin32 header claiming 4 GiB in a few bytes */
     const char huge[] = "\x82\xa4" "cmds\x91\xc6\xff\xff\xff\xff";
     cr_assert_eq(cairn_peer_raft_forward_decode(huge, sizeof huge - 1, &g, &st),
                  CAIRN_E_DECODE);
-    /* more commands than a forward may carry (an array16 of 65 one-byte bins) */
-    char over[8 + 65 * 3 + 10];
-    size_t o = 0;
-    memcpy(over, "\x82\xa4" "cmds\xdc\x00\x41", 9);
-    o = 9;
-    for (int i = 0; i < 65; i++) {
-        memcpy(over + o, "\xc4\x01x", 3);
-        o += 3;
+    /* more commands than a forward may carry: 65 one-byte bins and 65 budgets (array16s) */
+    char many_cmds[9 + 65 * 3 + 11 + 65];
+    for (int n = 65; n >= 64; n--) {
+        size_t o = 0;
+        memcpy(many_cmds, "\x82\xa4" "cmds\xdc\x00", 8);
+        o = 8;
+        many_cmds[o++] = (char)n;
+        for (int i = 0; i < n; i++) {
+            memcpy(many_cmds + o, "\xc4\x01x", 3);
+            o += 3;
+        }
+        memcpy(many_cmds + o, "\xa7" "budgets\xdc\x00", 10);
+        o += 10;
+        many_cmds[o++] = (char)n;
+        memset(many_cmds + o, 0x05, (size_t)n);
+        o += (size_t)n;
+        cairn_err want = n == 65 ? CAIRN_E_DECODE : CAIRN_OK; /* 64 of them fit */
+        cr_assert_eq(cairn_peer_raft_forward_decode(many_cmds, o, &g, &st), want, "%d: %s", n,
+                     st.message);
     }
-    memcpy(over + o, "\xa6" "budget\x01", 8);
-    o += 8;
-    cr_assert_eq(cairn_peer_raft_forward_decode(over, o, &g, &st), CAIRN_E_DECODE);
-    over[8] = 0x40; /* 64 of them fit: drop the last bin */
-    memmove(over + o - 11, over + o - 8, 8);
-    cr_assert_eq(cairn_peer_raft_forward_decode(over, o - 3, &g, &st), CAIRN_OK, "%s",
-                 st.message);
     cr_assert_eq(g.count, 64);
+    cr_assert_eq(g.budgets_ms[63], 5);
     cairn_peer_raft_forward_free(&g);
 }
 
