@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cairn_label.h"
 #include "cairn_requests.h"
 #include "gateway_handlers.h"
 #include "gateway_job.h"
@@ -272,6 +273,24 @@ static void render_names(gateway *gw, const cairn_request *rq, cairn_err rc, cai
     gateway_reply_json(resp, json_pack("{s:o, s:I}", "doms", doms, "count", (json_int_t)rep->total));
 }
 
+cairn_err gateway_list_selector(const char *raw, cairn_label_scope *scope, char **label,
+                                cairn_status *st)
+{
+    *scope = CAIRN_LABEL_NONE;
+    *label = NULL;
+    char *canonical = NULL;
+    if (!raw || gateway_parse_selector(raw, &canonical, st) != CAIRN_OK)
+        return raw ? st->code : CAIRN_OK;
+    json_t *sel = json_loads(canonical, 0, NULL);
+    free(canonical);
+    if (!sel)
+        return cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
+    const char *expr = json_string_value(json_object_get(sel, "expression"));
+    cairn_err err = expr ? cairn_label_parse(expr, scope, label, st) : CAIRN_OK;
+    json_decref(sel);
+    return err;
+}
+
 void gateway_service_list(gateway *gw, gateway_request *req, gateway_response *resp)
 {
     const gateway_params *p = req->params;
@@ -286,14 +305,22 @@ void gateway_service_list(gateway *gw, gateway_request *req, gateway_response *r
         gateway_reply_error(resp, &st);
         return;
     }
+    cairn_label_scope scope;
+    char *label = NULL;
+    if (gateway_list_selector(gateway_params_get(p, "selector"), &scope, &label, &st) !=
+        CAIRN_OK) {
+        gateway_reply_error(resp, &st);
+        return;
+    }
     int32_t no = to_int(page_no), size = to_int(page_size);
     cairn_request rq;
     /* Page numbers below 1 read as 1 and sizes below 1 as an empty page, as Nacos' clamping
      * of start = (pageNo-1)*pageSize does. */
-    if (cairn_request_service_list(&rq, ns, gateway_param_optional(p, "groupName",
-                                                                   CAIRN_DEFAULT_GROUP),
-                                   no > 0 ? (uint32_t)no : 0, size > 0 ? (uint32_t)size : 0,
-                                   &st) != CAIRN_OK) {
+    cairn_err err = cairn_request_service_list_labelled(
+        &rq, ns, gateway_param_optional(p, "groupName", CAIRN_DEFAULT_GROUP),
+        no > 0 ? (uint32_t)no : 0, size > 0 ? (uint32_t)size : 0, scope, label, &st);
+    free(label);
+    if (err != CAIRN_OK) {
         cairn_request_free(&rq);
         gateway_reply_error(resp, &st);
         return;

@@ -6,12 +6,19 @@
 
 #include "cairn_error.h"
 #include "cairn_model.h"
+#include "cairn_msg.h"
 
 /* The `selector` parameter (§3.1): URL-decoded once more as Nacos does, then {"type":"none"} or
  * {"type":"label","expression":"..."}; blank means none, anything else is a 400. *out is the
  * canonical compact JSON (malloc'd). Label expressions are stored, not interpreted: without a
  * CMDB, Nacos' label selector has no labels to match either. */
 cairn_err gateway_parse_selector(const char *raw, char **out, cairn_status *st);
+
+/* The `selector` of GET /service/list (§3.5): parsed as gateway_parse_selector does (the same
+ * 400s), then a label expression read by cairn_label_parse into *scope and *label (malloc'd,
+ * NULL for no filter). Absent, none, or blank selects every service. */
+cairn_err gateway_list_selector(const char *raw, cairn_label_scope *scope, char **label,
+                                cairn_status *st);
 
 /* GET /service (§3.3): name (bare), namespaceId, protectThreshold, metadata, selector,
  * groupName, clusters [{name, healthChecker, metadata}]. NULL when out of memory. */

@@ -156,12 +156,56 @@ typedef struct list_page {
     const char *prefix; /* "<group>@@", NULL for every group */
     size_t prefix_len;
     registry_names names;
+    /* the label selector: scope, and the metadata key and value it asks for */
+    cairn_label_scope scope;
+    const char *key, *value;
+    registry_store *store;
+    MDB_txn *txn;
+    const char *ns;
+    cairn_err err; /* a read that failed: the listing fails */
+    cairn_status st;
 } list_page;
+
+static bool holds(const cairn_metadata *md, const list_page *p)
+{
+    const char *v = cairn_metadata_get(md, p->key);
+    return v && strcmp(v, p->value) == 0;
+}
+
+/* Whether the service matches the label selector (ServiceController.filter*Metadata of 1.4.8:
+ * the service's own metadata, or any instance's). */
+static bool selected(list_page *p, const char *grouped)
+{
+    if (p->scope == CAIRN_LABEL_NONE || p->err != CAIRN_OK)
+        return p->err == CAIRN_OK;
+    bool match = false;
+    if (p->scope == CAIRN_LABEL_SERVICE) {
+        cairn_service svc;
+        bool found = false;
+        p->err = registry_store_get_service(p->store, p->txn, p->ns, grouped, &svc, &found, &p->st);
+        if (p->err == CAIRN_OK && found) {
+            match = holds(&svc.metadata, p);
+            cairn_service_free(&svc);
+        }
+        return match;
+    }
+    cairn_instance *ins = NULL;
+    uint32_t n = 0;
+    p->err = registry_store_list_instances(p->store, p->txn, p->ns, grouped, &ins, &n, &p->st);
+    for (uint32_t i = 0; i < n; i++) {
+        match = match || holds(&ins[i].metadata, p);
+        cairn_instance_free(&ins[i]);
+    }
+    free(ins);
+    return match;
+}
 
 static void list_one(void *arg, const char *grouped)
 {
     list_page *p = arg;
     if (p->prefix && strncmp(grouped, p->prefix, p->prefix_len) != 0)
+        return;
+    if (!selected(p, grouped))
         return;
     /* Names keep their group prefix only when every group was asked for. */
     registry_names_offer(&p->names, p->prefix ? grouped + p->prefix_len : grouped);
@@ -183,10 +227,29 @@ cairn_err registry_service_list(registry_store *s, MDB_txn *txn, const cairn_req
                                         CAIRN_GROUP_SEPARATOR);
         p.prefix = prefix;
     }
+    char *key = NULL;
+    p.scope = (cairn_label_scope)req->mode;
+    if (p.scope != CAIRN_LABEL_NONE) {
+        /* "key=value", split at the first '=' */
+        const char *eq = req->filter ? strchr(req->filter, '=') : NULL;
+        if (!eq)
+            return cairn_fail(st, CAIRN_E_INVALID, "a label selector needs key=value");
+        if (!(key = strndup(req->filter, (size_t)(eq - req->filter))))
+            return cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
+        p.key = key;
+        p.value = eq + 1;
+        p.store = s;
+        p.txn = txn;
+        p.ns = ns;
+    }
     registry_names_page(&p.names, req->page_no, req->page_size);
-    if (registry_store_each_service(s, txn, ns, list_one, &p, st)) {
+    cairn_err err = registry_store_each_service(s, txn, ns, list_one, &p, st);
+    if (err == CAIRN_OK && p.err != CAIRN_OK)
+        err = (*st = p.st).code;
+    free(key);
+    if (err != CAIRN_OK) {
         registry_names_free(&p.names);
-        return st->code;
+        return err;
     }
     return registry_names_reply(&p.names, rep, st);
 }

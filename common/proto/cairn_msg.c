@@ -12,12 +12,13 @@
  *                                                   SNAPSHOT_PAGE)
  *                  inst  map     instance          (INSTANCE_*, BEAT)
  *                  svcdef map    service_def       (SERVICE_PUT)
- *                  mode  uint    mode              (INSTANCE_UPSERT, SERVICE_PUT, INSTANCE_HEALTH)
+ *                  mode  uint    mode              (INSTANCE_UPSERT, SERVICE_PUT, INSTANCE_HEALTH,
+ *                                                   SERVICE_LIST)
  *                  mask  uint    patch_mask        (INSTANCE_PATCH)
  *                  body  bool    has_body          (BEAT)
  *                  held  bool -  held              (SERVICE_PUT, SERVICE_REMOVE; only when true)
  *                  group str -   group             (SERVICE_LIST, SERVICE_CATALOG)
- *                  filter str -  filter            (SERVICE_CATALOG)
+ *                  filter str -  filter            (SERVICE_CATALOG, SERVICE_LIST)
  *                  page  uint    page_no           (SERVICE_LIST, SERVICE_CATALOG)
  *                  size  uint    page_size         (SERVICE_LIST, SNAPSHOT_PAGE, SERVICE_CATALOG,
  *                                                   DISTRO_KEYS, DISTRO_SNAPSHOT)
@@ -197,7 +198,9 @@ static const struct msg_type_info {
                                RQ_NS | RQ_SVC | RQ_SVCDEF, CAIRN_SERVICE_CLUSTERS},
     [CAIRN_MSG_SERVICE_REMOVE] = {"service_remove", true, RQ_NS | RQ_SVC | RQ_HELD,
                                   RQ_NS | RQ_SVC},
-    [CAIRN_MSG_SERVICE_LIST] = {"service_list", true, RQ_NS | RQ_LIST | RQ_SIZE, RQ_NS},
+    [CAIRN_MSG_SERVICE_LIST] = {"service_list", true,
+                                RQ_NS | RQ_LIST | RQ_SIZE | RQ_MODE | RQ_FILTER, RQ_NS,
+                                CAIRN_LABEL_SERVICE},
     [CAIRN_MSG_BEAT] = {"beat", true, RQ_NS | RQ_SVC | RQ_INST | RQ_BODY,
                         RQ_NS | RQ_SVC | RQ_INST},
     [CAIRN_MSG_STATS] = {"stats", true, 0, 0},

@@ -97,6 +97,14 @@ typedef enum cairn_service_mode {
                                    name, nothing else; missing service → 400 `service not found:<svc>` */
 } cairn_service_mode;
 
+/* A SERVICE_LIST's label selector (v1 `selector={"type":"label","expression":...}`, §3.5): which
+ * metadata `filter` ("key=value") is matched against. */
+typedef enum cairn_label_scope {
+    CAIRN_LABEL_NONE = 0,     /* no selector: every service */
+    CAIRN_LABEL_INSTANCE = 1, /* services with an instance whose metadata has key = value */
+    CAIRN_LABEL_SERVICE = 2,  /* services whose own metadata has key = value */
+} cairn_label_scope;
+
 /* What an OWNER_DROP's owner names. */
 typedef enum cairn_owner_mode {
     CAIRN_OWNER_EXACT = 0,  /* that owner */
@@ -207,7 +215,9 @@ void cairn_persist_record_free(cairn_persist_record *r);
  *  SERVICE_GET       ns*, svc*
  *  SERVICE_PUT       ns*, svc*, service*, mode, held
  *  SERVICE_REMOVE    ns*, svc*, held
- *  SERVICE_LIST      ns*, group (prefix filter; "*" or empty = all), page_no, page_size
+ *  SERVICE_LIST      ns*, group (prefix filter; "*" or empty = all), page_no, page_size, mode
+ *                    (cairn_label_scope), filter ("key=value": split at the first '=', the
+ *                    metadata value the scope must hold; with CAIRN_LABEL_NONE, unused)
  *  BEAT              ns*, svc*, instance* (ip, port, cluster; full instance when has_body), has_body
  *  STATS             (none)
  *  SNAPSHOT_PAGE     ns, svc (the cursor: the page starts after this (ns, svc); both "" or absent
@@ -271,7 +281,7 @@ typedef struct cairn_request {
                   the service, which then exists for the FSM even when the raft state does not
                   define it (a service made by ephemeral registrations is Distro's) */
     char *group;         /* SERVICE_LIST, SERVICE_CATALOG */
-    char *filter;        /* SERVICE_CATALOG */
+    char *filter;        /* SERVICE_CATALOG; SERVICE_LIST's label "key=value" */
     uint32_t page_no;
     uint32_t page_size;
     /* cluster replication */

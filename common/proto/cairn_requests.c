@@ -190,12 +190,24 @@ cairn_err cairn_request_service_remove(cairn_request *rq, const char *ns, const 
 cairn_err cairn_request_service_list(cairn_request *rq, const char *ns, const char *group,
                                      uint32_t page_no, uint32_t page_size, cairn_status *st)
 {
+    return cairn_request_service_list_labelled(rq, ns, group, page_no, page_size,
+                                               CAIRN_LABEL_NONE, NULL, st);
+}
+
+cairn_err cairn_request_service_list_labelled(cairn_request *rq, const char *ns,
+                                              const char *group, uint32_t page_no,
+                                              uint32_t page_size, cairn_label_scope scope,
+                                              const char *label, cairn_status *st)
+{
     build b;
     begin(&b, CAIRN_MSG_SERVICE_LIST);
     copy(&b, &b.rq.namespace_id, ns, true, "namespace");
     copy(&b, &b.rq.group, group, false, "group");
     b.rq.page_no = page_no;
     b.rq.page_size = page_size;
+    b.rq.mode = (uint32_t)scope;
+    if (scope != CAIRN_LABEL_NONE)
+        copy(&b, &b.rq.filter, label, true, "label");
     return finish(&b, rq, st);
 }
 

@@ -69,6 +69,12 @@ cairn_err cairn_request_service_remove(cairn_request *rq, const char *ns, const 
  * (optional) filters by group ("*" or "" for all). */
 cairn_err cairn_request_service_list(cairn_request *rq, const char *ns, const char *group,
                                      uint32_t page_no, uint32_t page_size, cairn_status *st);
+/* The same, only services matching a label selector: label is "key=value" (required unless
+ * scope is CAIRN_LABEL_NONE). */
+cairn_err cairn_request_service_list_labelled(cairn_request *rq, const char *ns,
+                                              const char *group, uint32_t page_no,
+                                              uint32_t page_size, cairn_label_scope scope,
+                                              const char *label, cairn_status *st);
 /* SERVICE_CATALOG: page page_no of page_size services with their counts; group and filter
  * (both optional) are substrings of the group and of the bare name. */
 cairn_err cairn_request_service_catalog(cairn_request *rq, const char *ns, const char *group,

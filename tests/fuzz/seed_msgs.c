@@ -188,6 +188,8 @@ static void requests(void)
     rq.group = strdup("DEFAULT_GROUP");
     rq.page_no = 2;
     rq.page_size = 10;
+    rq.mode = CAIRN_LABEL_INSTANCE;
+    rq.filter = strdup("zone=east");
     emit_request(&rq, "service_list");
 
     request_named(&rq, CAIRN_MSG_SERVICE_CATALOG, "public", NULL);

@@ -131,6 +131,62 @@ IT_TEST(service_api, list_paging_and_groups)
     expect_page(n, Q("pageNo", "1", "pageSize", "10", "namespaceId", "empty-ns"), "", 0);
 }
 
+/* Label selectors (§3.5, as Nacos 1.4.8 reads them): services with an instance whose metadata
+ * holds key = value, or whose own metadata does; filtered before paging, so count is the
+ * filtered total. */
+IT_TEST(service_api, list_label_selectors)
+{
+    it_node *n = node_start(NULL);
+    nacos_write_ok(n, "POST", SERVICE, Q("serviceName", "gold", "metadata", "tier=gold"));
+    nacos_write_ok(n, "POST", SERVICE, Q("serviceName", "silver", "metadata", "tier=silver"));
+    const char *zones[][2] = {{"east-1", "east"}, {"east-2", "east"}, {"west-1", "west"}};
+    for (size_t i = 0; i < 3; i++) {
+        char md[32];
+        snprintf(md, sizeof md, "zone=%s", zones[i][1]);
+        nacos_write_ok(n, "POST", NS "/instance",
+                       Q("serviceName", zones[i][0], "ip", "127.0.0.1", "port", "1", "metadata",
+                         md));
+    }
+    /* a second instance of west-1 in the east zone: one matching instance is enough */
+    nacos_write_ok(n, "POST", NS "/instance",
+                   Q("serviceName", "west-1", "ip", "127.0.0.2", "port", "1", "metadata",
+                     "zone=east"));
+    expect_page(n,
+                Q("pageNo", "1", "pageSize", "10", "selector",
+                  "{\"type\":\"label\",\"expression\":\"INSTANCE.metadata.zone = 'east'\"}"),
+                "east-1,east-2,west-1", 3);
+    expect_page(n,
+                Q("pageNo", "2", "pageSize", "2", "selector",
+                  "{\"type\":\"label\",\"expression\":\"INSTANCE.metadata.zone = 'east'\"}"),
+                "west-1", 3);
+    expect_page(n,
+                Q("pageNo", "1", "pageSize", "10", "selector",
+                  "{\"type\":\"label\",\"expression\":\"SERVICE.metadata.tier=gold\"}"),
+                "gold", 1);
+    expect_page(n,
+                Q("pageNo", "1", "pageSize", "10", "selector",
+                  "{\"type\":\"label\",\"expression\":\"SERVICE.metadata.zone=east\"}"),
+                "", 0);
+    /* none, and a scope Nacos does not filter on, list everything */
+    expect_page(n, Q("pageNo", "1", "pageSize", "10", "selector", "{\"type\":\"none\"}"),
+                "east-1,east-2,gold,silver,west-1", 5);
+    expect_page(n,
+                Q("pageNo", "1", "pageSize", "10", "selector",
+                  "{\"type\":\"label\",\"expression\":\"CONSUMER.label.zone=east\"}"),
+                "east-1,east-2,gold,silver,west-1", 5);
+    nacos_expect_error(n, "GET", SERVICE "/list",
+                       Q("pageNo", "1", "pageSize", "10", "selector",
+                         "{\"type\":\"label\",\"expression\":\"INSTANCE.metadata.zone\"}"),
+                       NULL, 400,
+                       "label selector expression must be INSTANCE.metadata.<key> = '<value>' or "
+                       "SERVICE.metadata.<key> = '<value>'",
+                       false);
+    nacos_expect_error(n, "GET", SERVICE "/list",
+                       Q("pageNo", "1", "pageSize", "10", "selector", "{\"type\":\"bogus\"}"),
+                       NULL, 400,
+                       "No enum constant com.alibaba.nacos.api.selector.SelectorType.bogus", false);
+}
+
 IT_TEST(service_api, delete_removes_instances)
 {
     it_node *n = node_start(NULL);

@@ -2174,7 +2174,8 @@ static void s_service_remove(sample *s)
 
 static void s_service_list(sample *s)
 {
-    B(cairn_request_service_list, "ns-1", "grp", 3, UINT32_MAX);
+    B(cairn_request_service_list_labelled, "ns-1", "grp", 3, UINT32_MAX, CAIRN_LABEL_INSTANCE,
+      "zone=east");
 }
 
 static void s_service_catalog(sample *s)
