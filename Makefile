@@ -86,8 +86,10 @@ soak: build-tests
 
 # `make cluster`: a local 3-node development cluster on 127.0.0.1, 127.0.0.2 and 127.0.0.3 with a
 # generated secret and data in a private temp dir (CLUSTER_DIR to choose it); Ctrl-C stops all.
+# CLUSTER_ADMIN_PORT: the first of each node's role admin ports (+0..+4, +10).
 CLUSTER_PORT ?= 8848
 CLUSTER_DIR ?=
+CLUSTER_ADMIN_PORT ?= 9150
 .PHONY: cluster
 cluster: build
-	scripts/dev-cluster.sh $(BUILD_DIR) $(CLUSTER_PORT) $(CLUSTER_DIR)
+	scripts/dev-cluster.sh $(BUILD_DIR) $(CLUSTER_PORT) "$(CLUSTER_DIR)" $(CLUSTER_ADMIN_PORT)

@@ -144,13 +144,16 @@ nomem:
     return MHD_NO;
 }
 
-/* The _n iterator gives a value's decoded length, so a %00 inside it is seen (and refused by
- * gateway_params_check) rather than ending the value. */
+/* The _n iterator gives a name's and a value's decoded lengths, so a %00 inside either is seen
+ * (and refused by gateway_params_check) rather than ending it. */
 static enum MHD_Result on_query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
                                     size_t key_size, const char *value, size_t value_size)
 {
-    (void)kind, (void)key_size;
-    gateway_params_add(cls, key, value, value ? value_size : 0);
+    (void)kind;
+    if (key && strlen(key) != key_size)
+        gateway_params_refuse_nul_key(cls, key);
+    else
+        gateway_params_add(cls, key, value, value ? value_size : 0);
     return MHD_YES;
 }
 

@@ -176,6 +176,12 @@ void gateway_params_add(gateway_params *p, const char *key, const char *value, s
         p->nomem = true;
 }
 
+void gateway_params_refuse_nul_key(gateway_params *p, const char *key)
+{
+    if (!p->nul_key && !(p->nul_key = strdup(key ? key : "")))
+        p->nomem = true;
+}
+
 cairn_err gateway_params_set(gateway_params *p, const char *key, const char *value)
 {
     gateway_param *it = find(p, key);

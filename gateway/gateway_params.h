@@ -46,6 +46,10 @@ void gateway_params_free(gateway_params *p);
  * counts, a repeated key too). */
 void gateway_params_add(gateway_params *p, const char *key, const char *value, size_t value_len);
 
+/* A parameter whose name holds a NUL byte (`namespaceId%00x=...`), shown cut at it: refused by
+ * gateway_params_check as a value with one is, and not stored. */
+void gateway_params_refuse_nul_key(gateway_params *p, const char *key);
+
 /* dst (uninitialised) becomes a copy of src's parameters and findings; false when out of memory
  * (dst is then empty). */
 bool gateway_params_copy(gateway_params *dst, const gateway_params *src);

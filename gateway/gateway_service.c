@@ -278,15 +278,23 @@ cairn_err gateway_list_selector(const char *raw, cairn_label_scope *scope, char 
 {
     *scope = CAIRN_LABEL_NONE;
     *label = NULL;
-    char *canonical = NULL;
-    if (!raw || gateway_parse_selector(raw, &canonical, st) != CAIRN_OK)
-        return raw ? st->code : CAIRN_OK;
-    json_t *sel = json_loads(canonical, 0, NULL);
-    free(canonical);
+    if (!raw)
+        return CAIRN_OK;
+    json_error_t jerr;
+    json_t *sel = json_loads(raw, 0, &jerr);
     if (!sel)
-        return cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
+        return cairn_fail(st, CAIRN_E_INVALID, "selector format incorrect: %s", jerr.text);
+    const char *type = json_string_value(json_object_get(sel, "type"));
     const char *expr = json_string_value(json_object_get(sel, "expression"));
-    cairn_err err = expr ? cairn_label_parse(expr, scope, label, st) : CAIRN_OK;
+    cairn_err err = CAIRN_OK;
+    if (!json_is_object(sel) || !type)
+        err = cairn_fail(st, CAIRN_E_INVALID, "selector format incorrect: no type");
+    else if (strcmp(type, "label") == 0 && expr)
+        err = cairn_label_parse(expr, scope, label, st); /* blank: no filter */
+    else if (strcmp(type, "label") != 0 && strcmp(type, "none") != 0 &&
+             strcmp(type, "unknown") != 0)
+        err = cairn_fail(st, CAIRN_E_INVALID,
+                         "No enum constant com.alibaba.nacos.api.selector.SelectorType.%s", type);
     json_decref(sel);
     return err;
 }

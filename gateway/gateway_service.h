@@ -14,9 +14,11 @@
  * CMDB, Nacos' label selector has no labels to match either. */
 cairn_err gateway_parse_selector(const char *raw, char **out, cairn_status *st);
 
-/* The `selector` of GET /service/list (§3.5): parsed as gateway_parse_selector does (the same
- * 400s), then a label expression read by cairn_label_parse into *scope and *label (malloc'd,
- * NULL for no filter). Absent, none, or blank selects every service. */
+/* The `selector` of GET /service/list (§3.5), as ServiceController.list reads it (no second
+ * URL decoding, unlike a create's): JSON with a type of the SelectorType enum (else 400); a
+ * label type's expression is read by cairn_label_parse into *scope and *label (malloc'd, NULL
+ * for no filter). Absent, none, unknown, or a label without a usable expression selects every
+ * service. Invalid JSON or no type is a 400 `selector format incorrect: ...` (Nacos: 500). */
 cairn_err gateway_list_selector(const char *raw, cairn_label_scope *scope, char **label,
                                 cairn_status *st);
 

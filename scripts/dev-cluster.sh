@@ -2,11 +2,14 @@
 # A local 3-node development cluster (`make cluster`): nodes on 127.0.0.1, 127.0.0.2 and
 # 127.0.0.3 (Linux routes all of 127.0.0.0/8 to loopback), each with the same ports as a
 # standalone node, one generated secret in a private directory, and data under that directory.
-# Ctrl-C stops every node. Usage: scripts/dev-cluster.sh BUILD_DIR [HTTP_PORT] [DIR]
+# Ctrl-C stops every node. Usage: scripts/dev-cluster.sh BUILD_DIR [HTTP_PORT] [DIR] [ADMIN_PORT]
+# Each node's role admin listeners are ADMIN_PORT (gateway) .. +4 (grpc) and +10 (pusher) on its
+# own address; ADMIN_PORT defaults to 9150.
 set -euo pipefail
-build_dir=${1:?usage: dev-cluster.sh BUILD_DIR [HTTP_PORT] [DIR]}
+build_dir=${1:?usage: dev-cluster.sh BUILD_DIR [HTTP_PORT] [DIR] [ADMIN_PORT]}
 port=${2:-8848}
 dir=${3:-}
+admin=${4:-9150}
 cairn="$build_dir/bin/cairn"
 [ -x "$cairn" ] || { echo "dev-cluster: $cairn is not built" >&2; exit 1; }
 umask 077
@@ -37,9 +40,10 @@ for i in 1 2 3; do
   "$cairn" run --data-dir "$dir/node$i" \
     --set cluster.members="$members" --set gateway.listen="$host:$port" \
     --set cluster.secret_file="$secret" \
-    --set gateway.admin_listen="$host:9150" --set registry.admin_listen="$host:9151" \
-    --set healthcheck.admin_listen="$host:9152" --set replicator.admin_listen="$host:9153" --set grpc.admin_listen="$host:9154" \
-    --set pusher.admin_listen="$host:9160" \
+    --set gateway.admin_listen="$host:$admin" --set registry.admin_listen="$host:$((admin + 1))" \
+    --set healthcheck.admin_listen="$host:$((admin + 2))" \
+    --set replicator.admin_listen="$host:$((admin + 3))" --set grpc.admin_listen="$host:$((admin + 4))" \
+    --set pusher.admin_listen="$host:$((admin + 10))" \
     2> "$dir/node$i.log" &
   pids+=("$!")
 done

@@ -29,31 +29,35 @@ cairn_err cairn_label_parse(const char *expression, cairn_label_scope *scope, ch
         free(e);
         return CAIRN_OK;
     }
+    /* the scope: the left side up to its first '.' */
     char *eq = strchr(e, '=');
-    char *value = eq ? eq + 1 : NULL;
-    char *end = value ? strchr(value, '=') : NULL;
-    if (!eq || (!end && !*value)) {
-        free(e);
-        return cairn_fail(st, CAIRN_E_INVALID, "label selector expression must be " LABEL_FORMS);
-    }
-    *eq = '\0';
-    if (end)
-        *end = '\0';
-    /* the scope: up to the first '.'; the key: after the last one */
+    if (eq)
+        *eq = '\0';
     size_t scope_len = strcspn(e, ".");
     cairn_label_scope sc = CAIRN_LABEL_NONE;
     if (scope_len == 8 && strncmp(e, "INSTANCE", 8) == 0)
         sc = CAIRN_LABEL_INSTANCE;
     else if (scope_len == 7 && strncmp(e, "SERVICE", 7) == 0)
         sc = CAIRN_LABEL_SERVICE;
-    while (*e && e[strlen(e) - 1] == '.') /* Java's split drops trailing empty parts */
-        e[strlen(e) - 1] = '\0';
-    const char *dot = strrchr(e, '.');
-    const char *key = dot ? dot + 1 : e;
-    if (sc == CAIRN_LABEL_NONE) {
+    if (sc == CAIRN_LABEL_NONE) { /* Nacos' switch has no case for it: no filter */
         free(e);
         return CAIRN_OK;
     }
+    /* Java's split("=") drops trailing empty parts: a value needs something but '=' after the
+     * first '=', and ends at the next one */
+    char *value = eq ? eq + 1 : NULL;
+    if (!value || !value[strspn(value, "=")]) {
+        free(e);
+        return cairn_fail(st, CAIRN_E_INVALID, "label selector expression must be " LABEL_FORMS);
+    }
+    char *end = strchr(value, '=');
+    if (end)
+        *end = '\0';
+    /* the key: after the last '.' (trailing empty parts dropped, as split does) */
+    while (e[strlen(e) - 1] == '.')
+        e[strlen(e) - 1] = '\0';
+    const char *dot = strrchr(e, '.');
+    const char *key = dot ? dot + 1 : e;
     size_t key_len = strlen(key), v = 0;
     char *out = malloc(key_len + 1 + strlen(value) + 1);
     if (!out) {

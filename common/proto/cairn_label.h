@@ -12,8 +12,8 @@
 
 /* expression → *scope and *label ("key=value", malloc'd; NULL with CAIRN_LABEL_NONE). A blank
  * expression, or a scope other than INSTANCE or SERVICE, selects every service (NONE), as in
- * Nacos. No '=', or nothing after it, is CAIRN_E_INVALID with a message (Nacos answers those
- * with a 500). */
+ * Nacos. An INSTANCE or SERVICE expression without a value (no '=', or only '=' after it) is
+ * CAIRN_E_INVALID with a message (Nacos answers those with a 500). */
 cairn_err cairn_label_parse(const char *expression, cairn_label_scope *scope, char **label,
                             cairn_status *st);
 

@@ -25,22 +25,22 @@ const STOP_MS = 60000;
 
 let cluster; // {port, dir, child, servers, exited}
 
-// A port P free on every member address, with the ports derived from it (gRPC P + 1000, peers
-// P + 1001, raft P - 1000), since dev-cluster.sh gives the three nodes the same ports.
-async function freeClusterPort() {
+// A port P free on every member address with the given offsets from it, since dev-cluster.sh
+// gives the three nodes the same ports. Below 32768, where the kernel picks no ephemeral ports.
+async function freePorts(lo, hi, offsets) {
   const free = (host, port) => new Promise(resolve => {
     const s = net.createServer();
     s.once('error', () => resolve(false));
     s.listen(port, host, () => s.close(() => resolve(true)));
   });
   for (let i = 0; i < 200; i++) {
-    const p = 21000 + Math.floor(Math.random() * 10000); // P - 1000 .. P + 1001 below 32768
+    const p = lo + Math.floor(Math.random() * (hi - lo));
     let ok = true;
     for (const host of HOSTS)
-      for (const q of [p, p + 1000, p + 1001, p - 1000]) ok = ok && await free(host, q);
+      for (const d of offsets) ok = ok && await free(host, p + d);
     if (ok) return p;
   }
-  throw new Error('no free port on 127.0.0.1-3');
+  throw new Error('no free ports on 127.0.0.1-3');
 }
 
 async function serversOf(host) {
@@ -59,20 +59,27 @@ function logs() {
 
 before(async () => {
   const t0 = Date.now();
-  const port = await freeClusterPort();
+  // HTTP P, gRPC P + 1000, peers P + 1001, raft P - 1000; the role admin ports A .. A + 4, A + 10
+  const port = await freePorts(21000, 31000, [0, 1000, 1001, -1000]);
+  const admin = await freePorts(11000, 19900, [0, 1, 2, 3, 4, 10]);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-compat-cluster-'));
-  const buildDir = path.dirname(process.env.CAIRN_BIN_DIR);
+  const buildDir = path.dirname(process.env.CAIRN_BIN_DIR); // <build dir>/bin
   const script = path.join(__dirname, '..', '..', 'scripts', 'dev-cluster.sh');
-  const child = spawn('bash', [script, buildDir, String(port), dir],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
+  // its own process group: a stop that times out kills the nodes with the script
+  const child = spawn('bash', [script, buildDir, String(port), dir, String(admin)],
+    { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let out = '';
   child.stdout.on('data', d => { out += d; });
   child.stderr.on('data', d => { out += d; });
   const exited = new Promise(resolve => child.once('exit', (code, signal) => resolve({ code, signal })));
   cluster = { port, dir, child, exited, output: () => out };
-  // Formed: every member lists all three UP, and they agree on a raft leader.
+  // Formed: every member lists all three UP, and they agree on a raft leader (a node that
+  // exits ends the script, and the wait at once).
+  let gone = false;
+  exited.then(() => { gone = true; });
   try {
-    await waitFor(async () => {
+    const formed = await waitFor(async () => {
+      if (gone) return 'exited';
       const leaders = new Set();
       for (const host of HOSTS) {
         const servers = await serversOf(host);
@@ -83,6 +90,7 @@ before(async () => {
       }
       return leaders.size === 1;
     }, FORM_MS, { intervalMs: 200, what: 'three UP members agreeing on a raft leader' });
+    if (formed === 'exited') throw new Error('dev-cluster.sh exited before the cluster formed');
     console.log(`formed in ${Date.now() - t0} ms`);
   } catch (err) {
     err.message += `\ndev-cluster.sh output:\n${out}\n${logs()}`;
@@ -100,7 +108,7 @@ after(async () => {
     new Promise(resolve => { timer = setTimeout(() => resolve(null), STOP_MS); })]);
   clearTimeout(timer);
   const text = logs();
-  if (r === null) cluster.child.kill('SIGKILL');
+  if (r === null) process.kill(-cluster.child.pid, 'SIGKILL'); // the script and every node
   else fs.rmSync(cluster.dir, { recursive: true, force: true });
   assert.notEqual(r, null, `dev-cluster.sh did not stop within ${STOP_MS} ms of SIGINT\n${text}`);
   console.log(`stopped in ${Date.now() - t1} ms`);

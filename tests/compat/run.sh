@@ -38,7 +38,8 @@ fi
 
 export CAIRN_BIN_DIR="$bin_dir"
 # Debian 12 ships Node 18, which lacks --test-concurrency and --test-timeout (Node >= 20.11 has
-# both); there the suite's own per-test timeouts apply and the single test file runs alone anyway.
+# both); there the suite's own per-test timeouts apply and files may run side by side (one per
+# CPU but one), which they can: each picks its own free ports.
 flags=(--test --test-reporter=spec)
 if node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>20||(a===20&&b>=11)?0:1)'; then
   flags+=(--test-concurrency=1 --test-timeout=180000)

@@ -95,6 +95,13 @@ Test(gateway_params, nul_byte_is_a_400)
     cr_assert_eq(gateway_params_check(&copy, &st), CAIRN_E_INVALID, "a copy keeps the finding");
     gateway_params_free(&copy);
     gateway_params_free(&p);
+    /* in a name: namespaceId%00x=dev */
+    gateway_params_init(&p, 0, 0);
+    gateway_params_refuse_nul_key(&p, "namespaceId");
+    cr_assert_eq(gateway_params_check(&p, &st), CAIRN_E_INVALID);
+    cr_assert_str_eq(st.message, "Param 'namespaceId' contains a NUL byte");
+    cr_assert_null(gateway_params_get(&p, "namespaceId"));
+    gateway_params_free(&p);
 }
 
 /* Every add counts towards max_params, a repeated key too; past it nothing more is stored and the

@@ -29,7 +29,7 @@ Test(label, nacos_forms)
     /* every quote goes, and the value ends at a second '=' */
     expect("INSTANCE.metadata.k='it''s'", CAIRN_LABEL_INSTANCE, "k=its");
     expect("INSTANCE.metadata.k=v=w", CAIRN_LABEL_INSTANCE, "k=v");
-    expect("INSTANCE.metadata.k==w", CAIRN_LABEL_INSTANCE, "k=");
+    expect("INSTANCE.metadata.k==w", CAIRN_LABEL_INSTANCE, "k="); /* split: [.., "", "w"] */
     /* the key is the last part of the left side, whatever is in between */
     expect("INSTANCE.labels.k=v", CAIRN_LABEL_INSTANCE, "k=v");
     expect("INSTANCE.metadata.k.=v", CAIRN_LABEL_INSTANCE, "k=v");
@@ -45,11 +45,13 @@ Test(label, no_filter)
     expect("CONSUMER.label.zone=a", CAIRN_LABEL_NONE, NULL);
     expect("instance.metadata.zone=a", CAIRN_LABEL_NONE, NULL);
     expect("=a", CAIRN_LABEL_NONE, NULL);
+    expect("CONSUMER.x", CAIRN_LABEL_NONE, NULL); /* no value needed where nothing is filtered */
 }
 
 Test(label, malformed_is_a_400)
 {
-    const char *bad[] = {"INSTANCE.metadata.zone", "INSTANCE.metadata.zone=", "SERVICE"};
+    const char *bad[] = {"INSTANCE.metadata.zone", "INSTANCE.metadata.zone=",
+                         "INSTANCE.metadata.zone==", "SERVICE"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cairn_label_scope scope;
         char *label = NULL;
@@ -77,6 +79,13 @@ Test(label, selector_parameter)
     cr_assert_eq(scope, CAIRN_LABEL_SERVICE);
     cr_assert_str_eq(label, "tier=gold");
     free(label);
+    /* as 1.4.8's list reads it: unknown, and a label with a blank expression, filter nothing */
+    cr_assert_eq(gateway_list_selector("{\"type\":\"unknown\"}", &scope, &label, &st), CAIRN_OK);
+    cr_assert(scope == CAIRN_LABEL_NONE && !label);
+    cr_assert_eq(gateway_list_selector("{\"type\":\"label\",\"expression\":\" \"}", &scope,
+                                       &label, &st),
+                 CAIRN_OK);
+    cr_assert(scope == CAIRN_LABEL_NONE && !label);
     /* the selector's own 400s, then the expression's */
     cr_assert_eq(gateway_list_selector("{bad", &scope, &label, &st), CAIRN_E_INVALID);
     cr_assert_eq(gateway_list_selector("{\"type\":\"bogus\"}", &scope, &label, &st),
