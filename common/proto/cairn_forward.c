@@ -84,13 +84,9 @@ cairn_err cairn_peer_forward_decode(const char *buf, size_t len, cairn_request *
     cairn_request_init(inner, CAIRN_MSG_STATS);
     *budget_ms = 0;
     forward_fields f = {inner, 0};
-    msgpack_unpacked u;
-    uint64_t seen = 0;
-    cairn_err err = cairn_msgpack_unpack_whole(buf, len, &u, st);
-    if (err == CAIRN_OK)
-        err = cairn_msgpack_walk_map(&u.data, "forward", forward_names, F__COUNT, forward_field,
-                                     &f, &seen, st);
-    msgpack_unpacked_destroy(&u);
+    uint64_t seen;
+    cairn_err err = cairn_msgpack_decode_map(buf, len, "forward", forward_names, F__COUNT,
+                                             forward_field, &f, &seen, st);
     if (err == CAIRN_OK && seen != 3u)
         err = cairn_fail(st, CAIRN_E_DECODE, "forward: field '%s' is missing",
                          (seen & 1u) ? "ms" : "req");

@@ -2417,6 +2417,20 @@ cairn_err cairn_msgpack_walk_map(const msgpack_object *obj, const char *ctx,
     return walk_map(obj, ctx, names, name_count, fn, target, seen, st);
 }
 
+cairn_err cairn_msgpack_decode_map(const char *buf, size_t len, const char *ctx,
+                                   const char *const *names, int name_count,
+                                   cairn_msgpack_field_fn fn, void *target, uint64_t *seen,
+                                   cairn_status *st)
+{
+    msgpack_unpacked u;
+    *seen = 0;
+    cairn_err err = unpack_whole(buf, len, &u, st);
+    if (err == CAIRN_OK)
+        err = walk_map(&u.data, ctx, names, name_count, fn, target, seen, st);
+    msgpack_unpacked_destroy(&u);
+    return err;
+}
+
 cairn_err cairn_msgpack_rd_str(const msgpack_object *o, const char *ctx, const char *field,
                                char **out, cairn_status *st)
 {

@@ -217,15 +217,11 @@ cairn_err cairn_membership_decode(const char *buf, size_t len, cairn_membership 
                                   cairn_status *st)
 {
     memset(m, 0, sizeof *m);
-    msgpack_unpacked u;
-    uint64_t seen = 0;
-    cairn_err err = cairn_msgpack_unpack_whole(buf, len, &u, st);
-    if (err == CAIRN_OK)
-        err = cairn_msgpack_walk_map(&u.data, "membership", names, S__COUNT, membership_field, m,
-                                     &seen, st);
+    uint64_t seen;
+    cairn_err err = cairn_msgpack_decode_map(buf, len, "membership", names, S__COUNT,
+                                             membership_field, m, &seen, st);
     if (err == CAIRN_OK && seen != (1u << S__COUNT) - 1)
         err = cairn_fail(st, CAIRN_E_DECODE, "membership: a field is missing");
-    msgpack_unpacked_destroy(&u);
     if (err != CAIRN_OK)
         cairn_membership_free(m);
     return err;

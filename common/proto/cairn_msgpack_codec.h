@@ -25,6 +25,13 @@ cairn_err cairn_msgpack_walk_map(const msgpack_object *obj, const char *ctx,
                                  cairn_msgpack_field_fn fn, void *target, uint64_t *seen,
                                  cairn_status *st);
 
+/* A body that is one map filling buf: unpacked and walked as above, in one call. fn must copy
+ * what it keeps (the unpacked objects are gone when this returns). */
+cairn_err cairn_msgpack_decode_map(const char *buf, size_t len, const char *ctx,
+                                   const char *const *names, int name_count,
+                                   cairn_msgpack_field_fn fn, void *target, uint64_t *seen,
+                                   cairn_status *st);
+
 /* Field readers: a str without NUL bytes (malloc'd, *out's old value freed), an unsigned within
  * max, a signed within [min, max], a bool. Errors name ctx and field. */
 cairn_err cairn_msgpack_rd_str(const msgpack_object *o, const char *ctx, const char *field,

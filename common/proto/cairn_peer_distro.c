@@ -78,15 +78,11 @@ cairn_err cairn_peer_sync_ack_decode(const char *buf, size_t len, cairn_peer_syn
                                      cairn_status *st)
 {
     memset(a, 0, sizeof *a);
-    msgpack_unpacked u;
-    uint64_t seen = 0;
-    cairn_err err = cairn_msgpack_unpack_whole(buf, len, &u, st);
-    if (err == CAIRN_OK)
-        err = cairn_msgpack_walk_map(&u.data, "distro sync ack", ack_names, A__COUNT, ack_field,
-                                     a, &seen, st);
+    uint64_t seen;
+    cairn_err err = cairn_msgpack_decode_map(buf, len, "distro sync ack", ack_names, A__COUNT,
+                                             ack_field, a, &seen, st);
     if (err == CAIRN_OK && (seen & 1u) == 0)
         err = cairn_fail(st, CAIRN_E_DECODE, "distro sync ack: the code is missing");
-    msgpack_unpacked_destroy(&u);
     if (err != CAIRN_OK)
         memset(a, 0, sizeof *a);
     return err;

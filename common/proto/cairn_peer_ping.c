@@ -110,17 +110,14 @@ cairn_err cairn_peer_ping_decode(const char *buf, size_t len, cairn_peer_ping *p
                                  cairn_status *st)
 {
     memset(p, 0, sizeof *p);
-    msgpack_unpacked u;
-    uint64_t seen = 0;
-    cairn_err err = cairn_msgpack_unpack_whole(buf, len, &u, st);
-    if (err == CAIRN_OK)
-        err = cairn_msgpack_walk_map(&u.data, CTX, names, P__COUNT, ping_field, p, &seen, st);
+    uint64_t seen;
+    cairn_err err = cairn_msgpack_decode_map(buf, len, CTX, names, P__COUNT, ping_field, p, &seen,
+                                             st);
     uint64_t required = (1u << P_PHASE) | (1u << P_MHASH) | (1u << P_PEER) | (1u << P_RAFT);
     if (err == CAIRN_OK && (seen & required) != required)
         err = cairn_fail(st, CAIRN_E_DECODE, CTX ": a required field is missing");
     if (err == CAIRN_OK && !p->raft.role[0])
         strcpy(p->raft.role, "none");
-    msgpack_unpacked_destroy(&u);
     if (err != CAIRN_OK)
         memset(p, 0, sizeof *p);
     return err;

@@ -104,13 +104,21 @@ typedef struct forward_decoding {
     size_t budgets;
 } forward_decoding;
 
-static cairn_err forward_cmds(const msgpack_object *v, cairn_peer_raft_forward *f,
-                              cairn_status *st)
+/* The arrays of both bodies (cmds, budgets, acks): 1..CAIRN_RAFT_FORWARD_MAX elements. */
+static cairn_err check_array(const msgpack_object *v, const char *what, cairn_status *st)
 {
     if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size == 0 ||
         v->via.array.size > CAIRN_RAFT_FORWARD_MAX)
-        return cairn_fail(st, CAIRN_E_DECODE, "raft forward: cmds is not an array of 1..%d",
+        return cairn_fail(st, CAIRN_E_DECODE, "%s is not an array of 1..%d", what,
                           CAIRN_RAFT_FORWARD_MAX);
+    return CAIRN_OK;
+}
+
+static cairn_err forward_cmds(const msgpack_object *v, cairn_peer_raft_forward *f,
+                              cairn_status *st)
+{
+    if (check_array(v, "raft forward: cmds", st) != CAIRN_OK)
+        return st->code;
     for (uint32_t i = 0; i < v->via.array.size; i++) {
         const msgpack_object *c = &v->via.array.ptr[i];
         if (c->type != MSGPACK_OBJECT_BIN)
@@ -132,10 +140,8 @@ static cairn_err forward_cmds(const msgpack_object *v, cairn_peer_raft_forward *
 static cairn_err forward_budgets(const msgpack_object *v, forward_decoding *d,
                                  cairn_status *st)
 {
-    if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size == 0 ||
-        v->via.array.size > CAIRN_RAFT_FORWARD_MAX)
-        return cairn_fail(st, CAIRN_E_DECODE, "raft forward: budgets is not an array of 1..%d",
-                          CAIRN_RAFT_FORWARD_MAX);
+    if (check_array(v, "raft forward: budgets", st) != CAIRN_OK)
+        return st->code;
     for (uint32_t i = 0; i < v->via.array.size; i++) {
         uint64_t u = 0;
         if (cairn_msgpack_rd_uint(&v->via.array.ptr[i], "raft forward", "budgets",
@@ -159,19 +165,15 @@ cairn_err cairn_peer_raft_forward_decode(const char *buf, size_t len, cairn_peer
                                          cairn_status *st)
 {
     memset(f, 0, sizeof *f);
-    msgpack_unpacked u;
-    uint64_t seen = 0;
+    uint64_t seen;
     forward_decoding d = {.f = f};
-    cairn_err err = cairn_msgpack_unpack_whole(buf, len, &u, st);
-    if (err == CAIRN_OK)
-        err = cairn_msgpack_walk_map(&u.data, "raft forward", forward_names, F__COUNT,
-                                     forward_field, &d, &seen, st);
+    cairn_err err = cairn_msgpack_decode_map(buf, len, "raft forward", forward_names, F__COUNT,
+                                             forward_field, &d, &seen, st);
     if (err == CAIRN_OK && (seen & 3u) != 3u)
         err = cairn_fail(st, CAIRN_E_DECODE, "raft forward: cmds and budgets are required");
     if (err == CAIRN_OK && d.budgets != f->count)
         err = cairn_fail(st, CAIRN_E_DECODE, "raft forward: %zu budgets for %zu commands",
                          d.budgets, f->count);
-    msgpack_unpacked_destroy(&u);
     if (err != CAIRN_OK)
         cairn_peer_raft_forward_free(f);
     return err;
@@ -274,10 +276,8 @@ static cairn_err acks_field(int idx, const msgpack_object *v, void *target, cair
 {
     (void)idx;
     cairn_peer_raft_acks *a = target;
-    if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size == 0 ||
-        v->via.array.size > CAIRN_RAFT_FORWARD_MAX)
-        return cairn_fail(st, CAIRN_E_DECODE, "raft forward ack: acks is not an array of 1..%d",
-                          CAIRN_RAFT_FORWARD_MAX);
+    if (check_array(v, "raft forward ack: acks", st) != CAIRN_OK)
+        return st->code;
     for (uint32_t i = 0; i < v->via.array.size; i++)
         if (read_ack(&v->via.array.ptr[i], &a->acks[i], st) != CAIRN_OK)
             return st->code;
@@ -289,15 +289,11 @@ cairn_err cairn_peer_raft_acks_decode(const char *buf, size_t len, cairn_peer_ra
                                       cairn_status *st)
 {
     memset(a, 0, sizeof *a);
-    msgpack_unpacked u;
-    uint64_t seen = 0;
-    cairn_err err = cairn_msgpack_unpack_whole(buf, len, &u, st);
-    if (err == CAIRN_OK)
-        err = cairn_msgpack_walk_map(&u.data, "raft forward ack", acks_names, 1, acks_field, a,
-                                     &seen, st);
+    uint64_t seen;
+    cairn_err err = cairn_msgpack_decode_map(buf, len, "raft forward ack", acks_names, 1,
+                                             acks_field, a, &seen, st);
     if (err == CAIRN_OK && seen == 0)
         err = cairn_fail(st, CAIRN_E_DECODE, "raft forward ack: the acks are missing");
-    msgpack_unpacked_destroy(&u);
     if (err != CAIRN_OK)
         memset(a, 0, sizeof *a);
     return err;
