@@ -4,7 +4,9 @@
  * NUL), then every helper a handler calls: check, copy, the groupName@@ rewrite, required,
  * optional, cluster, namespace, service (with and without the format check) and int. The stored
  * set is compared with a plain model of the Servlet semantics (first stored value of a key wins,
- * values cut at a NUL and trimmed, too long or non-UTF-8 values not stored).
+ * values trimmed; values holding a NUL, too long or not UTF-8 are not stored, and one with a NUL
+ * makes the check a 400 `Param '<key>' contains a NUL byte` unless an earlier finding comes
+ * first).
  * Each input runs twice: without a cap on the number of adds, and with a cap (gateway.max_params)
  * taken from its first byte, between 1 and one past its number of pairs, so that both sides of
  * the cap are reached. With a cap the check answers 400 exactly when there are more pairs than
@@ -47,7 +49,8 @@ typedef struct model_pair {
 
 static size_t model_add(model_pair *m, size_t n, const char *key, const char *value, size_t len)
 {
-    len = strnlen(value, len);
+    if (memchr(value, '\0', len))
+        return n;
     json_t *utf8 = json_stringn(value, len);
     bool stored = len <= MAX_PARAM_BYTES && utf8 != NULL;
     json_decref(utf8);
@@ -159,6 +162,8 @@ static void run(const uint8_t *data, size_t size, size_t max_params)
     cairn_err checked = gateway_params_check(&p, &st);
     if (!p.nomem)
         compare_with_model(&p, data, size);
+    if (p.nul_key) /* refused, whatever else the check found first */
+        FUZZ_CHECK(checked == CAIRN_E_INVALID || checked == CAIRN_E_NOMEM);
     if (max_params > 0) {
         bool beyond = count_pairs(data, size) > max_params;
         FUZZ_CHECK(p.too_many == beyond);
