@@ -271,28 +271,42 @@ void submit_route(submit_job *j)
 
 /* ---- the tick: leader polling, apply waits, deadlines --------------------------------------- */
 
+/* One unanswered job's turn of the tick: answered once applied, expired, or routed again. */
+static void tick_job(submit_job *j, int64_t now, uint64_t applied)
+{
+    if (j->state == J_APPLY && applied >= j->index)
+        submit_answer_local(j, CAIRN_OK, "", j->index, SR_OK);
+    else if (j->state == J_APPLY ? now >= j->apply_until_ms
+                                 : now >= j->deadline_ms ||
+                                       (j->state == J_ROUTE && now >= j->leader_wait_until_ms))
+        expire(j);
+    else if (j->state == J_ROUTE)
+        submit_route(j);
+}
+
 static void on_tick(uv_timer_t *t)
 {
     repl_submit *s = t->data;
     int64_t now = repl_now_ms();
     uint64_t applied = repl_persist_applied(repl_raft_persist(s->r));
     bool busy = false;
-    for (submit_job *j = s->jobs, *next; j; j = next) {
-        next = j->next;
-        if (j->answered)
-            continue;
-        if (j->state == J_APPLY && applied >= j->index)
-            submit_answer_local(j, CAIRN_OK, "", j->index, SR_OK);
-        else if (j->state == J_APPLY ? now >= j->apply_until_ms
-                                     : now >= j->deadline_ms ||
-                                           (j->state == J_ROUTE && now >= j->leader_wait_until_ms))
-            expire(j);
-        else if (j->state == J_ROUTE)
-            submit_route(j);
-        /* j may be freed by now: not read again */
+    /* The job being looked at is held: routing it can fill the leader's batch and flush it,
+     * and a refusal raft gives at once frees the batch's other jobs, the next one perhaps. Each
+     * step reads the next job while the current one is still held, then lets it go. */
+    submit_job *j = s->jobs;
+    if (j)
+        j->holds++;
+    while (j) {
+        if (!j->answered)
+            tick_job(j, now, applied);
+        submit_job *next = j->next;
+        if (next)
+            next->holds++;
+        submit_job_release(j); /* frees it when answered and nothing else holds it */
+        j = next;
     }
-    for (submit_job *j = s->jobs; j && !busy; j = j->next)
-        busy = !j->answered;
+    for (submit_job *k = s->jobs; k && !busy; k = k->next)
+        busy = !k->answered;
     if (!busy) {
         uv_timer_stop(&s->tick);
         s->tick_running = false;
