@@ -230,15 +230,20 @@ static nng_msg *build_forward(forward_batch *b, int64_t now)
     return msg;
 }
 
+/* A gathered job that will not be sent: back to routing, and the gather's hold dropped. */
+static void let_go(submit_job *j)
+{
+    if (j->state == J_FORWARD)
+        j->state = J_ROUTE;
+    submit_job_release(j);
+}
+
 /* The jobs of a forward that never left go back to routing (the tick routes them again). */
 static void unsend(forward_batch *b)
 {
     repl_submit *s = b->r->submit;
-    for (size_t i = 0; i < b->count; i++) {
-        if (b->jobs[i]->state == J_FORWARD)
-            b->jobs[i]->state = J_ROUTE;
-        submit_job_release(b->jobs[i]);
-    }
+    for (size_t i = 0; i < b->count; i++)
+        let_go(b->jobs[i]);
     free(b);
     submit_retry_later(s);
 }
@@ -250,13 +255,10 @@ static void drop_settled(forward_batch *b, int64_t now)
     size_t kept = 0;
     for (size_t i = 0; i < b->count; i++) {
         submit_job *j = b->jobs[i];
-        if (j->answered || j->deadline_ms <= now) {
-            if (j->state == J_FORWARD)
-                j->state = J_ROUTE;
-            submit_job_release(j);
-        } else {
+        if (j->answered || j->deadline_ms <= now)
+            let_go(j);
+        else
             b->jobs[kept++] = j;
-        }
     }
     b->count = kept;
 }
@@ -311,7 +313,7 @@ void submit_forward_drop(repl_submit *s)
         return;
     s->gather = NULL;
     for (size_t i = 0; i < b->count; i++)
-        submit_job_release(b->jobs[i]);
+        let_go(b->jobs[i]);
     free(b);
 }
 
