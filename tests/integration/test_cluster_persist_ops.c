@@ -247,6 +247,10 @@ IT_TEST(cluster_persist_ops, patch_and_health_reach_every_member)
                         "ephemeral", "false"),
                       body, sizeof body),
                  200, "%s", body);
+    /* read-your-writes holds on the node written to; g answers once it has applied it */
+    want_arg checked = {.c = c, .svc = "pops-checked", .ip = "127.84.0.3", .port = 8080,
+                        .healthy = -1};
+    wait_all_show(&checked, "the checked persistent registration");
     nacos_expect_error(c->nodes[g], "PUT", NS "/health/instance",
                        Q("serviceName", "pops-checked", "ip", "127.84.0.3", "port", "8080",
                          "healthy", "false"),
