@@ -4,14 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cairn_cluster_config.h"
-#include "cairn_peer_raft.h"
 #include "cairn_requests.h"
 #include "cairn_write_rules.h"
-#include "gateway_forward.h"
 #include "gateway_reply.h"
-#include "gateway_route.h"
-#include "gateway_route_persist.h"
+#include "gateway_write_step.h"
 
 bool gateway_route_kind_wanted(const gateway *gw, const cairn_request *rq)
 {
@@ -28,12 +24,10 @@ bool gateway_route_kind_wanted(const gateway *gw, const cairn_request *rq)
 typedef struct kind_job {
     gateway *gw;
     gateway_deferred *deferred;
-    cairn_request write;      /* the client's write as built (a patch or a service write
-                                 moves into step) */
-    cairn_request step;       /* the request in flight */
-    cairn_rpc_client *client; /* step's local role, for the outcome; NULL when forwarded */
-    bool raft_step;           /* step is a RAFT_SUBMIT */
-    bool ephemeral_next;      /* health of both kinds: the ephemeral one follows raft */
+    cairn_request write;     /* the client's write as built (a patch or a service write moves
+                                into step) */
+    gateway_write_step step; /* the request in flight (first the lookup, to the registry) */
+    bool ephemeral_next;     /* health of both kinds: the ephemeral one follows raft */
 } kind_job;
 
 static void finish(kind_job *job, cairn_err rc, cairn_status *st)
@@ -45,7 +39,7 @@ static void finish(kind_job *job, cairn_err rc, cairn_status *st)
         gateway_reply_ok(&resp);
     gateway_deferred_answer(job->deferred, &resp);
     cairn_request_free(&job->write);
-    cairn_request_free(&job->step);
+    cairn_request_free(&job->step.rq);
     free(job);
 }
 
@@ -55,47 +49,26 @@ static void step_done(void *arg, cairn_err rc, cairn_reply *rep, cairn_status *s
 static cairn_err health_step(kind_job *job, bool ephemeral, cairn_status *st)
 {
     const cairn_request *w = &job->write;
-    cairn_request_free(&job->step);
+    cairn_request_free(&job->step.rq);
     return cairn_request_instance_health(
-        &job->step, w->namespace_id, w->service, w->instance.ip, w->instance.port,
+        &job->step.rq, w->namespace_id, w->service, w->instance.ip, w->instance.port,
         w->instance.cluster, ephemeral, w->instance.healthy,
         ephemeral ? CAIRN_HEALTH_MANUAL_KIND : CAIRN_HEALTH_MANUAL, st);
 }
 
-/* step is the persistent write: into the raft log. */
-static void send_raft(kind_job *job)
+/* step is the write of one kind: persistent through raft, ephemeral to the Distro owner (or the
+ * local registry when self owns it). */
+static void send_step(kind_job *job)
 {
     cairn_status st;
-    if (cairn_raft_submit_wrap(&job->step, &st) != CAIRN_OK) {
+    if (gateway_write_step_send(job->gw, &job->step, step_done, job, &st) != CAIRN_OK)
         finish(job, st.code, &st);
-        return;
-    }
-    job->raft_step = true;
-    job->client = NULL;
-    gateway_raft_call(job->gw, &job->step, step_done, job);
-}
-
-/* step is the ephemeral write: to the Distro owner, or the local registry when self owns it. */
-static void send_ephemeral(kind_job *job)
-{
-    job->raft_step = false;
-    char owner[CAIRN_CLUSTER_ID_MAX];
-    if (gateway_route_write(job->gw, &job->step, owner, sizeof owner) == GATEWAY_PATH_OWNER) {
-        job->client = NULL;
-        gateway_forward_call(job->gw->forward, &job->step, owner, step_done, job);
-    } else {
-        job->client = job->gw->registry;
-        cairn_rpc_call_async(job->gw->registry, &job->step, step_done, job);
-    }
 }
 
 static void step_done(void *arg, cairn_err rc, cairn_reply *rep, cairn_status *st)
 {
     kind_job *job = arg;
-    if (job->raft_step)
-        rc = gateway_raft_outcome(job->gw, &job->step, rc, rep, st);
-    else
-        rc = gateway_call_outcome(job->gw, job->client, &job->step, rc, rep, st);
+    rc = gateway_write_step_outcome(job->gw, &job->step, rc, rep, st);
     if (rc != CAIRN_OK || !job->ephemeral_next) {
         finish(job, rc, st);
         return;
@@ -105,7 +78,7 @@ static void step_done(void *arg, cairn_err rc, cairn_reply *rep, cairn_status *s
         finish(job, rc, st);
         return;
     }
-    send_ephemeral(job);
+    send_step(job);
 }
 
 /* Which kinds the local registry holds at the write's ip:port in its cluster. */
@@ -133,16 +106,16 @@ static void kinds_held(const cairn_request *w, const cairn_reply *rep, bool *eph
 static void looked_up(void *arg, cairn_err rc, cairn_reply *rep, cairn_status *st)
 {
     kind_job *job = arg;
-    rc = gateway_call_outcome(job->gw, job->gw->registry, &job->step, rc, rep, st);
+    rc = gateway_call_outcome(job->gw, job->gw->registry, &job->step.rq, rc, rep, st);
     if (job->write.type == CAIRN_MSG_SERVICE_PUT || job->write.type == CAIRN_MSG_SERVICE_REMOVE) {
         /* Held here, the service exists for the FSM even when only Distro knows it; not held,
          * or the registry not answering, the raft state alone decides (as before the lookup). */
         bool held = rc == CAIRN_OK && rep->has_snapshot && rep->snapshot.found;
-        cairn_request_free(&job->step);
-        job->step = job->write;
+        cairn_request_free(&job->step.rq);
+        job->step.rq = job->write;
         cairn_request_init(&job->write, CAIRN_MSG_STATS);
-        job->step.held = held;
-        send_raft(job);
+        job->step.rq.held = held;
+        send_step(job);
         return;
     }
     /* A missing service is the write's own error to give: its path answers it. */
@@ -153,17 +126,14 @@ static void looked_up(void *arg, cairn_err rc, cairn_reply *rep, cairn_status *s
     bool eph = false, pers = false;
     if (rc == CAIRN_OK)
         kinds_held(&job->write, rep, &eph, &pers);
-    cairn_request_free(&job->step);
-    cairn_request_init(&job->step, CAIRN_MSG_STATS);
+    cairn_request_free(&job->step.rq);
+    cairn_request_init(&job->step.rq, CAIRN_MSG_STATS);
     if (job->write.type == CAIRN_MSG_INSTANCE_PATCH) {
         /* The registry patches the ephemeral instance first: so does this. */
-        job->step = job->write;
+        job->step.rq = job->write;
         cairn_request_init(&job->write, CAIRN_MSG_STATS);
-        job->step.instance.ephemeral = eph || !pers;
-        if (job->step.instance.ephemeral)
-            send_ephemeral(job);
-        else
-            send_raft(job);
+        job->step.rq.instance.ephemeral = eph || !pers;
+        send_step(job);
         return;
     }
     if ((rc = health_step(job, !pers, st)) != CAIRN_OK) {
@@ -171,10 +141,7 @@ static void looked_up(void *arg, cairn_err rc, cairn_reply *rep, cairn_status *s
         return;
     }
     job->ephemeral_next = pers && eph;
-    if (pers)
-        send_raft(job);
-    else
-        send_ephemeral(job);
+    send_step(job);
 }
 
 void gateway_route_kind(gateway *gw, gateway_request *req, gateway_response *resp,
@@ -192,9 +159,10 @@ void gateway_route_kind(gateway *gw, gateway_request *req, gateway_response *res
     job->write = *rq;
     cairn_request_init(rq, CAIRN_MSG_STATS);
     job->deferred = gateway_request_defer(req);
-    if (cairn_request_service_get(&job->step, job->write.namespace_id, job->write.service, &st)) {
+    if (cairn_request_service_get(&job->step.rq, job->write.namespace_id, job->write.service,
+                                  &st)) {
         finish(job, st.code, &st);
         return;
     }
-    cairn_rpc_call_async(gw->registry, &job->step, looked_up, job);
+    cairn_rpc_call_async(gw->registry, &job->step.rq, looked_up, job);
 }
