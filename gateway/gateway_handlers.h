@@ -16,6 +16,10 @@ void gateway_instance_update(gateway *gw, gateway_request *req, gateway_response
 void gateway_instance_patch(gateway *gw, gateway_request *req, gateway_response *resp);
 void gateway_instance_detail(gateway *gw, gateway_request *req, gateway_response *resp);
 
+/* gateway_metadata_batch.c: §2.8 */
+void gateway_instance_metadata_put(gateway *gw, gateway_request *req, gateway_response *resp);
+void gateway_instance_metadata_delete(gateway *gw, gateway_request *req, gateway_response *resp);
+
 /* gateway_list.c: §2.5 */
 void gateway_instance_list(gateway *gw, gateway_request *req, gateway_response *resp);
 

@@ -212,16 +212,24 @@ cairn_err registry_instance_patch(registry_write_ctx *c, const cairn_request *re
     const char *ns = cairn_req_ns(req);
     cairn_instance in;
     bool found;
-    if (find_instance(c->store, c->txn, ns, req->service, cluster, req->instance.ip,
-                      req->instance.port, &in, &found, st))
+    cairn_err err =
+        req->patch_mask & CAIRN_PATCH_KIND
+            ? registry_store_get_instance(c->store, c->txn, ns, req->service,
+                                          req->instance.ephemeral, cluster, req->instance.ip,
+                                          req->instance.port, &in, &found, st)
+            : find_instance(c->store, c->txn, ns, req->service, cluster, req->instance.ip,
+                            req->instance.port, &in, &found, st);
+    if (err)
         return st->code;
     if (!found)
         return cairn_fail(st, CAIRN_E_INVALID, "instance not found");
     cairn_service svc;
     bool svc_found = false;
-    cairn_err err = cairn_instance_apply_patch(&in, &req->instance, req->patch_mask, st);
+    err = cairn_instance_apply_patch(&in, &req->instance, req->patch_mask, st);
     if (!err)
         err = cairn_instance_validate(&in, st);
+    if (!err) /* merged metadata may outgrow what one request could carry */
+        err = cairn_instance_check_limits(&in, c->limits, st);
     if (!err) {
         err = registry_need_service(c->store, c->txn, ns, req->service, &svc, st,
                                     CAIRN_E_INVALID, "instance not found");

@@ -167,8 +167,9 @@ static cairn_err find_named(raft_cp_state *s, const cairn_request *req, raft_cp_
     return CAIRN_OK;
 }
 
-cairn_err raft_cmd_instance_patch(raft_cp_state *s, const cairn_request *req,
-                                  cairn_raft_batch *out, cairn_status *st)
+cairn_err raft_cmd_instance_patch(raft_cp_state *s, const raft_cmd_limits *lim,
+                                  const cairn_request *req, cairn_raft_batch *out,
+                                  cairn_status *st)
 {
     const char *cluster;
     raft_cp_service *svc = NULL;
@@ -182,7 +183,8 @@ cairn_err raft_cmd_instance_patch(raft_cp_state *s, const cairn_request *req,
     copy_instance(&in, cur);
     if (cairn_instance_apply_patch(&in, &req->instance, req->patch_mask, &nomem))
         raft_state_oom();
-    if (cairn_instance_validate(&in, st)) {
+    /* merged metadata may outgrow what one request could carry */
+    if (cairn_instance_validate(&in, st) || cairn_instance_check_limits(&in, &lim->limits, st)) {
         cairn_instance_free(&in);
         return st->code;
     }

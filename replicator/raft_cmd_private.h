@@ -8,8 +8,9 @@
 cairn_err raft_cmd_instance_upsert(raft_cp_state *s, const raft_cmd_limits *lim,
                                    const cairn_request *req, cairn_raft_batch *out,
                                    cairn_status *st);
-cairn_err raft_cmd_instance_patch(raft_cp_state *s, const cairn_request *req,
-                                  cairn_raft_batch *out, cairn_status *st);
+cairn_err raft_cmd_instance_patch(raft_cp_state *s, const raft_cmd_limits *lim,
+                                  const cairn_request *req, cairn_raft_batch *out,
+                                  cairn_status *st);
 cairn_err raft_cmd_instance_remove(raft_cp_state *s, const cairn_request *req,
                                    cairn_raft_batch *out, cairn_status *st);
 

@@ -140,7 +140,7 @@ cairn_err raft_cmd_apply(raft_cp_state *s, const raft_cmd_limits *lim, const cai
     case CAIRN_MSG_INSTANCE_UPSERT:
         return raft_cmd_instance_upsert(s, lim, req, out, st);
     case CAIRN_MSG_INSTANCE_PATCH:
-        return raft_cmd_instance_patch(s, req, out, st);
+        return raft_cmd_instance_patch(s, lim, req, out, st);
     case CAIRN_MSG_INSTANCE_REMOVE:
         return raft_cmd_instance_remove(s, req, out, st);
     case CAIRN_MSG_INSTANCE_HEALTH:

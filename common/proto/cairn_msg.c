@@ -267,7 +267,8 @@ static uint32_t request_mode_max(cairn_msg_type type)
 
 #define PATCH_KNOWN_BITS                                                                   \
     (CAIRN_PATCH_METADATA | CAIRN_PATCH_APP | CAIRN_PATCH_WEIGHT | CAIRN_PATCH_HEALTHY |   \
-     CAIRN_PATCH_ENABLED)
+     CAIRN_PATCH_ENABLED | CAIRN_PATCH_METADATA_PUT | CAIRN_PATCH_METADATA_DELETE |          \
+     CAIRN_PATCH_KIND)
 
 /* ======================================================================= encoding ========== */
 

@@ -87,6 +87,14 @@ enum {
     CAIRN_PATCH_WEIGHT = 1u << 2,
     CAIRN_PATCH_HEALTHY = 1u << 3,
     CAIRN_PATCH_ENABLED = 1u << 4,
+    /* PUT /instance/metadata/batch (§2.8): the keys of the patch's metadata are set, the others
+     * kept (rather than CAIRN_PATCH_METADATA's replacing the whole map) */
+    CAIRN_PATCH_METADATA_PUT = 1u << 5,
+    /* DELETE /instance/metadata/batch: the keys of the patch's metadata are removed */
+    CAIRN_PATCH_METADATA_DELETE = 1u << 6,
+    /* only the instance of the kind instance.ephemeral names (else the ephemeral one at ip:port,
+     * failing that the persistent one) */
+    CAIRN_PATCH_KIND = 1u << 7,
 };
 
 /* How a SERVICE_PUT treats an existing / missing service. */

@@ -72,6 +72,17 @@ cairn_err cairn_instance_apply_patch(cairn_instance *in, const cairn_instance *p
         cairn_metadata_free(&md);
         return nomem(st);
     }
+    for (uint32_t i = 0; i < p->metadata.len; i++) {
+        const cairn_kv *kv = &p->metadata.items[i];
+        if ((mask & CAIRN_PATCH_METADATA_PUT) &&
+            cairn_metadata_set(&in->metadata, kv->key, kv->value) != CAIRN_OK) {
+            cairn_metadata_free(&md);
+            free(app);
+            return nomem(st);
+        }
+        if (mask & CAIRN_PATCH_METADATA_DELETE)
+            cairn_metadata_remove(&in->metadata, kv->key);
+    }
     if (mask & CAIRN_PATCH_METADATA) {
         cairn_metadata_free(&in->metadata);
         in->metadata = md;

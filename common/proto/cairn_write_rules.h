@@ -24,8 +24,9 @@ cairn_err cairn_check_instance_ref(const cairn_request *req, const char **cluste
  * port <= 0), which is how its messages name one. */
 void cairn_instance_datum_key(char *buf, size_t len, const char *ip, int32_t port,
                               const char *cluster);
-/* INSTANCE_PATCH: the fields of p that mask names (CAIRN_PATCH_*) replace in's. CAIRN_E_NOMEM
- * leaves in as it was. */
+/* INSTANCE_PATCH: the fields of p that mask names (CAIRN_PATCH_*) replace in's; with
+ * CAIRN_PATCH_METADATA_PUT / _DELETE p's metadata keys are set in / removed from in's instead.
+ * CAIRN_E_NOMEM leaves in as it was, but for metadata keys already set. */
 cairn_err cairn_instance_apply_patch(cairn_instance *in, const cairn_instance *p, uint32_t mask,
                                      cairn_status *st);
 /* SERVICE_PUT: each cluster of src is added to dst or replaces dst's cluster of the same name.

@@ -297,6 +297,48 @@ IT_TEST(cluster_persist_ops, patch_and_health_reach_every_member)
     wait_all_show(&pr, "the probes' flip of a persistent instance");
 }
 
+/* PUT /instance/metadata/batch on a node that neither owns the service nor leads raft: the
+ * ephemeral instance's keys go to its Distro owner, the persistent one's through raft, and every
+ * member shows both. */
+IT_TEST(cluster_persist_ops, metadata_batch_reaches_every_member)
+{
+    it_cluster_opts o = {.nodes = 3, .layout = IT_LAYOUT_PORTS, .wrong_secret_node = -1,
+                         .sets = sets};
+    it_cluster *c = cluster_start(&o);
+    int leader = cluster_wait_raft_leader(c, 0, ELECT_BOUND_MS);
+    int owner = cluster_owner_among(c, IT_CLUSTER_ALL, "pops-mb");
+    int at = 0;
+    while (at < 2 && (at == owner || at == leader))
+        at++;
+    nacos_write_ok(c->nodes[(at + 1) % 3], "POST", NS "/instance",
+                   Q("serviceName", "pops-mb", "ip", "127.84.0.5", "port", "8080", "metadata",
+                     "k=e0"));
+    nacos_write_ok(c->nodes[(at + 2) % 3], "POST", NS "/instance",
+                   Q("serviceName", "pops-mb", "ip", "127.84.0.6", "port", "8080", "ephemeral",
+                     "false", "metadata", "k=p0"));
+    want_arg e = {.c = c, .svc = "pops-mb", .ip = "127.84.0.5", .port = 8080, .healthy = -1,
+                  .meta = "e0"};
+    want_arg p = {.c = c, .svc = "pops-mb", .ip = "127.84.0.6", .port = 8080, .healthy = -1,
+                  .meta = "p0"};
+    wait_all_show(&e, "the ephemeral registration");
+    wait_all_show(&p, "the persistent registration");
+
+    char body[512];
+    cr_assert_eq(call(c->nodes[at], "PUT", NS "/instance/metadata/batch",
+                      Q("serviceName", "pops-mb", "metadata", "k=v1", "instances",
+                        "[{\"ip\":\"127.84.0.5\",\"port\":8080},"
+                        "{\"ip\":\"127.84.0.6\",\"port\":8080,\"ephemeral\":false}]"),
+                      body, sizeof body),
+                 200, "%s", body);
+    cr_expect_str_eq(body, "{\"updated\":[\"127.84.0.6:8080:unknown:DEFAULT:persist\","
+                           "\"127.84.0.5:8080:unknown:DEFAULT:ephemeral\"]}");
+    e.meta = p.meta = "v1";
+    /* the persistent write is read at once where it was acknowledged */
+    expect_shown_at(&p, at, "the batch's persistent write");
+    wait_all_show(&e, "the batch's ephemeral write");
+    wait_all_show(&p, "the batch's persistent write");
+}
+
 IT_TEST(cluster_persist_ops, minority_answers_503_for_persistent_patch_and_health)
 {
     it_cluster_opts o = {.nodes = 3, .layout = IT_LAYOUT_PORTS, .wrong_secret_node = -1,

@@ -1042,7 +1042,7 @@ Test(reject, wrong_types)
     b_service_message(&b, CAIRN_MSG_INSTANCE_PATCH, 6);
     b_str(&b, "inst");
     b_instance(&b, NULL);
-    b_kv_uint(&b, "mask", 1u << 5);
+    b_kv_uint(&b, "mask", 1u << 8);
     expect_decode_error(MSG_REQUEST, &b, "request: field 'mask' is out of range");
 }
 

@@ -138,6 +138,53 @@ Test(raft_commands, patches_compose_in_log_order)
     cr_assert_str_eq(st.message, "instance not found");
 }
 
+/* PUT / DELETE /instance/metadata/batch: keys merged into (removed from) what the log holds,
+ * and a merge past limits.max_metadata_bytes refused though each patch alone fits. */
+Test(raft_commands, metadata_keys_merge_and_remove_within_the_limit)
+{
+    cr_assert_eq(upsert("127.9.0.1", 8080, CAIRN_UPSERT_REGISTER, 1.0), CAIRN_OK);
+    cairn_request r;
+    cairn_status st;
+    instance_req(&r, CAIRN_MSG_INSTANCE_PATCH, "127.9.0.1", 8080);
+    r.patch_mask = CAIRN_PATCH_METADATA_PUT | CAIRN_PATCH_KIND;
+    cr_assert_eq(cairn_metadata_set(&r.instance.metadata, "a", "1"), CAIRN_OK);
+    cr_assert_eq(cairn_metadata_set(&r.instance.metadata, "b", "2"), CAIRN_OK);
+    cr_assert_eq(run(&r, &st), CAIRN_OK);
+    instance_req(&r, CAIRN_MSG_INSTANCE_PATCH, "127.9.0.1", 8080);
+    r.patch_mask = CAIRN_PATCH_METADATA_PUT | CAIRN_PATCH_KIND;
+    cr_assert_eq(cairn_metadata_set(&r.instance.metadata, "b", "3"), CAIRN_OK);
+    cr_assert_eq(cairn_metadata_set(&r.instance.metadata, "c", "4"), CAIRN_OK);
+    cr_assert_eq(run(&r, &st), CAIRN_OK);
+    const cairn_instance *in = find("127.9.0.1", 8080);
+    cr_expect_str_eq(cairn_metadata_get(&in->metadata, "a"), "1");
+    cr_expect_str_eq(cairn_metadata_get(&in->metadata, "b"), "3");
+    cr_expect_str_eq(cairn_metadata_get(&in->metadata, "c"), "4");
+
+    instance_req(&r, CAIRN_MSG_INSTANCE_PATCH, "127.9.0.1", 8080);
+    r.patch_mask = CAIRN_PATCH_METADATA_DELETE | CAIRN_PATCH_KIND;
+    cr_assert_eq(cairn_metadata_set(&r.instance.metadata, "a", "any"), CAIRN_OK);
+    cr_assert_eq(cairn_metadata_set(&r.instance.metadata, "zz", "absent"), CAIRN_OK);
+    cr_assert_eq(run(&r, &st), CAIRN_OK);
+    in = find("127.9.0.1", 8080);
+    cr_expect_null(cairn_metadata_get(&in->metadata, "a"));
+    cr_expect_eq(in->metadata.len, 2);
+
+    /* two values of 9 000 bytes: each patch fits 16 384, the merge does not */
+    char big[9001];
+    memset(big, 'v', 9000);
+    big[9000] = '\0';
+    instance_req(&r, CAIRN_MSG_INSTANCE_PATCH, "127.9.0.1", 8080);
+    r.patch_mask = CAIRN_PATCH_METADATA_PUT | CAIRN_PATCH_KIND;
+    cr_assert_eq(cairn_metadata_set(&r.instance.metadata, "big1", big), CAIRN_OK);
+    cr_assert_eq(run(&r, &st), CAIRN_OK);
+    instance_req(&r, CAIRN_MSG_INSTANCE_PATCH, "127.9.0.1", 8080);
+    r.patch_mask = CAIRN_PATCH_METADATA_PUT | CAIRN_PATCH_KIND;
+    cr_assert_eq(cairn_metadata_set(&r.instance.metadata, "big2", big), CAIRN_OK);
+    cr_assert_eq(run(&r, &st), CAIRN_E_INVALID);
+    cr_expect_str_eq(st.message, "Param 'metadata' is too long (max 16384 bytes)");
+    cr_expect_null(cairn_metadata_get(&find("127.9.0.1", 8080)->metadata, "big2"));
+}
+
 Test(raft_commands, reregistration_keeps_id_and_health_and_limit_counts_persistent)
 {
     cr_assert_eq(upsert("127.9.0.1", 1, CAIRN_UPSERT_REGISTER, 1.0), CAIRN_OK);
