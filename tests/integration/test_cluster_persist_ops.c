@@ -226,6 +226,7 @@ IT_TEST(cluster_persist_ops, patch_and_health_reach_every_member)
 
     /* Health by hand of the persistent instance, on the other follower. */
     none_checker(c->nodes[leader], "pops-p");
+    wait_none_everywhere(c, "pops-p");
     nacos_write_ok(c->nodes[f], "PUT", NS "/health/instance",
                    Q("serviceName", "pops-p", "ip", "127.84.0.1", "port", "8080", "healthy",
                      "false"));
