@@ -26,7 +26,7 @@ static void beat_key_of(const cairn_request *rq, beat_key *bk)
     bk->k.namespace_id = rq->namespace_id && *rq->namespace_id ? rq->namespace_id
                                                                 : CAIRN_DEFAULT_NAMESPACE;
     bk->k.service = rq->service;
-    bk->k.clusters = c && *c ? c : CAIRN_DEFAULT_CLUSTER;
+    bk->k.clusters = cairn_cluster_or_default(c);
     bk->k.instance = bk->instance;
 }
 

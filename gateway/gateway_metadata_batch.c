@@ -38,6 +38,13 @@ typedef struct batch_target {
 
 typedef struct batch_job batch_job;
 
+/* Which instances the request names. */
+typedef enum batch_scope {
+    BATCH_NOTHING, /* an unknown consistencyType, a missing or malformed instances list */
+    BATCH_BY_KIND, /* consistencyType: every instance of one kind */
+    BATCH_BY_LIST, /* instances: the first match of each target */
+} batch_scope;
+
 /* `ip:port:unknown:cluster:ephemeral` at its longest */
 #define UPDATED_KEY_MAX (CAIRN_MAX_IP_LEN + CAIRN_MAX_CLUSTER_LEN + 40)
 
@@ -53,11 +60,11 @@ struct batch_job {
     gateway_deferred *deferred;
     uint32_t mask; /* CAIRN_PATCH_METADATA_PUT or _DELETE, and CAIRN_PATCH_KIND */
     cairn_metadata metadata;
-    json_t *targets_json;  /* owns the strings of targets */
-    batch_target *targets; /* NULL: every instance of kind all_ephemeral (consistencyType) */
+    batch_scope scope;
+    bool kind_ephemeral;   /* BATCH_BY_KIND: the kind */
+    json_t *targets_json;  /* BATCH_BY_LIST: owns the strings of targets */
+    batch_target *targets;
     size_t target_count;
-    bool all_ephemeral;
-    bool locate_nothing; /* an unknown consistencyType, a malformed instances list */
     cairn_request lookup;
     batch_patch *patches;
     uint32_t patch_count;
@@ -111,17 +118,12 @@ static void patched(void *arg, cairn_err rc, cairn_reply *rep, cairn_status *st)
     settle(p, gateway_write_step_outcome(p->job->gw, &p->step, rc, rep, st), st);
 }
 
-static const char *cluster_of(const cairn_instance *in)
-{
-    return in->cluster && *in->cluster ? in->cluster : CAIRN_DEFAULT_CLUSTER;
-}
-
 /* Nacos' locateInstance: the stored instance equals the target (same ip, same port or a stored
  * port of 0, the same kind) in the same cluster. */
 static bool located_by(const cairn_instance *in, const batch_target *t)
 {
     return t->ip && in->ip && in->ephemeral == t->ephemeral && strcmp(in->ip, t->ip) == 0 &&
-           (in->port == t->port || in->port == 0) && strcmp(cluster_of(in), t->cluster) == 0;
+           (in->port == t->port || in->port == 0) && strcmp(cairn_cluster_or_default(in->cluster), t->cluster) == 0;
 }
 
 static cairn_err add_patch(batch_job *job, const cairn_instance *in, cairn_status *st)
@@ -130,7 +132,7 @@ static cairn_err add_patch(batch_job *job, const cairn_instance *in, cairn_statu
     cairn_instance sel;
     cairn_instance_init(&sel);
     sel.ip = strdup(in->ip);
-    sel.cluster = strdup(cluster_of(in));
+    sel.cluster = strdup(cairn_cluster_or_default(in->cluster));
     sel.port = in->port;
     sel.ephemeral = in->ephemeral;
     if (!sel.ip || !sel.cluster || cairn_metadata_copy(&sel.metadata, &job->metadata)) {
@@ -140,7 +142,7 @@ static cairn_err add_patch(batch_job *job, const cairn_instance *in, cairn_statu
     if (cairn_request_instance_patch(&p->step.rq, job->lookup.namespace_id,
                                      job->lookup.service, &sel, job->mask, st))
         return st->code;
-    cairn_instance_datum_key(p->updated, sizeof p->updated, in->ip, in->port, cluster_of(in));
+    cairn_instance_datum_key(p->updated, sizeof p->updated, in->ip, in->port, cairn_cluster_or_default(in->cluster));
     size_t used = strlen(p->updated);
     snprintf(p->updated + used, sizeof p->updated - used, ":%s",
              in->ephemeral ? "ephemeral" : "persist");
@@ -153,14 +155,14 @@ static cairn_err add_patch(batch_job *job, const cairn_instance *in, cairn_statu
  * persistent targets' instances, then the ephemeral ones', each target locating its first. */
 static cairn_err plan_patches(batch_job *job, const cairn_service_snapshot *snap, cairn_status *st)
 {
-    size_t most = job->targets ? job->target_count : snap->instance_count;
+    size_t most = job->scope == BATCH_BY_LIST ? job->target_count : snap->instance_count;
     if (most == 0)
         return CAIRN_OK;
     if (!(job->patches = calloc(most, sizeof *job->patches)))
         return cairn_fail(st, CAIRN_E_NOMEM, "out of memory");
-    if (!job->targets) {
+    if (job->scope == BATCH_BY_KIND) {
         for (uint32_t i = 0; i < snap->instance_count; i++)
-            if (snap->instances[i].ip && snap->instances[i].ephemeral == job->all_ephemeral &&
+            if (snap->instances[i].ip && snap->instances[i].ephemeral == job->kind_ephemeral &&
                 add_patch(job, &snap->instances[i], st))
                 return st->code;
         return CAIRN_OK;
@@ -243,48 +245,30 @@ static int32_t json_port(const json_t *v, bool *ok)
 }
 
 /* The `instances` parameter; a malformed list locates nothing (Nacos logs and ignores it). */
-static void parse_targets(batch_job *job, const char *text)
+static batch_scope parse_targets(batch_job *job, const char *text)
 {
-    json_t *arr = json_loads(text, JSON_DECODE_ANY, NULL);
-    job->targets_json = arr;
-    job->targets = calloc(1, sizeof *job->targets); /* non-NULL even for an empty list */
-    if (!arr || !json_is_array(arr) || !job->targets) {
-        job->locate_nothing = true;
-        return;
-    }
+    json_t *arr = job->targets_json = json_loads(text, JSON_DECODE_ANY, NULL);
+    if (!json_is_array(arr))
+        return BATCH_NOTHING;
     size_t n = json_array_size(arr);
-    batch_target *t = n ? calloc(n, sizeof *t) : NULL;
-    if (n && !t) {
-        job->locate_nothing = true;
-        return;
-    }
+    if (n > 0 && !(job->targets = calloc(n, sizeof *job->targets)))
+        return BATCH_NOTHING;
     bool ok = true;
     for (size_t i = 0; ok && i < n; i++) {
         const json_t *o = json_array_get(arr, i);
-        if (!json_is_object(o)) {
-            ok = false;
-            break;
-        }
         const json_t *ip = json_object_get(o, "ip"), *cl = json_object_get(o, "clusterName");
-        if ((ip && !json_is_string(ip) && !json_is_null(ip)) ||
+        if (!json_is_object(o) || (ip && !json_is_string(ip) && !json_is_null(ip)) ||
             (cl && !json_is_string(cl) && !json_is_null(cl)))
-            ok = false;
-        t[i].ip = json_is_string(ip) ? json_string_value(ip) : NULL;
-        t[i].port = json_port(json_object_get(o, "port"), &ok);
-        t[i].ephemeral = json_flag(json_object_get(o, "ephemeral"), true, &ok);
+            return BATCH_NOTHING;
+        batch_target *t = &job->targets[i];
+        t->ip = json_is_string(ip) ? json_string_value(ip) : NULL;
+        t->port = json_port(json_object_get(o, "port"), &ok);
+        t->ephemeral = json_flag(json_object_get(o, "ephemeral"), true, &ok);
         const char *c = json_is_string(cl) ? json_string_value(cl) : "";
-        t[i].cluster = c[strspn(c, " \t\r\n")] ? c : CAIRN_DEFAULT_CLUSTER;
-    }
-    if (!ok) {
-        free(t);
-        job->locate_nothing = true;
-        return;
-    }
-    if (n) {
-        free(job->targets);
-        job->targets = t;
+        t->cluster = c[strspn(c, " \t\r\n")] ? c : CAIRN_DEFAULT_CLUSTER;
     }
     job->target_count = n;
+    return ok ? BATCH_BY_LIST : BATCH_NOTHING;
 }
 
 static void metadata_batch(gateway *gw, gateway_request *req, gateway_response *resp,
@@ -312,12 +296,11 @@ static void metadata_batch(gateway *gw, gateway_request *req, gateway_response *
     const char *type = gateway_params_get(req->params, "consistencyType");
     const char *instances = gateway_params_get(req->params, "instances");
     if (type && *type) {
-        job->all_ephemeral = !strcmp(type, "ephemeral");
-        job->locate_nothing = !job->all_ephemeral && strcmp(type, "persist") != 0;
+        job->kind_ephemeral = !strcmp(type, "ephemeral");
+        job->scope = job->kind_ephemeral || !strcmp(type, "persist") ? BATCH_BY_KIND
+                                                                      : BATCH_NOTHING;
     } else if (instances && *instances)
-        parse_targets(job, instances);
-    else
-        job->locate_nothing = true;
+        job->scope = parse_targets(job, instances);
     if (!(md = gateway_param_required(req->params, "metadata", &st)) ||
         cairn_parse_metadata(md, gw->max_metadata_bytes, &job->metadata, &st) ||
         cairn_request_service_get(&job->lookup, ns, svc, &st)) {
@@ -325,7 +308,7 @@ static void metadata_batch(gateway *gw, gateway_request *req, gateway_response *
         gateway_reply_error(resp, &st);
         return;
     }
-    if (job->locate_nothing || cairn_check_grouped_format(svc, &st) != CAIRN_OK) {
+    if (job->scope == BATCH_NOTHING || cairn_check_grouped_format(svc, &st) != CAIRN_OK) {
         job_free(job);
         gateway_reply_json(resp, json_pack("{s:[]}", "updated"));
         return;

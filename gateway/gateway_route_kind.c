@@ -92,7 +92,7 @@ static void kinds_held(const cairn_request *w, const cairn_reply *rep, bool *eph
         return;
     for (uint32_t i = 0; i < rep->snapshot.instance_count; i++) {
         const cairn_instance *in = &rep->snapshot.instances[i];
-        const char *c = in->cluster && *in->cluster ? in->cluster : CAIRN_DEFAULT_CLUSTER;
+        const char *c = cairn_cluster_or_default(in->cluster);
         if (in->port != w->instance.port || !in->ip || strcmp(in->ip, w->instance.ip) != 0 ||
             strcmp(c, cluster) != 0)
             continue;

@@ -189,8 +189,7 @@ static cairn_err handle_beat(healthcheck *hc, const cairn_request *req, cairn_re
         return st->code;
     const char *ns = req->namespace_id && *req->namespace_id ? req->namespace_id
                                                               : CAIRN_DEFAULT_NAMESPACE;
-    const char *c = req->instance.cluster;
-    const char *cluster = c && *c ? c : CAIRN_DEFAULT_CLUSTER;
+    const char *cluster = cairn_cluster_or_default(req->instance.cluster);
     int64_t now = hc_now_ms();
     beat_outcome out = {false, CAIRN_DEFAULT_BEAT_INTERVAL_MS};
 

@@ -326,7 +326,7 @@ hc_instance *hc_table_track(hc_table *t, const char *ns, const char *svc, const 
                             int64_t now_ms)
 {
     cairn_key k;
-    const char *cluster = in->cluster && *in->cluster ? in->cluster : CAIRN_DEFAULT_CLUSTER;
+    const char *cluster = cairn_cluster_or_default(in->cluster);
     if (!in->ip || cairn_key_instance(&k, ns, svc, in->ephemeral, cluster, in->ip, in->port))
         return NULL;
     hc_instance *e = cairn_hashmap_get(t->instances, k.bytes, k.len);
@@ -359,7 +359,7 @@ static int take_instance(hc_table *t, hc_service *s, const cairn_instance *in, i
                          hc_instance **out)
 {
     *out = NULL;
-    const char *cluster = in->cluster && *in->cluster ? in->cluster : CAIRN_DEFAULT_CLUSTER;
+    const char *cluster = cairn_cluster_or_default(in->cluster);
     cairn_key k;
     if (!in->ip ||
         cairn_key_instance(&k, s->ns, s->name, in->ephemeral, cluster, in->ip, in->port))

@@ -90,7 +90,7 @@ static cairn_err del_instance_record(registry_write_ctx *c, const char *ns,
                                      cairn_status *st)
 {
     const cairn_instance *sel = &r->instance;
-    const char *cluster = sel->cluster && *sel->cluster ? sel->cluster : CAIRN_DEFAULT_CLUSTER;
+    const char *cluster = cairn_cluster_or_default(sel->cluster);
     bool deleted = false;
     if (!sel->ip ||
         registry_store_delete_instance(c->store, c->txn, ns, r->service, false, cluster,

@@ -238,13 +238,19 @@ static void let_go(submit_job *j)
     submit_job_release(j);
 }
 
+/* Lets go of every job of a forward that will not leave, and of the forward. */
+static void let_go_all(forward_batch *b)
+{
+    for (size_t i = 0; i < b->count; i++)
+        let_go(b->jobs[i]);
+    free(b);
+}
+
 /* The jobs of a forward that never left go back to routing (the tick routes them again). */
 static void unsend(forward_batch *b)
 {
     repl_submit *s = b->r->submit;
-    for (size_t i = 0; i < b->count; i++)
-        let_go(b->jobs[i]);
-    free(b);
+    let_go_all(b);
     submit_retry_later(s);
 }
 
@@ -312,9 +318,7 @@ void submit_forward_drop(repl_submit *s)
     if (!b)
         return;
     s->gather = NULL;
-    for (size_t i = 0; i < b->count; i++)
-        let_go(b->jobs[i]);
-    free(b);
+    let_go_all(b);
 }
 
 bool submit_forward(submit_job *j, size_t idx)

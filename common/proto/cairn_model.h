@@ -17,6 +17,12 @@
 #define CAIRN_GROUP_SEPARATOR "@@"
 #define CAIRN_DEFAULT_APP "DEFAULT"
 
+/* An instance's cluster name as stored and keyed: a missing or empty one is DEFAULT. */
+static inline const char *cairn_cluster_or_default(const char *cluster)
+{
+    return cluster && *cluster ? cluster : CAIRN_DEFAULT_CLUSTER;
+}
+
 /* Length caps (bytes). Nacos has none; Cairn needs them so that every instance key fits LMDB's
  * 511-byte key limit (see cairn_keys.h): 128 + 240 + 64 + 64 plus separators and port < 511. */
 #define CAIRN_MAX_NAMESPACE_LEN 128

@@ -44,8 +44,7 @@ cairn_err cairn_check_instance_ref(const cairn_request *req, const char **cluste
         return st->code;
     if (!req->has_instance || !req->instance.ip || !*req->instance.ip)
         return cairn_fail(st, CAIRN_E_INVALID, "Param 'ip' is required.");
-    const char *c = req->instance.cluster;
-    *cluster = c && *c ? c : CAIRN_DEFAULT_CLUSTER;
+    *cluster = cairn_cluster_or_default(req->instance.cluster);
     if (cairn_check_length("ip", req->instance.ip, CAIRN_MAX_IP_LEN, st) ||
         cairn_check_length("clusterName", *cluster, CAIRN_MAX_CLUSTER_LEN, st))
         return st->code;
