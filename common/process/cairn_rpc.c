@@ -70,7 +70,21 @@ struct cairn_rpc_client {
     int exchanges; /* in flight */
     rpc_queued *queue_head, *queue_tail;
     bool closing; /* queued calls fail rather than go out */
+    /* Threads between deciding to send (closing not yet set) and the send started: close waits
+     * for none to be left before it closes the socket, since nng 1.5.2 can panic on a context
+     * send that races the socket's close (test_rpc saw it under the sanitizers). */
+    int sending;
+    pthread_cond_t sent;
 };
+
+/* A send decided under pool_lock (sending counted there) has started. */
+static void sending_done(cairn_rpc_client *c)
+{
+    pthread_mutex_lock(&c->pool_lock);
+    if (--c->sending == 0 && c->closing)
+        pthread_cond_broadcast(&c->sent);
+    pthread_mutex_unlock(&c->pool_lock);
+}
 
 static int64_t now_ms(void);
 static cairn_err unavailable(cairn_rpc_client *c, int rv, cairn_status *st);
@@ -89,10 +103,12 @@ cairn_rpc_client *cairn_rpc_client_open(const char *url, const char *peer_name, 
     }
     c->timeout_ms = timeout_ms > 0 ? timeout_ms : 1;
     pthread_mutex_init(&c->pool_lock, NULL);
+    pthread_cond_init(&c->sent, NULL);
     int rv = nng_req0_open(&c->sock);
     if (rv != 0) {
         cairn_fail(st, CAIRN_E_INTERNAL, "%s: cannot open a REQ socket: %s", c->peer,
                    nng_strerror(rv));
+        pthread_cond_destroy(&c->sent);
         pthread_mutex_destroy(&c->pool_lock);
         free(c->url);
         free(c->peer);
@@ -128,6 +144,8 @@ void cairn_rpc_client_close(cairn_rpc_client *c)
      * (batching) fail from here on instead of taking an exchange. */
     pthread_mutex_lock(&c->pool_lock);
     c->closing = true;
+    while (c->sending > 0)
+        pthread_cond_wait(&c->sent, &c->pool_lock);
     pthread_mutex_unlock(&c->pool_lock);
     if (c->dial)
         cairn_dial_close(c->dial); /* closes the socket */
@@ -149,6 +167,7 @@ void cairn_rpc_client_close(cairn_rpc_client *c)
         free(q->buf);
         free(q);
     }
+    pthread_cond_destroy(&c->sent);
     pthread_mutex_destroy(&c->pool_lock);
     free(c->url);
     free(c->peer);
@@ -571,6 +590,7 @@ static void pump(cairn_rpc_client *c)
         if (!c->queue_head)
             c->queue_tail = NULL;
         c->exchanges++;
+        c->sending++;
         pthread_mutex_unlock(&c->pool_lock);
 
         int64_t now = now_ms();
@@ -598,6 +618,7 @@ static void pump(cairn_rpc_client *c)
         } else {
             send_batch(c, parts, live);
         }
+        sending_done(c);
     }
 }
 
@@ -636,8 +657,10 @@ void cairn_rpc_call_async(cairn_rpc_client *c, const cairn_request *req, cairn_r
     if (c->max_exchanges == 0 || (c->exchanges < c->max_exchanges && !c->queue_head)) {
         if (c->max_exchanges > 0)
             c->exchanges++;
+        c->sending++;
         pthread_mutex_unlock(&c->pool_lock);
         send_single(c, buf, len, deadline, done, arg);
+        sending_done(c);
         return;
     }
     rpc_queued *q = malloc(sizeof *q);
